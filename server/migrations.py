@@ -1,0 +1,119 @@
+"""Versioned schema migrations, recorded by sqlite-utils' `Migrations`.
+
+Each migration runs in its own transaction with the record of it being applied. Never
+edit a migration that has shipped; add a new one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+from server.db import Database
+
+migrations = Migrations("stepstone")
+
+
+@migrations(name="0001_accounts")
+def accounts(db: sqlite_utils.Database) -> None:
+    _run_script(
+        db,
+        """
+        CREATE TABLE users (
+            id INTEGER PRIMARY KEY,
+            role TEXT NOT NULL CHECK (role IN ('admin', 'educator', 'learner')),
+            username TEXT COLLATE NOCASE UNIQUE,
+            facility_id TEXT COLLATE NOCASE UNIQUE,
+            display_name TEXT NOT NULL,
+            language TEXT NOT NULL DEFAULT 'en' CHECK (language IN ('en', 'es')),
+            secret_hash TEXT NOT NULL,
+            must_change_secret INTEGER NOT NULL DEFAULT 1,
+            disabled_at TEXT,
+            locked_at TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            CHECK ((role = 'learner') = (facility_id IS NOT NULL)),
+            CHECK ((role != 'learner') = (username IS NOT NULL))
+        );
+        CREATE TABLE groups (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL COLLATE NOCASE UNIQUE,
+            kind TEXT NOT NULL CHECK (kind IN ('class', 'housing', 'program')),
+            description TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE group_members (
+            group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            added_at TEXT NOT NULL,
+            PRIMARY KEY (group_id, user_id)
+        );
+        CREATE INDEX group_members_user ON group_members(user_id);
+        CREATE TABLE sessions (
+            id_hash TEXT PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            csrf_secret TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            last_seen_at REAL NOT NULL,
+            expires_at REAL NOT NULL,
+            ended_at REAL,
+            end_reason TEXT,
+            client_address TEXT NOT NULL DEFAULT '',
+            user_agent TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX sessions_user ON sessions(user_id, ended_at);
+        CREATE TABLE sign_in_failures (
+            key TEXT PRIMARY KEY,
+            failures INTEGER NOT NULL,
+            last_failure_at REAL NOT NULL
+        );
+        CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            actor_id INTEGER,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            target TEXT NOT NULL DEFAULT '',
+            detail TEXT NOT NULL DEFAULT '{}',
+            client_address TEXT NOT NULL DEFAULT '',
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL
+        );
+        CREATE INDEX audit_log_action ON audit_log(action, id);
+        CREATE INDEX audit_log_actor ON audit_log(actor_id, id);
+        CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+            BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+        CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+            BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+        """,
+    )
+
+
+def _run_script(db: sqlite_utils.Database, script: str) -> None:
+    """Run statements one by one: `executescript` would commit the open transaction."""
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            db.execute(statement)
+            statement = ""
+    if statement.strip():
+        raise ValueError(f"Incomplete SQL statement in migration: {statement[:60]!r}")
+
+
+def apply_migrations(database: Database) -> list[str]:
+    """Apply pending migrations, all in one transaction; returns the names applied.
+
+    If any migration fails, none is applied and the database is left as it was.
+    """
+    with database.write() as db:
+        pending = [m.name for m in migrations.pending(db)]
+        if pending:
+            migrations.apply(db)
+    return pending
+
+
+def pending_migrations(database: Database) -> list[str]:
+    return [m.name for m in migrations.pending(database.reader)]
