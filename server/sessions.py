@@ -1,0 +1,121 @@
+"""Server-side sessions: a random id in a signed cookie, a row in SQLite.
+
+The database keeps only a SHA-256 of each session id, so a copy of the database does not
+let anyone take over a live session. Idle and absolute timeouts are enforced here, on the
+server, whatever the browser does with its cookie.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from server import clock
+from server.accounts import Role, User
+from server.db import Database
+from server.settings import Settings
+
+# Writing last_seen on every request would turn each page view into a write; a minute of
+# slack on a 15-minute idle timeout is fine.
+TOUCH_INTERVAL = 60.0
+
+
+def _digest(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode("ascii", "replace")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Session:
+    id: str
+    user: User
+    csrf_secret: str
+    expires_at: float
+
+
+def idle_seconds(settings: Settings, role: Role) -> int:
+    minutes = settings.learner_idle_minutes if role is Role.LEARNER else settings.staff_idle_minutes
+    return minutes * 60
+
+
+def start(
+    database: Database, settings: Settings, user: User, client_address: str, user_agent: str
+) -> str:
+    """A new session for `user`; returns the raw id that goes (signed) into the cookie."""
+    session_id = secrets.token_urlsafe(32)
+    moment = clock.now()
+    with database.write() as db:
+        db.execute(
+            "INSERT INTO sessions (id_hash, user_id, csrf_secret, created_at, last_seen_at,"
+            " expires_at, client_address, user_agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                _digest(session_id),
+                user.id,
+                secrets.token_urlsafe(32),
+                moment,
+                moment,
+                moment + settings.session_max_hours * 3600,
+                client_address,
+                user_agent[:200],
+            ],
+        )
+    return session_id
+
+
+def load(database: Database, settings: Settings, session_id: str) -> Session | None:
+    """The live session for this id, or None (ending it if it just timed out)."""
+    row = database.query_one(
+        "SELECT s.*, u.role, u.disabled_at FROM sessions s JOIN users u ON u.id = s.user_id"
+        " WHERE s.id_hash = ? AND s.ended_at IS NULL",
+        [_digest(session_id)],
+    )
+    if row is None:
+        return None
+    moment = clock.now()
+    reason = None
+    if row["disabled_at"] is not None:
+        reason = "disabled"
+    elif moment >= row["expires_at"]:
+        reason = "expired"
+    elif moment - row["last_seen_at"] > idle_seconds(settings, Role(row["role"])):
+        reason = "idle"
+    if reason:
+        end(database, session_id, reason)
+        return None
+    if moment - row["last_seen_at"] > TOUCH_INTERVAL:
+        with database.write() as db:
+            db.execute(
+                "UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?", [moment, row["id_hash"]]
+            )
+    user_row = database.query_one("SELECT * FROM users WHERE id = ?", [row["user_id"]])
+    if user_row is None:
+        return None
+    return Session(session_id, User.from_row(user_row), row["csrf_secret"], row["expires_at"])
+
+
+def end(database: Database, session_id: str, reason: str) -> bool:
+    with database.write() as db:
+        cursor = db.execute(
+            "UPDATE sessions SET ended_at = ?, end_reason = ?"
+            " WHERE id_hash = ? AND ended_at IS NULL",
+            [clock.now(), reason, _digest(session_id)],
+        )
+    return bool(cursor.rowcount)
+
+
+def active_count(database: Database, user_id: int) -> int:
+    row = database.query_one(
+        "SELECT count(*) FROM sessions WHERE user_id = ? AND ended_at IS NULL AND expires_at > ?",
+        [user_id, clock.now()],
+    )
+    return int(row[0]) if row else 0
+
+
+def purge(database: Database, older_than_days: int = 90) -> int:
+    """Delete session rows that ended (or expired) long ago."""
+    cutoff = clock.now() - older_than_days * 86400
+    with database.write() as db:
+        cursor = db.execute(
+            "DELETE FROM sessions WHERE coalesce(ended_at, expires_at) < ?", [cutoff]
+        )
+    return int(cursor.rowcount)
