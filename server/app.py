@@ -1,0 +1,124 @@
+"""The app factory and the one route table of the whole app."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import PathLike, StaticFiles
+from starlette.types import Scope
+
+from server.db import Database
+from server.errors import HTTPError
+from server.headers import SecurityHeadersMiddleware
+from server.migrations import apply_migrations
+from server.settings import Settings, load_settings
+from server.templating import STATIC_DIR, Templates
+from server.tokens import Tokens
+from server.views import admin_audit, admin_groups, admin_roster, admin_users, auth, errors, home
+from server.web import Services
+
+GET, POST = ["GET"], ["POST"]
+USER_ACTIONS = ("reset", "disable", "enable", "unlock", "end-sessions")
+
+
+class CachedStatic(StaticFiles):
+    """Static files; URLs carry a content hash (`?v=`), so they can be cached for a year."""
+
+    def file_response(
+        self,
+        full_path: PathLike,
+        stat_result: os.stat_result,
+        scope: Scope,
+        status_code: int = 200,
+    ) -> Response:
+        response = super().file_response(full_path, stat_result, scope, status_code)
+        if b"v=" in scope.get("query_string", b""):
+            response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+        else:
+            response.headers["Cache-Control"] = "public, max-age=3600"
+        return response
+
+
+def routes() -> list[BaseRoute]:
+    """Every URL of Stepstone. Each endpoint declares who may use it with `@access`."""
+    return [
+        Route("/", auth.home, methods=GET),
+        Route("/signin", auth.learner_signin_form, methods=GET),
+        Route("/signin", auth.learner_signin, methods=POST),
+        Route("/staff/signin", auth.staff_signin_form, methods=GET),
+        Route("/staff/signin", auth.staff_signin, methods=POST),
+        Route("/signout", auth.signout, methods=POST),
+        Route("/language", auth.choose_language, methods=POST),
+        Route("/account", auth.account, methods=GET),
+        Route("/account/secret", auth.change_secret_form, methods=GET),
+        Route("/account/secret", auth.change_secret, methods=POST),
+        Route("/learn", home.learner_home, methods=GET),
+        Route("/teach", home.educator_home, methods=GET),
+        Route("/admin", home.admin_home, methods=GET),
+        Route("/admin/users", admin_users.user_list, methods=GET),
+        Route("/admin/users/new", admin_users.user_new_form, methods=GET),
+        Route("/admin/users/new", admin_users.user_create, methods=POST),
+        Route("/admin/users/{user_id:int}", admin_users.user_detail, methods=GET),
+        Route("/admin/users/{user_id:int}", admin_users.user_update, methods=POST),
+        *[
+            Route(f"/admin/users/{{user_id:int}}/{action}", admin_users.user_action, methods=POST)
+            for action in USER_ACTIONS
+        ],
+        Route("/admin/groups", admin_groups.group_list, methods=GET),
+        Route("/admin/groups", admin_groups.group_create, methods=POST),
+        Route("/admin/groups/{group_id:int}", admin_groups.group_detail, methods=GET),
+        Route("/admin/groups/{group_id:int}", admin_groups.group_update, methods=POST),
+        Route("/admin/groups/{group_id:int}/delete", admin_groups.group_delete, methods=POST),
+        Route("/admin/groups/{group_id:int}/members", admin_groups.member_add, methods=POST),
+        Route(
+            "/admin/groups/{group_id:int}/members/{user_id:int}/remove",
+            admin_groups.member_remove,
+            methods=POST,
+        ),
+        Route("/admin/roster", admin_roster.roster_form, methods=GET),
+        Route("/admin/roster/check", admin_roster.roster_check, methods=POST),
+        Route("/admin/roster/import", admin_roster.roster_import, methods=POST),
+        Route("/admin/audit", admin_audit.audit_log, methods=GET),
+        Mount("/static", CachedStatic(directory=STATIC_DIR), name="static"),
+    ]
+
+
+def create_app(settings: Settings) -> Starlette:
+    """Build the app for one data folder. Opens nothing until start-up."""
+    services = Services(
+        settings=settings,
+        database=Database(settings.database_path),
+        tokens=Tokens(settings.signing_key(), settings.session_max_hours * 3600),
+        templates=Templates(),
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        apply_migrations(services.database)
+        yield
+        services.database.close()
+
+    app = Starlette(
+        routes=routes(),
+        middleware=[Middleware(SecurityHeadersMiddleware, https=settings.https)],
+        exception_handlers={
+            HTTPError: errors.http_error,
+            HTTPException: errors.starlette_error,
+            Exception: errors.server_error,
+        },
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    return app
+
+
+def app_from_environment() -> Starlette:
+    """Factory for `uvicorn --factory server.app:app_from_environment` (what `serve` runs)."""
+    return create_app(load_settings())

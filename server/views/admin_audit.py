@@ -1,0 +1,35 @@
+"""The admin's view of the audit log, newest first, with filters."""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+
+from server import audit
+from server.accounts import Role
+from server.web import Req, access
+
+PAGE_SIZE = 50
+
+
+@access(Role.ADMIN)
+def audit_log(req: Req) -> Response:
+    params = req.request.query_params
+    before = params.get("before", "")
+    where = audit.AuditFilter(
+        action=params.get("action", "")[:60],
+        actor=params.get("actor", "")[:60],
+        target=params.get("target", "")[:60],
+        before_id=int(before) if before.isdigit() else None,
+        limit=PAGE_SIZE,
+    )
+    entries = list(audit.list_entries(req.database, where))
+    older = entries[-1]["id"] if len(entries) == PAGE_SIZE else None
+    return req.render(
+        "admin/audit.html",
+        {
+            "entries": entries,
+            "where": where,
+            "older": older,
+            "chain": audit.verify_chain(req.database) if params.get("verify") else None,
+        },
+    )

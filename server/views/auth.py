@@ -1,0 +1,135 @@
+"""Signing in and out, choosing a language, and changing one's own PIN or password."""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+
+from server import accounts, groups, sessions
+from server.accounts import Role
+from server.errors import N_, ValidationError
+from server.settings import SUPPORTED_LANGUAGES
+from server.signin import Attempt, SignInRefused, sign_in
+from server.web import LANGUAGE_COOKIE, PUBLIC, SIGNED_IN, Req, access, redirect
+
+HOMES = {Role.LEARNER: "/learn", Role.EDUCATOR: "/teach", Role.ADMIN: "/admin"}
+
+
+@access(SIGNED_IN)
+def home(req: Req) -> Response:
+    return redirect(HOMES[req.user.role])
+
+
+def _signin_page(
+    req: Req, staff: bool, error: str = "", retry_after: int = 0, login: str = "", status: int = 200
+) -> Response:
+    if req.session is not None and not error:
+        return redirect(HOMES[req.session.user.role])
+    context = {"staff": staff, "error": error, "retry_after": retry_after, "login": login}
+    return req.render("signin.html", context, status)
+
+
+@access(PUBLIC)
+def learner_signin_form(req: Req) -> Response:
+    return _signin_page(req, staff=False)
+
+
+@access(PUBLIC)
+def staff_signin_form(req: Req) -> Response:
+    return _signin_page(req, staff=True)
+
+
+def _sign_in(req: Req, staff: bool) -> Response:
+    login = req.field("username" if staff else "facility_id", 64)
+    secret = req.field("password" if staff else "pin", 256)
+    attempt = Attempt(Role.EDUCATOR if staff else Role.LEARNER, login, secret, req.client_address)
+    try:
+        user = sign_in(req.database, req.settings, attempt)
+    except SignInRefused as refused:
+        status = 429 if refused.retry_after else 401
+        return _signin_page(req, staff, refused.message, refused.retry_after, login, status)
+    if req.session is not None:
+        sessions.end(req.database, req.session.id, "replaced")
+    session_id = sessions.start(
+        req.database,
+        req.settings,
+        user,
+        req.client_address,
+        req.request.headers.get("user-agent", ""),
+    )
+    response = redirect("/account/secret" if user.must_change_secret else HOMES[user.role])
+    response.set_cookie(
+        req.services.session_cookie,
+        req.services.tokens.session.dumps(session_id),
+        httponly=True,
+        samesite="strict",
+        secure=req.settings.https,
+        path="/",
+    )
+    return response
+
+
+@access(PUBLIC)
+def learner_signin(req: Req) -> Response:
+    return _sign_in(req, staff=False)
+
+
+@access(PUBLIC)
+def staff_signin(req: Req) -> Response:
+    return _sign_in(req, staff=True)
+
+
+@access(SIGNED_IN, allow_pending_change=True)
+def signout(req: Req) -> Response:
+    staff = req.user.role.is_staff
+    sessions.end(req.database, req.session.id if req.session else "", "signed-out")
+    response = redirect("/staff/signin" if staff else "/signin", notice="signed-out")
+    response.delete_cookie(
+        req.services.session_cookie, httponly=True, samesite="strict", secure=req.settings.https
+    )
+    return response
+
+
+@access(PUBLIC)
+def choose_language(req: Req) -> Response:
+    language = req.field("language", 5)
+    if language not in SUPPORTED_LANGUAGES:
+        language = req.settings.default_language
+    if req.session is not None:
+        accounts.set_language(req.database, req.session.user, language)
+    req.extra_cookies[LANGUAGE_COOKIE] = language
+    back = req.field("next", 200)
+    if not back.startswith("/") or back.startswith("//"):
+        back = "/"
+    return redirect(back)
+
+
+@access(SIGNED_IN)
+def account(req: Req) -> Response:
+    return req.render(
+        "account/account.html", {"groups": groups.groups_of(req.database, req.user.id)}
+    )
+
+
+@access(SIGNED_IN, allow_pending_change=True)
+def change_secret_form(req: Req) -> Response:
+    return req.render("account/secret.html", {"errors": {}})
+
+
+@access(SIGNED_IN, allow_pending_change=True)
+def change_secret(req: Req) -> Response:
+    user = req.user
+    learner = user.role is Role.LEARNER
+    current = req.field("current", 256)
+    new, again = req.field("new", 256), req.field("again", 256)
+    try:
+        if new != again:
+            message = (
+                N_("The two new PINs are not the same.")
+                if learner
+                else N_("The two new passwords are not the same.")
+            )
+            raise ValidationError(message, "again")
+        accounts.change_own_secret(req.database, user, current, new)
+    except ValidationError as exc:
+        return req.render("account/secret.html", {"errors": {exc.field or "": exc.message}}, 400)
+    return redirect(HOMES[user.role], notice="secret-changed")

@@ -1,0 +1,65 @@
+"""One handler renders every error: a page for people, JSON for API calls."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from server import i18n
+from server.errors import N_, HTTPError, NotSignedIn
+from server.web import Services, redirect
+
+log = logging.getLogger("stepstone.errors")
+
+_STARLETTE_MESSAGES = {
+    404: N_("We could not find this page."),
+    405: N_("This page cannot be used that way."),
+    413: N_("What you sent is too big."),
+}
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def render_error(request: Request, status: int, message: str) -> Response:
+    if _wants_json(request):
+        return JSONResponse({"error": i18n.gettext(message), "status": status}, status)
+    services: Services = request.app.state.services
+    context = {
+        "status": status,
+        "message": message,
+        "user": None,
+        "req": None,
+        "language": i18n.current_language(),
+        "csrf_token": lambda: "",
+        "facility_name": services.settings.facility_name,
+        "notice": "",
+    }
+    return services.templates.response(request, "error.html", context, status)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPError)
+    if isinstance(exc, NotSignedIn) and not _wants_json(request):
+        services: Services = request.app.state.services
+        staff_page = request.url.path.startswith(("/admin", "/teach"))
+        had_session = services.session_cookie in request.cookies
+        return redirect(
+            "/staff/signin" if staff_page else "/signin", notice="signed-out" if had_session else ""
+        )
+    return render_error(request, exc.status, exc.message)
+
+
+async def starlette_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    message = _STARLETTE_MESSAGES.get(exc.status_code, HTTPError.default_message)
+    return render_error(request, exc.status_code, message)
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return render_error(request, 500, HTTPError.default_message)

@@ -1,0 +1,42 @@
+"""The first page each role sees after signing in."""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+
+from server import accounts, groups
+from server.accounts import Role
+from server.web import Req, access
+
+
+@access(Role.LEARNER)
+def learner_home(req: Req) -> Response:
+    return req.render("learn/home.html", {"groups": groups.groups_of(req.database, req.user.id)})
+
+
+@access(Role.EDUCATOR, Role.ADMIN)
+def educator_home(req: Req) -> Response:
+    user = req.user
+    mine = groups.list_groups(req.database, None if user.role is Role.ADMIN else user)
+    learners = {
+        g.id: [m for m in groups.members(req.database, g.id) if m.role is Role.LEARNER]
+        for g in mine
+    }
+    return req.render("teach/home.html", {"groups": mine, "learners": learners})
+
+
+@access(Role.ADMIN)
+def admin_home(req: Req) -> Response:
+    counts = {
+        role.value: accounts.list_users(req.database, accounts.UserQuery(role=role.value))[1]
+        for role in Role
+    }
+    locked = accounts.list_users(req.database, accounts.UserQuery(status="locked", limit=20))[0]
+    return req.render(
+        "admin/home.html",
+        {
+            "counts": counts,
+            "locked": locked,
+            "groups": len(groups.list_groups(req.database)),
+        },
+    )

@@ -1,0 +1,240 @@
+"""Request plumbing: who is asking, may they, and is the form genuine.
+
+Every endpoint is declared with `@access(...)`, which names who may use it. The wrapper
+parses the form (async), then runs the rest on Starlette's thread pool: it loads the
+session, picks the language, checks CSRF on every unsafe method, checks the role, and
+calls the view with a `Req`. An endpoint without `@access` fails the route test.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from server import i18n, sessions
+from server.accounts import Role, User
+from server.db import Database
+from server.errors import CSRFError, Forbidden, NotSignedIn
+from server.settings import SUPPORTED_LANGUAGES, Settings
+from server.templating import Templates
+from server.tokens import InvalidToken, Tokens
+
+PUBLIC = "public"
+SIGNED_IN = "signed-in"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+ANON_CSRF_COOKIE = "stepstone_csrf"
+LANGUAGE_COOKIE = "stepstone_lang"
+
+
+@dataclass
+class Services:
+    """What every request can reach; built once by `create_app`."""
+
+    settings: Settings
+    database: Database
+    tokens: Tokens
+    templates: Templates
+
+    @property
+    def session_cookie(self) -> str:
+        # The __Host- prefix needs Secure, which browsers only keep over HTTPS.
+        return "__Host-stepstone" if self.settings.https else "stepstone_session"
+
+
+@dataclass
+class Req:
+    """One request, as a view sees it."""
+
+    request: Request
+    services: Services
+    form: FormData
+    session: sessions.Session | None = None
+    language: str = "en"
+    anon_csrf_seed: str = ""
+    set_anon_csrf: bool = False
+    extra_cookies: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def user(self) -> User:
+        if self.session is None:
+            raise NotSignedIn()
+        return self.session.user
+
+    @property
+    def settings(self) -> Settings:
+        return self.services.settings
+
+    @property
+    def database(self) -> Database:
+        return self.services.database
+
+    @property
+    def client_address(self) -> str:
+        return client_address(self.request, self.settings)
+
+    def field(self, name: str, limit: int = 1000) -> str:
+        value = self.form.get(name)
+        return value[:limit] if isinstance(value, str) else ""
+
+    def csrf_token(self) -> str:
+        seed = self.session.csrf_secret if self.session else self.anon_csrf_seed
+        return self.services.tokens.csrf.dumps(seed)
+
+    def render(
+        self, template: str, context: Mapping[str, Any] | None = None, status: int = 200
+    ) -> Response:
+        base = {
+            "req": self,
+            "user": self.session.user if self.session else None,
+            "language": self.language,
+            "csrf_token": self.csrf_token,
+            "facility_name": self.settings.facility_name,
+            "notice": self.request.query_params.get("notice", ""),
+        }
+        return self.services.templates.response(
+            self.request, template, base | dict(context or {}), status
+        )
+
+
+def redirect(path: str, notice: str = "", **params: str) -> RedirectResponse:
+    """A 303 to a path on this server, with an optional notice key for the next page."""
+    if notice:
+        params["notice"] = notice
+    query = f"?{urlencode(params)}" if params else ""
+    return RedirectResponse(path + query, status_code=303)
+
+
+def client_address(request: Request, settings: Settings) -> str:
+    """The tablet's address; X-Forwarded-For is believed only from a trusted proxy."""
+    peer = request.client.host if request.client else ""
+    if peer in settings.trusted_proxies:
+        forwarded = [a.strip() for a in request.headers.get("x-forwarded-for", "").split(",")]
+        for address in reversed(forwarded):
+            if address and address not in settings.trusted_proxies:
+                return address
+    return peer
+
+
+def _check_origin(request: Request) -> None:
+    site = request.headers.get("sec-fetch-site")
+    if site is not None and site not in {"same-origin", "none"}:
+        raise CSRFError()
+    origin = request.headers.get("origin")
+    # A browser sends "null" from sandboxed or privacy-sensitive contexts; Sec-Fetch-Site
+    # and the token still guard those.
+    if origin not in (None, "null") and urlsplit(origin).netloc != request.headers.get("host"):
+        raise CSRFError()
+
+
+def _check_csrf(req: Req) -> None:
+    _check_origin(req.request)
+    token = req.field("csrf_token") or req.request.headers.get("x-csrf-token", "")
+    expected = req.session.csrf_secret if req.session else req.anon_csrf_seed
+    if not token or not expected:
+        raise CSRFError()
+    try:
+        seed = req.services.tokens.csrf.loads(token)
+    except InvalidToken:
+        raise CSRFError() from None
+    if not isinstance(seed, str) or not hmac.compare_digest(seed, expected):
+        raise CSRFError()
+
+
+def _load_session(req: Req) -> None:
+    cookie = req.request.cookies.get(req.services.session_cookie)
+    if not cookie:
+        return
+    try:
+        session_id = req.services.tokens.session.loads(cookie)
+    except InvalidToken:
+        return
+    if isinstance(session_id, str):
+        req.session = sessions.load(req.database, req.settings, session_id)
+
+
+def _pick_language(req: Req) -> None:
+    if req.session is not None:
+        req.language = req.session.user.language
+        return
+    cookie = req.request.cookies.get(LANGUAGE_COOKIE, "")
+    negotiated = i18n.negotiate(req.request.headers.get("accept-language", ""))
+    req.language = (
+        cookie if cookie in SUPPORTED_LANGUAGES else negotiated or req.settings.default_language
+    )
+
+
+def _anon_csrf(req: Req) -> None:
+    seed = req.request.cookies.get(ANON_CSRF_COOKIE, "")
+    if len(seed) < 32:
+        seed, req.set_anon_csrf = secrets.token_urlsafe(32), True
+    req.anon_csrf_seed = seed
+
+
+View = Callable[[Req], Response]
+
+
+def access(*who: Role | str, allow_pending_change: bool = False) -> Callable[[View], Any]:
+    """Declare who may use an endpoint: PUBLIC, SIGNED_IN, or one or more roles."""
+    allowed = frozenset(who)
+
+    def decorate(view: View) -> Any:
+        @functools.wraps(view)
+        async def endpoint(request: Request) -> Response:
+            form = FormData() if request.method in SAFE_METHODS else await request.form()
+            services: Services = request.app.state.services
+            req = Req(request, services, form)
+            try:
+                return await run_in_threadpool(_handle, req, view, allowed, allow_pending_change)
+            finally:
+                await form.close()
+
+        endpoint.access = allowed  # type: ignore[attr-defined]
+        return endpoint
+
+    return decorate
+
+
+def _handle(req: Req, view: View, allowed: frozenset[Role | str], pending_ok: bool) -> Response:
+    _load_session(req)
+    _pick_language(req)
+    i18n.set_language(req.language)
+    if req.session is None:
+        _anon_csrf(req)
+    if req.request.method not in SAFE_METHODS:
+        _check_csrf(req)
+    if PUBLIC not in allowed:
+        if req.session is None:
+            raise NotSignedIn()
+        user = req.session.user
+        if SIGNED_IN not in allowed and user.role not in allowed:
+            raise Forbidden()
+        if user.must_change_secret and not pending_ok:
+            return redirect("/account/secret")
+    response = view(req)
+    _set_cookies(req, response)
+    return response
+
+
+def _set_cookies(req: Req, response: Response) -> None:
+    secure = req.settings.https
+    if req.set_anon_csrf:
+        response.set_cookie(
+            ANON_CSRF_COOKIE, req.anon_csrf_seed, httponly=True, samesite="strict", secure=secure
+        )
+    for name, value in req.extra_cookies.items():
+        if value:
+            response.set_cookie(
+                name, value, max_age=365 * 86400, httponly=True, samesite="strict", secure=secure
+            )
+        else:
+            response.delete_cookie(name, httponly=True, samesite="strict", secure=secure)
