@@ -1,0 +1,145 @@
+"""Shared fixtures: an app on a temp data folder, a client, and people to sign in as."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
+
+from server import accounts, clock, passwords
+from server.accounts import Role, User
+from server.audit import Actor
+from server.cli import initialize
+from server.db import Database
+from server.settings import Settings, load_settings
+
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+PASSWORD = "correct horse battery"
+PIN = "493817"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return load_settings(environ={}, data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+def database(settings: Settings) -> Iterator[Database]:
+    database = initialize(settings)
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def app(settings: Settings, database: Database) -> Starlette:
+    from server.app import create_app
+
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app: Starlette) -> Iterator[TestClient]:
+    with TestClient(app, base_url="http://testserver") as client:
+        yield client
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+class FakeClock:
+    """Moves `server.clock` by hand."""
+
+    def __init__(self, start: float) -> None:
+        self.moment = start
+
+    def now(self) -> float:
+        return self.moment
+
+    def advance(self, seconds: float) -> None:
+        self.moment += seconds
+
+
+@pytest.fixture
+def fake_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    fake = FakeClock(clock.now())
+    monkeypatch.setattr(clock, "now", fake.now)
+    return fake
+
+
+def make_user(
+    database: Database,
+    role: Role,
+    login: str,
+    name: str = "",
+    secret: str | None = None,
+    language: str = "en",
+) -> User:
+    """A user who has already chosen their own PIN or password."""
+    user, _ = accounts.create_user(
+        database, Actor.system("test"), role, login, name or login.title(), language
+    )
+    secret = secret or (PIN if role is Role.LEARNER else PASSWORD)
+    with database.write() as db:
+        db.execute(
+            "UPDATE users SET secret_hash = ?, must_change_secret = 0 WHERE id = ?",
+            [passwords.hash_secret(secret), user.id],
+        )
+    return accounts.get_user(database, user.id)
+
+
+@dataclass
+class People:
+    admin: User
+    educator: User
+    learner: User
+    other_learner: User
+
+
+@pytest.fixture
+def people(database: Database) -> People:
+    return People(
+        admin=make_user(database, Role.ADMIN, "boss"),
+        educator=make_user(database, Role.EDUCATOR, "teacher"),
+        learner=make_user(database, Role.LEARNER, "A100", "Alex Learner"),
+        other_learner=make_user(database, Role.LEARNER, "B200", "Bea Learner", language="es"),
+    )
+
+
+def csrf_from(client: TestClient, path: str = "/signin") -> str:
+    match = CSRF_RE.search(client.get(path).text)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+def sign_in(client: TestClient, user: User, secret: str | None = None) -> None:
+    """Sign `user` in through the real form; asserts it worked."""
+    staff = user.role is not Role.LEARNER
+    path = "/staff/signin" if staff else "/signin"
+    token = csrf_from(client, path)
+    data = (
+        {"username": user.login, "password": secret or PASSWORD}
+        if staff
+        else {"facility_id": user.login, "pin": secret or PIN}
+    )
+    response = client.post(path, data=data | {"csrf_token": token}, follow_redirects=False)
+    assert response.status_code == 303, response.text[:500]
+
+
+def post(
+    client: TestClient,
+    path: str,
+    data: dict[str, str] | None = None,
+    token_from: str = "/account",  # noqa: S107 - a page, not a password
+    **kwargs: object,
+) -> object:
+    """POST a form with a CSRF token taken from a page the client can open."""
+    token = csrf_from(client, token_from)
+    return client.post(path, data=(data or {}) | {"csrf_token": token}, **kwargs)  # type: ignore[arg-type]

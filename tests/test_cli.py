@@ -1,0 +1,106 @@
+"""The `stepstone` command, through click's CliRunner."""
+
+from __future__ import annotations
+
+import re
+import stat
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from server import accounts
+from server.accounts import Role
+from server.cli import cli
+from server.db import Database
+
+
+def run(runner: CliRunner, data_dir: Path, *args: str) -> object:
+    return runner.invoke(cli, ["--data-dir", str(data_dir), *args], catch_exceptions=False)
+
+
+def test_init_makes_a_private_key_a_database_and_an_admin(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    result = run(runner, data, "init", "--admin", "chief", "--name", "The Chief")
+    assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
+    assert re.search(r"admin\s+chief\s+one-time password: [a-z2-9-]{14}", result.output)  # type: ignore[attr-defined]
+    key = data / "secret.key"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert len(key.read_text().strip()) >= 32
+    again = run(runner, data, "init")
+    assert "already exists" in again.output  # type: ignore[attr-defined]
+    assert key.read_text() == key.read_text()
+
+
+def test_commands_before_init_say_what_to_do(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(cli, ["--data-dir", str(tmp_path / "none"), "audit", "verify"])
+    assert result.exit_code == 1 and "stepstone init" in result.output
+
+
+def test_user_add_reset_unlock(runner: CliRunner, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    run(runner, data, "init")
+    added = run(runner, data, "user", "add", "learner", "k700", "Kim Lee", "--language", "es")
+    assert re.search(r"K700\s+one-time PIN: \d{6}", added.output)  # type: ignore[attr-defined]
+    bad = runner.invoke(cli, ["--data-dir", str(data), "user", "add", "educator", "x", "X"])
+    assert bad.exit_code == 1 and "A username is 3 to 32" in bad.output
+    reset = run(runner, data, "user", "reset", "K700")
+    assert "one-time PIN" in reset.output  # type: ignore[attr-defined]
+    assert "Unlocked K700" in run(runner, data, "user", "unlock", "k700").output  # type: ignore[attr-defined]
+
+
+def test_roster_import_dry_run_then_commit(runner: CliRunner, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    run(runner, data, "init")
+    csv_file = tmp_path / "roster.csv"
+    csv_file.write_text("facility_id,name,language,group\nL1,Lu,es,Unit 1\nL2,Max,en,Unit 1\n")
+    dry = run(runner, data, "roster", "import", str(csv_file))
+    assert "2 new" in dry.output and "Dry run" in dry.output  # type: ignore[attr-defined]
+    database = Database(data / "stepstone.db")
+    assert accounts.find_user(database, Role.LEARNER, "L1") is None
+    pins = tmp_path / "pins.csv"
+    done = run(runner, data, "roster", "import", str(csv_file), "--commit", "--pins-out", str(pins))
+    assert "Imported: 2 new" in done.output  # type: ignore[attr-defined]
+    assert stat.S_IMODE(pins.stat().st_mode) == 0o600
+    assert re.search(r"^L1,Lu,\d{6}$", pins.read_text(), re.M)
+    assert accounts.find_user(database, Role.LEARNER, "L2") is not None
+
+
+def test_roster_with_problems_exits_non_zero(runner: CliRunner, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    run(runner, data, "init")
+    csv_file = tmp_path / "roster.csv"
+    csv_file.write_text("facility_id,name\nL1,Lu\n")
+    result = runner.invoke(cli, ["--data-dir", str(data), "roster", "import", str(csv_file)])
+    assert result.exit_code == 1
+    assert "no column named language" in result.output
+
+
+def test_audit_verify_reports_a_broken_chain(runner: CliRunner, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    run(runner, data, "init")
+    run(runner, data, "user", "add", "learner", "M1", "Mo")
+    ok = run(runner, data, "audit", "verify")
+    assert "Audit log OK: 2 entries" in ok.output  # type: ignore[attr-defined]
+    database = Database(data / "stepstone.db")
+    with database.write() as db:
+        db.execute("DROP TRIGGER audit_log_no_update")
+        db.execute("UPDATE audit_log SET actor = 'someone else' WHERE id = 1")
+    broken = runner.invoke(cli, ["--data-dir", str(data), "audit", "verify"])
+    assert broken.exit_code == 1 and "BROKEN at entry 1" in broken.output
+
+
+def test_demo_creates_four_people_with_one_time_sign_ins(runner: CliRunner, tmp_path: Path) -> None:
+    data = tmp_path / "demo"
+    result = run(runner, data, "demo", "--no-serve")
+    assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
+    assert len(re.findall(r"one-time (PIN|password)", result.output)) == 4  # type: ignore[attr-defined]
+    again = run(runner, data, "demo", "--no-serve")
+    assert "already in" in again.output  # type: ignore[attr-defined]
+
+
+def test_settings_lists_every_variable(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["settings"])
+    assert "STEPSTONE_LEARNER_IDLE_MINUTES" in result.output
+    assert "STEPSTONE_TRUSTED_PROXIES" in result.output

@@ -1,0 +1,118 @@
+"""Every route of the app, tried by every role: each gets exactly the intended answer.
+
+A new route that is not in EXPECTED fails `test_every_route_has_a_rule`, so nobody can add
+a page without deciding who may open it.
+"""
+
+from __future__ import annotations
+
+import pytest
+from starlette.applications import Starlette
+from starlette.routing import Mount, Route
+from starlette.testclient import TestClient
+
+from server import groups
+from server.audit import Actor
+from server.db import Database
+from server.web import PUBLIC, SIGNED_IN
+from tests.conftest import CSRF_RE, People, sign_in
+
+ROLES = ("anon", "learner", "educator", "admin")
+# Shorthands: 303 anonymous is "sent to sign in"; 403 is "not for you".
+ADMIN_ONLY_GET = {"anon": 303, "learner": 403, "educator": 403, "admin": 200}
+
+
+def admin_only_post(status: int) -> dict[str, int]:
+    return {"anon": 303, "learner": 403, "educator": 403, "admin": status}
+
+
+EXPECTED: dict[tuple[str, str], dict[str, int]] = {
+    ("GET", "/"): {"anon": 303, "learner": 303, "educator": 303, "admin": 303},
+    ("GET", "/signin"): {"anon": 200, "learner": 303, "educator": 303, "admin": 303},
+    ("POST", "/signin"): {"anon": 401, "learner": 401, "educator": 401, "admin": 401},
+    ("GET", "/staff/signin"): {"anon": 200, "learner": 303, "educator": 303, "admin": 303},
+    ("POST", "/staff/signin"): {"anon": 401, "learner": 401, "educator": 401, "admin": 401},
+    ("POST", "/signout"): {"anon": 303, "learner": 303, "educator": 303, "admin": 303},
+    ("POST", "/language"): {"anon": 303, "learner": 303, "educator": 303, "admin": 303},
+    ("GET", "/account"): {"anon": 303, "learner": 200, "educator": 200, "admin": 200},
+    ("GET", "/account/secret"): {"anon": 303, "learner": 200, "educator": 200, "admin": 200},
+    ("POST", "/account/secret"): {"anon": 303, "learner": 400, "educator": 400, "admin": 400},
+    ("GET", "/learn"): {"anon": 303, "learner": 200, "educator": 403, "admin": 403},
+    ("GET", "/teach"): {"anon": 303, "learner": 403, "educator": 200, "admin": 200},
+    ("GET", "/admin"): ADMIN_ONLY_GET,
+    ("GET", "/admin/users"): ADMIN_ONLY_GET,
+    ("GET", "/admin/users/new"): ADMIN_ONLY_GET,
+    ("POST", "/admin/users/new"): admin_only_post(400),
+    ("GET", "/admin/users/{user_id:int}"): ADMIN_ONLY_GET,
+    ("POST", "/admin/users/{user_id:int}"): admin_only_post(400),
+    ("POST", "/admin/users/{user_id:int}/reset"): admin_only_post(200),
+    ("POST", "/admin/users/{user_id:int}/disable"): admin_only_post(303),
+    ("POST", "/admin/users/{user_id:int}/enable"): admin_only_post(303),
+    ("POST", "/admin/users/{user_id:int}/unlock"): admin_only_post(303),
+    ("POST", "/admin/users/{user_id:int}/end-sessions"): admin_only_post(303),
+    ("GET", "/admin/groups"): ADMIN_ONLY_GET,
+    ("POST", "/admin/groups"): admin_only_post(400),
+    ("GET", "/admin/groups/{group_id:int}"): ADMIN_ONLY_GET,
+    ("POST", "/admin/groups/{group_id:int}"): admin_only_post(400),
+    ("POST", "/admin/groups/{group_id:int}/delete"): admin_only_post(303),
+    ("POST", "/admin/groups/{group_id:int}/members"): admin_only_post(400),
+    ("POST", "/admin/groups/{group_id:int}/members/{user_id:int}/remove"): admin_only_post(303),
+    ("GET", "/admin/roster"): ADMIN_ONLY_GET,
+    ("POST", "/admin/roster/check"): admin_only_post(400),
+    ("POST", "/admin/roster/import"): admin_only_post(400),
+    ("GET", "/admin/audit"): ADMIN_ONLY_GET,
+    ("GET", "/static"): {"anon": 200, "learner": 200, "educator": 200, "admin": 200},
+}
+
+
+def app_routes(app: Starlette) -> set[tuple[str, str]]:
+    found = set()
+    for route in app.routes:
+        if isinstance(route, Mount):
+            found.add(("GET", route.path))
+        elif isinstance(route, Route):
+            for method in route.methods or ():
+                if method != "HEAD":
+                    found.add((method, route.path))
+    return found
+
+
+def test_every_route_has_a_rule(app: Starlette) -> None:
+    assert app_routes(app) == set(EXPECTED)
+    for route in app.routes:
+        if isinstance(route, Route):
+            rule = getattr(route.endpoint, "access", None)
+            assert rule, f"{route.path} has no @access rule"
+            assert rule <= {PUBLIC, SIGNED_IN, "admin", "educator", "learner"}
+
+
+def _url(path: str, people: People, group_id: int) -> str:
+    if path == "/static":
+        return "/static/css/app.css"
+    return path.replace("{user_id:int}", str(people.other_learner.id)).replace(
+        "{group_id:int}", str(group_id)
+    )
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(EXPECTED))
+def test_each_role_gets_the_intended_answer(
+    app: Starlette, database: Database, people: People, method: str, path: str
+) -> None:
+    group = groups.create_group(database, Actor.system("test"), "Unit A", "housing")
+    groups.add_member(database, Actor.system("test"), group.id, people.other_learner.id)
+    url = _url(path, people, group.id)
+    for role in ROLES:
+        with TestClient(app) as client:
+            if role != "anon":
+                sign_in(client, getattr(people, role))
+            token_page = "/signin" if role == "anon" else "/account"
+            token = CSRF_RE.search(client.get(token_page).text)
+            assert token
+            if method == "GET":
+                response = client.get(url, follow_redirects=False)
+            else:
+                # A distinct account per role, so throttling does not blur the answers.
+                data = {"csrf_token": token.group(1), "facility_id": role, "username": role}
+                response = client.post(url, data=data, follow_redirects=False)
+            expected = EXPECTED[(method, path)][role]
+            assert response.status_code == expected, f"{role} {method} {url}"
