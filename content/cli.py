@@ -1,0 +1,131 @@
+"""``stepstone package …``: lint, build and inspect course packages.
+
+The lead wires :data:`package_cli` into the ``stepstone`` command. Every failure prints
+``file:line: what to change`` and exits with status 1 — never a traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from content.errors import ContentError, LintFailed, Problem, Severity
+from content.lint import lint_course
+from content.package import build_package
+from content.reader import PackageInfo, inspect_package
+
+
+def _show(problem: Problem, src: Path) -> str:
+    file = problem.file if Path(problem.file).is_absolute() else str(src / problem.file)
+    where = f"{file}:{problem.line}" if problem.line else file
+    return f"{where}: {problem.severity}: {problem.message}"
+
+
+def _report(problems: list[Problem], src: Path) -> tuple[int, int]:
+    for problem in problems:
+        click.echo(_show(problem, src), err=problem.severity is Severity.ERROR)
+    errors = sum(p.severity is Severity.ERROR for p in problems)
+    return errors, len(problems) - errors
+
+
+@click.group(name="package")
+def package_cli() -> None:
+    """Check, build and inspect course packages (see docs/content-format.md)."""
+
+
+@package_cli.command()
+@click.argument("src", type=click.Path(path_type=Path))
+@click.option(
+    "--dist",
+    type=click.Path(path_type=Path),
+    help="Folder of built packages; warns if the version does not grow.",
+)
+def lint(src: Path, dist: Path | None) -> None:
+    """Check the course folder SRC and list every problem at once.
+
+    Exits 1 when there is any error, 0 when there are only warnings.
+
+    \b
+    Examples:
+      stepstone package lint courses/everyday-math
+      stepstone package lint courses/everyday-math --dist dist/
+    """
+    errors, warnings = _report(lint_course(src, dist), src)
+    click.echo(f"{src}: {errors} error(s), {warnings} warning(s)", err=bool(errors))
+    if errors:
+        raise SystemExit(1)
+
+
+@package_cli.command()
+@click.argument("src", type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    "dist",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Folder to write <course-id>-v<version>.tar into.",
+)
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Show a progress bar (default: only on a terminal).",
+)
+def build(src: Path, dist: Path, progress: bool | None) -> None:
+    """Lint the course folder SRC, then build its package into DIST.
+
+    The build is refused when lint finds errors. The same source always gives a
+    byte-identical package.
+
+    \b
+    Examples:
+      stepstone package build courses/everyday-math -o dist/
+    """
+    try:
+        path = build_package(src, dist, progress=progress)
+    except LintFailed as exc:
+        _report(exc.problems, src)
+        _fail(f"{src}: build refused: {exc.message}")
+    except ContentError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"{exc.filename or dist}: {exc.strerror}")
+    click.echo(str(path))
+
+
+@package_cli.command()
+@click.argument("package", type=click.Path(path_type=Path))
+def inspect(package: Path) -> None:
+    """Show what the package file PACKAGE contains and verify every file's SHA-256.
+
+    \b
+    Examples:
+      stepstone package inspect dist/org.stepstone.demo.everyday-math-v1.tar
+    """
+    try:
+        info = inspect_package(package)
+    except ContentError as exc:
+        _fail(str(exc) if exc.file else f"{package}: {exc}")
+    except OSError as exc:
+        _fail(f"{package}: {exc.strerror}")
+    _describe(info)
+
+
+def _describe(info: PackageInfo) -> None:
+    course = info.manifest["course"]
+    click.echo(f"{course['id']} v{course['version']}: {course['title']}")
+    click.echo(
+        f"{len(info.manifest['lessons'])} lesson(s), {len(info.files)} file(s), "
+        f"{sum(f.size for f in info.files):,} bytes"
+    )
+    for file in info.files:
+        click.echo(f"  {file.sha256[:12]}  {file.size:>12,}  {file.media_type:<16} {file.path}")
+    for flag in info.manifest["review_flags"]:
+        click.echo(f"  review: {flag['kind']} in {flag['lesson']}: {flag['detail']}")
+    click.echo("verified: every file matches its size and SHA-256 in the manifest")
+
+
+def _fail(message: str) -> None:
+    click.echo(message, err=True)
+    raise SystemExit(1)

@@ -1,0 +1,35 @@
+"""Size and shape limits for course sources and packages.
+
+They are generous enough for a 2,000-lesson course with 1 GiB of media, and small enough
+that a hostile or broken package cannot exhaust a facility server's disk, memory or inodes.
+``docs/content-format.md`` lists the same numbers; keep the two in step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+KIB = 1024
+MIB = 1024 * KIB
+GIB = 1024 * MIB
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Every limit in one place, so tests can shrink them."""
+
+    max_lessons: int = 5_000
+    max_files: int = 20_000
+    max_file_bytes: int = 2 * GIB
+    max_package_bytes: int = 8 * GIB
+    max_depth: int = 8
+    max_name_bytes: int = 255
+    max_path_bytes: int = 1_024
+    max_course_yaml_bytes: int = 1 * MIB
+    max_lesson_bytes: int = 4 * MIB
+    max_svg_bytes: int = 5 * MIB
+    max_captions_bytes: int = 10 * MIB
+    max_manifest_bytes: int = 256 * MIB
+
+
+DEFAULT_LIMITS = Limits()
