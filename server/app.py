@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -14,6 +15,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import PathLike, StaticFiles
 from starlette.types import Scope
 
+from server import sessions
 from server.db import Database
 from server.errors import HTTPError
 from server.headers import SecurityHeadersMiddleware
@@ -90,6 +92,17 @@ def routes() -> list[BaseRoute]:
     ]
 
 
+def housekeeping(services: Services) -> None:
+    """Start-up chores: forget long-ended sessions, drop roster uploads nobody imported."""
+    sessions.purge(services.database)
+    uploads = services.settings.data_dir / admin_roster.UPLOAD_DIR
+    if uploads.is_dir():
+        cutoff = time.time() - 86400
+        for leftover in uploads.iterdir():
+            if leftover.stat().st_mtime < cutoff:
+                leftover.unlink()
+
+
 def create_app(settings: Settings) -> Starlette:
     """Build the app for one data folder. Opens nothing until start-up."""
     services = Services(
@@ -102,6 +115,7 @@ def create_app(settings: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         apply_migrations(services.database)
+        housekeeping(services)
         yield
         services.database.close()
 

@@ -12,6 +12,7 @@ from typing import Any
 import click
 import uvicorn
 
+from content.cli import package_cli
 from server import accounts, clock, groups, roster
 from server.accounts import Role
 from server.audit import Actor, verify_chain
@@ -378,17 +379,11 @@ def show_settings() -> None:
         click.echo(f"{name:<34} {default:<22} {help_text}")
 
 
-def _add_content_commands() -> None:
-    try:
-        from content.cli import package_cli
-    except ImportError:  # content tools not installed in this build
-        return
-    cli.add_command(package_cli)
+cli.add_command(package_cli)
 
 
 def main() -> None:
     """Entry point of the `stepstone` console script."""
-    _add_content_commands()
     try:
         cli(standalone_mode=True)
     except StepstoneError as exc:

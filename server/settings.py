@@ -102,7 +102,8 @@ class Settings:
         """(variable, default, help) for each setting, for the docs and `--help`."""
         rows = []
         for f in dataclasses.fields(self):
-            rows.append((_env_name(f.name), repr(f.default), f.metadata.get("help", "")))
+            default = str(f.default) if isinstance(f.default, Path) else repr(f.default)
+            rows.append((_env_name(f.name), default, f.metadata.get("help", "")))
         return rows
 
 

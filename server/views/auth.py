@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from server import accounts, groups, sessions
+from server import accounts, audit, groups, sessions
 from server.accounts import Role
 from server.errors import N_, ValidationError
 from server.settings import SUPPORTED_LANGUAGES
@@ -80,8 +80,11 @@ def staff_signin(req: Req) -> Response:
 
 @access(SIGNED_IN, allow_pending_change=True)
 def signout(req: Req) -> Response:
-    staff = req.user.role.is_staff
+    user = req.user
+    staff = user.role.is_staff
     sessions.end(req.database, req.session.id if req.session else "", "signed-out")
+    with req.database.write() as db:
+        audit.record(db, user.actor(req.client_address), "signout", user.label)
     response = redirect("/staff/signin" if staff else "/signin", notice="signed-out")
     response.delete_cookie(
         req.services.session_cookie, httponly=True, samesite="strict", secure=req.settings.https
