@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,14 +14,9 @@ from server.accounts import Role
 from server.audit import Actor
 from server.cli import initialize
 from server.settings import load_settings
+from tests.live import running_server
 
 pytestmark = pytest.mark.e2e
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -40,33 +30,8 @@ def live_server(tmp_path: Path) -> Iterator[str]:
             [passwords.hash_secret("482913")],
         )
     database.close()
-    port = free_port()
-    env = os.environ | {"STEPSTONE_DATA_DIR": str(data)}
-    log = tmp_path / "server.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "server", "serve", "--port", str(port), "--workers", "2"],
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(base + "/signin", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:
-            process.kill()
-            process.wait()
-            raise AssertionError(log.read_text())
+    with running_server(data, workers=2) as base:
         yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def test_learner_signs_in_over_real_http(live_server: str) -> None:

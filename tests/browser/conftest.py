@@ -1,0 +1,83 @@
+"""Browser tests: Playwright driving Debian's Chromium against a real uvicorn.
+
+Every page visit records the requests the page made and the console messages, so a test
+can assert that nothing left the server's origin and that the Content-Security-Policy
+was never violated. axe-core (installed from npm for tests only, never served) runs in a
+second browser context with `bypass_csp`, so that the policy check itself runs in a
+normal context.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+
+CHROMIUM = "/usr/bin/chromium"
+AXE = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is missing: apt-get install chromium (bash .ci/run does it)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield browser
+        browser.close()
+
+
+@dataclass
+class Watched:
+    """A page plus what it did: every request URL and every console message."""
+
+    page: Page
+    origin: str
+    requests: list[str] = field(default_factory=list)
+    console: list[str] = field(default_factory=list)
+
+    def foreign_requests(self) -> list[str]:
+        return [url for url in self.requests if not url.startswith((self.origin, "data:"))]
+
+    def csp_violations(self) -> list[str]:
+        return [text for text in self.console if "Content Security Policy" in text]
+
+
+def watch(context: BrowserContext, origin: str) -> Watched:
+    page = context.new_page()
+    watched = Watched(page, origin)
+    page.on("request", lambda request: watched.requests.append(request.url))
+    page.on("console", lambda message: watched.console.append(message.text))
+    return watched
+
+
+def axe_violations(browser: Browser, url: str, storage_state: Any) -> list[str]:
+    """Serious and critical axe-core violations on `url`, signed in as in `storage_state`."""
+    if not AXE.exists():
+        pytest.fail(f"axe-core is missing at {AXE}: npm --prefix tests/browser install")
+    context = browser.new_context(bypass_csp=True, storage_state=storage_state)
+    try:
+        page = context.new_page()
+        page.goto(url)
+        page.add_script_tag(path=str(AXE))
+        result = page.evaluate(
+            "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+        )
+    finally:
+        context.close()
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+        for v in result
+        if v["impact"] in ("serious", "critical")
+    ]

@@ -1,0 +1,124 @@
+"""The sign-in, account and admin pages in a real browser: accessible, self-contained."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser
+
+from server import accounts, groups
+from server.accounts import Role
+from server.audit import Actor
+from server.cli import initialize
+from server.settings import load_settings
+from tests.browser.conftest import axe_violations, watch
+from tests.conftest import PASSWORD, PIN, make_user
+from tests.live import running_server
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    data = tmp_path_factory.mktemp("site") / "data"
+    database = initialize(load_settings(environ={}, data_dir=data))
+    make_user(database, Role.ADMIN, "boss")
+    learner = make_user(database, Role.LEARNER, "A100", "Alex Learner")
+    group = groups.create_group(database, Actor.system("t"), "Unit A", "housing")
+    groups.add_member(database, Actor.system("t"), group.id, learner.id)
+    accounts.create_user(database, Actor.system("t"), Role.LEARNER, "N1", "New Person", "es")
+    database.close()
+    with running_server(data) as base:
+        yield base
+
+
+def test_learner_signs_in_with_the_keyboard_and_switches_language(
+    browser: Browser, site: str
+) -> None:
+    context = browser.new_context()
+    watched = watch(context, site)
+    page = watched.page
+    page.goto(site + "/signin")
+    page.get_by_role("button", name="Español").click()
+    assert page.locator("html").get_attribute("lang") == "es"
+    page.keyboard.press("Tab")  # skip link first
+    page.get_by_label("Tu número de ID").fill("a100")
+    page.get_by_label("Tu PIN").fill(PIN)
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/learn")
+    # The learner's own language (English) wins after sign-in; the footer switch saves
+    # a new choice to their account, not to the shared tablet.
+    assert page.locator("html").get_attribute("lang") == "en"
+    page.get_by_role("button", name="Español").click()
+    assert page.locator("html").get_attribute("lang") == "es"
+    assert "Alex Learner" in page.content()
+    box = page.get_by_role("button", name="Salir").bounding_box()
+    assert box and box["height"] >= 44 and box["width"] >= 44
+    assert watched.foreign_requests() == []
+    assert watched.csp_violations() == []
+    state = context.storage_state()
+    assert axe_violations(browser, site + "/learn", state) == []
+    assert axe_violations(browser, site + "/account", state) == []
+    context.close()
+
+
+PUBLIC_PAGES = ["/signin", "/staff/signin"]
+ADMIN_PAGES = [
+    "/admin",
+    "/admin/users",
+    "/admin/users/new",
+    "/admin/users/2",
+    "/admin/groups",
+    "/admin/groups/1",
+    "/admin/roster",
+    "/admin/audit",
+    "/teach",
+    "/account/secret",
+]
+
+
+def test_every_foundation_page_passes_axe_and_the_csp(browser: Browser, site: str) -> None:
+    context = browser.new_context()
+    watched = watch(context, site)
+    page = watched.page
+    for path in PUBLIC_PAGES:
+        page.goto(site + path)
+        assert axe_violations(browser, site + path, None) == [], path
+    page.goto(site + "/staff/signin")
+    page.get_by_label("Username").fill("boss")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/admin")
+    state = context.storage_state()
+    for path in ADMIN_PAGES:
+        response = page.goto(site + path)
+        assert response is not None and response.status == 200, path
+        assert axe_violations(browser, site + path, state) == [], path
+    assert watched.foreign_requests() == []
+    assert watched.csp_violations() == []
+    context.close()
+
+
+def test_one_time_pin_flow_in_the_browser(browser: Browser, site: str, tmp_path: Path) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(site + "/staff/signin")
+    page.get_by_label("Username").fill("boss")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.goto(site + "/admin/users?q=N1")
+    page.get_by_role("link", name="New Person").click()
+    page.get_by_role("button", name="Give a new one-time PIN").click()
+    pin = page.locator("code.secret").inner_text()
+    context.close()
+    tablet = browser.new_context()
+    page = tablet.new_page()
+    page.goto(site + "/signin")
+    page.get_by_label("Your ID number").fill("N1")
+    page.get_by_label("Your PIN").fill(pin)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/account/secret")
+    assert page.locator("html").get_attribute("lang") == "es"
+    tablet.close()
