@@ -1,0 +1,213 @@
+"""Publisher repository: init, keys on disk, add rules, retract, refresh, rotate, export, CLI."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from content import tuf_repo
+from content.errors import PackageError
+from content.publisher_cli import publisher_cli
+from content.tuf_repo import PublisherError
+from tests.content.tuf_helpers import export, make_package, make_repo
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_init_layout_keys_and_warning(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    info = tuf_repo.init_repository(repo, "Example NGO", "org.example")
+    keys = sorted(p.name for p in (repo / "keys").iterdir())
+    assert keys == ["root-1.key", "snapshot-3.key", "targets-2.key", "timestamp-4.key"]
+    assert mode(repo / "keys") == 0o700
+    assert all(mode(p) == 0o600 for p in (repo / "keys").iterdir())
+    metadata = sorted(p.name for p in (repo / "published" / "metadata").iterdir())
+    assert metadata == [
+        "1.root.json",
+        "1.snapshot.json",
+        "1.targets.json",
+        "root.json",
+        "timestamp.json",
+    ]
+    assert info.roles["timestamp"].version == 1 and info.targets == []
+    assert any("root is 1-of-1" in w for w in info.warnings)
+    assert (info.roles["root"].expires - info.roles["timestamp"].expires).days == 365 - 60
+
+
+def test_init_refusals(tmp_path: Path) -> None:
+    with pytest.raises(PublisherError, match=r"must look like org\.example"):
+        tuf_repo.init_repository(tmp_path / "a", "NGO", "Example")
+    with pytest.raises(PublisherError, match="--threshold must be between 1 and --root-keys"):
+        tuf_repo.init_repository(tmp_path / "b", "NGO", "org.example", root_keys=2, threshold=3)
+    make_repo(tmp_path)
+    with pytest.raises(PublisherError, match="exists and is not empty"):
+        make_repo(tmp_path)
+
+
+def test_two_of_three_has_no_single_key_warning(tmp_path: Path) -> None:
+    info = tuf_repo.init_repository(tmp_path / "r", "NGO", "org.example", root_keys=3, threshold=2)
+    assert (info.roles["root"].keys, info.roles["root"].threshold) == (3, 2)
+    assert not any("1-of-" in w for w in info.warnings)
+
+
+def test_add_bumps_roles_and_records_custom(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path)
+    names = tuf_repo.add_packages(repo, [make_package(tmp_path, 1)])
+    assert names == ["org.example.test/org.example.test-v1.tar"]
+    info = tuf_repo.status(repo)
+    assert {r: s.version for r, s in info.roles.items()} == {
+        "root": 1,
+        "targets": 2,
+        "snapshot": 2,
+        "timestamp": 2,
+    }
+    [target] = info.targets
+    assert (target.course_id, target.version, target.retracted) == ("org.example.test", 1, False)
+    stored = repo / "published" / "targets" / "org.example.test"
+    assert [p.name for p in stored.iterdir()] == [f"{target.sha256}.org.example.test-v1.tar"]
+
+
+def test_add_refuses_outside_namespace(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path)
+    package = make_package(tmp_path, 1, course_id="org.other.course")
+    with pytest.raises(PublisherError, match=r"outside this repository's namespace org\.example"):
+        tuf_repo.add_packages(repo, [package])
+    assert tuf_repo.status(repo).roles["targets"].version == 1
+    assert not any((repo / "published" / "targets").rglob("*.tar"))
+
+
+def test_add_refuses_old_or_same_version(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path)
+    tuf_repo.add_packages(repo, [make_package(tmp_path / "a", 2)])
+    for version in (1, 2):
+        with pytest.raises(PublisherError, match=f"version {version} is not newer than .* 2"):
+            tuf_repo.add_packages(repo, [make_package(tmp_path / f"b{version}", version)])
+
+
+def test_add_refuses_damaged_package(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path)
+    package = make_package(tmp_path, 1)
+    data = bytearray(package.read_bytes())
+    data[data.index(b"WEBVTT") + 10] ^= 0x01  # one bit inside a caption file
+    package.write_bytes(bytes(data))
+    with pytest.raises(PackageError, match="SHA-256"):
+        tuf_repo.add_packages(repo, [package])
+    assert tuf_repo.status(repo).targets == []
+
+
+def test_retract(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path)
+    tuf_repo.add_packages(repo, [make_package(tmp_path, 1)])
+    tuf_repo.retract(repo, "org.example.test", 1)
+    assert tuf_repo.status(repo).targets[0].retracted
+    with pytest.raises(PublisherError, match="already retracted"):
+        tuf_repo.retract(repo, "org.example.test", 1)
+    with pytest.raises(PublisherError, match="version 7 is not published"):
+        tuf_repo.retract(repo, "org.example.test", 7)
+
+
+def test_refresh_extends_expiry(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path)
+    before = tuf_repo.status(repo).roles
+    tuf_repo.refresh(repo, days=120)
+    after = tuf_repo.status(repo).roles
+    assert after["timestamp"].version == before["timestamp"].version + 1
+    assert after["snapshot"].version == before["snapshot"].version + 1
+    assert (after["timestamp"].expires - before["timestamp"].expires).days >= 59
+    assert after["targets"].version == before["targets"].version  # 180 days > 120
+    tuf_repo.refresh(repo, days=200)  # targets would expire first: re-signed too
+    assert tuf_repo.status(repo).roles["targets"].version == before["targets"].version + 1
+    with pytest.raises(PublisherError, match="--days must be between"):
+        tuf_repo.refresh(repo, days=0)
+
+
+def test_rotate_key_new_root_and_retired_keys(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path)
+    tuf_repo.rotate_key(repo, "targets")
+    info = tuf_repo.status(repo)
+    assert info.roles["root"].version == 2 and info.roles["targets"].version == 2
+    assert [p.name for p in (repo / "keys" / "retired").iterdir()] == ["targets-2.key"]
+    assert (repo / "keys" / "targets-5.key").is_file()
+    with pytest.raises(PublisherError, match="unknown role"):
+        tuf_repo.rotate_key(repo, "mirror")
+
+
+def test_passphrase_protected_keys(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path, passphrase="correct horse")
+    assert (repo / "keys" / "root-1.key").read_bytes().startswith(b"-----BEGIN ENCRYPTED")
+    package = make_package(tmp_path, 1)
+    with pytest.raises(PublisherError, match="protected by a passphrase"):
+        tuf_repo.add_packages(repo, [package])
+    with pytest.raises(PublisherError, match="wrong passphrase"):
+        tuf_repo.add_packages(repo, [package], passphrase="wrong")
+    assert tuf_repo.add_packages(repo, [package], passphrase="correct horse")
+
+
+def test_key_readable_by_others_refused(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path)
+    (repo / "keys" / "timestamp-4.key").chmod(0o644)
+    with pytest.raises(PublisherError, match="chmod 600"):
+        tuf_repo.refresh(repo)
+
+
+def test_export_never_copies_keys_and_is_incremental(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path)
+    tuf_repo.add_packages(repo, [make_package(tmp_path, 1)])
+    stick = export(repo, tmp_path / "stick")
+    names = {p.relative_to(stick).as_posix() for p in stick.rglob("*") if p.is_file()}
+    assert "metadata/timestamp.json" in names and not any("key" in n for n in names)
+    assert all(b"PRIVATE KEY" not in p.read_bytes() for p in stick.rglob("*") if p.is_file())
+    tuf_repo.refresh(repo)
+    assert tuf_repo.export_repository(repo, stick) == 2  # the new snapshot and timestamp
+    with pytest.raises(PublisherError, match="outside the repository"):
+        tuf_repo.export_repository(repo, repo / "published" / "x")
+
+
+def test_not_a_repository(tmp_path: Path) -> None:
+    with pytest.raises(PublisherError, match="is not a publisher repository"):
+        tuf_repo.status(tmp_path)
+
+
+def test_cli_journey(tmp_path: Path) -> None:
+    runner = CliRunner()
+    repo, stick = tmp_path / "repo", tmp_path / "stick"
+    secret = tmp_path / "secret.txt"
+    secret.write_text("a long passphrase\n", encoding="utf-8")
+    args = ["init", str(repo), "--name", "Example NGO", "--namespace", "org.example"]
+    result = runner.invoke(publisher_cli, [*args, "--passphrase-file", str(secret)])
+    assert result.exit_code == 0, result.output
+    assert "warning: root is 1-of-1" in result.output
+    package = make_package(tmp_path, 1)
+    pp = ["--passphrase-file", str(secret)]
+    result = runner.invoke(publisher_cli, ["add", str(repo), str(package), *pp])
+    assert result.exit_code == 0 and "published org.example.test/" in result.output
+    for command in (
+        ["retract", str(repo), "org.example.test", "1", *pp],
+        ["refresh", str(repo), "--days", "30", *pp],
+        ["rotate-key", str(repo), "snapshot", *pp],
+        ["export", str(repo), str(stick)],
+    ):
+        result = runner.invoke(publisher_cli, command)
+        assert result.exit_code == 0, result.output
+    result = runner.invoke(publisher_cli, ["status", str(repo)])
+    assert "org.example.test v1" in result.output and "RETRACTED" in result.output
+    assert (stick / "metadata" / "timestamp.json").is_file()
+
+
+def test_cli_errors_are_one_line(tmp_path: Path) -> None:
+    runner = CliRunner()
+    repo = make_repo(tmp_path)
+    package = make_package(tmp_path, 1, course_id="org.other.course")
+    result = runner.invoke(publisher_cli, ["add", str(repo), str(package)])
+    assert result.exit_code == 1
+    assert "outside this repository's namespace" in result.output
+    assert "Traceback" not in result.output
+    result = runner.invoke(publisher_cli, ["status", str(tmp_path / "nothing")])
+    assert result.exit_code == 1 and "is not a publisher repository" in result.output
+    result = runner.invoke(publisher_cli, ["init", "--help"])
+    assert "stepstone publisher init" in result.output
