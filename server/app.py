@@ -23,7 +23,16 @@ from server.migrations import apply_migrations
 from server.settings import Settings, load_settings
 from server.templating import STATIC_DIR, Templates
 from server.tokens import Tokens
-from server.views import admin_audit, admin_groups, admin_roster, admin_users, auth, errors, home
+from server.views import (
+    admin_audit,
+    admin_content,
+    admin_groups,
+    admin_roster,
+    admin_users,
+    auth,
+    errors,
+    home,
+)
 from server.web import Services
 
 GET, POST = ["GET"], ["POST"]
@@ -88,6 +97,38 @@ def routes() -> list[BaseRoute]:
         Route("/admin/roster/check", admin_roster.roster_check, methods=POST),
         Route("/admin/roster/import", admin_roster.roster_import, methods=POST),
         Route("/admin/audit", admin_audit.audit_log, methods=GET),
+        Route("/admin/publishers", admin_content.publisher_list, methods=GET),
+        Route("/admin/publishers", admin_content.publisher_add, methods=POST),
+        Route(
+            "/admin/publishers/{publisher_id:int}/sync",
+            admin_content.publisher_sync,
+            methods=POST,
+        ),
+        Route("/admin/content", admin_content.content_list, methods=GET),
+        Route(
+            "/admin/content/versions/{version_id:int}", admin_content.version_review, methods=GET
+        ),
+        *[
+            Route(
+                f"/admin/content/versions/{{version_id:int}}/{action}",
+                admin_content.version_action,
+                methods=POST,
+            )
+            for action in ("approve", "reject", "retire", "make-live")
+        ],
+        Route(
+            "/admin/content/versions/{version_id:int}/files/{path:path}",
+            admin_content.version_file,
+            methods=GET,
+        ),
+        Route(
+            "/admin/content/courses/{course_pk:int}/pull", admin_content.course_pull, methods=POST
+        ),
+        Route(
+            "/admin/content/courses/{course_pk:int}/restore",
+            admin_content.course_pull,
+            methods=POST,
+        ),
         Mount("/static", CachedStatic(directory=STATIC_DIR), name="static"),
     ]
 

@@ -13,10 +13,13 @@ import click
 import uvicorn
 
 from content.cli import package_cli
+from content.publisher_cli import publisher_cli
 from server import accounts, clock, groups, roster
 from server.accounts import Role
 from server.audit import Actor, verify_chain
+from server.cli_content import sync_cli, trust_cli
 from server.db import Database
+from server.demo import SOURCE_COURSES, publish_demo_courses
 from server.errors import ConfigError, StepstoneError, ValidationError
 from server.migrations import apply_migrations
 from server.settings import Settings, load_settings
@@ -161,7 +164,7 @@ DEMO_PEOPLE = [
 ]
 
 
-def make_demo(settings: Settings) -> list[tuple[accounts.User, str]]:
+def make_demo(settings: Settings, courses: Path | None = None) -> list[tuple[accounts.User, str]]:
     """Create the demo accounts and a demo class; returns their one-time credentials."""
     database = initialize(settings)
     made = []
@@ -176,6 +179,9 @@ def make_demo(settings: Settings) -> list[tuple[accounts.User, str]]:
                 )
             made.append((user_id, secret))
     result = [(accounts.get_user(database, uid), secret) for uid, secret in made]
+    if courses is not None:
+        report = publish_demo_courses(settings, database, courses)
+        click.echo(f"Demo courses: {report.status}: {report.message}")
     database.close()
     return result
 
@@ -204,7 +210,7 @@ def demo(ctx: click.Context, port: int, reset: bool, no_serve: bool) -> None:
     else:
         click.echo(f"Demo data folder: {settings.data_dir}/")
         click.echo("Demo accounts (each sign-in works once, then you choose your own):")
-        for user, secret in make_demo(settings):
+        for user, secret in make_demo(settings, SOURCE_COURSES):
             _print_credential(user, secret)
         click.echo("Learners sign in at /signin, staff at /staff/signin.")
     if not no_serve:
@@ -380,6 +386,9 @@ def show_settings() -> None:
 
 
 cli.add_command(package_cli)
+cli.add_command(publisher_cli)
+cli.add_command(trust_cli)
+cli.add_command(sync_cli)
 
 
 def main() -> None:

@@ -117,3 +117,97 @@ def apply_migrations(database: Database) -> list[str]:
 
 def pending_migrations(database: Database) -> list[str]:
     return [m.name for m in migrations.pending(database.reader)]
+
+
+@migrations(name="0002_catalog")
+def catalog(db: sqlite_utils.Database) -> None:
+    _run_script(
+        db,
+        """
+        CREATE TABLE publishers (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL COLLATE NOCASE UNIQUE,
+            display_name TEXT NOT NULL,
+            namespace TEXT NOT NULL UNIQUE,
+            trusted_root BLOB NOT NULL,
+            auto_publish INTEGER NOT NULL DEFAULT 0,
+            demo INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE sync_sources (
+            id INTEGER PRIMARY KEY,
+            publisher_id INTEGER NOT NULL REFERENCES publishers(id) ON DELETE CASCADE,
+            kind TEXT NOT NULL CHECK (kind IN ('folder', 'mirror')),
+            location TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            UNIQUE (publisher_id, kind, location)
+        );
+        CREATE TABLE sync_runs (
+            id INTEGER PRIMARY KEY,
+            publisher_id INTEGER NOT NULL REFERENCES publishers(id) ON DELETE CASCADE,
+            source_id INTEGER REFERENCES sync_sources(id) ON DELETE SET NULL,
+            trigger TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            status TEXT NOT NULL CHECK (status IN ('running', 'ok', 'failed', 'partial')),
+            message TEXT NOT NULL DEFAULT '',
+            imported INTEGER NOT NULL DEFAULT 0,
+            retracted INTEGER NOT NULL DEFAULT 0,
+            refused INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX sync_runs_publisher ON sync_runs(publisher_id, id);
+        CREATE TABLE courses (
+            id INTEGER PRIMARY KEY,
+            course_id TEXT NOT NULL UNIQUE,
+            publisher_id INTEGER NOT NULL REFERENCES publishers(id),
+            high_water_version INTEGER NOT NULL,
+            live_version_id INTEGER REFERENCES course_versions(id),
+            pulled_at TEXT,
+            pulled_reason TEXT NOT NULL DEFAULT ''
+        );
+        CREATE TABLE course_versions (
+            id INTEGER PRIMARY KEY,
+            course_pk INTEGER NOT NULL REFERENCES courses(id),
+            version INTEGER NOT NULL,
+            status TEXT NOT NULL
+                CHECK (status IN ('pending', 'approved', 'rejected', 'retired', 'retracted')),
+            title TEXT NOT NULL,
+            summary TEXT NOT NULL,
+            category TEXT NOT NULL,
+            language TEXT NOT NULL,
+            level TEXT NOT NULL,
+            estimated_hours REAL NOT NULL,
+            credits REAL NOT NULL DEFAULT 0,
+            license TEXT NOT NULL DEFAULT '',
+            manifest TEXT NOT NULL,
+            package_sha256 TEXT NOT NULL,
+            review_flags TEXT NOT NULL DEFAULT '[]',
+            imported_at TEXT NOT NULL,
+            reviewed_at TEXT,
+            reviewed_by TEXT,
+            review_reason TEXT NOT NULL DEFAULT '',
+            UNIQUE (course_pk, version)
+        );
+        CREATE INDEX course_versions_status ON course_versions(status);
+        CREATE TABLE lessons (
+            id INTEGER PRIMARY KEY,
+            version_id INTEGER NOT NULL REFERENCES course_versions(id) ON DELETE CASCADE,
+            key TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            title TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            html_sha256 TEXT,
+            data TEXT NOT NULL DEFAULT '{}',
+            UNIQUE (version_id, key)
+        );
+        CREATE TABLE assets (
+            version_id INTEGER NOT NULL REFERENCES course_versions(id) ON DELETE CASCADE,
+            path TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            media_type TEXT NOT NULL,
+            PRIMARY KEY (version_id, path)
+        );
+        CREATE INDEX assets_sha256 ON assets(sha256);
+        """,
+    )

@@ -23,6 +23,7 @@ from starlette.responses import RedirectResponse, Response
 
 from server import i18n, sessions
 from server.accounts import Role, User
+from server.catalog import CatalogHooks
 from server.db import Database
 from server.errors import CSRFError, Forbidden, NotSignedIn
 from server.settings import SUPPORTED_LANGUAGES, Settings
@@ -44,6 +45,7 @@ class Services:
     database: Database
     tokens: Tokens
     templates: Templates
+    hooks: CatalogHooks = field(default_factory=CatalogHooks)
 
     @property
     def session_cookie(self) -> str:

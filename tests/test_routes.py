@@ -62,6 +62,19 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/admin/roster/import"): admin_only_post(400),
     ("GET", "/admin/audit"): ADMIN_ONLY_GET,
     ("GET", "/static"): {"anon": 200, "learner": 200, "educator": 200, "admin": 200},
+    ("GET", "/admin/publishers"): ADMIN_ONLY_GET,
+    ("POST", "/admin/publishers"): admin_only_post(400),
+    # No content exists in this test: the admin's answer for a missing id is 404.
+    ("POST", "/admin/publishers/{publisher_id:int}/sync"): admin_only_post(404),
+    ("GET", "/admin/content"): ADMIN_ONLY_GET,
+    ("GET", "/admin/content/versions/{version_id:int}"): admin_only_post(404),
+    ("POST", "/admin/content/versions/{version_id:int}/approve"): admin_only_post(404),
+    ("POST", "/admin/content/versions/{version_id:int}/reject"): admin_only_post(404),
+    ("POST", "/admin/content/versions/{version_id:int}/retire"): admin_only_post(404),
+    ("POST", "/admin/content/versions/{version_id:int}/make-live"): admin_only_post(404),
+    ("GET", "/admin/content/versions/{version_id:int}/files/{path:path}"): admin_only_post(404),
+    ("POST", "/admin/content/courses/{course_pk:int}/pull"): admin_only_post(404),
+    ("POST", "/admin/content/courses/{course_pk:int}/restore"): admin_only_post(404),
 }
 
 
@@ -89,9 +102,11 @@ def test_every_route_has_a_rule(app: Starlette) -> None:
 def _url(path: str, people: People, group_id: int) -> str:
     if path == "/static":
         return "/static/css/app.css"
-    return path.replace("{user_id:int}", str(people.other_learner.id)).replace(
-        "{group_id:int}", str(group_id)
-    )
+    path = path.replace("{user_id:int}", str(people.other_learner.id))
+    path = path.replace("{group_id:int}", str(group_id)).replace("{path:path}", "media/x.png")
+    for name in ("{publisher_id:int}", "{version_id:int}", "{course_pk:int}"):
+        path = path.replace(name, "9999")
+    return path
 
 
 @pytest.mark.parametrize(("method", "path"), sorted(EXPECTED))
