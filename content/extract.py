@@ -2,49 +2,37 @@
 
 Never ``tarfile.extractall`` (not even with ``filter='data'``, which has had bypasses):
 headers are parsed by :mod:`content.tarstream`, every name is checked here against our own
-rules before anything touches the disk, and every file is created relative to an open
-folder descriptor with ``O_EXCL | O_NOFOLLOW``, so nothing in the package can make us write
-outside ``dest`` or through a link. Each file's SHA-256 is computed from the very bytes
-handed to ``os.write``, so the importer can compare it with the manifest without reading
-the file a second time.
+rules before anything touches the disk, and files are written by
+:class:`content.stagewriter.StagingWriter` (``O_EXCL | O_NOFOLLOW``, relative to folder
+descriptors), so nothing in the package can make us write outside ``dest`` or through a
+link. Each file's SHA-256 is computed from the bytes written, so the importer can compare
+it with the manifest without reading the file a second time.
 """
 
 from __future__ import annotations
 
-import errno
-import hashlib
 import os
 import unicodedata
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from content.errors import PackageError
 from content.limits import DEFAULT_LIMITS, Limits
 from content.manifest import MANIFEST_NAME
+from content.stagewriter import ExtractedFile, ImportRefused, StagingWriter, shown
 from content.tarstream import Readable, TarFormatError, TarMember, TarStream
 
 _TOP_FOLDERS = ("lessons", "media")
-_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
-
-class ImportRefused(PackageError):
-    """A package was refused; the message names the problem and the member involved."""
-
-    def __init__(self, message: str, member: str | None = None):
-        super().__init__(message)
-        self.member = member
-
-
-@dataclass(frozen=True)
-class ExtractedFile:
-    """A file written to the staging folder, with the digest of the bytes written."""
-
-    path: str
-    size: int
-    sha256: str
+__all__ = [
+    "ExtractedFile",
+    "ExtractedPackage",
+    "ImportRefused",
+    "check_name",
+    "extract_package",
+    "shown",
+]
 
 
 @dataclass
@@ -60,36 +48,34 @@ class ExtractedPackage:
         return self.root / self.files[path].path
 
 
-def shown(name: str, limit: int = 200) -> str:
-    """A member name safe to put in a message: control characters escaped, length bounded."""
-    text = "".join(
-        (f"\\x{ord(c):02x}" if ord(c) < 256 else f"\\u{ord(c):04x}")
-        if unicodedata.category(c) in ("Cc", "Cf", "Cs")
-        else c
-        for c in name
-    )
-    return text if len(text) <= limit else text[:limit] + "…"
-
-
 def extract_package(
-    source: Path | Readable, dest: Path, limits: Limits = DEFAULT_LIMITS, *, fsync: bool = True
+    source: Path | Readable,
+    dest: Path,
+    limits: Limits = DEFAULT_LIMITS,
+    *,
+    fsync: bool = True,
+    on_manifest: Callable[[bytes], None] | None = None,
 ) -> ExtractedPackage:
     """Stream the package at ``source`` (a path or a binary stream) into the empty ``dest``.
 
     Raises :class:`ImportRefused` for anything but a plain package: see the module
     docstring and ``docs/content-format.md``. On a refusal, ``dest`` may hold part of the
-    package; the caller removes it (``ContentStore.staging`` does). ``fsync=False`` skips
-    the per-file fsync when the caller fsyncs what it keeps anyway (the importer: files
-    are fsynced by ``ContentStore.adopt`` just before the rename that makes them count,
-    and a crash before that only leaves staging files that are swept).
+    package; the caller removes it (``ContentStore.staging`` does).
+
+    Every file is fsynced before this returns (on a few threads, so the disk works while
+    the next members are read); ``fsync=False`` skips that. ``on_manifest`` is called
+    with the manifest's bytes as soon as they are read, so a caller can check them while
+    the rest is extracted.
     """
     if any(Path(dest).iterdir()):
         raise ValueError(f"extract_package needs an empty folder, not {dest}")
-    with _open_source(source) as stream, _Writer(Path(dest), fsync) as writer:
+    with _open_source(source) as stream, StagingWriter(Path(dest), fsync) as writer:
         try:
-            return _extract(TarStream(stream), writer, limits)
+            package = _extract(TarStream(stream), writer, limits, on_manifest)
         except TarFormatError as exc:
             raise ImportRefused(_refusal(exc), exc.member) from exc
+        writer.syncer.finish()
+        return package
 
 
 def _refusal(exc: TarFormatError) -> str:
@@ -110,7 +96,12 @@ def _open_source(source: Path | Readable) -> Iterator[Readable]:
         yield source
 
 
-def _extract(tar: TarStream, writer: _Writer, limits: Limits) -> ExtractedPackage:
+def _extract(
+    tar: TarStream,
+    writer: StagingWriter,
+    limits: Limits,
+    on_manifest: Callable[[bytes], None] | None,
+) -> ExtractedPackage:
     first = tar.next_member()
     if first is None or first.name != MANIFEST_NAME or first.is_dir:
         found = "nothing" if first is None else f"'{shown(first.name)}'"
@@ -123,6 +114,8 @@ def _extract(tar: TarStream, writer: _Writer, limits: Limits) -> ExtractedPackag
     chunks: list[bytes] = []
     tar.copy_data(first, lambda data: chunks.append(bytes(data)))
     package = ExtractedPackage(writer.root, b"".join(chunks))
+    if on_manifest is not None:
+        on_manifest(package.manifest)
     names = _NameBook(limits)
     total = first.size
     while (member := tar.next_member()) is not None:
@@ -248,85 +241,3 @@ def _check_lengths(path: str, parts: list[str], limits: Limits) -> None:
         raise ImportRefused(
             f"'{shown(path)}' has a name longer than {limits.max_name_bytes} bytes", path
         )
-
-
-class _Writer:
-    """Creates folders and files under ``root`` through descriptors, never following links."""
-
-    def __init__(self, root: Path, fsync: bool):
-        self.root = root
-        self.fsync = fsync
-        self._root_fd = -1
-        self._parent: tuple[str, int] | None = None  # the last parent folder, kept open
-
-    def __enter__(self) -> _Writer:
-        self._root_fd = os.open(self.root, _DIR_FLAGS)
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._forget_parent()
-        os.close(self._root_fd)
-
-    def _forget_parent(self) -> None:
-        if self._parent is not None:
-            os.close(self._parent[1])
-            self._parent = None
-
-    def folder(self, path: str, member: str | None = None) -> int:
-        """Open ``path`` (creating each level as needed); returns a descriptor we own."""
-        fd = os.dup(self._root_fd)
-        for part in path.split("/"):
-            fd = _enter(fd, part, member or path)  # closes the previous level, also on error
-        return fd
-
-    def _parent_fd(self, folder: str, member: str) -> int:
-        if self._parent is None or self._parent[0] != folder:
-            self._forget_parent()
-            self._parent = (folder, self.folder(folder, member))
-        return self._parent[1]
-
-    def file(self, path: str, member: TarMember, tar: TarStream) -> ExtractedFile:
-        """Create ``path`` exclusively, copy the member's data into it, fsync it."""
-        folder, _, leaf = path.rpartition("/")
-        try:
-            fd = os.open(leaf, _FILE_FLAGS, 0o644, dir_fd=self._parent_fd(folder, path))
-        except OSError as exc:
-            raise _os_refusal(exc, path) from exc
-        digest = hashlib.sha256()
-        try:
-            tar.copy_data(member, lambda data: _write(fd, data, digest))
-            if self.fsync:
-                os.fsync(fd)
-        except OSError as exc:
-            raise _os_refusal(exc, path) from exc
-        finally:
-            os.close(fd)
-        return ExtractedFile(path, member.size, digest.hexdigest())
-
-
-def _enter(parent: int, part: str, path: str) -> int:
-    """Open (creating if needed) the folder ``part`` inside ``parent``; closes ``parent``."""
-    try:
-        # Made for an earlier member; O_NOFOLLOW below refuses anything but a real folder.
-        with suppress(FileExistsError):
-            os.mkdir(part, 0o755, dir_fd=parent)
-        child = os.open(part, _DIR_FLAGS, dir_fd=parent)
-    except OSError as exc:
-        raise _os_refusal(exc, path) from exc
-    finally:
-        os.close(parent)
-    return child
-
-
-def _write(fd: int, data: memoryview, digest: hashlib._Hash) -> None:
-    digest.update(data)
-    while data:
-        data = data[os.write(fd, data) :]
-
-
-def _os_refusal(exc: OSError, path: str) -> ImportRefused:
-    if exc.errno == errno.ENOSPC:
-        return ImportRefused(f"the disk is full while writing '{shown(path)}'", path)
-    if exc.errno in (errno.EEXIST, errno.ELOOP, errno.ENOTDIR):
-        return ImportRefused(f"'{shown(path)}' collides with another member", path)
-    return ImportRefused(f"cannot write '{shown(path)}': {exc.strerror}", path)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,9 +99,7 @@ def import_package(
     with store.staging() as folder:
         tree = folder / "package"
         tree.mkdir()
-        # No fsync while extracting: adopt_all fsyncs each blob before its rename.
-        extracted = extract_package(Path(package), tree, limits, fsync=False)
-        manifest = _manifest(extracted, limits)
+        extracted, manifest = _extract_and_read_manifest(Path(package), tree, limits)
         listed = _check_files(extracted, manifest)
         flags = [{**flag, "source": "package"} for flag in manifest["review_flags"]]
         files = _check_types(extracted, listed, flags)
@@ -127,8 +126,23 @@ def _moves(
     return moves
 
 
-def _manifest(extracted: ExtractedPackage, limits: Limits) -> dict[str, Any]:
-    data = extracted.manifest
+def _extract_and_read_manifest(
+    package: Path, tree: Path, limits: Limits
+) -> tuple[ExtractedPackage, dict[str, Any]]:
+    """Extract, validating the manifest on another thread meanwhile (jsonschema is slow,
+    the extraction mostly waits for the disk)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        checks: list[Future[dict[str, Any]]] = []
+        extracted = extract_package(
+            package,
+            tree,
+            limits,
+            on_manifest=lambda data: checks.append(pool.submit(_manifest, data, limits)),
+        )
+        return extracted, checks[0].result()
+
+
+def _manifest(data: bytes, limits: Limits) -> dict[str, Any]:
     try:
         return read_manifest(io.BytesIO(data), len(data), limits)
     except ContentError as exc:
