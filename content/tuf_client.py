@@ -21,7 +21,6 @@ import hashlib
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -31,7 +30,7 @@ from tuf.api.serialization import DeserializationError
 from tuf.ngclient import Updater
 
 from content.errors import ContentError
-from content.tuf_meta import ISSUED_FIELD
+from content.tuf_meta import ISSUED_FIELD, RemoteTarget
 from content.tuf_sources import FolderSource, MirrorSource, RedirectRefused
 
 __all__ = [
@@ -92,18 +91,6 @@ class SyncBusyError(SyncError):
 
 class MetadataInvalidError(SyncError):
     """Metadata is malformed or inconsistent in another way."""
-
-
-@dataclass(frozen=True)
-class RemoteTarget:
-    """One course package version offered by a publisher (from verified metadata)."""
-
-    name: str
-    course_id: str
-    version: int
-    retracted: bool
-    length: int
-    sha256: str
 
 
 class PublisherClient:

@@ -212,3 +212,15 @@ def sign(md: Metadata[Any], signers: list[Signer], verifiers: list[Root]) -> Non
                 f"but only {len(signers)} key(s) are available in keys/; bring the missing "
                 "key(s) back and try again"
             ) from exc
+
+
+@dataclass(frozen=True)
+class RemoteTarget:
+    """One course package version as signed in a publisher's targets metadata."""
+
+    name: str
+    course_id: str
+    version: int
+    retracted: bool
+    length: int
+    sha256: str

@@ -16,22 +16,14 @@ from typing import Any
 from tuf.api.metadata import TargetFile, Targets
 
 from content.tuf_keys import PublisherError
-from content.tuf_meta import Published, RepoConfig, fsync_dir, repo_lock, utcnow
+from content.tuf_meta import Published, RemoteTarget, RepoConfig, fsync_dir, repo_lock, utcnow
 
 _CHUNK = 1024 * 1024
 _WARN_DAYS = 30
 
 
-@dataclass(frozen=True)
-class PublishedTarget:
-    """One course package version as signed in the targets metadata."""
-
-    name: str
-    course_id: str
-    version: int
-    retracted: bool
-    length: int
-    sha256: str
+# The publisher's view of a target is the same record the facility's client reads.
+PublishedTarget = RemoteTarget
 
 
 @dataclass(frozen=True)
