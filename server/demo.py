@@ -39,8 +39,14 @@ def publish_demo_courses(settings: Settings, database: Database, courses: Path) 
     published = repo / "published"
     root = (published / "metadata" / "1.root.json").read_bytes()
     publisher = trust.add_publisher(
-        database, actor, DEMO_PUBLISHER, DEMO_NAMESPACE, root,
-        display_name="Stepstone Demo NGO (demo key)", auto_publish=True, demo=True,
-    )  # fmt: skip
+        database,
+        actor,
+        DEMO_PUBLISHER,
+        DEMO_NAMESPACE,
+        root,
+        display_name="Stepstone Demo NGO (demo key)",
+        auto_publish=True,
+        demo=True,
+    )
     trust.add_source(database, actor, publisher, "folder", str(published.resolve()))
     return sync_publisher(database, settings, CatalogHooks(), publisher, actor, "demo")

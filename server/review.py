@@ -73,9 +73,14 @@ def load_review(database: Database, version_id: int) -> Review:
     changes += [
         LessonChange(k, old["title"], "removed") for k, old in theirs.items() if k not in mine
     ]
-    return Review(version, live, list(mine.values()), changes,
-                  _new_media(database, version_id, live_id if live else None),
-                  json.loads(version["review_flags"]))  # fmt: skip
+    return Review(
+        version,
+        live,
+        list(mine.values()),
+        changes,
+        _new_media(database, version_id, live_id if live else None),
+        json.loads(version["review_flags"]),
+    )
 
 
 def _change(key: str, lesson: dict[str, Any], before: dict[str, Any] | None) -> LessonChange:

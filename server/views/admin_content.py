@@ -38,9 +38,16 @@ def _review_page(req: Req, error: str = "", status: int = 200) -> Response:
         lesson["key"]: review.lesson_preview(store, version_id, lesson["html_sha256"])
         for lesson in data.lessons
     }
-    return req.render("admin/review.html", {
-        "r": data, "previews": previews, "flag_labels": review.FLAG_LABELS, "error": error,
-    }, status)  # fmt: skip
+    return req.render(
+        "admin/review.html",
+        {
+            "r": data,
+            "previews": previews,
+            "flag_labels": review.FLAG_LABELS,
+            "error": error,
+        },
+        status,
+    )
 
 
 @access(Role.ADMIN)
@@ -101,10 +108,17 @@ def _publishers_page(req: Req, error: str = "", status: int = 200) -> Response:
         for p in publishers
     }
     sources = {p.id: trust.sources(req.database, p) for p in publishers}
-    return req.render("admin/publishers.html", {
-        "publishers": publishers, "runs": runs, "sources": sources, "error": error,
-        "form": req.form,
-    }, status)  # fmt: skip
+    return req.render(
+        "admin/publishers.html",
+        {
+            "publishers": publishers,
+            "runs": runs,
+            "sources": sources,
+            "error": error,
+            "form": req.form,
+        },
+        status,
+    )
 
 
 @access(Role.ADMIN)
@@ -121,10 +135,14 @@ def publisher_add(req: Req) -> Response:
     actor = req.user.actor(req.client_address)
     try:
         publisher = trust.add_publisher(
-            req.database, actor, req.field("name", 60), req.field("namespace", 100), root,
+            req.database,
+            actor,
+            req.field("name", 60),
+            req.field("namespace", 100),
+            root,
             display_name=req.field("display_name", 100),
             auto_publish=req.field("auto_publish") == "on",
-        )  # fmt: skip
+        )
         for kind in ("folder", "mirror"):
             if req.field(kind, 500).strip():
                 trust.add_source(req.database, actor, publisher, kind, req.field(kind, 500))
