@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
-import os
 import shutil
 import subprocess
 import sys
@@ -69,15 +67,7 @@ def run(package_path: Path, store_root: Path | None = None) -> dict[str, Any]:
         store = store_root or Path(temp) / "store"
         subprocess.run(["sync"], check=True)  # no writes of an earlier run in the way
         shutil.rmtree(store, ignore_errors=True)
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        out = subprocess.run(
-            [sys.executable, "-c", IMPORT, str(package_path), str(store)],
-            check=True,
-            capture_output=True,
-            text=True,
-            env=env,
-        )
-    result: dict[str, Any] = json.loads(out.stdout)
+        result: dict[str, Any] = _package_build().measure(IMPORT, str(package_path), str(store))
     result["mib_per_s"] = package_path.stat().st_size / MIB / result["seconds"]
     return result
 

@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 WEBM_HEAD = b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\x82\x84webm"
@@ -98,18 +99,19 @@ def anchor_seconds(folder: Path) -> float:
     return time.perf_counter() - start
 
 
-def build_once(src: Path, dist: Path) -> dict[str, float]:
-    shutil.rmtree(dist, ignore_errors=True)
+def measure(snippet: str, *args: str) -> dict[str, Any]:
+    """Run a Python snippet that prints JSON in a fresh process (so its peak RSS is its own)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = subprocess.run(
-        [sys.executable, "-c", BUILD, str(src), str(dist)],
-        check=True,
-        capture_output=True,
-        text=True,
-        env=env,
+        [sys.executable, "-c", snippet, *args], check=True, capture_output=True, text=True, env=env
     )
-    result: dict[str, float] = json.loads(out.stdout)
+    result: dict[str, Any] = json.loads(out.stdout)
     return result
+
+
+def build_once(src: Path, dist: Path) -> dict[str, Any]:
+    shutil.rmtree(dist, ignore_errors=True)
+    return measure(BUILD, str(src), str(dist))
 
 
 def main() -> None:

@@ -363,6 +363,8 @@ def pull_course(
     row = database.query_one("SELECT course_id FROM courses WHERE id = ?", [course_pk])
     if row is None:
         raise NotFound()
+    if not reason.strip():
+        raise ValidationError(N_("Write why you pull the course. It goes into the audit log."))
     with database.write() as db:
         db.execute(
             "UPDATE courses SET pulled_at = ?, pulled_reason = ? WHERE id = ?",

@@ -144,6 +144,8 @@ def test_reject_needs_a_reason_and_pull_hides_a_course(
     assert status_of(database, "workplace-safety") == [(1, "rejected", False)]
     withdrawn: list[str] = []
     course_pk = database.query_one("SELECT id FROM courses")[0]  # type: ignore[index]
+    with pytest.raises(catalog.ValidationError, match="Write why"):
+        catalog.pull_course(database, CatalogHooks(), ADMIN, 1, " ")
     catalog.pull_course(
         database,
         CatalogHooks(withdrawn=[withdrawn.append]),

@@ -30,8 +30,10 @@ def content_list(req: Req) -> Response:
     return req.render("admin/content.html", {"versions": [dict(r) for r in rows]})
 
 
-def _review_page(req: Req, error: str = "", status: int = 200) -> Response:
-    version_id = _version_id(req)
+def _review_page(
+    req: Req, error: str = "", status: int = 200, version_id: int | None = None
+) -> Response:
+    version_id = _version_id(req) if version_id is None else version_id
     data = review.load_review(req.database, version_id)
     store = content_store(req.settings)
     previews = {
@@ -82,8 +84,14 @@ def course_pull(req: Req) -> Response:
     actor, hooks = req.user.actor(req.client_address), req.services.hooks
     if req.request.url.path.endswith("/restore"):
         catalog.restore_course(req.database, hooks, actor, course_pk)
-    else:
+        return redirect("/admin/content", notice="saved")
+    try:
         catalog.pull_course(req.database, hooks, actor, course_pk, req.field("reason", 500))
+    except ValidationError as exc:
+        newest = req.database.query_one(
+            "SELECT max(id) FROM course_versions WHERE course_pk = ?", [course_pk]
+        )
+        return _review_page(req, exc.message, 400, int(newest[0]) if newest else None)
     return redirect("/admin/content", notice="saved")
 
 
