@@ -55,7 +55,7 @@ def write_course(root: Path, lessons: int, size_mb: int, media_files: int) -> in
     for index in range(lessons):
         name = f"lessons/{index:04}.md"
         names.append(name)
-        (root / name).write_text(lesson_text(index, media_files), encoding="utf-8")
+        (root / name).write_text(lesson_text(index, lessons, media_files), encoding="utf-8")
     course = {
         "id": "org.example.bench",
         "version": 1,
@@ -72,8 +72,8 @@ def write_course(root: Path, lessons: int, size_mb: int, media_files: int) -> in
     return per_file * media_files
 
 
-def lesson_text(index: int, media_files: int) -> str:
-    link = f"[next]({index + 1:04}.md#part-two)" if index + 1 < 2000 else "the end"
+def lesson_text(index: int, lessons: int, media_files: int) -> str:
+    link = f"[next]({index + 1:04}.md#part-two)" if index + 1 < lessons else "the end"
     body = (
         f"# Lesson {index}\n\nSome text with **bold** and {link}.\n\n"
         "## Part two\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n::: tip\nA tip.\n:::\n"
@@ -103,8 +103,11 @@ def measure(snippet: str, *args: str) -> dict[str, Any]:
     """Run a Python snippet that prints JSON in a fresh process (so its peak RSS is its own)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = subprocess.run(
-        [sys.executable, "-c", snippet, *args], check=True, capture_output=True, text=True, env=env
+        [sys.executable, "-c", snippet, *args], capture_output=True, text=True, env=env
     )
+    if out.returncode != 0:
+        # Show the measured process's own error, not just "exit status 1".
+        sys.exit(f"the measured run failed:\n{out.stderr.strip()}")
     result: dict[str, Any] = json.loads(out.stdout)
     return result
 
