@@ -46,6 +46,7 @@ class User:
     must_change_secret: bool
     disabled: bool
     locked: bool
+    text_size: str = "normal"
 
     @property
     def login(self) -> str:
@@ -72,6 +73,7 @@ class User:
             must_change_secret=bool(row["must_change_secret"]),
             disabled=row["disabled_at"] is not None,
             locked=row["locked_at"] is not None,
+            text_size=row["text_size"] if "text_size" in row.keys() else "normal",  # noqa: SIM118
         )
 
 

@@ -21,6 +21,7 @@ from server.errors import HTTPError
 from server.headers import SecurityHeadersMiddleware
 from server.migrations import apply_migrations
 from server.settings import Settings, load_settings
+from server.sync import content_store
 from server.templating import STATIC_DIR, Templates
 from server.tokens import Tokens
 from server.views import (
@@ -32,6 +33,9 @@ from server.views import (
     auth,
     errors,
     home,
+    learn,
+    media,
+    verify,
 )
 from server.web import Services
 
@@ -70,7 +74,25 @@ def routes() -> list[BaseRoute]:
         Route("/account", auth.account, methods=GET),
         Route("/account/secret", auth.change_secret_form, methods=GET),
         Route("/account/secret", auth.change_secret, methods=POST),
-        Route("/learn", home.learner_home, methods=GET),
+        Route("/learn", learn.learner_home, methods=GET),
+        Route("/learn/catalog", learn.catalog, methods=GET),
+        Route("/learn/transcript", learn.transcript, methods=GET),
+        Route("/learn/text-size", learn.text_size, methods=POST),
+        Route("/learn/certificates/{code}", learn.certificate_page, methods=GET),
+        Route("/learn/courses/{course_id}", learn.course_page, methods=GET),
+        Route("/learn/courses/{course_id}/enrol", learn.enrol, methods=POST),
+        Route("/learn/courses/{course_id}/lessons/{key}", learn.lesson_page, methods=GET),
+        Route("/learn/courses/{course_id}/lessons/{key}/done", learn.lesson_done, methods=POST),
+        Route("/learn/courses/{course_id}/lessons/{key}/quiz", learn.quiz_action, methods=POST),
+        Route(
+            "/learn/courses/{course_id}/lessons/{key}/workbook",
+            learn.workbook_action,
+            methods=POST,
+        ),
+        Route("/api/events", learn.events, methods=POST),
+        Route("/media/{sha256}/{name}", media.media_file, methods=GET),
+        Route("/verify", verify.verify_form, methods=GET),
+        Route("/verify/{code}", verify.verify_code, methods=GET),
         Route("/teach", home.educator_home, methods=GET),
         Route("/admin", home.admin_home, methods=GET),
         Route("/admin/users", admin_users.user_list, methods=GET),
@@ -134,8 +156,11 @@ def routes() -> list[BaseRoute]:
 
 
 def housekeeping(services: Services) -> None:
-    """Start-up chores: forget long-ended sessions, drop roster uploads nobody imported."""
+    """Start-up chores: forget long-ended sessions, drop roster uploads nobody imported,
+    and remove staging folders left by an import that was killed (folders of an import
+    still running in another process are locked and kept)."""
     sessions.purge(services.database)
+    content_store(services.settings).sweep_staging()
     uploads = services.settings.data_dir / admin_roster.UPLOAD_DIR
     if uploads.is_dir():
         cutoff = time.time() - 86400

@@ -58,6 +58,11 @@ class Conflict(HTTPError):
     default_message = N_("This was changed by someone else. Please reload and try again.")
 
 
+class PayloadTooLarge(HTTPError):
+    status = 413
+    default_message = N_("What you sent is too big.")
+
+
 class TooManyRequests(HTTPError):
     status = 429
     default_message = N_("Too many tries. Please wait and try again.")

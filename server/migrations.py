@@ -211,3 +211,141 @@ def catalog(db: sqlite_utils.Database) -> None:
         CREATE INDEX assets_sha256 ON assets(sha256);
         """,
     )
+
+
+@migrations(name="0003_learning")
+def learning(db: sqlite_utils.Database) -> None:
+    """Assignments, enrolments, progress events and what is derived from them, quiz
+    attempts, workbook entries, certificates.
+
+    Progress is keyed by the stable ``course_id`` and lesson ``key`` (never by a version
+    row), so a new course version keeps every learner's progress.
+    """
+    _run_script(
+        db,
+        """
+        ALTER TABLE users ADD COLUMN text_size TEXT NOT NULL DEFAULT 'normal'
+            CHECK (text_size IN ('normal', 'large', 'larger'));
+        CREATE TABLE assignments (
+            id INTEGER PRIMARY KEY,
+            course_id TEXT NOT NULL,
+            lesson_key TEXT,
+            user_id INTEGER REFERENCES users(id) ON DELETE CASCADE,
+            group_id INTEGER REFERENCES groups(id) ON DELETE CASCADE,
+            due_date TEXT,
+            note TEXT NOT NULL DEFAULT '',
+            assigned_by INTEGER REFERENCES users(id) ON DELETE SET NULL,
+            created_at TEXT NOT NULL,
+            CHECK ((user_id IS NULL) != (group_id IS NULL))
+        );
+        CREATE INDEX assignments_user ON assignments(user_id);
+        CREATE INDEX assignments_group ON assignments(group_id);
+        CREATE INDEX assignments_course ON assignments(course_id);
+        CREATE TABLE enrolments (
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            course_id TEXT NOT NULL,
+            enrolled_at TEXT NOT NULL,
+            PRIMARY KEY (user_id, course_id)
+        );
+        CREATE TABLE progress_events (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            event_id TEXT NOT NULL,
+            type TEXT NOT NULL,
+            course_id TEXT NOT NULL,
+            lesson_key TEXT NOT NULL,
+            version_id INTEGER REFERENCES course_versions(id),
+            position REAL,
+            data TEXT NOT NULL DEFAULT '{}',
+            credited_seconds REAL NOT NULL DEFAULT 0,
+            client_time TEXT,
+            received_at TEXT NOT NULL,
+            UNIQUE (user_id, event_id)
+        );
+        CREATE INDEX progress_events_user ON progress_events(user_id, id);
+        CREATE INDEX progress_events_course ON progress_events(course_id, lesson_key);
+        CREATE TABLE lesson_progress (
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            course_id TEXT NOT NULL,
+            lesson_key TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'in_progress'
+                CHECK (status IN ('in_progress', 'done')),
+            position REAL NOT NULL DEFAULT 0,
+            duration REAL NOT NULL DEFAULT 0,
+            watched TEXT NOT NULL DEFAULT '[]',
+            seconds_spent REAL NOT NULL DEFAULT 0,
+            score REAL,
+            passed INTEGER,
+            started_at TEXT NOT NULL,
+            completed_at TEXT,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (user_id, course_id, lesson_key)
+        );
+        CREATE INDEX lesson_progress_recent ON lesson_progress(user_id, updated_at);
+        CREATE TABLE activity (
+            user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+            last_event_at REAL NOT NULL,
+            credited_until REAL NOT NULL
+        );
+        CREATE TABLE quiz_attempts (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            course_id TEXT NOT NULL,
+            lesson_key TEXT NOT NULL,
+            version_id INTEGER NOT NULL REFERENCES course_versions(id),
+            answers TEXT NOT NULL DEFAULT '{}',
+            checked TEXT NOT NULL DEFAULT '[]',
+            score REAL,
+            passed INTEGER,
+            started_at TEXT NOT NULL,
+            submitted_at TEXT
+        );
+        CREATE INDEX quiz_attempts_user ON quiz_attempts(user_id, course_id, lesson_key, id);
+        CREATE TABLE workbook_entries (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            course_id TEXT NOT NULL,
+            lesson_key TEXT NOT NULL,
+            version_id INTEGER NOT NULL REFERENCES course_versions(id),
+            status TEXT NOT NULL DEFAULT 'draft'
+                CHECK (status IN ('draft', 'submitted', 'reviewed')),
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            submitted_at TEXT,
+            reviewed_at TEXT,
+            reviewed_by INTEGER REFERENCES users(id) ON DELETE SET NULL,
+            feedback TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX workbook_entries_user ON workbook_entries(user_id, course_id, lesson_key);
+        CREATE INDEX workbook_entries_status ON workbook_entries(status, submitted_at);
+        CREATE UNIQUE INDEX workbook_one_draft
+            ON workbook_entries(user_id, course_id, lesson_key) WHERE status = 'draft';
+        -- One row per prompt. `visibility` is copied from the prompt when the answer is
+        -- written: an answer written as private stays private whatever a later course
+        -- version says, and staff queries select visibility = 'educator' only.
+        CREATE TABLE workbook_answers (
+            entry_id INTEGER NOT NULL REFERENCES workbook_entries(id) ON DELETE CASCADE,
+            prompt_key TEXT NOT NULL,
+            visibility TEXT NOT NULL CHECK (visibility IN ('private', 'educator')),
+            value TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (entry_id, prompt_key)
+        );
+        CREATE TABLE certificates (
+            code TEXT PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id),
+            course_id TEXT NOT NULL,
+            version_id INTEGER NOT NULL REFERENCES course_versions(id),
+            learner_name TEXT NOT NULL,
+            facility_id TEXT NOT NULL,
+            course_title TEXT NOT NULL,
+            publisher TEXT NOT NULL,
+            hours REAL NOT NULL,
+            credits REAL NOT NULL DEFAULT 0,
+            facility TEXT NOT NULL,
+            completed_at TEXT NOT NULL,
+            issued_at TEXT NOT NULL,
+            UNIQUE (user_id, course_id)
+        );
+        """,
+    )

@@ -74,6 +74,13 @@ class Settings:
     learner_lock_after: int = field(
         default=10, metadata={"help": "Failed PIN tries in a row before a learner is locked"}
     )
+    learner_catalog: str = field(
+        default="open",
+        metadata={
+            "help": "open: learners may open any published course; assigned: only the"
+            " courses assigned to them"
+        },
+    )
     demo: bool = field(default=False, metadata={"help": "Demo mode (demo keys are trusted)"})
 
     @property
@@ -146,6 +153,8 @@ def _validate(settings: Settings) -> None:
     for name in ("learner_idle_minutes", "staff_idle_minutes", "session_max_hours", "workers"):
         if getattr(settings, name) < 1:
             raise ConfigError(f"Setting {name} must be at least 1.")
+    if settings.learner_catalog not in {"open", "assigned"}:
+        raise ConfigError("Setting learner_catalog must be 'open' or 'assigned'.")
     if not 3 <= settings.learner_lock_after <= 100:
         raise ConfigError("Setting learner_lock_after must be between 3 and 100.")
     if not 0 < settings.port < 65536:

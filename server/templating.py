@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
-from server import i18n
+from server import i18n, learning
 
 PACKAGE_DIR = Path(__file__).parent
 STATIC_DIR = PACKAGE_DIR / "static"
@@ -53,6 +53,9 @@ class Templates:
         )
         self.env.globals["static"] = self.static.url
         self.env.globals["language_names"] = i18n.LANGUAGE_NAMES
+        self.env.globals["CATEGORY_LABELS"] = learning.CATEGORY_LABELS
+        self.env.globals["LEVEL_LABELS"] = learning.LEVEL_LABELS
+        self.env.globals["LANGUAGE_LABELS"] = learning.LANGUAGE_LABELS
         self._starlette = Jinja2Templates(env=self.env)
 
     def render(self, name: str, context: Mapping[str, Any]) -> str:

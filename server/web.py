@@ -25,7 +25,7 @@ from server import i18n, sessions
 from server.accounts import Role, User
 from server.catalog import CatalogHooks
 from server.db import Database
-from server.errors import CSRFError, Forbidden, NotSignedIn
+from server.errors import CSRFError, Forbidden, NotSignedIn, PayloadTooLarge
 from server.settings import SUPPORTED_LANGUAGES, Settings
 from server.templating import Templates
 from server.tokens import InvalidToken, Tokens
@@ -34,6 +34,7 @@ PUBLIC = "public"
 SIGNED_IN = "signed-in"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 ANON_CSRF_COOKIE = "stepstone_csrf"
+MAX_JSON_BODY = 512 * 1024
 LANGUAGE_COOKIE = "stepstone_lang"
 
 
@@ -60,6 +61,7 @@ class Req:
     request: Request
     services: Services
     form: FormData
+    body: bytes = b""
     session: sessions.Session | None = None
     language: str = "en"
     anon_csrf_seed: str = ""
@@ -192,9 +194,15 @@ def access(*who: Role | str, allow_pending_change: bool = False) -> Callable[[Vi
     def decorate(view: View) -> Any:
         @functools.wraps(view)
         async def endpoint(request: Request) -> Response:
-            form = FormData() if request.method in SAFE_METHODS else await request.form()
+            body = b""
+            if request.method in SAFE_METHODS:
+                form = FormData()
+            elif request.headers.get("content-type", "").startswith("application/json"):
+                form, body = FormData(), await _bounded_body(request)
+            else:
+                form = await request.form()
             services: Services = request.app.state.services
-            req = Req(request, services, form)
+            req = Req(request, services, form, body)
             try:
                 return await run_in_threadpool(_handle, req, view, allowed, allow_pending_change)
             finally:
@@ -204,6 +212,18 @@ def access(*who: Role | str, allow_pending_change: bool = False) -> Callable[[Vi
         return endpoint
 
     return decorate
+
+
+async def _bounded_body(request: Request) -> bytes:
+    """A JSON body, refused beyond MAX_JSON_BODY (the progress endpoint's batches are
+    small; this stops a client from making the server hold a huge body)."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_JSON_BODY:
+            raise PayloadTooLarge()
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _handle(req: Req, view: View, allowed: frozenset[Role | str], pending_ok: bool) -> Response:

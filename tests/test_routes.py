@@ -26,6 +26,13 @@ def admin_only_post(status: int) -> dict[str, int]:
     return {"anon": 303, "learner": 403, "educator": 403, "admin": status}
 
 
+def learner_only(status: int) -> dict[str, int]:
+    return {"anon": 303, "learner": status, "educator": 403, "admin": 403}
+
+
+LEARNER_ONLY_GET = learner_only(200)
+
+
 EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/"): {"anon": 303, "learner": 303, "educator": 303, "admin": 303},
     ("GET", "/signin"): {"anon": 200, "learner": 303, "educator": 303, "admin": 303},
@@ -38,6 +45,22 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/account/secret"): {"anon": 303, "learner": 200, "educator": 200, "admin": 200},
     ("POST", "/account/secret"): {"anon": 303, "learner": 400, "educator": 400, "admin": 400},
     ("GET", "/learn"): {"anon": 303, "learner": 200, "educator": 403, "admin": 403},
+    ("GET", "/learn/catalog"): LEARNER_ONLY_GET,
+    ("GET", "/learn/transcript"): LEARNER_ONLY_GET,
+    ("POST", "/learn/text-size"): learner_only(400),
+    # No content exists in this test: a learner's answer for a missing course is 404.
+    ("GET", "/learn/certificates/{code}"): learner_only(404),
+    ("GET", "/learn/courses/{course_id}"): learner_only(404),
+    ("POST", "/learn/courses/{course_id}/enrol"): learner_only(404),
+    ("GET", "/learn/courses/{course_id}/lessons/{key}"): learner_only(404),
+    ("POST", "/learn/courses/{course_id}/lessons/{key}/done"): learner_only(404),
+    ("POST", "/learn/courses/{course_id}/lessons/{key}/quiz"): learner_only(404),
+    ("POST", "/learn/courses/{course_id}/lessons/{key}/workbook"): learner_only(404),
+    # JSON: 401 rather than a redirect; a form body is not the JSON batch it wants.
+    ("POST", "/api/events"): {"anon": 401, "learner": 400, "educator": 403, "admin": 403},
+    ("GET", "/media/{sha256}/{name}"): {"anon": 303, "learner": 404, "educator": 404, "admin": 404},
+    ("GET", "/verify"): {"anon": 303, "learner": 403, "educator": 200, "admin": 200},
+    ("GET", "/verify/{code}"): {"anon": 303, "learner": 403, "educator": 404, "admin": 404},
     ("GET", "/teach"): {"anon": 303, "learner": 403, "educator": 200, "admin": 200},
     ("GET", "/admin"): ADMIN_ONLY_GET,
     ("GET", "/admin/users"): ADMIN_ONLY_GET,
@@ -106,7 +129,9 @@ def _url(path: str, people: People, group_id: int) -> str:
     path = path.replace("{group_id:int}", str(group_id)).replace("{path:path}", "media/x.png")
     for name in ("{publisher_id:int}", "{version_id:int}", "{course_pk:int}"):
         path = path.replace(name, "9999")
-    return path
+    path = path.replace("{course_id}", "org.example.missing").replace("{key}", "intro")
+    path = path.replace("{code}", "ABCD-EFGH-JKLM-NPQR").replace("{sha256}", "a" * 64)
+    return path.replace("{name}", "video.webm")
 
 
 @pytest.mark.parametrize(("method", "path"), sorted(EXPECTED))

@@ -9,11 +9,6 @@ from server.accounts import Role
 from server.web import Req, access
 
 
-@access(Role.LEARNER)
-def learner_home(req: Req) -> Response:
-    return req.render("learn/home.html", {"groups": groups.groups_of(req.database, req.user.id)})
-
-
 @access(Role.EDUCATOR, Role.ADMIN)
 def educator_home(req: Req) -> Response:
     user = req.user

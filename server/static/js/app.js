@@ -15,6 +15,7 @@
       if (warning) { warning.hidden = false; if (stay) { stay.focus(); } }
     }, Math.max(seconds - 60, 1) * 1000);
     leaveTimer = setTimeout(function () {
+      try { window.sessionStorage.clear(); } catch (e) { /* ignore */ }
       window.location.assign("/signin?notice=idle");
     }, seconds * 1000);
   }
