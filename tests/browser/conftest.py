@@ -19,6 +19,14 @@ from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
 AXE = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
+# Requests that never leave the tablet: inline data, and Chromium's own PDF viewer (a
+# built-in extension that draws an inline PDF; it loads its own files from the browser).
+LOCAL = (
+    "data:",
+    "blob:",
+    "chrome://resources/",
+    "chrome-extension://mhjfbmdgcfjbbpaeojofohoefgiehjai/",
+)
 FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -48,7 +56,7 @@ class Watched:
     console: list[str] = field(default_factory=list)
 
     def foreign_requests(self) -> list[str]:
-        return [url for url in self.requests if not url.startswith((self.origin, "data:"))]
+        return [url for url in self.requests if not url.startswith((self.origin, *LOCAL))]
 
     def csp_violations(self) -> list[str]:
         return [text for text in self.console if "Content Security Policy" in text]

@@ -1,0 +1,193 @@
+"""A learner's day on a real tablet browser: sign in, continue a course, watch and seek a
+video, answer a quiz, write a workbook page that autosaves (also through a dropped
+connection), finish the course and print the certificate.
+
+Along the way: no request leaves the server's origin, the CSP is never violated, and
+axe-core finds no serious or critical problem on any learner page.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from server.accounts import Role
+from server.cli import initialize
+from server.demo import publish_demo_courses
+from server.settings import load_settings
+from tests.browser.conftest import axe_violations, watch
+from tests.conftest import PIN, make_user
+from tests.live import running_server
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+SAFETY = "/learn/courses/org.stepstone.demo.workplace-safety"
+TRAPS = "/learn/courses/org.stepstone.demo.thinking-traps"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    data = tmp_path_factory.mktemp("learner") / "data"
+    settings = load_settings(environ={}, data_dir=data, demo=True)
+    database = initialize(settings)
+    report = publish_demo_courses(settings, database, ROOT / "courses")
+    assert report.status == "ok", report.message
+    make_user(database, Role.LEARNER, "A100", "Alex Learner")
+    database.close()
+    with running_server(data, STEPSTONE_DEMO="true") as base:
+        yield base, data
+
+
+def sign_in(page: Page, base: str) -> None:
+    page.goto(base + "/signin")
+    page.get_by_label("Your ID number").fill("A100")
+    page.get_by_label("Your PIN").fill(PIN)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/learn")
+
+
+def query(data: Path, sql: str, *params: object) -> list[tuple[object, ...]]:
+    with sqlite3.connect(data / "stepstone.db") as db:
+        return db.execute(sql, params).fetchall()
+
+
+def test_a_learners_day(browser: Browser, site: tuple[str, Path]) -> None:
+    base, data = site
+    context = browser.new_context(viewport={"width": 800, "height": 1100})
+    context.add_init_script("window.print = () => { window.__printed = true; };")
+    watched = watch(context, base)
+    ranges: list[int] = []
+    page = watched.page
+    page.on("response", lambda r: ranges.append(r.status) if "/media/" in r.url else None)
+    sign_in(page, base)
+    visited = {"/learn"}
+
+    # Start a course from the catalog; the first lesson is the video.
+    page.get_by_role("link", name="All courses").first.click()
+    page.get_by_role("link", name="Workplace Safety").click()
+    visited |= {"/learn/catalog", SAFETY}
+    page.get_by_role("link", name="Start: Video: four safety habits").click()
+    video = page.locator("video#player")
+    expect(video).to_be_visible()
+    visited.add(SAFETY + "/lessons/four-safety-habits")
+    # Watch a little, then seek and pause: the position is saved on the server.
+    page.evaluate(
+        """async () => { const v = document.getElementById('player'); v.muted = true;
+        await v.play(); await new Promise(r => setTimeout(r, 1500));
+        v.currentTime = 12; await new Promise(r => v.addEventListener('seeked', r, {once: true}));
+        v.pause(); }"""
+    )
+    page.wait_for_function(
+        """() => fetch('/learn', {credentials: 'same-origin'}).then(r => r.text())
+           .then(t => t.includes('You stopped at 0:12'))""",
+        timeout=10_000,
+    )
+    assert 206 in ranges, "the video was not fetched with Range requests"
+
+    # Home: continue where they left off (the exact lesson and position).
+    page.goto(base + "/learn")
+    expect(page.get_by_text("You stopped at 0:12.")).to_be_visible()
+    page.get_by_role("link", name="Continue").click()
+    page.wait_for_url("**/lessons/four-safety-habits")
+    start = page.evaluate(
+        "() => new Promise(r => { const v = document.getElementById('player');"
+        " const done = () => r(v.currentTime);"
+        " if (v.readyState >= 1) { setTimeout(done, 300); }"
+        " else { v.addEventListener('loadedmetadata', () => setTimeout(done, 300)); } })"
+    )
+    assert 11 <= start <= 13
+    # Watch the rest quickly: 90 % played completes the lesson.
+    page.evaluate(
+        """async () => { const v = document.getElementById('player'); v.muted = true;
+        v.currentTime = 0; v.playbackRate = 4; await v.play();
+        await new Promise(r => v.addEventListener('ended', r, {once: true})); }"""
+    )
+    expect(page.locator("#lesson-status")).to_have_text("Done", timeout=10_000)
+
+    # Four readings and a printable page: "I finished reading".
+    for key in (
+        "protective-gear",
+        "lifting-slips-and-trips",
+        "chemicals-and-labels",
+        "reporting-hazards-and-your-rights",
+        "daily-safety-checklist",
+    ):
+        page.goto(f"{base}{SAFETY}/lessons/{key}")
+        visited.add(f"{SAFETY}/lessons/{key}")
+        page.get_by_role("button", name="I finished reading").click()
+        expect(page.get_by_text("Lesson done. Good work!")).to_be_visible()
+
+    # The quiz: immediate feedback on one question, then a passing score.
+    page.goto(f"{base}{SAFETY}/lessons/safety-quiz")
+    visited.add(f"{SAFETY}/lessons/safety-quiz")
+    first = page.locator("#question-ppe-meaning")
+    first.get_by_label("Personal protective equipment").check()
+    first.get_by_role("button", name="Check my answer").click()
+    expect(page.locator("#question-ppe-meaning")).to_contain_text("Right!")
+    questions = page.locator("fieldset.question")
+    for index in range(1, questions.count()):
+        question = questions.nth(index)
+        key = (question.get_attribute("id") or "").removeprefix("question-")
+        answer_quiz_question(page, data, key)
+    page.get_by_role("button", name="Finish the quiz").click()
+    expect(page.get_by_role("heading", name="Your score: 100%")).to_be_visible()
+    assert query(data, "SELECT count(*) FROM certificates") == [(1,)]
+
+    # The certificate: on the course page, printable.
+    page.goto(base + SAFETY)
+    page.get_by_role("link", name="See your certificate").click()
+    visited.add(page.url.removeprefix(base))
+    expect(page.get_by_text("Alex Learner")).to_be_visible()
+    page.get_by_role("button", name="Print").click()
+    assert page.evaluate("() => window.__printed === true")
+    page.emulate_media(media="print")
+    expect(page.locator(".site-header")).to_be_hidden()
+    page.emulate_media(media="screen")
+
+    # A workbook page: drafts autosave, and survive a dropped connection.
+    page.goto(f"{base}{TRAPS}/lessons/catch-your-thoughts")
+    visited.add(f"{TRAPS}/lessons/catch-your-thoughts")
+    first_box = page.locator("textarea").first
+    first_box.fill("The officer said no to my phone call.")
+    expect(page.locator("#autosave")).to_contain_text("Saved at", timeout=10_000)
+    context.set_offline(True)
+    first_box.fill("The officer said no to my phone call. I felt angry.")
+    expect(page.locator("#autosave")).to_contain_text("no connection", timeout=15_000)
+    expect(page.locator("#connection")).to_contain_text("No connection")
+    context.set_offline(False)
+    page.evaluate("() => window.dispatchEvent(new Event('online'))")
+    expect(page.locator("#autosave")).to_contain_text("Saved at", timeout=15_000)
+    page.reload()
+    expect(page.locator("textarea").first).to_have_value(
+        "The officer said no to my phone call. I felt angry."
+    )
+    visited |= {"/learn/transcript"}
+
+    assert watched.foreign_requests() == []
+    assert watched.csp_violations() == []
+    state = context.storage_state()
+    problems = {path: axe_violations(browser, base + path, state) for path in sorted(visited)}
+    assert {path: found for path, found in problems.items() if found} == {}
+    context.close()
+
+
+def answer_quiz_question(page: Page, data: Path, key: str) -> None:
+    """Answer one question right, the way a learner would (the right answers come from
+    the course as imported)."""
+    (raw,) = query(data, "SELECT data FROM lessons WHERE key = 'safety-quiz' LIMIT 1")[0]
+    spec = next(q for q in json.loads(str(raw))["quiz"]["questions"] if q["key"] == key)
+    question = page.locator(f"#question-{key}")
+    if spec["type"] == "short-answer":
+        question.get_by_label("Your answer").fill(spec["accepted"][0])
+    elif spec["type"] == "true-false":
+        question.get_by_label("True" if spec["answer"] else "False", exact=True).check()
+    else:
+        for choice in spec["choices"]:
+            if choice.get("correct"):
+                question.get_by_label(choice["text"], exact=True).check()
