@@ -29,6 +29,7 @@ _HEX = re.compile(r"[0-9a-f]{64}")
 _CHUNK = 1024 * 1024
 _STAGING_PREFIX = "import-"
 _SYNC_THREADS = 8
+_STAGING_TRIES = 5
 
 
 class ContentStore:
@@ -74,9 +75,10 @@ class ContentStore:
         pairs = [(Path(staged), self.path_for(sha256)) for staged, sha256 in items]
         new = {target: staged for staged, target in pairs if not target.is_file()}
         with ThreadPoolExecutor(max_workers=_SYNC_THREADS) as pool:
-            list(pool.map(_seal, new.values()))
+            sealing = pool.map(_seal, new.values())
+            self._make_parents({target.parent for target in new})
+            list(sealing)
             for target, staged in new.items():
-                self._make_parent(target)
                 staged.replace(target)
             list(pool.map(_fsync_dir, sorted({t.parent for _, t in pairs})))
         return [target for _, target in pairs]
@@ -85,12 +87,16 @@ class ContentStore:
         if target.is_file():
             return  # deduplicated: identical content is already stored
         _seal(staged)
-        self._make_parent(target)
+        self._make_parents({target.parent})
         staged.replace(target)
 
-    def _make_parent(self, target: Path) -> None:
-        if not target.parent.is_dir():
-            target.parent.mkdir(exist_ok=True)
+    def _make_parents(self, folders: set[Path]) -> None:
+        """Create the missing blob folders; one fsync of the root makes them all durable
+        (a new store gets 256 of them in its first import)."""
+        missing = [folder for folder in folders if not folder.is_dir()]
+        for folder in missing:
+            folder.mkdir(exist_ok=True)
+        if missing:
             _fsync_dir(self.root)
 
     def add_bytes(self, data: bytes) -> str:
@@ -143,15 +149,32 @@ class ContentStore:
         another process never removes an import that is still running.
         """
         self.staging_root.mkdir(mode=0o700, parents=True, exist_ok=True)
-        folder = self.staging_root / f"{_STAGING_PREFIX}{secrets.token_hex(8)}"
-        folder.mkdir(mode=0o700)
-        lock = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        folder, lock = self._new_locked_folder()
         try:
-            fcntl.flock(lock, fcntl.LOCK_EX)
             yield folder
         finally:
             shutil.rmtree(folder, ignore_errors=True)
             os.close(lock)
+
+    def _new_locked_folder(self) -> tuple[Path, int]:
+        """Make and lock a staging folder that a concurrent sweep has not removed.
+
+        Between ``mkdir`` and ``flock`` the folder is new and unlocked, so a sweep in another
+        process (a server starting while ``stepstone sync`` runs) may remove it. A removed
+        folder has no links left once we hold the lock: then start again with a new one.
+        """
+        for _ in range(_STAGING_TRIES):
+            folder = self.staging_root / f"{_STAGING_PREFIX}{secrets.token_hex(8)}"
+            folder.mkdir(mode=0o700)
+            try:
+                lock = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            except FileNotFoundError:
+                continue
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if os.fstat(lock).st_nlink > 0:
+                return folder, lock
+            os.close(lock)
+        raise OSError(f"cannot keep a staging folder in {self.staging_root}: it keeps vanishing")
 
     def sweep_staging(self) -> int:
         """Remove staging folders left by a crash (not those in use); returns the count."""

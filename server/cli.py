@@ -6,6 +6,7 @@ import os
 import secrets
 import shutil
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +15,10 @@ import uvicorn
 
 from content.cli import package_cli
 from content.publisher_cli import publisher_cli
-from server import accounts, clock, groups, roster
+from server import accounts, assignments, clock, groups, roster
 from server.accounts import Role
 from server.audit import Actor, verify_chain
-from server.cli_content import sync_cli, trust_cli
+from server.cli_content import content_cli, sync_cli, trust_cli
 from server.db import Database
 from server.demo import SOURCE_COURSES, publish_demo_courses
 from server.errors import ConfigError, StepstoneError, ValidationError
@@ -156,6 +157,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
     _run_server(settings, settings.workers)
 
 
+DEMO_ASSIGNED_COURSE = "org.stepstone.demo.workplace-safety"
 DEMO_PEOPLE = [
     (Role.ADMIN, "admin", "Demo Admin", "en"),
     (Role.EDUCATOR, "teacher", "Demo Teacher", "en"),
@@ -182,6 +184,17 @@ def make_demo(settings: Settings, courses: Path | None = None) -> list[tuple[acc
     if courses is not None:
         report = publish_demo_courses(settings, database, courses)
         click.echo(f"Demo courses: {report.status}: {report.message}")
+        teacher = next(user for user, _ in result if user.role is Role.EDUCATOR)
+        due = datetime.fromtimestamp(clock.now() + 14 * 86400, UTC).date().isoformat()
+        with database.write() as db:
+            assignments.assign_in(
+                db,
+                teacher.actor(),
+                DEMO_ASSIGNED_COURSE,
+                group_id=group_id,
+                due_date=due,
+                note="Start with the video. Ask me if a word is new to you.",
+            )
     database.close()
     return result
 
@@ -389,6 +402,7 @@ cli.add_command(package_cli)
 cli.add_command(publisher_cli)
 cli.add_command(trust_cli)
 cli.add_command(sync_cli)
+cli.add_command(content_cli)
 
 
 def main() -> None:

@@ -1,19 +1,22 @@
-"""`stepstone trust ...` and `stepstone sync`: the facility side of signed content."""
+"""`stepstone trust ...`, `stepstone sync` and `stepstone content ...`: the facility side
+of signed content."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
 
-from server import trust
+from content.progress import open_progress
+from server import integrity, trust
 from server.audit import Actor
 from server.catalog import CatalogHooks
 from server.db import Database
 from server.errors import ConfigError, ValidationError
 from server.migrations import apply_migrations
 from server.settings import Settings, load_settings
-from server.sync import sync_all
+from server.sync import content_store, sync_all
 
 CLI_ACTOR = Actor.system("cli")
 
@@ -152,6 +155,7 @@ def sync_cli(ctx: click.Context, publisher: str | None) -> None:
         stepstone sync --publisher literacy-ngo
     """
     settings, database = _open(ctx)
+    sweep_staging(settings)
     reports = sync_all(database, settings, CatalogHooks(), CLI_ACTOR, only=publisher)
     if publisher and not reports:
         raise click.ClickException(f"No trusted publisher named {publisher}.")
@@ -159,3 +163,101 @@ def sync_cli(ctx: click.Context, publisher: str | None) -> None:
         click.echo(f"{report.publisher}: {report.status}: {report.message}")
     if any(r.status != "ok" for r in reports):
         raise SystemExit(1)
+
+
+def sweep_staging(settings: Settings) -> None:
+    """Remove staging folders left by an import that was killed, before importing again.
+
+    Folders of an import still running in another process are locked and kept.
+    """
+    swept = content_store(settings).sweep_staging()
+    if swept:
+        click.echo(f"Removed {swept} staging folder(s) left by an interrupted import.")
+
+
+@click.group("content")
+def content_cli() -> None:
+    """The content store: check that every course file is whole."""
+
+
+@content_cli.command("verify")
+@click.option(
+    "--all-blobs",
+    is_flag=True,
+    help="Also re-hash files no course refers to, and list them.",
+)
+@click.option(
+    "--gc",
+    is_flag=True,
+    help="Remove files no course refers to that are older than an hour (implies --all-blobs).",
+)
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Show a progress bar (default: only on a terminal).",
+)
+@click.pass_context
+def content_verify(ctx: click.Context, all_blobs: bool, gc: bool, progress: bool | None) -> None:
+    """Re-hash every file the courses need and report any that is missing or changed.
+
+    Checks lesson HTML and media of every course version still recorded (live, pending,
+    approved for roll-back, retired). Exit status 1 when a file is missing, has the wrong
+    size or changed bytes; each line names the course, version, file and blob, so you can
+    restore the blob from a backup (see docs/content-store.md).
+
+    \b
+    Example:
+        stepstone content verify
+        stepstone content verify --all-blobs --gc
+    """
+    settings, database = _open(ctx)
+    store = content_store(settings)
+    check = integrity.StoreCheck(database, store, all_blobs=all_blobs or gc)
+    show = sys.stdout.isatty() if progress is None else progress
+    with open_progress(show, check.total_bytes, "checking content") as bar:
+        report = check.run(bar.advance)
+    integrity.record_check(database, CLI_ACTOR, report)
+    _print_report(report)
+    if gc:
+        _collect_garbage(database, settings)
+    if not report.ok:
+        raise SystemExit(1)
+
+
+def _print_report(report: integrity.StoreReport) -> None:
+    for label, problems in report.drift_by_version().items():
+        for item in problems:
+            click.echo(f"{label}: {item.ref.path}: {item.message}")
+    for orphan in report.orphans or []:
+        state = "unreferenced" if orphan.intact else "unreferenced and DAMAGED"
+        click.echo(f"{state}: blob {orphan.sha256} ({orphan.size:,} bytes)")
+    checked = (
+        f"{report.blobs} file(s), {report.bytes_checked:,} bytes, of "
+        f"{report.versions} course version(s)"
+    )
+    if report.drift:
+        versions = len(report.drift_by_version())
+        click.echo(
+            f"Content store DAMAGED: {len(report.drift)} problem(s) in {versions} course "
+            f"version(s). Checked {checked}."
+        )
+    else:
+        click.echo(f"Every course file is whole: checked {checked}.")
+    if report.orphans is not None:
+        size = sum(o.size for o in report.orphans)
+        damaged = len(report.damaged_orphans)
+        click.echo(
+            f"{len(report.orphans)} unreferenced file(s), {size:,} bytes"
+            + (f"; {damaged} of them DAMAGED (check the disk)." if damaged else ".")
+        )
+
+
+def _collect_garbage(database: Database, settings: Settings) -> None:
+    try:
+        done = integrity.collect_garbage(database, content_store(settings), CLI_ACTOR)
+    except ValidationError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(
+        f"Removed {done.removed} unreferenced file(s), {done.removed_bytes:,} bytes; "
+        f"kept {done.kept_young} younger than an hour."
+    )
