@@ -19,6 +19,7 @@ from server import accounts, assignments, clock, groups, roster
 from server.accounts import Role
 from server.audit import Actor, verify_chain
 from server.cli_content import content_cli, sync_cli, trust_cli
+from server.cli_teach import export_cli, report_cli
 from server.db import Database
 from server.demo import SOURCE_COURSES, publish_demo_courses
 from server.errors import ConfigError, StepstoneError, ValidationError
@@ -403,6 +404,8 @@ cli.add_command(publisher_cli)
 cli.add_command(trust_cli)
 cli.add_command(sync_cli)
 cli.add_command(content_cli)
+cli.add_command(export_cli)
+cli.add_command(report_cli)
 
 
 def main() -> None:

@@ -349,3 +349,38 @@ def learning(db: sqlite_utils.Database) -> None:
         );
         """,
     )
+
+
+@migrations(name="0004_teaching")
+def teaching(db: sqlite_utils.Database) -> None:
+    """Learning plans, weekly time totals (so dashboards never scan events) and the
+    indexes the educator dashboards and exports read by."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE plan_goals (
+            id INTEGER PRIMARY KEY,
+            learner_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            category TEXT NOT NULL,
+            title TEXT NOT NULL,
+            course_id TEXT,
+            target_date TEXT,
+            note TEXT NOT NULL DEFAULT '',
+            status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'met', 'dropped')),
+            created_by INTEGER REFERENCES users(id) ON DELETE SET NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX plan_goals_learner ON plan_goals(learner_id, status);
+        CREATE TABLE weekly_time (
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            week TEXT NOT NULL,
+            seconds REAL NOT NULL DEFAULT 0,
+            PRIMARY KEY (user_id, week)
+        );
+        CREATE INDEX lesson_progress_course ON lesson_progress(course_id, lesson_key, status);
+        CREATE INDEX certificates_course ON certificates(course_id, completed_at);
+        CREATE INDEX quiz_attempts_course ON quiz_attempts(course_id, lesson_key, submitted_at);
+        CREATE INDEX progress_events_received ON progress_events(received_at);
+        """,
+    )

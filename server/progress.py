@@ -31,6 +31,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlite_utils
@@ -172,6 +173,12 @@ def parse_event(raw: Any) -> Event:
     )
 
 
+def week_of(moment: float) -> str:
+    """The ISO week of a moment, e.g. ``2026-W48`` (UTC)."""
+    year, week, _ = datetime.fromtimestamp(moment, UTC).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
 def merge_ranges(ranges: Iterable[tuple[float, float]]) -> list[tuple[float, float]]:
     merged: list[tuple[float, float]] = []
     for start, end in sorted(ranges):
@@ -272,6 +279,11 @@ def record_in(
         db.execute(
             "UPDATE progress_events SET credited_seconds = ? WHERE id = ?",
             [credit, cursor.lastrowid],
+        )
+        db.execute(
+            "INSERT INTO weekly_time (user_id, week, seconds) VALUES (?, ?, ?)"
+            " ON CONFLICT (user_id, week) DO UPDATE SET seconds = seconds + excluded.seconds",
+            [user.id, week_of(now), credit],
         )
     _ensure_row(db, user.id, course.course_id, lesson.key, now)
     _apply(db, settings, user, course, lesson, event, now, credit)

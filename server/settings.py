@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import secrets
 import tomllib
 from collections.abc import Mapping
@@ -19,6 +20,7 @@ from typing import Any
 from server.errors import ConfigError
 
 SUPPORTED_LANGUAGES = ("en", "es")
+_PATH_SEGMENT = re.compile(r"[A-Za-z0-9._~-]+")
 
 
 class Secret:
@@ -81,7 +83,45 @@ class Settings:
             " courses assigned to them"
         },
     )
+    impact_min_cell: int = field(
+        default=10,
+        metadata={"help": "NGO impact reports: hide any figure about fewer learners (>= 5)"},
+    )
+    xapi_actor: str = field(
+        default="pseudonym",
+        metadata={"help": "xAPI exports name learners by 'facility_id' or 'pseudonym'"},
+    )
     demo: bool = field(default=False, metadata={"help": "Demo mode (demo keys are trusted)"})
+    media_accel_prefix: str = field(
+        default="",
+        metadata={
+            "help": "Behind nginx: internal location that serves the content store, e.g."
+            " /_media/; empty = the app serves files itself"
+        },
+    )
+    sync_every_hours: int = field(
+        default=6,
+        metadata={
+            "help": "Period of the stepstone-sync timer (keep the two equal); shown to admins"
+            " as each publisher's next sync"
+        },
+    )
+    backup_keep: int = field(
+        default=7,
+        metadata={"help": "Backups `stepstone backup` keeps in a folder (the newest ones)"},
+    )
+    min_free_disk_mb: int = field(
+        default=2048,
+        metadata={"help": "Health check warns when the data folder's disk has less free"},
+    )
+    tls_certificate: str = field(
+        default="",
+        metadata={"help": "PEM certificate the TLS proxy serves; health check warns before expiry"},
+    )
+    metrics: bool = field(
+        default=True,
+        metadata={"help": "Count requests for GET /metrics (Prometheus; loopback only)"},
+    )
 
     @property
     def database_path(self) -> Path:
@@ -153,12 +193,41 @@ def _validate(settings: Settings) -> None:
     for name in ("learner_idle_minutes", "staff_idle_minutes", "session_max_hours", "workers"):
         if getattr(settings, name) < 1:
             raise ConfigError(f"Setting {name} must be at least 1.")
+    if settings.impact_min_cell < 5:
+        raise ConfigError("Setting impact_min_cell must be at least 5.")
+    if settings.xapi_actor not in {"facility_id", "pseudonym"}:
+        raise ConfigError("Setting xapi_actor must be 'facility_id' or 'pseudonym'.")
     if settings.learner_catalog not in {"open", "assigned"}:
         raise ConfigError("Setting learner_catalog must be 'open' or 'assigned'.")
     if not 3 <= settings.learner_lock_after <= 100:
         raise ConfigError("Setting learner_lock_after must be between 3 and 100.")
     if not 0 < settings.port < 65536:
         raise ConfigError("Setting port must be between 1 and 65535.")
+    if not 1 <= settings.sync_every_hours <= 24 * 7:
+        raise ConfigError("Setting sync_every_hours must be between 1 and 168 (a week).")
+    if not 1 <= settings.backup_keep <= 1000:
+        raise ConfigError("Setting backup_keep must be between 1 and 1000.")
+    if settings.min_free_disk_mb < 0:
+        raise ConfigError("Setting min_free_disk_mb must be 0 or more.")
+    _validate_accel_prefix(settings.media_accel_prefix)
+
+
+def _validate_accel_prefix(prefix: str) -> None:
+    """The prefix is put in front of a blob's path in X-Accel-Redirect, so it must be a
+    plain location of its own: a typo here would send every video nowhere, with no error
+    until a learner presses play."""
+    if not prefix:
+        return
+    if not (prefix.startswith("/") and prefix.endswith("/")):
+        raise ConfigError(
+            f"Setting media_accel_prefix must start and end with / (like /_media/), got {prefix!r}."
+        )
+    segments = prefix.strip("/").split("/")
+    if not all(_PATH_SEGMENT.fullmatch(part) and part not in {".", ".."} for part in segments):
+        raise ConfigError(
+            "Setting media_accel_prefix must be a plain path of letters, digits, . _ - ~"
+            f" (like /_media/), got {prefix!r}."
+        )
 
 
 def load_settings(

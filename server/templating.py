@@ -53,6 +53,7 @@ class Templates:
         )
         self.env.globals["static"] = self.static.url
         self.env.globals["language_names"] = i18n.LANGUAGE_NAMES
+        self.env.filters["zip"] = lambda first, second: zip(first, second, strict=False)
         self.env.globals["CATEGORY_LABELS"] = learning.CATEGORY_LABELS
         self.env.globals["LEVEL_LABELS"] = learning.LEVEL_LABELS
         self.env.globals["LANGUAGE_LABELS"] = learning.LANGUAGE_LABELS

@@ -33,6 +33,13 @@ def learner_only(status: int) -> dict[str, int]:
 LEARNER_ONLY_GET = learner_only(200)
 
 
+def staff(educator: int, admin: int) -> dict[str, int]:
+    return {"anon": 303, "learner": 403, "educator": educator, "admin": admin}
+
+
+STAFF_GET = staff(200, 200)
+
+
 EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/"): {"anon": 303, "learner": 303, "educator": 303, "admin": 303},
     ("GET", "/signin"): {"anon": 200, "learner": 303, "educator": 303, "admin": 303},
@@ -61,7 +68,27 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/media/{sha256}/{name}"): {"anon": 303, "learner": 404, "educator": 404, "admin": 404},
     ("GET", "/verify"): {"anon": 303, "learner": 403, "educator": 200, "admin": 200},
     ("GET", "/verify/{code}"): {"anon": 303, "learner": 403, "educator": 404, "admin": 404},
-    ("GET", "/teach"): {"anon": 303, "learner": 403, "educator": 200, "admin": 200},
+    ("GET", "/teach"): STAFF_GET,
+    ("GET", "/learn/plan"): LEARNER_ONLY_GET,
+    # The educator is not in the test's group, so it and its learner are out of scope.
+    ("GET", "/teach/groups/{group_id:int}"): staff(404, 200),
+    ("POST", "/teach/groups/{group_id:int}/assign"): staff(404, 400),
+    ("POST", "/teach/assignments/{assignment_id:int}/remove"): staff(404, 404),
+    ("GET", "/teach/courses/{course_id}"): staff(404, 404),
+    ("GET", "/teach/learners/{user_id:int}"): staff(404, 200),
+    ("POST", "/teach/learners/{user_id:int}/goals"): staff(404, 400),
+    ("POST", "/teach/learners/{user_id:int}/goals/{goal_id:int}"): staff(404, 400),
+    ("GET", "/teach/reviews"): STAFF_GET,
+    ("GET", "/teach/reviews/{entry_id:int}"): staff(404, 404),
+    ("POST", "/teach/reviews/{entry_id:int}"): staff(404, 404),
+    ("GET", "/teach/exports"): STAFF_GET,
+    ("GET", "/teach/exports/progress.csv"): STAFF_GET,
+    ("GET", "/teach/exports/completions.csv"): STAFF_GET,
+    ("GET", "/teach/exports/completions"): STAFF_GET,
+    ("GET", "/teach/exports/xapi.json"): STAFF_GET,
+    ("GET", "/admin/reports/impact"): ADMIN_ONLY_GET,
+    ("GET", "/admin/reports/impact.{kind:str}"): admin_only_post(404),
+    ("GET", "/admin/reports/facility-key.pem"): ADMIN_ONLY_GET,
     ("GET", "/admin"): ADMIN_ONLY_GET,
     ("GET", "/admin/users"): ADMIN_ONLY_GET,
     ("GET", "/admin/users/new"): ADMIN_ONLY_GET,
@@ -127,7 +154,15 @@ def _url(path: str, people: People, group_id: int) -> str:
         return "/static/css/app.css"
     path = path.replace("{user_id:int}", str(people.other_learner.id))
     path = path.replace("{group_id:int}", str(group_id)).replace("{path:path}", "media/x.png")
-    for name in ("{publisher_id:int}", "{version_id:int}", "{course_pk:int}"):
+    path = path.replace("{kind:str}", "csv")
+    for name in (
+        "{publisher_id:int}",
+        "{version_id:int}",
+        "{course_pk:int}",
+        "{assignment_id:int}",
+        "{goal_id:int}",
+        "{entry_id:int}",
+    ):
         path = path.replace(name, "9999")
     path = path.replace("{course_id}", "org.example.missing").replace("{key}", "intro")
     path = path.replace("{code}", "ABCD-EFGH-JKLM-NPQR").replace("{sha256}", "a" * 64)

@@ -9,17 +9,6 @@ from server.accounts import Role
 from server.web import Req, access
 
 
-@access(Role.EDUCATOR, Role.ADMIN)
-def educator_home(req: Req) -> Response:
-    user = req.user
-    mine = groups.list_groups(req.database, None if user.role is Role.ADMIN else user)
-    learners = {
-        g.id: [m for m in groups.members(req.database, g.id) if m.role is Role.LEARNER]
-        for g in mine
-    }
-    return req.render("teach/home.html", {"groups": mine, "learners": learners})
-
-
 @access(Role.ADMIN)
 def admin_home(req: Req) -> Response:
     counts = {

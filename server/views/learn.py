@@ -15,7 +15,7 @@ from typing import Any
 
 from starlette.responses import JSONResponse, Response
 
-from server import certificates, clock, learning, progress, quizzes, workbooks
+from server import certificates, clock, learning, plans, progress, quizzes, workbooks
 from server.accounts import Role
 from server.errors import N_, BadRequest, NotFound, ValidationError
 from server.headers import CSP, serialize_csp
@@ -371,6 +371,17 @@ def transcript(req: Req) -> Response:
             ],
         },
     )
+
+
+@access(Role.LEARNER)
+def plan(req: Req) -> Response:
+    """The learner's own learning plan and their progress toward each goal."""
+    goals = plans.goals_of(req.database, req.user.id)
+    courses = {
+        c.course_id: c for c in learning.visible_courses(req.database, req.settings, req.user)
+    }
+    done = progress.progress_by_course(req.database, req.user.id)
+    return req.render("learn/plan.html", {"goals": goals, "courses": courses, "done": done})
 
 
 @access(Role.LEARNER)
