@@ -15,15 +15,18 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import PathLike, StaticFiles
 from starlette.types import Scope
 
-from server import sessions
+from server import health, sessions
 from server.db import Database
 from server.errors import HTTPError
 from server.headers import SecurityHeadersMiddleware
-from server.migrations import apply_migrations
+from server.logs import RequestLogMiddleware
+from server.metrics import MetricsMiddleware, RequestMetrics, metrics_dir
+from server.search import SearchKeeper, search_sync
 from server.settings import Settings, load_settings
 from server.sync import content_store
 from server.templating import STATIC_DIR, Templates
 from server.tokens import Tokens
+from server.upgrade import migrate
 from server.views import (
     admin_audit,
     admin_content,
@@ -36,9 +39,11 @@ from server.views import (
     home,
     learn,
     media,
+    ops,
     teach,
     verify,
 )
+from server.views import search as search_views
 from server.web import Services
 
 GET, POST = ["GET"], ["POST"]
@@ -93,6 +98,7 @@ def routes() -> list[BaseRoute]:
         ),
         Route("/api/events", learn.events, methods=POST),
         Route("/media/{sha256}/{name}", media.media_file, methods=GET),
+        Route("/search", search_views.search_page, methods=GET),
         Route("/verify", verify.verify_form, methods=GET),
         Route("/verify/{code}", verify.verify_code, methods=GET),
         Route("/learn/plan", learn.plan, methods=GET),
@@ -113,6 +119,9 @@ def routes() -> list[BaseRoute]:
         Route("/teach/exports/completions", teach.export_completions, methods=GET),
         Route("/teach/exports/xapi.json", teach.export_xapi, methods=GET),
         Route("/admin", home.admin_home, methods=GET),
+        Route("/admin/status", ops.status_page, methods=GET),
+        Route("/healthz", ops.healthz, methods=GET),
+        Route("/metrics", ops.metrics_page, methods=GET),
         Route("/admin/users", admin_users.user_list, methods=GET),
         Route("/admin/users/new", admin_users.user_new_form, methods=GET),
         Route("/admin/users/new", admin_users.user_create, methods=POST),
@@ -192,23 +201,42 @@ def housekeeping(services: Services) -> None:
 
 def create_app(settings: Settings) -> Starlette:
     """Build the app for one data folder. Opens nothing until start-up."""
+    database = Database(settings.database_path)
+    search = search_sync(settings, database)
     services = Services(
         settings=settings,
-        database=Database(settings.database_path),
+        database=database,
         tokens=Tokens(settings.signing_key(), settings.session_max_hours * 3600),
         templates=Templates(),
+        hooks=search.hooks(),
+        search=search.service,
     )
+    search_keeper = SearchKeeper(search)
+
+    counters = RequestMetrics(metrics_dir(settings)) if settings.metrics else None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        apply_migrations(services.database)
+        migrate(settings, services.database)  # backs up first when there is an upgrade
         housekeeping(services)
+        search_keeper.start()  # never waits: a missing index is rebuilt in the background
+        if counters is not None:
+            counters.start()
         yield
+        if counters is not None:
+            counters.stop()
+        search_keeper.stop()
         services.database.close()
 
+    middleware = [
+        Middleware(SecurityHeadersMiddleware, https=settings.https),
+        Middleware(RequestLogMiddleware, settings=settings),
+    ]
+    if counters is not None:
+        middleware.append(Middleware(MetricsMiddleware, metrics=counters))
     app = Starlette(
         routes=routes(),
-        middleware=[Middleware(SecurityHeadersMiddleware, https=settings.https)],
+        middleware=middleware,
         exception_handlers={
             HTTPError: errors.http_error,
             HTTPException: errors.starlette_error,
@@ -217,6 +245,8 @@ def create_app(settings: Settings) -> Starlette:
         lifespan=lifespan,
     )
     app.state.services = services
+    app.state.health = health.Monitor(settings, services.database)
+    app.state.metrics = counters
     return app
 
 

@@ -18,13 +18,18 @@ from content.publisher_cli import publisher_cli
 from server import accounts, assignments, clock, groups, roster
 from server.accounts import Role
 from server.audit import Actor, verify_chain
+from server.backup import BackupError
 from server.cli_content import content_cli, sync_cli, trust_cli
+from server.cli_ops import backup_cli, check_cli, restore_cli
+from server.cli_search import search_cli
 from server.cli_teach import export_cli, report_cli
 from server.db import Database
 from server.demo import SOURCE_COURSES, publish_demo_courses
 from server.errors import ConfigError, StepstoneError, ValidationError
-from server.migrations import apply_migrations
+from server.logs import configure_logging, logging_config
+from server.metrics import metrics_dir
 from server.settings import Settings, load_settings
+from server.upgrade import migrate
 
 CLI_ACTOR = Actor.system("cli")
 
@@ -42,8 +47,16 @@ def _database(settings: Settings) -> Database:
             f"No Stepstone data in {settings.data_dir}. Run `stepstone init` first."
         )
     database = Database(settings.database_path)
-    apply_migrations(database)
+    _migrate(settings, database)
     return database
+
+
+def _migrate(settings: Settings, database: Database) -> None:
+    """Apply pending migrations, after a backup when the database holds data."""
+    try:
+        migrate(settings, database)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -79,7 +92,7 @@ def initialize(settings: Settings) -> Database:
         with os.fdopen(fd, "w", encoding="ascii") as handle:
             handle.write(secrets.token_urlsafe(48) + "\n")
     database = Database(settings.database_path)
-    apply_migrations(database)
+    _migrate(settings, database)
     return database
 
 
@@ -129,6 +142,8 @@ def _run_server(settings: Settings, workers: int) -> None:
     os.environ["STEPSTONE_DATA_DIR"] = str(settings.data_dir.resolve())
     if settings.demo:
         os.environ["STEPSTONE_DEMO"] = "1"
+    # Counters of an earlier run are stale; this run's workers write their own.
+    shutil.rmtree(metrics_dir(settings), ignore_errors=True)
     uvicorn.run(
         "server.app:app_from_environment",
         factory=True,
@@ -138,6 +153,8 @@ def _run_server(settings: Settings, workers: int) -> None:
         server_header=False,
         proxy_headers=False,
         log_level="info",
+        log_config=logging_config(),  # JSON lines, in every worker process
+        access_log=False,  # server.logs writes one line per request instead
     )
 
 
@@ -147,13 +164,16 @@ def _run_server(settings: Settings, workers: int) -> None:
 @click.option("--workers", type=int, default=None, help="Worker processes (default 2).")
 @click.pass_context
 def serve(ctx: click.Context, host: str | None, port: int | None, workers: int | None) -> None:
-    """Run the web server (uvicorn). Applies pending migrations first.
+    """Run the web server (uvicorn). Applies pending migrations first, after backing up
+    the data folder into DATA_DIR/backups/pre-upgrade-<time>. Logs are JSON lines on
+    stderr.
 
     \b
     Example:
         stepstone serve --host 127.0.0.1 --port 8000 --workers 2
     """
     settings = _settings(ctx, host=host, port=port, workers=workers)
+    configure_logging()
     _database(settings).close()
     _run_server(settings, settings.workers)
 
@@ -403,7 +423,11 @@ cli.add_command(package_cli)
 cli.add_command(publisher_cli)
 cli.add_command(trust_cli)
 cli.add_command(sync_cli)
+cli.add_command(search_cli)
 cli.add_command(content_cli)
+cli.add_command(backup_cli)
+cli.add_command(restore_cli)
+cli.add_command(check_cli)
 cli.add_command(export_cli)
 cli.add_command(report_cli)
 

@@ -11,12 +11,13 @@ import click
 from content.progress import open_progress
 from server import integrity, trust
 from server.audit import Actor
-from server.catalog import CatalogHooks
+from server.backup import BackupError
 from server.db import Database
 from server.errors import ConfigError, ValidationError
-from server.migrations import apply_migrations
+from server.search import search_hooks
 from server.settings import Settings, load_settings
 from server.sync import content_store, sync_all
+from server.upgrade import migrate
 
 CLI_ACTOR = Actor.system("cli")
 
@@ -31,7 +32,10 @@ def _open(ctx: click.Context) -> tuple[Settings, Database]:
             f"No Stepstone data in {settings.data_dir}. Run `stepstone init` first."
         )
     database = Database(settings.database_path)
-    apply_migrations(database)
+    try:
+        migrate(settings, database)  # after a backup, as at `serve`: the timer may run first
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
     return settings, database
 
 
@@ -156,7 +160,8 @@ def sync_cli(ctx: click.Context, publisher: str | None) -> None:
     """
     settings, database = _open(ctx)
     sweep_staging(settings)
-    reports = sync_all(database, settings, CatalogHooks(), CLI_ACTOR, only=publisher)
+    hooks = search_hooks(settings, database)  # what the sync publishes is searchable at once
+    reports = sync_all(database, settings, hooks, CLI_ACTOR, only=publisher)
     if publisher and not reports:
         raise click.ClickException(f"No trusted publisher named {publisher}.")
     for report in reports:

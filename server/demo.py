@@ -13,8 +13,8 @@ from content.package import build_package
 from content.tuf_repo import add_packages, init_repository
 from server import trust
 from server.audit import Actor
-from server.catalog import CatalogHooks
 from server.db import Database
+from server.search import search_hooks
 from server.settings import Settings
 from server.sync import RunReport, sync_publisher
 
@@ -49,4 +49,5 @@ def publish_demo_courses(settings: Settings, database: Database, courses: Path) 
         demo=True,
     )
     trust.add_source(database, actor, publisher, "folder", str(published.resolve()))
-    return sync_publisher(database, settings, CatalogHooks(), publisher, actor, "demo")
+    hooks = search_hooks(settings, database)
+    return sync_publisher(database, settings, hooks, publisher, actor, "demo")

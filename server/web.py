@@ -21,6 +21,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from search_index import SearchService
 from server import i18n, sessions
 from server.accounts import Role, User
 from server.catalog import CatalogHooks
@@ -47,6 +48,7 @@ class Services:
     tokens: Tokens
     templates: Templates
     hooks: CatalogHooks = field(default_factory=CatalogHooks)
+    search: SearchService | None = None  # set by create_app; None only in bare tests
 
     @property
     def session_cookie(self) -> str:
@@ -228,6 +230,8 @@ async def _bounded_body(request: Request) -> bytes:
 
 def _handle(req: Req, view: View, allowed: frozenset[Role | str], pending_ok: bool) -> Response:
     _load_session(req)
+    if req.session is not None:
+        req.request.state.user_id = req.session.user.id  # for the request's log line
     _pick_language(req)
     i18n.set_language(req.language)
     if req.session is None:

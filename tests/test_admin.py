@@ -111,7 +111,10 @@ def test_educator_sees_only_their_groups(app: object, people: People, database: 
     with TestClient(app) as client:  # type: ignore[arg-type]
         sign_in(client, people.educator)
         page = client.get("/teach").text
-    assert "Alex Learner" in page and "Bea Learner" not in page and "Other" not in page
+        board = client.get(f"/teach/groups/{mine.id}").text
+        assert client.get(f"/teach/groups/{other.id}").status_code == 404
+    assert "Mine" in page and "Other" not in page
+    assert "Alex Learner" in board and "Bea Learner" not in board
 
 
 def test_roster_dry_run_then_import(client: TestClient, people: People, database: Database) -> None:

@@ -66,6 +66,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     # JSON: 401 rather than a redirect; a form body is not the JSON batch it wants.
     ("POST", "/api/events"): {"anon": 401, "learner": 400, "educator": 403, "admin": 403},
     ("GET", "/media/{sha256}/{name}"): {"anon": 303, "learner": 404, "educator": 404, "admin": 404},
+    ("GET", "/search"): {"anon": 303, "learner": 200, "educator": 200, "admin": 200},
     ("GET", "/verify"): {"anon": 303, "learner": 403, "educator": 200, "admin": 200},
     ("GET", "/verify/{code}"): {"anon": 303, "learner": 403, "educator": 404, "admin": 404},
     ("GET", "/teach"): STAFF_GET,
@@ -111,6 +112,10 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/admin/roster/check"): admin_only_post(400),
     ("POST", "/admin/roster/import"): admin_only_post(400),
     ("GET", "/admin/audit"): ADMIN_ONLY_GET,
+    ("GET", "/admin/status"): ADMIN_ONLY_GET,
+    # Monitoring answers only on loopback; the test client is not (tests/test_health.py).
+    ("GET", "/healthz"): {"anon": 404, "learner": 404, "educator": 404, "admin": 404},
+    ("GET", "/metrics"): {"anon": 404, "learner": 404, "educator": 404, "admin": 404},
     ("GET", "/static"): {"anon": 200, "learner": 200, "educator": 200, "admin": 200},
     ("GET", "/admin/publishers"): ADMIN_ONLY_GET,
     ("POST", "/admin/publishers"): admin_only_post(400),

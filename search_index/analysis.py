@@ -1,0 +1,248 @@
+"""Text analysis: how words become index terms, in English and in Spanish.
+
+Learners rarely type accents, so every term is accent-folded ("educación" and "educacion"
+are the same term). Folding happens *before* stemming so that the query side, which only
+ever sees what was typed, meets the same function as the index side. Snowball's Spanish
+stemmer expects accents on a few suffixes ("-ación", "-logía"); `_restore_spanish` puts
+them back on folded words so that "educacion" and "educaciones" still share a stem.
+
+The analyzers are single-pass Whoosh tokenizers rather than chains of filters: a chain
+makes one generator hop per token per filter, which doubled the build time of a 50,000
+section index. Each word's term is cached, so stemming costs one dict look-up per token.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Iterator
+from functools import lru_cache
+from typing import Any
+
+from whoosh.analysis import Token, Tokenizer
+from whoosh.lang import stemmer_for_language, stopwords_for_language
+
+LANGUAGES = ("en", "es")
+WORD = re.compile(r"\w+")
+MAX_WORD = 40
+# Words the spelling dictionary keeps: letters only, long enough to be worth correcting.
+SPELLING_MIN, SPELLING_MAX = 3, 24
+_CACHE_LIMIT = 200_000
+
+# Whoosh's English list is short on purpose (34 words): a longer one hides words a
+# learner may need, and BM25 already gives little weight to very common ones.
+_ENGLISH_STOPS = frozenset(
+    {
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "can",
+        "for",
+        "from",
+        "have",
+        "if",
+        "in",
+        "is",
+        "it",
+        "may",
+        "not",
+        "of",
+        "on",
+        "or",
+        "that",
+        "the",
+        "this",
+        "to",
+        "us",
+        "we",
+        "when",
+        "will",
+        "with",
+        "yet",
+        "you",
+        "your",
+    }
+)
+
+
+def primary_language(tag: str) -> str:
+    """The analysis language for a BCP 47 tag: "es-US" -> "es"; anything else -> "en"."""
+    primary = tag.strip().lower().split("-")[0]
+    return primary if primary in LANGUAGES else "en"
+
+
+@lru_cache(maxsize=65536)
+def fold(word: str) -> str:
+    """Lowercase and strip accents: "Educación" -> "educacion", "Ñandú" -> "nandu"."""
+    decomposed = unicodedata.normalize("NFKD", word.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+_SPANISH_ACCENTED_SUFFIXES = (
+    ("aciones", "aciones"),
+    ("acion", "ación"),
+    ("ucion", "ución"),
+    ("logias", "logías"),
+    ("logia", "logía"),
+)
+
+
+def _restore_spanish(folded: str) -> str:
+    for plain, accented in _SPANISH_ACCENTED_SUFFIXES:
+        if folded.endswith(plain):
+            return folded[: -len(plain)] + accented
+    return folded
+
+
+def _stop_words(language: str) -> frozenset[str]:
+    words = _ENGLISH_STOPS if language == "en" else frozenset(stopwords_for_language(language))
+    return words | {fold(w) for w in words}
+
+
+class TermMaker:
+    """word -> index term for one language (None for a stop word), cached."""
+
+    def __init__(self, language: str) -> None:
+        self.language = language
+        self._stops = _stop_words(language)
+        stem: Callable[[str], str] = stemmer_for_language(language)
+        self._stem: Callable[[str], str] = stem
+        if language == "es":
+            self._stem = lambda w: fold(stem(_restore_spanish(w)))
+        self._cache: dict[str, str | None] = {}
+
+    def __call__(self, word: str) -> str | None:
+        try:
+            return self._cache[word]
+        except KeyError:
+            pass
+        if len(self._cache) >= _CACHE_LIMIT:
+            self._cache.clear()
+        term = self._make(word)
+        self._cache[word] = term
+        return term
+
+    def _make(self, word: str) -> str | None:
+        lowered = word.lower()
+        if len(lowered) < 2 or len(lowered) > MAX_WORD or lowered in self._stops:
+            return None
+        folded = fold(lowered)
+        if folded in self._stops:
+            return None
+        return self._stem(folded)
+
+    def terms(self, text: str) -> list[str]:
+        """The terms of a piece of text, in order, stop words left out."""
+        return [t for t in map(self, WORD.findall(text)) if t is not None]
+
+
+_TERM_MAKERS: dict[str, TermMaker] = {}
+
+
+def term_maker(language: str) -> TermMaker:
+    """The shared, cached TermMaker of a language ("en" or "es")."""
+    maker = _TERM_MAKERS.get(language)
+    if maker is None:
+        maker = _TERM_MAKERS[language] = TermMaker(language)
+    return maker
+
+
+def spelling_words(text: str) -> set[str]:
+    """The distinct words of a text that belong in a spelling dictionary, lowercase."""
+    return {
+        w.lower()
+        for w in WORD.findall(text)
+        if SPELLING_MIN <= len(w) <= SPELLING_MAX and w.isalpha()
+    }
+
+
+class LanguageAnalyzer(Tokenizer):  # type: ignore[misc]
+    """Whoosh analyzer: words -> lowercase, stop words out, folded, stemmed; one pass.
+
+    Positions are renumbered over the words that remain, so a phrase such as "fractions
+    in the kitchen" matches "fraction kitchen" as adjacent terms on both sides.
+    """
+
+    def __init__(self, language: str) -> None:
+        if language not in LANGUAGES:
+            raise ValueError(f"no analyzer for language {language!r}")
+        self.language = language
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, LanguageAnalyzer) and other.language == self.language
+
+    def __hash__(self) -> int:
+        return hash(("LanguageAnalyzer", self.language))
+
+    def __call__(
+        self,
+        value: str,
+        positions: bool = False,
+        chars: bool = False,
+        keeporiginal: bool = False,
+        removestops: bool = True,
+        start_pos: int = 0,
+        start_char: int = 0,
+        tokenize: bool = True,
+        mode: str = "",
+        **kwargs: Any,
+    ) -> Iterator[Token]:
+        make = term_maker(self.language)
+        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        pos = start_pos
+        for match in WORD.finditer(value):
+            term = make(match.group())
+            if term is None:
+                continue
+            token.text = term
+            token.boost = 1.0
+            token.stopped = False
+            if keeporiginal:
+                token.original = match.group()
+            if positions:
+                token.pos = pos
+                pos += 1
+            if chars:
+                token.startchar = start_char + match.start()
+                token.endchar = start_char + match.end()
+            yield token
+
+
+class SpellingAnalyzer(Tokenizer):  # type: ignore[misc]
+    """Whoosh analyzer for the spelling dictionary: the words as written, lowercase.
+
+    Suggestions must be real words ("fraction"), never stems ("fraction" is fine, but
+    "happi" is not), and each language keeps its own dictionary so that an English typo
+    is never "corrected" into Spanish.
+    """
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SpellingAnalyzer)
+
+    def __hash__(self) -> int:
+        return hash("SpellingAnalyzer")
+
+    def __call__(
+        self,
+        value: str,
+        positions: bool = False,
+        chars: bool = False,
+        keeporiginal: bool = False,
+        removestops: bool = True,
+        start_pos: int = 0,
+        start_char: int = 0,
+        tokenize: bool = True,
+        mode: str = "",
+        **kwargs: Any,
+    ) -> Iterator[Token]:
+        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        for word in spelling_words(value):
+            token.text = word
+            token.boost = 1.0
+            token.stopped = False
+            yield token

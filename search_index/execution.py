@@ -1,0 +1,152 @@
+"""One query executed against one index generation: visibility, facets, ranking, hits.
+
+`QueryRun` does the work that `SearchService.search` orders: the matching documents
+(our block-at-a-time matching, then the visibility filter as one set intersection),
+counts per version rolled up into facets, and a page of hits with their snippets.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+
+from search_index.docsets import DocSets
+from search_index.query import Compiled
+from search_index.results import FACETS, FacetValue, Hit
+from search_index.snippets import make_snippet
+from search_index.spelling import Vocabulary
+from search_index.view import IndexView, VersionMeta
+
+
+def clean_facets(facets: Mapping[str, str] | None) -> dict[str, str]:
+    if not facets:
+        return {}
+    return {
+        name: value
+        for name, value in facets.items()
+        if name in FACETS and isinstance(value, str) and 0 < len(value) <= 200
+    }
+
+
+def searchable_versions(view: IndexView, visible: frozenset[int] | None) -> frozenset[int] | None:
+    """The versions a search may return; pending versions only for an unfiltered search."""
+    if visible is None:
+        return None
+    return frozenset(
+        v for v in visible if (meta := view.versions.get(v)) is not None and not meta.pending
+    )
+
+
+def corrections(
+    compiled: Compiled, vocabularies: Mapping[str, Vocabulary], language: str
+) -> dict[str, str]:
+    """word -> correction, from the asker's language first, for words no dictionary knows."""
+    order = [language, *(lang for lang in vocabularies if lang != language)]
+    replacements: dict[str, str] = {}
+    for word in compiled.unknown:
+        for lang in order:
+            if lang in vocabularies and (fixed := vocabularies[lang].correct(word)):
+                replacements[word] = fixed
+                break
+    return replacements
+
+
+class QueryRun:
+    """One query executed: matching documents, counts per version, and a page of hits."""
+
+    def __init__(
+        self,
+        view: IndexView,
+        compiled: Compiled,
+        versions: frozenset[int] | None,
+        selected: dict[str, str],
+        page: int,
+        size: int,
+    ) -> None:
+        assert compiled.query is not None
+        self.view, self.compiled, self.selected = view, compiled, selected
+        self.page, self.size = page, size
+        self.docsets = DocSets(view.searcher, view.lengths)
+        matched = self.docsets.evaluate(compiled.query)
+        if versions is not None:
+            matched = matched & view.allowed_docs(versions)
+        doc_version = view.doc_version
+        self.per_version = Counter(map(doc_version.__getitem__, matched))
+        self.per_version.pop(0, None)
+        self.chosen = {v for v in self.per_version if self._passes(v, skip=None)}
+        self.total = sum(self.per_version[v] for v in self.chosen)
+        if self.selected:
+            chosen = self.chosen
+            matched = {d for d in matched if doc_version[d] in chosen}
+        self.matched = matched
+
+    def _passes(self, version_id: int, skip: str | None) -> bool:
+        meta = self.view.versions.get(version_id)
+        if meta is None:
+            return False
+        for name, value in self.selected.items():
+            if name != skip and _facet_value(meta, name) != value:
+                return False
+        return True
+
+    def facets(self) -> dict[str, tuple[FacetValue, ...]]:
+        """Counts per category, course and language, each among the hits that the *other*
+        selected facets allow (so a learner can switch a facet as well as narrow)."""
+        out: dict[str, tuple[FacetValue, ...]] = {}
+        for name in FACETS:
+            counts: Counter[str] = Counter()
+            labels: dict[str, str] = {}
+            for version_id, count in self.per_version.items():
+                if not self._passes(version_id, skip=name):
+                    continue
+                meta = self.view.versions[version_id]
+                value = _facet_value(meta, name)
+                counts[value] += count
+                labels[value] = meta.course_title if name == "course" else value
+            chosen = self.selected.get(name)
+            if chosen is not None and chosen not in counts:
+                counts[chosen] = 0
+                labels[chosen] = chosen
+            out[name] = tuple(
+                FacetValue(value, labels[value], count, value == chosen)
+                for value, count in sorted(counts.items(), key=lambda i: (-i[1], labels[i[0]]))
+            )
+        return out
+
+    def hits(self) -> list[Hit]:
+        if not self.total:
+            return []
+        end = self.page * self.size
+        assert self.compiled.query is not None
+        best = self.docsets.top(self.compiled.query, self.matched, end)
+        return [self._hit(docnum, score) for score, docnum in best[end - self.size :]]
+
+    def _hit(self, docnum: int, score: float | None) -> Hit:
+        stored = self.view.searcher.stored_fields(docnum)
+        version_id, lesson_key, lesson_title, anchor, heading, part, item_key, language = stored[
+            "hit"
+        ]
+        meta = self.view.versions[version_id]
+        snippet = make_snippet(stored.get("text", ""), self.compiled.highlight[language], language)
+        return Hit(
+            version_id=version_id,
+            course_id=meta.course_id,
+            course_title=meta.course_title,
+            lesson_key=lesson_key,
+            lesson_title=lesson_title,
+            anchor=anchor,
+            heading=heading,
+            part=part,
+            item_key=item_key,
+            snippet=snippet,
+            category=meta.category,
+            language=meta.language,
+            pending=meta.pending,
+            score=float(score or 0.0),
+        )
+
+
+def _facet_value(meta: VersionMeta, name: str) -> str:
+    if name == "course":
+        return meta.course_id
+    return str(getattr(meta, name))

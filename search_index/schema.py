@@ -1,0 +1,74 @@
+"""The Whoosh schema: which fields a section document has, and why.
+
+* `head_xx` (lesson title and section heading) and `body_xx` hold the analysed text,
+  one pair per language so that each is stemmed with its own rules; a query looks in
+  both and weighs head three times body (BM25F). The course title is the head of the
+  course's own document, not repeated in every section: there it would put every
+  section of "Python basics" in the posting list of "python", and a common word's
+  posting list is what a query pays for.
+* `spell_xx` holds each document's distinct words as written (no stemming, no
+  positions, no frequencies): the spelling dictionary for "did you mean", kept per
+  language so that English is never corrected into Spanish.
+* `version` is the only identifying field that is indexed: it is how a version's
+  documents are deleted and how the visibility filter is built. Course id, category and
+  language are not indexed at all: facets and filters work on whole versions, through
+  the version table each searcher keeps (see `view.py`).
+* No positions are indexed. Reading a block of postings costs in proportion to what
+  it holds, and positions made every block ≈ 3× dearer for every query, to serve the few
+  that are quoted phrases. A phrase is checked on the stored text of the documents
+  that hold all of its words instead (see `docsets.py`).
+* Stored: `hit` (a small tuple for the result line), `head` and `text` (the text of
+  the two analysed fields, for snippets and phrases) and, on the course document of
+  each version only, `course`.
+"""
+
+from __future__ import annotations
+
+from whoosh import fields, formats
+
+from search_index.analysis import LANGUAGES, LanguageAnalyzer, SpellingAnalyzer
+
+# Bump when the fields or the analysis change: an index of another version is rebuilt.
+SCHEMA_VERSION = 1
+
+HEAD, BODY, SPELL = "head", "body", "spell"
+# BM25F field weights: a word in the lesson title or heading counts three times a word
+# in the body.
+WEIGHTS = {HEAD: 3.0, BODY: 1.0}
+PHRASE_FIELDS = (HEAD, BODY)
+STORED_TEXT = {HEAD: "head", BODY: "text"}
+
+
+def field_name(kind: str, language: str) -> str:
+    return f"{kind}_{language}"
+
+
+def field_parts(name: str) -> tuple[str, str]:
+    """ "body_es" -> ("body", "es")."""
+    kind, _, language = name.rpartition("_")
+    return kind, language
+
+
+def build_schema() -> fields.Schema:
+    """A fresh schema (Whoosh pickles it into the index's table of contents)."""
+    # `scorable=True` on fields that are never scored: Whoosh 2.7 then writes their (tiny)
+    # length column, and without one its segment writer looks for that file with a
+    # `stat()` per posting, which was a third of the build time.
+    version = fields.ID()
+    version.scorable = True
+    schema = fields.Schema(
+        version=version,
+        hit=fields.STORED(),
+        head=fields.STORED(),
+        text=fields.STORED(),
+        course=fields.STORED(),
+    )
+    for language in LANGUAGES:
+        analyzer = LanguageAnalyzer(language)
+        schema.add(field_name(HEAD, language), fields.TEXT(analyzer=analyzer, phrase=False))
+        schema.add(field_name(BODY, language), fields.TEXT(analyzer=analyzer, phrase=False))
+        schema.add(
+            field_name(SPELL, language),
+            fields.FieldType(formats.Existence(), SpellingAnalyzer(), scorable=True),
+        )
+    return schema

@@ -1,0 +1,401 @@
+"""`SearchService`: the one object the server talks to.
+
+One per process. It keeps one Whoosh searcher and opens a new one only when the index
+changed, whichever process changed it: each search costs a `stat` of CURRENT and a
+directory listing to find out. Searches in a process take turns on that
+searcher (Whoosh does not promise thread safety, and with the GIL a second thread would
+not search any faster); run several worker processes for parallel searches.
+
+A search never raises for anything a user typed, and never for a missing or broken
+index either: it answers `Status.REBUILDING` and, if a rebuild function was registered
+with `ensure_ready`, starts a rebuild in the background.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import shutil
+import struct
+import threading
+import time
+import warnings
+import zlib
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+
+from whoosh import index
+
+from search_index.analysis import primary_language, term_maker
+from search_index.documents import VersionDocs
+from search_index.execution import QueryRun, clean_facets, corrections, searchable_versions
+from search_index.location import IndexLocation, schema_matches
+from search_index.query import UserQuery, compile_query, parse
+from search_index.results import SearchResults, Status
+from search_index.view import IndexView, SegmentCache, VersionMeta
+from search_index.writing import IndexUpdate, Progress, build_index
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 10
+MAX_PAGE_SIZE = 50
+MAX_PAGE = 100
+RETRY_REBUILD_AFTER = 60.0
+
+
+class IndexBroken(RuntimeError):
+    """The index folder exists but Whoosh cannot open it."""
+
+
+# What a damaged or half-written index raises from Whoosh: its own errors, and the
+# low-level ones of reading a truncated or garbled file.
+INDEX_ERRORS: tuple[type[BaseException], ...] = (
+    IndexBroken,
+    index.IndexError,
+    OSError,
+    EOFError,
+    pickle.UnpicklingError,
+    struct.error,
+    zlib.error,
+    ValueError,
+    KeyError,
+    IndexError,
+)
+
+
+def open_index(folder: Path) -> index.Index:
+    """Open a Whoosh index, or raise IndexBroken.
+
+    Whoosh leaves the table-of-contents file open when it cannot read it; the file is
+    freed (and Python warns about it) when the error's traceback goes, which happens
+    here, with that one warning silenced, rather than at some random later moment.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        try:
+            return index.open_dir(str(folder))
+        except INDEX_ERRORS as exc:
+            problem = f"{type(exc).__name__}: {exc}"
+    raise IndexBroken(f"cannot open the search index in {folder}: {problem}")
+
+
+class SearchService:
+    """Search, keep up to date and rebuild the index in one search folder."""
+
+    def __init__(self, root: Path, *, page_size: int = PAGE_SIZE) -> None:
+        self.location = IndexLocation(root)
+        self.page_size = page_size
+        self._lock = threading.RLock()
+        self._ix: index.Index | None = None
+        self._view: IndexView | None = None
+        self._segments = SegmentCache()
+        self._stamp: tuple[int, int] | None = None
+        self._rebuilder: Callable[[], object] | None = None
+        self._rebuild_thread: threading.Thread | None = None
+        self._last_rebuild_start = 0.0
+
+    # ----------------------------------------------------------------- reading
+
+    def search(
+        self,
+        query: str,
+        *,
+        language: str = "en",
+        visible_versions: frozenset[int] | None,
+        facets: Mapping[str, str] | None = None,
+        page: int = 1,
+        page_size: int | None = None,
+    ) -> SearchResults:
+        """Search what the asking user may see.
+
+        `visible_versions` is the set of course-version ids this user may open; None
+        means no filter at all (admins), and only then are versions pending review found.
+        `facets` narrows by "category", "course" (a course id) or "language". Never raises
+        for anything typed: empty, junk or overlong queries come back with a status.
+        """
+        user = parse(query)
+        size = max(1, min(int(page_size or self.page_size), MAX_PAGE_SIZE))
+        page = max(1, min(int(page), MAX_PAGE))
+        if not user.clauses:
+            status = Status.JUNK if user.text else Status.EMPTY
+            return SearchResults(status, user.text, page_size=size, truncated=user.truncated)
+        selected = clean_facets(facets)
+        with self._lock:
+            view = self._ready_view()
+            if view is None:
+                return SearchResults(Status.REBUILDING, user.text, page_size=size)
+            try:
+                return self._search(view, user, language, visible_versions, selected, page, size)
+            except INDEX_ERRORS:
+                log.exception("search index failed while searching; rebuilding it")
+                self._forget_view()
+                self._schedule_rebuild(force=True)
+                return SearchResults(Status.REBUILDING, user.text, page_size=size)
+
+    def _search(
+        self,
+        view: IndexView,
+        user: UserQuery,
+        language: str,
+        visible_versions: frozenset[int] | None,
+        selected: dict[str, str],
+        page: int,
+        size: int,
+    ) -> SearchResults:
+        versions = searchable_versions(view, visible_versions)
+        vocabularies = view.vocabularies()
+        compiled = compile_query(user, vocabularies)
+        asker = term_maker(primary_language(language))
+        if compiled.query is None or all(asker(word) is None for word in user.words):
+            return SearchResults(Status.JUNK, user.text, page_size=size, truncated=user.truncated)
+        found = QueryRun(view, compiled, versions, selected, page, size)
+        suggestion, corrected = None, False
+        replacements = corrections(compiled, vocabularies, language)
+        if replacements:
+            suggested = user.replace_words(replacements)
+            retry = compile_query(suggested, vocabularies)
+            if retry.query is not None:
+                again = QueryRun(view, retry, versions, selected, page, size)
+                if again.total:
+                    suggestion = suggested.text
+                    if not found.total:
+                        found, corrected = again, True
+        return SearchResults(
+            Status.OK,
+            user.text,
+            hits=tuple(found.hits()),
+            total=found.total,
+            page=page,
+            page_size=size,
+            facets=found.facets(),
+            suggestion=suggestion,
+            corrected=corrected,
+            truncated=user.truncated,
+        )
+
+    def indexed_versions(self) -> dict[int, VersionMeta] | None:
+        """The versions the live index holds, or None when there is no usable index."""
+        with self._lock:
+            view = self._ready_view()
+            return dict(view.versions) if view is not None else None
+
+    @property
+    def ready(self) -> bool:
+        with self._lock:
+            return self._ready_view() is not None
+
+    def _ready_view(self) -> IndexView | None:
+        """The shared view, reopened or refreshed if the index changed since."""
+        stamp = self.location.stamp()
+        try:
+            if self._view is None or stamp != self._stamp:
+                self._open(stamp)
+            elif not self._view.searcher.up_to_date():
+                self._reopen()
+        except INDEX_ERRORS:
+            log.exception("search index cannot be opened; it needs a rebuild")
+            self._forget_view()
+            self._schedule_rebuild()
+        return self._view
+
+    def _open(self, stamp: tuple[int, int] | None) -> None:
+        self._forget_view()
+        folder = self.location.current()
+        if folder is None or not schema_matches(folder):
+            if stamp is not None or folder is not None:
+                log.warning("search index in %s is missing or outdated", self.location.root)
+            self._schedule_rebuild()
+            return
+        self._ix = open_index(folder)
+        self._view = IndexView(self._ix.searcher(), self._segments)
+        self._stamp = stamp
+
+    def _reopen(self) -> None:
+        """A fresh searcher on the same index, after a commit.
+
+        Not `Searcher.refresh()`: in Whoosh 2.7 it reuses the old segment readers, whose
+        deleted-document sets are stale (a replaced version would still be found), and it
+        fails on an index that had no segment. Opening one is ≈ 15 ms on a warm index;
+        the expensive per-segment tables are kept in the SegmentCache anyway.
+        """
+        assert self._ix is not None and self._view is not None
+        old = self._view.searcher
+        self._view = IndexView(self._ix.searcher(), self._segments)
+        old.close()
+
+    def _forget_view(self) -> None:
+        view, ix = self._view, self._ix
+        self._view, self._ix, self._stamp = None, None, None
+        if view is not None:
+            try:
+                view.searcher.close()
+            except INDEX_ERRORS:
+                log.warning("closing a broken searcher failed", exc_info=True)
+        if ix is not None:
+            ix.close()
+
+    # ----------------------------------------------------------------- writing
+
+    def update(self, change: Callable[[IndexUpdate], None]) -> bool:
+        """Run `change` on a writer of the live index and commit it, all under the write lock.
+
+        Whatever `change` reads to decide what to write (the database, say) is read while
+        no one else can write, so the last writer always acts on the newest state. Returns
+        False, changing nothing, when there is no usable index: the rebuild that must
+        follow reads everything anew anyway.
+        """
+        with self.location.write_lock():
+            folder = self.location.current()
+            if folder is None or not schema_matches(folder):
+                return False
+            try:
+                ix = open_index(folder)
+            except INDEX_ERRORS:
+                log.exception("search index cannot be opened for writing")
+                return False
+            try:
+                _write(ix, change)
+            finally:
+                ix.close()
+        return True
+
+    def rebuild(
+        self,
+        versions: Iterable[VersionDocs],
+        *,
+        progress: Progress | None = None,
+        catch_up: Callable[[IndexUpdate], None] | None = None,
+    ) -> int:
+        """Build a new index from `versions` in a new folder and swap it in atomically.
+
+        `catch_up` runs on the new index under the write lock just before the swap: the
+        place to apply whatever changed while the (long) build ran. Returns the number
+        of documents written. The old folder is removed after a grace period.
+        """
+        folder = self.location.new_folder()
+        try:
+            count = build_index(folder, versions, progress)
+            with self.location.write_lock():
+                if catch_up is not None:
+                    ix = open_index(folder)
+                    try:
+                        _write(ix, catch_up)
+                    finally:
+                        ix.close()
+                self.location.swap(folder)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        self.location.sweep()
+        with self._lock:
+            self._forget_view()
+        return count
+
+    # ------------------------------------------------------- start-up, recovery
+
+    def ensure_ready(self, rebuild: Callable[[], object]) -> bool:
+        """Remember how to rebuild; if the index is missing or broken, rebuild it now in a
+        background thread. Returns True when the index is usable right away.
+
+        `rebuild` must build the whole index (typically by calling `rebuild()` with every
+        version from the database). While it runs, searches answer REBUILDING.
+        """
+        self._rebuilder = rebuild
+        self.location.sweep()
+        with self._lock:
+            return self._ready_view() is not None
+
+    def warm(self) -> None:
+        """Build the per-generation tables now (spelling dictionaries, length norms), so
+        that the first learner to search after a start does not wait for them."""
+        with self._lock:
+            view = self._ready_view()
+            if view is None:
+                return
+            try:
+                view.vocabularies()
+                for name in view.searcher.schema.names():
+                    if name.startswith(("head_", "body_")):
+                        view.lengths(name)
+            except INDEX_ERRORS:
+                log.exception("warming the search index failed")
+
+    def _schedule_rebuild(self, force: bool = False) -> None:
+        """Start the registered rebuild in a thread, unless one runs or one just ran.
+
+        `force`: the index opens but fails while searching, so opening is no proof that it
+        works; only a rebuild by another process since then (a new CURRENT) is.
+        """
+        if self._rebuilder is None:
+            return
+        if self._rebuild_thread is not None and self._rebuild_thread.is_alive():
+            return
+        if time.monotonic() - self._last_rebuild_start < RETRY_REBUILD_AFTER:
+            return
+        self._last_rebuild_start = time.monotonic()
+        self._rebuild_thread = threading.Thread(
+            target=self._rebuild_in_background,
+            args=(force, self.location.stamp()),
+            name="search-rebuild",
+            daemon=True,
+        )
+        self._rebuild_thread.start()
+
+    def _rebuild_in_background(self, force: bool, stamp: tuple[int, int] | None) -> None:
+        rebuilder = self._rebuilder
+        assert rebuilder is not None
+        try:
+            # Worker processes that start together all find the index missing: the first
+            # one rebuilds, the others wait here and then find it built.
+            with self.location.rebuild_lock():
+                rebuilt_meanwhile = self.location.stamp() != stamp
+                if (rebuilt_meanwhile or not force) and self._usable_on_disk():
+                    return
+                log.warning("rebuilding the search index in %s", self.location.root)
+                rebuilder()
+                log.warning("search index rebuilt")
+        except INDEX_ERRORS:
+            log.exception("rebuilding the search index failed")
+        finally:
+            with self._lock:
+                self._forget_view()
+
+    def _usable_on_disk(self) -> bool:
+        folder = self.location.current()
+        if folder is None or not schema_matches(folder):
+            return False
+        try:
+            ix = open_index(folder)
+        except INDEX_ERRORS:
+            return False
+        try:
+            with ix.searcher() as searcher:
+                searcher.doc_count()
+        except INDEX_ERRORS:
+            return False
+        finally:
+            ix.close()
+        return True
+
+    def wait_until_idle(self, timeout: float | None = None) -> bool:
+        """Wait for a background rebuild to end; True when none is running."""
+        thread = self._rebuild_thread
+        if thread is not None:
+            thread.join(timeout)
+            return not thread.is_alive()
+        return True
+
+    def close(self) -> None:
+        """Release the searcher (a running background rebuild finishes on its own)."""
+        with self._lock:
+            self._forget_view()
+
+
+def _write(ix: index.Index, change: Callable[[IndexUpdate], None]) -> None:
+    update = IndexUpdate(ix)
+    try:
+        change(update)
+    except BaseException:
+        update.cancel()
+        raise
+    update.commit()

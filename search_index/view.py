@@ -1,0 +1,207 @@
+"""What a searcher knows about its index generation, computed once and reused.
+
+Opening a Whoosh searcher costs ≈ 200 ms, so each process keeps one and refreshes it
+only when the index changed. Along with it, `IndexView` keeps the tables that make
+visibility, facets, ranking and spelling cheap for that generation:
+
+* which version each document belongs to (an array indexed by document number), and
+  each version's course, category, language and review state;
+* the set of document numbers a given set of visible versions allows, cached (learners
+  of a facility mostly share the same few sets, so this is a small LRU);
+* per segment, kept across refreshes in a `SegmentCache` (a segment never changes once
+  written): the spelling dictionary of each language and each field's length bytes.
+  After a course is published, only its small new segment is read.
+"""
+
+from __future__ import annotations
+
+import threading
+from array import array
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import astuple, dataclass
+from functools import partial
+from itertools import chain
+from typing import Any, TypeVar
+
+from whoosh.reading import IndexReader
+from whoosh.searching import Searcher
+
+from search_index.analysis import LANGUAGES
+from search_index.docsets import length_bytes, norm_table, segment_postings
+from search_index.schema import SPELL, field_name
+from search_index.spelling import Vocabulary, WordCounts, word_counts
+
+FILTER_CACHE_SIZE = 8
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class VersionMeta:
+    """A course version as the index knows it (stored on its course document)."""
+
+    version_id: int
+    course_id: str
+    course_title: str
+    category: str
+    language: str
+    pending: bool
+    publisher: str
+
+    def as_stored(self) -> tuple[Any, ...]:
+        return astuple(self)
+
+    @classmethod
+    def from_stored(cls, stored: Any) -> VersionMeta:
+        version_id, course_id, title, category, language, pending, publisher = stored
+        return cls(
+            int(version_id), str(course_id), str(title), str(category), str(language),
+            bool(pending), str(publisher),
+        )  # fmt: skip
+
+
+SegmentVersions = list[tuple[VersionMeta, list[int]]]
+
+
+def segment_versions(reader: IndexReader) -> SegmentVersions:
+    """The versions in one segment and their document numbers, deleted ones included.
+
+    Deletions are the only thing about a segment that changes, so this is computed once
+    per segment and the deleted documents are taken out per generation.
+    """
+    found: SegmentVersions = []
+    for term in reader.lexicon("version"):
+        ids = segment_postings(reader, "version", term.decode("ascii"))[0]
+        if ids:
+            stored = reader.stored_fields(ids[0])
+            if "course" in stored:
+                found.append((VersionMeta.from_stored(stored["course"]), ids))
+    return found
+
+
+def segment_id(reader: IndexReader) -> str:
+    """A segment's unique id ("" for the reader of an index with no segment at all)."""
+    segment = reader.segment()
+    return str(segment.segment_id()) if segment is not None else ""
+
+
+def live_versions(
+    reader: IndexReader, cache: SegmentCache | None = None
+) -> Iterator[tuple[VersionMeta, list[int]]]:
+    """Every version in the index with its live (undeleted) document numbers."""
+    for leaf, offset in reader.leaf_readers():
+        deleted = leaf.deleted_docs_set if leaf.has_deletions() else frozenset()
+        table = (
+            cache.get(segment_id(leaf), "versions", partial(segment_versions, leaf))
+            if cache is not None
+            else segment_versions(leaf)
+        )
+        for meta, ids in table:
+            live = [d for d in ids if d not in deleted] if deleted else ids
+            if live:
+                yield meta, [d + offset for d in live] if offset else live
+
+
+def read_versions(reader: IndexReader) -> Iterator[VersionMeta]:
+    """Every version in the index, read from its course document."""
+    for meta, _ids in live_versions(reader):
+        yield meta
+
+
+class SegmentCache:
+    """Tables computed from one segment, kept for as long as the segment is in the index."""
+
+    def __init__(self) -> None:
+        self._items: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self, segment: str, name: str, build: Callable[[], T]) -> T:
+        with self._lock:
+            if (segment, name) in self._items:
+                found: T = self._items[(segment, name)]
+                return found
+        value = build()
+        with self._lock:
+            self._items[(segment, name)] = value
+        return value
+
+    def keep_only(self, segments: set[str]) -> None:
+        """Forget the tables of segments that merges or a rebuild removed."""
+        with self._lock:
+            for key in [k for k in self._items if k[0] not in segments]:
+                del self._items[key]
+
+
+class IndexView:
+    """A searcher plus the per-generation tables derived from it."""
+
+    def __init__(self, searcher: Searcher, cache: SegmentCache | None = None) -> None:
+        self.searcher = searcher
+        self._cache = cache or SegmentCache()
+        reader = searcher.reader()
+        self._leaves = [(leaf, offset, segment_id(leaf)) for leaf, offset in reader.leaf_readers()]
+        self._cache.keep_only({segment for _, _, segment in self._leaves})
+        self.versions: dict[int, VersionMeta] = {}
+        self._docs: dict[int, range | array[int]] = {}
+        self.doc_version = array("l", bytes(8 * reader.doc_count_all()))
+        for meta, ids in live_versions(reader, self._cache):
+            version_id = meta.version_id
+            self.versions[version_id] = meta
+            # A version's documents are written together, so they are usually one run
+            # of document numbers; a range costs nothing to keep.
+            if ids[-1] - ids[0] + 1 == len(ids):
+                self._docs[version_id] = range(ids[0], ids[-1] + 1)
+                self.doc_version[ids[0] : ids[-1] + 1] = array("l", [version_id]) * len(ids)
+            else:
+                self._docs[version_id] = array("l", ids)
+                for docnum in ids:
+                    self.doc_version[docnum] = version_id
+        self._filters: OrderedDict[frozenset[int], set[int]] = OrderedDict()
+        self._lengths: dict[str, tuple[bytes, list[float]]] = {}
+        self._vocabularies: dict[str, Vocabulary] = {}
+        self._lock = threading.Lock()
+
+    def allowed_docs(self, versions: Iterable[int]) -> set[int]:
+        """The document numbers of these versions (cached per distinct set of versions).
+
+        Callers must not change the set: it is shared with later searches.
+        """
+        key = frozenset(v for v in versions if v in self._docs)
+        with self._lock:
+            found = self._filters.get(key)
+            if found is not None:
+                self._filters.move_to_end(key)
+                return found
+        docs = set(chain.from_iterable(self._docs[v] for v in key))
+        with self._lock:
+            self._filters[key] = docs
+            while len(self._filters) > FILTER_CACHE_SIZE:
+                self._filters.popitem(last=False)
+        return docs
+
+    def lengths(self, fieldname: str) -> tuple[bytes, list[float]]:
+        """(length byte of each document, BM25 norm of each length byte) for a field."""
+        found = self._lengths.get(fieldname)
+        if found is None:
+            parts = [
+                self._cache.get(segment, f"len:{fieldname}", partial(length_bytes, leaf, fieldname))
+                for leaf, _offset, segment in self._leaves
+            ]
+            table = norm_table(self.searcher.reader(), fieldname)
+            found = self._lengths[fieldname] = (b"".join(parts), table)
+        return found
+
+    def vocabulary(self, language: str) -> Vocabulary:
+        """The spelling dictionary of a language, from each segment's cached part."""
+        found = self._vocabularies.get(language)
+        if found is None:
+            fieldname = field_name(SPELL, language)
+            parts: list[WordCounts] = [
+                self._cache.get(segment, f"spell:{language}", partial(word_counts, leaf, fieldname))
+                for leaf, _offset, segment in self._leaves
+            ]
+            found = self._vocabularies[language] = Vocabulary(parts)
+        return found
+
+    def vocabularies(self) -> dict[str, Vocabulary]:
+        return {language: self.vocabulary(language) for language in LANGUAGES}

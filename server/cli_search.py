@@ -1,0 +1,81 @@
+"""`stepstone search ...`: look after the full-text search index."""
+
+from __future__ import annotations
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from search_index import SearchService
+from server.db import Database
+from server.errors import ConfigError
+from server.migrations import apply_migrations
+from server.search import SYNC_ERRORS, search_root, search_sync
+from server.settings import Settings, load_settings
+
+
+def _open(ctx: click.Context) -> tuple[Settings, Database]:
+    try:
+        settings = load_settings(data_dir=ctx.obj["data_dir"])
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not settings.database_path.exists():
+        raise click.ClickException(
+            f"No Stepstone data in {settings.data_dir}. Run `stepstone init` first."
+        )
+    database = Database(settings.database_path)
+    apply_migrations(database)
+    return settings, database
+
+
+@click.group("search")
+def search_cli() -> None:
+    """The full-text search index of published courses."""
+
+
+@search_cli.command("rebuild")
+@click.pass_context
+def search_rebuild(ctx: click.Context) -> None:
+    """Rebuild the search index from the database, then swap it in at once.
+
+    The new index is written beside the old one, which keeps answering searches until
+    the new one is complete; running servers pick it up by themselves. Run it after
+    restoring a backup, or if search misbehaves.
+
+    \b
+    Example:
+        stepstone search rebuild
+    """
+    settings, database = _open(ctx)
+    sync = search_sync(settings, database)
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        transient=False,
+    ) as progress:
+        task = progress.add_task("Indexing sections", total=sync.section_count())
+        try:
+            count = sync.rebuild(progress=lambda n: progress.advance(task, n))
+        except SYNC_ERRORS as exc:
+            raise click.ClickException(f"The rebuild failed, nothing was changed: {exc}") from None
+    versions = len(sync.service.indexed_versions() or {})
+    click.echo(
+        f"Indexed {count} sections of {versions} course versions in {search_root(settings)}."
+    )
+
+
+@search_cli.command("status")
+@click.pass_context
+def search_status(ctx: click.Context) -> None:
+    """Say whether the index is usable and how many course versions it holds."""
+    settings, _database = _open(ctx)
+    service = SearchService(search_root(settings))
+    versions = service.indexed_versions()
+    if versions is None:
+        click.echo(
+            "No usable search index: run `stepstone search rebuild` (servers rebuild it at start)."
+        )
+        raise SystemExit(1)
+    pending = sum(1 for meta in versions.values() if meta.pending)
+    click.echo(f"{len(versions)} course versions indexed ({pending} waiting for review).")

@@ -1,0 +1,108 @@
+"""The search page on the demo courses: what each person may find, and the helpful
+answers to junk, misspellings and pulled courses."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
+
+from server import catalog
+from server.audit import Actor
+from server.db import Database
+from server.demo import publish_demo_courses
+from server.search import search_hooks
+from server.settings import Settings, load_settings
+from tests.conftest import People, sign_in
+
+ROOT = Path(__file__).resolve().parents[1]
+MATH = "org.stepstone.demo.everyday-math"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return load_settings(environ={}, data_dir=tmp_path / "data", demo=True)
+
+
+@pytest.fixture
+def courses(settings: Settings, database: Database) -> None:
+    assert publish_demo_courses(settings, database, ROOT / "courses").status == "ok"
+
+
+@pytest.fixture
+def client(app: Starlette) -> Iterator[TestClient]:
+    """A client once the index is built (the server builds a missing one in the
+    background at start-up and answers "being rebuilt" meanwhile)."""
+    with TestClient(app, base_url="http://testserver") as client:
+        assert ready(client)
+        yield client
+
+
+def ready(client: TestClient) -> bool:
+    service = client.app.state.services.search  # type: ignore[attr-defined]
+    return bool(service.wait_until_idle(60) and service.ready)
+
+
+def hits(page: str) -> list[str]:
+    return re.findall(r'<h2 class="result-title"><a href="([^"]+)"', page)
+
+
+@pytest.mark.usefixtures("courses")
+def test_learner_finds_lesson_sections_even_misspelt(client: TestClient, people: People) -> None:
+    sign_in(client, people.learner)
+    page = client.get("/search?q=fractions").text
+    links = hits(page)
+    assert links and all(link.startswith("/learn/courses/") for link in links)
+    assert any(MATH in link for link in links)
+    assert "<mark>" in page
+    misspelt = client.get("/search?q=fracton").text
+    assert "fraction" in misspelt and ("Did you mean" in misspelt or "Showing results" in misspelt)
+    assert "We could not search for that" in client.get("/search?q=%21%21%21").text
+    assert client.get("/search?q=" + "x" * 5000).status_code == 200
+    narrowed = client.get("/search?q=safety&category=vocational").text
+    assert hits(narrowed) and "Job training" in narrowed
+
+
+@pytest.mark.usefixtures("courses")
+def test_pulled_and_unassigned_courses_are_never_found(
+    client: TestClient, people: People, database: Database, settings: Settings
+) -> None:
+    sign_in(client, people.learner)
+    assert any(MATH in link for link in hits(client.get("/search?q=fractions").text))
+    row = database.query_one("SELECT id FROM courses WHERE course_id = ?", [MATH])
+    assert row is not None
+    catalog.pull_course(
+        database, search_hooks(settings, database), Actor.system(), row["id"], "errors"
+    )
+    assert not any(MATH in link for link in hits(client.get("/search?q=fractions").text))
+
+
+def test_assigned_only_learner_finds_only_assigned_courses(
+    tmp_path: Path, people: People, database: Database
+) -> None:
+    from server.app import create_app
+
+    strict = load_settings(
+        environ={}, data_dir=database_dir(database), demo=True, learner_catalog="assigned"
+    )
+    assert publish_demo_courses(strict, database, ROOT / "courses").status == "ok"
+    with TestClient(create_app(strict), base_url="http://testserver") as client:
+        assert ready(client)
+        sign_in(client, people.learner)
+        assert hits(client.get("/search?q=fractions").text) == []
+        with database.write() as db:
+            db.execute(
+                "INSERT INTO assignments (course_id, user_id, created_at) VALUES (?, ?, 'now')",
+                [MATH, people.learner.id],
+            )
+        assert hits(client.get("/search?q=fractions").text)
+
+
+def database_dir(database: Database) -> Path:
+    row = database.query_one("PRAGMA database_list")
+    assert row is not None
+    return Path(row[2]).parent
