@@ -392,13 +392,14 @@ class LearnerBoard:
 def learner_board(database: Database, scope: Scope, learner_id: int) -> LearnerBoard:
     learner = scope.learner(database, learner_id)
     titles = course_titles(database)
-    lessons_by_course = _lesson_titles(database)
     progress_rows = database.query(
         "SELECT course_id, sum(status = 'done') AS done, sum(seconds_spent) AS seconds,"
         " max(updated_at) AS last FROM lesson_progress WHERE user_id = ? GROUP BY course_id"
         " ORDER BY last DESC",
         [learner.id],
     )
+    # Every lesson a learner has an event, try or page in has a progress row too.
+    lessons_by_course = _lesson_titles(database, [r["course_id"] for r in progress_rows])
     totals = live_lesson_counts(database, [r["course_id"] for r in progress_rows])
     courses = [
         {
@@ -485,9 +486,14 @@ def learner_board(database: Database, scope: Scope, learner_id: int) -> LearnerB
     )
 
 
-def _lesson_titles(database: Database) -> dict[tuple[str, str], str]:
+def _lesson_titles(database: Database, course_ids: list[str]) -> dict[tuple[str, str], str]:
+    """Lesson titles of the live versions of these courses (a learner's own, not all)."""
+    if not course_ids:
+        return {}
     rows = database.query(
         "SELECT c.course_id, l.key, l.title FROM courses c"
         " JOIN lessons l ON l.version_id = c.live_version_id"
+        f" WHERE c.course_id IN ({','.join('?' * len(course_ids))})",
+        course_ids,
     )
     return {(r[0], r[1]): r[2] for r in rows}
