@@ -153,7 +153,12 @@ class GroupBoard:
         return sum(1 for c in cells.values() if c.status == "overdue")
 
 
-def group_board(database: Database, scope: Scope, group_id: int, sort: str = "") -> GroupBoard:
+def group_board(
+    database: Database, scope: Scope, group_id: int, sort: str = "", only: str = ""
+) -> GroupBoard:
+    """The board of one group; `sort` by "name" or "progress" (default: late first),
+    `only` a status ("overdue", "not-started", "started", "done") to keep learners with
+    at least one course in that state."""
     group = scope.group(database, group_id)
     learners = group_learners(database, group.id)
     ids = [u.id for u in learners]
@@ -191,6 +196,8 @@ def group_board(database: Database, scope: Scope, group_id: int, sort: str = "")
             )
         rows.append((learner, cells))
     rows = _sorted_rows(rows, sort)
+    if only in STATUS_LABELS:
+        rows = [row for row in rows if any(c.status == only for c in row[1].values())]
     return GroupBoard(
         group, [(c, titles[c]) for c in course_ids], rows, [dict(r) for r in assigned]
     )

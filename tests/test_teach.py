@@ -288,3 +288,21 @@ def test_cli_exports_and_signed_impact_report(
     assert isinstance(key, Ed25519PublicKey)
     key.verify(base64.b64decode((tmp_path / "impact.csv.sig").read_text()), out.read_bytes())
     assert "2026-09" in out.read_text()
+
+
+@pytest.mark.usefixtures("classes")
+def test_group_board_filters_by_status(
+    app: object, people: People, database: Database, classes: tuple[int, int]
+) -> None:
+    group_a, _ = classes
+    with database.write() as db:
+        db.execute(
+            "INSERT INTO assignments (course_id, group_id, due_date, created_at)"
+            " VALUES (?, ?, '2020-01-01', 'now')",
+            [SAFETY, group_a],
+        )
+    teacher = TestClient(app, base_url="http://testserver")  # type: ignore[arg-type]
+    sign_in(teacher, people.educator)
+    late = teacher.get(f"/teach/groups/{group_a}?only=overdue").text
+    assert "Alex Learner" in late and "Late" in late
+    assert "Alex Learner" not in teacher.get(f"/teach/groups/{group_a}?only=done").text

@@ -54,8 +54,9 @@ def home(req: Req) -> Response:
 
 def _group_page(req: Req, error: str = "", status: int = 200) -> Response:
     scope = _scope(req)
+    params = req.request.query_params
     board = teaching.group_board(
-        req.database, scope, _int(req, "group_id"), req.request.query_params.get("sort", "")
+        req.database, scope, _int(req, "group_id"), params.get("sort", ""), params.get("only", "")
     )
     courses = learning.visible_courses(req.database, req.settings, req.user)
     return req.render(
@@ -65,7 +66,8 @@ def _group_page(req: Req, error: str = "", status: int = 200) -> Response:
             "courses": sorted(courses, key=lambda c: c.title.casefold()),
             "titles": teaching.course_titles(req.database),
             "status_labels": teaching.STATUS_LABELS,
-            "sort": req.request.query_params.get("sort", ""),
+            "sort": params.get("sort", ""),
+            "only": params.get("only", ""),
             "error": error,
         },
         status,
