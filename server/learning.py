@@ -144,9 +144,15 @@ def enrolled_courses(database: Database, user_id: int) -> set[str]:
     return {row["course_id"] for row in rows}
 
 
-def visible_courses(database: Database, settings: Settings, user: User) -> list[Course]:
-    """Every course this user may open now, assigned ones first (by due date)."""
-    rows = database.query(_LIVE_COURSES + " ORDER BY v.title", {"demo": settings.demo})
+def visible_courses(
+    database: Database, settings: Settings, user: User, only: str | None = None
+) -> list[Course]:
+    """Every course this user may open now, assigned ones first (by due date); `only`
+    limits the answer to one course id (a page about one course needs no more)."""
+    sql, params = _LIVE_COURSES, {"demo": settings.demo, "only": only}
+    if only is not None:
+        sql += " AND c.course_id = :only"
+    rows = database.query(sql + " ORDER BY v.title", params)
     if user.role is not Role.LEARNER:
         return [_course(row, None, False) for row in rows]
     assigned = assignments_for(database, user.id)
@@ -169,7 +175,7 @@ def _assigned_first(course: Course) -> tuple[int, str, str]:
 def visible_course(database: Database, settings: Settings, user: User, course_id: str) -> Course:
     """The course if this user may open it; otherwise NotFound (never "forbidden": a
     learner should not learn that a hidden course exists)."""
-    for course in visible_courses(database, settings, user):
+    for course in visible_courses(database, settings, user, only=course_id):
         if course.course_id == course_id:
             return course
     raise NotFound(N_("This course is not available."))

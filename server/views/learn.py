@@ -26,6 +26,7 @@ from server.web import Req, access, redirect
 
 _EVENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 TEXT_SIZES = ("normal", "large", "larger")
+REOPEN_QUIET_SECONDS = 60
 # A PDF lesson shows the file inline in an <object>; everything else keeps object-src 'none'.
 _PDF_CSP = serialize_csp({**CSP, "object-src": ["'self'"]})
 
@@ -221,14 +222,28 @@ def lesson_page(req: Req) -> Response:
     lessons = learning.lessons_of(req.database, course.version_id)
     lesson = learning.lesson_of(lessons, req.request.path_params["key"])
     # Opening a lesson is an event: it starts the lesson and, for people without
-    # JavaScript, is what their time on the previous page is credited by.
-    _record(
-        req, course, lesson, progress.Event(new_event_id(), "started", course.course_id, lesson.key)
-    )
+    # JavaScript, is what their time on the previous page is credited by. Reopening it
+    # within a minute of the last event adds nothing, so it writes nothing (a page view
+    # then costs no write lock; the time is credited with the next event anyway).
+    if _opening_counts(req, course, lesson):
+        event = progress.Event(new_event_id(), "started", course.course_id, lesson.key)
+        _record(req, course, lesson, event)
     response = req.render("learn/lesson.html", _lesson_context(req, course, lessons, lesson))
     if lesson.kind == "pdf":
         response.headers["Content-Security-Policy"] = _PDF_CSP
     return response
+
+
+def _opening_counts(req: Req, course: Course, lesson: Lesson) -> bool:
+    row = req.database.query_one(
+        "SELECT (SELECT 1 FROM lesson_progress WHERE user_id = :u AND course_id = :c"
+        " AND lesson_key = :k) AS started,"
+        " (SELECT last_event_at FROM activity WHERE user_id = :u) AS last",
+        {"u": req.user.id, "c": course.course_id, "k": lesson.key},
+    )
+    if row is None or row["started"] is None or row["last"] is None:
+        return True
+    return clock.now() - float(row["last"]) >= REOPEN_QUIET_SECONDS
 
 
 def _after(course: Course, lessons: list[Lesson], lesson: Lesson, notice: str) -> Response:
