@@ -107,6 +107,7 @@ def routes() -> list[BaseRoute]:
         Route("/teach/groups/{group_id:int}/assign", teach.assign, methods=POST),
         Route("/teach/assignments/{assignment_id:int}/remove", teach.unassign, methods=POST),
         Route("/teach/courses/{course_id}", teach.course_page, methods=GET),
+        Route("/teach/courses/{course_id}/assign", teach.course_assign, methods=POST),
         Route("/teach/learners/{user_id:int}", teach.learner_page, methods=GET),
         Route("/teach/learners/{user_id:int}/goals", teach.goal_add, methods=POST),
         Route("/teach/learners/{user_id:int}/goals/{goal_id:int}", teach.goal_status, methods=POST),

@@ -76,6 +76,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/teach/groups/{group_id:int}/assign"): staff(404, 400),
     ("POST", "/teach/assignments/{assignment_id:int}/remove"): staff(404, 404),
     ("GET", "/teach/courses/{course_id}"): staff(404, 404),
+    ("POST", "/teach/courses/{course_id}/assign"): staff(404, 404),
     ("GET", "/teach/learners/{user_id:int}"): staff(404, 200),
     ("POST", "/teach/learners/{user_id:int}/goals"): staff(404, 400),
     ("POST", "/teach/learners/{user_id:int}/goals/{goal_id:int}"): staff(404, 400),

@@ -306,3 +306,29 @@ def test_group_board_filters_by_status(
     late = teacher.get(f"/teach/groups/{group_a}?only=overdue").text
     assert "Alex Learner" in late and "Late" in late
     assert "Alex Learner" not in teacher.get(f"/teach/groups/{group_a}?only=done").text
+
+
+@pytest.mark.usefixtures("classes")
+def test_assigning_one_lesson_from_the_course_page(
+    app: object, people: People, database: Database, classes: tuple[int, int]
+) -> None:
+    group_a, group_b = classes
+    teacher = TestClient(app, base_url="http://testserver")  # type: ignore[arg-type]
+    sign_in(teacher, people.educator)
+    page = f"/teach/courses/{SAFETY}"
+    form = {"csrf_token": token(teacher, page), "lesson_key": "safety-quiz"}
+    outside = teacher.post(page + "/assign", data=form | {"group_id": str(group_b)})
+    assert outside.status_code == 404
+    wrong = teacher.post(
+        page + "/assign", data=form | {"group_id": str(group_a), "lesson_key": "x"}
+    )
+    assert wrong.status_code == 400 and "Choose a lesson of this course." in wrong.text
+    done = teacher.post(
+        page + "/assign", data=form | {"group_id": str(group_a)}, follow_redirects=False
+    )
+    assert done.status_code == 303
+    learner = TestClient(app, base_url="http://testserver")  # type: ignore[arg-type]
+    sign_in(learner, people.learner)
+    course = learner.get(f"/learn/courses/{SAFETY}").text
+    assert "Your teacher asked you to do this lesson:" in course, course[course.find("<main"):][:1500]
+    assert "Quiz: workplace safety" in course

@@ -139,10 +139,47 @@ def unassign(req: Req) -> Response:
     return redirect(back, notice="unassigned")
 
 
+def _course_page(req: Req, error: str = "", status: int = 200) -> Response:
+    scope = _scope(req)
+    board = teaching.course_board(req.database, scope, req.request.path_params["course_id"])
+    return req.render(
+        "teach/course.html",
+        {"board": board, "groups": scope.groups(req.database), "error": error},
+        status,
+    )
+
+
 @access(*STAFF)
 def course_page(req: Req) -> Response:
-    board = teaching.course_board(req.database, _scope(req), req.request.path_params["course_id"])
-    return req.render("teach/course.html", {"board": board})
+    return _course_page(req)
+
+
+@access(*STAFF)
+def course_assign(req: Req) -> Response:
+    """From a course's page: assign the course, or one of its lessons, to a group."""
+    scope = _scope(req)
+    board = teaching.course_board(req.database, scope, req.request.path_params["course_id"])
+    group_id = req.field("group_id", 20)
+    if not group_id.isdigit():
+        return _course_page(req, N_("Choose a group."), 400)
+    group = scope.group(req.database, int(group_id))
+    lesson_key = req.field("lesson_key", 64) or None
+    if lesson_key is not None and lesson_key not in {f.key for f in board.funnel}:
+        return _course_page(req, N_("Choose a lesson of this course."), 400)
+    try:
+        with req.database.write() as db:
+            assignments.assign_in(
+                db,
+                req.user.actor(req.client_address),
+                board.course_id,
+                group_id=group.id,
+                due_date=req.field("due_date", 20) or None,
+                note=req.field("note", 500),
+                lesson_key=lesson_key,
+            )
+    except ValidationError as exc:
+        return _course_page(req, exc.message, 400)
+    return redirect(f"/teach/groups/{group.id}", notice="assigned")
 
 
 def _learner_page(req: Req, error: str = "", status: int = 200) -> Response:
