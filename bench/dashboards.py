@@ -40,6 +40,7 @@ import re
 import shutil
 import statistics
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -416,7 +417,12 @@ def _plan(database: Database, sql: str, params: Any) -> Iterator[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dir", type=Path, default=Path("/work/scratch/dashboards"))
+    parser.add_argument(
+        "--dir",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "stepstone-dashboards",
+        help="where the generated facility is kept (outside the repository)",
+    )
     parser.add_argument("--regenerate", action="store_true", help="build the facility again")
     parser.add_argument("--requests", type=int, default=100, help="per board and role")
     parser.add_argument("--export-runs", type=int, default=3)
