@@ -20,6 +20,7 @@ import os
 import re
 import secrets
 import shutil
+import stat
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
@@ -29,6 +30,7 @@ _HEX = re.compile(r"[0-9a-f]{64}")
 _CHUNK = 1024 * 1024
 _STAGING_PREFIX = "import-"
 _SYNC_THREADS = 8
+_BLOB_MODE = 0o444
 _STAGING_TRIES = 5
 
 
@@ -38,6 +40,7 @@ class ContentStore:
     def __init__(self, root: Path) -> None:
         # Nothing is created here: folders are made by ensure(), at start-up.
         self.root = Path(root)
+        self._root_text = str(self.root)
         self.staging_root = self.root.parent / "staging"
 
     def ensure(self) -> None:
@@ -53,7 +56,10 @@ class ContentStore:
 
     def has(self, sha256: str) -> bool:
         """True when the blob is in the store (its content is not re-checked: see verify)."""
-        return self.path_for(sha256).is_file()
+        if not isinstance(sha256, str) or not _HEX.fullmatch(sha256):
+            raise ValueError(f"not a SHA-256 in lowercase hex: {sha256!r:.80}")
+        # Plain strings, not pathlib: this runs for every media request.
+        return os.path.isfile(os.path.join(self._root_text, sha256[:2], sha256))  # noqa: PTH113,PTH118
 
     def adopt(self, staged_file: Path, sha256: str) -> Path:
         """Move a staged file whose digest was already verified into the store.
@@ -210,7 +216,10 @@ def _seal(staged: Path) -> None:
     """Make a staged file read-only and durable before it is renamed into the store."""
     fd = os.open(staged, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     try:
-        os.fchmod(fd, 0o444)
+        # The extractor creates files read-only already; a chmod would change the inode
+        # and make the fsync commit the journal even for a file that is on disk.
+        if stat.S_IMODE(os.fstat(fd).st_mode) != _BLOB_MODE:
+            os.fchmod(fd, _BLOB_MODE)
         os.fsync(fd)
     finally:
         os.close(fd)

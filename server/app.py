@@ -71,6 +71,8 @@ class CachedStatic(StaticFiles):
 def routes() -> list[BaseRoute]:
     """Every URL of Stepstone. Each endpoint declares who may use it with `@access`."""
     return [
+        # First: the media check runs for every seek of every video (routes match in order).
+        Route("/media/{sha256}/{name}", media.media_file, methods=GET),
         Route("/", auth.home, methods=GET),
         Route("/signin", auth.learner_signin_form, methods=GET),
         Route("/signin", auth.learner_signin, methods=POST),
@@ -97,7 +99,6 @@ def routes() -> list[BaseRoute]:
             methods=POST,
         ),
         Route("/api/events", learn.events, methods=POST),
-        Route("/media/{sha256}/{name}", media.media_file, methods=GET),
         Route("/search", search_views.search_page, methods=GET),
         Route("/verify", verify.verify_form, methods=GET),
         Route("/verify/{code}", verify.verify_code, methods=GET),

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -186,18 +188,59 @@ def visible_version_ids(database: Database, settings: Settings, user: User) -> f
     return frozenset(c.version_id for c in visible_courses(database, settings, user))
 
 
+class _VersionCache:
+    """Lessons and files of recently shown course versions, kept in memory.
+
+    A version's rows are written once, at import, and never change (a new package is a
+    new version), so caching them is safe; it saves parsing every lesson's JSON on every
+    page. Keyed by database file and version id; the newest `size` versions are kept.
+    Cached values are shared: callers must treat them as read-only.
+    """
+
+    def __init__(self, size: int = 128) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple[str, str, int], Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, database: Database, kind: str, version_id: int, load: Any) -> Any:
+        key = (str(database.path), kind, version_id)
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        value = load()
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return value
+
+
+_CACHE = _VersionCache()
+
+
 def lessons_of(database: Database, version_id: int) -> list[Lesson]:
-    rows = database.query(
-        "SELECT key, position, title, kind, html_sha256, data FROM lessons"
-        " WHERE version_id = ? ORDER BY position",
-        [version_id],
-    )
-    return [
-        Lesson(
-            r["key"], r["position"], r["title"], r["kind"], r["html_sha256"], json.loads(r["data"])
+    """The lessons of a course version, in order (cached: see `_VersionCache`)."""
+
+    def load() -> list[Lesson]:
+        rows = database.query(
+            "SELECT key, position, title, kind, html_sha256, data FROM lessons"
+            " WHERE version_id = ? ORDER BY position",
+            [version_id],
         )
-        for r in rows
-    ]
+        return [
+            Lesson(
+                r["key"],
+                r["position"],
+                r["title"],
+                r["kind"],
+                r["html_sha256"],
+                json.loads(r["data"]),
+            )
+            for r in rows
+        ]
+
+    return list(_CACHE.get(database, "lessons", version_id, load))
 
 
 def lesson_of(lessons: list[Lesson], key: str) -> Lesson:
@@ -208,25 +251,40 @@ def lesson_of(lessons: list[Lesson], key: str) -> Lesson:
 
 
 def assets_of(database: Database, version_id: int) -> dict[str, dict[str, Any]]:
-    """Package path → {sha256, size, media_type} for one course version."""
-    rows = database.query(
-        "SELECT path, sha256, size, media_type FROM assets WHERE version_id = ?", [version_id]
-    )
-    return {row["path"]: dict(row) for row in rows}
+    """Package path → {sha256, size, media_type} for one course version (cached)."""
+
+    def load() -> dict[str, dict[str, Any]]:
+        rows = database.query(
+            "SELECT path, sha256, size, media_type FROM assets WHERE version_id = ?",
+            [version_id],
+        )
+        return {row["path"]: dict(row) for row in rows}
+
+    return dict(_CACHE.get(database, "assets", version_id, load))
 
 
 def media_for(
     database: Database, settings: Settings, user: User, sha256: str
 ) -> dict[str, Any] | None:
-    """The asset with this digest if it belongs to a course version the user may see."""
-    allowed = visible_version_ids(database, settings, user)
-    if not allowed:
-        return None
-    marks = ",".join("?" * len(allowed))
+    """The asset with this digest if it belongs to a course version the user may see.
+
+    The same rule as `visible_courses`, in one query: this runs for every media request
+    (each seek of a video), so it must be cheap."""
+    sql = (
+        "SELECT a.path, a.sha256, a.size, a.media_type FROM assets a"
+        " JOIN courses c ON c.live_version_id = a.version_id"
+        " JOIN course_versions v ON v.id = a.version_id"
+        " JOIN publishers p ON p.id = c.publisher_id"
+        " WHERE a.sha256 = :sha AND c.pulled_at IS NULL AND v.status = 'approved'"
+        " AND (p.demo = 0 OR :demo)"
+    )
+    if user.role is Role.LEARNER and settings.learner_catalog != "open":
+        sql += (
+            " AND c.course_id IN (SELECT course_id FROM assignments WHERE user_id = :user"
+            " OR group_id IN (SELECT group_id FROM group_members WHERE user_id = :user))"
+        )
     row = database.query_one(
-        f"SELECT path, sha256, size, media_type FROM assets WHERE sha256 = ?"  # noqa: S608
-        f" AND version_id IN ({marks}) LIMIT 1",
-        [sha256, *sorted(allowed)],
+        sql + " LIMIT 1", {"sha": sha256, "demo": settings.demo, "user": user.id}
     )
     return dict(row) if row is not None else None
 

@@ -9,6 +9,8 @@ package-relative links change: ``media/x.png`` becomes the content-addressed med
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import quote
@@ -37,14 +39,39 @@ def lesson_url(course_id: str, key: str) -> str:
     return f"{course_url(course_id)}/lessons/{quote(key)}"
 
 
+_RENDERED: OrderedDict[tuple[str, int, str], Markup] = OrderedDict()
+_RENDERED_SIZE = 512
+_LOCK = threading.Lock()
+
+
 def lesson_html(
     store: ContentStore,
     html_sha256: str | None,
     assets: dict[str, dict[str, Any]],
     course_id: str,
+    version_id: int,
 ) -> Markup:
+    """The lesson's HTML with its links made absolute. It depends only on the
+    (content-addressed) HTML and the course version, which never change, so recent
+    results are kept in memory."""
     if not html_sha256 or not store.has(html_sha256):
         return Markup("")
+    key = (str(store.root), version_id, html_sha256)
+    with _LOCK:
+        if key in _RENDERED:
+            _RENDERED.move_to_end(key)
+            return _RENDERED[key]
+    html = _render(store, html_sha256, assets, course_id)
+    with _LOCK:
+        _RENDERED[key] = html
+        while len(_RENDERED) > _RENDERED_SIZE:
+            _RENDERED.popitem(last=False)
+    return html
+
+
+def _render(
+    store: ContentStore, html_sha256: str, assets: dict[str, dict[str, Any]], course_id: str
+) -> Markup:
     html = Path(store.path_for(html_sha256)).read_text(encoding="utf-8")
 
     def media(match: re.Match[str]) -> str:

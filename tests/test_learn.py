@@ -96,8 +96,14 @@ def test_assigned_only_catalog(
         environ={}, data_dir=settings.data_dir, demo=True, learner_catalog="assigned"
     )
     assert learning.visible_courses(database, strict, people.learner) == []
-    group = database.query_one("SELECT 1")  # groups come from the foundation
-    assert group is not None
+    video = database.query_one(
+        "SELECT a.sha256 FROM assets a JOIN courses c ON c.live_version_id = a.version_id"
+        " WHERE c.course_id = ? AND a.path LIKE '%.webm'",
+        [SAFETY],
+    )
+    assert video is not None
+    assert learning.media_for(database, strict, people.learner, video[0]) is None
+    assert learning.media_for(database, settings, people.learner, video[0]) is not None
     with database.write() as db:
         db.execute(
             "INSERT INTO groups (name, kind, created_at) VALUES ('Unit B', 'housing', 'now')"
@@ -115,6 +121,8 @@ def test_assigned_only_catalog(
         )
     seen = learning.visible_courses(database, strict, people.learner)
     assert [c.course_id for c in seen] == [SAFETY]
+    assert learning.media_for(database, strict, people.learner, video[0]) is not None
+    assert learning.media_for(database, strict, people.other_learner, video[0]) is None
     assert seen[0].assignment is not None and seen[0].assignment.due_date == "2026-12-01"
     assert learning.visible_courses(database, strict, people.other_learner) == []
 
@@ -460,3 +468,73 @@ def test_learner_pages_need_a_learner(client: TestClient, database: Database) ->
     admin = make_user(database, Role.ADMIN, "root2")
     sign_in(client, admin)
     assert client.get("/learn/catalog").status_code == 403
+
+
+@pytest.mark.usefixtures("courses")
+def test_behind_nginx_media_is_an_accel_redirect_after_the_same_check(
+    people: People, database: Database, settings: Settings
+) -> None:
+    from server.app import create_app
+
+    behind_nginx = load_settings(
+        environ={}, data_dir=settings.data_dir, demo=True, media_accel_prefix="/_media/"
+    )
+    with TestClient(create_app(behind_nginx), base_url="http://testserver") as client:
+        sign_in(client, people.learner)
+        page = client.get(lesson_path(SAFETY, "four-safety-habits")).text
+        match = re.search(r'src="(/media/([0-9a-f]{64})/safety-habits\.webm)', page)
+        assert match, "video source not on the page"
+        url, sha256 = match.groups()
+        response = client.get(url + "?download=1", headers={"Range": "bytes=100-199"})
+        # No bytes from Python: nginx sends the blob (and does the Range) itself.
+        assert response.status_code == 200 and response.content == b""
+        assert response.headers["x-accel-redirect"] == f"/_media/{sha256[:2]}/{sha256}"
+        assert response.headers["content-type"] == "video/webm"
+        assert (
+            response.headers["content-disposition"] == 'attachment; filename="safety-habits.webm"'
+        )
+        assert "immutable" in response.headers["cache-control"]
+        assert response.headers["content-security-policy"].startswith("default-src 'none'")
+        captions = re.search(r'<track kind="captions" src="(/media/[0-9a-f]{64}/[^"]+)"', page)
+        assert captions
+        assert client.get(captions.group(1)).headers["content-type"] == "text/vtt; charset=utf-8"
+        row = database.query_one("SELECT id FROM courses WHERE course_id = ?", [SAFETY])
+        assert row is not None
+        catalog.pull_course(database, CatalogHooks(), Actor.system(), row["id"], "check")
+        refused = client.get(url)
+        assert refused.status_code == 404 and "x-accel-redirect" not in refused.headers
+
+
+@pytest.mark.usefixtures("courses")
+def test_a_new_course_version_keeps_progress_by_lesson_key(
+    client: TestClient, people: People, database: Database, settings: Settings, tmp_path: Path
+) -> None:
+    from content.package import build_package
+    from content.tuf_repo import add_packages
+    from server.sync import sync_all
+    from tests.test_sync import _course_copy
+
+    sign_in(client, people.learner)
+    send_events(
+        client,
+        [
+            {
+                "id": "done-fractions",
+                "type": "completed",
+                "course": MATH,
+                "lesson": "fractions-in-daily-life",
+            }
+        ],
+    )
+    old_version = _version(database, MATH)
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    add_packages(
+        settings.data_dir / "demo-ngo",
+        [build_package(_course_copy(tmp_path, "everyday-math", 2), dist)],
+    )
+    reports = sync_all(database, settings, CatalogHooks(), Actor.system("test"))
+    assert [r.imported for r in reports] == [[f"{MATH} v2"]]
+    assert _version(database, MATH) != old_version  # the demo publisher auto-publishes
+    course = client.get(f"/learn/courses/{MATH}").text
+    assert "1 of 6 lessons done" in course

@@ -330,5 +330,5 @@ def test_assigning_one_lesson_from_the_course_page(
     learner = TestClient(app, base_url="http://testserver")  # type: ignore[arg-type]
     sign_in(learner, people.learner)
     course = learner.get(f"/learn/courses/{SAFETY}").text
-    assert "Your teacher asked you to do this lesson:" in course, course[course.find("<main"):][:1500]
+    assert "Your teacher asked you to do this lesson:" in course
     assert "Quiz: workplace safety" in course

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from starlette.datastructures import UploadFile
 from starlette.responses import FileResponse, Response
 
-from server import catalog, review, trust
+from server import catalog, clock, review, trust
 from server.accounts import Role
+from server.catalog import Publisher
+from server.db import Database
 from server.errors import N_, NotFound, ValidationError
 from server.sync import content_store, sync_publisher
 from server.web import Req, access, redirect
@@ -122,11 +126,49 @@ def _publishers_page(req: Req, error: str = "", status: int = 200) -> Response:
             "publishers": publishers,
             "runs": runs,
             "sources": sources,
+            "next_syncs": next_syncs(req.database, publishers, req.settings.sync_every_hours),
             "error": error,
             "form": req.form,
         },
         status,
     )
+
+
+# The timer starts up to 30 minutes late on purpose and a big import takes a while; past
+# that, a missed sync means the timer is not running.
+SYNC_GRACE = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class NextSync:
+    at: str  # ISO 8601, UTC, like the run times beside it
+    late: bool
+
+
+def next_syncs(
+    database: Database, publishers: list[Publisher], every_hours: int
+) -> dict[int, NextSync | None]:
+    """When stepstone-sync.timer should next sync each publisher, or None if it never did.
+
+    The server cannot ask systemd, so this is the last timed run (`stepstone sync`, which
+    the timer starts) plus the period the admin set to match the timer.
+    """
+    rows = database.query(
+        "SELECT publisher_id, max(started_at) FROM sync_runs WHERE trigger = 'cli'"
+        " GROUP BY publisher_id"
+    )
+    last = {int(row[0]): datetime.fromisoformat(row[1]) for row in rows}
+    now = clock.now()
+    result: dict[int, NextSync | None] = {}
+    for publisher in publishers:
+        started = last.get(publisher.id)
+        if started is None:
+            result[publisher.id] = None
+            continue
+        due = started + timedelta(hours=every_hours)
+        late = (due + SYNC_GRACE).timestamp() < now
+        result[publisher.id] = NextSync(clock.iso(due.timestamp()), late)
+    return result
 
 
 @access(Role.ADMIN)

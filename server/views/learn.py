@@ -155,7 +155,7 @@ def _lesson_context(
         "previous": lessons[index - 1] if index > 0 else None,
         "following": lessons[index + 1] if index + 1 < len(lessons) else None,
         "state": state,
-        "html": lesson_html(store, lesson.html_sha256, assets, course.course_id),
+        "html": lesson_html(store, lesson.html_sha256, assets, course.course_id, course.version_id),
         "event_id": new_event_id(),
         "lesson_url": lesson_url(course.course_id, lesson.key),
         "course_url": course_url(course.course_id),
