@@ -63,9 +63,10 @@ def extract_package(
     package; the caller removes it (``ContentStore.staging`` does).
 
     Every file is fsynced before this returns (on a few threads, so the disk works while
-    the next members are read); ``fsync=False`` skips that. ``on_manifest`` is called
-    with the manifest's bytes as soon as they are read, so a caller can check them while
-    the rest is extracted.
+    the next members are read); ``fsync=False`` leaves small files to the caller's own
+    fsync (big ones are always fsynced and dropped from the page cache: see
+    ``content.stagewriter``). ``on_manifest`` is called with the manifest's bytes as soon
+    as they are read, so a caller can check them while the rest is extracted.
     """
     if any(Path(dest).iterdir()):
         raise ValueError(f"extract_package needs an empty folder, not {dest}")

@@ -9,19 +9,22 @@ python-tuf gotchas handled here: ``Updater`` must get ``bootstrap=`` (the pinned
 7.x; an ``Updater`` refreshes only once, so each :meth:`PublisherClient.refresh` builds a
 new one; ngclient has no "list all targets" call, so :meth:`PublisherClient.targets`
 reads the verified ``targets.json`` the refresh just persisted and takes each entry back
-through ``get_targetinfo``. Targets are streamed straight into ``dest_dir`` with the hash
-computed while writing (the Updater's own download buffers into a temporary file first).
+through ``get_targetinfo``. Targets are not fetched with the Updater's own download (it
+buffers the whole file into a temporary file first): :meth:`PublisherClient.open_target`
+streams one to its consumer, the importer, with the hash computed as the bytes pass (see
+``content.tuf_target``), so a package is never written to disk as a whole.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import os
 import re
+import time
 from collections.abc import Iterator
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 from tuf.api import exceptions as tuf_errors
@@ -31,7 +34,8 @@ from tuf.ngclient import Updater
 
 from content.errors import ContentError
 from content.tuf_meta import ISSUED_FIELD, RemoteTarget
-from content.tuf_sources import FolderSource, MirrorSource, RedirectRefused
+from content.tuf_sources import CHUNK, FolderSource, MirrorSource, RedirectRefused
+from content.tuf_target import TargetStream, close_chunks
 
 __all__ = [
     "FolderSource",
@@ -39,6 +43,7 @@ __all__ = [
     "PublisherClient",
     "RemoteTarget",
     "SyncError",
+    "TargetStream",
 ]
 
 GIB = 1024**3
@@ -105,6 +110,7 @@ class PublisherClient:
         *,
         max_target_bytes: int = 8 * GIB,
         timeout: float = 60,
+        min_bytes_per_second: int = 64 * 1024,
     ) -> None:
         self.name = name
         self.metadata_dir = Path(metadata_dir)
@@ -112,6 +118,7 @@ class PublisherClient:
         self.source = source
         self.max_target_bytes = max_target_bytes
         self.timeout = timeout
+        self.min_bytes_per_second = min_bytes_per_second
         self.skipped: list[str] = []  # target names that do not follow our conventions
         self._updater: Updater | None = None
         self._fetcher = source.fetcher(timeout)
@@ -251,54 +258,88 @@ class PublisherClient:
                     found.append(target)
         return found
 
-    def download(self, target: RemoteTarget, dest_dir: Path) -> Path:
-        """Download ``target`` into ``dest_dir``, verified against its signed length and hash."""
-        updater = self._require_updater()
-        with self._locked(), self._translated():
-            info = updater.get_targetinfo(target.name)
-            if info is None or _remote_target(info) != target:
-                raise SyncError(f"{target.name} is not offered by {self.name} (any more).")
-            if info.length > self.max_target_bytes:
-                raise TargetTooLargeError(
-                    f"{target.name} is {info.length} bytes, above this facility's limit of "
-                    f"{self.max_target_bytes} bytes."
-                )
-            course, _, filename = info.path.rpartition("/")
-            url = f"{self.source.targets_url()}{course}/{target.sha256}.{filename}"
-            return self._stream(url, info, Path(dest_dir) / filename)
+    @contextlib.contextmanager
+    def open_target(self, target: RemoteTarget) -> Iterator[TargetStream]:
+        """Stream ``target`` from the source, checked against its signed length and hash.
 
-    def _stream(self, url: str, info: TargetFile, final: Path) -> Path:
-        final.parent.mkdir(parents=True, exist_ok=True)
-        partial = final.with_name(f".{final.name}.part")
-        partial.unlink(missing_ok=True)
-        digest, length = hashlib.sha256(), 0
+        The consumer reads the stream once, as it arrives, and must call its ``verify()``
+        before it trusts anything it read (a sync does, in the importer's ``confirm`` hook,
+        before any blob moves into the store). A source that runs past the signed length
+        is cut off at once; one slower than ``min_bytes_per_second`` overall (after
+        ``timeout`` seconds of grace) is dropped.
+
+        When the consumer refuses the package (a ``ContentError``), the rest of the target
+        is read and hashed first: if its bytes are not the signed ones, that is the real
+        problem, and :class:`TargetMismatchError` says so rather than whatever looked
+        broken in the altered package.
+        """
+        updater = self._require_updater()
+        with self._locked():
+            with self._translated():
+                info = self._offered(updater, target)
+                chunks = self._fetch_target(info, target.sha256)
+            guarded = self._guarded(chunks, info)
+            mismatch = partial(self._mismatch, info)
+            try:
+                with TargetStream(guarded, info.length, info.hashes["sha256"], mismatch) as stream:
+                    try:
+                        yield stream
+                    except SyncError:
+                        raise
+                    except ContentError:
+                        stream.verify()  # raises TargetMismatchError when the bytes differ
+                        raise
+            finally:
+                close_chunks(chunks)  # also when nothing was read
+
+    def download(self, target: RemoteTarget, dest_dir: Path) -> Path:
+        """Download ``target`` into ``dest_dir``, verified against its signed length and hash.
+
+        A sync does not need this (it imports from :meth:`open_target` directly); it keeps a
+        verified copy of a package, for example to hand on.
+        """
+        with self.open_target(target) as stream:
+            return _save(stream, Path(dest_dir) / target.name.rpartition("/")[2])
+
+    def _offered(self, updater: Updater, target: RemoteTarget) -> TargetFile:
+        """The verified entry of ``target``, which must still be offered and not too big."""
+        info = updater.get_targetinfo(target.name)
+        if info is None or _remote_target(info) != target:
+            raise SyncError(f"{target.name} is not offered by {self.name} (any more).")
+        if info.length > self.max_target_bytes:
+            raise TargetTooLargeError(
+                f"{target.name} is {info.length} bytes, above this facility's limit of "
+                f"{self.max_target_bytes} bytes."
+            )
+        return info
+
+    def _fetch_target(self, info: TargetFile, sha256: str) -> Iterator[bytes]:
+        course, _, filename = info.path.rpartition("/")
+        url = f"{self.source.targets_url()}{course}/{sha256}.{filename}"
         try:
-            chunks = self._fetcher.fetch(url)
+            return self._fetcher.fetch(url)
         except tuf_errors.DownloadHTTPError as exc:
             raise SourceUnavailableError(
                 f"{info.path} is missing from {self._where()} ({exc}). "
                 f"Ask {self.name} for a fresh stick."
             ) from exc
+
+    def _guarded(self, chunks: Iterator[bytes], info: TargetFile) -> Iterator[bytes]:
+        """The source's chunks, with read errors in an admin's words, and a deadline: a
+        source that trickles (each read within ``timeout``) cannot hold a sync forever."""
+        deadline = time.monotonic() + self.timeout + info.length / self.min_bytes_per_second
         try:
-            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-            with os.fdopen(fd, "wb") as out:
-                for chunk in chunks:
-                    length += len(chunk)
-                    if length > info.length:
-                        raise self._mismatch(info, "it is longer than its signed length")
-                    digest.update(chunk)
-                    out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-            if length != info.length or digest.hexdigest() != info.hashes["sha256"]:
-                raise self._mismatch(info, "its bytes differ")
-            partial.replace(final)
-        finally:
-            close = getattr(chunks, "close", None)
-            if close is not None:
-                close()
-            partial.unlink(missing_ok=True)
-        return final
+            for chunk in chunks:
+                if time.monotonic() > deadline:
+                    raise SourceUnavailableError(
+                        f"{info.path} arrives too slowly from {self._where()} (less than "
+                        f"{self.min_bytes_per_second:,} bytes per second); sync stopped."
+                    )
+                yield chunk
+        except tuf_errors.DownloadError as exc:
+            raise SourceUnavailableError(
+                f"Cannot read {info.path} from {self._where()}: {exc}"
+            ) from exc
 
     def _mismatch(self, info: TargetFile, why: str) -> TargetMismatchError:
         return TargetMismatchError(
@@ -321,6 +362,26 @@ class PublisherClient:
                 continue
             newest = issued if newest is None else max(newest, issued)
         return newest
+
+
+def _save(stream: TargetStream, final: Path) -> Path:
+    """Write ``stream`` to ``final`` through a temporary file, renamed once verified."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    partial_file = final.with_name(f".{final.name}.part")
+    partial_file.unlink(missing_ok=True)
+    try:
+        fd = os.open(partial_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        with os.fdopen(fd, "wb") as out:
+            buffer = memoryview(bytearray(CHUNK))
+            while count := stream.readinto(buffer):
+                out.write(buffer[:count])
+            out.flush()
+            os.fsync(out.fileno())
+        stream.verify()
+        partial_file.replace(final)
+    finally:
+        partial_file.unlink(missing_ok=True)
+    return final
 
 
 def _remote_target(info: TargetFile) -> RemoteTarget | None:

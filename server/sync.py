@@ -7,15 +7,25 @@ metadata or a refused package only end the run with a message for the admin.
 
 from __future__ import annotations
 
-import shutil
+import functools
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from content.errors import ContentError
 from content.importer import import_package
 from content.store import ContentStore
-from content.tuf_client import FolderSource, MirrorSource, PublisherClient, RemoteTarget, SyncError
+from content.tuf_client import (
+    FolderSource,
+    MirrorSource,
+    PublisherClient,
+    RemoteTarget,
+    SyncError,
+    TargetStream,
+)
 from server import audit, catalog, clock, trust
 from server.audit import Actor
 from server.catalog import CatalogHooks, CatalogRefused, Publisher
@@ -24,7 +34,14 @@ from server.settings import Settings
 
 
 def content_store(settings: Settings) -> ContentStore:
-    return ContentStore(settings.data_dir / "store")
+    return _store_at(settings.data_dir)
+
+
+@functools.lru_cache(maxsize=16)
+def _store_at(data_dir: Path) -> ContentStore:
+    # A ContentStore holds only its paths; one per data folder saves path work on every
+    # media request.
+    return ContentStore(data_dir / "store")
 
 
 @dataclass
@@ -51,8 +68,19 @@ def _source(kind: str, location: str) -> FolderSource | MirrorSource:
     return MirrorSource(location, frozenset({host}))
 
 
+STALE_RUN_HOURS = 24
+
+
 def _start_run(database: Database, publisher: Publisher, trigger: str) -> int:
     with database.write() as db:
+        # A run still "running" after a day belongs to a process that was killed (a
+        # download is bounded far below that): close it so the admin page tells the truth.
+        db.execute(
+            "UPDATE sync_runs SET status = 'failed', finished_at = ?,"
+            " message = 'interrupted: the sync process stopped before the run ended'"
+            " WHERE publisher_id = ? AND status = 'running' AND started_at < ?",
+            [clock.iso(), publisher.id, clock.iso(clock.now() - STALE_RUN_HOURS * 3600)],
+        )
         cursor = db.execute(
             "INSERT INTO sync_runs (publisher_id, trigger, started_at, status)"
             " VALUES (?, ?, ?, 'running')",
@@ -180,19 +208,24 @@ def _install(
     target: RemoteTarget,
     actor: Actor,
 ) -> None:
-    downloads = settings.data_dir / "downloads" / publisher.name
-    downloads.mkdir(parents=True, exist_ok=True)
-    try:
-        package = client.download(target, downloads)
-        staged = import_package(package, content_store(settings))
-        if (staged.course_id, staged.version) != (target.course_id, target.version):
-            raise CatalogRefused(
-                f"The package says it is {staged.course_id} v{staged.version}, but it was "
-                f"signed as {target.course_id} v{target.version}."
-            )
-        catalog.record_import(database, hooks, publisher, staged, target.sha256, actor)
-    finally:
-        shutil.rmtree(downloads, ignore_errors=True)
+    # Streamed from the source into the importer: the package is never written to disk
+    # whole, and its blobs reach the store only once it is known to be the signed target.
+    with client.open_target(target) as stream:
+        staged = import_package(
+            stream, content_store(settings), confirm=partial(_confirm, stream, target)
+        )
+    catalog.record_import(database, hooks, publisher, staged, target.sha256, actor)
+
+
+def _confirm(stream: TargetStream, target: RemoteTarget, course: Mapping[str, Any]) -> None:
+    """The last checks before a package's blobs move into the store: every byte is the
+    signed target's, and the course inside is the one it was signed as."""
+    stream.verify()
+    if (course["id"], course["version"]) != (target.course_id, target.version):
+        raise CatalogRefused(
+            f"The package says it is {course['id']} v{course['version']}, but it was "
+            f"signed as {target.course_id} v{target.version}."
+        )
 
 
 def sync_all(

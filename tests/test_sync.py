@@ -10,13 +10,14 @@ from click.testing import CliRunner
 
 from content.package import build_package
 from content.tuf_repo import add_packages, init_repository, retract
-from server import catalog, trust
+from server import catalog, clock, trust
 from server.audit import Actor
 from server.catalog import CatalogHooks
 from server.cli import cli
 from server.db import Database
 from server.settings import Settings
 from server.sync import content_store, sync_all
+from tests.conftest import FakeClock
 
 COURSES = Path(__file__).resolve().parent.parent / "courses"
 ADMIN = Actor(None, "admin:test")
@@ -256,3 +257,19 @@ def test_admin_trusts_syncs_reviews_and_approves_in_the_browser_pages(
     assert status_of(database, "everyday-math") == [(1, "approved", True)]
     audit_actions = [r[0] for r in database.query("SELECT action FROM audit_log")]
     assert {"trust.add", "sync.run", "content.import", "content.approve"} <= set(audit_actions)
+
+
+def test_a_run_left_running_by_a_killed_process_is_closed_later(
+    database: Database, settings: Settings, trusted: catalog.Publisher, fake_clock: FakeClock
+) -> None:
+    with database.write() as db:
+        db.execute(
+            "INSERT INTO sync_runs (publisher_id, trigger, started_at, status)"
+            " VALUES (?, 'timer', ?, 'running')",
+            [trusted.id, clock.iso()],
+        )
+    fake_clock.advance(25 * 3600)
+    sync_all(database, settings, CatalogHooks(), ADMIN)
+    first = database.query_one("SELECT status, message FROM sync_runs ORDER BY id LIMIT 1")
+    assert first is not None and first["status"] == "failed"
+    assert "interrupted" in first["message"]

@@ -183,12 +183,6 @@ ATTACKS: dict[str, tuple[Callable[[Scene], None], tuple[str, ...]]] = {
 # signed only after the importer moved the blobs into the store. Nothing refers to them
 # (`stepstone content verify --all-blobs` lists them, `--gc` removes them), but the store
 # should not change at all: the check belongs before the blobs are adopted.
-LEAVES_ORPHANS = {
-    "signed-as-another-version": "unreferenced blobs are left: the identity check runs "
-    "after the blobs were adopted (server/sync.py _install)",
-}
-
-
 @pytest.mark.parametrize("attack", ATTACKS)
 def test_attack_is_refused_and_changes_nothing(
     attack: str, scene: Scene, runner: CliRunner
@@ -210,8 +204,6 @@ def test_attack_is_refused_and_changes_nothing(
     assert live_version(db_path, COURSE_ID) == 1
     assert set(v1_blobs.values()) <= assert_store_whole(store)
     assert list((scene.settings.data_dir / "staging").iterdir()) == []
-    if attack in LEAVES_ORPHANS and store_listing(store) != files:
-        pytest.xfail(LEAVES_ORPHANS[attack])
     assert store_listing(store) == files
 
 
