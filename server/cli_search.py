@@ -8,9 +8,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from search_index import SearchService
 from server.db import Database
 from server.errors import ConfigError
-from server.migrations import apply_migrations
 from server.search import SYNC_ERRORS, search_root, search_sync
 from server.settings import Settings, load_settings
+from server.upgrade import migrate
 
 
 def _open(ctx: click.Context) -> tuple[Settings, Database]:
@@ -23,7 +23,7 @@ def _open(ctx: click.Context) -> tuple[Settings, Database]:
             f"No Stepstone data in {settings.data_dir}. Run `stepstone init` first."
         )
     database = Database(settings.database_path)
-    apply_migrations(database)
+    migrate(settings, database)  # backs up first when this is an upgrade
     return settings, database
 
 
