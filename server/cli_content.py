@@ -22,7 +22,9 @@ from server.upgrade import migrate
 CLI_ACTOR = Actor.system("cli")
 
 
-def _open(ctx: click.Context) -> tuple[Settings, Database]:
+def open_data(ctx: click.Context) -> tuple[Settings, Database]:
+    """Settings and database of the data folder a command was given (migrated, after a
+    backup when this is an upgrade); a clear error when there is none."""
     try:
         settings = load_settings(data_dir=ctx.obj["data_dir"])
     except ConfigError as exc:
@@ -70,7 +72,7 @@ def trust_add(
         stepstone trust add literacy-ngo /media/usb/metadata/1.root.json \\
             --namespace org.literacyngo --folder /media/usb
     """
-    _, database = _open(ctx)
+    _, database = open_data(ctx)
     try:
         publisher = trust.add_publisher(
             database,
@@ -102,7 +104,7 @@ def trust_source(ctx: click.Context, name: str, folder: str | None, mirror: str 
     Example:
         stepstone trust source literacy-ngo --mirror http://10.1.2.3/literacy/
     """
-    _, database = _open(ctx)
+    _, database = open_data(ctx)
     publisher = trust.find_publisher(database, name)
     if publisher is None:
         raise click.ClickException(f"No trusted publisher named {name}.")
@@ -119,7 +121,7 @@ def trust_source(ctx: click.Context, name: str, folder: str | None, mirror: str 
 @click.pass_context
 def trust_list(ctx: click.Context) -> None:
     """List trusted publishers with their namespaces and sources."""
-    settings, database = _open(ctx)
+    settings, database = open_data(ctx)
     for publisher in trust.list_publishers(database, settings):
         flags = " auto-publish" if publisher.auto_publish else ""
         flags += " DEMO" if publisher.demo else ""
@@ -133,7 +135,7 @@ def trust_list(ctx: click.Context) -> None:
 @click.pass_context
 def trust_remove(ctx: click.Context, name: str) -> None:
     """Stop trusting a publisher (refused while its courses are here)."""
-    settings, database = _open(ctx)
+    settings, database = open_data(ctx)
     publisher = trust.find_publisher(database, name)
     if publisher is None:
         raise click.ClickException(f"No trusted publisher named {name}.")
@@ -158,7 +160,7 @@ def sync_cli(ctx: click.Context, publisher: str | None) -> None:
         stepstone sync
         stepstone sync --publisher literacy-ngo
     """
-    settings, database = _open(ctx)
+    settings, database = open_data(ctx)
     sweep_staging(settings)
     hooks = search_hooks(settings, database)  # what the sync publishes is searchable at once
     reports = sync_all(database, settings, hooks, CLI_ACTOR, only=publisher)
@@ -215,7 +217,7 @@ def content_verify(ctx: click.Context, all_blobs: bool, gc: bool, progress: bool
         stepstone content verify
         stepstone content verify --all-blobs --gc
     """
-    settings, database = _open(ctx)
+    settings, database = open_data(ctx)
     store = content_store(settings)
     check = integrity.StoreCheck(database, store, all_blobs=all_blobs or gc)
     show = sys.stdout.isatty() if progress is None else progress

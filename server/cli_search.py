@@ -6,25 +6,8 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from search_index import SearchService
-from server.db import Database
-from server.errors import ConfigError
+from server.cli_content import open_data
 from server.search import SYNC_ERRORS, search_root, search_sync
-from server.settings import Settings, load_settings
-from server.upgrade import migrate
-
-
-def _open(ctx: click.Context) -> tuple[Settings, Database]:
-    try:
-        settings = load_settings(data_dir=ctx.obj["data_dir"])
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
-    if not settings.database_path.exists():
-        raise click.ClickException(
-            f"No Stepstone data in {settings.data_dir}. Run `stepstone init` first."
-        )
-    database = Database(settings.database_path)
-    migrate(settings, database)  # backs up first when this is an upgrade
-    return settings, database
 
 
 @click.group("search")
@@ -45,7 +28,7 @@ def search_rebuild(ctx: click.Context) -> None:
     Example:
         stepstone search rebuild
     """
-    settings, database = _open(ctx)
+    settings, database = open_data(ctx)
     sync = search_sync(settings, database)
     with Progress(
         TextColumn("[progress.description]{task.description}"),
@@ -69,7 +52,7 @@ def search_rebuild(ctx: click.Context) -> None:
 @click.pass_context
 def search_status(ctx: click.Context) -> None:
     """Say whether the index is usable and how many course versions it holds."""
-    settings, _database = _open(ctx)
+    settings, _database = open_data(ctx)
     service = SearchService(search_root(settings))
     versions = service.indexed_versions()
     if versions is None:

@@ -12,7 +12,7 @@ import click
 
 from server import exports, impact
 from server.accounts import Role, User
-from server.cli_content import CLI_ACTOR, _open
+from server.cli_content import CLI_ACTOR, open_data
 from server.errors import NotFound, ValidationError
 from server.teaching import Scope
 
@@ -31,7 +31,7 @@ def _write(data: bytes, out: Path | None) -> None:
 def _group_id(ctx: click.Context, name: str) -> str:
     if not name:
         return ""
-    _, database = _open(ctx)
+    _, database = open_data(ctx)
     row = database.query_one("SELECT id FROM groups WHERE name = ?", [name])
     if row is None:
         raise click.ClickException(f"No group is called {name!r}.")
@@ -62,7 +62,7 @@ def export_cli() -> None:
 def _run(
     ctx: click.Context, kind: str, group: str, course: str, start: str, end: str
 ) -> tuple[exports.Filter, object]:
-    settings, database = _open(ctx)
+    settings, database = open_data(ctx)
     try:
         flt = exports.Filter.parse(start, end, _group_id(ctx, group), course)
         if kind == "progress":
@@ -133,7 +133,7 @@ def report_impact(
     Example:
         stepstone report impact reentry-ngo --format csv -o impact.csv --sign
     """
-    settings, database = _open(ctx)
+    settings, database = open_data(ctx)
     try:
         report = impact.build(database, settings, publisher)
     except NotFound:

@@ -9,6 +9,8 @@ normal context.
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,3 +91,24 @@ def axe_violations(browser: Browser, url: str, storage_state: Any) -> list[str]:
         for v in result
         if v["impact"] in ("serious", "critical")
     ]
+
+
+def quiz_questions(data_dir: Path, lesson_key: str) -> list[dict[str, Any]]:
+    """The questions of a quiz lesson as imported (the tests know the right answers)."""
+    with sqlite3.connect(data_dir / "stepstone.db") as db:
+        row = db.execute("SELECT data FROM lessons WHERE key = ? LIMIT 1", [lesson_key]).fetchone()
+    assert row is not None, lesson_key
+    return list(json.loads(row[0])["quiz"]["questions"])
+
+
+def answer_right(page: Page, spec: dict[str, Any]) -> None:
+    """Answer one question right, the way a learner would: by its labels."""
+    question = page.locator(f"#question-{spec['key']}")
+    if spec["type"] == "short-answer":
+        question.get_by_label("Your answer").fill(spec["accepted"][0])
+    elif spec["type"] == "true-false":
+        question.get_by_label("True" if spec["answer"] else "False", exact=True).check()
+    else:
+        for choice in spec["choices"]:
+            if choice.get("correct"):
+                question.get_by_label(choice["text"], exact=True).check()

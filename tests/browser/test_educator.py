@@ -4,8 +4,6 @@ axe-core and for outside requests and CSP violations too."""
 
 from __future__ import annotations
 
-import json
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +16,7 @@ from server.audit import Actor
 from server.cli import initialize
 from server.demo import publish_demo_courses
 from server.settings import load_settings
-from tests.browser.conftest import axe_violations, watch
+from tests.browser.conftest import answer_right, axe_violations, quiz_questions, watch
 from tests.conftest import PASSWORD, PIN, make_user
 from tests.live import running_server
 
@@ -45,20 +43,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, 
 
 
 def right_answers(page: Page, data: Path, lesson_key: str) -> None:
-    with sqlite3.connect(data / "stepstone.db") as db:
-        (raw,) = db.execute(
-            "SELECT data FROM lessons WHERE key = ? LIMIT 1", [lesson_key]
-        ).fetchone()
-    for spec in json.loads(raw)["quiz"]["questions"]:
-        question = page.locator(f"#question-{spec['key']}")
-        if spec["type"] == "short-answer":
-            question.get_by_label("Your answer").fill(spec["accepted"][0])
-        elif spec["type"] == "true-false":
-            question.get_by_label("True" if spec["answer"] else "False", exact=True).check()
-        else:
-            for choice in spec["choices"]:
-                if choice.get("correct"):
-                    question.get_by_label(choice["text"], exact=True).check()
+    for spec in quiz_questions(data, lesson_key):
+        answer_right(page, spec)
     page.get_by_role("button", name="Finish the quiz").click()
     expect(page.get_by_text("You passed. Well done!")).to_be_visible()
 

@@ -8,7 +8,6 @@ axe-core finds no serious or critical problem on any learner page.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +19,7 @@ from server.accounts import Role
 from server.cli import initialize
 from server.demo import publish_demo_courses
 from server.settings import load_settings
-from tests.browser.conftest import axe_violations, watch
+from tests.browser.conftest import answer_right, axe_violations, quiz_questions, watch
 from tests.conftest import PIN, make_user
 from tests.live import running_server
 
@@ -133,11 +132,8 @@ def test_a_learners_day(browser: Browser, site: tuple[str, Path]) -> None:
     first.get_by_label("Personal protective equipment").check()
     first.get_by_role("button", name="Check my answer").click()
     expect(page.locator("#question-ppe-meaning")).to_contain_text("Right!")
-    questions = page.locator("fieldset.question")
-    for index in range(1, questions.count()):
-        question = questions.nth(index)
-        key = (question.get_attribute("id") or "").removeprefix("question-")
-        answer_quiz_question(page, data, key)
+    for spec in quiz_questions(data, "safety-quiz")[1:]:
+        answer_right(page, spec)
     page.get_by_role("button", name="Finish the quiz").click()
     expect(page.get_by_role("heading", name="Your score: 100%")).to_be_visible()
     assert query(data, "SELECT count(*) FROM certificates") == [(1,)]
@@ -178,19 +174,3 @@ def test_a_learners_day(browser: Browser, site: tuple[str, Path]) -> None:
     problems = {path: axe_violations(browser, base + path, state) for path in sorted(visited)}
     assert {path: found for path, found in problems.items() if found} == {}
     context.close()
-
-
-def answer_quiz_question(page: Page, data: Path, key: str) -> None:
-    """Answer one question right, the way a learner would (the right answers come from
-    the course as imported)."""
-    (raw,) = query(data, "SELECT data FROM lessons WHERE key = 'safety-quiz' LIMIT 1")[0]
-    spec = next(q for q in json.loads(str(raw))["quiz"]["questions"] if q["key"] == key)
-    question = page.locator(f"#question-{key}")
-    if spec["type"] == "short-answer":
-        question.get_by_label("Your answer").fill(spec["accepted"][0])
-    elif spec["type"] == "true-false":
-        question.get_by_label("True" if spec["answer"] else "False", exact=True).check()
-    else:
-        for choice in spec["choices"]:
-            if choice.get("correct"):
-                question.get_by_label(choice["text"], exact=True).check()
