@@ -59,58 +59,44 @@ def export_cli() -> None:
     """Progress, completions and xAPI statements (names and ID numbers: keep them safe)."""
 
 
-def _run(
-    ctx: click.Context, kind: str, group: str, course: str, start: str, end: str
-) -> tuple[exports.Filter, object]:
+def _export(ctx: click.Context, kind: str, group: str, course: str, start: str, end: str) -> bytes:
+    """Rows of one export kind for the console's (whole-facility) scope, audited, as the
+    bytes of the file: CSV for progress and completions, JSON for xAPI."""
     settings, database = open_data(ctx)
     try:
         flt = exports.Filter.parse(start, end, _group_id(ctx, group), course)
-        if kind == "progress":
-            rows: object = exports.progress_rows(database, _CONSOLE, flt)
-        elif kind == "completions":
-            rows = exports.completion_rows(database, _CONSOLE, flt)
-        else:
+        if kind == "xapi":
             rows = exports.xapi_statements(database, settings, _CONSOLE, flt, settings.xapi_actor)
+            data = json.dumps(rows, indent=2, ensure_ascii=False)
+        elif kind == "progress":
+            rows = exports.progress_rows(database, _CONSOLE, flt)
+            data = exports.to_csv(rows, exports.PROGRESS_COLUMNS)
+        else:
+            rows = exports.completion_rows(database, _CONSOLE, flt)
+            data = exports.to_csv(rows, exports.COMPLETION_COLUMNS)
     except ValidationError as exc:
         raise click.ClickException(exc.message) from None
-    assert isinstance(rows, list)
     exports.record_export(database, CLI_ACTOR, kind, flt, len(rows))
-    return flt, rows
+    return data.encode("utf-8")
 
 
-@export_cli.command("progress")
-@_filter_options
-@click.pass_context
-def export_progress(
-    ctx: click.Context, group: str, course: str, start: str, end: str, out: Path | None
-) -> None:
-    """CSV: one row per learner and course with activity in the dates."""
-    _, rows = _run(ctx, "progress", group, course, start, end)
-    assert isinstance(rows, list)
-    _write(exports.to_csv(rows, exports.PROGRESS_COLUMNS).encode("utf-8"), out)
+def _export_command(kind: str, help_text: str) -> None:
+    """Register `stepstone export KIND` with the shared filter options."""
+
+    def command(
+        ctx: click.Context, group: str, course: str, start: str, end: str, out: Path | None
+    ) -> None:
+        _write(_export(ctx, kind, group, course, start, end), out)
+
+    command.__doc__ = help_text
+    export_cli.command(kind)(click.pass_context(_filter_options(command)))
 
 
-@export_cli.command("completions")
-@_filter_options
-@click.pass_context
-def export_completions(
-    ctx: click.Context, group: str, course: str, start: str, end: str, out: Path | None
-) -> None:
-    """CSV: certificates issued in the dates (for credit and earned-time paperwork)."""
-    _, rows = _run(ctx, "completions", group, course, start, end)
-    assert isinstance(rows, list)
-    _write(exports.to_csv(rows, exports.COMPLETION_COLUMNS).encode("utf-8"), out)
-
-
-@export_cli.command("xapi")
-@_filter_options
-@click.pass_context
-def export_xapi(
-    ctx: click.Context, group: str, course: str, start: str, end: str, out: Path | None
-) -> None:
-    """JSON: xAPI statements (learners named as the xapi_actor setting says)."""
-    _, rows = _run(ctx, "xapi", group, course, start, end)
-    _write(json.dumps(rows, indent=2, ensure_ascii=False).encode("utf-8"), out)
+_export_command("progress", "CSV: one row per learner and course with activity in the dates.")
+_export_command(
+    "completions", "CSV: certificates issued in the dates (for credit and earned-time paperwork)."
+)
+_export_command("xapi", "JSON: xAPI statements (learners named as the xapi_actor setting says).")
 
 
 @click.group("report")

@@ -7,7 +7,7 @@ expired certificate, a wrong clock); *warn* is for what needs a look (a sync tha
 signed metadata about to expire, no recent backup) while everything installed keeps
 working.
 
-Sentences are message ids with ``%(name)s`` placeholders and string parameters: the
+Sentences are message ids with named ``%(name)s`` fields and string parameters: the
 status page translates them, the command line and ``/healthz`` show the English.
 """
 
@@ -70,7 +70,7 @@ class Check:
     key: str  # stable name for monitoring: database, disk, store, sync:<publisher>, ...
     label: str  # message id
     status: Status
-    message: str  # message id with %(name)s placeholders
+    message: str  # message id; its %(name)s fields are filled from `params`
     params: dict[str, str] = field(default_factory=dict)
 
     @property

@@ -16,13 +16,13 @@ from __future__ import annotations
 import json
 import logging
 import logging.config
-import time
 from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Scope
 
+from server.asgi import AfterResponse
 from server.settings import Settings
 from server.web import client_address
 
@@ -83,7 +83,7 @@ def configure_logging(level: str = "INFO") -> None:
     logging.config.dictConfig(logging_config(level))
 
 
-class RequestLogMiddleware:
+class RequestLogMiddleware(AfterResponse):
     """Writes one line per HTTP request when its response is done (or has failed).
 
     Goes inside `SecurityHeadersMiddleware`, which gives each request its id. The user id
@@ -91,28 +91,10 @@ class RequestLogMiddleware:
     """
 
     def __init__(self, app: ASGIApp, *, settings: Settings) -> None:
-        self.app = app
+        super().__init__(app)
         self.settings = settings
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500  # what the client gets if the app fails before answering
-
-        async def send_noting_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_noting_status)
-        finally:
-            self._write(scope, status, time.perf_counter() - started)
-
-    def _write(self, scope: Scope, status: int, seconds: float) -> None:
+    def done(self, scope: Scope, status: int, seconds: float) -> None:
         state = scope.get("state", {})
         request_log.info(
             "request",

@@ -20,15 +20,15 @@ import json
 import logging
 import os
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Scope
 
 from server import health, trust
+from server.asgi import AfterResponse
 from server.db import Database
 from server.settings import Settings
 
@@ -154,31 +154,16 @@ def _add(snapshots: Iterable[dict[str, Any]]) -> dict[str, Any]:
     return {"requests": requests, "latency": latency, "workers": workers}
 
 
-class MetricsMiddleware:
+class MetricsMiddleware(AfterResponse):
     """Counts each HTTP request under the template of the route that answered it."""
 
     def __init__(self, app: ASGIApp, *, metrics: RequestMetrics) -> None:
-        self.app = app
+        super().__init__(app)
         self.metrics = metrics
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def send_noting_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_noting_status)
-        finally:
-            route = getattr(scope.get("route"), "path", None) or UNMATCHED
-            self.metrics.observe(scope["method"], route, status, time.perf_counter() - started)
+    def done(self, scope: Scope, status: int, seconds: float) -> None:
+        route = getattr(scope.get("route"), "path", None) or UNMATCHED
+        self.metrics.observe(scope["method"], route, status, seconds)
 
 
 # --- the exposition ---------------------------------------------------------------------
