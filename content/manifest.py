@@ -8,7 +8,7 @@ from typing import Any
 from content.analyse import Analysis, package_lesson_path, package_media_path
 from content.errors import PackageError
 from content.model import Lesson, Quiz, Workbook
-from content.validate import validator
+from content.validate import first_compiled_error, is_valid, validator
 
 FORMAT = 1
 MANIFEST_NAME = "manifest.json"
@@ -25,12 +25,16 @@ def dumps(manifest: dict[str, Any]) -> bytes:
 
 def validate_manifest(manifest: Any) -> None:
     """Raise :class:`PackageError` listing every way ``manifest`` breaks the schema."""
+    if is_valid("manifest", manifest):
+        return
+    # Only now the slow validator, whose messages we know; should it find nothing (the
+    # fast one is the stricter), the fast one's own message names the problem.
     errors = sorted(validator("manifest").iter_errors(manifest), key=lambda e: str(e.path))
-    if errors:
-        details = "; ".join(
-            f"{'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}" for e in errors[:10]
-        )
-        raise PackageError(f"manifest.json is not valid: {details}", MANIFEST_NAME)
+    details = "; ".join(
+        f"{'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}" for e in errors[:10]
+    )
+    details = details or first_compiled_error("manifest", manifest)
+    raise PackageError(f"manifest.json is not valid: {details}", MANIFEST_NAME)
 
 
 def build_manifest(analysis: Analysis, files: list[dict[str, Any]]) -> dict[str, Any]:
