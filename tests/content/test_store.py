@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing
+import os
+import stat
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from content import store as store_module
 from content.store import ContentStore
 
 
@@ -53,6 +57,63 @@ def test_adopt_moves_and_dedups(store: ContentStore, tmp_path: Path) -> None:
         store.adopt(again, sha)  # already there: nothing moves
         assert again.exists()
     assert store.verify(sha)
+
+
+@pytest.mark.parametrize("syncfs", [True, False], ids=["one-syncfs", "fsync-each"])
+def test_adopt_all_makes_blobs_durable_read_only_and_deduplicated(
+    store: ContentStore, monkeypatch: pytest.MonkeyPatch, syncfs: bool
+) -> None:
+    calls: list[str] = []
+    real_syncfs = store_module._SYNCFS
+    if syncfs and real_syncfs is None:
+        pytest.skip("no syncfs on this system")
+    if syncfs:
+        assert real_syncfs is not None
+
+        def counting_syncfs(fd: int) -> int:
+            calls.append("syncfs")
+            return real_syncfs(fd)
+
+        monkeypatch.setattr(store_module, "_SYNCFS", counting_syncfs)
+    else:
+        monkeypatch.setattr(store_module, "_SYNCFS", None)
+        real_fsync = os.fsync
+
+        def counting_fsync(fd: int) -> None:
+            calls.append("fsync")
+            real_fsync(fd)
+
+        monkeypatch.setattr(os, "fsync", counting_fsync)
+    known = store.add_bytes(b"already stored")
+    calls.clear()
+    with store.staging() as folder:
+        bodies = {"a": b"lesson a", "b": b"lesson b", "dup": b"already stored"}
+        items = []
+        for name, body in bodies.items():
+            (folder / name).write_bytes(body)  # mode 0644: adopting makes it read-only
+            items.append((folder / name, hashlib.sha256(body).hexdigest()))
+        paths = store.adopt_all(items)
+        assert [p.read_bytes() for p in paths] == list(bodies.values())
+        assert paths[2] == store.path_for(known)
+        assert [(folder / n).exists() for n in bodies] == [False, False, True]  # dup stays
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o444 for p in paths)
+    assert sorted(store.blobs()) == sorted({sha for _, sha in items})
+    # One flush of the file system for the files, one for the renames; or an fsync each
+    # (two files, and the folders they went into).
+    if syncfs:
+        assert calls == ["syncfs", "syncfs"]
+    else:
+        assert len(calls) >= 4
+
+
+def test_syncfs_errors_are_raised(store: ContentStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    failing: Callable[[int], int] = lambda _fd: -1  # noqa: E731
+    monkeypatch.setattr(store_module, "_SYNCFS", failing)
+    with store.staging() as folder:
+        (folder / "a").write_bytes(b"a")
+        with pytest.raises(OSError, match="Input/output error"):
+            store.adopt_all([(folder / "a", hashlib.sha256(b"a").hexdigest())])
+    assert list(store.blobs()) == []
 
 
 def test_verify_detects_drift(store: ContentStore) -> None:
