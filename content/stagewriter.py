@@ -7,11 +7,19 @@ SHA-256 is computed from the very bytes handed to ``os.write``. fsyncs run on a 
 so the disk works while the next members are read, and big files leave the page cache once
 on disk (see :class:`_Syncer`); big chunks are hashed on a second core while they are
 written.
+
+Big files are written with ``O_DIRECT`` where the file system allows it: straight from
+our buffer to the disk, not copied into the page cache and written back from there. For a
+1 GiB package that is the difference between about 0.06 s and 1.6 s of CPU (measured on
+ext4), which the two SHA-256 passes need. Only whole, aligned chunks go that way (see
+``TarStream.copy_data``); a file's last piece, and any write the file system refuses,
+goes through the page cache as usual, and the fsync after makes both durable.
 """
 
 from __future__ import annotations
 
 import errno
+import fcntl
 import hashlib
 import os
 import unicodedata
@@ -37,6 +45,8 @@ _PARALLEL = 256 * 1024  # below this, handing a chunk to another thread costs mo
 _SMALL_FILE = 64 * 1024  # see StagingWriter.file
 _BIG_FILE = 1024 * 1024  # see _Syncer
 _FADVISE = getattr(os, "posix_fadvise", None)  # not on macOS
+_O_DIRECT = getattr(os, "O_DIRECT", 0)  # Linux (and a few others) only
+_DIRECT_ALIGN = 4096  # a write's length (and offset) must be a multiple of the disk's block
 
 
 class ImportRefused(PackageError):
@@ -123,9 +133,10 @@ class StagingWriter:
             fd = os.open(leaf, _FILE_FLAGS, _FILE_MODE, dir_fd=parent)
         except OSError as exc:
             raise _os_refusal(exc, path) from exc
+        out = _FileOut(fd, direct=member.size >= _BIG_FILE)
         digest = hashlib.sha256()
         try:
-            tar.copy_data(member, lambda data: self._write(fd, data, digest))
+            tar.copy_data(member, lambda data: self._write(out, data, digest))
         except BaseException as exc:
             os.close(fd)
             if isinstance(exc, OSError):
@@ -134,16 +145,49 @@ class StagingWriter:
         self.syncer.hand_over(fd, path, member.size)
         return ExtractedFile(path, member.size, digest.hexdigest())
 
-    def _write(self, fd: int, data: memoryview, digest: hashlib._Hash) -> None:
+    def _write(self, out: _FileOut, data: memoryview, digest: hashlib._Hash) -> None:
         """Hash and write one chunk; big chunks are hashed on another core meanwhile."""
         hashing = self._hasher.submit(digest.update, data) if len(data) >= _PARALLEL else None
         if hashing is None:
             digest.update(data)
         try:
-            _write_all(fd, data)
+            out.write(data)
         finally:
             if hashing is not None:
                 hashing.result()  # the buffer is reused for the next chunk after this
+
+
+class _FileOut:
+    """Writes one new file, bypassing the page cache (``O_DIRECT``) while it can."""
+
+    def __init__(self, fd: int, direct: bool):
+        self.fd = fd
+        self.direct = False
+        if direct and _O_DIRECT:
+            # Set after opening, not in open(): a file system without O_DIRECT refuses it
+            # here and the file is simply written through the page cache.
+            flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+            with suppress(OSError):
+                fcntl.fcntl(fd, fcntl.F_SETFL, flags | _O_DIRECT)
+                self.direct = True
+
+    def write(self, data: memoryview) -> None:
+        """Write ``data`` at the end of the file (every earlier write was whole)."""
+        if self.direct and len(data) % _DIRECT_ALIGN:
+            self._buffered()  # the last, partial piece
+        try:
+            _write_all(self.fd, data)
+        except OSError as exc:
+            if not self.direct or exc.errno != errno.EINVAL:
+                raise
+            # An alignment this disk does not accept: nothing was written; go on buffered.
+            self._buffered()
+            _write_all(self.fd, data)
+
+    def _buffered(self) -> None:
+        flags = fcntl.fcntl(self.fd, fcntl.F_GETFL)
+        fcntl.fcntl(self.fd, fcntl.F_SETFL, flags & ~_O_DIRECT)
+        self.direct = False
 
 
 class _Folders:

@@ -13,6 +13,7 @@ The data of each member is left in the stream for the caller to copy (see
 
 from __future__ import annotations
 
+import mmap
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -73,7 +74,9 @@ class TarStream:
 
     def __init__(self, stream: Readable, chunk: int = 1024 * 1024):
         self._stream = stream
-        self._buffer = bytearray(chunk)
+        # Anonymous memory starts on a page boundary, so whole chunks can be written with
+        # O_DIRECT (see content.stagewriter), which needs aligned addresses.
+        self._buffer = mmap.mmap(-1, chunk)
         self._view = memoryview(self._buffer)
         self.offset = 0
         self._pending = False  # the current member's data has not been read yet
@@ -124,22 +127,27 @@ class TarStream:
     def copy_data(self, member: TarMember, sink: Callable[[memoryview], None]) -> None:
         """Pass the member's data to ``sink`` in chunks, then skip the block padding.
 
-        Raises :class:`TarFormatError` when the stream ends before the declared size.
+        Every chunk but the last is a whole buffer (1 MiB, page-aligned): the k-th starts
+        at byte k MiB of the member, whatever sizes the stream hands out. Raises
+        :class:`TarFormatError` when the stream ends before the declared size.
         """
         self._pending = False
         left = member.size
         while left:
             want = min(left, len(self._buffer))
-            count = self._stream.readinto(self._view[:want])
-            if not count:
-                raise TarFormatError(
-                    f"'{member.name}' is truncated: its header declares {member.size:,} bytes "
-                    f"but the package ends after {member.size - left:,}",
-                    member.name,
-                )
-            sink(self._view[:count])
-            left -= count
-            self.offset += count
+            got = 0
+            while got < want:
+                count = self._stream.readinto(self._view[got:want])
+                if not count:
+                    raise TarFormatError(
+                        f"'{member.name}' is truncated: its header declares {member.size:,} "
+                        f"bytes but the package ends after {member.size - left + got:,}",
+                        member.name,
+                    )
+                got += count
+            sink(self._view[:want])
+            left -= want
+            self.offset += want
         padding = _padded(member.size) - member.size
         if padding:
             self._read_exact(padding, f"the padding of '{member.name}'", member.name)
