@@ -11,16 +11,23 @@ each in a fresh subprocess so its peak RSS is its own:
   adds: metadata refresh, the target's own hash, the database).
 
 Targets: sync throughput >= 40% of the anchor's, peak RSS < 200 MB whatever the package
-size. For context, ``dd ... conv=fsync`` copies the same bytes to a file on the same disk
-and flushes them: an import must write every byte durably, so on a machine whose disk
-writes slower than OpenSSL hashes, that copy (not the hash) is the real floor.
+size. For context, ``dd ... oflag=direct conv=fsync`` copies the same bytes to a file on
+the same disk, past the page cache as the import writes its big files, and flushes them:
+an import must write every byte durably, so on a machine whose disk writes slower than
+OpenSSL hashes, that copy (not the hash) is the real floor.
 
     .venv/bin/python bench/import.py --dir /srv/scratch               # 1 GiB of media
     .venv/bin/python bench/import.py --dir /srv/scratch --size-mb 64  # quicker
     .venv/bin/python bench/import.py --dir /srv/scratch --profile     # + where time goes
 
-``run(package_path)`` imports one package into a fresh store and ``sync_run`` syncs one
-into a fresh data folder; both return the figures.
+``run(package_path, work)`` imports one package into a new store and ``sync_run`` syncs
+one into a new data folder; both return the figures.
+
+Nothing is deleted until every side has run (the work folder needs about 2 + 2 x runs
+times the package size): on ext4 without a journal, creating a file skips over every
+inode freed in the last 30 s, one look-up each, so removing the 2,000 lesson files of
+one run just before the next made each new file cost 0.25 ms of CPU instead of 0.015 ms
+and charged the next run for the clean-up of the last.
 
 Where a sync's time goes (1 GiB: 64 videos and 2,000 lessons, 2 cores, quiet machine,
 about 2.0 s and 3 s of CPU in all): metadata refresh 0.02 s; the manifest's JSON Schema
@@ -37,7 +44,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -110,35 +116,31 @@ def _package_build() -> ModuleType:
     return module
 
 
-def run(
-    package_path: Path, store_root: Path | None = None, work: Path | None = None
-) -> dict[str, Any]:
-    """Import ``package_path`` into a fresh store (a temporary one under ``work`` unless
-    given), in a subprocess; returns seconds, CPU seconds, peak RSS (KiB), file and
-    lesson counts, MiB/s."""
-    folder = work or package_path.parent
-    with tempfile.TemporaryDirectory(prefix="stepstone-store-", dir=folder) as temp:
-        store = store_root or Path(temp) / "store"
-        subprocess.run(["sync"], check=True)  # no writes of an earlier run in the way
-        shutil.rmtree(store, ignore_errors=True)
-        result: dict[str, Any] = _package_build().measure(IMPORT, str(package_path), str(store))
+def run(package_path: Path, work: Path) -> dict[str, Any]:
+    """Import ``package_path`` into a new store in a new folder under ``work``, in a
+    subprocess; returns seconds, CPU seconds, peak RSS (KiB), file and lesson counts,
+    MiB/s. The store is left for the caller to remove (see :func:`main`)."""
+    folder = Path(tempfile.mkdtemp(prefix="stepstone-store-", dir=work))
+    subprocess.run(["sync"], check=True)  # no writes of an earlier run in the way
+    result: dict[str, Any] = _package_build().measure(
+        IMPORT, str(package_path), str(folder / "store")
+    )
     result["mib_per_s"] = package_path.stat().st_size / MIB / result["seconds"]
     return result
 
 
 def sync_run(repo: Path, work: Path, profile: Path | None = None) -> dict[str, Any]:
-    """Sync the published ``repo`` into a fresh data folder under ``work``, in a
+    """Sync the published ``repo`` into a new data folder under ``work``, in a
     subprocess; returns seconds, CPU seconds (all threads) and peak RSS (KiB) of that
     process. With ``profile``, the sync runs under cProfile (slower) and its profile is
-    written to that file."""
+    written to that file. The data folder is left for the caller to remove."""
     published = repo / "published"
     root = published / "metadata" / "1.root.json"
-    with tempfile.TemporaryDirectory(prefix="stepstone-data-", dir=work) as temp:
-        subprocess.run(["sync"], check=True)  # no writes of an earlier run in the way
-        extra = [str(profile)] if profile else []
-        args = [str(Path(temp) / "data"), str(root), str(published), PUBLISHER, NAMESPACE]
-        args += extra
-        result: dict[str, Any] = _package_build().measure(SYNC, *args)
+    folder = Path(tempfile.mkdtemp(prefix="stepstone-data-", dir=work))
+    subprocess.run(["sync"], check=True)  # no writes of an earlier run in the way
+    args = [str(folder / "data"), str(root), str(published), PUBLISHER, NAMESPACE]
+    args += [str(profile)] if profile else []
+    result: dict[str, Any] = _package_build().measure(SYNC, *args)
     return result
 
 
@@ -156,7 +158,8 @@ def copy_seconds(package: Path) -> float:
     copy = package.with_name(package.name + ".copy")
     start = time.perf_counter()
     subprocess.run(
-        ["dd", f"if={package}", f"of={copy}", "bs=1M", "conv=fsync", "status=none"], check=True
+        ["dd", f"if={package}", f"of={copy}", "bs=1M", "oflag=direct", "conv=fsync", "status=none"],
+        check=True,
     )
     seconds = time.perf_counter() - start
     copy.unlink()
@@ -164,7 +167,7 @@ def copy_seconds(package: Path) -> float:
 
 
 def build(temp: Path, args: argparse.Namespace) -> Path:
-    """Generate the course (video-sized media), build its package, drop the source."""
+    """Generate the course (video-sized media) and build its package."""
     generator = _package_build()
     src = temp / "course"
     start = time.perf_counter()
@@ -173,7 +176,6 @@ def build(temp: Path, args: argparse.Namespace) -> Path:
     from content.package import build_package
 
     package: Path = build_package(src, temp / "dist", progress=False)
-    shutil.rmtree(src)  # only the package is needed now; halves the disk used
     print(
         f"package: {args.lessons} lessons, {args.media_files} media files, "
         f"{package.stat().st_size / MIB:.0f} MiB (made in {time.perf_counter() - start:.1f}s)"
@@ -199,7 +201,7 @@ def main() -> None:
     parser.add_argument("--size-mb", type=int, default=1024, help="media size in MiB")
     parser.add_argument("--lessons", type=int, default=2000)
     parser.add_argument("--media-files", type=int, default=64)
-    parser.add_argument("--runs", type=int, default=2, help="best of N for each side")
+    parser.add_argument("--runs", type=int, default=3, help="best of N rounds for each side")
     parser.add_argument("--dir", type=Path, default=None, help="work folder (default: $TMPDIR)")
     parser.add_argument(
         "--profile", action="store_true", help="also profile one sync (cProfile) and print it"
@@ -214,14 +216,21 @@ def main() -> None:
 
 
 def report(package: Path, repo: Path, temp: Path, args: argparse.Namespace) -> None:
-    """Measure every side and print the figures."""
+    """Measure every side and print the figures.
+
+    The sides take turns, round after round, and each keeps its best round: a shared
+    machine speeds up and slows down over a minute, and that must not favour one side.
+    """
     size = package.stat().st_size / MIB
     anchor_seconds(package)  # warm the page cache so every side reads from memory
-    anchor = min(anchor_seconds(package) for _ in range(args.runs))
-    subprocess.run(["sync"], check=True)  # start every write run with a clean page cache
-    copy = min(copy_seconds(package) for _ in range(args.runs))
-    syncs = [sync_run(repo, temp) for _ in range(args.runs)]
-    imports = [run(package, work=temp) for _ in range(args.runs)]
+    anchors, copies, syncs, imports = [], [], [], []
+    for _ in range(args.runs):
+        anchors.append(anchor_seconds(package))
+        subprocess.run(["sync"], check=True)  # start every write run with a clean page cache
+        copies.append(copy_seconds(package))
+        syncs.append(sync_run(repo, temp))
+        imports.append(run(package, temp))
+    anchor, copy = min(anchors), min(copies)
     synced = min(syncs, key=lambda r: r["seconds"])
     imported = min(imports, key=lambda r: r["seconds"])
     rate = {
@@ -241,7 +250,7 @@ def report(package: Path, repo: Path, temp: Path, args: argparse.Namespace) -> N
     )
     print(f"ratio sync/anchor           : {rate['sync'] / rate['anchor']:.2f}  (target >= 0.40)")
     print(f"ratio import/anchor         : {rate['import'] / rate['anchor']:.2f}")
-    print(f"write floor dd conv=fsync   : {copy:6.2f}s  {rate['copy']:7.1f} MiB/s")
+    print(f"write floor dd oflag=direct : {copy:6.2f}s  {rate['copy']:7.1f} MiB/s")
     print(f"ratio sync/write floor      : {rate['sync'] / rate['copy']:.2f}")
     peak_sync = max(s["peak_kib"] for s in syncs) / 1024
     peak_import = max(r["peak_kib"] for r in imports) / 1024

@@ -53,16 +53,20 @@ class ContentStore:
 
     def path_for(self, sha256: str) -> Path:
         """The path of a blob; raises ``ValueError`` unless ``sha256`` is 64 lowercase hex."""
+        return Path(self._blob_path(sha256))
+
+    def _blob_path(self, sha256: str) -> str:
+        # Plain strings, not pathlib: an import adopts thousands of blobs.
         if not isinstance(sha256, str) or not _HEX.fullmatch(sha256):
             raise ValueError(f"not a SHA-256 in lowercase hex: {sha256!r:.80}")
-        return self.root / sha256[:2] / sha256
+        return os.path.join(self._root_text, sha256[:2], sha256)
 
     def has(self, sha256: str) -> bool:
         """True when the blob is in the store (its content is not re-checked: see verify)."""
         if not isinstance(sha256, str) or not _HEX.fullmatch(sha256):
             raise ValueError(f"not a SHA-256 in lowercase hex: {sha256!r:.80}")
         # Plain strings, not pathlib: this runs for every media request.
-        return os.path.isfile(os.path.join(self._root_text, sha256[:2], sha256))  # noqa: PTH113,PTH118
+        return os.path.isfile(os.path.join(self._root_text, sha256[:2], sha256))
 
     def adopt(self, staged_file: Path, sha256: str) -> Path:
         """Move a staged file whose digest was already verified into the store.
@@ -75,7 +79,7 @@ class ContentStore:
         _fsync_dir(target.parent)
         return target
 
-    def adopt_all(self, items: Iterable[tuple[Path, str]]) -> list[Path]:
+    def adopt_all(self, items: Iterable[tuple[Path, str]]) -> None:
         """:meth:`adopt` for many files: the same guarantees, much faster.
 
         On Linux, one ``syncfs`` makes every staged file durable and a second one the
@@ -83,42 +87,44 @@ class ContentStore:
         costs a journal commit or a disk cache flush each. Elsewhere the fsyncs run on a
         few threads and each touched folder is fsynced once.
         """
-        pairs = [(Path(staged), self.path_for(sha256)) for staged, sha256 in items]
-        new = {target: staged for staged, target in pairs if not target.is_file()}
+        pairs = [(os.fspath(staged), self._blob_path(sha256)) for staged, sha256 in items]
+        # Deduplicated: identical content already stored stays as it is.
+        new = {target: staged for staged, target in pairs if not os.path.isfile(target)}
+        parents = {os.path.dirname(target) for target in new}
         if _SYNCFS is None:
-            self._adopt_fsyncing_each(new, {target.parent for _, target in pairs})
+            self._adopt_fsyncing_each(new, parents | {os.path.dirname(t) for _, t in pairs})
         elif new:
             for staged in new.values():
                 _make_read_only(staged)
-            self._make_parents({target.parent for target in new})
+            self._make_parents(parents)
             _sync_file_system(self.root)
             for target, staged in new.items():
-                staged.replace(target)
+                os.replace(staged, target)
             _sync_file_system(self.root)
-        return [target for _, target in pairs]
 
-    def _adopt_fsyncing_each(self, new: dict[Path, Path], folders: set[Path]) -> None:
+    def _adopt_fsyncing_each(self, new: dict[str, str], folders: set[str]) -> None:
         with ThreadPoolExecutor(max_workers=_SYNC_THREADS) as pool:
             sealing = pool.map(_seal, new.values())
-            self._make_parents({target.parent for target in new})
+            self._make_parents({os.path.dirname(target) for target in new})
             list(sealing)
             for target, staged in new.items():
-                staged.replace(target)
+                os.replace(staged, target)
             list(pool.map(_fsync_dir, sorted(folders)))
 
     def _move_in(self, staged: Path, target: Path) -> None:
         if target.is_file():
             return  # deduplicated: identical content is already stored
         _seal(staged)
-        self._make_parents({target.parent})
+        self._make_parents({str(target.parent)})
         staged.replace(target)
 
-    def _make_parents(self, folders: set[Path]) -> None:
+    def _make_parents(self, folders: set[str]) -> None:
         """Create the missing blob folders; one fsync of the root makes them all durable
         (a new store gets 256 of them in its first import)."""
-        missing = [folder for folder in folders if not folder.is_dir()]
+        missing = [folder for folder in folders if not os.path.isdir(folder)]
         for folder in missing:
-            folder.mkdir(exist_ok=True)
+            with suppress(FileExistsError):
+                os.mkdir(folder)
         if missing:
             _fsync_dir(self.root)
 
@@ -229,7 +235,7 @@ def _remove_if_unlocked(folder: Path) -> bool:
         os.close(fd)
 
 
-def _seal(staged: Path) -> None:
+def _seal(staged: str | Path) -> None:
     """Make a staged file read-only and durable before it is renamed into the store."""
     fd = os.open(staged, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     try:
@@ -242,13 +248,13 @@ def _seal(staged: Path) -> None:
         os.close(fd)
 
 
-def _make_read_only(staged: Path) -> None:
+def _make_read_only(staged: str) -> None:
     """Give a staged regular file the blob mode, unless the extractor created it so."""
     info = os.lstat(staged)
     if not stat.S_ISREG(info.st_mode):
         raise OSError(f"not a regular file: {staged}")
     if stat.S_IMODE(info.st_mode) != _BLOB_MODE:
-        staged.chmod(_BLOB_MODE)
+        os.chmod(staged, _BLOB_MODE)
 
 
 def _syncfs_function() -> Callable[[int], int] | None:
@@ -279,7 +285,7 @@ def _sync_file_system(folder: Path) -> None:
         os.close(fd)
 
 
-def _fsync_dir(folder: Path) -> None:
+def _fsync_dir(folder: str | Path) -> None:
     fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         with suppress(OSError):  # some file systems cannot fsync a folder; nothing to do then

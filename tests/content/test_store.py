@@ -92,7 +92,8 @@ def test_adopt_all_makes_blobs_durable_read_only_and_deduplicated(
         for name, body in bodies.items():
             (folder / name).write_bytes(body)  # mode 0644: adopting makes it read-only
             items.append((folder / name, hashlib.sha256(body).hexdigest()))
-        paths = store.adopt_all(items)
+        store.adopt_all(items)
+        paths = [store.path_for(sha) for _, sha in items]
         assert [p.read_bytes() for p in paths] == list(bodies.values())
         assert paths[2] == store.path_for(known)
         assert [(folder / n).exists() for n in bodies] == [False, False, True]  # dup stays
