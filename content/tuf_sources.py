@@ -118,17 +118,32 @@ class FolderFetcher(FetcherInterface):
             if exc.errno in {errno.ENOTDIR, errno.EISDIR}:
                 raise DownloadHTTPError(f"{path} not found", 404) from exc
             raise DownloadError(f"cannot read {path}: {exc.strerror}") from exc
-        return self._chunks(fd, path)
+        return _FileChunks(fd, path)
 
-    @staticmethod
-    def _chunks(fd: int, path: Path) -> Iterator[bytes]:
+
+class _FileChunks(Iterator[bytes]):
+    """A file's bytes, chunk by chunk; owns the descriptor from the start, so closing it
+    before (or without) reading a chunk closes the file too (a generator would not)."""
+
+    def __init__(self, fd: int, path: Path) -> None:
+        self._file = os.fdopen(fd, "rb", buffering=0)
+        self._path = path
+
+    def __next__(self) -> bytes:
         try:
-            with os.fdopen(fd, "rb", buffering=0) as stream:
-                while chunk := stream.read(CHUNK):
-                    yield chunk
+            chunk = self._file.read(CHUNK)
         except OSError as exc:
             # A stick pulled out mid-read: a download error, not a crash.
-            raise DownloadError(f"cannot read {path}: {exc.strerror}") from exc
+            self.close()
+            raise DownloadError(f"cannot read {self._path}: {exc.strerror}") from exc
+        if not chunk:
+            self.close()
+            raise StopIteration
+        return chunk
+
+    def close(self) -> None:
+        """Close the file (again: no harm)."""
+        self._file.close()
 
 
 class MirrorFetcher(FetcherInterface):

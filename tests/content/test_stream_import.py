@@ -116,6 +116,21 @@ def test_streamed_target_is_imported(
     assert list(store.staging_root.iterdir()) == []
 
 
+def open_files_under(folder: Path) -> list[Path]:
+    """The files under ``folder`` this process holds open (Linux: /proc/self/fd)."""
+    links = (fd.readlink() for fd in Path("/proc/self/fd").iterdir() if fd.is_symlink())
+    return [link for link in links if link.is_relative_to(folder)]
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc (Linux)")
+def test_a_target_left_unread_does_not_stay_open(client: PublisherClient, stick: Path) -> None:
+    [target] = client.targets()
+    with pytest.raises(RuntimeError), client.open_target(target):
+        assert open_files_under(stick) != []  # opened when offered
+        raise RuntimeError("the import failed before reading a byte")
+    assert open_files_under(stick) == []
+
+
 def test_valid_package_with_other_bytes_is_refused_before_anything_is_stored(
     client: PublisherClient, store: ContentStore, stick: Path, tmp_path: Path
 ) -> None:
