@@ -53,6 +53,13 @@ class Expiry:
         return int(getattr(self, f"{role}_days"))
 
 
+def in_namespace(course_id: str, namespace: str) -> bool:
+    """Whether a publisher whose namespace is ``org.example`` may publish ``course_id``:
+    ``org.example.finlit`` yes; ``org.example`` itself, ``org.examples.x`` and
+    ``org.other.x`` no. The publisher tool and the facility apply this same rule."""
+    return course_id.startswith(namespace + ".")
+
+
 @dataclass(frozen=True)
 class RepoConfig:
     """``REPO/repo.json``: not secret, kept beside the keys."""

@@ -32,6 +32,7 @@ from content.tuf_meta import (
     Published,
     RepoConfig,
     fsync_dir,
+    in_namespace,
     repo_lock,
     sign,
     stamp,
@@ -118,10 +119,6 @@ class _Session:
         stamp(ts.signed, days)
         sign(ts, self.signers("timestamp"), [self.root.signed])
         self.published.write(ts)
-
-
-def _in_namespace(course_id: str, namespace: str) -> bool:
-    return course_id == namespace or course_id.startswith(namespace + ".")
 
 
 # --- init ----------------------------------------------------------------------------
@@ -232,10 +229,10 @@ def _publish_package(session: _Session, package: Path, newest: dict[str, int]) -
     try:
         info = inspect_package(staged, DEFAULT_LIMITS)
         course_id, version = info.course_id, info.version
-        if not _in_namespace(course_id, session.config.namespace):
+        if not in_namespace(course_id, session.config.namespace):
             raise PublisherError(
-                f"{package}: course id {course_id} is outside this repository's namespace "
-                f"{session.config.namespace}"
+                f"{package}: course id {course_id} is outside this repository's namespace: "
+                f"ids must start with {session.config.namespace}."
             )
         if version <= newest.get(course_id, 0):
             raise PublisherError(

@@ -23,6 +23,7 @@ import sqlite_utils
 
 from content.importer import StagedPackage
 from content.review import text_flags
+from content.tuf_meta import in_namespace
 from server import audit, clock
 from server.audit import Actor
 from server.db import Database
@@ -74,15 +75,11 @@ class Publisher:
         )
 
 
-def in_namespace(publisher: Publisher, course_id: str) -> bool:
-    return course_id.startswith(publisher.namespace + ".")
-
-
 def check_target(
     conn: sqlite3.Connection, publisher: Publisher, course_id: str, version: int
 ) -> None:
     """Refuse what our rules refuse: called before any download and again when recording."""
-    if not in_namespace(publisher, course_id):
+    if not in_namespace(course_id, publisher.namespace):
         raise CatalogRefused(
             f"{publisher.name} may only publish courses named {publisher.namespace}.*, "
             f"not {course_id}."

@@ -72,10 +72,12 @@ def test_add_bumps_roles_and_records_custom(tmp_path: Path) -> None:
     assert [p.name for p in stored.iterdir()] == [f"{target.sha256}.org.example.test-v1.tar"]
 
 
-def test_add_refuses_outside_namespace(tmp_path: Path) -> None:
+@pytest.mark.parametrize("course_id", ["org.other.course", "org.examples.x", "org.example"])
+def test_add_refuses_outside_namespace(tmp_path: Path, course_id: str) -> None:
+    # The same rule as the facility's (a course id equal to the namespace is outside it).
     repo = make_repo(tmp_path)
-    package = make_package(tmp_path, 1, course_id="org.other.course")
-    with pytest.raises(PublisherError, match=r"outside this repository's namespace org\.example"):
+    package = make_package(tmp_path, 1, course_id=course_id)
+    with pytest.raises(PublisherError, match=r"outside this repository's namespace: ids must"):
         tuf_repo.add_packages(repo, [package])
     assert tuf_repo.status(repo).roles["targets"].version == 1
     assert not any((repo / "published" / "targets").rglob("*.tar"))
