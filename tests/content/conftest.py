@@ -60,6 +60,40 @@ captions:
 Hello.
 """
 
+# A quiz and a workbook lesson using every kind of question and prompt.
+QUIZ = """---
+key: check
+title: Check
+kind: quiz
+quiz:
+  pass_mark: 80
+  feedback: on-submit
+  assessment: post
+  questions:
+    - {key: q1, type: true-false, prompt: "Sky is blue?", answer: true}
+    - key: q2
+      type: multiple
+      prompt: Pick
+      choices: [{text: a, correct: true, feedback: "Yes"}, {text: b}]
+    - {key: q3, type: short-answer, prompt: "Name it", accepted: [one], explanation: Why}
+---
+Body text.
+"""
+
+WORKBOOK = """---
+key: book
+title: Book
+kind: workbook
+workbook:
+  prompts:
+    - {key: feel, type: scale, prompt: "How?", visibility: educator, min_label: Low,
+       max_label: High}
+    - {key: list, type: checklist, prompt: "Which?", visibility: private, options: [a, b],
+       hint: Pick any}
+---
+Body text.
+"""
+
 WriteCourse = Callable[..., Path]
 
 

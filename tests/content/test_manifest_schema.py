@@ -14,36 +14,7 @@ from content.manifest import validate_manifest
 from content.package import build_package
 from content.reader import read_package
 from content.validate import is_valid, validator
-from tests.content.conftest import lesson, write_course
-
-QUIZ = """
-key: check
-title: Check
-kind: quiz
-quiz:
-  pass_mark: 80
-  feedback: on-submit
-  assessment: post
-  questions:
-    - {key: q1, type: true-false, prompt: "Sky is blue?", answer: true}
-    - key: q2
-      type: multiple
-      prompt: Pick
-      choices: [{text: a, correct: true, feedback: "Yes"}, {text: b}]
-    - {key: q3, type: short-answer, prompt: "Name it", accepted: [one], explanation: Why}
-"""
-
-WORKBOOK = """
-key: book
-title: Book
-kind: workbook
-workbook:
-  prompts:
-    - {key: feel, type: scale, prompt: "How?", visibility: educator, min_label: Low,
-       max_label: High}
-    - {key: list, type: checklist, prompt: "Which?", visibility: private, options: [a, b],
-       hint: Pick any}
-"""
+from tests.content.conftest import QUIZ, WORKBOOK, write_course
 
 # What each value is replaced with in turn: every JSON type, empty and odd strings.
 REPLACEMENTS: list[Any] = [None, True, 0, -1, 1.5, "", "x", "../x", "a/../b", [], {}, "x" * 1100]
@@ -64,7 +35,7 @@ def manifest(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                 "lessons/w.md",
             ]
         },
-        lessons={"lessons/q.md": lesson(QUIZ), "lessons/w.md": lesson(WORKBOOK)},
+        lessons={"lessons/q.md": QUIZ, "lessons/w.md": WORKBOOK},
     )
     data = read_package(build_package(src, root / "dist")).manifest
     data["review_flags"].append({"kind": "external-link", "lesson": "intro", "detail": "x"})

@@ -15,7 +15,7 @@ import pytest
 from content.errors import LintFailed, PackageError
 from content.package import build_package
 from content.reader import inspect_package, read_package
-from tests.content.conftest import WriteCourse, lesson
+from tests.content.conftest import QUIZ, WORKBOOK, WriteCourse, lesson
 
 
 def digest(path: Path) -> str:
@@ -75,34 +75,9 @@ def test_build_from_copy_with_other_mtimes_is_identical(course_dir: Path, tmp_pa
 
 
 def test_quiz_and_workbook_in_manifest(make_course: WriteCourse, tmp_path: Path) -> None:
-    quiz = lesson("""
-key: check
-title: Check
-kind: quiz
-quiz:
-  pass_mark: 80
-  feedback: on-submit
-  assessment: post
-  questions:
-    - {key: q1, type: true-false, prompt: "Sky is blue?", answer: true}
-    - key: q2
-      type: multiple
-      prompt: Pick
-      choices: [{text: a, correct: true, feedback: "Yes"}, {text: b}]
-""")
-    book = lesson("""
-key: book
-title: Book
-kind: workbook
-workbook:
-  prompts:
-    - {key: feel, type: scale, prompt: "How?", visibility: educator, min_label: Low,
-       max_label: High}
-    - {key: list, type: checklist, prompt: "Which?", visibility: private, options: [a, b]}
-""")
     src = make_course(
         course={"lessons": ["lessons/q.md", "lessons/w.md"]},
-        lessons={"lessons/q.md": quiz, "lessons/w.md": book},
+        lessons={"lessons/q.md": QUIZ, "lessons/w.md": WORKBOOK},
     )
     manifest = read_package(build_package(src, tmp_path / "dist")).manifest
     q, w = manifest["lessons"]
