@@ -83,9 +83,9 @@ class ContentStore:
         """:meth:`adopt` for many files: the same guarantees, much faster.
 
         On Linux, one ``syncfs`` makes every staged file durable and a second one the
-        renames: a package has thousands of small files (its lessons), and an fsync each
-        costs a journal commit or a disk cache flush each. Elsewhere the fsyncs run on a
-        few threads and each touched folder is fsynced once.
+        renames: a package has thousands of small files (its lessons), and each fsync
+        costs a journal commit or a disk cache flush. Elsewhere the fsyncs run on a few
+        threads and each touched folder is fsynced once.
         """
         pairs = [(os.fspath(staged), self._blob_path(sha256)) for staged, sha256 in items]
         # Deduplicated: identical content already stored stays as it is.

@@ -131,7 +131,7 @@ def test_big_files_skip_the_page_cache_in_whole_chunks(
         assert [direct for direct, _ in writes] == [True, True, True, False]
 
 
-@pytest.mark.parametrize("refused_at", ["fcntl", "write"])
+@pytest.mark.parametrize("refused_at", ["fcntl", "write", "second-half"])
 def test_a_disk_that_refuses_direct_writes_gets_buffered_ones(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, refused_at: str
 ) -> None:
@@ -145,10 +145,15 @@ def test_a_disk_that_refuses_direct_writes_gets_buffered_ones(
             raise OSError(errno.EINVAL, "Invalid argument")
         return real_fcntl(fd, command, arg)
 
+    halves: list[int] = []
+
     def no_direct_write(fd: int, data: memoryview) -> int:
-        if real_fcntl(fd, fcntl.F_GETFL) & direct:
-            raise OSError(errno.EINVAL, "Invalid argument")
-        return real_write(fd, data)
+        if not real_fcntl(fd, fcntl.F_GETFL) & direct:
+            return real_write(fd, data)
+        if refused_at == "second-half" and not halves:
+            halves.append(len(data) // 2)  # a short write, then a refusal for the rest
+            return real_write(fd, data[: halves[0]])
+        raise OSError(errno.EINVAL, "Invalid argument")
 
     if refused_at == "fcntl":
         monkeypatch.setattr(stagewriter.fcntl, "fcntl", no_direct_fcntl)
