@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from functools import lru_cache
 from typing import Any
@@ -161,7 +162,33 @@ def spelling_words(text: str) -> set[str]:
     }
 
 
-class LanguageAnalyzer(Tokenizer):  # type: ignore[misc]
+class _Analyzer(Tokenizer, ABC):  # type: ignore[misc]
+    """Whoosh's analyzer call, written once; a subclass fills in the tokens."""
+
+    def __call__(
+        self,
+        value: str,
+        positions: bool = False,
+        chars: bool = False,
+        keeporiginal: bool = False,
+        removestops: bool = True,
+        start_pos: int = 0,
+        start_char: int = 0,
+        tokenize: bool = True,
+        mode: str = "",
+        **kwargs: Any,
+    ) -> Iterator[Token]:
+        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        return self.tokens(value, token, keeporiginal, start_pos, start_char)
+
+    @abstractmethod
+    def tokens(
+        self, value: str, token: Token, keeporiginal: bool, start_pos: int, start_char: int
+    ) -> Iterator[Token]:
+        """Fill in and yield ``token`` (one object, reused) for each term of ``value``."""
+
+
+class LanguageAnalyzer(_Analyzer):
     """Whoosh analyzer: words -> lowercase, stop words out, folded, stemmed; one pass.
 
     Positions are renumbered over the words that remain, so a phrase such as "fractions
@@ -179,21 +206,11 @@ class LanguageAnalyzer(Tokenizer):  # type: ignore[misc]
     def __hash__(self) -> int:
         return hash(("LanguageAnalyzer", self.language))
 
-    def __call__(
-        self,
-        value: str,
-        positions: bool = False,
-        chars: bool = False,
-        keeporiginal: bool = False,
-        removestops: bool = True,
-        start_pos: int = 0,
-        start_char: int = 0,
-        tokenize: bool = True,
-        mode: str = "",
-        **kwargs: Any,
+    def tokens(
+        self, value: str, token: Token, keeporiginal: bool, start_pos: int, start_char: int
     ) -> Iterator[Token]:
+        """Each remaining word's term, with its position and characters when asked."""
         make = term_maker(self.language)
-        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
         pos = start_pos
         for match in WORD.finditer(value):
             term = make(match.group())
@@ -204,16 +221,16 @@ class LanguageAnalyzer(Tokenizer):  # type: ignore[misc]
             token.stopped = False
             if keeporiginal:
                 token.original = match.group()
-            if positions:
+            if token.positions:
                 token.pos = pos
                 pos += 1
-            if chars:
+            if token.chars:
                 token.startchar = start_char + match.start()
                 token.endchar = start_char + match.end()
             yield token
 
 
-class SpellingAnalyzer(Tokenizer):  # type: ignore[misc]
+class SpellingAnalyzer(_Analyzer):
     """Whoosh analyzer for the spelling dictionary: the words as written, lowercase.
 
     Suggestions must be real words ("fraction"), never stems ("fraction" is fine, but
@@ -227,20 +244,10 @@ class SpellingAnalyzer(Tokenizer):  # type: ignore[misc]
     def __hash__(self) -> int:
         return hash("SpellingAnalyzer")
 
-    def __call__(
-        self,
-        value: str,
-        positions: bool = False,
-        chars: bool = False,
-        keeporiginal: bool = False,
-        removestops: bool = True,
-        start_pos: int = 0,
-        start_char: int = 0,
-        tokenize: bool = True,
-        mode: str = "",
-        **kwargs: Any,
+    def tokens(
+        self, value: str, token: Token, keeporiginal: bool, start_pos: int, start_char: int
     ) -> Iterator[Token]:
-        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        """Each distinct dictionary word of ``value`` (no positions: not for phrases)."""
         for word in spelling_words(value):
             token.text = word
             token.boost = 1.0

@@ -4,12 +4,14 @@ the app sent (500 if it failed before answering) and the time taken."""
 from __future__ import annotations
 
 import time
+from abc import ABC, abstractmethod
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
-class AfterResponse:
-    """Calls `done(scope, status, seconds)` after every HTTP request, even a failed one."""
+class AfterResponse(ABC):
+    """Calls `done(scope, status, seconds)` after every HTTP request, even a failed one.
+    Subclasses (the request log, the metrics) say what to do with those figures."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -32,5 +34,6 @@ class AfterResponse:
         finally:
             self.done(scope, status, time.perf_counter() - started)
 
+    @abstractmethod
     def done(self, scope: Scope, status: int, seconds: float) -> None:
-        raise NotImplementedError
+        """Record one finished request: its status and how long it took."""
