@@ -43,16 +43,18 @@ and each file's (its name in the store); so is writing the bytes (see the write 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import package_build  # noqa: E402  (beside this file: its course generator and measure())
+
 MIB = 1024 * 1024
 PUBLISHER = "bench-ngo"
 NAMESPACE = "org.example"
@@ -105,26 +107,13 @@ print(json.dumps({"seconds": seconds, "cpu": cpu, "peak_kib": peak_kib}))
 """
 
 
-def _package_build() -> ModuleType:
-    """bench/package_build.py, whose course generator we reuse (bench/ is not a package)."""
-    spec = importlib.util.spec_from_file_location(
-        "package_build", ROOT / "bench" / "package_build.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def run(package_path: Path, work: Path) -> dict[str, Any]:
     """Import ``package_path`` into a new store in a new folder under ``work``, in a
     subprocess; returns seconds, CPU seconds, peak RSS (KiB), file and lesson counts,
     MiB/s. The store is left for the caller to remove (see :func:`main`)."""
     folder = Path(tempfile.mkdtemp(prefix="stepstone-store-", dir=work))
     subprocess.run(["sync"], check=True)  # no writes of an earlier run in the way
-    result: dict[str, Any] = _package_build().measure(
-        IMPORT, str(package_path), str(folder / "store")
-    )
+    result: dict[str, Any] = package_build.measure(IMPORT, str(package_path), str(folder / "store"))
     result["mib_per_s"] = package_path.stat().st_size / MIB / result["seconds"]
     return result
 
@@ -140,7 +129,7 @@ def sync_run(repo: Path, work: Path, profile: Path | None = None) -> dict[str, A
     subprocess.run(["sync"], check=True)  # no writes of an earlier run in the way
     args = [str(folder / "data"), str(root), str(published), PUBLISHER, NAMESPACE]
     args += [str(profile)] if profile else []
-    result: dict[str, Any] = _package_build().measure(SYNC, *args)
+    result: dict[str, Any] = package_build.measure(SYNC, *args)
     return result
 
 
@@ -168,11 +157,9 @@ def copy_seconds(package: Path) -> float:
 
 def build(temp: Path, args: argparse.Namespace) -> Path:
     """Generate the course (video-sized media) and build its package."""
-    generator = _package_build()
     src = temp / "course"
     start = time.perf_counter()
-    generator.write_course(src, args.lessons, args.size_mb, args.media_files)
-    sys.path.insert(0, str(ROOT))
+    package_build.write_course(src, args.lessons, args.size_mb, args.media_files)
     from content.package import build_package
 
     package: Path = build_package(src, temp / "dist", progress=False)

@@ -33,7 +33,6 @@ the 2 cores with nginx and uvicorn, equally on both sides.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import re
@@ -46,13 +45,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+import package_build  # noqa: E402  (beside this file: its course generator)
 
 from content.package import build_package  # noqa: E402
 from content.tuf_repo import add_packages, init_repository  # noqa: E402
@@ -105,21 +105,10 @@ end
 """
 
 
-def _package_build() -> ModuleType:
-    """bench/package_build.py, whose course generator we reuse (bench/ is not a package)."""
-    spec = importlib.util.spec_from_file_location(
-        "package_build", ROOT / "bench" / "package_build.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def make_facility(work: Path, size_mb: int) -> Path:
     """A data folder with the generated course published and a learner; returns it."""
     source, dist, repo, data = (work / name for name in ("course", "dist", "ngo", "data"))
-    _package_build().write_course(source, 1, size_mb, 1)
+    package_build.write_course(source, 1, size_mb, 1)
     dist.mkdir()
     package = build_package(source, dist, progress=False)
     init_repository(repo, "bench-ngo", "org.example")

@@ -17,6 +17,7 @@ from server.accounts import Role, User
 from server.audit import Actor
 from server.cli import initialize
 from server.db import Database
+from server.demo import SOURCE_COURSES, publish_demo_courses
 from server.settings import Settings, load_settings
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -72,6 +73,16 @@ def fake_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     fake = FakeClock(clock.now())
     monkeypatch.setattr(clock, "now", fake.now)
     return fake
+
+
+def demo_facility(data: Path) -> tuple[Settings, Database]:
+    """A new data folder ``data`` with the demo courses published, as ``stepstone demo``
+    leaves it (without its accounts); the caller closes the database."""
+    settings = load_settings(environ={}, data_dir=data, demo=True)
+    database = initialize(settings)
+    report = publish_demo_courses(settings, database, SOURCE_COURSES)
+    assert report.status == "ok", report.message
+    return settings, database
 
 
 def make_user(

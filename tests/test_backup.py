@@ -29,10 +29,9 @@ from server.audit import Actor
 from server.backup import BackupError
 from server.cli import cli, initialize
 from server.db import Database
-from server.demo import SOURCE_COURSES, publish_demo_courses
 from server.migrations import migrations
 from server.settings import Settings, load_settings
-from tests.conftest import make_user, sign_in
+from tests.conftest import demo_facility, make_user, sign_in
 
 SAFETY = "org.stepstone.demo.workplace-safety"
 WRITER = "test.write"
@@ -43,10 +42,7 @@ WRITER = "test.write"
 @pytest.fixture(scope="module")
 def facility_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data = tmp_path_factory.mktemp("template") / "data"
-    settings = load_settings(environ={}, data_dir=data, demo=True)
-    database = initialize(settings)
-    report = publish_demo_courses(settings, database, SOURCE_COURSES)
-    assert report.status == "ok", report.message
+    _settings, database = demo_facility(data)
     make_user(database, Role.LEARNER, "A100", "Alex Learner")
     database.close()
     return data

@@ -31,13 +31,12 @@ from server.audit import Actor
 from server.catalog import CatalogHooks
 from server.cli import cli, initialize
 from server.db import Database
-from server.demo import SOURCE_COURSES, publish_demo_courses
 from server.health import Status
 from server.migrations import migrations
 from server.search import search_sync
 from server.settings import Settings, load_settings
 from server.views.ops import is_local
-from tests.conftest import FakeClock, make_user, sign_in
+from tests.conftest import FakeClock, demo_facility, make_user, sign_in
 
 LOCAL = ("127.0.0.1", 40000)
 SAFETY = "org.stepstone.demo.workplace-safety"
@@ -46,10 +45,7 @@ SAFETY = "org.stepstone.demo.workplace-safety"
 @pytest.fixture(scope="module")
 def facility_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data = tmp_path_factory.mktemp("template") / "data"
-    settings = load_settings(environ={}, data_dir=data, demo=True)
-    database = initialize(settings)
-    report = publish_demo_courses(settings, database, SOURCE_COURSES)
-    assert report.status == "ok", report.message
+    _settings, database = demo_facility(data)
     database.close()
     return data
 

@@ -19,10 +19,7 @@ import httpx
 import pytest
 
 from server.accounts import Role
-from server.cli import initialize
-from server.demo import SOURCE_COURSES, publish_demo_courses
-from server.settings import load_settings
-from tests.conftest import CSRF_RE, make_user
+from tests.conftest import CSRF_RE, demo_facility, make_user
 from tests.live import running_server
 
 pytestmark = pytest.mark.e2e
@@ -40,10 +37,7 @@ QUERY = "narwhalotter-search-words"  # what a learner types in a search box
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     data = tmp_path / "data"
-    settings = load_settings(environ={}, data_dir=data, demo=True)
-    database = initialize(settings)
-    report = publish_demo_courses(settings, database, SOURCE_COURSES)
-    assert report.status == "ok", report.message
+    _settings, database = demo_facility(data)
     make_user(database, Role.LEARNER, "A100", "Alex Learner", secret=PIN)
     make_user(database, Role.ADMIN, "boss", secret=PASSWORD)
     database.close()

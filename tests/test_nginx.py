@@ -23,16 +23,12 @@ import pytest
 from server import assignments
 from server.accounts import Role
 from server.audit import Actor
-from server.cli import initialize
-from server.demo import publish_demo_courses
-from server.settings import load_settings
-from tests.conftest import CSRF_RE, PIN, make_user
+from tests.conftest import CSRF_RE, PIN, demo_facility, make_user
 from tests.live import free_port, running_server
 from tests.nginx_site import Site, make_certificates, nginx_binary, running_nginx
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[1]
 SAFETY = "org.stepstone.demo.workplace-safety"
 LESSON = f"/learn/courses/{SAFETY}/lessons/four-safety-habits"
 VIDEO_RE = re.compile(r'src="(/media/([0-9a-f]{64})/safety-habits\.webm)"')
@@ -54,10 +50,7 @@ def facility(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Facility]:
         pytest.skip("nginx is not installed here (apt-get install nginx-light); CI has it")
     base = tmp_path_factory.mktemp("nginx")
     data = base / "data"
-    settings = load_settings(environ={}, data_dir=data, demo=True)
-    database = initialize(settings)
-    report = publish_demo_courses(settings, database, ROOT / "courses")
-    assert report.status == "ok", report.message
+    _settings, database = demo_facility(data)
     assigned = make_user(database, Role.LEARNER, "A100", "Alex Learner")
     make_user(database, Role.LEARNER, "B200", "Bea Learner")
     with database.write() as db:
