@@ -245,13 +245,8 @@ class SearchService:
         follow reads everything anew anyway.
         """
         with self.location.write_lock():
-            folder = self.location.current()
-            if folder is None or not schema_matches(folder):
-                return False
-            try:
-                ix = open_index(folder)
-            except INDEX_ERRORS:
-                log.exception("search index cannot be opened for writing")
+            ix = self._open_current()
+            if ix is None:
                 return False
             try:
                 _write(ix, change)
@@ -360,13 +355,21 @@ class SearchService:
             with self._lock:
                 self._forget_view()
 
-    def _usable_on_disk(self) -> bool:
+    def _open_current(self) -> index.Index | None:
+        """The live index, opened; None when it is missing, of another schema, or broken
+        (logged)."""
         folder = self.location.current()
         if folder is None or not schema_matches(folder):
-            return False
+            return None
         try:
-            ix = open_index(folder)
+            return open_index(folder)
         except INDEX_ERRORS:
+            log.exception("the search index in %s cannot be opened", folder)
+            return None
+
+    def _usable_on_disk(self) -> bool:
+        ix = self._open_current()
+        if ix is None:
             return False
         try:
             with ix.searcher() as searcher:
