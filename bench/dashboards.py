@@ -56,7 +56,7 @@ import dashboard_data  # noqa: E402
 from dashboard_data import STAFF_PASSWORD, Scale  # noqa: E402
 from starlette.testclient import TestClient  # noqa: E402
 
-from server import exports, teaching  # noqa: E402
+from server import csvfiles, exports, teaching  # noqa: E402
 from server.accounts import User, get_user  # noqa: E402
 from server.app import create_app  # noqa: E402
 from server.cli import initialize  # noqa: E402
@@ -336,7 +336,7 @@ def time_export(staff: Staff, database: Database, admin: User, runs: int) -> Non
     started = time.perf_counter()
     rows = exports.progress_rows(database, Scope(admin), flt)
     query = (time.perf_counter() - started) * 1000
-    csv_ms = _millis(exports.to_csv, rows, exports.PROGRESS_COLUMNS)
+    csv_ms = _millis(csvfiles.records_to_text, rows, exports.PROGRESS_COLUMNS)
     print(
         f"\nFull-facility progress CSV (admin, all dates): {statistics.median(pages):,.0f} ms"
         f" median of {runs} (max {max(pages):,.0f} ms), {sizes[-1] / 2**20:.1f} MiB,"

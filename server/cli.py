@@ -15,7 +15,7 @@ import uvicorn
 
 from content.cli import package_cli
 from content.publisher_cli import publisher_cli
-from server import accounts, assignments, clock, groups, roster
+from server import accounts, assignments, clock, csvfiles, groups, roster
 from server.accounts import Role
 from server.audit import Actor, verify_chain
 from server.backup import BackupError
@@ -368,10 +368,12 @@ def roster_import(
     click.echo(f"Imported: {plan.count('create')} new, {plan.count('update')} updated.")
     if pins_out is not None:
         fd = os.open(pins_out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write("facility_id,name,one_time_pin\n")
-            for row in created:
-                handle.write(f"{row.facility_id},{row.name.replace(',', ' ')},{row.one_time_pin}\n")
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            csvfiles.write(
+                handle,
+                ["facility_id", "name", "one_time_pin"],
+                ([r.facility_id, r.name, r.one_time_pin] for r in created),
+            )
         click.echo(f"One-time PINs written to {pins_out}.")
     else:
         for row in created:

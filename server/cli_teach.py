@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from server import exports, impact
+from server import csvfiles, exports, impact
 from server.accounts import Role, User
 from server.cli_content import CLI_ACTOR, open_data
 from server.errors import NotFound, ValidationError
@@ -70,10 +70,10 @@ def _export(ctx: click.Context, kind: str, group: str, course: str, start: str, 
             data = json.dumps(rows, indent=2, ensure_ascii=False)
         elif kind == "progress":
             rows = exports.progress_rows(database, _CONSOLE, flt)
-            data = exports.to_csv(rows, exports.PROGRESS_COLUMNS)
+            data = csvfiles.records_to_text(rows, exports.PROGRESS_COLUMNS)
         else:
             rows = exports.completion_rows(database, _CONSOLE, flt)
-            data = exports.to_csv(rows, exports.COMPLETION_COLUMNS)
+            data = csvfiles.records_to_text(rows, exports.COMPLETION_COLUMNS)
     except ValidationError as exc:
         raise click.ClickException(exc.message) from None
     exports.record_export(database, CLI_ACTOR, kind, flt, len(rows))

@@ -1,5 +1,6 @@
-"""Exports for educators and admins: progress and completions as CSV, a printable
-completion report, and xAPI statements for an outside learning record store.
+"""Exports for educators and admins: progress and completions as CSV (written by
+`server.csvfiles`), a printable completion report, and xAPI statements for an outside
+learning record store.
 
 Every export is limited to the asker's scope (`server.teaching.Scope`), to a date range,
 and optionally to one group or one course, and every export is audited (who, what,
@@ -8,13 +9,10 @@ how many rows; never the rows themselves).
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import hmac
-import io
 import json
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -138,23 +136,6 @@ def completion_rows(database: Database, scope: Scope, flt: Filter) -> list[dict[
         }
         for r in rows
     ]
-
-
-def to_csv(rows: Iterable[dict[str, Any]], columns: list[str]) -> str:
-    """CSV text. Cells that a spreadsheet would run as a formula are quoted with a
-    leading apostrophe (names are typed by people)."""
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\r\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: _safe_cell(v) for k, v in row.items()})
-    return out.getvalue()
-
-
-def _safe_cell(value: Any) -> Any:
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
 
 
 PROGRESS_COLUMNS = [

@@ -14,8 +14,6 @@ the data folder with mode 0600) so the NGO can check it came from this facility 
 from __future__ import annotations
 
 import base64
-import csv
-import io
 import json
 import os
 from collections import defaultdict
@@ -28,7 +26,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from server import clock, learning
+from server import clock, csvfiles, learning
 from server.db import Database
 from server.errors import NotFound
 from server.settings import Settings
@@ -244,16 +242,13 @@ def to_json(report: dict[str, Any]) -> bytes:
 
 
 def to_csv(report: dict[str, Any]) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(["course_id", "course", "month", *METRICS])
     hidden = f"<{report['min_cell']}"
-    for row in [*report["rows"], *report["totals"]]:
-        writer.writerow(
-            [row["course_id"], row["course"], row["month"]]
-            + [hidden if m in row["suppressed"] else row[m] for m in METRICS]
-        )
-    return out.getvalue().encode("utf-8")
+    rows = (
+        [row["course_id"], row["course"], row["month"]]
+        + [hidden if m in row["suppressed"] else row[m] for m in METRICS]
+        for row in [*report["rows"], *report["totals"]]
+    )
+    return csvfiles.to_text(["course_id", "course", "month", *METRICS], rows).encode("utf-8")
 
 
 # ---- Signing --------------------------------------------------------------------------

@@ -384,3 +384,31 @@ def teaching(db: sqlite_utils.Database) -> None:
         CREATE INDEX progress_events_received ON progress_events(received_at);
         """,
     )
+
+
+@migrations(name="0005_workbook_privacy")
+def workbook_privacy(db: sqlite_utils.Database) -> None:
+    """Answers saved before the strictest-label rule kept the label of the version their
+    entry was started under, even when a newer version made the prompt private before
+    the learner last wrote. Which words were written when is not known, so an answer
+    becomes private when any served version of its course at least as new as its entry's
+    marks the prompt private and went live before the answer was last written."""
+    _run_script(
+        db,
+        """
+        UPDATE workbook_answers SET visibility = 'private'
+        WHERE visibility = 'educator' AND EXISTS (
+            SELECT 1 FROM workbook_entries e
+            JOIN course_versions started ON started.id = e.version_id
+            JOIN course_versions later ON later.course_pk = started.course_pk
+            JOIN lessons l ON l.version_id = later.id AND l.key = e.lesson_key
+            JOIN json_each(l.data, '$.workbook.prompts') p
+            WHERE e.id = workbook_answers.entry_id
+            AND later.version >= started.version
+            AND later.status IN ('approved', 'retired', 'retracted')
+            AND coalesce(later.reviewed_at, later.imported_at) <= workbook_answers.updated_at
+            AND json_extract(p.value, '$.key') = workbook_answers.prompt_key
+            AND coalesce(json_extract(p.value, '$.visibility'), '') != 'educator'
+        );
+        """,
+    )

@@ -358,7 +358,9 @@ def _apply(
     elif event.type == "draft":
         from server import workbooks  # workbooks records its own events through this module
 
-        workbooks.save_draft_in(db, user, course, lesson, event.data.get("answers"), now)
+        shown_private = workbooks.shown_private_keys(event.data.get("shown_private"))
+        answers = event.data.get("answers")
+        workbooks.save_draft_in(db, user, course, lesson, answers, now, shown_private)
 
 
 def _progressed(db: sqlite_utils.Database, lesson: Lesson, event: Event, key: list[Any]) -> bool:

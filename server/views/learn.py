@@ -208,6 +208,7 @@ def _workbook_context(req: Req, course: Course, lesson: Lesson) -> dict[str, Any
     draft = next((e for e in entries if e.status == "draft"), None)
     return {
         "prompts": workbooks.prompts_of(lesson),
+        "shown_visibility": workbooks.shown_visibility,
         "draft": draft,
         "sent": [e for e in entries if e.status != "draft"],
         "writing": draft is not None
@@ -321,7 +322,8 @@ def workbook_action(req: Req) -> Response:
     if lesson.kind != "workbook":
         raise NotFound()
     submit = req.field("action") == "submit"
-    answers = workbooks.from_form(workbooks.prompts_of(lesson), _values(req))
+    values = _values(req)
+    answers = workbooks.from_form(workbooks.prompts_of(lesson), values)
     try:
         workbooks.save(
             req.database,
@@ -332,6 +334,7 @@ def workbook_action(req: Req) -> Response:
             answers,
             _form_event_id(req),
             submit,
+            workbooks.shown_private_keys(values.get("shown_private")),
         )
     except ValidationError as exc:
         context = _lesson_context(req, course, lessons, lesson)

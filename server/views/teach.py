@@ -11,6 +11,7 @@ from starlette.responses import Response
 from server import (
     assignments,
     audit,
+    csvfiles,
     exports,
     learning,
     plans,
@@ -322,7 +323,9 @@ def export_progress(req: Req) -> Response:
         req.database, req.user.actor(req.client_address), "progress", flt, len(rows)
     )
     return _download(
-        exports.to_csv(rows, exports.PROGRESS_COLUMNS), "text/csv; charset=utf-8", "progress.csv"
+        csvfiles.records_to_text(rows, exports.PROGRESS_COLUMNS),
+        "text/csv; charset=utf-8",
+        "progress.csv",
     )
 
 
@@ -343,7 +346,7 @@ def export_completions(req: Req) -> Response:
         group = _scope(req).group(req.database, flt.group_id) if flt.group_id else None
         return req.render("teach/completions.html", {"rows": rows, "flt": flt, "group": group})
     return _download(
-        exports.to_csv(rows, exports.COMPLETION_COLUMNS),
+        csvfiles.records_to_text(rows, exports.COMPLETION_COLUMNS),
         "text/csv; charset=utf-8",
         "completions.csv",
     )

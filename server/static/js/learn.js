@@ -230,9 +230,16 @@
       });
       return found;
     };
+    // The prompts this page labels "only you": the server keeps what is written under
+    // them private even if a newer course version has gone live meanwhile.
+    var shownPrivate = function () {
+      return Array.prototype.filter.call(form.elements, function (field) {
+        return field.name === "shown_private";
+      }).map(function (field) { return field.value; });
+    };
     var saveDraft = function () {
       queue = queue.filter(function (e) { return e.type !== "draft"; });
-      pending = add("draft", { data: { answers: answers(), entry: entry } });
+      pending = add("draft", { data: { answers: answers(), entry: entry, shown_private: shownPrivate() } });
       autosave.textContent = autosave.getAttribute("data-saving");
     };
     form.addEventListener("input", function () {
