@@ -363,7 +363,9 @@ CASES: dict[str, Case] = {
     "manifest-invalid": Case(invalid_manifest, ("manifest.json is not valid", "course/id")),
     "manifest-not-json": Case(manifest_not_json, ("not valid JSON",)),
     "manifest-nested-deep": Case(nested_manifest, ("manifest.json is nested too deeply",)),
-    "manifest-huge-number": Case(huge_number_manifest, ("a number with more than 15 digits",)),
+    "manifest-huge-number": Case(
+        huge_number_manifest, ("manifest.json has a number with more than 15 digits",)
+    ),
     "lists-missing": Case(lists_missing, ("listed in the manifest but missing", PNG_NAME)),
     "wrong-hash": Case(wrong_hash, ("SHA-256", PNG_NAME)),
     "wrong-size": Case(wrong_size, ("the manifest says", PNG_NAME)),
