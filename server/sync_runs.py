@@ -27,6 +27,8 @@ from server.settings import Settings
 
 @dataclass
 class RunReport:
+    """What one run did, as the admin reads it: the run's status and its one message."""
+
     publisher: str
     status: str = "ok"
     imported: list[str] = field(default_factory=list)
@@ -100,6 +102,7 @@ def sync_in_progress(settings: Settings, publisher: Publisher) -> bool:
 
 
 def start_run(database: Database, publisher: Publisher, trigger: str, *, alone: bool) -> int:
+    """Record a run as running; ``alone`` (the run lock is ours) closes dead ones first."""
     with database.write() as db:
         if alone:
             # This process holds the run lock: any run still "running" was left by a
