@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import tarfile
 from dataclasses import dataclass, field
@@ -19,6 +20,9 @@ from content.limits import DEFAULT_LIMITS, Limits
 from content.manifest import MANIFEST_NAME, validate_manifest
 
 _CHUNK = 1024 * 1024
+# Sizes, versions and minutes fit in far fewer digits; a longer number can only be an
+# attack on the parser or on what stores it (SQLite holds 19 digits at most).
+MAX_NUMBER_DIGITS = 15
 _PACKAGE_PATH = re.compile(r"(lessons|media)/[^/\\\x00]+(/[^/\\\x00]+)*")
 _DOT_SEGMENT = re.compile(r"(^|/)\.\.?(/|$)")
 
@@ -70,12 +74,47 @@ def read_manifest(stream: IO[bytes], size: int, limits: Limits = DEFAULT_LIMITS)
             MANIFEST_NAME,
         )
     try:
-        manifest = json.loads(stream.read(size).decode("utf-8"))
+        manifest = _parse(stream.read(size).decode("utf-8"))
+        validate_manifest(manifest)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise PackageError(f"manifest.json is not valid JSON: {exc}", MANIFEST_NAME) from exc
-    validate_manifest(manifest)
+    except RecursionError:
+        # The parser and the validators recurse once per level: a manifest nested
+        # thousands of levels deep must be a refusal, not a crash of the whole sync.
+        raise PackageError("manifest.json is nested too deeply", MANIFEST_NAME) from None
     _check_manifest_consistency(manifest)
     return dict(manifest)
+
+
+def _parse(text: str) -> Any:
+    """JSON with every number checked as it is read (see :data:`MAX_NUMBER_DIGITS`)."""
+    return json.loads(
+        text, parse_int=_whole_number, parse_float=_number, parse_constant=_not_a_number
+    )
+
+
+def _whole_number(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_NUMBER_DIGITS:
+        raise PackageError(
+            f"manifest.json has a number with more than {MAX_NUMBER_DIGITS} digits",
+            MANIFEST_NAME,
+        )
+    return int(text)
+
+
+def _number(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400 reads as infinity
+        raise PackageError(
+            f"manifest.json has a number that is too big: {text[:20]}", MANIFEST_NAME
+        )
+    return value
+
+
+def _not_a_number(text: str) -> float:
+    raise PackageError(
+        f"manifest.json has {text}, which is not a number JSON allows", MANIFEST_NAME
+    )
 
 
 def _check_manifest_consistency(manifest: dict[str, Any]) -> None:

@@ -42,6 +42,7 @@ from server.migrations import pending_migrations
 from server.search import indexable_versions, search_root
 from server.settings import Settings
 from server.sync import content_store
+from server.sync_runs import sync_in_progress
 
 # Quick store check (healthz, status page): stat every course file, re-hash a sample.
 SAMPLE_FILES = 16
@@ -51,7 +52,9 @@ CLOCK_SLACK = timedelta(hours=1)
 METADATA_WARN = timedelta(days=14)
 CERTIFICATE_WARN = timedelta(days=30)
 BACKUP_MAX_AGE = timedelta(days=2)
-STALE_SYNC = integrity.STALE_RUN
+# systemd stops `stepstone sync` after 3 hours (TimeoutStartSec in deploy/): a run still
+# going after that is stuck.
+SYNC_TOO_LONG = timedelta(hours=3)
 
 
 class Status(StrEnum):
@@ -313,11 +316,9 @@ def check_sync(
     if last is None:
         return warn(N_("Never synced. Start one under Admin, Publishers, or run `stepstone sync`."))
     when = _minute(last["finished_at"] or last["started_at"])
-    if last["status"] == "running" and now - parse_time(last["started_at"]) > STALE_SYNC:
-        return warn(
-            N_("A sync started %(when)s never finished (the server stopped?). Start a new one."),
-            when=when,
-        )
+    if last["status"] == "running":
+        status, message = _running_sync(settings, publisher, parse_time(last["started_at"]), now)
+        return Check(key, label, status, message, params | {"when": when})
     if last["status"] in ("failed", "partial"):
         detail = str(last["message"])[:300]
         if last["status"] == "failed":
@@ -338,6 +339,22 @@ def check_sync(
         return Check(key, label, Status.OK, N_("Last sync %(when)s."), params | {"when": when})
     message = N_("Last sync %(when)s; signed metadata valid until %(expires)s.")
     return Check(key, label, Status.OK, message, params | {"when": when})
+
+
+def _running_sync(
+    settings: Settings, publisher: Publisher, started: datetime, now: datetime
+) -> tuple[Status, str]:
+    """A run recorded as running: going on, stuck, or left by a process that is gone."""
+    if not sync_in_progress(settings, publisher):
+        return Status.WARN, N_(
+            "A sync started %(when)s stopped before it ended (the process was stopped)."
+            " Start a new one."
+        )
+    if now - started > SYNC_TOO_LONG:
+        return Status.WARN, N_(
+            "A sync started %(when)s is still running, for too long. Stop it and start a new one."
+        )
+    return Status.OK, N_("A sync is running since %(when)s.")
 
 
 def metadata_expiry(metadata_dir: Path) -> datetime | None:

@@ -8,8 +8,8 @@ metadata or a refused package only end the run with a message for the admin.
 from __future__ import annotations
 
 import functools
+import sqlite3
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -26,11 +26,14 @@ from content.tuf_client import (
     SyncError,
     TargetStream,
 )
-from server import audit, catalog, clock, trust
+from server import audit, catalog, trust
 from server.audit import Actor
 from server.catalog import CatalogHooks, CatalogRefused, Publisher
 from server.db import Database
 from server.settings import Settings
+from server.sync_runs import RunReport, finish_run, reason, run_lock, start_run
+
+__all__ = ["RunReport", "content_store", "sync_all", "sync_publisher"]
 
 
 def content_store(settings: Settings) -> ContentStore:
@@ -44,78 +47,11 @@ def _store_at(data_dir: Path) -> ContentStore:
     return ContentStore(data_dir / "store")
 
 
-@dataclass
-class RunReport:
-    publisher: str
-    status: str = "ok"
-    imported: list[str] = field(default_factory=list)
-    retracted: list[str] = field(default_factory=list)
-    refused: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def message(self) -> str:
-        parts = [f"imported {len(self.imported)}", f"retracted {len(self.retracted)}"]
-        if self.refused:
-            parts.append(f"refused {len(self.refused)}")
-        return "; ".join(parts + self.problems + self.refused)
-
-
 def _source(kind: str, location: str) -> FolderSource | MirrorSource:
     if kind == "folder":
         return FolderSource(Path(location))
     host = (urlsplit(location).hostname or "").lower()
     return MirrorSource(location, frozenset({host}))
-
-
-STALE_RUN_HOURS = 24
-
-
-def _start_run(database: Database, publisher: Publisher, trigger: str) -> int:
-    with database.write() as db:
-        # A run still "running" after a day belongs to a process that was killed (a
-        # download is bounded far below that): close it so the admin page tells the truth.
-        db.execute(
-            "UPDATE sync_runs SET status = 'failed', finished_at = ?,"
-            " message = 'interrupted: the sync process stopped before the run ended'"
-            " WHERE publisher_id = ? AND status = 'running' AND started_at < ?",
-            [clock.iso(), publisher.id, clock.iso(clock.now() - STALE_RUN_HOURS * 3600)],
-        )
-        cursor = db.execute(
-            "INSERT INTO sync_runs (publisher_id, trigger, started_at, status)"
-            " VALUES (?, ?, ?, 'running')",
-            [publisher.id, trigger, clock.iso()],
-        )
-    return int(cursor.lastrowid or 0)
-
-
-def _finish_run(
-    database: Database, run_id: int, source_id: int | None, report: RunReport, actor: Actor
-) -> None:
-    with database.write() as db:
-        db.execute(
-            "UPDATE sync_runs SET finished_at = ?, status = ?, message = ?, imported = ?,"
-            " retracted = ?, refused = ?, source_id = ? WHERE id = ?",
-            [
-                clock.iso(),
-                report.status,
-                report.message[:4000],
-                len(report.imported),
-                len(report.retracted),
-                len(report.refused),
-                source_id,
-                run_id,
-            ],
-        )
-        audit.record(
-            db,
-            actor,
-            "sync.run",
-            f"publisher:{report.publisher}",
-            status=report.status,
-            imported=len(report.imported),
-            refused=len(report.refused),
-        )
 
 
 def sync_publisher(
@@ -126,18 +62,57 @@ def sync_publisher(
     actor: Actor,
     trigger: str = "cli",
 ) -> RunReport:
-    """One sync run for one publisher, over its sources in order until one works."""
+    """One sync run for one publisher, over its sources in order until one works.
+
+    The run always ends with a status and a message, whatever stops it: one target's
+    failure is that target's refusal, and the run goes on with the next.
+    """
     report = RunReport(publisher.name)
-    run_id = _start_run(database, publisher, trigger)
+    with run_lock(settings, publisher) as alone:
+        run_id = start_run(database, publisher, trigger, alone=alone)
+        source_id = None
+        try:
+            if alone:
+                source_id = _run(database, settings, hooks, publisher, actor, report)
+            else:
+                report.status = "failed"
+                report.problems.append(
+                    f"Another sync for {publisher.name} is running; try again when it ends."
+                )
+        except BaseException as exc:
+            # Ctrl-C, or a failure outside any one target: the run still says it ended.
+            report.status = "failed"
+            report.problems.append(f"the run stopped: {reason(exc)}")
+            raise
+        finally:
+            report.settle()
+            finish_run(database, run_id, source_id, report, actor)
+    return report
+
+
+def _run(
+    database: Database,
+    settings: Settings,
+    hooks: CatalogHooks,
+    publisher: Publisher,
+    actor: Actor,
+    report: RunReport,
+) -> int | None:
+    """Refresh, then take every target; returns the source that was used."""
     client, source_id = _refreshed_client(database, settings, publisher, report)
-    if client is not None:
-        _take_targets(database, settings, hooks, publisher, client, actor, report)
     if client is None:
         report.status = "failed"
-    elif report.refused or report.problems:
-        report.status = "partial"
-    _finish_run(database, run_id, source_id, report, actor)
-    return report
+        return source_id
+    with client:
+        try:
+            targets = client.targets()
+        except SyncError as exc:
+            report.status = "failed"
+            report.problems.append(str(exc))
+            return source_id
+        report.skipped += [f"{name}: {BAD_TARGET}" for name in client.skipped]
+        _take_targets(database, settings, hooks, publisher, client, actor, report, targets)
+    return source_id
 
 
 def _refreshed_client(
@@ -163,6 +138,12 @@ def _refreshed_client(
     return None, None
 
 
+BAD_TARGET = (
+    "its name or signed fields do not follow the rules (course-id/course-id-vN.tar, with"
+    " course_id and version in custom); ask the publisher to fix it"
+)
+
+
 def _take_targets(
     database: Database,
     settings: Settings,
@@ -171,32 +152,76 @@ def _take_targets(
     client: PublisherClient,
     actor: Actor,
     report: RunReport,
+    targets: list[RemoteTarget],
 ) -> None:
-    for target in sorted(client.targets(), key=lambda t: (t.course_id, t.version)):
+    report.skipped += _behind(database, targets)
+    for target in sorted(targets, key=lambda t: (t.course_id, t.version)):
         label = f"{target.course_id} v{target.version}"
-        if target.retracted:
-            if catalog.retract(database, hooks, actor, target.course_id, target.version):
-                report.retracted.append(label)
-            continue
-        if _installed_or_older(database, target):
-            continue
         try:
-            catalog.check_target(database.reader.conn, publisher, target.course_id, target.version)
-            _install(database, settings, hooks, publisher, client, target, actor)
+            _take(database, settings, hooks, publisher, client, target, actor, report)
         except (CatalogRefused, ContentError) as exc:
-            message = getattr(exc, "message", str(exc))
-            report.refused.append(f"{label}: {message}")
-            with database.write() as db:
-                audit.record(db, actor, "content.refused", label, reason=str(message)[:500])
-            continue
-        report.imported.append(label)
+            _refuse(database, actor, report, label, exc.message)
+        except Exception as exc:  # noqa: BLE001 - the one place a target's failure stops
+            # Whatever fails with one target (a full disk at the commit, a fault that a
+            # hostile package reaches) is the refusal of that target, with its reason:
+            # the run goes on with the next target and the next publisher.
+            _refuse(database, actor, report, label, reason(exc))
 
 
-def _installed_or_older(database: Database, target: RemoteTarget) -> bool:
+def _take(
+    database: Database,
+    settings: Settings,
+    hooks: CatalogHooks,
+    publisher: Publisher,
+    client: PublisherClient,
+    target: RemoteTarget,
+    actor: Actor,
+    report: RunReport,
+) -> None:
+    label = f"{target.course_id} v{target.version}"
+    if target.retracted:
+        if catalog.retract(database, hooks, actor, target.course_id, target.version):
+            report.retracted.append(label)
+        return
+    if target.version <= _high_water(database, target.course_id):
+        return
+    catalog.check_target(database.reader.conn, publisher, target.course_id, target.version)
+    _install(database, settings, hooks, publisher, client, target, actor)
+    report.imported.append(label)
+
+
+def _refuse(database: Database, actor: Actor, report: RunReport, label: str, why: str) -> None:
+    report.refused.append(f"{label}: {why}")
+    try:
+        with database.write() as db:
+            audit.record(db, actor, "content.refused", label, reason=why[:500])
+    except sqlite3.Error as exc:  # a full disk: the run's own message still says it
+        report.problems.append(f"the refusal of {label} could not be audited ({exc})")
+
+
+def _high_water(database: Database, course_id: str) -> int:
     row = database.query_one(
-        "SELECT high_water_version FROM courses WHERE course_id = ?", [target.course_id]
+        "SELECT high_water_version FROM courses WHERE course_id = ?", [course_id]
     )
-    return row is not None and target.version <= row[0]
+    return int(row[0]) if row is not None else 0
+
+
+def _behind(database: Database, targets: list[RemoteTarget]) -> list[str]:
+    """Courses whose newest offered version is older than the newest one here: an old
+    copy of the publisher's files (say, after the facility lost its metadata cache).
+    Never installed, and worth an admin's look."""
+    newest: dict[str, int] = {}
+    for target in targets:
+        newest[target.course_id] = max(newest.get(target.course_id, 0), target.version)
+    found = []
+    for course_id, version in sorted(newest.items()):
+        here = _high_water(database, course_id)
+        if version < here:
+            found.append(
+                f"{course_id} v{version}: older than v{here}, the newest here (an old copy"
+                " of the publisher's files?)"
+            )
+    return found
 
 
 def _install(
@@ -236,7 +261,17 @@ def sync_all(
     only: str | None = None,
     trigger: str = "cli",
 ) -> list[RunReport]:
+    """One run per publisher (or only the one named); a publisher whose run cannot even
+    start (its folder or the database refuses) does not keep the others from theirs."""
     publishers = trust.list_publishers(database, settings)
     if only is not None:
         publishers = [p for p in publishers if p.name == only.strip().lower()]
-    return [sync_publisher(database, settings, hooks, p, actor, trigger) for p in publishers]
+    reports = []
+    for publisher in publishers:
+        try:
+            reports.append(sync_publisher(database, settings, hooks, publisher, actor, trigger))
+        except (OSError, sqlite3.Error) as exc:
+            reports.append(
+                RunReport(publisher.name, "failed", problems=[f"not started: {reason(exc)}"])
+            )
+    return reports

@@ -61,11 +61,13 @@ def trust_ngo(
     auto_publish: bool = True,
     namespace: str = NAMESPACE,
     folder: Path | None = None,
+    name: str = PUBLISHER,
 ) -> catalog.Publisher:
-    """Pin ``repo``'s first root for :data:`PUBLISHER`, reading from a folder source."""
+    """Pin ``repo``'s first root for :data:`PUBLISHER` (or ``name``), reading from a folder
+    source."""
     root = (repo / "published" / "metadata" / "1.root.json").read_bytes()
     publisher = trust.add_publisher(
-        database, ADMIN, PUBLISHER, namespace, root, auto_publish=auto_publish
+        database, ADMIN, name, namespace, root, auto_publish=auto_publish
     )
     source = folder or repo / "published"
     trust.add_source(database, ADMIN, publisher, "folder", str(source))

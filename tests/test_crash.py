@@ -31,6 +31,7 @@ from server.catalog import CatalogHooks
 from server.cli import cli, initialize
 from server.settings import load_settings
 from server.sync import sync_all
+from server.sync_runs import INTERRUPTED
 from tests.content.tuf_helpers import make_repo
 from tests.crash_driver import ADOPT_RENAMES, NEVER_REACHED
 from tests.facility import (
@@ -172,11 +173,16 @@ def test_kill_at_each_moment_of_an_import(point: Point, template: Template, tmp_
     if not point.committed:
         assert catalog_dump(data / "stepstone.db") == rows_before
     assert bool(list((data / "staging").iterdir())) == point.staging_left
-    runs = query(data / "stepstone.db", "SELECT status FROM sync_runs ORDER BY id")
-    assert runs[-1][0] == "running"  # nothing got to finish the run: the kill was real
+    runs = query(data / "stepstone.db", "SELECT id, status FROM sync_runs ORDER BY id")
+    assert runs[-1]["status"] == "running"  # nothing got to finish the run: the kill was real
     added = assert_store_whole(data / "store") - blobs_before
+    checked = CliRunner().invoke(cli, ["--data-dir", str(data), "check"])
+    assert "stopped before it ended" in checked.output, checked.output
 
     assert_next_sync_recovers(data, template)
+    killed = runs[-1]["id"]
+    [killed_run] = query(data / "stepstone.db", "SELECT * FROM sync_runs WHERE id = ?", (killed,))
+    assert (killed_run["status"], killed_run["message"]) == ("failed", INTERRUPTED)
     needed = set(version_blobs(data / "stepstone.db", 2).values()) - blobs_before
     if point.blobs_in == "some":
         assert len(added) == ADOPT_RENAMES and added < needed

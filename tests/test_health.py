@@ -24,7 +24,7 @@ from cryptography.x509.oid import NameOID
 from starlette.requests import Request
 from starlette.testclient import TestClient
 
-from server import backup, catalog, health, metrics
+from server import backup, catalog, health, metrics, sync_runs
 from server.accounts import Role
 from server.app import create_app
 from server.audit import Actor
@@ -228,6 +228,29 @@ def test_sync_failures_expiry_and_a_wrong_clock(
     assert (
         health.check_clock(settings, [publisher], now - timedelta(minutes=30)).status is Status.OK
     )
+
+
+def test_a_running_sync_is_ok_until_stuck_and_one_whose_process_died_warns(
+    settings: Settings, database: Database, fake_clock: FakeClock
+) -> None:
+    publisher = catalog.Publisher.from_row(
+        database.query_one("SELECT * FROM publishers WHERE name = 'stepstone-demo'")  # type: ignore[arg-type]
+    )
+    now = datetime.fromtimestamp(fake_clock.now(), UTC)
+    with database.write() as db:  # the row a sync killed with SIGKILL leaves behind
+        db.execute(
+            "INSERT INTO sync_runs (publisher_id, trigger, started_at, status)"
+            " VALUES (?, 'timer', ?, 'running')",
+            [publisher.id, now.isoformat()],
+        )
+    dead = health.check_sync(settings, database, publisher, now)
+    assert dead.status is Status.WARN and "stopped before it ended" in dead.text
+    with sync_runs.run_lock(settings, publisher) as alone:  # a live sync holds its lock
+        assert alone
+        going = health.check_sync(settings, database, publisher, now + timedelta(minutes=5))
+        assert going.status is Status.OK and going.text.startswith("A sync is running since")
+        stuck = health.check_sync(settings, database, publisher, now + timedelta(hours=4))
+        assert stuck.status is Status.WARN and "still running, for too long" in stuck.text
 
 
 def _certificate(path: Path, not_before: datetime, not_after: datetime) -> None:

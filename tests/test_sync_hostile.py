@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from starlette.testclient import TestClient
 
 from content import tuf_meta, tuf_repo
 from content.reader import PackageInfo
+from server import catalog, clock, health, trust
 from server.catalog import CatalogHooks
 from server.cli import cli
 from server.db import Database
@@ -42,6 +43,7 @@ from tests.facility import (
     assert_store_whole,
     catalog_dump,
     course_package,
+    integrity_check,
     live_version,
     query,
     store_listing,
@@ -99,6 +101,11 @@ def scene(tmp_path: Path, settings: Settings, database: Database) -> Scene:
     return scene
 
 
+def replace_source(scene: Scene, stick: Path) -> None:
+    shutil.rmtree(scene.published)
+    shutil.copytree(stick, scene.published)
+
+
 # --- the attacks ----------------------------------------------------------------------
 
 
@@ -118,8 +125,7 @@ def appended_bytes(scene: Scene) -> None:
 
 def replayed_stick(scene: Scene) -> None:
     scene.publish(scene.package(2))
-    shutil.rmtree(scene.published)
-    shutil.copytree(scene.early_stick, scene.published)
+    replace_source(scene, scene.early_stick)
 
 
 def expired_timestamp(scene: Scene) -> None:
@@ -173,7 +179,14 @@ ATTACKS: dict[str, tuple[Callable[[Scene], None], tuple[str, ...]]] = {
     ),
     **{
         name: (hostile_package(name), ("v2", *CASES[name].expect))
-        for name in ("dot-dot", "symlink-outside", "size-lies-short", "wrong-hash")
+        for name in (
+            "dot-dot",
+            "symlink-outside",
+            "size-lies-short",
+            "wrong-hash",
+            "manifest-nested-deep",
+            "manifest-huge-number",
+        )
     },
     "png-holding-html": (hostile_package("png-holding-html"), CASES["png-holding-html"].expect),
 }
@@ -205,6 +218,145 @@ def test_attack_is_refused_and_changes_nothing(
     assert set(v1_blobs.values()) <= assert_store_whole(store)
     assert list((scene.settings.data_dir / "staging").iterdir()) == []
     assert store_listing(store) == files
+
+
+# --- one target's failure is that target's refusal; the run goes on ---------------------
+
+SECOND = "second-ngo"
+SECOND_COURSE = "org.example.second.course"
+LATER_COURSE = f"{NAMESPACE}.later"  # synced after COURSE_ID (targets go in name order)
+
+
+def second_publisher(scene: Scene, database: Database) -> None:
+    """Another trusted NGO, after the first in the run, with one new course waiting."""
+    repo = make_repo(scene.base, "second")
+    trust_ngo(database, repo, namespace="org.example.second", name=SECOND)
+    tuf_repo.add_packages(repo, [course_package(scene.base / "second", 1, course_id=SECOND_COURSE)])
+
+
+def sync_status(scene: Scene, database: Database, name: str = PUBLISHER) -> health.Check:
+    publisher = trust.find_publisher(database, name)
+    assert publisher is not None
+    now = datetime.fromtimestamp(clock.now(), UTC)
+    return health.check_sync(scene.settings, database, publisher, now)
+
+
+def assert_no_run_left_running(scene: Scene) -> None:
+    runs = query(scene.settings.database_path, "SELECT status FROM sync_runs")
+    assert "running" not in {run["status"] for run in runs}
+
+
+@pytest.mark.parametrize("case", ["manifest-nested-deep", "manifest-huge-number"])
+def test_a_package_that_breaks_the_parser_is_refused_and_the_run_goes_on(
+    case: str, scene: Scene, database: Database, runner: CliRunner
+) -> None:
+    good = take_apart(scene.package(2))
+    scene.sign_anything(CASES[case].build(good), COURSE_ID, 2)
+    scene.publish(course_package(scene.base / "later", 1, course_id=LATER_COURSE))
+    second_publisher(scene, database)
+
+    result = runner.invoke(cli, ["--data-dir", str(scene.settings.data_dir), "sync"])
+
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert f"{PUBLISHER}: partial: imported 1; retracted 0; refused 1;" in result.output
+    assert f"{COURSE_ID} v2: {CASES[case].expect[0]}" in result.output
+    assert f"{SECOND}: ok: imported 1" in result.output
+    db_path = scene.settings.database_path
+    assert live_version(db_path, COURSE_ID) == 1
+    assert live_version(db_path, LATER_COURSE) == 1
+    assert live_version(db_path, SECOND_COURSE) == 1
+    assert_no_run_left_running(scene)
+    status = sync_status(scene, database)
+    assert status.status is health.Status.WARN and CASES[case].expect[0] in status.text
+
+
+def test_a_full_disk_at_the_commit_refuses_that_target_and_the_run_goes_on(
+    scene: Scene, database: Database, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scene.publish(scene.package(2))
+    second_publisher(scene, database)
+    db_path, store = scene.settings.database_path, scene.settings.data_dir / "store"
+    record_import = catalog.record_import
+    calls: list[str] = []
+
+    def disk_full_at_first_commit(database: Database, *args: Any) -> Any:
+        """The disk fills up just before v2's transaction, and is freed after it: SQLite's
+        max_page_count makes the commit fail exactly as a full disk does (SQLITE_FULL)."""
+        calls.append(args[2].course_id)
+        if len(calls) > 1:
+            return record_import(database, *args)
+        with database.write() as db:
+            pages = db.execute("PRAGMA page_count").fetchone()[0]
+            db.execute(f"PRAGMA max_page_count = {pages}")
+        try:
+            return record_import(database, *args)
+        finally:
+            with database.write() as db:
+                db.execute("PRAGMA max_page_count = 1073741823")
+
+    monkeypatch.setattr(catalog, "record_import", disk_full_at_first_commit)
+    result = runner.invoke(cli, ["--data-dir", str(scene.settings.data_dir), "sync"])
+
+    assert calls == [COURSE_ID, SECOND_COURSE]
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert f"{PUBLISHER}: partial: imported 0; retracted 0; refused 1;" in result.output
+    assert f"{COURSE_ID} v2: the database refused the change (database or disk is full)" in (
+        result.output
+    )
+    assert f"{SECOND}: ok: imported 1" in result.output
+    versions = query(
+        db_path,
+        "SELECT v.version FROM course_versions v JOIN courses c ON c.id = v.course_pk"
+        " WHERE c.course_id = ?",
+        (COURSE_ID,),
+    )
+    assert [v["version"] for v in versions] == [1] and live_version(db_path, COURSE_ID) == 1
+    assert integrity_check(db_path) == ["ok"]
+    assert list((scene.settings.data_dir / "staging").iterdir()) == []
+    assert_store_whole(store)
+    assert_no_run_left_running(scene)
+    status = sync_status(scene, database)
+    assert status.status is health.Status.WARN and "database or disk is full" in status.text
+
+
+# --- what a run does not take is named in its summary ----------------------------------
+
+
+def test_a_target_named_against_the_rules_is_named_as_skipped(
+    scene: Scene, database: Database
+) -> None:
+    with pytest.MonkeyPatch.context() as patch:  # a publisher tool that names files its way
+        patch.setattr(tuf_repo, "package_name", lambda course, version: f"{course}_{version}.tar")
+        scene.publish(scene.package(2))
+
+    [report] = sync_all(database, scene.settings, CatalogHooks(), ADMIN)
+
+    assert report.status == "partial"
+    assert report.message.startswith("imported 0; retracted 0; skipped 1; ")
+    assert f"{COURSE_ID}/{COURSE_ID}_2.tar: its name or signed fields" in report.message
+    assert live_version(scene.settings.database_path, COURSE_ID) == 1
+
+
+def test_an_old_stick_after_the_cache_was_lost_is_named_as_skipped(
+    scene: Scene, database: Database
+) -> None:
+    old_stick = export(scene.repo, scene.base / "stick-v1")
+    scene.publish(scene.package(2))
+    [report] = sync_all(database, scene.settings, CatalogHooks(), ADMIN)
+    assert report.imported == [f"{COURSE_ID} v2"]
+    publisher = trust.find_publisher(database, PUBLISHER)
+    assert publisher is not None
+    shutil.rmtree(trust.metadata_dir(scene.settings, publisher))  # TUF's memory of v2 is gone
+    replace_source(scene, old_stick)
+
+    [report] = sync_all(database, scene.settings, CatalogHooks(), ADMIN)
+
+    assert report.status == "partial"
+    assert report.message == (
+        f"imported 0; retracted 0; skipped 1; {COURSE_ID} v1: older than v2, the newest here"
+        " (an old copy of the publisher's files?)"
+    )
+    assert live_version(scene.settings.database_path, COURSE_ID) == 2
 
 
 # --- an HTTP mirror on loopback ---------------------------------------------------------

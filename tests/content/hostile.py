@@ -239,6 +239,29 @@ def manifest_not_json(good: Good) -> bytes:
     return end(body + b"".join(member(p, d) for p, d in sorted(good.files.items())))
 
 
+def with_manifest(data: bytes) -> Callable[[Good], bytes]:
+    """A case: the good package's files after a manifest.json of exactly ``data``."""
+
+    def build(good: Good) -> bytes:
+        body = member("manifest.json", data)
+        return end(body + b"".join(member(p, d) for p, d in sorted(good.files.items())))
+
+    return build
+
+
+def nested_manifest(good: Good) -> bytes:
+    # Valid JSON that no parser that recurses per level can read: 100,000 lists deep.
+    return with_manifest(b'{"format":1,"course":' + b"[" * 100_000 + b"]" * 100_000 + b"}")(good)
+
+
+def huge_number_manifest(good: Good) -> bytes:
+    # Python refuses to turn more than 4,300 digits into an int (a ValueError, not JSON's).
+    bad = good.copy()
+    bad.manifest["course"]["version"] = 1234567
+    text = dumps(bad.manifest).replace(b":1234567", b":" + b"9" * 5_000)
+    return with_manifest(text)(good)
+
+
 def stray_lesson_html(good: Good) -> bytes:
     return with_listed({"lessons/stray.html": b"<p>hi</p>"})(good)
 
@@ -339,6 +362,10 @@ CASES: dict[str, Case] = {
     "manifest-not-first": Case(manifest_not_first, ("manifest.json must be the first", PNG_NAME)),
     "manifest-invalid": Case(invalid_manifest, ("manifest.json is not valid", "course/id")),
     "manifest-not-json": Case(manifest_not_json, ("not valid JSON",)),
+    "manifest-nested-deep": Case(nested_manifest, ("manifest.json is nested too deeply",)),
+    "manifest-huge-number": Case(
+        huge_number_manifest, ("manifest.json has a number with more than 15 digits",)
+    ),
     "lists-missing": Case(lists_missing, ("listed in the manifest but missing", PNG_NAME)),
     "wrong-hash": Case(wrong_hash, ("SHA-256", PNG_NAME)),
     "wrong-size": Case(wrong_size, ("the manifest says", PNG_NAME)),

@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from content.cli import package_cli
 from tests.content.conftest import COURSE, WriteCourse, lesson
+from tests.content.hostile import CASES, take_apart
 
 
 @pytest.fixture
@@ -108,3 +109,17 @@ def test_inspect_bad_file(cli: CliRunner, tmp_path: Path) -> None:
 def test_help_has_examples(cli: CliRunner) -> None:
     result = cli.invoke(package_cli, ["build", "--help"])
     assert "stepstone package build courses/everyday-math -o dist/" in result.output
+
+
+@pytest.mark.parametrize("case", ["manifest-nested-deep", "manifest-huge-number"])
+def test_inspect_hostile_manifest_is_a_clear_refusal(
+    cli: CliRunner, course_dir: Path, tmp_path: Path, case: str
+) -> None:
+    built = cli.invoke(package_cli, ["build", str(course_dir), "-o", str(tmp_path / "d")])
+    package = Path(built.output.strip().splitlines()[-1])
+    package.write_bytes(CASES[case].build(take_apart(package)))
+    result = cli.invoke(package_cli, ["inspect", str(package)])
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit)
+    for words in CASES[case].expect:
+        assert words in result.output

@@ -12,6 +12,7 @@ from content import tuf_repo
 from content.errors import PackageError
 from content.publisher_cli import publisher_cli
 from content.tuf_repo import PublisherError
+from tests.content.hostile import CASES, take_apart
 from tests.content.tuf_helpers import export, make_package, make_repo
 
 
@@ -213,3 +214,16 @@ def test_cli_errors_are_one_line(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "is not a publisher repository" in result.output
     result = runner.invoke(publisher_cli, ["init", "--help"])
     assert "stepstone publisher init" in result.output
+
+
+@pytest.mark.parametrize("case", ["manifest-nested-deep", "manifest-huge-number"])
+def test_cli_add_refuses_a_hostile_manifest_in_one_line(tmp_path: Path, case: str) -> None:
+    repo = make_repo(tmp_path)
+    package = make_package(tmp_path, 1)
+    package.write_bytes(CASES[case].build(take_apart(package)))
+    result = CliRunner().invoke(publisher_cli, ["add", str(repo), str(package)])
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit)
+    for words in CASES[case].expect:
+        assert words in result.output
+    assert tuf_repo.status(repo).targets == []
