@@ -149,6 +149,14 @@ def _refusal_in(
     return None
 
 
+def wrong_tries(database: Database, settings: Settings, user: User) -> tuple[int, bool]:
+    """For staff: tries in a row that did not succeed, and whether they lock the account
+    (its next try is refused until staff unlock it)."""
+    key = accounts.failure_key(user.role, user.login)
+    failures = _counter_in(database.reader, key, ACCOUNT_MEMORY).failures
+    return failures, user.locked or _locks(settings, user.role, failures)
+
+
 def _count_in(db: sqlite_utils.Database, key: str, forget_after: float) -> int:
     """Count one more try under `key`; returns its number."""
     counter = _counter_in(db, key, forget_after)
