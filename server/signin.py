@@ -150,8 +150,8 @@ def _refusal_in(
 
 
 def wrong_tries(database: Database, settings: Settings, user: User) -> tuple[int, bool]:
-    """For staff: tries in a row that did not succeed, and whether they lock the account
-    (its next try is refused until staff unlock it)."""
+    """For the admin page: tries in a row that did not succeed, and whether they lock
+    the account (its next try is refused until staff unlock it)."""
     key = accounts.failure_key(user.role, user.login)
     failures = _counter_in(database.reader, key, ACCOUNT_MEMORY).failures
     return failures, user.locked or _locks(settings, user.role, failures)
