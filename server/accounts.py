@@ -118,16 +118,24 @@ def get_user(database: Database, user_id: int) -> User:
 
 def find_user(database: Database, role: Role, login: str) -> tuple[User, str] | None:
     """The account a sign-in names, with its stored hash; learners and staff apart."""
+    return find_user_in(database.reader, role, login)
+
+
+def find_user_in(db: sqlite_utils.Database, role: Role, login: str) -> tuple[User, str] | None:
+    """`find_user` on a given connection, e.g. inside the caller's write transaction."""
     login = normalize_login(role, login)
     if role is Role.LEARNER:
-        row = database.query_one(
-            "SELECT * FROM users WHERE facility_id = ? AND role = 'learner'", [login]
-        )
+        sql = "SELECT * FROM users WHERE facility_id = ? AND role = 'learner'"
     else:
-        row = database.query_one(
-            "SELECT * FROM users WHERE username = ? AND role != 'learner'", [login]
-        )
+        sql = "SELECT * FROM users WHERE username = ? AND role != 'learner'"
+    row = db.execute(sql, [login]).fetchone()
     return (User.from_row(row), row["secret_hash"]) if row else None
+
+
+def failure_key(role: Role, login: str) -> str:
+    """The key under which wrong tries for this account (or unknown id) are counted."""
+    prefix = "learner" if role is Role.LEARNER else "staff"
+    return f"{prefix}:{normalize_login(role, login).lower()}"
 
 
 def login_taken(db: sqlite_utils.Database, role: Role, login: str) -> bool:
@@ -170,6 +178,8 @@ def insert_user(
         ],
     )
     user_id = int(cursor.lastrowid or 0)
+    # Wrong tries counted while this id named nobody must not lock the new account.
+    db.execute("DELETE FROM sign_in_failures WHERE key = ?", [failure_key(role, login)])
     audit.record(db, actor, "account.create", f"{role.value}:{login}", role=role.value)
     return user_id, secret
 
@@ -220,24 +230,25 @@ def reset_secret(database: Database, actor: Actor, user_id: int) -> str:
     return secret
 
 
-def change_own_secret(database: Database, user: User, current: str, new: str) -> None:
-    """The user chooses their own PIN or password, proving they know the current one."""
-    found = find_user(database, user.role, user.login)
-    if found is None or not passwords.verify_secret(found[1], current):
-        field = "current_pin" if user.role is Role.LEARNER else "current_password"
-        raise ValidationError(N_("The current one is not right."), field)
+def check_new_secret(user: User, current: str, new: str) -> None:
+    """Raise ValidationError when the PIN or password a user chose is not allowed."""
     if user.role is Role.LEARNER:
         passwords.check_pin(new)
     else:
         passwords.check_password(new, user.login)
     if new == current:
         raise ValidationError(N_("Choose a new one, not the one you have now."), "new")
-    with database.write() as db:
-        db.execute(
-            "UPDATE users SET secret_hash = ?, must_change_secret = 0, updated_at = ? WHERE id = ?",
-            [passwords.hash_secret(new), clock.iso(), user.id],
-        )
-        audit.record(db, user.actor(), "account.change-secret", user.label)
+
+
+def set_own_secret_in(db: sqlite_utils.Database, user: User, new: str) -> None:
+    """Store the secret a user chose; every session of theirs ends (the caller starts a
+    new one for the browser that made the change)."""
+    db.execute(
+        "UPDATE users SET secret_hash = ?, must_change_secret = 0, updated_at = ? WHERE id = ?",
+        [passwords.hash_secret(new), clock.iso(), user.id],
+    )
+    ended = _end_sessions(db, user.id, "secret-changed")
+    audit.record(db, user.actor(), "account.change-secret", user.label, sessions_ended=ended)
 
 
 def rehash_secret(database: Database, user: User, secret: str) -> None:
@@ -261,6 +272,15 @@ def set_disabled(database: Database, actor: Actor, user_id: int, disabled: bool)
         if disabled:
             _end_sessions(db, user_id, "disabled")
         audit.record(db, actor, "account.disable" if disabled else "account.enable", user.label)
+
+
+def lock_in(db: sqlite_utils.Database, user: User, failures: int) -> None:
+    """Lock an account after too many wrong tries; its sessions end at once."""
+    db.execute(
+        "UPDATE users SET locked_at = ? WHERE id = ? AND locked_at IS NULL", [clock.iso(), user.id]
+    )
+    _end_sessions(db, user.id, "locked")
+    audit.record(db, Actor.system(), "account.locked", user.label, failures=failures)
 
 
 def unlock(database: Database, actor: Actor, user_id: int) -> None:
@@ -288,8 +308,7 @@ def _end_sessions(db: sqlite_utils.Database, user_id: int, reason: str) -> int:
 
 
 def _clear_failures(db: sqlite_utils.Database, user: User) -> None:
-    kind = "learner" if user.role is Role.LEARNER else "staff"
-    db.execute("DELETE FROM sign_in_failures WHERE key = ?", [f"{kind}:{user.login.lower()}"])
+    db.execute("DELETE FROM sign_in_failures WHERE key = ?", [failure_key(user.role, user.login)])
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ edit a migration that has shipped; add a new one.
 from __future__ import annotations
 
 import sqlite3
+from datetime import datetime
 
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
@@ -412,3 +413,26 @@ def workbook_privacy(db: sqlite_utils.Database) -> None:
         );
         """,
     )
+
+@migrations(name="0006_sign_in_tries")
+def sign_in_tries(db: sqlite_utils.Database) -> None:
+    """Number every counted sign-in try, so tries checked at the same time settle in the
+    order they were counted; forget failures counted for an id before its account existed
+    (they locked new accounts with no Unlock shown)."""
+    _run_script(
+        db,
+        """
+        ALTER TABLE sign_in_failures ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+        UPDATE sign_in_failures SET attempts = failures;
+        """,
+    )
+    stale = [
+        key
+        for key, last, created in db.execute(
+            "SELECT f.key, f.last_failure_at, u.created_at FROM sign_in_failures f"
+            " JOIN users u ON f.key = (CASE u.role WHEN 'learner' THEN 'learner:'"
+            " || lower(u.facility_id) ELSE 'staff:' || lower(u.username) END)"
+        ).fetchall()
+        if datetime.fromisoformat(created).timestamp() > float(last)
+    ]
+    db.conn.executemany("DELETE FROM sign_in_failures WHERE key = ?", [[k] for k in stale])

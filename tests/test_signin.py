@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import sqlite_utils
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from server import accounts, sessions
+import server.db
+from server import accounts, passwords, roster, sessions
 from server.accounts import Role
 from server.audit import Actor
 from server.db import Database
 from server.settings import Settings
-from tests.conftest import PIN, FakeClock, People, csrf_from, make_user, post, sign_in
+from tests.conftest import PASSWORD, PIN, FakeClock, People, csrf_from, make_user, post, sign_in
 
 
 def try_pin(client: TestClient, facility_id: str, pin: str) -> object:
@@ -260,3 +264,175 @@ def test_language_switch_on_sign_in_page(client: TestClient, database: Database)
     page = client.get("/signin")
     assert '<html lang="es">' in page.text
     assert "Entrar" in page.text or "Iniciar sesión" in page.text
+
+
+def test_an_account_locked_while_its_pin_is_checked_gets_no_session(
+    client: TestClient, people: People, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_verify = passwords.verify_secret
+
+    def verify_while_others_lock_the_account(stored: str | None, secret: str) -> bool:
+        good = real_verify(stored, secret)
+        with database.write() as db:  # wrong tries sent at the same time reach the limit
+            db.execute(
+                "UPDATE users SET locked_at = '2026-01-01' WHERE id = ?", [people.learner.id]
+            )
+        return good
+
+    monkeypatch.setattr(passwords, "verify_secret", verify_while_others_lock_the_account)
+    refused = try_pin(client, people.learner.login, PIN)
+    assert refused.status_code == 401 and "locked" in refused.text  # type: ignore[attr-defined]
+    assert sessions.active_count(database, people.learner.id) == 0
+
+
+def test_locking_ends_the_sessions_the_account_already_has(
+    app: Starlette, client: TestClient, people: People, fake_clock: FakeClock
+) -> None:
+    sign_in(client, people.learner)
+    with TestClient(app) as attacker:
+        for _ in range(10):
+            fake_clock.advance(65)  # past each delay, within the learner's idle time
+            try_pin(attacker, people.learner.login, "000999")
+    assert "locked" in try_pin(attacker, people.learner.login, PIN).text  # type: ignore[attr-defined]
+    response = client.get("/learn", follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"].startswith("/signin")
+
+
+def change_pin(client: TestClient, current: str, new: str) -> object:
+    return post(
+        client,
+        "/account/secret",
+        {"current": current, "new": new, "again": new},
+        token_from="/account/secret",
+        follow_redirects=False,
+    )
+
+
+def test_changing_own_pin_ends_other_sessions_and_rotates_this_one(
+    app: Starlette, client: TestClient, people: People
+) -> None:
+    with TestClient(app) as other_tablet:
+        sign_in(other_tablet, people.learner)
+        sign_in(client, people.learner)
+        old_cookie = client.cookies.get("stepstone_session")
+        assert change_pin(client, PIN, "5820").status_code == 303  # type: ignore[attr-defined]
+        assert client.get("/learn").status_code == 200
+        assert client.cookies.get("stepstone_session") != old_cookie
+        gone = other_tablet.get("/learn", follow_redirects=False)
+        assert gone.status_code == 303 and gone.headers["location"].startswith("/signin")
+    with TestClient(app) as replay:
+        replay.cookies.set("stepstone_session", old_cookie or "")
+        assert replay.get("/learn", follow_redirects=False).status_code == 303
+
+
+def test_wrong_current_pin_is_counted_audited_and_signs_out(
+    client: TestClient, people: People, database: Database, fake_clock: FakeClock
+) -> None:
+    sign_in(client, people.learner)
+    for _ in range(2):
+        wrong = change_pin(client, "000999", "5820")
+        assert wrong.status_code == 400 and "not right" in wrong.text  # type: ignore[attr-defined]
+    out = change_pin(client, "000998", "5820")
+    assert out.headers["location"] == "/signin?notice=wrong-tries"  # type: ignore[attr-defined]
+    # The right PIN now comes too late: this browser was signed out and nothing changed.
+    assert change_pin(client, PIN, "5820").status_code == 303  # type: ignore[attr-defined]
+    assert client.get("/learn", follow_redirects=False).status_code == 303
+    audited = database.query(
+        "SELECT * FROM audit_log WHERE action = ?", ["account.secret-check.failed"]
+    )
+    assert len(audited) == 3 and all(r["target"] == "learner:A100" for r in audited)
+    fake_clock.advance(60)  # the wrong tries count towards the sign-in delay too
+    assert try_pin(client, people.learner.login, "5820").status_code == 401  # type: ignore[attr-defined]
+    fake_clock.advance(60)
+    assert try_pin(client, people.learner.login, PIN).status_code == 303  # type: ignore[attr-defined]
+
+
+def test_wrong_current_password_counts_towards_the_staff_delay(
+    client: TestClient, people: People
+) -> None:
+    sign_in(client, people.educator)
+    for _ in range(2):
+        change = {
+            "current": "wrong wrong wrong",
+            "new": "a new long phrase",
+            "again": "a new long phrase",
+        }
+        assert (
+            post(client, "/account/secret", change, token_from="/account/secret").status_code == 400
+        )  # type: ignore[attr-defined]
+    signed_out = post(
+        client, "/account/secret", change, token_from="/account/secret", follow_redirects=False
+    )
+    assert signed_out.headers["location"] == "/staff/signin?notice=wrong-tries"  # type: ignore[attr-defined]
+    token = csrf_from(client, "/staff/signin")
+    again = client.post(
+        "/staff/signin",
+        data={"username": "teacher", "password": PASSWORD, "csrf_token": token},
+    )
+    assert again.status_code == 429 and "Too many tries" in again.text
+
+
+def test_tries_for_an_unknown_id_do_not_lock_an_account_made_later(
+    client: TestClient, people: People, database: Database, fake_clock: FakeClock
+) -> None:
+    for login in ("N900", "N901", "N902"):
+        for _ in range(10):
+            fake_clock.advance(600)
+            try_pin(client, login, "000999")
+    assert "locked" in try_pin(client, "N900", "000999").text  # type: ignore[attr-defined]
+    fake_clock.advance(3601)  # this client address's tries are forgotten, the ids' are not
+    _, secret = accounts.create_user(database, Actor.system("t"), Role.LEARNER, "N900", "Nia", "en")
+    assert try_pin(client, "N900", secret).status_code == 303  # type: ignore[attr-defined]
+    plan = roster.apply_roster(
+        database, Actor.system("t"), b"facility_id,name,language\nN901,Ned,en\n"
+    )
+    fresh = TestClient(client.app)
+    assert try_pin(fresh, "N901", plan.rows[0].one_time_pin).status_code == 303  # type: ignore[attr-defined]
+    # Tries for an id that names nobody are forgotten after a day.
+    fake_clock.advance(25 * 3600)
+    assert "That did not work" in try_pin(fresh, "N902", "000999").text  # type: ignore[attr-defined]
+
+
+def test_admin_sees_a_lock_from_wrong_tries_and_can_unlock(
+    settings: Settings, client: TestClient, people: People, fake_clock: FakeClock
+) -> None:
+    from dataclasses import replace
+
+    from server.app import create_app
+
+    for _ in range(4):
+        fake_clock.advance(3600)
+        try_pin(client, people.learner.login, "000999")
+    # The facility lowers the limit below the tries already made.
+    with TestClient(create_app(replace(settings, learner_lock_after=3))) as admin:
+        sign_in(admin, people.admin)
+        page = admin.get(f"/admin/users/{people.learner.id}").text
+        assert "Locked" in page and f"/admin/users/{people.learner.id}/unlock" in page
+        post(
+            admin,
+            f"/admin/users/{people.learner.id}/unlock",
+            token_from=f"/admin/users/{people.learner.id}",
+        )
+        assert try_pin(admin, people.learner.login, PIN).status_code == 303  # type: ignore[attr-defined]
+
+
+def test_a_read_only_database_still_serves_a_signed_in_learner(
+    app: Starlette,
+    client: TestClient,
+    people: People,
+    fake_clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sign_in(client, people.learner)
+    real_connect = server.db.connect
+
+    def read_only(path: Path) -> sqlite_utils.Database:
+        db = real_connect(path)
+        db.execute("PRAGMA query_only = ON")  # SQLite refuses every write on it
+        return db
+
+    monkeypatch.setattr(server.db, "connect", read_only)
+    app.state.services.database.close()
+    fake_clock.advance(5 * 60)  # past the minute after which a page view touches the session
+    page = client.get("/learn", follow_redirects=False)
+    assert page.status_code == 200 and "Hello, Alex Learner" in page.text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from server import accounts, groups, sessions
+from server import accounts, groups, sessions, signin
 from server.accounts import Role, User
 from server.errors import N_, NotFound, ValidationError
 from server.web import Req, access, redirect
@@ -92,6 +92,7 @@ def user_create(req: Req) -> Response:
 def _user_page(req: Req, user: User, error: str = "", status: int = 200) -> Response:
     all_groups = groups.list_groups(req.database)
     member_of = groups.groups_of(req.database, user.id)
+    wrong_tries, locked = signin.wrong_tries(req.database, req.settings, user)
     return req.render(
         "admin/user.html",
         {
@@ -99,6 +100,8 @@ def _user_page(req: Req, user: User, error: str = "", status: int = 200) -> Resp
             "member_of": member_of,
             "other_groups": [g for g in all_groups if g.id not in {m.id for m in member_of}],
             "active_sessions": sessions.active_count(req.database, user.id),
+            "wrong_tries": wrong_tries,
+            "locked": locked,
             "error": error,
         },
         status,

@@ -8,7 +8,13 @@ from server import accounts, audit, groups, sessions
 from server.accounts import Role
 from server.errors import N_, ValidationError
 from server.settings import SUPPORTED_LANGUAGES
-from server.signin import Attempt, SignInRefused, sign_in
+from server.signin import (
+    Attempt,
+    SignedOutAfterWrongTries,
+    SignInRefused,
+    change_own_secret,
+    sign_in,
+)
 from server.web import LANGUAGE_COOKIE, PUBLIC, SIGNED_IN, Req, access, redirect
 
 HOMES = {Role.LEARNER: "/learn", Role.EDUCATOR: "/teach", Role.ADMIN: "/admin"}
@@ -41,22 +47,25 @@ def staff_signin_form(req: Req) -> Response:
 def _sign_in(req: Req, staff: bool) -> Response:
     login = req.field("username" if staff else "facility_id", 64)
     secret = req.field("password" if staff else "pin", 256)
-    attempt = Attempt(Role.EDUCATOR if staff else Role.LEARNER, login, secret, req.client_address)
+    attempt = _attempt(req, Role.EDUCATOR if staff else Role.LEARNER, login, secret)
     try:
-        user = sign_in(req.database, req.settings, attempt)
+        user, session_id = sign_in(req.database, req.settings, attempt)
     except SignInRefused as refused:
         status = 429 if refused.retry_after else 401
         return _signin_page(req, staff, refused.message, refused.retry_after, login, status)
     if req.session is not None:
         sessions.end(req.database, req.session.id, "replaced")
-    session_id = sessions.start(
-        req.database,
-        req.settings,
-        user,
-        req.client_address,
-        req.request.headers.get("user-agent", ""),
-    )
     response = redirect("/account/secret" if user.must_change_secret else HOMES[user.role])
+    _set_session_cookie(req, response, session_id)
+    return response
+
+
+def _attempt(req: Req, kind: Role, login: str, secret: str) -> Attempt:
+    user_agent = req.request.headers.get("user-agent", "")
+    return Attempt(kind, login, secret, req.client_address, user_agent)
+
+
+def _set_session_cookie(req: Req, response: Response, session_id: str) -> None:
     response.set_cookie(
         req.services.session_cookie,
         req.services.tokens.session.dumps(session_id),
@@ -65,7 +74,6 @@ def _sign_in(req: Req, staff: bool) -> Response:
         secure=req.settings.https,
         path="/",
     )
-    return response
 
 
 @access(PUBLIC)
@@ -85,7 +93,12 @@ def signout(req: Req) -> Response:
     sessions.end(req.database, req.session.id if req.session else "", "signed-out")
     with req.database.write() as db:
         audit.record(db, user.actor(req.client_address), "signout", user.label)
-    response = redirect("/staff/signin" if staff else "/signin", notice="signed-out")
+    return _signed_out(req, "/staff/signin" if staff else "/signin", "signed-out")
+
+
+def _signed_out(req: Req, path: str, notice: str) -> Response:
+    """To the sign-in page, with the session cookie removed (its session has ended)."""
+    response = redirect(path, notice=notice)
     response.delete_cookie(
         req.services.session_cookie, httponly=True, samesite="strict", secure=req.settings.https
     )
@@ -132,7 +145,16 @@ def change_secret(req: Req) -> Response:
                 else N_("The two new passwords are not the same.")
             )
             raise ValidationError(message, "again")
-        accounts.change_own_secret(req.database, user, current, new)
+        assert req.session is not None
+        attempt = _attempt(req, user.role, user.login, current)
+        session_id = change_own_secret(req.database, req.settings, req.session, attempt, new)
     except ValidationError as exc:
         return req.render("account/secret.html", {"errors": {exc.field or "": exc.message}}, 400)
-    return redirect(HOMES[user.role], notice="secret-changed")
+    except SignInRefused as refused:
+        status = 429 if refused.retry_after else 401
+        return req.render("account/secret.html", {"errors": {"current": refused.message}}, status)
+    except SignedOutAfterWrongTries:
+        return _signed_out(req, "/staff/signin" if user.role.is_staff else "/signin", "wrong-tries")
+    response = redirect(HOMES[user.role], notice="secret-changed")
+    _set_session_cookie(req, response, session_id)
+    return response
