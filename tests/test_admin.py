@@ -9,7 +9,7 @@ from starlette.testclient import TestClient
 from server import accounts, groups
 from server.audit import Actor, verify_chain
 from server.db import Database
-from tests.conftest import CSRF_RE, People, csrf_from, post, sign_in
+from tests.conftest import CSRF_RE, People, form_action, post, sign_in
 
 ROSTER = (
     "facility_id,name,language,group\n"
@@ -119,10 +119,8 @@ def test_educator_sees_only_their_groups(app: object, people: People, database: 
 
 def test_roster_dry_run_then_import(client: TestClient, people: People, database: Database) -> None:
     sign_in(client, people.admin)
-    token = csrf_from(client, "/admin/roster")
     checked = client.post(
-        "/admin/roster/check",
-        data={"csrf_token": token},
+        form_action(client, "/admin/roster", "/admin/roster/check"),
         files={"file": ("roster.csv", ROSTER, "text/csv")},
     )
     assert checked.status_code == 200
@@ -150,10 +148,8 @@ def test_roster_with_problems_shows_each_and_imports_nothing(
 ) -> None:
     sign_in(client, people.admin)
     bad = "facility_id,name,language\nG1,Gus,fr\nG2,,en\nG3,Hal,en\nG3,Hal Two,es\nteacher,T,en\n"
-    token = csrf_from(client, "/admin/roster")
     page = client.post(
-        "/admin/roster/check",
-        data={"csrf_token": token},
+        form_action(client, "/admin/roster", "/admin/roster/check"),
         files={"file": ("r.csv", bad, "text/csv")},
     )
     assert "must be en (English) or es (Spanish)" in page.text
@@ -165,10 +161,8 @@ def test_roster_with_problems_shows_each_and_imports_nothing(
 
 def test_roster_missing_column(client: TestClient, people: People) -> None:
     sign_in(client, people.admin)
-    token = csrf_from(client, "/admin/roster")
     page = client.post(
-        "/admin/roster/check",
-        data={"csrf_token": token},
+        form_action(client, "/admin/roster", "/admin/roster/check"),
         files={"file": ("r.csv", "id,name\n1,x\n", "text/csv")},
     )
     assert "no column named facility_id" in page.text
