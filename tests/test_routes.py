@@ -198,3 +198,27 @@ def test_each_role_gets_the_intended_answer(
             expected = EXPECTED[(method, path)][role]
             assert response.status_code == expected, f"{role} {method} {url}"
 
+
+HUGE = "9" * 5000  # more digits than Python will turn into an int by default
+TOO_BIG = str(2**63)  # one past SQLite's largest integer
+
+
+def test_numbers_in_addresses_that_no_row_can_have_are_refused_not_a_500(
+    app: Starlette, people: People
+) -> None:
+    with TestClient(app) as client:
+        sign_in(client, people.admin)
+        for url in [
+            f"/search?q=money&page={HUGE}",
+            "/search?q=money&page=\u00b2",  # "²".isdigit() is True, int("²") fails
+            f"/admin/users?page={TOO_BIG}",
+            "/admin/users?page=-1",
+            f"/admin/audit?before={TOO_BIG}",
+            f"/teach/exports/progress.csv?group={TOO_BIG}",
+            f"/teach/exports/completions.csv?group={HUGE}",
+        ]:
+            response = client.get(url)
+            assert response.status_code == 400, url
+            assert "not valid" in response.text or "Choose a group" in response.text, url
+        for url in [f"/admin/users/{TOO_BIG}", f"/admin/groups/{HUGE}", f"/teach/learners/{HUGE}"]:
+            assert client.get(url).status_code == 404, url
