@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from starlette.testclient import TestClient
 
@@ -177,3 +178,30 @@ def test_audit_log_page_filters_and_verifies(
     checked = client.get("/admin/audit", params={"verify": "1"})
     assert "The log is whole" in checked.text
     assert verify_chain(database).ok
+
+
+def test_bodies_over_the_caps_are_refused_with_413(client: TestClient, people: People) -> None:
+    sign_in(client, people.admin)
+    upload = form_action(client, "/admin/roster", "/admin/roster/check")
+    boundary = "cap-test"
+    part = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="r.csv"\r\n'
+        "Content-Type: text/csv\r\n\r\n"
+    ).encode()
+
+    def chunked() -> Iterator[bytes]:  # no Content-Length: the cap must hold while reading
+        yield part
+        for _ in range(4):  # 4 MiB: over the 3 MiB default
+            yield b"x" * (1024 * 1024)
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    refused = client.post(
+        upload,
+        content=chunked(),
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert refused.status_code == 413 and "max_upload_mb" in refused.text
+    form = post(
+        client, "/admin/groups", {"name": "x" * (1024 * 1024 + 1)}, token_from="/admin/groups"
+    )
+    assert form.status_code == 413  # type: ignore[attr-defined]
