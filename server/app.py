@@ -8,8 +8,10 @@ import time
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import PathLike, StaticFiles
@@ -68,8 +70,22 @@ class CachedStatic(StaticFiles):
         return response
 
 
+class RowId(Convertor[int]):
+    """`{name:id}` in a path: a row id. At most 18 digits, so it always fits SQLite's
+    integer; a longer one matches no route (404) instead of overflowing a query (500)."""
+
+    regex = "[0-9]{1,18}"
+
+    def convert(self, value: str) -> int:
+        return int(value)
+
+    def to_string(self, value: int) -> str:
+        return str(value)
+
+
 def routes() -> list[BaseRoute]:
     """Every URL of Stepstone. Each endpoint declares who may use it with `@access`."""
+    register_url_convertor("id", RowId())
     return [
         # First: the media check runs for every seek of every video (routes match in order).
         Route("/media/{sha256}/{name}", media.media_file, methods=GET),
@@ -104,17 +120,17 @@ def routes() -> list[BaseRoute]:
         Route("/verify/{code}", verify.verify_code, methods=GET),
         Route("/learn/plan", learn.plan, methods=GET),
         Route("/teach", teach.home, methods=GET),
-        Route("/teach/groups/{group_id:int}", teach.group_page, methods=GET),
-        Route("/teach/groups/{group_id:int}/assign", teach.assign, methods=POST),
-        Route("/teach/assignments/{assignment_id:int}/remove", teach.unassign, methods=POST),
+        Route("/teach/groups/{group_id:id}", teach.group_page, methods=GET),
+        Route("/teach/groups/{group_id:id}/assign", teach.assign, methods=POST),
+        Route("/teach/assignments/{assignment_id:id}/remove", teach.unassign, methods=POST),
         Route("/teach/courses/{course_id}", teach.course_page, methods=GET),
         Route("/teach/courses/{course_id}/assign", teach.course_assign, methods=POST),
-        Route("/teach/learners/{user_id:int}", teach.learner_page, methods=GET),
-        Route("/teach/learners/{user_id:int}/goals", teach.goal_add, methods=POST),
-        Route("/teach/learners/{user_id:int}/goals/{goal_id:int}", teach.goal_status, methods=POST),
+        Route("/teach/learners/{user_id:id}", teach.learner_page, methods=GET),
+        Route("/teach/learners/{user_id:id}/goals", teach.goal_add, methods=POST),
+        Route("/teach/learners/{user_id:id}/goals/{goal_id:id}", teach.goal_status, methods=POST),
         Route("/teach/reviews", teach.review_queue, methods=GET),
-        Route("/teach/reviews/{entry_id:int}", teach.review_page, methods=GET),
-        Route("/teach/reviews/{entry_id:int}", teach.review_save, methods=POST),
+        Route("/teach/reviews/{entry_id:id}", teach.review_page, methods=GET),
+        Route("/teach/reviews/{entry_id:id}", teach.review_save, methods=POST),
         Route("/teach/exports", teach.exports_page, methods=GET),
         Route("/teach/exports/progress.csv", teach.export_progress, methods=GET),
         Route("/teach/exports/completions.csv", teach.export_completions, methods=GET),
@@ -127,20 +143,20 @@ def routes() -> list[BaseRoute]:
         Route("/admin/users", admin_users.user_list, methods=GET),
         Route("/admin/users/new", admin_users.user_new_form, methods=GET),
         Route("/admin/users/new", admin_users.user_create, methods=POST),
-        Route("/admin/users/{user_id:int}", admin_users.user_detail, methods=GET),
-        Route("/admin/users/{user_id:int}", admin_users.user_update, methods=POST),
+        Route("/admin/users/{user_id:id}", admin_users.user_detail, methods=GET),
+        Route("/admin/users/{user_id:id}", admin_users.user_update, methods=POST),
         *[
-            Route(f"/admin/users/{{user_id:int}}/{action}", admin_users.user_action, methods=POST)
+            Route(f"/admin/users/{{user_id:id}}/{action}", admin_users.user_action, methods=POST)
             for action in USER_ACTIONS
         ],
         Route("/admin/groups", admin_groups.group_list, methods=GET),
         Route("/admin/groups", admin_groups.group_create, methods=POST),
-        Route("/admin/groups/{group_id:int}", admin_groups.group_detail, methods=GET),
-        Route("/admin/groups/{group_id:int}", admin_groups.group_update, methods=POST),
-        Route("/admin/groups/{group_id:int}/delete", admin_groups.group_delete, methods=POST),
-        Route("/admin/groups/{group_id:int}/members", admin_groups.member_add, methods=POST),
+        Route("/admin/groups/{group_id:id}", admin_groups.group_detail, methods=GET),
+        Route("/admin/groups/{group_id:id}", admin_groups.group_update, methods=POST),
+        Route("/admin/groups/{group_id:id}/delete", admin_groups.group_delete, methods=POST),
+        Route("/admin/groups/{group_id:id}/members", admin_groups.member_add, methods=POST),
         Route(
-            "/admin/groups/{group_id:int}/members/{user_id:int}/remove",
+            "/admin/groups/{group_id:id}/members/{user_id:id}/remove",
             admin_groups.member_remove,
             methods=POST,
         ),
@@ -154,32 +170,30 @@ def routes() -> list[BaseRoute]:
         Route("/admin/publishers", admin_content.publisher_list, methods=GET),
         Route("/admin/publishers", admin_content.publisher_add, methods=POST),
         Route(
-            "/admin/publishers/{publisher_id:int}/sync",
+            "/admin/publishers/{publisher_id:id}/sync",
             admin_content.publisher_sync,
             methods=POST,
         ),
         Route("/admin/content", admin_content.content_list, methods=GET),
-        Route(
-            "/admin/content/versions/{version_id:int}", admin_content.version_review, methods=GET
-        ),
+        Route("/admin/content/versions/{version_id:id}", admin_content.version_review, methods=GET),
         *[
             Route(
-                f"/admin/content/versions/{{version_id:int}}/{action}",
+                f"/admin/content/versions/{{version_id:id}}/{action}",
                 admin_content.version_action,
                 methods=POST,
             )
             for action in ("approve", "reject", "retire", "make-live")
         ],
         Route(
-            "/admin/content/versions/{version_id:int}/files/{path:path}",
+            "/admin/content/versions/{version_id:id}/files/{path:path}",
             admin_content.version_file,
             methods=GET,
         ),
         Route(
-            "/admin/content/courses/{course_pk:int}/pull", admin_content.course_pull, methods=POST
+            "/admin/content/courses/{course_pk:id}/pull", admin_content.course_pull, methods=POST
         ),
         Route(
-            "/admin/content/courses/{course_pk:int}/restore",
+            "/admin/content/courses/{course_pk:id}/restore",
             admin_content.course_pull,
             methods=POST,
         ),
@@ -242,6 +256,7 @@ def create_app(settings: Settings) -> Starlette:
         exception_handlers={
             HTTPError: errors.http_error,
             HTTPException: errors.starlette_error,
+            ClientDisconnect: errors.client_gone,
             Exception: errors.server_error,
         },
         lifespan=lifespan,

@@ -7,6 +7,7 @@ writers never deadlock on a lock upgrade; `busy_timeout` covers other worker pro
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -17,6 +18,20 @@ from typing import Any
 import sqlite_utils
 
 BUSY_TIMEOUT_MS = 5000
+MAX_INTEGER = 2**63 - 1  # SQLite's largest INTEGER; a bigger Python int cannot be bound
+_DIGITS = re.compile(r"[0-9]{1,19}")
+
+
+def row_id(text: str) -> int | None:
+    """`text` as a row id: plain ASCII digits that fit SQLite's INTEGER, else None.
+
+    Anything a person typed or put in a URL goes through here before a query, so an
+    overlong number is refused instead of overflowing the query (and `"²".isdigit()`,
+    true in Python, is no number at all)."""
+    if not _DIGITS.fullmatch(text):
+        return None
+    value = int(text)
+    return value if value <= MAX_INTEGER else None
 
 
 def connect(path: Path) -> sqlite_utils.Database:

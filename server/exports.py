@@ -19,7 +19,7 @@ from typing import Any
 
 from server import audit
 from server.audit import Actor
-from server.db import Database
+from server.db import Database, row_id
 from server.errors import N_, ValidationError
 from server.settings import Settings
 from server.teaching import Scope, course_titles, live_lesson_counts
@@ -51,7 +51,9 @@ class Filter:
             raise ValidationError(N_("Write the dates like 2026-12-31.")) from None
         if last < first:
             raise ValidationError(N_("The end date is before the start date."))
-        gid = int(group_id) if group_id.strip().isdigit() else None
+        gid = row_id(group_id.strip())
+        if group_id.strip() and gid is None:
+            raise ValidationError(N_("Choose a group from the list."))
         return cls(first.isoformat(), last.isoformat(), gid, course_id.strip() or None)
 
     def where(

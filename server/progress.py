@@ -52,7 +52,8 @@ PAGE_MAX = 600.0
 BACKLOG = 15 * 60.0
 MAX_EVENTS_PER_POST = 200
 MAX_MEDIA_SECONDS = 24 * 3600.0
-_EVENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+_EVENT_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -135,8 +136,9 @@ def parse_event(raw: Any) -> Event:
     """One event from the JSON endpoint; ValidationError names what is wrong."""
     if not isinstance(raw, dict):
         raise ValidationError("an event must be an object")
+    _check_text(raw)
     event_id = raw.get("id")
-    if not isinstance(event_id, str) or not _EVENT_ID.match(event_id):
+    if not isinstance(event_id, str) or not _EVENT_ID.fullmatch(event_id):
         raise ValidationError("'id' must be 8-64 letters, digits, - or _")
     kind = raw.get("type")
     if kind not in CLIENT_TYPES:
@@ -171,6 +173,26 @@ def parse_event(raw: Any) -> Event:
         data=data,
         client_time=client_time[:40] if isinstance(client_time, str) else None,
     )
+
+
+def _check_text(raw: dict[str, Any]) -> None:
+    """JSON may spell a lone UTF-16 surrogate (`"\\ud800"`), which is no character at
+    all: it cannot be stored in SQLite or sent back as UTF-8, so such an event is refused
+    here, before any of it is used."""
+    try:
+        json.dumps(raw, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError("the event holds text that is not valid Unicode") from None
+
+
+def _label(raw: Any, index: int) -> str:
+    """How a rejected event is named in the answer: its id, when that is short text that
+    can be sent back (the client's own events always qualify), else its place in the
+    batch."""
+    event_id = raw.get("id") if isinstance(raw, dict) else None
+    if isinstance(event_id, str) and 0 < len(event_id) <= 64 and not _SURROGATE.search(event_id):
+        return event_id
+    return f"#{index}"
 
 
 def week_of(moment: float) -> str:
@@ -209,8 +231,7 @@ def record_client_events(
         try:
             parsed.append(parse_event(raw))
         except ValidationError as exc:
-            label = raw.get("id") if isinstance(raw, dict) else None
-            outcome.rejected[str(label or f"#{index}")] = exc.message
+            outcome.rejected[_label(raw, index)] = exc.message
     courses = {c.course_id: c for c in visible_courses(database, settings, user)}
     lessons: dict[int, list[Lesson]] = {}
     with database.write() as db:

@@ -118,6 +118,13 @@ class Settings:
         default="",
         metadata={"help": "PEM certificate the TLS proxy serves; health check warns before expiry"},
     )
+    max_upload_mb: int = field(
+        default=3,
+        metadata={
+            "help": "Largest file upload (roster CSV, publisher root.json) in MiB; keep"
+            " nginx's client_max_body_size for /admin/ the same"
+        },
+    )
     metrics: bool = field(
         default=True,
         metadata={"help": "Count requests for GET /metrics (Prometheus; loopback only)"},
@@ -207,6 +214,8 @@ def _validate(settings: Settings) -> None:
         raise ConfigError("Setting sync_every_hours must be between 1 and 168 (a week).")
     if not 1 <= settings.backup_keep <= 1000:
         raise ConfigError("Setting backup_keep must be between 1 and 1000.")
+    if not 1 <= settings.max_upload_mb <= 1024:
+        raise ConfigError("Setting max_upload_mb must be between 1 and 1024.")
     if settings.min_free_disk_mb < 0:
         raise ConfigError("Setting min_free_disk_mb must be 0 or more.")
     _validate_accel_prefix(settings.media_accel_prefix)

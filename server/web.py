@@ -1,15 +1,24 @@
 """Request plumbing: who is asking, may they, and is the form genuine.
 
 Every endpoint is declared with `@access(...)`, which names who may use it. The wrapper
-parses the form (async), then runs the rest on Starlette's thread pool: it loads the
-session, picks the language, checks CSRF on every unsafe method, checks the role, and
-calls the view with a `Req`. An endpoint without `@access` fails the route test.
+decides everything it can from the headers first, on Starlette's thread pool: it loads
+the session, picks the language, checks the origin and the role. Only then does it read
+a body, and never more than a fixed cap (a form 1 MiB, JSON 512 KiB, an upload the
+`max_upload_mb` setting), so a stranger cannot make the server hold or spool a big body.
+
+CSRF: a JSON call or a file upload must bring its token outside the body (the
+`X-CSRF-Token` header, or `?csrf_token=` in the form's action URL), and it is checked
+before a byte of the body is read. Only a plain form (urlencoded, in memory, 1 MiB at
+most, read after the role check) may carry the token as a field; it is checked before
+the view runs. An endpoint without `@access` fails the route test.
 """
 
 from __future__ import annotations
 
 import functools
 import hmac
+import json
+import re
 import secrets
 import threading
 from collections import OrderedDict
@@ -22,13 +31,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
+from starlette.types import Message
 
 from search_index import SearchService
 from server import i18n, sessions
 from server.accounts import Role, User
 from server.catalog import CatalogHooks
-from server.db import Database
-from server.errors import CSRFError, Forbidden, NotSignedIn, PayloadTooLarge
+from server.db import MAX_INTEGER, Database, row_id
+from server.errors import N_, BadRequest, CSRFError, Forbidden, NotSignedIn, PayloadTooLarge
 from server.settings import SUPPORTED_LANGUAGES, Settings
 from server.templating import Templates
 from server.tokens import InvalidToken, Tokens
@@ -38,6 +48,14 @@ SIGNED_IN = "signed-in"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 ANON_CSRF_COOKIE = "stepstone_csrf"
 MAX_JSON_BODY = 512 * 1024
+MAX_FORM_BODY = 1024 * 1024  # a form without files (nginx's client_max_body_size is 1m)
+MAX_FORM_FIELD = 256 * 1024  # one field of an upload form; the file itself is capped whole
+MAX_UPLOAD_FILES = 2
+MAX_FORM_FIELDS = 1000
+MAX_PAGE = 100_000  # a page number times its size must still fit SQLite's integer
+_DIGITS = re.compile(r"[0-9]{1,19}")
+FORM = "application/x-www-form-urlencoded"
+MULTIPART = "multipart/form-data"
 LANGUAGE_COOKIE = "stepstone_lang"
 
 
@@ -97,6 +115,7 @@ class Req:
     anon_csrf_seed: str = ""
     set_anon_csrf: bool = False
     extra_cookies: dict[str, str] = field(default_factory=dict)
+    csrf_checked: bool = False
     _csrf: str | None = None
 
     @property
@@ -120,6 +139,28 @@ class Req:
     def field(self, name: str, limit: int = 1000) -> str:
         value = self.form.get(name)
         return value[:limit] if isinstance(value, str) else ""
+
+    def json(self) -> Any:
+        """The JSON body. Whatever was sent, a body that is not JSON — invalid bytes, bad
+        syntax, nesting too deep for the parser — is a BadRequest (400), never a 500."""
+        try:
+            return json.loads(self.body or b"null")
+        except RecursionError:
+            raise BadRequest(N_("The request is nested too deeply.")) from None
+        except ValueError:  # also UnicodeDecodeError: the body is not UTF-8
+            raise BadRequest(N_("The request is not valid JSON.")) from None
+
+    def query_int(self, name: str, default: int, high: int = MAX_INTEGER) -> int:
+        """A whole number from the query string (`?page=2`, `?group=7`): `default` when
+        absent or empty; BadRequest (400) when it is not plain digits up to `high`."""
+        text = self.request.query_params.get(name, "")
+        return default if text == "" else parse_number(text, high)
+
+    def form_int(self, name: str) -> int | None:
+        """A row id from a form field (a group or learner picked from a list); None when
+        the field is empty, BadRequest when it is not a row id."""
+        text = self.field(name, 40)
+        return None if text == "" else parse_number(text)
 
     def csrf_token(self) -> str:
         """One token per request (a page has several forms; signing costs ~0.1 ms each)."""
@@ -174,11 +215,26 @@ def _check_origin(request: Request) -> None:
         raise CSRFError()
 
 
-def _check_csrf(req: Req) -> None:
-    _check_origin(req.request)
-    token = req.field("csrf_token") or req.request.headers.get("x-csrf-token", "")
+def parse_number(text: str, high: int = MAX_INTEGER) -> int:
+    """A whole number from a URL or a form: plain digits, at most `high` (by default
+    anything SQLite can hold), else BadRequest (400) — never an overflow (500)."""
+    value = row_id(text)
+    if value is None or value > high:
+        raise BadRequest(N_("A number in the address or the form is not valid."))
+    return value
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+def _token_outside_body(request: Request) -> str:
+    return request.headers.get("x-csrf-token", "") or request.query_params.get("csrf_token", "")
+
+
+def _check_csrf(req: Req, token: str) -> None:
     expected = req.session.csrf_secret if req.session else req.anon_csrf_seed
-    if not token or not expected:
+    if not token or not expected or len(token) > 500:
         raise CSRFError()
     try:
         seed = req.services.tokens.csrf.loads(token)
@@ -239,21 +295,22 @@ def access(
     def decorate(view: View) -> Any:
         @functools.wraps(view)
         async def endpoint(request: Request) -> Response:
-            body = b""
-            if request.method in SAFE_METHODS:
-                form = FormData()
-            elif request.headers.get("content-type", "").startswith("application/json"):
-                form, body = FormData(), await _bounded_body(request)
-            else:
-                form = await request.form()
             services: Services = request.app.state.services
-            req = Req(request, services, form, body)
+            req = Req(request, services, FormData())
             try:
-                if inline and request.method in SAFE_METHODS:
-                    return _handle(req, view, allowed, allow_pending_change)
-                return await run_in_threadpool(_handle, req, view, allowed, allow_pending_change)
+                if request.method in SAFE_METHODS:
+                    if inline:
+                        return _handle(req, view, allowed, allow_pending_change)
+                    return await run_in_threadpool(
+                        _handle, req, view, allowed, allow_pending_change
+                    )
+                turned_away = await run_in_threadpool(_admit, req, allowed, allow_pending_change)
+                if turned_away is not None:
+                    return turned_away
+                await _read_body(req)
+                return await run_in_threadpool(_answer, req, view)
             finally:
-                await form.close()
+                await req.form.close()
 
         endpoint.access = allowed  # type: ignore[attr-defined]
         return endpoint
@@ -261,19 +318,45 @@ def access(
     return decorate
 
 
-async def _bounded_body(request: Request) -> bytes:
-    """A JSON body, refused beyond MAX_JSON_BODY (the progress endpoint's batches are
-    small; this stops a client from making the server hold a huge body)."""
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_JSON_BODY:
-            raise PayloadTooLarge()
-        chunks.append(chunk)
-    return b"".join(chunks)
+def _limited(request: Request, limit: int, message: str) -> Request:
+    """The same request, whose body is refused (413) once it passes `limit` bytes: at
+    once when Content-Length says so, else while it streams in."""
+    declared = request.headers.get("content-length", "")
+    if _DIGITS.fullmatch(declared) and int(declared) > limit:
+        raise PayloadTooLarge(message)
+    received = 0
+
+    async def receive() -> Message:
+        nonlocal received
+        message_in = await request.receive()
+        received += len(message_in.get("body", b""))
+        if received > limit:
+            raise PayloadTooLarge(message)
+        return message_in
+
+    return Request(request.scope, receive)
 
 
-def _handle(req: Req, view: View, allowed: frozenset[Role | str], pending_ok: bool) -> Response:
+async def _read_body(req: Req) -> None:
+    """Read the body of an admitted request, within the cap for its kind. Any other kind
+    of body is not read at all: the view sees an empty form."""
+    request, kind = req.request, _media_type(req.request)
+    if kind == "application/json":
+        req.body = await _limited(request, MAX_JSON_BODY, PayloadTooLarge.default_message).body()
+    elif kind == FORM:
+        limited = _limited(request, MAX_FORM_BODY, PayloadTooLarge.default_message)
+        req.form = await limited.form(max_files=0, max_fields=MAX_FORM_FIELDS)
+    elif kind == MULTIPART:
+        too_big = N_("This file is too big. An admin can raise the limit (max_upload_mb).")
+        limited = _limited(request, req.settings.max_upload_mb * 1024 * 1024, too_big)
+        req.form = await limited.form(
+            max_files=MAX_UPLOAD_FILES, max_fields=MAX_FORM_FIELDS, max_part_size=MAX_FORM_FIELD
+        )
+
+
+def _admit(req: Req, allowed: frozenset[Role | str], pending_ok: bool) -> RedirectResponse | None:
+    """Everything decided from the headers, before any body is read: the session, the
+    language, the origin and CSRF (when the token is outside the body), and the role."""
     _load_session(req)
     if req.session is not None:
         req.request.state.user_id = req.session.user.id  # for the request's log line
@@ -282,7 +365,15 @@ def _handle(req: Req, view: View, allowed: frozenset[Role | str], pending_ok: bo
     if req.session is None:
         _anon_csrf(req)
     if req.request.method not in SAFE_METHODS:
-        _check_csrf(req)
+        _check_origin(req.request)
+        token = _token_outside_body(req.request)
+        if token:
+            _check_csrf(req, token)
+            req.csrf_checked = True
+        elif _media_type(req.request) != FORM:
+            # Only a plain form may carry its token inside the body: an upload or a JSON
+            # call without one is turned away before a byte of it is read.
+            raise CSRFError()
     if PUBLIC not in allowed:
         if req.session is None:
             raise NotSignedIn()
@@ -291,9 +382,22 @@ def _handle(req: Req, view: View, allowed: frozenset[Role | str], pending_ok: bo
             raise Forbidden()
         if user.must_change_secret and not pending_ok:
             return redirect("/account/secret")
+    return None
+
+
+def _answer(req: Req, view: View) -> Response:
+    """Run the view of an admitted request (its body read), after the CSRF field check."""
+    i18n.set_language(req.language)  # this may be another thread than `_admit`'s
+    if req.request.method not in SAFE_METHODS and not req.csrf_checked:
+        _check_csrf(req, req.field("csrf_token"))
     response = view(req)
     _set_cookies(req, response)
     return response
+
+
+def _handle(req: Req, view: View, allowed: frozenset[Role | str], pending_ok: bool) -> Response:
+    turned_away = _admit(req, allowed, pending_ok)
+    return turned_away if turned_away is not None else _answer(req, view)
 
 
 def _set_cookies(req: Req, response: Response) -> None:

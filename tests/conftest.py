@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -128,6 +129,14 @@ def csrf_from(client: TestClient, path: str = "/signin") -> str:
     match = CSRF_RE.search(client.get(path).text)
     assert match, f"no CSRF token on {path}"
     return match.group(1)
+
+
+def form_action(client: TestClient, page: str, action: str) -> str:
+    """The action URL of the form on `page` that posts to `action`, query included, as a
+    browser would post it (an upload form carries its CSRF token there)."""
+    found = re.search(rf'action="({re.escape(action)}(?:\?[^"]*)?)"', client.get(page).text)
+    assert found, f"no form posting to {action} on {page}"
+    return html.unescape(found.group(1))
 
 
 def sign_in(client: TestClient, user: User, secret: str | None = None) -> None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from starlette.testclient import TestClient
 
 from server import accounts, groups
 from server.audit import Actor, verify_chain
 from server.db import Database
-from tests.conftest import CSRF_RE, People, csrf_from, post, sign_in
+from tests.conftest import CSRF_RE, People, form_action, post, sign_in
 
 ROSTER = (
     "facility_id,name,language,group\n"
@@ -119,10 +120,8 @@ def test_educator_sees_only_their_groups(app: object, people: People, database: 
 
 def test_roster_dry_run_then_import(client: TestClient, people: People, database: Database) -> None:
     sign_in(client, people.admin)
-    token = csrf_from(client, "/admin/roster")
     checked = client.post(
-        "/admin/roster/check",
-        data={"csrf_token": token},
+        form_action(client, "/admin/roster", "/admin/roster/check"),
         files={"file": ("roster.csv", ROSTER, "text/csv")},
     )
     assert checked.status_code == 200
@@ -150,10 +149,8 @@ def test_roster_with_problems_shows_each_and_imports_nothing(
 ) -> None:
     sign_in(client, people.admin)
     bad = "facility_id,name,language\nG1,Gus,fr\nG2,,en\nG3,Hal,en\nG3,Hal Two,es\nteacher,T,en\n"
-    token = csrf_from(client, "/admin/roster")
     page = client.post(
-        "/admin/roster/check",
-        data={"csrf_token": token},
+        form_action(client, "/admin/roster", "/admin/roster/check"),
         files={"file": ("r.csv", bad, "text/csv")},
     )
     assert "must be en (English) or es (Spanish)" in page.text
@@ -165,10 +162,8 @@ def test_roster_with_problems_shows_each_and_imports_nothing(
 
 def test_roster_missing_column(client: TestClient, people: People) -> None:
     sign_in(client, people.admin)
-    token = csrf_from(client, "/admin/roster")
     page = client.post(
-        "/admin/roster/check",
-        data={"csrf_token": token},
+        form_action(client, "/admin/roster", "/admin/roster/check"),
         files={"file": ("r.csv", "id,name\n1,x\n", "text/csv")},
     )
     assert "no column named facility_id" in page.text
@@ -183,3 +178,30 @@ def test_audit_log_page_filters_and_verifies(
     checked = client.get("/admin/audit", params={"verify": "1"})
     assert "The log is whole" in checked.text
     assert verify_chain(database).ok
+
+
+def test_bodies_over_the_caps_are_refused_with_413(client: TestClient, people: People) -> None:
+    sign_in(client, people.admin)
+    upload = form_action(client, "/admin/roster", "/admin/roster/check")
+    boundary = "cap-test"
+    part = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="r.csv"\r\n'
+        "Content-Type: text/csv\r\n\r\n"
+    ).encode()
+
+    def chunked() -> Iterator[bytes]:  # no Content-Length: the cap must hold while reading
+        yield part
+        for _ in range(4):  # 4 MiB: over the 3 MiB default
+            yield b"x" * (1024 * 1024)
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    refused = client.post(
+        upload,
+        content=chunked(),
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert refused.status_code == 413 and "max_upload_mb" in refused.text
+    form = post(
+        client, "/admin/groups", {"name": "x" * (1024 * 1024 + 1)}, token_from="/admin/groups"
+    )
+    assert form.status_code == 413  # type: ignore[attr-defined]

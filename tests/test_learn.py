@@ -538,3 +538,63 @@ def test_a_new_course_version_keeps_progress_by_lesson_key(
     assert _version(database, MATH) != old_version  # the demo publisher auto-publishes
     course = client.get(f"/learn/courses/{MATH}").text
     assert "1 of 6 lessons done" in course
+
+
+def post_raw_events(client: TestClient, body: bytes) -> tuple[int, dict[str, object]]:
+    """POST bytes as they are to /api/events (a JSON library would refuse to write some
+    of what an attacker can send, such as a lone surrogate)."""
+    response = client.post(
+        "/api/events",
+        content=body,
+        headers={"X-CSRF-Token": csrf(client), "Content-Type": "application/json"},
+    )
+    return response.status_code, dict(response.json())
+
+
+@pytest.mark.usefixtures("courses")
+def test_events_with_lone_surrogates_are_rejected_one_by_one(
+    client: TestClient, people: People, database: Database
+) -> None:
+    sign_in(client, people.learner)
+    good = {
+        "id": "good-000001",
+        "type": "started",
+        "course": MATH,
+        "lesson": "fractions-in-daily-life",
+    }
+    # "\ud800" is valid JSON syntax but no character: it cannot be stored or sent back.
+    at = json.dumps({**good, "id": "at-0000001", "at": "2026-01-01T00:00:00Z"}).replace(
+        "2026-01-01T00:00:00Z", "\\ud800"
+    )
+    bad_id = json.dumps({**good, "id": "ID-PLACE"}).replace("ID-PLACE", "bad\\udfff-00001")
+    in_data = json.dumps({**good, "id": "data-000001", "data": {"note": "NOTE"}}).replace(
+        "NOTE", "\\ud83d"
+    )
+    body = f'{{"events": [{json.dumps(good)}, {at}, {bad_id}, {in_data}]}}'.encode()
+    status, answer = post_raw_events(client, body)
+    assert status == 200, answer
+    assert answer["accepted"] == ["good-000001"]
+    assert set(answer["rejected"]) == {"at-0000001", "#2", "data-000001"}  # type: ignore[arg-type]
+    assert "not valid Unicode" in answer["rejected"]["at-0000001"]  # type: ignore[index]
+    stored = database.query(
+        "SELECT event_id FROM progress_events WHERE user_id = ?", [people.learner.id]
+    )
+    assert [row["event_id"] for row in stored] == ["good-000001"]
+
+
+@pytest.mark.usefixtures("courses")
+def test_a_body_nested_too_deep_or_not_json_is_a_clear_400(
+    client: TestClient, people: People
+) -> None:
+    sign_in(client, people.learner)
+    for body, message in [
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (
+            b'{"events": [{"data": {"x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}}]}",
+            "nested too deeply",
+        ),
+        (b'{"events": [\xff\xfe]}', "not valid JSON"),
+    ]:
+        status, answer = post_raw_events(client, body)
+        assert status == 400, answer
+        assert message in str(answer["error"])

@@ -72,17 +72,17 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/teach"): STAFF_GET,
     ("GET", "/learn/plan"): LEARNER_ONLY_GET,
     # The educator is not in the test's group, so it and its learner are out of scope.
-    ("GET", "/teach/groups/{group_id:int}"): staff(404, 200),
-    ("POST", "/teach/groups/{group_id:int}/assign"): staff(404, 400),
-    ("POST", "/teach/assignments/{assignment_id:int}/remove"): staff(404, 404),
+    ("GET", "/teach/groups/{group_id:id}"): staff(404, 200),
+    ("POST", "/teach/groups/{group_id:id}/assign"): staff(404, 400),
+    ("POST", "/teach/assignments/{assignment_id:id}/remove"): staff(404, 404),
     ("GET", "/teach/courses/{course_id}"): staff(404, 404),
     ("POST", "/teach/courses/{course_id}/assign"): staff(404, 404),
-    ("GET", "/teach/learners/{user_id:int}"): staff(404, 200),
-    ("POST", "/teach/learners/{user_id:int}/goals"): staff(404, 400),
-    ("POST", "/teach/learners/{user_id:int}/goals/{goal_id:int}"): staff(404, 400),
+    ("GET", "/teach/learners/{user_id:id}"): staff(404, 200),
+    ("POST", "/teach/learners/{user_id:id}/goals"): staff(404, 400),
+    ("POST", "/teach/learners/{user_id:id}/goals/{goal_id:id}"): staff(404, 400),
     ("GET", "/teach/reviews"): STAFF_GET,
-    ("GET", "/teach/reviews/{entry_id:int}"): staff(404, 404),
-    ("POST", "/teach/reviews/{entry_id:int}"): staff(404, 404),
+    ("GET", "/teach/reviews/{entry_id:id}"): staff(404, 404),
+    ("POST", "/teach/reviews/{entry_id:id}"): staff(404, 404),
     ("GET", "/teach/exports"): STAFF_GET,
     ("GET", "/teach/exports/progress.csv"): STAFF_GET,
     ("GET", "/teach/exports/completions.csv"): STAFF_GET,
@@ -95,20 +95,20 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/admin/users"): ADMIN_ONLY_GET,
     ("GET", "/admin/users/new"): ADMIN_ONLY_GET,
     ("POST", "/admin/users/new"): admin_only_post(400),
-    ("GET", "/admin/users/{user_id:int}"): ADMIN_ONLY_GET,
-    ("POST", "/admin/users/{user_id:int}"): admin_only_post(400),
-    ("POST", "/admin/users/{user_id:int}/reset"): admin_only_post(200),
-    ("POST", "/admin/users/{user_id:int}/disable"): admin_only_post(303),
-    ("POST", "/admin/users/{user_id:int}/enable"): admin_only_post(303),
-    ("POST", "/admin/users/{user_id:int}/unlock"): admin_only_post(303),
-    ("POST", "/admin/users/{user_id:int}/end-sessions"): admin_only_post(303),
+    ("GET", "/admin/users/{user_id:id}"): ADMIN_ONLY_GET,
+    ("POST", "/admin/users/{user_id:id}"): admin_only_post(400),
+    ("POST", "/admin/users/{user_id:id}/reset"): admin_only_post(200),
+    ("POST", "/admin/users/{user_id:id}/disable"): admin_only_post(303),
+    ("POST", "/admin/users/{user_id:id}/enable"): admin_only_post(303),
+    ("POST", "/admin/users/{user_id:id}/unlock"): admin_only_post(303),
+    ("POST", "/admin/users/{user_id:id}/end-sessions"): admin_only_post(303),
     ("GET", "/admin/groups"): ADMIN_ONLY_GET,
     ("POST", "/admin/groups"): admin_only_post(400),
-    ("GET", "/admin/groups/{group_id:int}"): ADMIN_ONLY_GET,
-    ("POST", "/admin/groups/{group_id:int}"): admin_only_post(400),
-    ("POST", "/admin/groups/{group_id:int}/delete"): admin_only_post(303),
-    ("POST", "/admin/groups/{group_id:int}/members"): admin_only_post(400),
-    ("POST", "/admin/groups/{group_id:int}/members/{user_id:int}/remove"): admin_only_post(303),
+    ("GET", "/admin/groups/{group_id:id}"): ADMIN_ONLY_GET,
+    ("POST", "/admin/groups/{group_id:id}"): admin_only_post(400),
+    ("POST", "/admin/groups/{group_id:id}/delete"): admin_only_post(303),
+    ("POST", "/admin/groups/{group_id:id}/members"): admin_only_post(400),
+    ("POST", "/admin/groups/{group_id:id}/members/{user_id:id}/remove"): admin_only_post(303),
     ("GET", "/admin/roster"): ADMIN_ONLY_GET,
     ("POST", "/admin/roster/check"): admin_only_post(400),
     ("POST", "/admin/roster/import"): admin_only_post(400),
@@ -121,16 +121,16 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/admin/publishers"): ADMIN_ONLY_GET,
     ("POST", "/admin/publishers"): admin_only_post(400),
     # No content exists in this test: the admin's answer for a missing id is 404.
-    ("POST", "/admin/publishers/{publisher_id:int}/sync"): admin_only_post(404),
+    ("POST", "/admin/publishers/{publisher_id:id}/sync"): admin_only_post(404),
     ("GET", "/admin/content"): ADMIN_ONLY_GET,
-    ("GET", "/admin/content/versions/{version_id:int}"): admin_only_post(404),
-    ("POST", "/admin/content/versions/{version_id:int}/approve"): admin_only_post(404),
-    ("POST", "/admin/content/versions/{version_id:int}/reject"): admin_only_post(404),
-    ("POST", "/admin/content/versions/{version_id:int}/retire"): admin_only_post(404),
-    ("POST", "/admin/content/versions/{version_id:int}/make-live"): admin_only_post(404),
-    ("GET", "/admin/content/versions/{version_id:int}/files/{path:path}"): admin_only_post(404),
-    ("POST", "/admin/content/courses/{course_pk:int}/pull"): admin_only_post(404),
-    ("POST", "/admin/content/courses/{course_pk:int}/restore"): admin_only_post(404),
+    ("GET", "/admin/content/versions/{version_id:id}"): admin_only_post(404),
+    ("POST", "/admin/content/versions/{version_id:id}/approve"): admin_only_post(404),
+    ("POST", "/admin/content/versions/{version_id:id}/reject"): admin_only_post(404),
+    ("POST", "/admin/content/versions/{version_id:id}/retire"): admin_only_post(404),
+    ("POST", "/admin/content/versions/{version_id:id}/make-live"): admin_only_post(404),
+    ("GET", "/admin/content/versions/{version_id:id}/files/{path:path}"): admin_only_post(404),
+    ("POST", "/admin/content/courses/{course_pk:id}/pull"): admin_only_post(404),
+    ("POST", "/admin/content/courses/{course_pk:id}/restore"): admin_only_post(404),
 }
 
 
@@ -158,16 +158,16 @@ def test_every_route_has_a_rule(app: Starlette) -> None:
 def _url(path: str, people: People, group_id: int) -> str:
     if path == "/static":
         return "/static/css/app.css"
-    path = path.replace("{user_id:int}", str(people.other_learner.id))
-    path = path.replace("{group_id:int}", str(group_id)).replace("{path:path}", "media/x.png")
+    path = path.replace("{user_id:id}", str(people.other_learner.id))
+    path = path.replace("{group_id:id}", str(group_id)).replace("{path:path}", "media/x.png")
     path = path.replace("{kind:str}", "csv")
     for name in (
-        "{publisher_id:int}",
-        "{version_id:int}",
-        "{course_pk:int}",
-        "{assignment_id:int}",
-        "{goal_id:int}",
-        "{entry_id:int}",
+        "{publisher_id:id}",
+        "{version_id:id}",
+        "{course_pk:id}",
+        "{assignment_id:id}",
+        "{goal_id:id}",
+        "{entry_id:id}",
     ):
         path = path.replace(name, "9999")
     path = path.replace("{course_id}", "org.example.missing").replace("{key}", "intro")
@@ -197,3 +197,28 @@ def test_each_role_gets_the_intended_answer(
                 response = client.post(url, data=data, follow_redirects=False)
             expected = EXPECTED[(method, path)][role]
             assert response.status_code == expected, f"{role} {method} {url}"
+
+
+HUGE = "9" * 5000  # more digits than Python will turn into an int by default
+TOO_BIG = str(2**63)  # one past SQLite's largest integer
+
+
+def test_numbers_in_addresses_that_no_row_can_have_are_refused_not_a_500(
+    app: Starlette, people: People
+) -> None:
+    with TestClient(app) as client:
+        sign_in(client, people.admin)
+        for url in [
+            f"/search?q=money&page={HUGE}",
+            "/search?q=money&page=\u00b2",  # "²".isdigit() is True, int("²") fails
+            f"/admin/users?page={TOO_BIG}",
+            "/admin/users?page=-1",
+            f"/admin/audit?before={TOO_BIG}",
+            f"/teach/exports/progress.csv?group={TOO_BIG}",
+            f"/teach/exports/completions.csv?group={HUGE}",
+        ]:
+            response = client.get(url)
+            assert response.status_code == 400, url
+            assert "not valid" in response.text or "Choose a group" in response.text, url
+        for url in [f"/admin/users/{TOO_BIG}", f"/admin/groups/{HUGE}", f"/teach/learners/{HUGE}"]:
+            assert client.get(url).status_code == 404, url

@@ -17,7 +17,7 @@ from server.cli import cli
 from server.db import Database
 from server.settings import Settings
 from server.sync import content_store, sync_all
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, form_action
 
 COURSES = Path(__file__).resolve().parent.parent / "courses"
 ADMIN = Actor(None, "admin:test")
@@ -219,9 +219,8 @@ def test_admin_trusts_syncs_reviews_and_approves_in_the_browser_pages(
     assert token
     root = (ngo / "published" / "metadata" / "1.root.json").read_bytes()
     added = client.post(
-        "/admin/publishers",
+        form_action(client, "/admin/publishers", "/admin/publishers"),
         data={
-            "csrf_token": token.group(1),
             "name": "test-ngo",
             "namespace": "org.stepstone.demo",
             "folder": str(ngo / "published"),

@@ -14,12 +14,11 @@ PAGE_SIZE = 50
 @access(Role.ADMIN)
 def audit_log(req: Req) -> Response:
     params = req.request.query_params
-    before = params.get("before", "")
     where = audit.AuditFilter(
         action=params.get("action", "")[:60],
         actor=params.get("actor", "")[:60],
         target=params.get("target", "")[:60],
-        before_id=int(before) if before.isdigit() else None,
+        before_id=req.query_int("before", 0) or None,
         limit=PAGE_SIZE,
     )
     entries = list(audit.list_entries(req.database, where))

@@ -6,8 +6,9 @@ from starlette.responses import Response
 
 from server import accounts, groups, sessions, signin
 from server.accounts import Role, User
+from server.db import row_id
 from server.errors import N_, NotFound, ValidationError
-from server.web import Req, access, redirect
+from server.web import MAX_PAGE, Req, access, redirect
 
 PAGE_SIZE = 50
 
@@ -19,10 +20,7 @@ def _user_id(req: Req) -> int:
 @access(Role.ADMIN)
 def user_list(req: Req) -> Response:
     params = req.request.query_params
-    try:
-        page = max(int(params.get("page", "1")), 1)
-    except ValueError:
-        page = 1
+    page = max(req.query_int("page", 1, MAX_PAGE), 1)
     query = accounts.UserQuery(
         role=params.get("role", ""),
         text=params.get("q", "")[:80],
@@ -67,6 +65,9 @@ def user_create(req: Req) -> Response:
         role = Role(req.field("role"))
     except ValueError:
         return _new_user_page(req, N_("Choose a role."), 400)
+    group_id = row_id(req.field("group_id", 40))
+    if req.field("group_id") and group_id is None:
+        return _new_user_page(req, N_("Choose a group from the list."), 400)
     actor = req.user.actor(req.client_address)
     try:
         user, secret = accounts.create_user(
@@ -77,13 +78,10 @@ def user_create(req: Req) -> Response:
             req.field("display_name", 200),
             req.field("language", 5),
         )
-        group_id = req.field("group_id")
-        if group_id and role is not Role.ADMIN:
-            groups.add_member(req.database, actor, int(group_id), user.id)
+        if group_id is not None and role is not Role.ADMIN:
+            groups.add_member(req.database, actor, group_id, user.id)
     except ValidationError as exc:
         return _new_user_page(req, exc.message, 400)
-    except ValueError:
-        return _new_user_page(req, N_("Choose a group from the list."), 400)
     return req.render(
         "admin/one_time_secret.html", {"subject": user, "secret": secret, "created": True}
     )

@@ -8,7 +8,6 @@ uses. Each form carries an event id drawn when the page was drawn, so a form sen
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
 from typing import Any
@@ -348,10 +347,7 @@ def workbook_action(req: Req) -> Response:
 @access(Role.LEARNER)
 def events(req: Req) -> Response:
     """POST /api/events: {"events": [...]} → what was accepted, duplicated, rejected."""
-    try:
-        payload = json.loads(req.body or b"null")
-    except ValueError:
-        raise BadRequest(N_("The request is not valid JSON.")) from None
+    payload = req.json()
     if not isinstance(payload, dict):
         raise BadRequest(N_("The request must be a JSON object with a list of events."))
     try:

@@ -12,7 +12,7 @@ from starlette.responses import Response
 from server import learning
 from server.accounts import Role
 from server.lessonpage import lesson_url
-from server.web import SIGNED_IN, Req, access
+from server.web import MAX_PAGE, SIGNED_IN, Req, access
 
 FACETS = ("category", "course", "language")
 
@@ -22,7 +22,7 @@ def search_page(req: Req) -> Response:
     params = req.request.query_params
     query = params.get("q", "")[:500]
     facets = {name: params.get(name, "")[:200] for name in FACETS if params.get(name)}
-    page = int(params["page"]) if params.get("page", "").isdigit() else 1
+    page = req.query_int("page", 1, MAX_PAGE)
     user = req.user
     visible = (
         None

@@ -19,9 +19,10 @@ from server import (
     teaching,
 )
 from server.accounts import Role
+from server.db import row_id
 from server.errors import N_, BadRequest, NotFound, ValidationError
 from server.teaching import Scope
-from server.web import Req, access, redirect
+from server.web import Req, access, parse_number, redirect
 
 STAFF = (Role.EDUCATOR, Role.ADMIN)
 
@@ -88,7 +89,7 @@ def assign(req: Req) -> Response:
     course_id = req.field("course_id", 200)
     if course_id not in teaching.course_titles(req.database):
         return _group_page(req, N_("Choose a course."), 400)
-    chosen = [int(v) for v in req.form.getlist("learner") if isinstance(v, str) and v.isdigit()]
+    chosen = [parse_number(v) for v in req.form.getlist("learner") if isinstance(v, str)]
     members = {u.id for u in teaching.group_learners(req.database, group.id)}
     if any(learner_id not in members for learner_id in chosen):
         raise NotFound()
@@ -160,10 +161,10 @@ def course_assign(req: Req) -> Response:
     """From a course's page: assign the course, or one of its lessons, to a group."""
     scope = _scope(req)
     board = teaching.course_board(req.database, scope, req.request.path_params["course_id"])
-    group_id = req.field("group_id", 20)
-    if not group_id.isdigit():
+    group_id = row_id(req.field("group_id", 40))
+    if group_id is None:
         return _course_page(req, N_("Choose a group."), 400)
-    group = scope.group(req.database, int(group_id))
+    group = scope.group(req.database, group_id)
     lesson_key = req.field("lesson_key", 64) or None
     if lesson_key is not None and lesson_key not in {f.key for f in board.funnel}:
         return _course_page(req, N_("Choose a lesson of this course."), 400)

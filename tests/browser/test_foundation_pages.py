@@ -122,3 +122,26 @@ def test_one_time_pin_flow_in_the_browser(browser: Browser, site: str, tmp_path:
     page.wait_for_url("**/account/secret")
     assert page.locator("html").get_attribute("lang") == "es"
     tablet.close()
+
+
+def test_roster_upload_form_works_in_the_browser(browser: Browser, site: str) -> None:
+    """The upload form carries its CSRF token in its action URL (the server reads no
+    upload body before checking it): a real browser's post of a file goes through."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(site + "/staff/signin")
+    page.get_by_label("Username").fill("boss")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/admin")
+    page.goto(site + "/admin/roster")
+    csv = b"facility_id,name,language\nR700,Rosa Reyes,es\n"
+    page.get_by_label("CSV file").set_input_files(
+        {"name": "roster.csv", "mimeType": "text/csv", "buffer": csv}
+    )
+    page.get_by_role("button", name="Check the file").click()
+    page.wait_for_url("**/admin/roster/check*")
+    assert "New learners: 1" in page.content()
+    page.get_by_role("button", name="Import now").click()
+    assert "R700" in page.content() or "Rosa Reyes" in page.content()
+    context.close()

@@ -98,8 +98,16 @@
         queue = []; persist();
         return null;
       }
-      if (response.status === 400 || response.status === 413) { forget(ids); return null; }
-      if (!response.ok) { throw new Error("server " + response.status); }
+      // Any other 4xx says this batch will never be taken as it is: drop it, so one bad
+      // event cannot block the queue. (Events the server refuses one by one come back
+      // under "rejected" in a 200 and are dropped below.) 408, 429 and 5xx are worth
+      // another try later: back off.
+      var status = response.status;
+      if (status >= 400 && status < 500 && status !== 408 && status !== 429) {
+        forget(ids);
+        return null;
+      }
+      if (!response.ok) { throw new Error("server " + status); }
       return response.json();
     }).then(function (data) {
       setOffline(false);
