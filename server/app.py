@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import sys
 import time
 from collections.abc import AsyncIterator
 
@@ -14,10 +16,11 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import PathLike, StaticFiles
 from starlette.types import Scope
+from uvicorn.config import STARTUP_FAILURE
 
 from server import health, sessions
 from server.db import Database
-from server.errors import HTTPError
+from server.errors import HTTPError, StepstoneError
 from server.headers import SecurityHeadersMiddleware
 from server.logs import RequestLogMiddleware
 from server.metrics import MetricsMiddleware, RequestMetrics, metrics_dir
@@ -47,6 +50,7 @@ from server.views import search as search_views
 from server.web import Services
 
 GET, POST = ["GET"], ["POST"]
+log = logging.getLogger("stepstone.app")
 USER_ACTIONS = ("reset", "disable", "enable", "unlock", "end-sessions")
 
 
@@ -253,5 +257,13 @@ def create_app(settings: Settings) -> Starlette:
 
 
 def app_from_environment() -> Starlette:
-    """Factory for `uvicorn --factory server.app:app_from_environment` (what `serve` runs)."""
-    return create_app(load_settings())
+    """Factory for `uvicorn --factory server.app:app_from_environment` (what `serve` runs).
+
+    A worker that cannot build the app exits with uvicorn's start-up failure code: any
+    other exit would make uvicorn's supervisor start it again, and fail again, for ever.
+    """
+    try:
+        return create_app(load_settings())
+    except StepstoneError as exc:
+        log.error("the app could not start: %s", exc)
+        sys.exit(STARTUP_FAILURE)

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-import uvicorn
 
 from content.cli import package_cli
 from content.publisher_cli import publisher_cli
@@ -26,8 +25,8 @@ from server.cli_teach import export_cli, report_cli
 from server.db import Database
 from server.demo import SOURCE_COURSES, publish_demo_courses
 from server.errors import ConfigError, StepstoneError, ValidationError
-from server.logs import configure_logging, logging_config
-from server.metrics import metrics_dir
+from server.logs import configure_logging
+from server.serving import run_server
 from server.settings import Settings, load_settings
 from server.upgrade import migrate
 
@@ -137,27 +136,6 @@ def init(ctx: click.Context, admin_username: str, admin_name: str) -> None:
     _print_credential(user, secret)
 
 
-def _run_server(settings: Settings, workers: int) -> None:
-    # Worker processes build their own app from the environment; pass settings on.
-    os.environ["STEPSTONE_DATA_DIR"] = str(settings.data_dir.resolve())
-    if settings.demo:
-        os.environ["STEPSTONE_DEMO"] = "1"
-    # Counters of an earlier run are stale; this run's workers write their own.
-    shutil.rmtree(metrics_dir(settings), ignore_errors=True)
-    uvicorn.run(
-        "server.app:app_from_environment",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=workers,
-        server_header=False,
-        proxy_headers=False,
-        log_level="info",
-        log_config=logging_config(),  # JSON lines, in every worker process
-        access_log=False,  # server.logs writes one line per request instead
-    )
-
-
 @cli.command()
 @click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default 8000).")
@@ -175,7 +153,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
     settings = _settings(ctx, host=host, port=port, workers=workers)
     configure_logging()
     _database(settings).close()
-    _run_server(settings, settings.workers)
+    run_server(settings, settings.workers)
 
 
 DEMO_ASSIGNED_COURSE = "org.stepstone.demo.workplace-safety"
@@ -249,7 +227,7 @@ def demo(ctx: click.Context, port: int, reset: bool, no_serve: bool) -> None:
         click.echo("Learners sign in at /signin, staff at /staff/signin.")
     if not no_serve:
         click.echo(f"Open http://127.0.0.1:{port}/ in a browser. Stop with Ctrl+C.")
-        _run_server(settings, 1)
+        run_server(settings, 1)
 
 
 @cli.group()
