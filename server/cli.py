@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import sqlite3
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +23,7 @@ from server.cli_content import content_cli, sync_cli, trust_cli
 from server.cli_ops import backup_cli, check_cli, restore_cli
 from server.cli_search import search_cli
 from server.cli_teach import export_cli, report_cli
-from server.db import Database
+from server.db import Database, refusal, write_refused
 from server.demo import SOURCE_COURSES, publish_demo_courses
 from server.errors import ConfigError, StepstoneError, ValidationError
 from server.logs import configure_logging
@@ -416,4 +417,14 @@ def main() -> None:
         cli(standalone_mode=True)
     except StepstoneError as exc:
         click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
+    except (OSError, sqlite3.Error) as exc:
+        # A full disk or a read-only file system can stop any command: say so plainly.
+        if not write_refused(exc):
+            raise
+        click.echo(
+            f"Error: the disk refused a write: {refusal(exc)}. Free some space on it (or"
+            " check it: `stepstone check`) and try again.",
+            err=True,
+        )
         sys.exit(1)
