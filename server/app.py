@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sqlite3
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -19,7 +20,7 @@ from starlette.types import Scope
 from uvicorn.config import STARTUP_FAILURE
 
 from server import health, sessions
-from server.db import Database
+from server.db import Database, write_refused
 from server.errors import HTTPError, StepstoneError
 from server.headers import SecurityHeadersMiddleware
 from server.logs import RequestLogMiddleware
@@ -195,7 +196,14 @@ def housekeeping(services: Services) -> None:
     """Start-up chores: forget long-ended sessions, drop roster uploads nobody imported,
     and remove staging folders left by an import that was killed (folders of an import
     still running in another process are locked and kept)."""
-    sessions.purge(services.database)
+    try:
+        sessions.purge(services.database)
+    except sqlite3.Error as exc:
+        # On a full disk or a read-only database the server still starts and serves
+        # what only needs reading; the status page and /healthz say what is wrong.
+        if not write_refused(exc):
+            raise
+        log.warning("could not forget ended sessions at start-up: %s", exc)
     content_store(services.settings).sweep_staging()
     uploads = services.settings.data_dir / admin_roster.UPLOAD_DIR
     if uploads.is_dir():
@@ -246,12 +254,16 @@ def create_app(settings: Settings) -> Starlette:
         exception_handlers={
             HTTPError: errors.http_error,
             HTTPException: errors.starlette_error,
+            sqlite3.Error: errors.storage_error,
+            OSError: errors.storage_error,
             Exception: errors.server_error,
         },
         lifespan=lifespan,
     )
     app.state.services = services
-    app.state.health = health.Monitor(settings, services.database)
+    app.state.health = health.Monitor(
+        settings, services.database, shared=settings.data_dir / health.SHARED_REPORT
+    )
     app.state.metrics = counters
     return app
 

@@ -384,3 +384,18 @@ def teaching(db: sqlite_utils.Database) -> None:
         CREATE INDEX progress_events_received ON progress_events(received_at);
         """,
     )
+
+
+@migrations(name="0005_health_probe")
+def health_probe(db: sqlite_utils.Database) -> None:
+    """One row that the health check writes, to learn that writes still work (a full disk
+    or a read-only database leaves every read working)."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE health_probe (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            written_at TEXT NOT NULL
+        );
+        """,
+    )
