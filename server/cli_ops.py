@@ -153,7 +153,8 @@ def check_cli(ctx: click.Context, as_json: bool, quick: bool) -> None:
     """Check the server: database, disk, course files, search, sync, TLS, clock, backups.
 
     Exit status 0 when every check is ok, 1 when any warns or fails: fit for cron or a
-    monitoring agent. Changes nothing.
+    monitoring agent. Changes nothing, but for one row it writes to learn that the
+    database can still save.
 
     \b
     Example:
