@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import sqlite3
+import sys
 import time
 from collections.abc import AsyncIterator
 
@@ -16,10 +19,11 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import PathLike, StaticFiles
 from starlette.types import Scope
+from uvicorn.config import STARTUP_FAILURE
 
 from server import health, sessions
-from server.db import Database
-from server.errors import HTTPError
+from server.db import Database, write_refused
+from server.errors import HTTPError, StepstoneError
 from server.headers import SecurityHeadersMiddleware
 from server.logs import RequestLogMiddleware
 from server.metrics import MetricsMiddleware, RequestMetrics, metrics_dir
@@ -49,6 +53,7 @@ from server.views import search as search_views
 from server.web import Services
 
 GET, POST = ["GET"], ["POST"]
+log = logging.getLogger("stepstone.app")
 USER_ACTIONS = ("reset", "disable", "enable", "unlock", "end-sessions")
 
 
@@ -205,7 +210,14 @@ def housekeeping(services: Services) -> None:
     """Start-up chores: forget long-ended sessions, drop roster uploads nobody imported,
     and remove staging folders left by an import that was killed (folders of an import
     still running in another process are locked and kept)."""
-    sessions.purge(services.database)
+    try:
+        sessions.purge(services.database)
+    except sqlite3.Error as exc:
+        # On a full disk or a read-only database the server still starts and serves
+        # what only needs reading; the status page and /healthz say what is wrong.
+        if not write_refused(exc):
+            raise
+        log.warning("could not forget ended sessions at start-up: %s", exc)
     content_store(services.settings).sweep_staging()
     uploads = services.settings.data_dir / admin_roster.UPLOAD_DIR
     if uploads.is_dir():
@@ -257,16 +269,29 @@ def create_app(settings: Settings) -> Starlette:
             HTTPError: errors.http_error,
             HTTPException: errors.starlette_error,
             ClientDisconnect: errors.client_gone,
+
+            sqlite3.Error: errors.storage_error,
+            OSError: errors.storage_error,
             Exception: errors.server_error,
         },
         lifespan=lifespan,
     )
     app.state.services = services
-    app.state.health = health.Monitor(settings, services.database)
+    app.state.health = health.Monitor(
+        settings, services.database, shared=settings.data_dir / health.SHARED_REPORT
+    )
     app.state.metrics = counters
     return app
 
 
 def app_from_environment() -> Starlette:
-    """Factory for `uvicorn --factory server.app:app_from_environment` (what `serve` runs)."""
-    return create_app(load_settings())
+    """Factory for `uvicorn --factory server.app:app_from_environment` (what `serve` runs).
+
+    A worker that cannot build the app exits with uvicorn's start-up failure code: any
+    other exit would make uvicorn's supervisor start it again, and fail again, for ever.
+    """
+    try:
+        return create_app(load_settings())
+    except StepstoneError as exc:
+        log.error("the app could not start: %s", exc)
+        sys.exit(STARTUP_FAILURE)

@@ -53,7 +53,7 @@ import sqlite_utils
 
 from server import __version__, audit, clock
 from server.audit import Actor
-from server.db import BUSY_TIMEOUT_MS, Database
+from server.db import BUSY_TIMEOUT_MS, Database, refusal, write_refused
 from server.errors import StepstoneError
 from server.migrations import migrations
 from server.settings import Settings
@@ -123,6 +123,20 @@ def create_backup(
     newest ``keep`` backups with the same prefix there (all of them when None)."""
     if not settings.database_path.is_file():
         raise BackupError(f"No Stepstone database in {settings.data_dir}: nothing to back up.")
+    try:
+        return _create_backup(settings, dest, keep, prefix, allow_links)
+    except (OSError, sqlite3.Error) as exc:
+        if not write_refused(exc):
+            raise
+        raise BackupError(
+            f"The backup into {dest} could not be written: {refusal(exc)}. Nothing of it was"
+            " kept. Free some space on that disk (or check it) and try again."
+        ) from None
+
+
+def _create_backup(
+    settings: Settings, dest: Path, keep: int | None, prefix: str, allow_links: bool
+) -> BackupResult:
     dest.mkdir(parents=True, exist_ok=True, mode=0o700)
     with _locked(dest):
         _remove_partials(dest)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import sqlite3
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
-import uvicorn
 
 from content.cli import package_cli
 from content.publisher_cli import publisher_cli
@@ -23,11 +23,11 @@ from server.cli_content import content_cli, sync_cli, trust_cli
 from server.cli_ops import backup_cli, check_cli, restore_cli
 from server.cli_search import search_cli
 from server.cli_teach import export_cli, report_cli
-from server.db import Database
+from server.db import Database, refusal, write_refused
 from server.demo import SOURCE_COURSES, publish_demo_courses
 from server.errors import ConfigError, StepstoneError, ValidationError
-from server.logs import configure_logging, logging_config
-from server.metrics import metrics_dir
+from server.logs import configure_logging
+from server.serving import run_server
 from server.settings import Settings, load_settings
 from server.upgrade import migrate
 
@@ -137,27 +137,6 @@ def init(ctx: click.Context, admin_username: str, admin_name: str) -> None:
     _print_credential(user, secret)
 
 
-def _run_server(settings: Settings, workers: int) -> None:
-    # Worker processes build their own app from the environment; pass settings on.
-    os.environ["STEPSTONE_DATA_DIR"] = str(settings.data_dir.resolve())
-    if settings.demo:
-        os.environ["STEPSTONE_DEMO"] = "1"
-    # Counters of an earlier run are stale; this run's workers write their own.
-    shutil.rmtree(metrics_dir(settings), ignore_errors=True)
-    uvicorn.run(
-        "server.app:app_from_environment",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=workers,
-        server_header=False,
-        proxy_headers=False,
-        log_level="info",
-        log_config=logging_config(),  # JSON lines, in every worker process
-        access_log=False,  # server.logs writes one line per request instead
-    )
-
-
 @cli.command()
 @click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default 8000).")
@@ -175,7 +154,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
     settings = _settings(ctx, host=host, port=port, workers=workers)
     configure_logging()
     _database(settings).close()
-    _run_server(settings, settings.workers)
+    run_server(settings, settings.workers)
 
 
 DEMO_ASSIGNED_COURSE = "org.stepstone.demo.workplace-safety"
@@ -249,7 +228,7 @@ def demo(ctx: click.Context, port: int, reset: bool, no_serve: bool) -> None:
         click.echo("Learners sign in at /signin, staff at /staff/signin.")
     if not no_serve:
         click.echo(f"Open http://127.0.0.1:{port}/ in a browser. Stop with Ctrl+C.")
-        _run_server(settings, 1)
+        run_server(settings, 1)
 
 
 @cli.group()
@@ -440,4 +419,14 @@ def main() -> None:
         cli(standalone_mode=True)
     except StepstoneError as exc:
         click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
+    except (OSError, sqlite3.Error) as exc:
+        # A full disk or a read-only file system can stop any command: say so plainly.
+        if not write_refused(exc):
+            raise
+        click.echo(
+            f"Error: the disk refused a write: {refusal(exc)}. Free some space on it (or"
+            " check it: `stepstone check`) and try again.",
+            err=True,
+        )
         sys.exit(1)

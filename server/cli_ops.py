@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import click
@@ -10,7 +11,7 @@ import click
 from server import backup, health, restore
 from server.audit import Actor
 from server.backup import BackupError
-from server.db import Database
+from server.db import Database, refusal, write_refused
 from server.errors import ConfigError
 from server.settings import Settings, load_settings
 
@@ -69,8 +70,18 @@ def backup_cli(ctx: click.Context, dest: Path, keep: int | None) -> None:
         made = backup.create_backup(settings, dest, keep=keep or settings.backup_keep)
     except BackupError as exc:
         raise click.ClickException(str(exc)) from None
-    backup.record_backup(database, CLI_ACTOR, made)
-    database.close()
+    try:
+        backup.record_backup(database, CLI_ACTOR, made)
+    except sqlite3.Error as exc:
+        if not write_refused(exc):
+            raise
+        raise click.ClickException(
+            f"Backed up to {made.path}, but the database could not note it ({refusal(exc)}),"
+            " so `stepstone check` does not know of it. Free some space on the data folder's"
+            " disk."
+        ) from None
+    finally:
+        database.close()
     click.echo(
         f"Backed up to {made.path}: {len(made.files)} files, {_size(made.size)} "
         f"({made.linked} course files hard-linked, not copied)."
@@ -142,7 +153,8 @@ def check_cli(ctx: click.Context, as_json: bool, quick: bool) -> None:
     """Check the server: database, disk, course files, search, sync, TLS, clock, backups.
 
     Exit status 0 when every check is ok, 1 when any warns or fails: fit for cron or a
-    monitoring agent. Changes nothing.
+    monitoring agent. Changes nothing, but for one row it writes to learn that the
+    database can still save.
 
     \b
     Example:

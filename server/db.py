@@ -7,6 +7,7 @@ writers never deadlock on a lock upgrade; `busy_timeout` covers other worker pro
 
 from __future__ import annotations
 
+import errno
 import re
 import sqlite3
 import threading
@@ -32,6 +33,29 @@ def row_id(text: str) -> int | None:
         return None
     value = int(text)
     return value if value <= MAX_INTEGER else None
+
+# SQLite's answers when a write cannot happen now but nothing is damaged: a full disk, a
+# read-only file or file system, an I/O error, a lock held past the busy timeout.
+_REFUSED_BY_SQLITE = frozenset(
+    {sqlite3.SQLITE_READONLY, sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_BUSY}
+)
+_REFUSED_BY_DISK = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO})
+
+
+def write_refused(exc: BaseException) -> bool:
+    """True when ``exc`` says the disk or the database refused a write (full, read-only,
+    I/O error, locked too long): the kind of fault to answer with "try again later"."""
+    if isinstance(exc, sqlite3.Error):
+        code = getattr(exc, "sqlite_errorcode", None)
+        return code is not None and code & 0xFF in _REFUSED_BY_SQLITE
+    return isinstance(exc, OSError) and exc.errno in _REFUSED_BY_DISK
+
+
+def refusal(exc: sqlite3.Error | OSError) -> str:
+    """What refused the write, in the words of SQLite or of the system."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror} ({exc.filename})" if exc.filename else exc.strerror
+    return str(exc)
 
 
 def connect(path: Path) -> sqlite_utils.Database:

@@ -68,6 +68,16 @@ class TooManyRequests(HTTPError):
     default_message = N_("Too many tries. Please wait and try again.")
 
 
+class CannotSave(HTTPError):
+    """The disk or the database refuses writes (full, read-only, failing): pages that
+    only read still work; nothing saved before is lost."""
+
+    status = 503
+    default_message = N_(
+        "We cannot save right now. What you saved before is safe. Please try again later."
+    )
+
+
 class ValidationError(StepstoneError):
     """A domain rule was broken by input; the message says what to change."""
 

@@ -13,13 +13,18 @@ status page translates them, the command line and ``/healthz`` show the English.
 
 from __future__ import annotations
 
+import dataclasses
+import fcntl
+import json
+import os
 import random
 import shutil
 import sqlite3
 import stat
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -36,7 +41,7 @@ from search_index import SearchService
 from search_index.service import INDEX_ERRORS
 from server import clock, integrity, trust
 from server.catalog import Publisher
-from server.db import Database
+from server.db import Database, write_refused
 from server.errors import N_
 from server.migrations import pending_migrations
 from server.search import indexable_versions, search_root
@@ -55,6 +60,11 @@ BACKUP_MAX_AGE = timedelta(days=2)
 # systemd stops `stepstone sync` after 3 hours (TimeoutStartSec in deploy/): a run still
 # going after that is stuck.
 SYNC_TOO_LONG = timedelta(hours=3)
+
+# The monitoring report every worker answers from (hidden: never backed up).
+SHARED_REPORT = ".health.json"
+# A database that cannot take this many more pages (a few learners' answers) is full.
+FULL_HEADROOM_PAGES = 16
 
 
 class Status(StrEnum):
@@ -95,6 +105,19 @@ class Report:
     def status(self) -> Status:
         """The worst status of any check."""
         return max((c.status for c in self.checks), key=_RANK.__getitem__, default=Status.OK)
+
+    def to_state(self, at: float) -> dict[str, Any]:
+        """Everything needed to rebuild this report in another process."""
+        checks = [dataclasses.asdict(check) for check in self.checks]
+        return {"at": at, "checked_at": self.checked_at, "checks": checks}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> tuple[float, Report]:
+        checks = [
+            Check(c["key"], c["label"], Status(c["status"]), c["message"], dict(c["params"]))
+            for c in state["checks"]
+        ]
+        return float(state["at"]), cls(checks, str(state["checked_at"]))
 
     def to_json(self) -> dict[str, Any]:
         """What `/healthz` and `stepstone check --json` print: statuses and sentences only."""
@@ -152,7 +175,49 @@ def check_database(database: Database) -> Check:
             N_("%(count)s database upgrade(s) wait for a restart of the server."),
             {"count": str(len(pending))},
         )
+    refused = _write_refused(database)
+    if refused:
+        return Check(
+            "database",
+            label,
+            Status.FAIL,
+            N_(
+                "It cannot save (%(detail)s): learners can read but their work is not saved."
+                " Free some disk space or check the disk, then restart the server."
+            ),
+            {"detail": refused[:300]},
+        )
     return Check("database", label, Status.OK, N_("Intact (%(size)s)."), {"size": _bytes(size)})
+
+
+def _write_refused(database: Database) -> str:
+    """Why the database cannot take a write now, or "" when it can.
+
+    A real write, committed: `BEGIN IMMEDIATE`, one row, `COMMIT` (about 0.1 ms), so a
+    read-only file or file system, a failing disk or a lock that is never let go shows
+    here, not first in a learner's answer. SQLite grows the database only when it needs a
+    new page, so one small row cannot tell whether the next page fits: that is asked of
+    SQLite's page counts (and the disk check looks at the free space).
+    """
+    try:
+        with database.write() as db:
+            db.execute(
+                "INSERT INTO health_probe (id, written_at) VALUES (1, ?)"
+                " ON CONFLICT (id) DO UPDATE SET written_at = excluded.written_at",
+                [clock.iso()],
+            )
+        conn = database.reader.conn
+        pages, limit, free = (
+            int(conn.execute(f"PRAGMA {name}").fetchone()[0])
+            for name in ("page_count", "max_page_count", "freelist_count")
+        )
+    except sqlite3.Error as exc:
+        if not write_refused(exc):
+            raise
+        return str(exc)
+    if limit - pages + free < FULL_HEADROOM_PAGES:
+        return "database or disk is full"
+    return ""
 
 
 def check_disk(settings: Settings) -> Check:
@@ -441,8 +506,13 @@ def check_backup(database: Database, now: datetime) -> Check:
 
 
 class Monitor:
-    """The quick checks, run at most once per ``max_age`` seconds per process: a monitor
-    polling `/healthz` every few seconds never costs more than one run of them."""
+    """The quick checks, run at most once per ``max_age`` seconds: a monitor polling
+    `/healthz` every few seconds never costs more than one run of them.
+
+    With ``shared`` (a file in the data folder) every worker process answers from the
+    same report: the first to find it stale runs the checks while the others wait for it,
+    so two polls a moment apart never disagree because they reached different workers.
+    """
 
     def __init__(
         self,
@@ -450,19 +520,57 @@ class Monitor:
         database: Database,
         max_age: float = 60.0,
         run: Callable[[Settings, Database], Report] = run_checks,
+        shared: Path | None = None,
     ) -> None:
         self.settings, self.database, self.max_age, self._run = settings, database, max_age, run
+        self.shared = shared
         self._lock = threading.Lock()
         self._cached: tuple[float, Report] | None = None
 
     def report(self, max_age: float | None = None) -> Report:
         limit = self.max_age if max_age is None else max_age
-        with self._lock:
-            if self._cached is not None and time.monotonic() - self._cached[0] < limit:
-                return self._cached[1]
+        with self._lock, self._shared_lock():
+            cached = self._read_shared() if self.shared else self._cached
+            if cached is not None and 0 <= time.time() - cached[0] < limit:
+                return cached[1]
             report = self._run(self.settings, self.database)
-            self._cached = (time.monotonic(), report)
+            self._cached = (time.time(), report)
+            if self.shared is not None:
+                _write_atomically(self.shared, json.dumps(report.to_state(self._cached[0])))
             return report
+
+    @contextmanager
+    def _shared_lock(self) -> Iterator[None]:
+        if self.shared is None:
+            yield
+            return
+        fd = os.open(self.shared.with_name(self.shared.name + ".lock"), _LOCK_FLAGS, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def _read_shared(self) -> tuple[float, Report] | None:
+        assert self.shared is not None
+        try:
+            return Report.from_state(json.loads(self.shared.read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None  # none yet, or unreadable: run the checks again
+
+
+_LOCK_FLAGS = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+    try:
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(path)
+    except OSError:
+        # A full disk must not break the health check that reports it: the report is
+        # still answered, only not shared this time.
+        partial.unlink(missing_ok=True)
 
 
 # --- formatting ---------------------------------------------------------------------------

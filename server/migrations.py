@@ -436,3 +436,17 @@ def sign_in_tries(db: sqlite_utils.Database) -> None:
         if datetime.fromisoformat(created).timestamp() > float(last)
     ]
     db.conn.executemany("DELETE FROM sign_in_failures WHERE key = ?", [[k] for k in stale])
+
+@migrations(name="0007_health_probe")
+def health_probe(db: sqlite_utils.Database) -> None:
+    """One row that the health check writes, to learn that writes still work (a full disk
+    or a read-only database leaves every read working)."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE health_probe (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            written_at TEXT NOT NULL
+        );
+        """,
+    )

@@ -6,13 +6,18 @@ holds data, the data folder is first backed up into ``DATA_DIR/backups/pre-upgra
 (rotated like other backups, `backup_keep`). All pending migrations then run in one
 transaction: a failure leaves the database exactly as it was, and the error says where
 the backup is and what to do. Rolling back is restoring that backup and reinstalling the
-previous version (docs/admin-guide.md).
+previous version (docs/admin-guide.md). Processes that start together take turns: the
+first upgrades, the others wait for it and then find nothing left to do.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from server.audit import Actor
 from server.backup import UPGRADE_PREFIX, BackupError, BackupResult, create_backup, record_backup
@@ -21,6 +26,7 @@ from server.migrations import apply_migrations, migrations, pending_migrations
 from server.settings import Settings
 
 log = logging.getLogger("stepstone.upgrade")
+UPGRADE_LOCK = ".upgrade.lock"
 
 
 def migrate(settings: Settings, database: Database) -> list[str]:
@@ -31,9 +37,30 @@ def migrate(settings: Settings, database: Database) -> list[str]:
     exactly as it was (the backup is noted in the audit log only after success); the
     error names the backup and what to do.
     """
-    pending = pending_migrations(database)
-    if not pending:
+    if not pending_migrations(database):
         return []
+    with _upgrade_lock(settings):
+        # Another process may have upgraded while this one waited for the lock.
+        pending = pending_migrations(database)
+        if not pending:
+            return []
+        return _upgrade(settings, database, pending)
+
+
+@contextmanager
+def _upgrade_lock(settings: Settings) -> Iterator[None]:
+    """One upgrade at a time per data folder: the server, the sync timer and an admin's
+    command may all start at once after an update, and the others wait, however long
+    the backup and the migrations take (the database's busy timeout is only seconds)."""
+    fd = os.open(settings.data_dir / UPGRADE_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _upgrade(settings: Settings, database: Database, pending: list[str]) -> list[str]:
     made: BackupResult | None = None
     if migrations.applied(database.reader):
         made = create_backup(

@@ -263,12 +263,17 @@ def _load_session(req: Req) -> None:
 def _pick_language(req: Req) -> None:
     if req.session is not None:
         req.language = req.session.user.language
-        return
-    cookie = req.request.cookies.get(LANGUAGE_COOKIE, "")
-    negotiated = i18n.negotiate(req.request.headers.get("accept-language", ""))
-    req.language = (
-        cookie if cookie in SUPPORTED_LANGUAGES else negotiated or req.settings.default_language
-    )
+    else:
+        req.language = anonymous_language(req.request, req.settings)
+    # The error handler runs outside this thread's context: it reads the language here.
+    req.request.state.language = req.language
+
+
+def anonymous_language(request: Request, settings: Settings) -> str:
+    """The language of someone not signed in: their choice (cookie), else the browser's."""
+    cookie = request.cookies.get(LANGUAGE_COOKIE, "")
+    negotiated = i18n.negotiate(request.headers.get("accept-language", ""))
+    return cookie if cookie in SUPPORTED_LANGUAGES else negotiated or settings.default_language
 
 
 def _anon_csrf(req: Req) -> None:

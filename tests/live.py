@@ -13,6 +13,8 @@ from pathlib import Path
 
 import httpx
 
+ROOT = Path(__file__).resolve().parents[1]
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -21,15 +23,19 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(data_dir: Path, workers: int = 1, **env: str) -> Iterator[str]:
-    """Start the server on `data_dir`; yields its base URL; stops it afterwards."""
+def running_server(data_dir: Path, workers: int = 1, fault: str = "", **env: str) -> Iterator[str]:
+    """Start the server on `data_dir`; yields its base URL; stops it afterwards.
+
+    ``fault``: a storage fault of `tests.fault_driver` planted in the server (one worker).
+    """
     port = free_port()
     log = data_dir.parent / f"server-{port}.log"
     environ = os.environ | {"STEPSTONE_DATA_DIR": str(data_dir)} | env
+    program = ["tests.fault_driver", fault] if fault else ["server"]
     command = [
         sys.executable,
         "-m",
-        "server",
+        *program,
         "serve",
         "--port",
         str(port),
@@ -37,7 +43,9 @@ def running_server(data_dir: Path, workers: int = 1, **env: str) -> Iterator[str
         str(workers),
     ]
     with log.open("wb") as output:
-        process = subprocess.Popen(command, env=environ, stdout=output, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            command, env=environ, stdout=output, stderr=subprocess.STDOUT, cwd=ROOT
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30

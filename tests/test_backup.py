@@ -13,9 +13,12 @@ import re
 import shutil
 import sqlite3
 import stat
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from subprocess import PIPE
 from typing import Any
 
 import pytest
@@ -436,3 +439,51 @@ def test_backups_do_not_follow_symlinks_out_of_the_data_folder(
     (publisher_dir / "planted.json").symlink_to(outside)
     made = backup.create_backup(settings, tmp_path / "backups")
     assert not any(e.path.endswith("planted.json") for e in made.files)
+
+
+# --- upgrades and backups under faults, in real processes ----------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def stepstone_with(fault: str, data: Path, *args: str) -> subprocess.Popen[str]:
+    """``stepstone --data-dir DATA ARGS`` in a new process, with ``fault`` planted."""
+    command = [sys.executable, "-m", "tests.fault_driver", fault, "--data-dir", str(data), *args]
+    return subprocess.Popen(command, cwd=ROOT, stdout=PIPE, stderr=PIPE, text=True)
+
+
+def test_two_processes_upgrading_at_once_take_turns(settings: Settings) -> None:
+    """After an update the server, the sync timer and an admin's command may all start at
+    once: the first backs up and migrates, the others wait, then find nothing to do."""
+    started = [stepstone_with("slow-upgrade", settings.data_dir, "audit", "verify") for _ in "ab"]
+    done = [(process, *process.communicate(timeout=120)) for process in started]
+    for process, out, err in done:
+        assert process.returncode == 0, err
+        assert "Audit log OK" in out
+    (made,) = backup.list_backups(settings.data_dir / "backups", backup.UPGRADE_PREFIX)
+    assert "9998_slow_upgrade" not in restore.read_manifest(made).schema
+    assert "colour" in columns_of(settings.database_path, "groups")
+
+
+def test_a_full_disk_stops_a_backup_with_a_plain_message(
+    settings: Settings, tmp_path: Path
+) -> None:
+    dest = tmp_path / "backups"
+    process = stepstone_with("filesize=65536", settings.data_dir, "backup", str(dest))
+    _out, err = process.communicate(timeout=120)
+    assert process.returncode == 1
+    assert "Traceback" not in err
+    # SQLite words the refused write of its copy as "disk I/O error".
+    assert f"Error: The backup into {dest} could not be written: " in err
+    assert "Free some space on that disk" in err
+    assert list(dest.iterdir()) == [dest / backup.LOCK_FILE]  # no half backup left
+
+
+def test_a_full_disk_stops_an_upgrade_at_start_with_a_plain_message(settings: Settings) -> None:
+    before = dump(settings.database_path)
+    process = stepstone_with("slow-upgrade,filesize=65536", settings.data_dir, "serve")
+    _out, err = process.communicate(timeout=120)
+    assert process.returncode == 1
+    assert "Traceback" not in err
+    assert "could not be written: " in err and "Free some space on that disk" in err
+    assert dump(settings.database_path) == before

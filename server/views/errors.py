@@ -9,8 +9,9 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from server import i18n
-from server.errors import N_, HTTPError, NotSignedIn
-from server.web import Services, redirect
+from server.db import write_refused
+from server.errors import N_, CannotSave, HTTPError, NotSignedIn
+from server.web import Services, anonymous_language, redirect
 
 log = logging.getLogger("stepstone.errors")
 
@@ -31,9 +32,11 @@ def _wants_json(request: Request) -> bool:
 
 
 def render_error(request: Request, status: int, message: str) -> Response:
+    services: Services = request.app.state.services
+    language = getattr(request.state, "language", None)
+    i18n.set_language(language or anonymous_language(request, services.settings))
     if _wants_json(request):
         return JSONResponse({"error": i18n.gettext(message), "status": status}, status)
-    services: Services = request.app.state.services
     context = {
         "status": status,
         "message": message,
@@ -70,6 +73,14 @@ async def client_gone(request: Request, exc: Exception) -> Response:
     server error, so it is neither logged as one nor counted as a 500."""
     assert isinstance(exc, ClientDisconnect)
     return Response(status_code=CLIENT_CLOSED)
+
+async def storage_error(request: Request, exc: Exception) -> Response:
+    """A write the disk or the database refused is not a bug: say "try again later"
+    (503) and keep the traceback out of the log; any other such error is a 500."""
+    if not write_refused(exc):
+        return await server_error(request, exc)
+    log.warning("a write was refused on %s %s: %s", request.method, request.url.path, exc)
+    return render_error(request, CannotSave.status, CannotSave.default_message)
 
 
 async def server_error(request: Request, exc: Exception) -> Response:

@@ -1,0 +1,65 @@
+"""`stepstone serve` as systemd runs it: a start that fails must exit non-zero, so that
+`Restart=on-failure` restarts the server and `systemctl --failed` lists it."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from server.cli import initialize
+from server.settings import load_settings
+from tests.live import free_port
+
+
+def _no_secret_key(data: Path) -> None:
+    (data / "secret.key").unlink()  # e.g. a restore that left the key behind
+
+
+def _file_where_a_folder_goes(data: Path) -> None:
+    (data / "metrics").write_text("not a folder")  # the workers' start-up cannot make it
+
+
+def serve(data: Path, workers: int, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "server", "--data-dir", str(data), "serve"]
+    command += ["--port", str(free_port()), "--workers", str(workers)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+@pytest.mark.parametrize(
+    ("fault", "said"),
+    [
+        (_no_secret_key, "No secret key at"),  # the app cannot be built in the workers
+        (_file_where_a_folder_goes, "Application startup failed"),  # the app's start-up fails
+    ],
+)
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_failed_start_exits_non_zero_with_any_number_of_workers(
+    tmp_path: Path, fault: Callable[[Path], None], said: str, workers: int
+) -> None:
+    settings = load_settings(environ={}, data_dir=tmp_path / "data")
+    initialize(settings).close()
+    fault(settings.data_dir)
+    # Before, with two workers: exit 0 for a failed start-up, and a broken app factory
+    # restarted the workers for ever (this timeout).
+    done = serve(settings.data_dir, workers)
+    assert done.returncode != 0, done.stderr[-2000:]
+    assert said in done.stderr
+
+
+def test_a_taken_port_exits_non_zero(tmp_path: Path) -> None:
+    settings = load_settings(environ={}, data_dir=tmp_path / "data")
+    initialize(settings).close()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        command = [sys.executable, "-m", "server", "--data-dir", str(settings.data_dir)]
+        command += ["serve", "--port", str(port), "--workers", "2"]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode != 0
+    assert "Address already in use" in done.stderr
