@@ -8,7 +8,8 @@ records in one transaction. Steps, each of which may refuse the package:
 2. validate ``manifest.json`` against its schema and its own consistency;
 3. check that the manifest and the tar list the same files, with the same sizes and
    SHA-256 digests (computed from the bytes written, see ``content.extract``);
-4. check each file's type: extension, manifest media type and sniffed bytes must agree;
+4. check each file's type: extension, manifest media type and sniffed bytes must agree
+   (an SVG must hold only allowed SVG, see ``content.svg``, and is flagged for the reviewer);
 5. re-sanitize every lesson's HTML (the server never trusts a package's HTML) and flag
    for the reviewer whatever the sanitizer removed;
 6. only then, and once the caller's ``confirm`` passed (for a streamed package: its whole
@@ -229,6 +230,17 @@ def _check_media_file(
         raise ImportRefused(
             f"'{shown(path)}': the manifest says {declared} but the file is {file_type.media_type}",
             path,
+        )
+    if file_type.media_type == "image/svg+xml":
+        # An SVG is a document a browser runs; the check above is strict, but a person
+        # should still look at what the drawing shows before learners see it.
+        flags.append(
+            {
+                "kind": "svg",
+                "lesson": "",
+                "detail": path,
+                "source": "import",
+            }
         )
     family = sniff_family(read_head(local))
     expected = file_type_for(path)

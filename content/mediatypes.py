@@ -4,19 +4,18 @@ The extension says what an author *meant*; the first bytes say what a file *is*.
 accepted only when both agree and the type is on the allow-list. Executables, archives,
 scripts and HTML are refused wherever they are, because a browser or a curious admin might
 run or open them. Only the first few KiB are read, except for SVG, which is parsed in a
-stream because an SVG is a document that can carry script.
+stream because an SVG is a document that can carry script (see ``content.svg``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from xml.parsers import expat
 
 from content.errors import MediaTypeError
+from content.svg import check_svg
 
 HEAD_BYTES = 4096
-_CHUNK = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -211,99 +210,3 @@ def check_media(path: Path, name: str) -> FileType:
     if family == "svg":
         check_svg(path, name)
     return file_type
-
-
-class _SvgRefused(Exception):
-    """Raised from expat handlers to stop parsing at the first dangerous construct."""
-
-
-_SVG_BAD_ELEMENTS = {
-    "script",
-    "foreignobject",
-    "iframe",
-    "embed",
-    "object",
-    "handler",
-    "listener",
-    "audio",
-    "video",
-    "image",
-}
-
-
-def check_svg(path: Path, name: str) -> None:
-    """Parse an SVG in a stream and refuse script, handlers, external references.
-
-    ``<image>`` is refused too: it is the usual way to pull in another file or a data: URL,
-    and course pictures do not need it.
-    """
-    parser = expat.ParserCreate(namespace_separator=" ")
-    state = _SvgState()
-    parser.StartElementHandler = state.start
-    parser.EndElementHandler = state.end
-    parser.CharacterDataHandler = state.text
-    parser.StartDoctypeDeclHandler = _refuse_doctype
-    parser.EntityDeclHandler = _refuse_doctype
-    parser.ProcessingInstructionHandler = state.instruction
-    try:
-        with path.open("rb") as stream:
-            while chunk := stream.read(_CHUNK):
-                parser.Parse(chunk, False)
-            parser.Parse(b"", True)
-    except _SvgRefused as exc:
-        raise MediaTypeError(f"SVG refused: {exc}; remove it from the drawing", name) from exc
-    except expat.ExpatError as exc:
-        raise MediaTypeError(f"SVG is not well-formed XML ({exc}); export it again", name) from exc
-    if not state.saw_root:
-        raise MediaTypeError("file ends in .svg but has no <svg> element", name)
-
-
-def _refuse_doctype(*_args: object) -> None:
-    raise _SvgRefused("it contains a DOCTYPE or entity declaration")
-
-
-class _SvgState:
-    def __init__(self) -> None:
-        self.stack: list[str] = []
-        self.saw_root = False
-
-    def start(self, tag: str, attrs: dict[str, str]) -> None:
-        local = tag.rsplit(" ", 1)[-1].lower()
-        if not self.saw_root and local != "svg":
-            raise _SvgRefused(f"the first element is <{local}>, not <svg>")
-        self.saw_root = True
-        if local in _SVG_BAD_ELEMENTS:
-            raise _SvgRefused(f"it contains a <{local}> element")
-        for attr, value in attrs.items():
-            _check_svg_attribute(local, attr.rsplit(" ", 1)[-1].lower(), value)
-        self.stack.append(local)
-
-    def end(self, _tag: str) -> None:
-        self.stack.pop()
-
-    def text(self, data: str) -> None:
-        if self.stack and self.stack[-1] == "style":
-            _check_css(data)
-
-    def instruction(self, target: str, _data: str) -> None:
-        raise _SvgRefused(f"it contains a processing instruction <?{target}?>")
-
-
-def _check_svg_attribute(element: str, attr: str, value: str) -> None:
-    if attr.startswith("on"):
-        raise _SvgRefused(f"<{element}> has an event handler '{attr}'")
-    if attr == "href" and not value.strip().startswith("#"):
-        raise _SvgRefused(f"<{element}> refers to '{value[:60]}' outside the drawing")
-    if attr == "style":
-        _check_css(value)
-    if element in ("set", "animate") and attr == "attributename" and "href" in value.lower():
-        raise _SvgRefused(f"<{element}> changes a link (attributeName={value})")
-
-
-def _check_css(css: str) -> None:
-    lowered = css.lower().replace(" ", "")
-    if "@import" in lowered or "expression(" in lowered:
-        raise _SvgRefused("its CSS imports or runs code")
-    for part in lowered.split("url(")[1:]:
-        if not part.lstrip("'\"").startswith("#"):
-            raise _SvgRefused("its CSS refers to a file or address outside the drawing")

@@ -7,7 +7,8 @@ A backup is one folder, ``stepstone-<UTC time>``, holding::
     stepstone.db    the database as of one commit (SQLite's online backup API)
     store/ab/...    the content-store blobs that this database refers to
     tuf/<name>/...  each trusted publisher's signed metadata
-    secret.key ...  the data folder's own files: keys (mode 0600), stepstone.toml
+    secret.key ...  the data folder's own files: keys (mode 0600), stepstone.toml; the
+                    audit key too, so a restored server can check its audit log
 
 Why it is consistent without stopping the server:
 
@@ -29,7 +30,9 @@ Why it is consistent without stopping the server:
 Left out because the server rebuilds them or never needs them again: the search index,
 staging and download folders, roster uploads, metrics and other backups.
 
-A backup holds the secret key and every learner's records: keep it as safe as the server.
+A backup holds the secret and audit keys and every learner's records: keep it as safe as
+the server. The manifest also names the audit log's head at the snapshot (``audit_head``):
+kept apart from the backup, it shows later whether the log was rewritten (server.audit).
 """
 
 from __future__ import annotations
@@ -101,6 +104,7 @@ class BackupResult:
     files: list[FileEntry]
     linked: int  # blobs hard-linked rather than copied
     problems: list[str]  # blobs that could not be backed up (the backup is still usable)
+    audit_head: audit.Head | None = None  # the audit log's newest entry in the snapshot
     removed: list[Path] = field(default_factory=list)  # older backups rotated away
 
     @property
@@ -163,6 +167,8 @@ def _fill(
     settings: Settings, work: Path, prefix: str, allow_links: bool, created: float
 ) -> BackupResult:
     schema = _snapshot_database(settings.database_path, work / DATABASE)
+    with closing(sqlite3.connect(work / DATABASE)) as copy:
+        head = audit.current_head(sqlite_utils.Database(copy))
     earlier = list_backups(work.parent, prefix)[-1:]
     copier = _Copier(work, [*earlier, settings.data_dir] if allow_links else [])
     files = [copier.hash_entry(DATABASE)]
@@ -179,9 +185,12 @@ def _fill(
         "data_dir": str(settings.data_dir.resolve()),
         "files": [entry.__dict__ for entry in files],
         "problems": problems,
+        # The newest audit entry as of the snapshot: `stepstone audit verify --against`
+        # with it shows whether the log was rewritten since (see server.audit).
+        "audit_head": str(head) if head else None,
     }
     _write_private(work / MANIFEST, json.dumps(manifest, indent=1).encode("utf-8"))
-    return BackupResult(work, created_at, files, copier.linked, problems)
+    return BackupResult(work, created_at, files, copier.linked, problems, head)
 
 
 def _snapshot_database(source: Path, target: Path) -> list[str]:

@@ -17,7 +17,7 @@ from content.cli import package_cli
 from content.publisher_cli import publisher_cli
 from server import accounts, assignments, clock, csvfiles, groups, roster
 from server.accounts import Role
-from server.audit import Actor, verify_chain
+from server.audit import Actor, AuditKeyMissing, ensure_key, parse_head, verify_chain
 from server.backup import BackupError
 from server.cli_content import content_cli, sync_cli, trust_cli
 from server.cli_ops import backup_cli, check_cli, restore_cli
@@ -84,13 +84,16 @@ def cli(ctx: click.Context, data_dir: Path) -> None:
 
 
 def initialize(settings: Settings) -> Database:
-    """Make the data folder, the secret key (mode 0600) and the database. Idempotent."""
+    """Make the data folder, the secret and audit keys (mode 0600) and the database.
+
+    Idempotent."""
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     key_path = settings.secret_key_path
     if settings.secret_key is None and not key_path.exists():
         fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="ascii") as handle:
             handle.write(secrets.token_urlsafe(48) + "\n")
+    ensure_key(settings.database_path)
     database = Database(settings.database_path)
     _migrate(settings, database)
     return database
@@ -378,19 +381,47 @@ def audit_group() -> None:
 
 
 @audit_group.command("verify")
+@click.option(
+    "--against",
+    "saved_head",
+    metavar="ENTRY:HASH",
+    help="A head noted earlier (audit page, backup manifest); it must still be in the log.",
+)
 @click.pass_context
-def audit_verify(ctx: click.Context) -> None:
-    """Check the hash chain of the audit log; exit 1 at the first broken link."""
-    report = verify_chain(_database(_settings(ctx)))
-    if report.ok:
-        click.echo(f"Audit log OK: {report.checked} entries, every link intact.")
-        return
-    click.echo(
-        f"Audit log BROKEN at entry {report.first_broken_id}: it {report.problem}. "
-        f"{report.checked} entries before it are intact.",
-        err=True,
-    )
-    sys.exit(1)
+def audit_verify(ctx: click.Context, saved_head: str | None) -> None:
+    """Check the keyed hash chain of the audit log; exit 1 at the first broken link.
+
+    \b
+    Also check that a head you wrote down earlier is still in the log:
+        stepstone audit verify --against 1234:9f86d081884c7d65...
+    """
+    try:
+        against = parse_head(saved_head) if saved_head else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--against") from None
+    try:
+        report = verify_chain(_database(_settings(ctx)), against)
+    except AuditKeyMissing as exc:
+        raise click.ClickException(str(exc)) from None
+    if report.first_broken_id is not None:
+        click.echo(
+            f"Audit log BROKEN at entry {report.first_broken_id}: it {report.problem}. "
+            f"{report.checked} entries before it are intact.",
+            err=True,
+        )
+        sys.exit(1)
+    if report.against is not None and not report.against_found:
+        click.echo(
+            f"Audit log REWRITTEN: entry {report.against.id} with the saved hash is not in "
+            "the log any more, so the history up to it was replaced.",
+            err=True,
+        )
+        sys.exit(1)
+    click.echo(f"Audit log OK: {report.checked} entries, every link intact.")
+    if report.against is not None:
+        click.echo(f"The saved head (entry {report.against.id}) is still in the log.")
+    if report.head is not None:
+        click.echo(f"Head now: {report.head}  (note it down to check against later)")
 
 
 @cli.command("settings")

@@ -86,6 +86,8 @@ def backup_cli(ctx: click.Context, dest: Path, keep: int | None) -> None:
         f"Backed up to {made.path}: {len(made.files)} files, {_size(made.size)} "
         f"({made.linked} course files hard-linked, not copied)."
     )
+    if made.audit_head is not None:
+        click.echo(f"Audit log head in this backup: {made.audit_head}")
     for old in made.removed:
         click.echo(f"Removed the older backup {old.name}.")
     for problem in made.problems:

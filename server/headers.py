@@ -25,9 +25,26 @@ CSP: dict[str, list[str]] = {
     "form-action": ["'self'"],
 }
 
+# Course files opened on their own (a tablet can open a picture's address directly). An
+# SVG is a document: `sandbox` gives it an opaque origin with no script, forms, plugins,
+# or automatic navigation (a <meta> refresh), even if something slipped past the import
+# check. Inline style is allowed because drawings style themselves.
+MEDIA_CSP: dict[str, list[str]] = {
+    "default-src": ["'none'"],
+    "style-src": ["'unsafe-inline'"],
+    "frame-ancestors": ["'none'"],
+    "sandbox": [],
+}
+# The PDF lesson shows its file in a frame of the page. No `sandbox` here: browsers refuse
+# to run their PDF viewer in a sandboxed document.
+PDF_MEDIA_CSP: dict[str, list[str]] = {
+    "default-src": ["'none'"],
+    "frame-ancestors": ["'self'"],
+}
+
 
 def serialize_csp(policy: dict[str, list[str]]) -> str:
-    return "; ".join(f"{name} {' '.join(values)}" for name, values in policy.items())
+    return "; ".join(" ".join([name, *values]) for name, values in policy.items())
 
 
 class SecurityHeadersMiddleware:

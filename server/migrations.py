@@ -12,6 +12,7 @@ from datetime import datetime
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
+from server import audit
 from server.db import Database
 
 migrations = Migrations("stepstone")
@@ -450,3 +451,40 @@ def health_probe(db: sqlite_utils.Database) -> None:
         );
         """,
     )
+
+@migrations(name="0008_audit_seal")
+def audit_seal(db: sqlite_utils.Database) -> None:
+    """Link the audit log again with the keyed hash (see ``server.audit``).
+
+    Only a chain whose plain links are intact is resealed: one that was already changed
+    stays as it is, so ``audit verify`` goes on reporting where.
+    """
+    path = audit.database_file(db)
+    if path is None:
+        return  # an in-memory database (a schema check) has no log worth keeping
+    audit.ensure_key(path)
+    rows = db.execute("SELECT * FROM audit_log ORDER BY id").fetchall()
+    if not rows or not _plain_chain_intact(rows):
+        return
+    key = audit.read_key(path)
+    db.execute("DROP TRIGGER audit_log_no_update")
+    for row_id, prev_hash, digest in audit.reseal_rows(key, rows):
+        db.execute(
+            "UPDATE audit_log SET prev_hash = ?, hash = ? WHERE id = ?", [prev_hash, digest, row_id]
+        )
+    _run_script(
+        db,
+        """
+        CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+            BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+        """,
+    )
+
+
+def _plain_chain_intact(rows: list[sqlite3.Row]) -> bool:
+    prev_hash = audit.GENESIS
+    for row in rows:
+        if row["prev_hash"] != prev_hash or audit.plain_row_hash(prev_hash, row) != row["hash"]:
+            return False
+        prev_hash = row["hash"]
+    return True

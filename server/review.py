@@ -12,15 +12,16 @@ from markupsafe import Markup
 
 from content.store import ContentStore
 from server.db import Database
-from server.errors import NotFound
+from server.errors import N_, NotFound
 
 FLAG_LABELS = {
-    "external-link": "Address outside the facility",
-    "sanitized": "Removed by the safety filter",
-    "email": "E-mail address",
-    "phone": "Phone number",
-    "missing-captions": "Video or audio without captions",
-    "type-mismatch": "File type did not match",
+    "external-link": N_("Address outside the facility"),
+    "sanitized": N_("Removed by the safety filter"),
+    "email": N_("E-mail address"),
+    "phone": N_("Phone number"),
+    "missing-captions": N_("Video or audio without captions"),
+    "type-mismatch": N_("File type did not match"),
+    "svg": N_("Drawing (SVG): open it and look at it"),
 }
 _MEDIA_ATTR = re.compile(r'(src|href)="media/([^"]+)"')
 _LESSON_LINK = re.compile(r'href="lessons/([a-z0-9][a-z0-9-]*)\.html(#[^"]*)?"')

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import html
+import json
 import re
-from collections.abc import Iterator
+import sqlite3
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -163,3 +167,44 @@ def post(
     """POST a form with a CSRF token taken from a page the client can open."""
     token = csrf_from(client, token_from)
     return client.post(path, data=(data or {}) | {"csrf_token": token}, **kwargs)  # type: ignore[arg-type]
+
+
+# --- an attacker who can write the database ---------------------------------------------
+
+
+def audit_link(prev_hash: str, row: sqlite3.Row, key: bytes | None = None) -> str:
+    """An audit row's link as anyone can compute it: plain SHA-256, or HMAC with ``key``."""
+    body = json.dumps(
+        [
+            prev_hash,
+            row["at"],
+            row["actor_id"],
+            row["actor"],
+            row["action"],
+            row["target"],
+            row["detail"],
+            row["client_address"],
+        ],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    ).encode("utf-8")
+    if key is None:
+        return hashlib.sha256(body).hexdigest()
+    return hmac.new(key, body, hashlib.sha256).hexdigest()
+
+
+def rewrite_audit_log(
+    database: Database, entry: int, link: Callable[[str, sqlite3.Row], str]
+) -> None:
+    """Drop the append-only triggers, edit ``entry`` and link every row again with ``link``."""
+    with database.write() as db:
+        db.execute("DROP TRIGGER audit_log_no_update")
+        db.execute("UPDATE audit_log SET target = 'nothing happened' WHERE id = ?", [entry])
+        prev_hash = "0" * 64
+        for row in db.execute("SELECT * FROM audit_log ORDER BY id").fetchall():
+            digest = link(prev_hash, row)
+            db.execute(
+                "UPDATE audit_log SET prev_hash = ?, hash = ? WHERE id = ?",
+                [prev_hash, digest, row["id"]],
+            )
+            prev_hash = digest

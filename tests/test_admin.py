@@ -178,6 +178,11 @@ def test_audit_log_page_filters_and_verifies(
     checked = client.get("/admin/audit", params={"verify": "1"})
     assert "The log is whole" in checked.text
     assert verify_chain(database).ok
+    # The newest entry is shown for the admin to write down, as `audit verify --against`
+    # takes it.
+    head = database.query_one("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1")
+    assert head is not None
+    assert f'<code class="audit-head">{head["id"]}:{head["hash"]}</code>' in checked.text
 
 
 def test_bodies_over_the_caps_are_refused_with_413(client: TestClient, people: People) -> None:

@@ -366,10 +366,19 @@ def test_backup_and_restore_commands(settings: Settings, tmp_path: Path) -> None
     database.close()
     assert entry is not None
     path = tmp_path / "b" / entry["target"]
+    # The manifest and the command name the audit log's head at the snapshot; a restored
+    # server (the audit key came along) checks its log against it.
+    audit_head = json.loads((path / "manifest.json").read_text())["audit_head"]
+    assert re.fullmatch(r"\d+:[0-9a-f]{64}", audit_head)
+    assert f"Audit log head in this backup: {audit_head}" in made.output
     target = tmp_path / "restored"
     restored = runner.invoke(cli, ["restore", str(path), "--data-dir", str(target)])
     assert restored.exit_code == 0, restored.output
     assert "Every file matches the manifest; the database is intact." in restored.output
+    checked = runner.invoke(
+        cli, ["--data-dir", str(target), "audit", "verify", "--against", audit_head]
+    )
+    assert checked.exit_code == 0 and "The saved head" in checked.output, checked.output
     again = runner.invoke(cli, ["restore", str(path), "--data-dir", str(target)])
     assert again.exit_code == 1 and "is not empty" in again.output
 

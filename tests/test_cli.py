@@ -13,6 +13,7 @@ from server import accounts
 from server.accounts import Role
 from server.cli import cli
 from server.db import Database
+from tests.conftest import audit_link, rewrite_audit_log
 
 
 def run(runner: CliRunner, data_dir: Path, *args: str) -> object:
@@ -29,6 +30,7 @@ def test_init_makes_a_private_key_a_database_and_an_admin(
     key = data / "secret.key"
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
     assert len(key.read_text().strip()) >= 32
+    assert stat.S_IMODE((data / "audit.key").stat().st_mode) == 0o600
     again = run(runner, data, "init")
     assert "already exists" in again.output  # type: ignore[attr-defined]
     assert key.read_text() == key.read_text()
@@ -115,6 +117,43 @@ def test_audit_verify_reports_a_broken_chain(runner: CliRunner, tmp_path: Path) 
         db.execute("UPDATE audit_log SET actor = 'someone else' WHERE id = 1")
     broken = runner.invoke(cli, ["--data-dir", str(data), "audit", "verify"])
     assert broken.exit_code == 1 and "BROKEN at entry 1" in broken.output
+
+
+def test_audit_verify_against_a_saved_head_finds_a_history_rewritten_with_the_key(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    run(runner, data, "init")
+    checked = run(runner, data, "audit", "verify")
+    saved = re.search(r"Head now: (\d+:[0-9a-f]{64})", checked.output)  # type: ignore[attr-defined]
+    assert saved, checked.output  # type: ignore[attr-defined]
+    run(runner, data, "user", "add", "learner", "M1", "Mo")
+    later = run(runner, data, "audit", "verify", "--against", saved.group(1))
+    assert "Audit log OK: 2 entries" in later.output  # type: ignore[attr-defined]
+    assert "The saved head (entry 1) is still in the log." in later.output  # type: ignore[attr-defined]
+    # Someone who holds the audit key as well rewrites entry 1 and links all again: the
+    # chain alone looks fine, the head written down earlier shows the rewrite.
+    key = bytes.fromhex((data / "audit.key").read_text().strip())
+    database = Database(data / "stepstone.db")
+    rewrite_audit_log(database, 1, lambda prev, row: audit_link(prev, row, key))
+    database.close()
+    assert "Audit log OK" in run(runner, data, "audit", "verify").output  # type: ignore[attr-defined]
+    rewritten = runner.invoke(
+        cli, ["--data-dir", str(data), "audit", "verify", "--against", saved.group(1)]
+    )
+    assert rewritten.exit_code == 1 and "REWRITTEN: entry 1" in rewritten.output
+    bad = runner.invoke(cli, ["--data-dir", str(data), "audit", "verify", "--against", "yesterday"])
+    assert bad.exit_code == 2 and "1234:<64 hex digits>" in bad.output
+
+
+def test_audit_verify_without_the_audit_key_says_where_to_find_it(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    run(runner, data, "init")
+    (data / "audit.key").unlink()
+    missing = runner.invoke(cli, ["--data-dir", str(data), "audit", "verify"])
+    assert missing.exit_code == 1 and "Copy audit.key back from the newest backup" in missing.output
 
 
 def test_demo_creates_four_people_with_one_time_sign_ins(runner: CliRunner, tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from server import trust
 from server.audit import Actor
 from server.db import Database
 from server.errors import ConfigError
+from server.headers import MEDIA_CSP, serialize_csp
 from server.settings import load_settings
 from tests.conftest import FakeClock, People, sign_in
 
@@ -137,6 +138,15 @@ def test_example_settings_file_holds_only_real_settings(tmp_path: Path) -> None:
     assert settings.media_accel_prefix == "/_media/"
     site = (DEPLOY / "nginx" / "stepstone.conf").read_text(encoding="utf-8")
     assert f"location {settings.media_accel_prefix} {{" in site
+
+
+def test_nginx_media_policy_fallback_is_stepstones_media_policy() -> None:
+    site = (DEPLOY / "nginx" / "stepstone.conf").read_text(encoding="utf-8")
+    fallback = re.search(
+        r'map \$upstream_http_content_security_policy [^{]+\{\s*""\s+"([^"]+)"', site
+    )
+    assert fallback, "no fallback media policy in the nginx site"
+    assert fallback.group(1) == serialize_csp(MEDIA_CSP)
 
 
 @pytest.mark.parametrize(

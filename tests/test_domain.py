@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
+import stat
 from pathlib import Path
 
 import pytest
 
-from server import passwords, roster
+from server import audit, passwords, roster
 from server.audit import Actor, record, verify_chain
 from server.db import Database
 from server.errors import ConfigError, ValidationError
 from server.migrations import apply_migrations, migrations
 from server.settings import Secret, load_settings
+from tests.conftest import audit_link, rewrite_audit_log
 
 
 def test_hashes_are_argon2id_with_recorded_parameters() -> None:
@@ -146,6 +149,52 @@ def test_audit_verify_finds_the_first_changed_entry(database: Database) -> None:
         db.execute("UPDATE audit_log SET target = 'edited' WHERE id = 3")
     report = verify_chain(database)
     assert not report.ok and report.first_broken_id == 3 and report.checked == 2
+
+
+def test_a_chain_rewritten_without_the_audit_key_does_not_verify(database: Database) -> None:
+    with database.write() as db:
+        for n in range(5):
+            record(db, Actor.system(), "thing.done", f"t{n}")
+    # Someone who can write the database edits entry 3 and links every entry again.
+    rewrite_audit_log(database, 3, audit_link)
+    report = verify_chain(database)
+    assert not report.ok and report.first_broken_id == 1
+    assert report.problem == "was changed after it was written"
+
+
+def test_the_audit_key_lives_outside_the_database(database: Database) -> None:
+    with database.write() as db:
+        record(db, Actor.system(), "thing.done")
+    key_file = database.path.parent / "audit.key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    key = key_file.read_text().strip()
+    assert re.fullmatch(r"[0-9a-f]{64}", key)
+    assert key.encode() not in database.path.read_bytes()
+    row = database.query_one("SELECT * FROM audit_log")
+    assert row is not None and row["hash"] == audit_link(audit.GENESIS, row, bytes.fromhex(key))
+
+
+def test_upgrade_reseals_an_intact_plain_chain_and_leaves_a_broken_one(tmp_path: Path) -> None:
+    for broken in (False, True):
+        database = Database(tmp_path / f"old-{broken}" / "stepstone.db")
+        database.path.parent.mkdir()
+        with database.write() as db:
+            migrations.apply(db, stop_before="0005_audit_seal")
+            prev_hash = audit.GENESIS
+            for n in range(3):
+                row = {"at": f"2026-01-0{n + 1}T00:00:00Z", "actor_id": None, "actor": "cli"}
+                row |= {"action": "thing.done", "target": f"t{n}", "detail": "{}"}
+                row |= {"client_address": "", "prev_hash": prev_hash}
+                row["hash"] = audit_link(prev_hash, row)  # type: ignore[arg-type]
+                db["audit_log"].insert(row)
+                prev_hash = row["hash"]
+            if broken:
+                db.execute("DROP TRIGGER audit_log_no_update")
+                db.execute("UPDATE audit_log SET target = 'edited' WHERE id = 2")
+        assert apply_migrations(database) == ["0005_audit_seal"]
+        report = verify_chain(database)
+        assert (report.ok, report.checked) == ((False, 0) if broken else (True, 3))
+        database.close()
 
 
 def test_roster_plan_reports_every_problem(database: Database) -> None:

@@ -440,6 +440,8 @@ def test_media_is_served_with_range_only_to_people_who_may_see_it(
     whole = client.get(url)
     assert whole.status_code == 200
     assert "immutable" in whole.headers["cache-control"]
+    # Opened on its own, a course file is a sandboxed document: no script, no navigation.
+    assert "sandbox" in whole.headers["content-security-policy"].split("; ")
     part = client.get(url, headers={"Range": "bytes=100-199"})
     assert part.status_code == 206
     size = len(whole.content)

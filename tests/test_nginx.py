@@ -157,6 +157,7 @@ def test_video_seek_is_sent_by_nginx_after_stepstone_allows_it(facility: Facilit
         # Stepstone's headers for the file survive the hand-over to nginx.
         assert "immutable" in part.headers["cache-control"]
         assert part.headers["content-security-policy"].startswith("default-src 'none'")
+        assert "sandbox" in part.headers["content-security-policy"].split("; ")
         assert part.headers["x-content-type-options"] == "nosniff"
         assert part.headers["content-disposition"] == 'inline; filename="safety-habits.webm"'
         assert part.headers.get_list("strict-transport-security") == [

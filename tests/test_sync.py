@@ -272,3 +272,37 @@ def test_a_run_left_running_by_a_killed_process_is_closed_later(
     first = database.query_one("SELECT status, message FROM sync_runs ORDER BY id LIMIT 1")
     assert first is not None and first["status"] == "failed"
     assert "interrupted" in first["message"]
+
+
+def test_an_svg_is_flagged_and_opens_sandboxed_for_the_reviewer(
+    client: object,
+    people: object,
+    database: Database,
+    settings: Settings,
+    ngo: Path,
+    trusted: catalog.Publisher,
+    tmp_path: Path,
+) -> None:
+    from starlette.testclient import TestClient
+
+    from tests.conftest import sign_in
+
+    assert isinstance(client, TestClient)
+    src = _course_copy(tmp_path, "everyday-math", 1)
+    (src / "media" / "bars.svg").write_bytes(
+        b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 4 2"><rect width="2" height="2"/>'
+        b"</svg>"
+    )
+    lesson = src / "lessons" / "01-fractions-in-daily-life.md"
+    lesson.write_text(lesson.read_text() + "\n\n![Two bars](../media/bars.svg)\n")
+    add_packages(ngo, [build_package(src, tmp_path / "dist")])
+    [report] = sync_all(database, settings, CatalogHooks(), ADMIN)
+    assert report.status == "ok", report
+    version_id = database.query_one("SELECT id FROM course_versions")[0]  # type: ignore[index]
+    sign_in(client, people.admin)  # type: ignore[attr-defined]
+    page = client.get(f"/admin/content/versions/{version_id}").text
+    flags = page.split('id="flags-heading"', 1)[1].split("</section>", 1)[0]
+    assert "Drawing (SVG): open it and look at it" in flags and "media/bars.svg" in flags
+    drawing = client.get(f"/admin/content/versions/{version_id}/files/media/bars.svg")
+    assert drawing.headers["content-type"] == "image/svg+xml"
+    assert "sandbox" in drawing.headers["content-security-policy"].split("; ")

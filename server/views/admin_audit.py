@@ -23,12 +23,21 @@ def audit_log(req: Req) -> Response:
     )
     entries = list(audit.list_entries(req.database, where))
     older = entries[-1]["id"] if len(entries) == PAGE_SIZE else None
+    chain, key_problem = None, ""
+    if params.get("verify"):
+        try:
+            chain = audit.verify_chain(req.database)
+        except audit.AuditKeyMissing as exc:
+            key_problem = str(exc)
     return req.render(
         "admin/audit.html",
         {
             "entries": entries,
             "where": where,
             "older": older,
-            "chain": audit.verify_chain(req.database) if params.get("verify") else None,
+            "chain": chain,
+            "key_problem": key_problem,
+            # Shown so the admin can note it away from the server (see server.audit).
+            "head": audit.current_head(req.database),
         },
     )

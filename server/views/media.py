@@ -21,11 +21,14 @@ from starlette.responses import FileResponse, Response
 from content.store import ContentStore
 from server import learning
 from server.errors import NotFound
+from server.headers import MEDIA_CSP, PDF_MEDIA_CSP, serialize_csp
 from server.sync import content_store
 from server.web import SIGNED_IN, Req, access
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
+_MEDIA_CSP = serialize_csp(MEDIA_CSP)
+_PDF_CSP = serialize_csp(PDF_MEDIA_CSP)
 
 
 @access(SIGNED_IN, inline=True)
@@ -61,11 +64,9 @@ def media_file(req: Req) -> Response:
     if asset["media_type"] == "application/pdf":
         # The PDF lesson shows the file inside the page.
         response.headers["X-Frame-Options"] = "SAMEORIGIN"
-        response.headers["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'self'"
+        response.headers["Content-Security-Policy"] = _PDF_CSP
     else:
-        response.headers["Content-Security-Policy"] = (
-            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
-        )
+        response.headers["Content-Security-Policy"] = _MEDIA_CSP
     return response
 
 

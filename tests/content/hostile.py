@@ -21,6 +21,7 @@ from content.manifest import dumps
 BLOCK = 512
 RECORD = 20 * BLOCK
 PNG_NAME = "media/pic.png"
+SVG_NAME = "media/drawing.svg"
 
 
 @dataclass
@@ -266,6 +267,18 @@ def stray_lesson_html(good: Good) -> bytes:
     return with_listed({"lessons/stray.html": b"<p>hi</p>"})(good)
 
 
+def with_svg(svg: bytes) -> Callable[[Good], bytes]:
+    """A case: the good package plus one listed SVG drawing."""
+
+    def build(good: Good) -> bytes:
+        bad = good.copy()
+        bad.files[SVG_NAME] = svg
+        bad.manifest["files"].append({"path": SVG_NAME, "media_type": "image/svg+xml"})
+        return archive(bad)
+
+    return build
+
+
 def bad_utf8_name(good: Good) -> bytes:
     return archive(good, extra=member("media/\udcff.png", b"x", fmt=tarfile.USTAR_FORMAT))
 
@@ -278,6 +291,99 @@ class Case:
     expect: tuple[str, ...]
     limits: dict[str, int] = field(default_factory=dict)
 
+
+def _svg(body: str, namespaces: str = "") -> bytes:
+    return f'<svg xmlns="http://www.w3.org/2000/svg"{namespaces}>{body}</svg>'.encode()
+
+
+XHTML = ' xmlns:h="http://www.w3.org/1999/xhtml"'
+EVIL = "http://evil.example/x"
+
+# Drawings that must be refused, and words the refusal names. Each is also a package case
+# below ("svg-…"), so the import refuses them too.
+HOSTILE_SVGS: dict[str, tuple[bytes, str]] = {
+    "xhtml-meta-refresh": (
+        _svg(f'<h:meta http-equiv="refresh" content="0;url={EVIL}"/>', XHTML),
+        "<meta> element from the namespace http://www.w3.org/1999/xhtml",
+    ),
+    "xhtml-default-namespace": (
+        _svg(
+            '<g><meta xmlns="http://www.w3.org/1999/xhtml" http-equiv="refresh" '
+            f'content="0;url={EVIL}"/></g>'
+        ),
+        "<meta> element from the namespace",
+    ),
+    "xhtml-script": (_svg("<h:script>alert(1)</h:script>", XHTML), "<script> element from"),
+    "no-namespace": (b'<svg><meta http-equiv="refresh" content="0"/></svg>', "not <svg> with"),
+    "script": (_svg("<script>alert(1)</script>"), "<script> element"),
+    "foreign-object": (_svg("<foreignObject/>"), "<foreignobject> element"),
+    "image": (_svg('<image href="#a"/>'), "<image> element"),
+    "xml-events-listener": (
+        _svg(
+            '<ev:listener event="load" handler="#h"/>',
+            ' xmlns:ev="http://www.w3.org/2001/xml-events"',
+        ),
+        "<listener> element from the namespace",
+    ),
+    "onload": (_svg('<rect onload="alert(1)"/>'), "event handler 'onload'"),
+    "onload-upper-case": (_svg('<rect ONLOAD="alert(1)"/>'), "event handler 'onload'"),
+    "unknown-attribute": (_svg('<rect formaction="x"/>'), "attribute 'formaction'"),
+    "xml-base": (_svg('<a xml:base="http://evil.example/"/>'), "attribute 'namespace:base'"),
+    "link-out": (_svg(f'<a href="{EVIL}"><text>x</text></a>'), "outside the drawing"),
+    "javascript-link": (_svg('<a href="javascript:alert(1)">x</a>'), "outside the drawing"),
+    "use-other-file": (_svg(f'<use href="{EVIL}.svg#a"/>'), "outside the drawing"),
+    "set-href": (_svg('<a><set attributeName="xlink:href" to="x"/></a>'), "changes the attribute"),
+    "animate-to-url": (
+        _svg(f'<rect><animate attributeName="fill" to="url({EVIL})"/></rect>'),
+        "outside the drawing",
+    ),
+    "url-in-fill-attribute": (_svg(f'<rect fill="url({EVIL})"/>'), "outside the drawing"),
+    "quoted-url-in-filter": (_svg(f"<rect filter='url(\"{EVIL}\")'/>"), "outside the drawing"),
+    "character-reference-url": (
+        _svg(f'<rect fill="&#x75;&#x72;l({EVIL})"/>'),
+        "outside the drawing",
+    ),
+    "css-escaped-import": (
+        _svg(f'<style>@\\69mport "{EVIL}.css";</style>'),
+        "@import rule",
+    ),
+    "css-escaped-url": (
+        _svg(f"<style>rect {{ fill: u\\72l({EVIL}) }}</style>"),
+        "outside the drawing",
+    ),
+    "css-escaped-url-in-style-attribute": (
+        _svg(f'<rect style="fill:u\\72l({EVIL})"/>'),
+        "outside the drawing",
+    ),
+    "css-image-set": (
+        _svg(f'<style>rect {{ fill: image-set("{EVIL}.png" 1x) }}</style>'),
+        "image-set()",
+    ),
+    "css-import-split-by-cdata": (
+        _svg(f'<style>@imp<![CDATA[ort]]> "{EVIL}.css";</style>'),
+        "@import rule",
+    ),
+    "css-import-split-by-reference": (
+        _svg(f'<style>@imp&#111;rt "{EVIL}.css";</style>'),
+        "@import rule",
+    ),
+    "css-font-face": (
+        _svg(f"<style>@font-face {{ font-family: x; src: url({EVIL}) }}</style>"),
+        "@font-face rule",
+    ),
+    "css-expression": (_svg('<rect style="width: expression(alert(1))"/>'), "expression()"),
+    "css-bad-url": (_svg("<style>rect { fill: url(a b) }</style>"), "CSS cannot be read"),
+    "element-in-style": (_svg("<style>a{}<g/></style>"), "<style> contains a <g>"),
+    "stylesheet-instruction": (
+        f'<?xml-stylesheet href="{EVIL}.css"?><svg xmlns="http://www.w3.org/2000/svg"/>'.encode(),
+        "processing instruction",
+    ),
+    "entity": (
+        b'<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY x "y">]>'
+        b'<svg xmlns="http://www.w3.org/2000/svg"/>',
+        "DOCTYPE",
+    ),
+}
 
 NFD_E = "e\u0301"
 DEPTH_300 = "media/" + "d/" * 300 + "x.png"
@@ -374,6 +480,10 @@ CASES: dict[str, Case] = {
     "exe-as-webm": Case(exe_as_webm, ("ELF executable", "media/v.webm")),
     "wrong-media-type": Case(wrong_media_type, ("manifest says image/gif", PNG_NAME)),
     "stray-lesson-html": Case(stray_lesson_html, ("lessons/stray.html",)),
+    **{
+        f"svg-{name}": Case(with_svg(svg), (SVG_NAME, "SVG refused", words))
+        for name, (svg, words) in HOSTILE_SVGS.items()
+    },
 }
 
 

@@ -13,7 +13,15 @@ from content.limits import Limits
 from content.package import build_package
 from content.store import ContentStore
 from tests.content.conftest import write_course
-from tests.content.hostile import CASES, HOSTILE_HTML, Good, hostile_html, take_apart
+from tests.content.hostile import (
+    CASES,
+    HOSTILE_HTML,
+    SVG_NAME,
+    Good,
+    hostile_html,
+    take_apart,
+    with_svg,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -121,3 +129,13 @@ def test_hostile_html_is_cleaned_and_flagged(good: Good, tmp_path: Path) -> None
     assert flag["kind"] == "sanitized" and flag["lesson"] == key
     for removed in ("<script>", "<iframe>", "onclick", "onerror"):
         assert removed in flag["detail"]
+
+
+def test_every_svg_is_flagged_for_the_reviewer(good: Good, tmp_path: Path) -> None:
+    drawing = b'<svg xmlns="http://www.w3.org/2000/svg"><circle r="2"/></svg>'
+    package = tmp_path / "svg.tar"
+    package.write_bytes(with_svg(drawing)(good))
+    staged = import_package(package, ContentStore(tmp_path / "store"))
+    assert staged.files[SVG_NAME].media_type == "image/svg+xml"
+    flags = [f for f in staged.review_flags if f["kind"] == "svg"]
+    assert flags == [{"kind": "svg", "lesson": "", "detail": SVG_NAME, "source": "import"}]
