@@ -141,12 +141,15 @@ def test_a_damaged_index_is_rebuilt_while_the_workers_stay_up(
     settings = facility
     with running_server(settings.data_dir, workers=2, STEPSTONE_DEMO="1") as base:
         log = settings.data_dir.parent / f"server-{urlsplit(base).port}.log"
+        deadline = time.monotonic() + 30
+        while workers_started_and_died(log) != (2, 0) and time.monotonic() < deadline:
+            time.sleep(0.1)  # the first worker answers before the second one is up
+        started = workers_started_and_died(log)
+        assert started == (2, 0), log.read_text()
         client = signed_in(base)
         for _ in range(6):  # both workers open the index and search it
             page = client.get("/search?q=fractions")
             assert page.status_code == 200 and RESULT.search(page.text)
-        started = workers_started_and_died(log)
-        assert started == (2, 0)
 
         damage(search_root(settings))
         database = Database(settings.database_path)
