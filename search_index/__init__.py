@@ -6,6 +6,7 @@ The server talks to `SearchService` only: `search()` for a page of results,
 be replaced without touching the server.
 """
 
+from search_index.checksums import IndexDamaged
 from search_index.documents import InvalidDocument, Part, Section, VersionDocs
 from search_index.results import FacetValue, Hit, SearchResults, Status
 from search_index.service import IndexBroken, SearchService
@@ -16,6 +17,7 @@ __all__ = [
     "FacetValue",
     "Hit",
     "IndexBroken",
+    "IndexDamaged",
     "IndexUpdate",
     "InvalidDocument",
     "Part",

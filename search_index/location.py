@@ -4,7 +4,9 @@ Layout of the search folder (``DATA_DIR/search``)::
 
     CURRENT              the name of the live index folder (replaced by one rename)
     index-<stamp>/       a Whoosh index, plus `stepstone-index.json` (schema version)
+                         and `stepstone-files.json` (checksums of the live generation)
     write.lock           flock: held by whoever changes the index, in any process
+                         (shared by readers while they check and open it)
     rebuild.lock         flock: held by the one process that rebuilds
 
 A rebuild writes a whole new `index-*` folder and then points CURRENT at it, so readers
@@ -103,12 +105,17 @@ class IndexLocation:
         """
         return self._flock("write")
 
+    def settled(self) -> AbstractContextManager[None]:
+        """Held (shared) while a reader checks and opens the index: no commit lands between
+        a generation's files and their recorded checksums meanwhile."""
+        return self._flock("write", shared=True)
+
     def rebuild_lock(self) -> AbstractContextManager[None]:
         """Held for a whole rebuild, so that worker processes starting together build once."""
         return self._flock("rebuild")
 
     @contextmanager
-    def _flock(self, name: str) -> Iterator[None]:
+    def _flock(self, name: str, shared: bool = False) -> Iterator[None]:
         self.root.mkdir(parents=True, exist_ok=True, mode=0o750)
         # flock excludes other open files, even in this process; the thread lock only
         # keeps this process's threads from each opening one.
@@ -116,7 +123,7 @@ class IndexLocation:
             path = self.root / f"{name}.lock"
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o640)
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
+                fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
                 yield
             finally:
                 os.close(fd)

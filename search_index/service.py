@@ -1,14 +1,17 @@
 """`SearchService`: the one object the server talks to.
 
-One per process. It keeps one Whoosh searcher and opens a new one only when the index
+One per process, closed when done with (its searcher holds the index files open). It
+keeps one Whoosh searcher and opens a new one only when the index
 changed, whichever process changed it: each search costs a `stat` of CURRENT and a
 directory listing to find out. Searches in a process take turns on that
 searcher (Whoosh does not promise thread safety, and with the GIL a second thread would
 not search any faster); run several worker processes for parallel searches.
 
-A search never raises for anything a user typed, and never for a missing or broken
-index either: it answers `Status.REBUILDING` and, if a rebuild function was registered
-with `ensure_ready`, starts a rebuild in the background.
+A search never raises for anything a user typed, and never for a missing, broken or
+damaged index either: it answers `Status.REBUILDING` and, if a rebuild function was
+registered with `ensure_ready`, starts a rebuild in the background. Damage is found by
+the checksums recorded at each commit (`search_index.checksums`): checked when a
+generation is opened, and a `stat` of each of its files before every search.
 """
 
 from __future__ import annotations
@@ -27,13 +30,14 @@ from pathlib import Path
 from whoosh import index
 
 from search_index.analysis import primary_language, term_maker
+from search_index.checksums import Checker, IndexDamaged, StatKey, unchanged
 from search_index.documents import VersionDocs
 from search_index.execution import QueryRun, clean_facets, corrections, searchable_versions
 from search_index.location import IndexLocation, schema_matches
 from search_index.query import UserQuery, compile_query, parse
 from search_index.results import SearchResults, Status
 from search_index.view import IndexView, SegmentCache, VersionMeta
-from search_index.writing import IndexUpdate, Progress, build_index
+from search_index.writing import IndexUpdate, Progress, build_index, file_storage
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +55,7 @@ class IndexBroken(RuntimeError):
 # low-level ones of reading a truncated or garbled file.
 INDEX_ERRORS: tuple[type[BaseException], ...] = (
     IndexBroken,
+    IndexDamaged,
     index.IndexError,
     OSError,
     EOFError,
@@ -63,7 +68,7 @@ INDEX_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-def open_index(folder: Path) -> index.Index:
+def open_index(folder: Path) -> index.FileIndex:
     """Open a Whoosh index, or raise IndexBroken.
 
     Whoosh leaves the table-of-contents file open when it cannot read it; the file is
@@ -73,7 +78,7 @@ def open_index(folder: Path) -> index.Index:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ResourceWarning)
         try:
-            return index.open_dir(str(folder))
+            return file_storage(folder).open_index()
         except INDEX_ERRORS as exc:
             problem = f"{type(exc).__name__}: {exc}"
     raise IndexBroken(f"cannot open the search index in {folder}: {problem}")
@@ -86,10 +91,13 @@ class SearchService:
         self.location = IndexLocation(root)
         self.page_size = page_size
         self._lock = threading.RLock()
-        self._ix: index.Index | None = None
+        self._ix: index.FileIndex | None = None
         self._view: IndexView | None = None
         self._segments = SegmentCache()
         self._stamp: tuple[int, int] | None = None
+        self._checker = Checker()
+        self._seen: dict[Path, StatKey] = {}
+        self._failed_stamp: tuple[int, int] | None = None
         self._rebuilder: Callable[[], object] | None = None
         self._rebuild_thread: threading.Thread | None = None
         self._last_rebuild_start = 0.0
@@ -187,16 +195,27 @@ class SearchService:
     def _ready_view(self) -> IndexView | None:
         """The shared view, reopened or refreshed if the index changed since."""
         stamp = self.location.stamp()
+        if self._view is None and stamp is not None and stamp == self._failed_stamp:
+            # Known broken until a rebuild replaces it: no need to check it all again.
+            self._schedule_rebuild()
+            return None
         try:
             if self._view is None or stamp != self._stamp:
                 self._open(stamp)
-            elif not self._view.searcher.up_to_date():
+            elif not self._view.searcher.up_to_date() or not unchanged(self._seen):
                 self._reopen()
+        except IndexDamaged as exc:
+            log.error("search index damaged (%s); rebuilding it", exc)
+            self._give_up(stamp)
         except INDEX_ERRORS:
             log.exception("search index cannot be opened; it needs a rebuild")
-            self._forget_view()
-            self._schedule_rebuild()
+            self._give_up(stamp)
         return self._view
+
+    def _give_up(self, stamp: tuple[int, int] | None) -> None:
+        self._forget_view()
+        self._failed_stamp = stamp
+        self._schedule_rebuild()
 
     def _open(self, stamp: tuple[int, int] | None) -> None:
         self._forget_view()
@@ -206,12 +225,12 @@ class SearchService:
                 log.warning("search index in %s is missing or outdated", self.location.root)
             self._schedule_rebuild()
             return
-        self._ix = open_index(folder)
-        self._view = IndexView(self._ix.searcher(), self._segments)
+        self._view = self._checked_view(folder)
         self._stamp = stamp
 
     def _reopen(self) -> None:
-        """A fresh searcher on the same index, after a commit.
+        """A fresh, checked searcher on the same index, after a commit or a change to
+        one of its files (which is damage unless a check of the checksums says not).
 
         Not `Searcher.refresh()`: in Whoosh 2.7 it reuses the old segment readers, whose
         deleted-document sets are stale (a replaced version would still be found), and it
@@ -220,12 +239,24 @@ class SearchService:
         """
         assert self._ix is not None and self._view is not None
         old = self._view.searcher
-        self._view = IndexView(self._ix.searcher(), self._segments)
+        self._view = self._checked_view(Path(self._ix.storage.folder))
         old.close()
+
+    def _checked_view(self, folder: Path) -> IndexView:
+        """A view of the newest generation, whose files match their checksums (checked
+        before Whoosh reads any of them)."""
+        with self.location.settled():
+            seen = self._checker.verify(folder)
+            if self._ix is None:
+                self._ix = open_index(folder)
+            searcher = self._ix.searcher()
+        self._seen = seen
+        self._checker.forget(seen)
+        return IndexView(searcher, self._segments)
 
     def _forget_view(self) -> None:
         view, ix = self._view, self._ix
-        self._view, self._ix, self._stamp = None, None, None
+        self._view, self._ix, self._stamp, self._seen = None, None, None, {}
         if view is not None:
             try:
                 view.searcher.close()
@@ -352,32 +383,38 @@ class SearchService:
         except INDEX_ERRORS:
             log.exception("rebuilding the search index failed")
         finally:
+            # Whatever happened, the index on disk deserves a fresh look.
             with self._lock:
                 self._forget_view()
+                self._failed_stamp = None
 
-    def _open_current(self) -> index.Index | None:
-        """The live index, opened; None when it is missing, of another schema, or broken
-        (logged)."""
+    def _open_current(self) -> index.FileIndex | None:
+        """The live index, checked and opened; None when it is missing, of another schema,
+        damaged or broken (logged). Call it holding the write lock or `settled()`."""
         folder = self.location.current()
         if folder is None or not schema_matches(folder):
             return None
         try:
+            self._checker.verify(folder)
             return open_index(folder)
+        except IndexDamaged as exc:
+            log.error("the search index is damaged: %s", exc)
         except INDEX_ERRORS:
             log.exception("the search index in %s cannot be opened", folder)
-            return None
+        return None
 
     def _usable_on_disk(self) -> bool:
-        ix = self._open_current()
-        if ix is None:
-            return False
-        try:
-            with ix.searcher() as searcher:
-                searcher.doc_count()
-        except INDEX_ERRORS:
-            return False
-        finally:
-            ix.close()
+        with self.location.settled():
+            ix = self._open_current()
+            if ix is None:
+                return False
+            try:
+                with ix.searcher() as searcher:
+                    searcher.doc_count()
+            except INDEX_ERRORS:
+                return False
+            finally:
+                ix.close()
         return True
 
     def wait_until_idle(self, timeout: float | None = None) -> bool:
@@ -389,12 +426,19 @@ class SearchService:
         return True
 
     def close(self) -> None:
-        """Release the searcher (a running background rebuild finishes on its own)."""
+        """Release the searcher and its open files (a running background rebuild finishes
+        on its own)."""
         with self._lock:
             self._forget_view()
 
+    def __enter__(self) -> SearchService:
+        return self
 
-def _write(ix: index.Index, change: Callable[[IndexUpdate], None]) -> None:
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _write(ix: index.FileIndex, change: Callable[[IndexUpdate], None]) -> None:
     update = IndexUpdate(ix)
     try:
         change(update)

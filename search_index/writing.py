@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from whoosh import index
+from whoosh.filedb.filestore import FileStorage
 from whoosh.writing import SegmentWriter
 
 from search_index.analysis import primary_language, spelling_words
+from search_index.checksums import record
 from search_index.documents import MAX_SECTION_CHARS, InvalidDocument, Part, VersionDocs
 from search_index.schema import BODY, HEAD, SPELL, build_schema, field_name
 from search_index.view import VersionMeta, read_versions
@@ -25,6 +27,16 @@ WRITER_MEMORY_MB = 256
 LOCK_TIMEOUT = 60.0
 
 Progress = Callable[[int], None]
+
+
+def file_storage(folder: Path) -> FileStorage:
+    """The Whoosh storage of an index folder, for reading and writing alike.
+
+    Without memory maps: a segment file that shrinks under a mapping (truncated on disk)
+    kills the process with SIGBUS on the next read of it, where a plain read only comes
+    up short and raises an error that the search service can handle.
+    """
+    return FileStorage(str(folder), supports_mmap=False)
 
 
 def version_documents(docs: VersionDocs) -> Iterator[dict[str, Any]]:
@@ -112,7 +124,8 @@ def _hit(
 class IndexUpdate:
     """One open Whoosh writer: remove and add whole versions, then commit once."""
 
-    def __init__(self, ix: index.Index) -> None:
+    def __init__(self, ix: index.FileIndex) -> None:
+        self._ix = ix
         self._writer: SegmentWriter = ix.writer(timeout=LOCK_TIMEOUT, limitmb=WRITER_MEMORY_MB)
         self._versions: dict[int, VersionMeta] | None = None
         self.added = 0
@@ -140,7 +153,9 @@ class IndexUpdate:
         return count
 
     def commit(self) -> None:
+        """Commit, then record the new generation's checksums (under the same lock)."""
         self._writer.commit()
+        record(self._ix, Path(self._ix.storage.folder))
 
     def cancel(self) -> None:
         self._writer.cancel()
@@ -154,7 +169,7 @@ def build_index(
     One writer, one segment: a single segment keeps searching and the spelling
     dictionary fast (each extra segment is one more lexicon to consult per word).
     """
-    ix = index.create_in(str(folder), build_schema())
+    ix = file_storage(folder).create_index(build_schema())
     try:
         update = IndexUpdate(ix)
         try:

@@ -42,7 +42,10 @@ def search_rebuild(ctx: click.Context) -> None:
             count = sync.rebuild(progress=lambda n: progress.advance(task, n))
         except SYNC_ERRORS as exc:
             raise click.ClickException(f"The rebuild failed, nothing was changed: {exc}") from None
-    versions = len(sync.service.indexed_versions() or {})
+    try:
+        versions = len(sync.service.indexed_versions() or {})
+    finally:
+        sync.service.close()
     click.echo(
         f"Indexed {count} sections of {versions} course versions in {search_root(settings)}."
     )
@@ -54,7 +57,10 @@ def search_status(ctx: click.Context) -> None:
     """Say whether the index is usable and how many course versions it holds."""
     settings, _database = open_data(ctx)
     service = SearchService(search_root(settings))
-    versions = service.indexed_versions()
+    try:
+        versions = service.indexed_versions()
+    finally:
+        service.close()
     if versions is None:
         click.echo(
             "No usable search index: run `stepstone search rebuild` (servers rebuild it at start)."

@@ -311,7 +311,8 @@ def _sampled_drift(
 
 def check_search(settings: Settings, database: Database) -> Check:
     """The search index against the catalog (``server.search`` offers no health call of
-    its own: this asks its service which versions the live index holds)."""
+    its own: this asks its service which versions the live index holds, which checks
+    every file of the index against its recorded checksum, ≈ 16 ms per 20 MB)."""
     label = N_("Search index")
     service = SearchService(search_root(settings))
     try:
@@ -335,7 +336,10 @@ def check_search(settings: Settings, database: Database) -> Check:
             "search",
             label,
             Status.FAIL,
-            N_("The index cannot be opened. Restart the server: it rebuilds the index."),
+            N_(
+                "The index is damaged or cannot be read. The server rebuilds it by itself in"
+                " a few minutes; if this stays, run: stepstone search rebuild"
+            ),
         )
     missing = [v for v in wanted if v not in indexed]
     extra = [v for v in indexed if v not in wanted]

@@ -179,7 +179,7 @@ def test_upgrade_reseals_an_intact_plain_chain_and_leaves_a_broken_one(tmp_path:
         database = Database(tmp_path / f"old-{broken}" / "stepstone.db")
         database.path.parent.mkdir()
         with database.write() as db:
-            migrations.apply(db, stop_before="0005_audit_seal")
+            migrations.apply(db, stop_before="0008_audit_seal")
             prev_hash = audit.GENESIS
             for n in range(3):
                 row = {"at": f"2026-01-0{n + 1}T00:00:00Z", "actor_id": None, "actor": "cli"}
@@ -191,7 +191,7 @@ def test_upgrade_reseals_an_intact_plain_chain_and_leaves_a_broken_one(tmp_path:
             if broken:
                 db.execute("DROP TRIGGER audit_log_no_update")
                 db.execute("UPDATE audit_log SET target = 'edited' WHERE id = 2")
-        assert apply_migrations(database) == ["0005_audit_seal"]
+        assert apply_migrations(database) == ["0008_audit_seal"]
         report = verify_chain(database)
         assert (report.ok, report.checked) == ((False, 0) if broken else (True, 3))
         database.close()

@@ -190,7 +190,8 @@ def test_search_index_missing_out_of_step_and_broken(
     broken = health.check_search(settings, database)
     assert (broken.status, broken.text) == (
         Status.FAIL,
-        "The index cannot be opened. Restart the server: it rebuilds the index.",
+        "The index is damaged or cannot be read. The server rebuilds it by itself in a few"
+        " minutes; if this stays, run: stepstone search rebuild",
     )
 
 

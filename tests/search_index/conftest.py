@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -132,7 +133,7 @@ def all_courses() -> list[VersionDocs]:
 
 
 @pytest.fixture
-def service(tmp_path: Path) -> SearchService:
-    service = SearchService(tmp_path / "search")
-    service.rebuild(all_courses())
-    return service
+def service(tmp_path: Path) -> Iterator[SearchService]:
+    with SearchService(tmp_path / "search") as service:
+        service.rebuild(all_courses())
+        yield service

@@ -61,6 +61,8 @@ def test_searches_in_threads_while_another_thread_replaces_a_course(tmp_path: Pa
     final = readers[0].search("fraction", visible_versions=None)
     assert current in {h.version_id for h in final.hits}
     assert MATH not in (readers[1].indexed_versions() or {})
+    for service in [writer, *readers]:
+        service.close()
 
 
 def test_an_update_in_another_process_is_seen_without_a_restart(tmp_path: Path) -> None:
@@ -75,3 +77,4 @@ def test_an_update_in_another_process_is_seen_without_a_restart(tmp_path: Path) 
     subprocess.run([sys.executable, "-c", code, str(root)], check=True, cwd=ROOT)
     results = service.search("fraction", visible_versions=ALL_LIVE)
     assert {h.version_id for h in results.hits} == {2}  # only the safety course is left
+    service.close()

@@ -270,9 +270,9 @@ def test_fast_matching_agrees_with_whoosh(service: SearchService) -> None:
 
 
 def test_every_course_is_found_by_its_own_words(tmp_path: Path) -> None:
-    service = SearchService(tmp_path / "search")
-    service.rebuild(all_courses())
-    expected = {MATH: "decimals", SAFETY: "knees", TRAPS: "emociones"}
-    for version_id, word in expected.items():
-        results = service.search(word, visible_versions=frozenset({version_id}))
-        assert results.total >= 1 and results.hits[0].version_id == version_id, word
+    with SearchService(tmp_path / "search") as service:
+        service.rebuild(all_courses())
+        expected = {MATH: "decimals", SAFETY: "knees", TRAPS: "emociones"}
+        for version_id, word in expected.items():
+            results = service.search(word, visible_versions=frozenset({version_id}))
+            assert results.total >= 1 and results.hits[0].version_id == version_id, word

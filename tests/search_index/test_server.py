@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -48,10 +49,11 @@ def trusted(database: Database, ngo: Path) -> catalog.Publisher:
 
 
 @pytest.fixture
-def sync(settings: Settings, database: Database) -> SearchSync:
+def sync(settings: Settings, database: Database) -> Iterator[SearchSync]:
     sync = search_sync(settings, database)
-    sync.rebuild()  # an empty index, as a server makes at its first start
-    return sync
+    with sync.service:
+        sync.rebuild()  # an empty index, as a server makes at its first start
+        yield sync
 
 
 def version_of(database: Database, course_id: str, version: int) -> int:
@@ -148,6 +150,7 @@ def test_rejected_and_retracted_versions_leave_the_index(
 
 
 def test_index_a_whole_demo_like_facility_by_rebuild(
+    request: pytest.FixtureRequest,
     database: Database,
     settings: Settings,
     ngo: Path,
@@ -159,6 +162,7 @@ def test_index_a_whole_demo_like_facility_by_rebuild(
     publish(ngo, tmp_path, "workplace-safety", 1)
     sync_all(database, settings, catalog.CatalogHooks(), ADMIN)  # no search wired at all
     sync = search_sync(settings, database)
+    request.addfinalizer(sync.service.close)
     assert sync.rebuild() > 20
     assert set(sync.service.indexed_versions() or {}) == set(indexable_versions(database))
     spanish = sync.service.search("pensamientos", language="es", visible_versions=None)
@@ -171,6 +175,7 @@ def test_index_a_whole_demo_like_facility_by_rebuild(
 
 
 def test_search_rebuild_cli_swaps_in_a_new_index(
+    request: pytest.FixtureRequest,
     runner: CliRunner,
     database: Database,
     settings: Settings,
@@ -188,6 +193,7 @@ def test_search_rebuild_cli_swaps_in_a_new_index(
     assert first.exit_code == 0, first.output
     assert "Indexed" in first.output and "1 course versions" in first.output
     sync = search_sync(settings, database)
+    request.addfinalizer(sync.service.close)
     old_folder = sync.service.location.current()
     second = runner.invoke(cli, [*args, "rebuild"])
     assert second.exit_code == 0, second.output
