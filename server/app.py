@@ -269,7 +269,6 @@ def create_app(settings: Settings) -> Starlette:
             HTTPError: errors.http_error,
             HTTPException: errors.starlette_error,
             ClientDisconnect: errors.client_gone,
-
             sqlite3.Error: errors.storage_error,
             OSError: errors.storage_error,
             Exception: errors.server_error,

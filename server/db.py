@@ -34,6 +34,7 @@ def row_id(text: str) -> int | None:
     value = int(text)
     return value if value <= MAX_INTEGER else None
 
+
 # SQLite's answers when a write cannot happen now but nothing is damaged: a full disk, a
 # read-only file or file system, an I/O error, a lock held past the busy timeout.
 _REFUSED_BY_SQLITE = frozenset(

@@ -415,6 +415,7 @@ def workbook_privacy(db: sqlite_utils.Database) -> None:
         """,
     )
 
+
 @migrations(name="0006_sign_in_tries")
 def sign_in_tries(db: sqlite_utils.Database) -> None:
     """Number every counted sign-in try, so tries checked at the same time settle in the
@@ -438,6 +439,7 @@ def sign_in_tries(db: sqlite_utils.Database) -> None:
     ]
     db.conn.executemany("DELETE FROM sign_in_failures WHERE key = ?", [[k] for k in stale])
 
+
 @migrations(name="0007_health_probe")
 def health_probe(db: sqlite_utils.Database) -> None:
     """One row that the health check writes, to learn that writes still work (a full disk
@@ -451,6 +453,7 @@ def health_probe(db: sqlite_utils.Database) -> None:
         );
         """,
     )
+
 
 @migrations(name="0008_audit_seal")
 def audit_seal(db: sqlite_utils.Database) -> None:

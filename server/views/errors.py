@@ -74,6 +74,7 @@ async def client_gone(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ClientDisconnect)
     return Response(status_code=CLIENT_CLOSED)
 
+
 async def storage_error(request: Request, exc: Exception) -> Response:
     """A write the disk or the database refused is not a bug: say "try again later"
     (503) and keep the traceback out of the log; any other such error is a 500."""
