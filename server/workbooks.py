@@ -5,8 +5,10 @@ Each prompt says who may read the answer: ``private`` (only the learner) or
 the rule for a stored answer is: it is shared only if **every** label the learner was
 shown while writing it said "you and your teacher" (see :func:`strictest`). Each save
 takes the strictest of the live prompt, what the learner's page showed (the form and the
-draft event name the prompts shown as private), and what the answer already had; an
-answer once private stays private in its entry, whatever a later version says. A draft
+draft event name the prompts shown as private), every version that was live while the
+draft was open (a learner may have read "Only you" on it without writing), and what the
+answer already had; an answer once private stays private in its entry, whatever a later
+version says. A draft
 saved under a newer course version moves to that version, so staff see the prompts the
 learner answered. Staff code reads answers through :func:`shared_answers` only, which
 selects ``visibility = 'educator'``: a private answer never leaves this module for staff.
@@ -120,6 +122,8 @@ class Entry:
     submitted_at: str | None
     reviewed_at: str | None
     feedback: str
+    # For a draft: prompts that a version live while it was open made private.
+    private_while_open: frozenset[str] = frozenset()
 
 
 def _entry(db: sqlite_utils.Database | Database, row: Any, visibility: str | None) -> Entry:
@@ -149,7 +153,48 @@ def own_entries(database: Database, user_id: int, course_id: str, lesson_key: st
         " ORDER BY status != 'draft', id DESC",
         [user_id, course_id, lesson_key],
     )
-    return [_entry(database, row, None) for row in rows]
+    entries = [_entry(database, row, None) for row in rows]
+    for entry in entries:
+        if entry.status == "draft":
+            entry.private_while_open = private_while_open_in(
+                database.reader, course_id, lesson_key, entry.created_at, clock.iso(clock.now())
+            )
+    return entries
+
+
+# Served versions: each went live when approved (or imported, when auto-published). A
+# version counts unless a newer one went live before the draft was started; times are
+# to the second, so a tie counts it (the stricter side).
+_PRIVATE_WHILE_OPEN = """
+SELECT DISTINCT json_extract(p.value, '$.key')
+FROM courses c
+JOIN course_versions v ON v.course_pk = c.id
+JOIN lessons l ON l.version_id = v.id AND l.key = :lesson
+JOIN json_each(l.data, '$.workbook.prompts') p
+WHERE c.course_id = :course
+AND v.status IN ('approved', 'retired', 'retracted')
+AND coalesce(v.reviewed_at, v.imported_at) <= :until
+AND NOT EXISTS (
+    SELECT 1 FROM course_versions n
+    WHERE n.course_pk = v.course_pk AND n.version > v.version
+    AND n.status IN ('approved', 'retired', 'retracted')
+    AND coalesce(n.reviewed_at, n.imported_at) < :since
+)
+AND coalesce(json_extract(p.value, '$.visibility'), '') != 'educator'
+"""
+
+
+def private_while_open_in(
+    db: sqlite_utils.Database, course_id: str, lesson_key: str, since: str, until: str
+) -> frozenset[str]:
+    """The prompts of this workbook that some version live between ``since`` (a draft
+    was started) and ``until`` made private. A learner who saw "Only you can read this"
+    on a draft, even without writing under it, keeps that promise for the whole draft."""
+    rows = db.execute(
+        _PRIVATE_WHILE_OPEN,
+        {"course": course_id, "lesson": lesson_key, "since": since, "until": until},
+    ).fetchall()
+    return frozenset(str(r[0]) for r in rows if r[0] is not None)
 
 
 def shared_answers(database: Database, entry_id: int) -> Entry | None:
@@ -162,9 +207,12 @@ def shared_answers(database: Database, entry_id: int) -> Entry | None:
 
 
 def shown_visibility(prompt: Prompt, entry: Entry | None) -> str:
-    """The label the learner's page shows for this prompt: the strictest of the prompt
-    and the answer already saved for it."""
-    return strictest(prompt.visibility, entry.visibility.get(prompt.key) if entry else None)
+    """The label the learner's page shows for this prompt: the strictest of the prompt,
+    the answer already saved for it and the versions live while the draft was open."""
+    if entry is None:
+        return prompt.visibility
+    kept = PRIVATE if prompt.key in entry.private_while_open else None
+    return strictest(prompt.visibility, entry.visibility.get(prompt.key), kept)
 
 
 def _draft_id(
@@ -210,10 +258,15 @@ def save_draft_in(
     """Write the given answers into the learner's draft (created if needed); prompts not
     in ``raw_answers`` keep their saved answer. ``shown_private`` names the prompts the
     learner's page showed as private. Every answer in the draft gets the strictest of the
-    live prompt, that label and its stored visibility. Returns the entry id."""
+    live prompt, that label, the versions live while the draft was open and its stored
+    visibility. Returns the entry id."""
     if not isinstance(raw_answers, dict):
         raise ValidationError("'data.answers' must be an object")
     entry_id = _draft_id(db, user, course, lesson, now)
+    started = db.execute(
+        "SELECT created_at FROM workbook_entries WHERE id = ?", [entry_id]
+    ).fetchone()[0]
+    kept = private_while_open_in(db, course.course_id, lesson.key, started, clock.iso(now))
     stored = dict(
         db.execute(
             "SELECT prompt_key, visibility FROM workbook_answers WHERE entry_id = ?", [entry_id]
@@ -223,6 +276,7 @@ def save_draft_in(
         visibility = strictest(
             prompt.visibility,
             PRIVATE if prompt.key in shown_private else None,
+            PRIVATE if prompt.key in kept else None,
             stored.get(prompt.key),
         )
         if prompt.key not in raw_answers:
