@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from content.analyse import Analysis, MediaFile, analyse_course, package_lesson_path
+from content.durable import new_file_mode
 from content.errors import LintFailed, PackageError, has_errors
 from content.limits import DEFAULT_LIMITS, Limits
 from content.lint import package_name, sort_problems
@@ -149,7 +150,7 @@ def _temporary_in(folder: Path) -> Iterator[tuple[Any, Path]]:
     temp = Path(name)
     try:
         with os.fdopen(fd, "wb", buffering=0) as out:
-            os.fchmod(out.fileno(), 0o644)
+            os.fchmod(out.fileno(), new_file_mode())  # as open() would, not mkstemp's 0600
             yield out, temp
     finally:
         temp.unlink(missing_ok=True)

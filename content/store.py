@@ -29,6 +29,8 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
+from content.durable import fsync_dir
+
 _HEX = re.compile(r"[0-9a-f]{64}")
 _CHUNK = 1024 * 1024
 _STAGING_PREFIX = "import-"
@@ -76,7 +78,7 @@ class ContentStore:
         """
         target = self.path_for(sha256)
         self._move_in(Path(staged_file), target)
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
         return target
 
     def adopt_all(self, items: Iterable[tuple[Path, str]]) -> None:
@@ -109,7 +111,7 @@ class ContentStore:
             list(sealing)
             for target, staged in new.items():
                 os.replace(staged, target)
-            list(pool.map(_fsync_dir, sorted(folders)))
+            list(pool.map(fsync_dir, sorted(folders)))
 
     def _move_in(self, staged: Path, target: Path) -> None:
         if target.is_file():
@@ -126,7 +128,7 @@ class ContentStore:
             with suppress(FileExistsError):
                 os.mkdir(folder)
         if missing:
-            _fsync_dir(self.root)
+            fsync_dir(self.root)
 
     def add_bytes(self, data: bytes) -> str:
         """Store ``data`` (for example sanitized lesson HTML); returns its SHA-256."""
@@ -281,14 +283,5 @@ def _sync_file_system(folder: Path) -> None:
         if _SYNCFS(fd) != 0:
             code = ctypes.get_errno() or errno.EIO
             raise OSError(code, os.strerror(code), str(folder))
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(folder: str | Path) -> None:
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        with suppress(OSError):  # some file systems cannot fsync a folder; nothing to do then
-            os.fsync(fd)
     finally:
         os.close(fd)

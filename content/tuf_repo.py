@@ -22,6 +22,7 @@ from pathlib import Path
 from securesystemslib.signer import Signer
 from tuf.api.metadata import Metadata, MetaFile, Root, Snapshot, TargetFile, Targets, Timestamp
 
+from content.durable import fsync_dir, new_file_mode
 from content.limits import DEFAULT_LIMITS
 from content.lint import package_name
 from content.reader import inspect_package
@@ -31,7 +32,6 @@ from content.tuf_meta import (
     Expiry,
     Published,
     RepoConfig,
-    fsync_dir,
     in_namespace,
     repo_lock,
     sign,
@@ -264,7 +264,7 @@ def _copy_hashed(source: Path, folder: Path) -> tuple[Path, str, int]:
             length += len(chunk)
         dst.flush()
         os.fsync(dst.fileno())
-    staged.chmod(0o644)
+    staged.chmod(new_file_mode())
     return staged, digest.hexdigest(), length
 
 

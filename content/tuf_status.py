@@ -15,8 +15,9 @@ from typing import Any
 
 from tuf.api.metadata import TargetFile, Targets
 
+from content.durable import fsync_dir
 from content.tuf_keys import PublisherError
-from content.tuf_meta import Published, RemoteTarget, RepoConfig, fsync_dir, repo_lock, utcnow
+from content.tuf_meta import Published, RemoteTarget, RepoConfig, repo_lock, utcnow
 
 _CHUNK = 1024 * 1024
 _WARN_DAYS = 30

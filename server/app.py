@@ -21,7 +21,7 @@ from starlette.staticfiles import PathLike, StaticFiles
 from starlette.types import Scope
 from uvicorn.config import STARTUP_FAILURE
 
-from server import health, sessions
+from server import filemodes, health, sessions
 from server.db import Database, write_refused
 from server.errors import HTTPError, StepstoneError
 from server.headers import SecurityHeadersMiddleware
@@ -289,6 +289,7 @@ def app_from_environment() -> Starlette:
     A worker that cannot build the app exits with uvicorn's start-up failure code: any
     other exit would make uvicorn's supervisor start it again, and fail again, for ever.
     """
+    filemodes.use_private_umask()  # also when uvicorn is started by hand
     try:
         return create_app(load_settings())
     except StepstoneError as exc:

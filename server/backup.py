@@ -48,12 +48,13 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing, contextmanager, suppress
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import sqlite_utils
 
+from content.durable import fsync_dir, fsync_file
 from server import __version__, audit, clock
 from server.audit import Actor
 from server.db import BUSY_TIMEOUT_MS, Database, refusal, write_refused
@@ -205,7 +206,7 @@ def _snapshot_database(source: Path, target: Path) -> list[str]:
         # One self-contained file: no -wal beside it. The server turns WAL on again.
         copy.execute("PRAGMA journal_mode=DELETE")
         applied = [m.name for m in migrations.applied(sqlite_utils.Database(copy))]
-    _fsync_file(target)
+    fsync_file(target)
     return applied
 
 
@@ -434,23 +435,6 @@ def _write_private(path: Path, data: bytes) -> None:
         out.write(data)
         out.flush()
         os.fsync(out.fileno())
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        with suppress(OSError):  # some file systems cannot fsync a folder
-            os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _fsync_tree(root: Path) -> None:

@@ -15,7 +15,7 @@ import click
 
 from content.cli import package_cli
 from content.publisher_cli import publisher_cli
-from server import accounts, assignments, clock, csvfiles, groups, roster
+from server import accounts, assignments, clock, csvfiles, filemodes, groups, roster
 from server.accounts import Role
 from server.audit import Actor, AuditKeyMissing, ensure_key, parse_head, verify_chain
 from server.backup import BackupError
@@ -80,6 +80,8 @@ def cli(ctx: click.Context, data_dir: Path) -> None:
     Try it with demo accounts:
         stepstone demo
     """
+    # Before anything is created: the data folder is the server user's alone.
+    filemodes.use_private_umask()
     ctx.obj = {"data_dir": data_dir}
 
 
@@ -127,6 +129,8 @@ def init(ctx: click.Context, admin_username: str, admin_name: str) -> None:
     database = initialize(settings)
     existing = accounts.list_users(database, accounts.UserQuery(role="admin", limit=1))[1]
     click.echo(f"Data folder: {settings.data_dir.resolve()}")
+    for loose in filemodes.tighten(settings.data_dir):
+        click.echo(f"Made private (was {loose.octal}): {loose.path}")
     if existing:
         click.echo("An admin already exists; nothing else to do.")
         return
@@ -350,6 +354,7 @@ def roster_import(
     click.echo(f"Imported: {plan.count('create')} new, {plan.count('update')} updated.")
     if pins_out is not None:
         fd = os.open(pins_out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # a file that was already there keeps its mode otherwise
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             csvfiles.write(
                 handle,

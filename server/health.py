@@ -39,7 +39,7 @@ from content.store import ContentStore
 from content.tuf_client import FolderSource, PublisherClient
 from search_index import SearchService
 from search_index.service import INDEX_ERRORS
-from server import clock, integrity, trust
+from server import clock, filemodes, integrity, trust
 from server.catalog import Publisher
 from server.db import Database, write_refused
 from server.errors import N_
@@ -136,6 +136,7 @@ def run_checks(settings: Settings, database: Database, *, full_store: bool = Fal
     checks = [
         check_database(database),
         check_disk(settings),
+        check_file_modes(settings),
         check_store(settings, database, full=full_store),
         check_search(settings, database),
         *[check_sync(settings, database, p, now) for p in publishers],
@@ -144,7 +145,7 @@ def run_checks(settings: Settings, database: Database, *, full_store: bool = Fal
         check_backup(database, now),
     ]
     if not publishers:
-        checks.insert(4, Check("sync", N_("Sync"), Status.OK, N_("No publisher is trusted yet.")))
+        checks.insert(5, Check("sync", N_("Sync"), Status.OK, N_("No publisher is trusted yet.")))
     return Report(checks, clock.iso(now.timestamp()))
 
 
@@ -235,6 +236,26 @@ def check_disk(settings: Settings) -> Check:
         message = N_("%(free)s free, less than the %(minimum)s set in min_free_disk_mb.")
         return Check("disk", label, Status.WARN, message, params)
     return Check("disk", label, Status.OK, N_("%(free)s free of %(total)s."), params)
+
+
+def check_file_modes(settings: Settings) -> Check:
+    """Nothing in the data folder but published course files may be read by others."""
+    label = N_("File permissions")
+    loose = filemodes.loose_paths(settings.data_dir)
+    if loose:
+        first = loose[0]
+        params = {
+            "count": str(len(loose)),
+            "first": str(first.path),
+            "mode": first.octal,
+        }
+        message = N_(
+            "%(count)s file(s) or folder(s) in the data folder can be read by other users,"
+            " first %(first)s (mode %(mode)s). The database holds private answers: run"
+            " `stepstone init` as the server's user to make them private."
+        )
+        return Check("file_modes", label, Status.FAIL, message, params)
+    return Check("file_modes", label, Status.OK, N_("Only the server's user can read the data."))
 
 
 # --- content store, search ------------------------------------------------------------

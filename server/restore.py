@@ -20,6 +20,7 @@ from pathlib import Path
 
 import sqlite_utils
 
+from content.durable import fsync_dir
 from server import __version__, clock
 from server.backup import (
     BLOB,
@@ -35,7 +36,6 @@ from server.backup import (
     BackupError,
     FileEntry,
     copy_file,
-    fsync_dir,
     hash_file,
     list_backups,
 )

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from server import accounts, clock, passwords
+from server import accounts, clock, filemodes, passwords
 from server.accounts import Role, User
 from server.audit import Actor
 from server.cli import initialize
@@ -28,6 +28,12 @@ from server.settings import Settings, load_settings
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 PASSWORD = "correct horse battery"
 PIN = "493817"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # As every `stepstone` command and the web app do: what the fixtures make is then
+    # as private as what the server makes, and the file-permissions check stays quiet.
+    filemodes.use_private_umask()
 
 
 @pytest.fixture

@@ -23,10 +23,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(data_dir: Path, workers: int = 1, fault: str = "", **env: str) -> Iterator[str]:
+def running_server(
+    data_dir: Path, workers: int = 1, fault: str = "", umask: int = -1, **env: str
+) -> Iterator[str]:
     """Start the server on `data_dir`; yields its base URL; stops it afterwards.
 
     ``fault``: a storage fault of `tests.fault_driver` planted in the server (one worker).
+    ``umask``: the one it is started with (as a shell would), when not this process's.
     """
     port = free_port()
     log = data_dir.parent / f"server-{port}.log"
@@ -44,7 +47,7 @@ def running_server(data_dir: Path, workers: int = 1, fault: str = "", **env: str
     ]
     with log.open("wb") as output:
         process = subprocess.Popen(
-            command, env=environ, stdout=output, stderr=subprocess.STDOUT, cwd=ROOT
+            command, env=environ, stdout=output, stderr=subprocess.STDOUT, cwd=ROOT, umask=umask
         )
     base = f"http://127.0.0.1:{port}"
     try:

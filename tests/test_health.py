@@ -84,6 +84,7 @@ def test_a_healthy_facility_is_ok_and_every_check_says_why(
     assert [c.key for c in report.checks] == [
         "database",
         "disk",
+        "file_modes",
         "store",
         "search",
         "sync:stepstone-demo",
@@ -328,6 +329,7 @@ def test_check_command_exit_status_table_and_json(tmp_path: Path) -> None:
     assert set(answer["checks"]) == {
         "database",
         "disk",
+        "file_modes",
         "store",
         "search",
         "sync",
