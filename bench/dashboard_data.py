@@ -1,6 +1,6 @@
 """Facility-scale data for the dashboard benchmark, written straight into a Stepstone database.
 
-`generate(settings, scale)` fills a database made by `server.cli.initialize` with one
+`generate(settings, scale)` fills a database made by `server.cli.main.initialize` with one
 publisher, `scale.courses` live courses, learners in groups with their educators,
 assignments, and `scale.events` progress events over the last `scale.days` days, with the
 rows the app derives from events (lesson progress, weekly time, quiz attempts, workbook
@@ -9,11 +9,11 @@ entries and answers, certificates, enrolments, activity) consistent with them:
 * every lesson a learner touched has a `lesson_progress` row whose `seconds_spent`,
   `started_at`, `updated_at` and status agree with that lesson's events;
 * `weekly_time` sums `credited_seconds` per learner and ISO week, credits bounded the way
-  `server.progress` bounds them (60 s a heartbeat, 10 minutes a page, never ahead of the
+  `server.learning.progress` bounds them (60 s a heartbeat, 10 minutes a page, never ahead of the
   clock);
 * a certificate exists exactly when every lesson of the live version is done.
 
-It does not replay the events through `server.progress` (two million trips through the
+It does not replay the events through `server.learning.progress` (two million trips through the
 app's write path would take far longer than the benchmark): the point is table sizes and
 distributions the dashboard queries meet in a real facility. A few learners do most of
 the work (log-normal activity), a few courses are taken by most learners (assigned ones,
@@ -37,12 +37,13 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
 
-from server import certificates, passwords
-from server.clock import iso
-from server.db import connect
-from server.learning import CATEGORIES
-from server.progress import BACKLOG, HEARTBEAT_MAX, PAGE_MAX, week_of
-from server.settings import Settings
+from server.core.clock import iso
+from server.core.db import connect
+from server.core.settings import Settings
+from server.learning import certificates
+from server.learning.progress import BACKLOG, HEARTBEAT_MAX, PAGE_MAX, week_of
+from server.learning.visibility import CATEGORIES
+from server.people import passwords
 
 STAFF_PASSWORD = "bench dashboards 2026"  # noqa: S105 - the bench accounts' password
 LEARNER_PIN = "582046"
@@ -462,7 +463,7 @@ def _touch_events(rng: random.Random, index: int, touch: Touch) -> list[Pending]
 
 
 class WeekOf:
-    """`server.progress.week_of`, cached per day (two million calls would cost seconds)."""
+    """`server.learning.progress.week_of`, cached per day (two million calls would cost seconds)."""
 
     def __init__(self) -> None:
         self._days: dict[int, str] = {}
@@ -894,7 +895,7 @@ class Generator:
             )
 
     def _progress(self, learner: Learner, touches: list[Touch], events: list[Pending]) -> None:
-        """Credits as `server.progress._credit` gives them, then per lesson and week."""
+        """Credits as `server.learning.progress._credit` gives them, then per lesson and week."""
         rows = self.rows
         first: dict[int, float] = {}
         last: dict[int, float] = {}

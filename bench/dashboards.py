@@ -9,7 +9,7 @@ again. Then, in one process:
   in-process (Starlette's TestClient against `create_app`, signed in through the staff
   sign-in form, so with a real session, CSRF and templates), as an educator (their own
   groups) and as an admin (everyone: an admin's course board counts all 3,000 learners);
-- the same boards' domain functions alone (`server.teaching`), on the same targets, which
+- the same boards' domain functions alone (`server.teaching.dashboards`), on the same targets, which
   separates the queries from the rendering;
 - the full-facility progress CSV (admin, all dates): the page, and its query and CSV
   steps apart, with its size.
@@ -17,7 +17,7 @@ again. Then, in one process:
 A third of the requests go to the heaviest pages (the most-followed courses, the most
 active learners), the rest to random ones; educators take turns, each through their own
 groups. The target in the issue is p95 < 300 ms for each dashboard; the table gives each
-p95 as a fraction of it ("page": the HTTP request; "domain": the `server.teaching`
+p95 as a fraction of it ("page": the HTTP request; "domain": the `server.teaching.dashboards`
 function alone, SQL and Python). The machine's load average is printed beside it: on a
 shared machine the tail is mostly other processes. `--explain` runs the slowest target of
 each board again with the time of every SQL statement and SQLite's plan for slow ones.
@@ -56,14 +56,15 @@ import dashboard_data  # noqa: E402
 from dashboard_data import STAFF_PASSWORD, Scale  # noqa: E402
 from starlette.testclient import TestClient  # noqa: E402
 
-from server import csvfiles, exports, teaching  # noqa: E402
-from server.accounts import User, get_user  # noqa: E402
-from server.app import create_app  # noqa: E402
-from server.cli import initialize  # noqa: E402
-from server.db import Database  # noqa: E402
-from server.search import search_sync  # noqa: E402
-from server.settings import Settings, load_settings  # noqa: E402
-from server.teaching import Scope  # noqa: E402
+from server.catalog.search import search_sync  # noqa: E402
+from server.cli.main import initialize  # noqa: E402
+from server.core import csvfiles  # noqa: E402
+from server.core.db import Database  # noqa: E402
+from server.core.settings import Settings, load_settings  # noqa: E402
+from server.people.accounts import User, get_user  # noqa: E402
+from server.teaching import dashboards, exports  # noqa: E402
+from server.teaching.dashboards import Scope  # noqa: E402
+from server.web.app import create_app  # noqa: E402
 
 TARGET_MS = 300.0
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -151,10 +152,10 @@ class Target:
         """The board's domain function alone: queries and Python, no template."""
         scope = Scope(self.viewer)
         if self.board == "group":
-            return teaching.group_board(database, scope, int(self.key))
+            return dashboards.group_board(database, scope, int(self.key))
         if self.board == "course":
-            return teaching.course_board(database, scope, str(self.key))
-        return teaching.learner_board(database, scope, int(self.key))
+            return dashboards.course_board(database, scope, str(self.key))
+        return dashboards.learner_board(database, scope, int(self.key))
 
 
 def _column(database: Database, sql: str, params: Any = ()) -> list[Any]:

@@ -62,8 +62,8 @@ NAMESPACE = "org.example"
 IMPORT = """
 import json, resource, sys, time
 from pathlib import Path
-from content.importer import import_package
-from content.store import ContentStore
+from content.importing.importer import import_package
+from content.importing.store import ContentStore
 start, cpu = time.perf_counter(), time.process_time()
 staged = import_package(Path(sys.argv[1]), ContentStore(Path(sys.argv[2])))
 seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
@@ -79,11 +79,11 @@ SYNC = """
 import cProfile, json, pstats, resource, sys, time
 from pathlib import Path
 from server import trust
-from server.audit import Actor
-from server.catalog import CatalogHooks
-from server.cli import initialize
-from server.settings import load_settings
-from server.sync import sync_publisher
+from server.people.audit import Actor
+from server.catalog.library import CatalogHooks
+from server.cli.main import initialize
+from server.core.settings import load_settings
+from server.catalog.sync import sync_publisher
 settings = load_settings(environ={}, data_dir=Path(sys.argv[1]))
 database = initialize(settings)
 actor = Actor.system("bench")
@@ -160,7 +160,7 @@ def build(temp: Path, args: argparse.Namespace) -> Path:
     src = temp / "course"
     start = time.perf_counter()
     package_build.write_course(src, args.lessons, args.size_mb, args.media_files)
-    from content.package import build_package
+    from content.package.build import build_package
 
     package: Path = build_package(src, temp / "dist", progress=False)
     print(
@@ -173,11 +173,11 @@ def build(temp: Path, args: argparse.Namespace) -> Path:
 def publish(temp: Path, package: Path) -> tuple[Path, Path]:
     """Publish ``package`` in a new folder TUF repository (the package file moves into
     it); returns the repository and the published target file."""
-    from content import tuf_repo
+    from content.tuf import repository
 
     repo = temp / "repo"
-    tuf_repo.init_repository(repo, "Bench NGO", NAMESPACE)
-    tuf_repo.add_packages(repo, [package])
+    repository.init_repository(repo, "Bench NGO", NAMESPACE)
+    repository.add_packages(repo, [package])
     package.unlink()  # the published copy holds the same bytes
     [target] = (repo / "published" / "targets").glob("*/*.tar")
     return repo, target

@@ -84,16 +84,18 @@ from starlette.requests import Request  # noqa: E402
 from starlette.responses import Response  # noqa: E402
 from starlette.routing import Route  # noqa: E402
 
-from server import accounts, i18n, learning, passwords, sessions  # noqa: E402
-from server.cli import initialize  # noqa: E402
-from server.db import Database  # noqa: E402
-from server.demo import course_folders, publish_demo_courses  # noqa: E402
-from server.settings import Settings, load_settings  # noqa: E402
-from server.sync import content_store  # noqa: E402
-from server.templating import Templates  # noqa: E402
-from server.tokens import Tokens  # noqa: E402
-from server.views import learn  # noqa: E402
-from server.web import Req, Services  # noqa: E402
+from server.catalog.sync import content_store  # noqa: E402
+from server.cli.demo import course_folders, publish_demo_courses  # noqa: E402
+from server.cli.main import initialize  # noqa: E402
+from server.core.db import Database  # noqa: E402
+from server.core.settings import Settings, load_settings  # noqa: E402
+from server.learning import visibility  # noqa: E402
+from server.people import accounts, passwords, sessions  # noqa: E402
+from server.people.tokens import Tokens  # noqa: E402
+from server.web import i18n  # noqa: E402
+from server.web.plumbing import Req, Services  # noqa: E402
+from server.web.templating import Templates  # noqa: E402
+from server.web.views import learn  # noqa: E402
 
 PIN = "582046"
 MIB = 1024 * 1024
@@ -795,9 +797,9 @@ def fixed_lesson_context(settings: Settings, database: Database) -> dict[str, An
     }
     req = Req(Request(scope), services, FormData())
     req.session = sessions.Session("anchor", user, secrets.token_urlsafe(32), math.inf)
-    course = learning.visible_course(database, settings, user, BENCH_COURSE)
-    lessons = learning.lessons_of(database, course.version_id)
-    lesson = learning.lesson_of(lessons, VIDEO_KEY)
+    course = visibility.visible_course(database, settings, user, BENCH_COURSE)
+    lessons = visibility.lessons_of(database, course.version_id)
+    lesson = visibility.lesson_of(lessons, VIDEO_KEY)
     token = req.csrf_token()
     return {
         "user": user,

@@ -54,15 +54,16 @@ sys.path.insert(0, str(ROOT))
 
 import package_build  # noqa: E402  (beside this file: its course generator)
 
-from content.package import build_package  # noqa: E402
-from content.tuf_repo import add_packages, init_repository  # noqa: E402
-from server import accounts, passwords, trust  # noqa: E402
-from server.accounts import Role  # noqa: E402
-from server.audit import Actor  # noqa: E402
-from server.catalog import CatalogHooks  # noqa: E402
-from server.cli import initialize  # noqa: E402
-from server.settings import load_settings  # noqa: E402
-from server.sync import sync_publisher  # noqa: E402
+from content.package.build import build_package  # noqa: E402
+from content.tuf.repository import add_packages, init_repository  # noqa: E402
+from server.catalog import trust  # noqa: E402
+from server.catalog.library import CatalogHooks  # noqa: E402
+from server.catalog.sync import sync_publisher  # noqa: E402
+from server.cli.main import initialize  # noqa: E402
+from server.core.settings import load_settings  # noqa: E402
+from server.people import accounts, passwords  # noqa: E402
+from server.people.accounts import Role  # noqa: E402
+from server.people.audit import Actor  # noqa: E402
 from tests.live import free_port, running_server  # noqa: E402
 from tests.nginx_site import Site, make_certificates, running_nginx  # noqa: E402
 

@@ -29,7 +29,7 @@ CHUNK = 1024 * 1024
 BUILD = """
 import json, resource, sys, time
 from pathlib import Path
-from content.package import build_package
+from content.package.build import build_package
 start = time.perf_counter()
 path = build_package(Path(sys.argv[1]), Path(sys.argv[2]), progress=False)
 seconds = time.perf_counter() - start

@@ -53,11 +53,11 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 import search_corpus  # noqa: E402
 from rich.progress import Progress  # noqa: E402
 
-from content.package import build_package  # noqa: E402
-from content.reader import read_member_text, read_package  # noqa: E402
+from content.package.build import build_package  # noqa: E402
+from content.package.reader import read_member_text, read_package  # noqa: E402
 from search_index import SearchService, Section, VersionDocs  # noqa: E402
 from search_index.analysis import WORD, fold, term_maker  # noqa: E402
-from server.search import version_docs  # noqa: E402
+from server.catalog.search import version_docs  # noqa: E402
 
 DEFAULT_CORPUS = [Path("/usr/share/doc"), Path("/usr/share/debian-reference")]
 DEFAULT_DIR = Path.home() / ".cache" / "stepstone-bench" / "search"

@@ -29,9 +29,9 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from server import passwords  # noqa: E402
-from server.cli import initialize  # noqa: E402
-from server.settings import load_settings  # noqa: E402
+from server.cli.main import initialize  # noqa: E402
+from server.core.settings import load_settings  # noqa: E402
+from server.people import passwords  # noqa: E402
 
 PIN = "582046"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

@@ -5,10 +5,10 @@ The public entry points are re-exported here so callers need not know the module
 """
 
 from content.errors import ContentError, LintFailed, PackageError, Problem, Severity
-from content.lint import lint_course
-from content.package import build_package
-from content.reader import PackageInfo, inspect_package, read_package
-from content.sanitize import SanitizeResult, sanitize_html
+from content.format.lint import lint_course
+from content.format.sanitize import SanitizeResult, sanitize_html
+from content.package.build import build_package
+from content.package.reader import PackageInfo, inspect_package, read_package
 
 __all__ = [
     "ContentError",

@@ -11,9 +11,9 @@ from pathlib import Path
 import click
 
 from content.errors import ContentError, LintFailed, Problem, Severity
-from content.lint import lint_course
-from content.package import build_package
-from content.reader import PackageInfo, inspect_package
+from content.format.lint import lint_course
+from content.package.build import build_package
+from content.package.reader import PackageInfo, inspect_package
 
 
 def _show(problem: Problem, src: Path) -> str:

@@ -1,5 +1,5 @@
 """`python -m server` is the `stepstone` command."""
 
-from server.cli import main
+from server.cli.main import main
 
 main()

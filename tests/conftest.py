@@ -17,13 +17,14 @@ from click.testing import CliRunner
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from server import accounts, clock, filemodes, passwords
-from server.accounts import Role, User
-from server.audit import Actor
-from server.cli import initialize
-from server.db import Database
-from server.demo import SOURCE_COURSES, publish_demo_courses
-from server.settings import Settings, load_settings
+from server.cli.demo import SOURCE_COURSES, publish_demo_courses
+from server.cli.main import initialize
+from server.core import clock, filemodes
+from server.core.db import Database
+from server.core.settings import Settings, load_settings
+from server.people import accounts, passwords
+from server.people.accounts import Role, User
+from server.people.audit import Actor
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 PASSWORD = "correct horse battery"
@@ -50,7 +51,7 @@ def database(settings: Settings) -> Iterator[Database]:
 
 @pytest.fixture
 def app(settings: Settings, database: Database) -> Starlette:
-    from server.app import create_app
+    from server.web.app import create_app
 
     return create_app(settings)
 
@@ -67,7 +68,7 @@ def runner() -> CliRunner:
 
 
 class FakeClock:
-    """Moves `server.clock` by hand."""
+    """Moves `server.core.clock` by hand."""
 
     def __init__(self, start: float) -> None:
         self.moment = start

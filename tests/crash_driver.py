@@ -75,7 +75,7 @@ def _at_adopt(data: Path) -> None:
 
 def _in_transaction(_data: Path) -> None:
     """Every row of the new version is written; the transaction is still open."""
-    from server import audit
+    from server.people import audit
 
     real_record = audit.record
 
@@ -89,7 +89,7 @@ def _in_transaction(_data: Path) -> None:
 
 def _at_commit(_data: Path) -> None:
     """SQLite is running the COMMIT of the transaction that records the new version."""
-    from server import db as db_module
+    from server.core import db as db_module
 
     real_connect = db_module.connect
 
@@ -112,15 +112,15 @@ def _at_commit(_data: Path) -> None:
 
 def _after_commit(_data: Path) -> None:
     """The new version is committed; the download and the run record are not cleaned up."""
-    from server import catalog
+    from server.catalog import library
 
-    real_record_import = catalog.record_import
+    real_record_import = library.record_import
 
     def record_import(*args: Any, **kwargs: Any) -> Any:
         real_record_import(*args, **kwargs)
         die()
 
-    catalog.record_import = record_import
+    library.record_import = record_import
 
 
 POINTS: dict[str, Callable[[Path], None]] = {
@@ -136,7 +136,7 @@ def main() -> None:
     point, data, *arguments = sys.argv[1:]
     POINTS[point](Path(data).resolve())
     sys.argv = ["stepstone", "--data-dir", data, *arguments]
-    from server.cli import main as stepstone
+    from server.cli.main import main as stepstone
 
     try:
         stepstone()

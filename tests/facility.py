@@ -11,10 +11,10 @@ import sqlite3
 import stat
 from pathlib import Path
 
-from content.package import build_package
-from server import catalog, trust
-from server.audit import Actor
-from server.db import Database
+from content.package.build import build_package
+from server.catalog import library, trust
+from server.core.db import Database
+from server.people.audit import Actor
 from tests.content.conftest import COURSE, PNG, write_course
 
 COURSE_ID = "org.example.course"
@@ -62,7 +62,7 @@ def trust_ngo(
     namespace: str = NAMESPACE,
     folder: Path | None = None,
     name: str = PUBLISHER,
-) -> catalog.Publisher:
+) -> library.Publisher:
     """Pin ``repo``'s first root for :data:`PUBLISHER` (or ``name``), reading from a folder
     source."""
     root = (repo / "published" / "metadata" / "1.root.json").read_bytes()

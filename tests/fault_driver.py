@@ -31,8 +31,9 @@ from pathlib import Path
 
 import sqlite_utils
 
-from server import db, migrations
-from server.cli import main
+from server.cli.main import main
+from server.core import db
+from server.ops import migrations
 
 SLOW_MIGRATION = "9998_slow_upgrade"
 

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 from starlette.testclient import TestClient
 
-from server import accounts, groups
-from server.audit import Actor, verify_chain
-from server.db import Database
+from server.core.db import Database
+from server.people import accounts, groups
+from server.people.audit import Actor, verify_chain
 from tests.conftest import CSRF_RE, People, form_action, post, sign_in
 
 ROSTER = (

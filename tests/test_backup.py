@@ -25,15 +25,17 @@ import pytest
 from click.testing import CliRunner
 from starlette.testclient import TestClient
 
-from server import accounts, audit, backup, clock, restore, upgrade
-from server.accounts import Role
-from server.app import create_app
-from server.audit import Actor
-from server.backup import BackupError
-from server.cli import cli, initialize
-from server.db import Database
-from server.migrations import migrations
-from server.settings import Settings, load_settings
+from server.cli.main import cli, initialize
+from server.core import clock
+from server.core.db import Database
+from server.core.settings import Settings, load_settings
+from server.ops import backup, restore, upgrade
+from server.ops.backup import BackupError
+from server.ops.migrations import migrations
+from server.people import accounts, audit
+from server.people.accounts import Role
+from server.people.audit import Actor
+from server.web.app import create_app
 from tests.conftest import demo_facility, make_user, sign_in
 
 SAFETY = "org.stepstone.demo.workplace-safety"

@@ -9,10 +9,10 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from server import accounts
-from server.accounts import Role
-from server.cli import cli
-from server.db import Database
+from server.cli.main import cli
+from server.core.db import Database
+from server.people import accounts
+from server.people.accounts import Role
 from tests.conftest import audit_link, rewrite_audit_log
 
 

@@ -9,14 +9,15 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from content import tuf_repo
-from content.store import ContentStore
-from server import clock, integrity
-from server.catalog import CatalogHooks
-from server.cli import cli
-from server.db import Database
-from server.settings import Settings
-from server.sync import content_store, sync_all
+from content.importing.store import ContentStore
+from content.tuf import repository
+from server.catalog import integrity
+from server.catalog.library import CatalogHooks
+from server.catalog.sync import content_store, sync_all
+from server.cli.main import cli
+from server.core import clock
+from server.core.db import Database
+from server.core.settings import Settings
 from tests.content.tuf_helpers import make_repo
 from tests.facility import ADMIN, course_package, query, trust_ngo, version_blobs
 
@@ -53,7 +54,7 @@ def facility(tmp_path: Path, settings: Settings, database: Database) -> Facility
     shared, each version has its own photos lesson and photos."""
     repo = make_repo(tmp_path, "ngo")
     trust_ngo(database, repo, auto_publish=True)
-    tuf_repo.add_packages(repo, [course_package(tmp_path, 1), course_package(tmp_path, 2)])
+    repository.add_packages(repo, [course_package(tmp_path, 1), course_package(tmp_path, 2)])
     [report] = sync_all(database, settings, CatalogHooks(), ADMIN)
     assert report.imported == ["org.example.course v1", "org.example.course v2"]
     return Facility(settings, database, content_store(settings))

@@ -23,15 +23,15 @@ import pytest
 from click.testing import CliRunner
 from starlette.testclient import TestClient
 
-from content import tuf_repo
-from content.reader import inspect_package
-from content.store import ContentStore
-from server.app import create_app
-from server.catalog import CatalogHooks
-from server.cli import cli, initialize
-from server.settings import load_settings
-from server.sync import sync_all
-from server.sync_runs import INTERRUPTED
+from content.importing.store import ContentStore
+from content.package.reader import inspect_package
+from content.tuf import repository
+from server.catalog.library import CatalogHooks
+from server.catalog.sync import sync_all
+from server.catalog.sync_runs import INTERRUPTED
+from server.cli.main import cli, initialize
+from server.core.settings import load_settings
+from server.web.app import create_app
 from tests.content.tuf_helpers import make_repo
 from tests.crash_driver import ADOPT_RENAMES, NEVER_REACHED
 from tests.facility import (
@@ -67,12 +67,12 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
     database = initialize(settings)
     trust_ngo(database, repo, auto_publish=True)
     v1 = course_package(base, 1)
-    tuf_repo.add_packages(repo, [v1])
+    repository.add_packages(repo, [v1])
     [report] = sync_all(database, settings, CatalogHooks(), ADMIN)
     assert report.status == "ok", report.message
     database.close()
     v2 = course_package(base, 2, photos=10, photo_bytes=400_000)
-    tuf_repo.add_packages(repo, [v2])
+    repository.add_packages(repo, [v2])
     expected = {number: _contents(package) for number, package in ((1, v1), (2, v2))}
     return Template(base / "data", expected, version_blobs(base / "data" / "stepstone.db", 1))
 

@@ -16,13 +16,13 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from content.tuf_repo import init_repository
-from server import trust
-from server.audit import Actor
-from server.db import Database
-from server.errors import ConfigError
-from server.headers import MEDIA_CSP, serialize_csp
-from server.settings import load_settings
+from content.tuf.repository import init_repository
+from server.catalog import trust
+from server.core.db import Database
+from server.core.errors import ConfigError
+from server.core.settings import load_settings
+from server.people.audit import Actor
+from server.web.headers import MEDIA_CSP, serialize_csp
 from tests.conftest import FakeClock, People, sign_in
 
 ROOT = Path(__file__).resolve().parents[1]

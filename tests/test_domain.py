@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from server import audit, passwords, roster
-from server.audit import Actor, record, verify_chain
-from server.db import Database
-from server.errors import ConfigError, ValidationError
-from server.migrations import apply_migrations, migrations
-from server.settings import Secret, load_settings
+from server.core.db import Database
+from server.core.errors import ConfigError, ValidationError
+from server.core.settings import Secret, load_settings
+from server.ops.migrations import apply_migrations, migrations
+from server.people import audit, passwords, roster
+from server.people.audit import Actor, record, verify_chain
 from tests.conftest import audit_link, rewrite_audit_log
 
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from server import accounts, passwords
-from server.accounts import Role
-from server.audit import Actor
-from server.cli import initialize
-from server.settings import load_settings
+from server.cli.main import initialize
+from server.core.settings import load_settings
+from server.people import accounts, passwords
+from server.people.accounts import Role
+from server.people.audit import Actor
 from tests.live import running_server
 
 pytestmark = pytest.mark.e2e

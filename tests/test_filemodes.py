@@ -12,9 +12,10 @@ from pathlib import Path
 import httpx
 from click.testing import CliRunner
 
-from server import filemodes, health
-from server.cli import cli, initialize
-from server.settings import load_settings
+from server.cli.main import cli, initialize
+from server.core import filemodes
+from server.core.settings import load_settings
+from server.ops import health
 from tests.conftest import CSRF_RE
 from tests.live import ROOT, running_server
 

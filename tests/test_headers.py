@@ -7,7 +7,7 @@ import re
 import pytest
 from starlette.testclient import TestClient
 
-from server.templating import TEMPLATE_DIR
+from server.web.templating import TEMPLATE_DIR
 from tests.conftest import People, sign_in
 
 

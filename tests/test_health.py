@@ -24,18 +24,19 @@ from cryptography.x509.oid import NameOID
 from starlette.requests import Request
 from starlette.testclient import TestClient
 
-from server import backup, catalog, health, metrics, sync_runs
-from server.accounts import Role
-from server.app import create_app
-from server.audit import Actor
-from server.catalog import CatalogHooks
-from server.cli import cli, initialize
-from server.db import Database
-from server.health import Status
-from server.migrations import migrations
-from server.search import search_sync
-from server.settings import Settings, load_settings
-from server.views.ops import is_local
+from server.catalog import library, sync_runs
+from server.catalog.library import CatalogHooks
+from server.catalog.search import search_sync
+from server.cli.main import cli, initialize
+from server.core.db import Database
+from server.core.settings import Settings, load_settings
+from server.ops import backup, health, metrics
+from server.ops.health import Status
+from server.ops.migrations import migrations
+from server.people.accounts import Role
+from server.people.audit import Actor
+from server.web.app import create_app
+from server.web.views.ops import is_local
 from tests.conftest import FakeClock, demo_facility, make_user, sign_in
 
 LOCAL = ("127.0.0.1", 40000)
@@ -179,7 +180,7 @@ def test_search_index_missing_out_of_step_and_broken(
     assert health.check_search(settings, database).status is Status.OK
     row = database.query_one("SELECT id FROM courses WHERE course_id = ?", [SAFETY])
     assert row is not None
-    catalog.pull_course(database, CatalogHooks(), Actor.system(), row["id"], "check")
+    library.pull_course(database, CatalogHooks(), Actor.system(), row["id"], "check")
     stale = health.check_search(settings, database)
     assert stale.status is Status.WARN
     assert stale.params == {"missing": "0", "extra": "1"}
@@ -199,7 +200,7 @@ def test_search_index_missing_out_of_step_and_broken(
 def test_sync_failures_expiry_and_a_wrong_clock(
     settings: Settings, database: Database, fake_clock: FakeClock
 ) -> None:
-    publisher = catalog.Publisher.from_row(
+    publisher = library.Publisher.from_row(
         database.query_one("SELECT * FROM publishers WHERE name = 'stepstone-demo'")  # type: ignore[arg-type]
     )
     now = datetime.fromtimestamp(fake_clock.now(), UTC)
@@ -235,7 +236,7 @@ def test_sync_failures_expiry_and_a_wrong_clock(
 def test_a_running_sync_is_ok_until_stuck_and_one_whose_process_died_warns(
     settings: Settings, database: Database, fake_clock: FakeClock
 ) -> None:
-    publisher = catalog.Publisher.from_row(
+    publisher = library.Publisher.from_row(
         database.query_one("SELECT * FROM publishers WHERE name = 'stepstone-demo'")  # type: ignore[arg-type]
     )
     now = datetime.fromtimestamp(fake_clock.now(), UTC)

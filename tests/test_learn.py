@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from server import catalog, certificates, learning, workbooks
-from server.accounts import Role
-from server.audit import Actor
-from server.catalog import CatalogHooks
-from server.db import Database
-from server.demo import publish_demo_courses
-from server.settings import Settings, load_settings
+from server.catalog import library
+from server.catalog.library import CatalogHooks
+from server.cli.demo import publish_demo_courses
+from server.core.db import Database
+from server.core.settings import Settings, load_settings
+from server.learning import certificates, visibility, workbooks
+from server.people.accounts import Role
+from server.people.audit import Actor
 from tests.conftest import CSRF_RE, FakeClock, People, make_user, sign_in
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,7 +55,7 @@ def send_events(client: TestClient, events: list[dict[str, object]]) -> dict[str
 
 
 def course_of(database: Database, settings: Settings, people: People, course_id: str):  # type: ignore[no-untyped-def]
-    return learning.visible_course(database, settings, people.learner, course_id)
+    return visibility.visible_course(database, settings, people.learner, course_id)
 
 
 @pytest.mark.usefixtures("courses")
@@ -80,12 +81,12 @@ def test_pulled_pending_and_demo_outside_demo_mode_are_hidden(
     sign_in(client, people.learner)
     row = database.query_one("SELECT id FROM courses WHERE course_id = ?", [MATH])
     assert row is not None
-    catalog.pull_course(database, CatalogHooks(), Actor.system(), row["id"], "wrong answers")
+    library.pull_course(database, CatalogHooks(), Actor.system(), row["id"], "wrong answers")
     assert "Everyday Math" not in client.get("/learn/catalog").text
     assert client.get(f"/learn/courses/{MATH}").status_code == 404
     assert client.get(lesson_path(MATH, "fractions-quiz")).status_code == 404
     outside = load_settings(environ={}, data_dir=settings.data_dir, demo=False)
-    assert learning.visible_courses(database, outside, people.learner) == []
+    assert visibility.visible_courses(database, outside, people.learner) == []
 
 
 @pytest.mark.usefixtures("courses")
@@ -95,15 +96,15 @@ def test_assigned_only_catalog(
     strict = load_settings(
         environ={}, data_dir=settings.data_dir, demo=True, learner_catalog="assigned"
     )
-    assert learning.visible_courses(database, strict, people.learner) == []
+    assert visibility.visible_courses(database, strict, people.learner) == []
     video = database.query_one(
         "SELECT a.sha256 FROM assets a JOIN courses c ON c.live_version_id = a.version_id"
         " WHERE c.course_id = ? AND a.path LIKE '%.webm'",
         [SAFETY],
     )
     assert video is not None
-    assert learning.media_for(database, strict, people.learner, video[0]) is None
-    assert learning.media_for(database, settings, people.learner, video[0]) is not None
+    assert visibility.media_for(database, strict, people.learner, video[0]) is None
+    assert visibility.media_for(database, settings, people.learner, video[0]) is not None
     with database.write() as db:
         db.execute(
             "INSERT INTO groups (name, kind, created_at) VALUES ('Unit B', 'housing', 'now')"
@@ -119,12 +120,12 @@ def test_assigned_only_catalog(
             "INSERT INTO group_members (group_id, user_id, added_at) VALUES (?, ?, 'now')",
             [gid, people.learner.id],
         )
-    seen = learning.visible_courses(database, strict, people.learner)
+    seen = visibility.visible_courses(database, strict, people.learner)
     assert [c.course_id for c in seen] == [SAFETY]
-    assert learning.media_for(database, strict, people.learner, video[0]) is not None
-    assert learning.media_for(database, strict, people.other_learner, video[0]) is None
+    assert visibility.media_for(database, strict, people.learner, video[0]) is not None
+    assert visibility.media_for(database, strict, people.other_learner, video[0]) is None
     assert seen[0].assignment is not None and seen[0].assignment.due_date == "2026-12-01"
-    assert learning.visible_courses(database, strict, people.other_learner) == []
+    assert visibility.visible_courses(database, strict, people.other_learner) == []
 
 
 @pytest.mark.usefixtures("courses")
@@ -265,7 +266,7 @@ def test_quiz_immediate_feedback_locks_then_grades_and_retry_keeps_attempts(
     client.post(path + "/quiz", data={"csrf_token": token.group(1), "action": "retry"})
     lesson = next(
         x
-        for x in learning.lessons_of(database, _version(database, SAFETY))
+        for x in visibility.lessons_of(database, _version(database, SAFETY))
         if x.key == "safety-quiz"
     )
     answers = _right_answers(lesson.data["quiz"]["questions"])
@@ -318,7 +319,7 @@ def test_workbook_drafts_autosave_and_private_answers_never_reach_staff(
     sign_in(client, people.learner)
     key = "catch-your-thoughts"
     lesson = next(
-        x for x in learning.lessons_of(database, _version(database, TRAPS)) if x.key == key
+        x for x in visibility.lessons_of(database, _version(database, TRAPS)) if x.key == key
     )
     prompts = workbooks.prompts_of(lesson)
     private = next(p for p in prompts if p.visibility == "private" and p.type == "text")
@@ -379,7 +380,7 @@ def test_completing_a_course_issues_a_certificate_staff_can_verify(
 ) -> None:
     sign_in(client, people.learner)
     course = course_of(database, settings, people, MATH)
-    lessons = learning.lessons_of(database, course.version_id)
+    lessons = visibility.lessons_of(database, course.version_id)
     events: list[dict[str, object]] = []
     for lesson in lessons:
         if lesson.kind == "reading":
@@ -451,7 +452,7 @@ def test_media_is_served_with_range_only_to_people_who_may_see_it(
     # Pulled: the same URL stops at once.
     row = database.query_one("SELECT id FROM courses WHERE course_id = ?", [SAFETY])
     assert row is not None
-    catalog.pull_course(database, CatalogHooks(), Actor.system(), row["id"], "check")
+    library.pull_course(database, CatalogHooks(), Actor.system(), row["id"], "check")
     assert client.get(url).status_code == 404
     anonymous = TestClient(client.app, base_url="http://testserver")
     assert anonymous.get(url, follow_redirects=False).status_code in (303, 401)
@@ -476,7 +477,7 @@ def test_learner_pages_need_a_learner(client: TestClient, database: Database) ->
 def test_behind_nginx_media_is_an_accel_redirect_after_the_same_check(
     people: People, database: Database, settings: Settings
 ) -> None:
-    from server.app import create_app
+    from server.web.app import create_app
 
     behind_nginx = load_settings(
         environ={}, data_dir=settings.data_dir, demo=True, media_accel_prefix="/_media/"
@@ -502,7 +503,7 @@ def test_behind_nginx_media_is_an_accel_redirect_after_the_same_check(
         assert client.get(captions.group(1)).headers["content-type"] == "text/vtt; charset=utf-8"
         row = database.query_one("SELECT id FROM courses WHERE course_id = ?", [SAFETY])
         assert row is not None
-        catalog.pull_course(database, CatalogHooks(), Actor.system(), row["id"], "check")
+        library.pull_course(database, CatalogHooks(), Actor.system(), row["id"], "check")
         refused = client.get(url)
         assert refused.status_code == 404 and "x-accel-redirect" not in refused.headers
 
@@ -511,9 +512,9 @@ def test_behind_nginx_media_is_an_accel_redirect_after_the_same_check(
 def test_a_new_course_version_keeps_progress_by_lesson_key(
     client: TestClient, people: People, database: Database, settings: Settings, tmp_path: Path
 ) -> None:
-    from content.package import build_package
-    from content.tuf_repo import add_packages
-    from server.sync import sync_all
+    from content.package.build import build_package
+    from content.tuf.repository import add_packages
+    from server.catalog.sync import sync_all
     from tests.test_sync import _course_copy
 
     sign_in(client, people.learner)

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from server.accounts import Role
+from server.people.accounts import Role
 from tests.conftest import CSRF_RE, demo_facility, make_user
 from tests.live import running_server
 

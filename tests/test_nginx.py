@@ -20,9 +20,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from server import assignments
-from server.accounts import Role
-from server.audit import Actor
+from server.learning import assignments
+from server.people.accounts import Role
+from server.people.audit import Actor
 from tests.conftest import CSRF_RE, PIN, demo_facility, make_user
 from tests.live import free_port, running_server
 from tests.nginx_site import Site, make_certificates, nginx_binary, running_nginx

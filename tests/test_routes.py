@@ -11,10 +11,10 @@ from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 
-from server import groups
-from server.audit import Actor
-from server.db import Database
-from server.web import PUBLIC, SIGNED_IN
+from server.core.db import Database
+from server.people import groups
+from server.people.audit import Actor
+from server.web.plumbing import PUBLIC, SIGNED_IN
 from tests.conftest import CSRF_RE, People, sign_in
 
 ROLES = ("anon", "learner", "educator", "admin")

@@ -11,12 +11,12 @@ import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from server import catalog
-from server.audit import Actor
-from server.db import Database
-from server.demo import publish_demo_courses
-from server.search import search_hooks
-from server.settings import Settings, load_settings
+from server.catalog import library
+from server.catalog.search import search_hooks
+from server.cli.demo import publish_demo_courses
+from server.core.db import Database
+from server.core.settings import Settings, load_settings
+from server.people.audit import Actor
 from tests.conftest import People, sign_in
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,7 +75,7 @@ def test_pulled_and_unassigned_courses_are_never_found(
     assert any(MATH in link for link in hits(client.get("/search?q=fractions").text))
     row = database.query_one("SELECT id FROM courses WHERE course_id = ?", [MATH])
     assert row is not None
-    catalog.pull_course(
+    library.pull_course(
         database, search_hooks(settings, database), Actor.system(), row["id"], "errors"
     )
     assert not any(MATH in link for link in hits(client.get("/search?q=fractions").text))
@@ -84,7 +84,7 @@ def test_pulled_and_unassigned_courses_are_never_found(
 def test_assigned_only_learner_finds_only_assigned_courses(
     tmp_path: Path, people: People, database: Database
 ) -> None:
-    from server.app import create_app
+    from server.web.app import create_app
 
     strict = load_settings(
         environ={}, data_dir=database_dir(database), demo=True, learner_catalog="assigned"

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from server.cli import initialize
-from server.settings import load_settings
+from server.cli.main import initialize
+from server.core.settings import load_settings
 from tests.live import free_port
 
 

@@ -9,12 +9,12 @@ import sqlite_utils
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-import server.db
-from server import accounts, passwords, roster, sessions
-from server.accounts import Role
-from server.audit import Actor
-from server.db import Database
-from server.settings import Settings
+import server.core.db
+from server.core.db import Database
+from server.core.settings import Settings
+from server.people import accounts, passwords, roster, sessions
+from server.people.accounts import Role
+from server.people.audit import Actor
 from tests.conftest import PASSWORD, PIN, FakeClock, People, csrf_from, make_user, post, sign_in
 
 
@@ -129,7 +129,7 @@ def test_https_uses_host_prefixed_secure_cookie(
 ) -> None:
     from dataclasses import replace
 
-    from server.app import create_app
+    from server.web.app import create_app
 
     app = create_app(replace(settings, https=True))
     with TestClient(app, base_url="https://testserver") as client:
@@ -398,7 +398,7 @@ def test_admin_sees_a_lock_from_wrong_tries_and_can_unlock(
 ) -> None:
     from dataclasses import replace
 
-    from server.app import create_app
+    from server.web.app import create_app
 
     for _ in range(4):
         fake_clock.advance(3600)
@@ -424,14 +424,14 @@ def test_a_read_only_database_still_serves_a_signed_in_learner(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     sign_in(client, people.learner)
-    real_connect = server.db.connect
+    real_connect = server.core.db.connect
 
     def read_only(path: Path) -> sqlite_utils.Database:
         db = real_connect(path)
         db.execute("PRAGMA query_only = ON")  # SQLite refuses every write on it
         return db
 
-    monkeypatch.setattr(server.db, "connect", read_only)
+    monkeypatch.setattr(server.core.db, "connect", read_only)
     app.state.services.database.close()
     fake_clock.advance(5 * 60)  # past the minute after which a page view touches the session
     page = client.get("/learn", follow_redirects=False)

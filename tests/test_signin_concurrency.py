@@ -15,11 +15,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from server.accounts import Role, User
-from server.cli import initialize
-from server.db import Database
-from server.settings import load_settings
-from server.signin import ACCOUNT_FREE_TRIES
+from server.cli.main import initialize
+from server.core.db import Database
+from server.core.settings import load_settings
+from server.people.accounts import Role, User
+from server.people.signin import ACCOUNT_FREE_TRIES
 from tests.conftest import CSRF_RE, PIN, make_user
 from tests.live import running_server
 

@@ -8,15 +8,16 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from content.package import build_package
-from content.tuf_repo import add_packages, init_repository, retract
-from server import catalog, clock, trust
-from server.audit import Actor
-from server.catalog import CatalogHooks
-from server.cli import cli
-from server.db import Database
-from server.settings import Settings
-from server.sync import content_store, sync_all
+from content.package.build import build_package
+from content.tuf.repository import add_packages, init_repository, retract
+from server.catalog import library, trust
+from server.catalog.library import CatalogHooks
+from server.catalog.sync import content_store, sync_all
+from server.cli.main import cli
+from server.core import clock
+from server.core.db import Database
+from server.core.settings import Settings
+from server.people.audit import Actor
 from tests.conftest import FakeClock, form_action
 
 COURSES = Path(__file__).resolve().parent.parent / "courses"
@@ -48,7 +49,7 @@ def publish(repo: Path, tmp: Path, slug: str, version: int, course_id: str | Non
 
 
 @pytest.fixture
-def trusted(database: Database, ngo: Path) -> catalog.Publisher:
+def trusted(database: Database, ngo: Path) -> library.Publisher:
     root = (ngo / "published" / "metadata" / "1.root.json").read_bytes()
     publisher = trust.add_publisher(database, ADMIN, "test-ngo", "org.stepstone.demo", root)
     trust.add_source(database, ADMIN, publisher, "folder", str(ngo / "published"))
@@ -65,7 +66,7 @@ def status_of(database: Database, course: str) -> list[tuple[int, str, bool]]:
 
 
 def test_new_course_waits_for_review_then_goes_live(
-    database: Database, settings: Settings, ngo: Path, trusted: catalog.Publisher, tmp_path: Path
+    database: Database, settings: Settings, ngo: Path, trusted: library.Publisher, tmp_path: Path
 ) -> None:
     publish(ngo, tmp_path, "thinking-traps", 1)
     published: list[int] = []
@@ -75,7 +76,7 @@ def test_new_course_waits_for_review_then_goes_live(
     assert status_of(database, "thinking-traps") == [(1, "pending", False)]
     assert published == []
     version_id = database.query_one("SELECT id FROM course_versions")[0]  # type: ignore[index]
-    catalog.approve(database, hooks, ADMIN, version_id)
+    library.approve(database, hooks, ADMIN, version_id)
     assert status_of(database, "thinking-traps") == [(1, "approved", True)]
     assert published == [version_id]
     store = content_store(settings)
@@ -99,7 +100,7 @@ def test_outside_namespace_is_refused_and_nothing_recorded(
 
 
 def test_versions_never_go_back_and_retraction_falls_back(
-    database: Database, settings: Settings, ngo: Path, trusted: catalog.Publisher, tmp_path: Path
+    database: Database, settings: Settings, ngo: Path, trusted: library.Publisher, tmp_path: Path
 ) -> None:
     trust.set_auto_publish(database, ADMIN, trusted, True)
     trusted = trust.get_publisher(database, trusted.id)
@@ -120,7 +121,7 @@ def test_versions_never_go_back_and_retraction_falls_back(
 
 
 def test_missing_source_fails_the_run_but_keeps_content(
-    database: Database, settings: Settings, ngo: Path, trusted: catalog.Publisher, tmp_path: Path
+    database: Database, settings: Settings, ngo: Path, trusted: library.Publisher, tmp_path: Path
 ) -> None:
     trust.set_auto_publish(database, ADMIN, trusted, True)
     publish(ngo, tmp_path, "job-ready", 1)
@@ -134,20 +135,20 @@ def test_missing_source_fails_the_run_but_keeps_content(
 
 
 def test_reject_needs_a_reason_and_pull_hides_a_course(
-    database: Database, settings: Settings, ngo: Path, trusted: catalog.Publisher, tmp_path: Path
+    database: Database, settings: Settings, ngo: Path, trusted: library.Publisher, tmp_path: Path
 ) -> None:
     publish(ngo, tmp_path, "workplace-safety", 1)
     sync_all(database, settings, CatalogHooks(), ADMIN)
     version_id = database.query_one("SELECT id FROM course_versions")[0]  # type: ignore[index]
-    with pytest.raises(catalog.ValidationError):
-        catalog.reject(database, ADMIN, version_id, "  ")
-    catalog.reject(database, ADMIN, version_id, "The video shows an unsafe ladder.")
+    with pytest.raises(library.ValidationError):
+        library.reject(database, ADMIN, version_id, "  ")
+    library.reject(database, ADMIN, version_id, "The video shows an unsafe ladder.")
     assert status_of(database, "workplace-safety") == [(1, "rejected", False)]
     withdrawn: list[str] = []
     course_pk = database.query_one("SELECT id FROM courses")[0]  # type: ignore[index]
-    with pytest.raises(catalog.ValidationError, match="Write why"):
-        catalog.pull_course(database, CatalogHooks(), ADMIN, 1, " ")
-    catalog.pull_course(
+    with pytest.raises(library.ValidationError, match="Write why"):
+        library.pull_course(database, CatalogHooks(), ADMIN, 1, " ")
+    library.pull_course(
         database,
         CatalogHooks(withdrawn=[withdrawn.append]),
         ADMIN,
@@ -159,7 +160,7 @@ def test_reject_needs_a_reason_and_pull_hides_a_course(
 
 
 def test_review_flags_find_contact_details(
-    database: Database, settings: Settings, ngo: Path, trusted: catalog.Publisher, tmp_path: Path
+    database: Database, settings: Settings, ngo: Path, trusted: library.Publisher, tmp_path: Path
 ) -> None:
     src = _course_copy(tmp_path, "job-ready", 1)
     lesson = next((src / "lessons").glob("01-*.md"))
@@ -259,7 +260,7 @@ def test_admin_trusts_syncs_reviews_and_approves_in_the_browser_pages(
 
 
 def test_a_run_left_running_by_a_killed_process_is_closed_later(
-    database: Database, settings: Settings, trusted: catalog.Publisher, fake_clock: FakeClock
+    database: Database, settings: Settings, trusted: library.Publisher, fake_clock: FakeClock
 ) -> None:
     with database.write() as db:
         db.execute(
@@ -280,7 +281,7 @@ def test_an_svg_is_flagged_and_opens_sandboxed_for_the_reviewer(
     database: Database,
     settings: Settings,
     ngo: Path,
-    trusted: catalog.Publisher,
+    trusted: library.Publisher,
     tmp_path: Path,
 ) -> None:
     from starlette.testclient import TestClient

@@ -25,14 +25,16 @@ import pytest
 from click.testing import CliRunner
 from starlette.testclient import TestClient
 
-from content import tuf_meta, tuf_repo
-from content.reader import PackageInfo
-from server import catalog, clock, health, trust
-from server.catalog import CatalogHooks
-from server.cli import cli
-from server.db import Database
-from server.settings import Settings
-from server.sync import sync_all
+from content.package.reader import PackageInfo
+from content.tuf import metadata, repository
+from server.catalog import library, trust
+from server.catalog.library import CatalogHooks
+from server.catalog.sync import sync_all
+from server.cli.main import cli
+from server.core import clock
+from server.core.db import Database
+from server.core.settings import Settings
+from server.ops import health
 from tests.conftest import People, sign_in
 from tests.content.conftest import PNG
 from tests.content.hostile import CASES, archive, take_apart
@@ -72,7 +74,7 @@ class Scene:
         return course_package(self.base / f"v{version}", version, course_id=COURSE_ID, **options)
 
     def publish(self, *packages: Path) -> None:
-        tuf_repo.add_packages(self.repo, list(packages))
+        repository.add_packages(self.repo, list(packages))
 
     def sign_anything(self, data: bytes, course_id: str, version: int) -> None:
         """Sign ``data`` as ``course_id`` v``version``, as an NGO machine taken over by an
@@ -82,7 +84,7 @@ class Scene:
         hostile.write_bytes(data)
         claimed = PackageInfo(hostile, {"course": {"id": course_id, "version": version}})
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(tuf_repo, "inspect_package", lambda *_args: claimed)
+            patch.setattr(repository, "inspect_package", lambda *_args: claimed)
             self.publish(hostile)
 
     def target_file(self, version: int) -> Path:
@@ -129,15 +131,15 @@ def replayed_stick(scene: Scene) -> None:
 
 
 def expired_timestamp(scene: Scene) -> None:
-    signed_at = tuf_meta.utcnow() - timedelta(days=100)
+    signed_at = metadata.utcnow() - timedelta(days=100)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(tuf_meta, "utcnow", lambda: signed_at)
+        patch.setattr(metadata, "utcnow", lambda: signed_at)
         scene.publish(scene.package(2))
 
 
 def other_publishers_key(scene: Scene) -> None:
     impostor = make_repo(scene.base, "impostor")
-    tuf_repo.add_packages(impostor, [scene.package(2)])
+    repository.add_packages(impostor, [scene.package(2)])
     shutil.rmtree(scene.published)
     shutil.copytree(impostor / "published", scene.published)
 
@@ -231,7 +233,9 @@ def second_publisher(scene: Scene, database: Database) -> None:
     """Another trusted NGO, after the first in the run, with one new course waiting."""
     repo = make_repo(scene.base, "second")
     trust_ngo(database, repo, namespace="org.example.second", name=SECOND)
-    tuf_repo.add_packages(repo, [course_package(scene.base / "second", 1, course_id=SECOND_COURSE)])
+    repository.add_packages(
+        repo, [course_package(scene.base / "second", 1, course_id=SECOND_COURSE)]
+    )
 
 
 def sync_status(scene: Scene, database: Database, name: str = PUBLISHER) -> health.Check:
@@ -276,7 +280,7 @@ def test_a_full_disk_at_the_commit_refuses_that_target_and_the_run_goes_on(
     scene.publish(scene.package(2))
     second_publisher(scene, database)
     db_path, store = scene.settings.database_path, scene.settings.data_dir / "store"
-    record_import = catalog.record_import
+    record_import = library.record_import
     calls: list[str] = []
 
     def disk_full_at_first_commit(database: Database, *args: Any) -> Any:
@@ -294,7 +298,7 @@ def test_a_full_disk_at_the_commit_refuses_that_target_and_the_run_goes_on(
             with database.write() as db:
                 db.execute("PRAGMA max_page_count = 1073741823")
 
-    monkeypatch.setattr(catalog, "record_import", disk_full_at_first_commit)
+    monkeypatch.setattr(library, "record_import", disk_full_at_first_commit)
     result = runner.invoke(cli, ["--data-dir", str(scene.settings.data_dir), "sync"])
 
     assert calls == [COURSE_ID, SECOND_COURSE]
@@ -326,7 +330,7 @@ def test_a_target_named_against_the_rules_is_named_as_skipped(
     scene: Scene, database: Database
 ) -> None:
     with pytest.MonkeyPatch.context() as patch:  # a publisher tool that names files its way
-        patch.setattr(tuf_repo, "package_name", lambda course, version: f"{course}_{version}.tar")
+        patch.setattr(repository, "package_name", lambda course, version: f"{course}_{version}.tar")
         scene.publish(scene.package(2))
 
     [report] = sync_all(database, scene.settings, CatalogHooks(), ADMIN)
@@ -422,7 +426,7 @@ def stepstone(runner: CliRunner, settings: Settings, *arguments: str) -> Any:
 def trusted_repo(runner: CliRunner, settings: Settings, base: Path, *options: str) -> Path:
     """An NGO repository with v1 published, trusted through the CLI (no source yet)."""
     repo = make_repo(base, "ngo")
-    tuf_repo.add_packages(repo, [course_package(base, 1, course_id=COURSE_ID)])
+    repository.add_packages(repo, [course_package(base, 1, course_id=COURSE_ID)])
     root = base / "root.json"
     root.write_bytes(pinned_root(repo))
     added = stepstone(
@@ -480,7 +484,7 @@ def test_mirror_going_down_mid_package_fails_the_run_and_keeps_serving(
     db_path, store = settings.database_path, settings.data_dir / "store"
     rows, files = catalog_dump(db_path), store_listing(store)
     v2 = course_package(tmp_path / "v2", 2, course_id=COURSE_ID, photos=4, photo_bytes=500_000)
-    tuf_repo.add_packages(repo, [v2])
+    repository.add_packages(repo, [v2])
 
     with mirror(repo / "published", port, dying=True):
         synced = stepstone(runner, settings, "sync")

@@ -16,13 +16,15 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from starlette.testclient import TestClient
 
-from server import groups, impact, learning, workbooks
-from server.accounts import Role
-from server.audit import Actor
-from server.cli import cli
-from server.db import Database
-from server.demo import publish_demo_courses
-from server.settings import Settings, load_settings
+from server.cli.demo import publish_demo_courses
+from server.cli.main import cli
+from server.core.db import Database
+from server.core.settings import Settings, load_settings
+from server.learning import visibility, workbooks
+from server.people import groups
+from server.people.accounts import Role
+from server.people.audit import Actor
+from server.teaching import impact
 from tests.conftest import CSRF_RE, FakeClock, People, make_user, sign_in
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,7 +62,7 @@ def send_workbook(client: TestClient, private: str, shared: str, database: Datab
     key = "catch-your-thoughts"
     row = database.query_one("SELECT live_version_id FROM courses WHERE course_id = ?", [TRAPS])
     assert row is not None
-    lesson = learning.lesson_of(learning.lessons_of(database, row[0]), key)
+    lesson = visibility.lesson_of(visibility.lessons_of(database, row[0]), key)
     prompts = workbooks.prompts_of(lesson)
     private_prompt = next(p for p in prompts if p.visibility == "private" and p.type == "text")
     shared_prompt = next(p for p in prompts if p.visibility == "educator" and p.type == "text")
@@ -106,7 +108,7 @@ def test_assignments_reach_learners_and_scope_keeps_other_groups_out(
     # A learner who joins the group later gets its assignments.
     late = make_user(database, Role.LEARNER, "C300", "Cam Late")
     groups.add_member(database, SYSTEM, group_a, late.id)
-    assigned = learning.assignments_for(database, late.id)
+    assigned = visibility.assignments_for(database, late.id)
     assert SAFETY in assigned
     # Out of scope: another group, its learner, in pages and exports.
     assert teacher.get(f"/teach/groups/{group_b}").status_code == 404
@@ -261,7 +263,7 @@ def test_impact_report_suppresses_small_cells_and_has_no_identifiers(
 
 
 def test_minimum_cell_size_cannot_go_below_five(tmp_path: Path) -> None:
-    from server.errors import ConfigError
+    from server.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="at least 5"):
         load_settings(environ={}, data_dir=tmp_path, impact_min_cell=3)

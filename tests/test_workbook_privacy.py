@@ -14,15 +14,15 @@ import yaml
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from content import tuf_repo
-from content.package import build_package
-from server import groups
-from server.audit import Actor
-from server.catalog import CatalogHooks
-from server.db import Database
-from server.migrations import workbook_privacy
-from server.settings import Settings
-from server.sync import sync_all
+from content.package.build import build_package
+from content.tuf import repository
+from server.catalog.library import CatalogHooks
+from server.catalog.sync import sync_all
+from server.core.db import Database
+from server.core.settings import Settings
+from server.ops.migrations import workbook_privacy
+from server.people import groups
+from server.people.audit import Actor
 from tests.conftest import FakeClock, People, sign_in
 from tests.content.conftest import COURSE, write_course
 from tests.content.tuf_helpers import make_repo
@@ -69,7 +69,7 @@ def _publish(
         },
         lessons={"lessons/03-plans.md": f"---\n{yaml.safe_dump(front)}---\nWrite.\n"},
     )
-    tuf_repo.add_packages(repo, [build_package(src, base / "dist", progress=False)])
+    repository.add_packages(repo, [build_package(src, base / "dist", progress=False)])
     [report] = sync_all(database, settings, CatalogHooks(), ADMIN)
     assert report.imported == [f"{COURSE_ID} v{version}"], report.message
     moment.advance(60)

@@ -15,9 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from server.accounts import Role
-from server.cli import initialize
-from server.settings import load_settings
+from server.cli.main import initialize
+from server.core.settings import load_settings
+from server.people.accounts import Role
 from tests.conftest import PIN, make_user
 from tests.live import ROOT, running_server
 

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from server import groups
-from server.accounts import Role
-from server.audit import Actor
-from server.cli import initialize
-from server.demo import publish_demo_courses
-from server.settings import load_settings
+from server.cli.demo import publish_demo_courses
+from server.cli.main import initialize
+from server.core.settings import load_settings
+from server.people import groups
+from server.people.accounts import Role
+from server.people.audit import Actor
 from tests.browser.conftest import answer_right, axe_violations, quiz_questions, watch
 from tests.conftest import PASSWORD, PIN, make_user
 from tests.live import running_server

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser
 
-from server import accounts, groups
-from server.accounts import Role
-from server.audit import Actor
-from server.cli import initialize
-from server.settings import load_settings
+from server.cli.main import initialize
+from server.core.settings import load_settings
+from server.people import accounts, groups
+from server.people.accounts import Role
+from server.people.audit import Actor
 from tests.browser.conftest import axe_violations, watch
 from tests.conftest import PASSWORD, PIN, make_user
 from tests.live import running_server

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from server.accounts import Role
-from server.cli import initialize
-from server.demo import publish_demo_courses
-from server.settings import load_settings
+from server.cli.demo import publish_demo_courses
+from server.cli.main import initialize
+from server.core.settings import load_settings
+from server.people.accounts import Role
 from tests.browser.conftest import answer_right, axe_violations, quiz_questions, watch
 from tests.conftest import PIN, make_user
 from tests.live import running_server

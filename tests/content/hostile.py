@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from content.manifest import dumps
+from content.package.manifest import dumps
 
 BLOCK = 512
 RECORD = 20 * BLOCK

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from content.errors import Severity
-from content.lint import lint_course
-from content.package import build_package
-from content.reader import inspect_package
+from content.format.lint import lint_course
+from content.package.build import build_package
+from content.package.reader import inspect_package
 
 COURSES = Path(__file__).resolve().parents[2] / "courses"
 DEMO = sorted(p.parent for p in COURSES.glob("*/course.yaml"))

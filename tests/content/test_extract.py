@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from content.extract import ImportRefused, extract_package
-from content.limits import Limits
+from content.format.limits import Limits
+from content.package.extract import ImportRefused, extract_package
 from tests.content.hostile import end, member
 
 MANIFEST = b'{"not": "checked here"}'

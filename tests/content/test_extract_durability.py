@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from content import stagewriter
-from content.extract import extract_package
+from content.package import stagewriter
+from content.package.extract import extract_package
 from tests.content.hostile import end, member
 
 BIG = b"\x1a\x45\xdf\xa3" + b"v" * (2 * 1024 * 1024)

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from content.extract import ImportRefused
-from content.importer import import_package
-from content.limits import Limits
-from content.package import build_package
-from content.store import ContentStore
+from content.format.limits import Limits
+from content.importing.importer import import_package
+from content.importing.store import ContentStore
+from content.package.build import build_package
+from content.package.extract import ImportRefused
 from tests.content.conftest import write_course
 from tests.content.hostile import (
     CASES,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from content.errors import Severity
-from content.limits import Limits
-from content.lint import lint_course
+from content.format.limits import Limits
+from content.format.lint import lint_course
 from tests.content.conftest import WEBM, WriteCourse, lesson
 
 

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from content.errors import PackageError
-from content.manifest import validate_manifest
-from content.package import build_package
-from content.reader import read_package
-from content.validate import is_valid, validator
+from content.format.validate import is_valid, validator
+from content.package.build import build_package
+from content.package.manifest import validate_manifest
+from content.package.reader import read_package
 from tests.content.conftest import QUIZ, WORKBOOK, write_course
 
 # What each value is replaced with in turn: every JSON type, empty and odd strings.

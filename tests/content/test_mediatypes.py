@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from content.errors import MediaTypeError
-from content.mediatypes import check_media, disallowed_kind, sniff_family
+from content.format.mediatypes import check_media, disallowed_kind, sniff_family
 from tests.content.hostile import HOSTILE_SVGS
 
 SAMPLES = {

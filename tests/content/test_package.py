@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from content.errors import LintFailed, PackageError
-from content.package import build_package
-from content.reader import inspect_package, read_package
+from content.package.build import build_package
+from content.package.reader import inspect_package, read_package
 from tests.content.conftest import QUIZ, WORKBOOK, WriteCourse, lesson
 
 
@@ -126,7 +126,7 @@ def test_failure_while_writing_leaves_nothing(
     def explode(*_args: object, **_kwargs: object) -> None:
         raise PackageError("disk full")
 
-    monkeypatch.setattr("content.tarwriter.TarWriter.close", explode)
+    monkeypatch.setattr("content.package.tarwriter.TarWriter.close", explode)
     dist = tmp_path / "dist"
     with pytest.raises(PackageError):
         build_package(course_dir, dist)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from content.analyse import analyse_course
-from content.render import make_markdown, slugify
+from content.format.analyse import analyse_course
+from content.format.render import make_markdown, slugify
 from tests.content.conftest import WriteCourse, lesson
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from content.sanitize import sanitize_html
+from content.format.sanitize import sanitize_html
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from content.errors import Problem, Severity
-from content.lint import lint_course
+from content.format.lint import lint_course
 from tests.content.conftest import COURSE, WriteCourse, lesson
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from content import store as store_module
-from content.store import ContentStore
+from content.importing import store as store_module
+from content.importing.store import ContentStore
 
 
 @pytest.fixture

@@ -11,26 +11,26 @@ from types import SimpleNamespace
 
 import pytest
 
-from content import tuf_client, tuf_repo
-from content.extract import ImportRefused
-from content.importer import import_package
-from content.limits import Limits
-from content.package import build_package
-from content.store import ContentStore
-from content.tuf_client import (
+from content.format.limits import Limits
+from content.importing.importer import import_package
+from content.importing.store import ContentStore
+from content.package.build import build_package
+from content.package.extract import ImportRefused
+from content.tuf import repository, updater
+from content.tuf.target_stream import TargetStream
+from content.tuf.updater import (
     FolderSource,
     PublisherClient,
     RemoteTarget,
     SourceUnavailableError,
     TargetMismatchError,
 )
-from content.tuf_target import TargetStream
-from server import trust
-from server.audit import Actor
-from server.catalog import CatalogHooks
-from server.db import Database
-from server.settings import Settings
-from server.sync import content_store, sync_all
+from server.catalog import trust
+from server.catalog.library import CatalogHooks
+from server.catalog.sync import content_store, sync_all
+from server.core.db import Database
+from server.core.settings import Settings
+from server.people.audit import Actor
 from tests.content.conftest import PNG, write_course
 from tests.content.hostile import CASES, archive, png_holding_html, take_apart
 from tests.content.tuf_helpers import client_for, export, make_package, make_repo, pinned_root
@@ -79,7 +79,7 @@ def package(tmp_path: Path) -> Path:
 @pytest.fixture
 def stick(tmp_path: Path, package: Path) -> Path:
     repo = make_repo(tmp_path)
-    tuf_repo.add_packages(repo, [package])
+    repository.add_packages(repo, [package])
     return export(repo, tmp_path / "stick")
 
 
@@ -188,7 +188,7 @@ def test_signed_but_malformed_package_is_refused_for_what_is_wrong(
     bad.parent.mkdir()
     bad.write_bytes(png_holding_html(take_apart(package)))
     repo = make_repo(tmp_path, "bad-repo")
-    tuf_repo.add_packages(repo, [bad])
+    repository.add_packages(repo, [bad])
     client = client_for(repo, tmp_path / "bad", FolderSource(export(repo, tmp_path / "s")))
     client.refresh()
     with pytest.raises(ImportRefused, match=r"media/pic\.png"):
@@ -200,7 +200,7 @@ def test_slow_source_is_dropped(
     client: PublisherClient, store: ContentStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ticks = iter(range(0, 10**9, 10**6))  # a million seconds pass between two looks
-    monkeypatch.setattr(tuf_client, "time", SimpleNamespace(monotonic=lambda: next(ticks)))
+    monkeypatch.setattr(updater, "time", SimpleNamespace(monotonic=lambda: next(ticks)))
     with pytest.raises(SourceUnavailableError, match="arrives too slowly"):
         streamed_import(client, store)
     assert blobs(store) == set()
@@ -306,7 +306,7 @@ def test_sync_of_a_tampered_stick_records_nothing_then_a_good_stick_imports(
     database: Database, settings: Settings, tmp_path: Path
 ) -> None:
     repo = make_repo(tmp_path)
-    tuf_repo.add_packages(repo, [make_package(tmp_path, 1)])
+    repository.add_packages(repo, [make_package(tmp_path, 1)])
     stick = export(repo, tmp_path / "stick")
     admin = Actor(None, "admin:test")
     publisher = trust.add_publisher(database, admin, "ngo", "org.example", pinned_root(repo))

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from content import tuf_meta, tuf_repo
-from content.tuf_client import (
+from content.tuf import metadata, repository
+from content.tuf.updater import (
     FolderSource,
     HostNotAllowedError,
     MetadataExpiredError,
@@ -33,7 +33,7 @@ from tests.content.tuf_helpers import NGO, client_for, export, make_package, mak
 def repo(tmp_path: Path) -> Path:
     """A repository with one published package (org.example.test v1)."""
     repo = make_repo(tmp_path)
-    tuf_repo.add_packages(repo, [make_package(tmp_path, 1)])
+    repository.add_packages(repo, [make_package(tmp_path, 1)])
     return repo
 
 
@@ -123,7 +123,7 @@ def test_target_above_size_limit_refused(repo: Path, tmp_path: Path) -> None:
 
 def test_replayed_old_stick_refused(repo: Path, tmp_path: Path) -> None:
     old = export(repo, tmp_path / "old-stick")
-    tuf_repo.add_packages(repo, [make_package(tmp_path, 2)])
+    repository.add_packages(repo, [make_package(tmp_path, 2)])
     new = export(repo, tmp_path / "new-stick")
     client = client_for(repo, tmp_path, FolderSource(new))
     client.refresh()
@@ -140,10 +140,10 @@ def test_replayed_old_stick_refused(repo: Path, tmp_path: Path) -> None:
 
 
 def test_expired_timestamp_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    signed_at = tuf_meta.utcnow() - timedelta(days=100)
-    monkeypatch.setattr(tuf_meta, "utcnow", lambda: signed_at)
+    signed_at = metadata.utcnow() - timedelta(days=100)
+    monkeypatch.setattr(metadata, "utcnow", lambda: signed_at)
     repo = make_repo(tmp_path)
-    tuf_repo.add_packages(repo, [make_package(tmp_path, 1)])
+    repository.add_packages(repo, [make_package(tmp_path, 1)])
     monkeypatch.undo()
     client = client_for(repo, tmp_path, FolderSource(export(repo, tmp_path / "stick")))
     expired = (signed_at + timedelta(days=60)).strftime("%Y-%m-%d")
@@ -152,7 +152,7 @@ def test_expired_timestamp_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert str(caught.value) == (
         f"The timestamp on this stick expired on {expired}. Ask {NGO} for a fresh stick."
     )
-    tuf_repo.refresh(repo)  # the NGO's fix: a fresh stick
+    repository.refresh(repo)  # the NGO's fix: a fresh stick
     client = client_for(repo, tmp_path, FolderSource(export(repo, tmp_path / "stick")))
     client.refresh()
     assert len(client.targets()) == 1
@@ -160,7 +160,7 @@ def test_expired_timestamp_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 def test_other_publishers_key_refused(repo: Path, tmp_path: Path) -> None:
     impostor = make_repo(tmp_path, "impostor")
-    tuf_repo.add_packages(impostor, [make_package(tmp_path / "i", 5)])
+    repository.add_packages(impostor, [make_package(tmp_path / "i", 5)])
     client = client_for(repo, tmp_path, FolderSource(export(impostor, tmp_path / "stick")))
     with pytest.raises(
         UntrustedSignatureError, match="Signed by a key this facility does not trust"
@@ -197,8 +197,8 @@ def test_symlinked_metadata_on_stick_refused(repo: Path, tmp_path: Path) -> None
 def test_client_follows_key_rotation(repo: Path, tmp_path: Path, role: str) -> None:
     client = client_for(repo, tmp_path, FolderSource(export(repo, tmp_path / "stick")))
     client.refresh()
-    tuf_repo.rotate_key(repo, role)
-    tuf_repo.add_packages(repo, [make_package(tmp_path, 2)])
+    repository.rotate_key(repo, role)
+    repository.add_packages(repo, [make_package(tmp_path, 2)])
     client = client_for(repo, tmp_path, FolderSource(export(repo, tmp_path / "stick")))
     client.refresh()
     assert [t.version for t in client.targets()] == [1, 2]
@@ -206,7 +206,7 @@ def test_client_follows_key_rotation(repo: Path, tmp_path: Path, role: str) -> N
 
 
 def test_retraction_visible(repo: Path, tmp_path: Path) -> None:
-    tuf_repo.retract(repo, "org.example.test", 1)
+    repository.retract(repo, "org.example.test", 1)
     client = client_for(repo, tmp_path, FolderSource(export(repo, tmp_path / "stick")))
     client.refresh()
     [target] = client.targets()
@@ -215,19 +215,19 @@ def test_retraction_visible(repo: Path, tmp_path: Path) -> None:
 
 def test_two_of_three_root_signs_with_two_keys(tmp_path: Path) -> None:
     repo = make_repo(tmp_path, root_keys=3, threshold=2)
-    tuf_repo.add_packages(repo, [make_package(tmp_path, 1)])
+    repository.add_packages(repo, [make_package(tmp_path, 1)])
     client = client_for(repo, tmp_path, FolderSource(export(repo, tmp_path / "stick")))
     client.refresh()
     away = tmp_path / "safe"
     away.mkdir()
     shutil.move(repo / "keys" / "root-3.key", away / "root-3.key")  # one key kept offline
-    tuf_repo.rotate_key(repo, "timestamp")
+    repository.rotate_key(repo, "timestamp")
     client = client_for(repo, tmp_path, FolderSource(export(repo, tmp_path / "stick")))
     client.refresh()
     assert len(client.targets()) == 1
     shutil.move(repo / "keys" / "root-2.key", away / "root-2.key")
-    with pytest.raises(tuf_repo.PublisherError, match=r"root needs 2 signature\(s\)"):
-        tuf_repo.rotate_key(repo, "snapshot")
+    with pytest.raises(repository.PublisherError, match=r"root needs 2 signature\(s\)"):
+        repository.rotate_key(repo, "snapshot")
 
 
 def test_lock_held_means_busy(repo: Path, tmp_path: Path) -> None:

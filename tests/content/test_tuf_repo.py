@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from content import tuf_repo
 from content.errors import PackageError
-from content.publisher_cli import publisher_cli
-from content.tuf_repo import PublisherError
+from content.tuf import repository
+from content.tuf.publisher_cli import publisher_cli
+from content.tuf.repository import PublisherError
 from tests.content.hostile import CASES, take_apart
 from tests.content.tuf_helpers import export, make_package, make_repo
 
@@ -22,7 +22,7 @@ def mode(path: Path) -> int:
 
 def test_init_layout_keys_and_warning(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
-    info = tuf_repo.init_repository(repo, "Example NGO", "org.example")
+    info = repository.init_repository(repo, "Example NGO", "org.example")
     keys = sorted(p.name for p in (repo / "keys").iterdir())
     assert keys == ["root-1.key", "snapshot-3.key", "targets-2.key", "timestamp-4.key"]
     assert mode(repo / "keys") == 0o700
@@ -42,25 +42,27 @@ def test_init_layout_keys_and_warning(tmp_path: Path) -> None:
 
 def test_init_refusals(tmp_path: Path) -> None:
     with pytest.raises(PublisherError, match=r"must look like org\.example"):
-        tuf_repo.init_repository(tmp_path / "a", "NGO", "Example")
+        repository.init_repository(tmp_path / "a", "NGO", "Example")
     with pytest.raises(PublisherError, match="--threshold must be between 1 and --root-keys"):
-        tuf_repo.init_repository(tmp_path / "b", "NGO", "org.example", root_keys=2, threshold=3)
+        repository.init_repository(tmp_path / "b", "NGO", "org.example", root_keys=2, threshold=3)
     make_repo(tmp_path)
     with pytest.raises(PublisherError, match="exists and is not empty"):
         make_repo(tmp_path)
 
 
 def test_two_of_three_has_no_single_key_warning(tmp_path: Path) -> None:
-    info = tuf_repo.init_repository(tmp_path / "r", "NGO", "org.example", root_keys=3, threshold=2)
+    info = repository.init_repository(
+        tmp_path / "r", "NGO", "org.example", root_keys=3, threshold=2
+    )
     assert (info.roles["root"].keys, info.roles["root"].threshold) == (3, 2)
     assert not any("1-of-" in w for w in info.warnings)
 
 
 def test_add_bumps_roles_and_records_custom(tmp_path: Path) -> None:
     repo = make_repo(tmp_path)
-    names = tuf_repo.add_packages(repo, [make_package(tmp_path, 1)])
+    names = repository.add_packages(repo, [make_package(tmp_path, 1)])
     assert names == ["org.example.test/org.example.test-v1.tar"]
-    info = tuf_repo.status(repo)
+    info = repository.status(repo)
     assert {r: s.version for r, s in info.roles.items()} == {
         "root": 1,
         "targets": 2,
@@ -79,17 +81,17 @@ def test_add_refuses_outside_namespace(tmp_path: Path, course_id: str) -> None:
     repo = make_repo(tmp_path)
     package = make_package(tmp_path, 1, course_id=course_id)
     with pytest.raises(PublisherError, match=r"outside this repository's namespace: ids must"):
-        tuf_repo.add_packages(repo, [package])
-    assert tuf_repo.status(repo).roles["targets"].version == 1
+        repository.add_packages(repo, [package])
+    assert repository.status(repo).roles["targets"].version == 1
     assert not any((repo / "published" / "targets").rglob("*.tar"))
 
 
 def test_add_refuses_old_or_same_version(tmp_path: Path) -> None:
     repo = make_repo(tmp_path)
-    tuf_repo.add_packages(repo, [make_package(tmp_path / "a", 2)])
+    repository.add_packages(repo, [make_package(tmp_path / "a", 2)])
     for version in (1, 2):
         with pytest.raises(PublisherError, match=f"version {version} is not newer than .* 2"):
-            tuf_repo.add_packages(repo, [make_package(tmp_path / f"b{version}", version)])
+            repository.add_packages(repo, [make_package(tmp_path / f"b{version}", version)])
 
 
 def test_add_refuses_damaged_package(tmp_path: Path) -> None:
@@ -99,45 +101,45 @@ def test_add_refuses_damaged_package(tmp_path: Path) -> None:
     data[data.index(b"WEBVTT") + 10] ^= 0x01  # one bit inside a caption file
     package.write_bytes(bytes(data))
     with pytest.raises(PackageError, match="SHA-256"):
-        tuf_repo.add_packages(repo, [package])
-    assert tuf_repo.status(repo).targets == []
+        repository.add_packages(repo, [package])
+    assert repository.status(repo).targets == []
 
 
 def test_retract(tmp_path: Path) -> None:
     repo = make_repo(tmp_path)
-    tuf_repo.add_packages(repo, [make_package(tmp_path, 1)])
-    tuf_repo.retract(repo, "org.example.test", 1)
-    assert tuf_repo.status(repo).targets[0].retracted
+    repository.add_packages(repo, [make_package(tmp_path, 1)])
+    repository.retract(repo, "org.example.test", 1)
+    assert repository.status(repo).targets[0].retracted
     with pytest.raises(PublisherError, match="already retracted"):
-        tuf_repo.retract(repo, "org.example.test", 1)
+        repository.retract(repo, "org.example.test", 1)
     with pytest.raises(PublisherError, match="version 7 is not published"):
-        tuf_repo.retract(repo, "org.example.test", 7)
+        repository.retract(repo, "org.example.test", 7)
 
 
 def test_refresh_extends_expiry(tmp_path: Path) -> None:
     repo = make_repo(tmp_path)
-    before = tuf_repo.status(repo).roles
-    tuf_repo.refresh(repo, days=120)
-    after = tuf_repo.status(repo).roles
+    before = repository.status(repo).roles
+    repository.refresh(repo, days=120)
+    after = repository.status(repo).roles
     assert after["timestamp"].version == before["timestamp"].version + 1
     assert after["snapshot"].version == before["snapshot"].version + 1
     assert (after["timestamp"].expires - before["timestamp"].expires).days >= 59
     assert after["targets"].version == before["targets"].version  # 180 days > 120
-    tuf_repo.refresh(repo, days=200)  # targets would expire first: re-signed too
-    assert tuf_repo.status(repo).roles["targets"].version == before["targets"].version + 1
+    repository.refresh(repo, days=200)  # targets would expire first: re-signed too
+    assert repository.status(repo).roles["targets"].version == before["targets"].version + 1
     with pytest.raises(PublisherError, match="--days must be between"):
-        tuf_repo.refresh(repo, days=0)
+        repository.refresh(repo, days=0)
 
 
 def test_rotate_key_new_root_and_retired_keys(tmp_path: Path) -> None:
     repo = make_repo(tmp_path)
-    tuf_repo.rotate_key(repo, "targets")
-    info = tuf_repo.status(repo)
+    repository.rotate_key(repo, "targets")
+    info = repository.status(repo)
     assert info.roles["root"].version == 2 and info.roles["targets"].version == 2
     assert [p.name for p in (repo / "keys" / "retired").iterdir()] == ["targets-2.key"]
     assert (repo / "keys" / "targets-5.key").is_file()
     with pytest.raises(PublisherError, match="unknown role"):
-        tuf_repo.rotate_key(repo, "mirror")
+        repository.rotate_key(repo, "mirror")
 
 
 def test_passphrase_protected_keys(tmp_path: Path) -> None:
@@ -145,35 +147,35 @@ def test_passphrase_protected_keys(tmp_path: Path) -> None:
     assert (repo / "keys" / "root-1.key").read_bytes().startswith(b"-----BEGIN ENCRYPTED")
     package = make_package(tmp_path, 1)
     with pytest.raises(PublisherError, match="protected by a passphrase"):
-        tuf_repo.add_packages(repo, [package])
+        repository.add_packages(repo, [package])
     with pytest.raises(PublisherError, match="wrong passphrase"):
-        tuf_repo.add_packages(repo, [package], passphrase="wrong")
-    assert tuf_repo.add_packages(repo, [package], passphrase="correct horse")
+        repository.add_packages(repo, [package], passphrase="wrong")
+    assert repository.add_packages(repo, [package], passphrase="correct horse")
 
 
 def test_key_readable_by_others_refused(tmp_path: Path) -> None:
     repo = make_repo(tmp_path)
     (repo / "keys" / "timestamp-4.key").chmod(0o644)
     with pytest.raises(PublisherError, match="chmod 600"):
-        tuf_repo.refresh(repo)
+        repository.refresh(repo)
 
 
 def test_export_never_copies_keys_and_is_incremental(tmp_path: Path) -> None:
     repo = make_repo(tmp_path)
-    tuf_repo.add_packages(repo, [make_package(tmp_path, 1)])
+    repository.add_packages(repo, [make_package(tmp_path, 1)])
     stick = export(repo, tmp_path / "stick")
     names = {p.relative_to(stick).as_posix() for p in stick.rglob("*") if p.is_file()}
     assert "metadata/timestamp.json" in names and not any("key" in n for n in names)
     assert all(b"PRIVATE KEY" not in p.read_bytes() for p in stick.rglob("*") if p.is_file())
-    tuf_repo.refresh(repo)
-    assert tuf_repo.export_repository(repo, stick) == 2  # the new snapshot and timestamp
+    repository.refresh(repo)
+    assert repository.export_repository(repo, stick) == 2  # the new snapshot and timestamp
     with pytest.raises(PublisherError, match="outside the repository"):
-        tuf_repo.export_repository(repo, repo / "published" / "x")
+        repository.export_repository(repo, repo / "published" / "x")
 
 
 def test_not_a_repository(tmp_path: Path) -> None:
     with pytest.raises(PublisherError, match="is not a publisher repository"):
-        tuf_repo.status(tmp_path)
+        repository.status(tmp_path)
 
 
 def test_cli_journey(tmp_path: Path) -> None:
@@ -226,4 +228,4 @@ def test_cli_add_refuses_a_hostile_manifest_in_one_line(tmp_path: Path, case: st
     assert isinstance(result.exception, SystemExit)
     for words in CASES[case].expect:
         assert words in result.output
-    assert tuf_repo.status(repo).targets == []
+    assert repository.status(repo).targets == []

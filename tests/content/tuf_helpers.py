@@ -11,9 +11,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from content import tuf_repo
-from content.package import build_package
-from content.tuf_client import FolderSource, MirrorSource, PublisherClient
+from content.package.build import build_package
+from content.tuf import repository
+from content.tuf.updater import FolderSource, MirrorSource, PublisherClient
 from tests.content.conftest import write_course
 
 NGO = "Example NGO"
@@ -30,7 +30,7 @@ def make_package(base: Path, version: int = 1, course_id: str = "org.example.tes
 def make_repo(base: Path, name: str = "repo", **options: Any) -> Path:
     """A fresh publisher repository in ``base/name``."""
     repo = base / name
-    tuf_repo.init_repository(repo, NGO, "org.example", **options)
+    repository.init_repository(repo, NGO, "org.example", **options)
     return repo
 
 
@@ -42,7 +42,7 @@ def pinned_root(repo: Path) -> bytes:
 def export(repo: Path, stick: Path) -> Path:
     """Export ``repo`` to a fresh copy at ``stick`` (replacing what was there)."""
     shutil.rmtree(stick, ignore_errors=True)
-    tuf_repo.export_repository(repo, stick)
+    repository.export_repository(repo, stick)
     return stick
 
 

@@ -17,12 +17,12 @@ import pytest
 
 from search_index import SearchService, Status
 from search_index.checksums import MANIFEST, read_manifest
-from server import health
-from server.accounts import Role
-from server.db import Database
-from server.health import Status as CheckStatus
-from server.search import search_root, search_sync
-from server.settings import Settings
+from server.catalog.search import search_root, search_sync
+from server.core.db import Database
+from server.core.settings import Settings
+from server.ops import health
+from server.ops.health import Status as CheckStatus
+from server.people.accounts import Role
 from tests.conftest import CSRF_RE, PIN, demo_facility, make_user
 from tests.live import running_server
 from tests.search_index.conftest import ALL_LIVE, PENDING, SAFETY, all_courses, math_course

@@ -12,12 +12,10 @@ import pytest
 from click.testing import CliRunner
 from starlette.testclient import TestClient
 
-from content.tuf_repo import init_repository, retract
+from content.tuf.repository import init_repository, retract
 from search_index import Part, Status
-from server import catalog, trust
-from server.cli import cli
-from server.db import Database
-from server.search import (
+from server.catalog import library, trust
+from server.catalog.search import (
     SearchSync,
     captions_text,
     indexable_versions,
@@ -25,8 +23,10 @@ from server.search import (
     live_versions,
     search_sync,
 )
-from server.settings import Settings
-from server.sync import sync_all
+from server.catalog.sync import sync_all
+from server.cli.main import cli
+from server.core.db import Database
+from server.core.settings import Settings
 from tests.test_sync import ADMIN, publish
 
 MATH = "org.stepstone.demo.everyday-math"
@@ -41,7 +41,7 @@ def ngo(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def trusted(database: Database, ngo: Path) -> catalog.Publisher:
+def trusted(database: Database, ngo: Path) -> library.Publisher:
     root = (ngo / "published" / "metadata" / "1.root.json").read_bytes()
     publisher = trust.add_publisher(database, ADMIN, "test-ngo", "org.stepstone.demo", root)
     trust.add_source(database, ADMIN, publisher, "folder", str(ngo / "published"))
@@ -77,7 +77,7 @@ def test_review_publish_replace_retire_pull_keep_search_in_step(
     database: Database,
     settings: Settings,
     ngo: Path,
-    trusted: catalog.Publisher,
+    trusted: library.Publisher,
     sync: SearchSync,
     tmp_path: Path,
 ) -> None:
@@ -91,26 +91,26 @@ def test_review_publish_replace_retire_pull_keep_search_in_step(
     admin = sync.service.search("fractions", visible_versions=None)
     assert admin.hits and all(hit.pending and hit.version_id == v1 for hit in admin.hits)
 
-    catalog.approve(database, hooks, ADMIN, v1)
+    library.approve(database, hooks, ADMIN, v1)
     assert learner_finds(sync, "fractions") == {v1}
     assert not sync.reconcile()  # the hook already did everything
 
     publish(ngo, tmp_path, "everyday-math", 2)
     sync_all(database, settings, hooks, ADMIN)
     v2 = version_of(database, MATH, 2)
-    catalog.approve(database, hooks, ADMIN, v2)
+    library.approve(database, hooks, ADMIN, v2)
     assert learner_finds(sync, "fractions") == {v2}
     assert set(sync.service.indexed_versions() or {}) == {v2}  # v1's documents are gone
 
-    catalog.retire(database, hooks, ADMIN, v2)  # falls back to v1
+    library.retire(database, hooks, ADMIN, v2)  # falls back to v1
     assert learner_finds(sync, "fractions") == {v1}
     assert set(sync.service.indexed_versions() or {}) == {v1}
 
     course_pk = database.query_one("SELECT id FROM courses WHERE course_id = ?", [MATH])[0]  # type: ignore[index]
-    catalog.pull_course(database, hooks, ADMIN, course_pk, "Complaint under review")
+    library.pull_course(database, hooks, ADMIN, course_pk, "Complaint under review")
     assert sync.service.indexed_versions() == {}
     assert sync.service.search("fractions", visible_versions=None).total == 0
-    catalog.restore_course(database, hooks, ADMIN, course_pk)
+    library.restore_course(database, hooks, ADMIN, course_pk)
     assert learner_finds(sync, "fractions") == {v1}
 
 
@@ -118,7 +118,7 @@ def test_rejected_and_retracted_versions_leave_the_index(
     database: Database,
     settings: Settings,
     ngo: Path,
-    trusted: catalog.Publisher,
+    trusted: library.Publisher,
     sync: SearchSync,
     tmp_path: Path,
 ) -> None:
@@ -144,7 +144,7 @@ def test_rejected_and_retracted_versions_leave_the_index(
     sync.reconcile()
     v2 = version_of(database, JOBS, 2)
     assert set(sync.service.indexed_versions() or {}) == {v2}
-    catalog.reject(database, ADMIN, v2, "Not for this facility.")
+    library.reject(database, ADMIN, v2, "Not for this facility.")
     sync.reconcile()
     assert sync.service.indexed_versions() == {}
 
@@ -154,13 +154,13 @@ def test_index_a_whole_demo_like_facility_by_rebuild(
     database: Database,
     settings: Settings,
     ngo: Path,
-    trusted: catalog.Publisher,
+    trusted: library.Publisher,
     tmp_path: Path,
 ) -> None:
     trust.set_auto_publish(database, ADMIN, trusted, True)
     publish(ngo, tmp_path, "thinking-traps-es", 1)
     publish(ngo, tmp_path, "workplace-safety", 1)
-    sync_all(database, settings, catalog.CatalogHooks(), ADMIN)  # no search wired at all
+    sync_all(database, settings, library.CatalogHooks(), ADMIN)  # no search wired at all
     sync = search_sync(settings, database)
     request.addfinalizer(sync.service.close)
     assert sync.rebuild() > 20
@@ -180,12 +180,12 @@ def test_search_rebuild_cli_swaps_in_a_new_index(
     database: Database,
     settings: Settings,
     ngo: Path,
-    trusted: catalog.Publisher,
+    trusted: library.Publisher,
     tmp_path: Path,
 ) -> None:
     trust.set_auto_publish(database, ADMIN, trusted, True)
     publish(ngo, tmp_path, "everyday-math", 1)
-    sync_all(database, settings, catalog.CatalogHooks(), ADMIN)
+    sync_all(database, settings, library.CatalogHooks(), ADMIN)
     args = ["--data-dir", str(settings.data_dir), "search"]
     status = runner.invoke(cli, [*args, "status"])
     assert status.exit_code == 1 and "No usable search index" in status.output
@@ -209,7 +209,7 @@ def test_cli_sync_indexes_what_it_publishes(
     database: Database,
     settings: Settings,
     ngo: Path,
-    trusted: catalog.Publisher,
+    trusted: library.Publisher,
     sync: SearchSync,
     tmp_path: Path,
 ) -> None:
@@ -225,13 +225,13 @@ def test_server_starts_with_a_broken_index_and_rebuilds_it(
     database: Database,
     settings: Settings,
     ngo: Path,
-    trusted: catalog.Publisher,
+    trusted: library.Publisher,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     trust.set_auto_publish(database, ADMIN, trusted, True)
     publish(ngo, tmp_path, "everyday-math", 1)
-    sync_all(database, settings, catalog.CatalogHooks(), ADMIN)
+    sync_all(database, settings, library.CatalogHooks(), ADMIN)
     search_sync(settings, database).rebuild()
     folder = search_sync(settings, database).service.location.current()
     assert folder is not None
@@ -246,7 +246,7 @@ def test_server_starts_with_a_broken_index_and_rebuilds_it(
         return original(self)
 
     monkeypatch.setattr(SearchSync, "rebuild", slow_rebuild)
-    from server.app import create_app
+    from server.web.app import create_app
 
     with TestClient(create_app(settings), base_url="http://testserver") as client:
         assert client.get("/signin").status_code == 200  # the server is up
@@ -311,7 +311,7 @@ def test_quiz_answers_and_explanations_are_never_indexed() -> None:
 
 def test_imports_cleanly_with_warnings_as_errors(tmp_path: Path) -> None:
     """Fresh bytecode (an empty cache prefix) so that compile-time warnings show too."""
-    code = "import search_index, search_index.service, server.search, server.cli_search"
+    code = "import search_index, search_index.service, server.catalog.search, server.cli.search"
     result = subprocess.run(
         [sys.executable, "-X", f"pycache_prefix={tmp_path}", "-W", "error", "-c", code],
         capture_output=True,

@@ -1,0 +1,139 @@
+"""Typed course model: what a course source means once it has been loaded and checked.
+
+Paths in the model are *course paths*: POSIX-style, relative to the course folder, already
+checked to stay inside it (see ``content.format.paths``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+LESSON_KINDS = ("reading", "video", "audio", "pdf", "quiz", "workbook")
+MEDIA_KINDS = ("video", "audio", "pdf")
+
+
+@dataclass(frozen=True)
+class Caption:
+    """A WebVTT captions track for a video or audio lesson."""
+
+    src: str
+    language: str
+    label: str
+    line: int
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One answer choice of a single- or multiple-choice question."""
+
+    text: str
+    correct: bool
+    feedback: str | None = None
+
+
+@dataclass(frozen=True)
+class Question:
+    """One quiz question; which optional fields are set depends on ``type``."""
+
+    key: str
+    type: str
+    prompt: str
+    choices: tuple[Choice, ...] = ()
+    answer: bool | None = None
+    accepted: tuple[str, ...] = ()
+    explanation: str | None = None
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Quiz:
+    """A quiz: questions, pass mark (percent) and when feedback is shown."""
+
+    pass_mark: float
+    feedback: str
+    questions: tuple[Question, ...]
+    assessment: str | None = None
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """One workbook prompt the learner answers."""
+
+    key: str
+    type: str
+    prompt: str
+    visibility: str
+    hint: str | None = None
+    min_label: str | None = None
+    max_label: str | None = None
+    options: tuple[str, ...] = ()
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Workbook:
+    """A workbook: an ordered list of prompts."""
+
+    prompts: tuple[Prompt, ...]
+
+
+@dataclass
+class Lesson:
+    """One lesson file: front matter fields plus the Markdown body."""
+
+    key: str
+    title: str
+    kind: str
+    source: str
+    body: str
+    body_line: int
+    summary: str | None = None
+    estimated_minutes: int | None = None
+    media: str | None = None
+    poster: str | None = None
+    captions: tuple[Caption, ...] = ()
+    quiz: Quiz | None = None
+    workbook: Workbook | None = None
+    lines: dict[str, int] = field(default_factory=dict)
+
+    def line(self, field_name: str) -> int:
+        """Line of a front matter field in the lesson file (1 when unknown)."""
+        return self.lines.get(field_name, 1)
+
+
+@dataclass
+class Course:
+    """A course source folder, loaded."""
+
+    root: Path
+    id: str
+    version: int
+    title: str
+    summary: str
+    category: str
+    language: str
+    level: str
+    estimated_hours: float
+    license: str
+    credits: float = 0
+    authors: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+    lessons: list[Lesson] = field(default_factory=list)
+
+    def metadata(self) -> dict[str, object]:
+        """Course fields as they appear in the manifest's ``course`` object."""
+        return {
+            "id": self.id,
+            "version": self.version,
+            "title": self.title,
+            "summary": self.summary,
+            "category": self.category,
+            "language": self.language,
+            "level": self.level,
+            "estimated_hours": self.estimated_hours,
+            "license": self.license,
+            "credits": self.credits,
+            "authors": list(self.authors),
+            "keywords": list(self.keywords),
+        }

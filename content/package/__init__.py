@@ -1,0 +1,3 @@
+"""Course packages: the manifest, the builder, the tar writer and reader, and the
+strict extractor.
+"""

@@ -1,0 +1,1 @@
+"""The `stepstone` command: one click group (`main`) and its command modules."""

@@ -1,0 +1,146 @@
+"""`stepstone export ...` and `stepstone report impact`: the same exports as the
+educator pages, for scripts and for the admin at the console (whole-facility scope).
+Every export is audited, like in the pages."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from server.cli.content import CLI_ACTOR, open_data
+from server.core import csvfiles
+from server.core.errors import NotFound, ValidationError
+from server.people.accounts import Role, User
+from server.teaching import exports, impact
+from server.teaching.dashboards import Scope
+
+# The console is run by the facility's admin: it sees the whole facility.
+_CONSOLE = Scope(User(0, Role.ADMIN, "console", None, "console", "en", False, False, False))
+
+
+def _write(data: bytes, out: Path | None) -> None:
+    if out is None:
+        sys.stdout.buffer.write(data)
+    else:
+        out.write_bytes(data)
+        click.echo(f"Wrote {out} ({len(data):,} bytes).", err=True)
+
+
+def _group_id(ctx: click.Context, name: str) -> str:
+    if not name:
+        return ""
+    _, database = open_data(ctx)
+    row = database.query_one("SELECT id FROM groups WHERE name = ?", [name])
+    if row is None:
+        raise click.ClickException(f"No group is called {name!r}.")
+    return str(row[0])
+
+
+def _filter_options(function: click.decorators.FC) -> click.decorators.FC:
+    for option in reversed(
+        [
+            click.option("--group", default="", help="Only this group (its name)."),
+            click.option("--course", default="", help="Only this course id."),
+            click.option("--from", "start", default="", help="First day, e.g. 2026-09-01."),
+            click.option("--to", "end", default="", help="Last day, e.g. 2026-12-31."),
+            click.option(
+                "-o", "--out", type=click.Path(dir_okay=False, path_type=Path), default=None
+            ),
+        ]
+    ):
+        function = option(function)
+    return function
+
+
+@click.group("export")
+def export_cli() -> None:
+    """Progress, completions and xAPI statements (names and ID numbers: keep them safe)."""
+
+
+def _export(ctx: click.Context, kind: str, group: str, course: str, start: str, end: str) -> bytes:
+    """Rows of one export kind for the console's (whole-facility) scope, audited, as the
+    bytes of the file: CSV for progress and completions, JSON for xAPI."""
+    settings, database = open_data(ctx)
+    try:
+        flt = exports.Filter.parse(start, end, _group_id(ctx, group), course)
+        if kind == "xapi":
+            rows = exports.xapi_statements(database, settings, _CONSOLE, flt, settings.xapi_actor)
+            data = json.dumps(rows, indent=2, ensure_ascii=False)
+        elif kind == "progress":
+            rows = exports.progress_rows(database, _CONSOLE, flt)
+            data = csvfiles.records_to_text(rows, exports.PROGRESS_COLUMNS)
+        else:
+            rows = exports.completion_rows(database, _CONSOLE, flt)
+            data = csvfiles.records_to_text(rows, exports.COMPLETION_COLUMNS)
+    except ValidationError as exc:
+        raise click.ClickException(exc.message) from None
+    exports.record_export(database, CLI_ACTOR, kind, flt, len(rows))
+    return data.encode("utf-8")
+
+
+def _export_command(kind: str, help_text: str) -> None:
+    """Register `stepstone export KIND` with the shared filter options."""
+
+    def command(
+        ctx: click.Context, group: str, course: str, start: str, end: str, out: Path | None
+    ) -> None:
+        _write(_export(ctx, kind, group, course, start, end), out)
+
+    command.__doc__ = help_text
+    export_cli.command(kind)(click.pass_context(_filter_options(command)))
+
+
+_export_command("progress", "CSV: one row per learner and course with activity in the dates.")
+_export_command(
+    "completions", "CSV: certificates issued in the dates (for credit and earned-time paperwork)."
+)
+_export_command("xapi", "JSON: xAPI statements (learners named as the xapi_actor setting says).")
+
+
+@click.group("report")
+def report_cli() -> None:
+    """Reports that leave the facility."""
+
+
+@report_cli.command("impact")
+@click.argument("publisher")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="json")
+@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--sign", is_flag=True, help="Also write OUT.sig and the facility's public key.")
+@click.pass_context
+def report_impact(
+    ctx: click.Context, publisher: str, fmt: str, out: Path | None, sign: bool
+) -> None:
+    """De-identified outcomes per course and month for PUBLISHER (small cells hidden).
+
+    \b
+    Example:
+        stepstone report impact reentry-ngo --format csv -o impact.csv --sign
+    """
+    settings, database = open_data(ctx)
+    try:
+        report = impact.build(database, settings, publisher)
+    except NotFound:
+        raise click.ClickException(f"No trusted publisher is called {publisher!r}.") from None
+    data = impact.to_csv(report) if fmt == "csv" else impact.to_json(report)
+    if sign and out is None:
+        raise click.ClickException("--sign needs --out (the signature goes next to the file).")
+    _write(data, out)
+    if sign and out is not None:
+        signature = out.with_name(out.name + ".sig")
+        signature.write_text(impact.sign(settings, data) + "\n", encoding="ascii")
+        key = out.with_name("facility-report-key.pub.pem")
+        key.write_bytes(impact.public_key_pem(settings))
+        click.echo(f"Signed: {signature} (Ed25519, base64); public key: {key}", err=True)
+    exports.record_export(
+        database,
+        CLI_ACTOR,
+        "impact",
+        exports.Filter("2000-01-01", "9999-12-31", None, None),
+        len(report["rows"]),
+        publisher=publisher,
+        format=fmt,
+    )

@@ -1,0 +1,276 @@
+"""Settings, read once from the environment and an optional TOML file.
+
+Everything the app needs to know about its deployment is declared here with a default,
+a type and a line of help; `load_settings()` is the only place that reads `STEPSTONE_*`
+variables or the config file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import secrets
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from server.core.errors import ConfigError
+
+SUPPORTED_LANGUAGES = ("en", "es")
+_PATH_SEGMENT = re.compile(r"[A-Za-z0-9._~-]+")
+
+
+class Secret:
+    """A string that never shows itself in a repr, a log line or a traceback."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and secrets.compare_digest(self._value, other._value)
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated settings for one Stepstone server."""
+
+    data_dir: Path = field(
+        default=Path("var"), metadata={"help": "Folder for database, keys, content"}
+    )
+    secret_key: Secret | None = field(
+        default=None,
+        metadata={"help": "Signing key; read from DATA_DIR/secret.key when not set"},
+    )
+    facility_name: str = field(default="Stepstone", metadata={"help": "Shown on pages"})
+    host: str = field(default="127.0.0.1", metadata={"help": "Address to listen on"})
+    port: int = field(default=8000, metadata={"help": "Port to listen on"})
+    workers: int = field(default=2, metadata={"help": "uvicorn worker processes (use >= 2)"})
+    https: bool = field(
+        default=False,
+        metadata={"help": "Served over HTTPS: Secure __Host- cookies and HSTS"},
+    )
+    trusted_proxies: tuple[str, ...] = field(
+        default=(),
+        metadata={"help": "Proxy addresses whose X-Forwarded-For is believed (e.g. 127.0.0.1)"},
+    )
+    default_language: str = field(default="en", metadata={"help": "en or es"})
+    learner_idle_minutes: int = field(default=15, metadata={"help": "Learner idle sign-out"})
+    staff_idle_minutes: int = field(default=30, metadata={"help": "Staff idle sign-out"})
+    session_max_hours: int = field(default=12, metadata={"help": "Absolute session lifetime"})
+    learner_lock_after: int = field(
+        default=10, metadata={"help": "Failed PIN tries in a row before a learner is locked"}
+    )
+    learner_catalog: str = field(
+        default="open",
+        metadata={
+            "help": "open: learners may open any published course; assigned: only the"
+            " courses assigned to them"
+        },
+    )
+    impact_min_cell: int = field(
+        default=10,
+        metadata={"help": "NGO impact reports: hide any figure about fewer learners (>= 5)"},
+    )
+    xapi_actor: str = field(
+        default="pseudonym",
+        metadata={"help": "xAPI exports name learners by 'facility_id' or 'pseudonym'"},
+    )
+    demo: bool = field(default=False, metadata={"help": "Demo mode (demo keys are trusted)"})
+    media_accel_prefix: str = field(
+        default="",
+        metadata={
+            "help": "Behind nginx: internal location that serves the content store, e.g."
+            " /_media/; empty = the app serves files itself"
+        },
+    )
+    sync_every_hours: int = field(
+        default=6,
+        metadata={
+            "help": "Period of the stepstone-sync timer (keep the two equal); shown to admins"
+            " as each publisher's next sync"
+        },
+    )
+    backup_keep: int = field(
+        default=7,
+        metadata={"help": "Backups `stepstone backup` keeps in a folder (the newest ones)"},
+    )
+    min_free_disk_mb: int = field(
+        default=2048,
+        metadata={"help": "Health check warns when the data folder's disk has less free"},
+    )
+    tls_certificate: str = field(
+        default="",
+        metadata={"help": "PEM certificate the TLS proxy serves; health check warns before expiry"},
+    )
+    max_upload_mb: int = field(
+        default=3,
+        metadata={
+            "help": "Largest file upload (roster CSV, publisher root.json) in MiB; keep"
+            " nginx's client_max_body_size for /admin/ the same"
+        },
+    )
+    metrics: bool = field(
+        default=True,
+        metadata={"help": "Count requests for GET /metrics (Prometheus; loopback only)"},
+    )
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "stepstone.db"
+
+    @property
+    def secret_key_path(self) -> Path:
+        return self.data_dir / "secret.key"
+
+    def signing_key(self) -> str:
+        """The key for itsdangerous token services; read from the key file if not set."""
+        if self.secret_key is not None:
+            return self.secret_key.reveal()
+        try:
+            key = self.secret_key_path.read_text(encoding="ascii").strip()
+        except FileNotFoundError:
+            raise ConfigError(
+                f"No secret key at {self.secret_key_path}. Run `stepstone init` first."
+            ) from None
+        if len(key) < 32:
+            raise ConfigError(f"The secret key in {self.secret_key_path} is too short.")
+        return key
+
+    def help_rows(self) -> list[tuple[str, str, str]]:
+        """(variable, default, help) for each setting, for the docs and `--help`."""
+        rows = []
+        for f in dataclasses.fields(self):
+            default = str(f.default) if isinstance(f.default, Path) else repr(f.default)
+            rows.append((_env_name(f.name), default, f.metadata.get("help", "")))
+        return rows
+
+
+def _env_name(name: str) -> str:
+    return "STEPSTONE_" + name.upper()
+
+
+def _coerce(name: str, kind: str, raw: Any) -> Any:
+    """Turn a raw value from the environment or TOML into the declared type."""
+    try:
+        if kind == "Path":
+            return Path(str(raw))
+        if kind == "Secret | None":
+            return Secret(str(raw)) if raw else None
+        if kind == "bool":
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in {"1", "true", "yes", "on"}:
+                return True
+            if text in {"0", "false", "no", "off", ""}:
+                return False
+            raise ValueError(raw)
+        if kind == "int":
+            return int(raw)
+        if kind == "tuple[str, ...]":
+            if isinstance(raw, list | tuple):
+                return tuple(str(item) for item in raw)
+            return tuple(part.strip() for part in str(raw).split(",") if part.strip())
+        return str(raw)
+    except ValueError:
+        raise ConfigError(f"Setting {name}: {raw!r} is not a valid {kind}.") from None
+
+
+def _validate(settings: Settings) -> None:
+    if settings.default_language not in SUPPORTED_LANGUAGES:
+        raise ConfigError(
+            f"Setting default_language must be one of {', '.join(SUPPORTED_LANGUAGES)}."
+        )
+    for name in ("learner_idle_minutes", "staff_idle_minutes", "session_max_hours", "workers"):
+        if getattr(settings, name) < 1:
+            raise ConfigError(f"Setting {name} must be at least 1.")
+    if settings.impact_min_cell < 5:
+        raise ConfigError("Setting impact_min_cell must be at least 5.")
+    if settings.xapi_actor not in {"facility_id", "pseudonym"}:
+        raise ConfigError("Setting xapi_actor must be 'facility_id' or 'pseudonym'.")
+    if settings.learner_catalog not in {"open", "assigned"}:
+        raise ConfigError("Setting learner_catalog must be 'open' or 'assigned'.")
+    if not 3 <= settings.learner_lock_after <= 100:
+        raise ConfigError("Setting learner_lock_after must be between 3 and 100.")
+    if not 0 < settings.port < 65536:
+        raise ConfigError("Setting port must be between 1 and 65535.")
+    if not 1 <= settings.sync_every_hours <= 24 * 7:
+        raise ConfigError("Setting sync_every_hours must be between 1 and 168 (a week).")
+    if not 1 <= settings.backup_keep <= 1000:
+        raise ConfigError("Setting backup_keep must be between 1 and 1000.")
+    if not 1 <= settings.max_upload_mb <= 1024:
+        raise ConfigError("Setting max_upload_mb must be between 1 and 1024.")
+    if settings.min_free_disk_mb < 0:
+        raise ConfigError("Setting min_free_disk_mb must be 0 or more.")
+    _validate_accel_prefix(settings.media_accel_prefix)
+
+
+def _validate_accel_prefix(prefix: str) -> None:
+    """The prefix is put in front of a blob's path in X-Accel-Redirect, so it must be a
+    plain location of its own: a typo here would send every video nowhere, with no error
+    until a learner presses play."""
+    if not prefix:
+        return
+    if not (prefix.startswith("/") and prefix.endswith("/")):
+        raise ConfigError(
+            f"Setting media_accel_prefix must start and end with / (like /_media/), got {prefix!r}."
+        )
+    segments = prefix.strip("/").split("/")
+    if not all(_PATH_SEGMENT.fullmatch(part) and part not in {".", ".."} for part in segments):
+        raise ConfigError(
+            "Setting media_accel_prefix must be a plain path of letters, digits, . _ - ~"
+            f" (like /_media/), got {prefix!r}."
+        )
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, config_file: Path | None = None, **overrides: Any
+) -> Settings:
+    """Read settings: defaults, then the TOML file, then `STEPSTONE_*`, then overrides.
+
+    The TOML file is `STEPSTONE_CONFIG` if set, else `DATA_DIR/stepstone.toml` if present.
+    """
+    env = os.environ if environ is None else environ
+    fields = {f.name: f for f in dataclasses.fields(Settings)}
+    values: dict[str, Any] = {}
+
+    data_dir = Path(overrides.get("data_dir") or env.get("STEPSTONE_DATA_DIR") or "var")
+    path = config_file or (Path(env["STEPSTONE_CONFIG"]) if env.get("STEPSTONE_CONFIG") else None)
+    if path is None and (data_dir / "stepstone.toml").is_file():
+        path = data_dir / "stepstone.toml"
+    if path is not None:
+        try:
+            table = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"Cannot read config file {path}: {exc}") from None
+        for key, raw in table.items():
+            if key not in fields:
+                raise ConfigError(f"Unknown setting {key!r} in {path}.")
+            values[key] = _coerce(key, str(fields[key].type), raw)
+    for name, f in fields.items():
+        if _env_name(name) in env:
+            values[name] = _coerce(name, str(f.type), env[_env_name(name)])
+    for name, raw in overrides.items():
+        if name not in fields:
+            raise ConfigError(f"Unknown setting {name!r}.")
+        if raw is not None:
+            values[name] = _coerce(name, str(fields[name].type), raw)
+    settings = Settings(**values)
+    _validate(settings)
+    return settings

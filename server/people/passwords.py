@@ -1,0 +1,95 @@
+"""Hashing and policy for staff passwords and learner PINs.
+
+argon2id with parameters that live inside each hash string, so a later release can raise
+them and re-hash at the next successful sign-in (`needs_rehash`).
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import secrets
+from importlib import resources
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from server.core.errors import N_, ValidationError
+
+# OWASP's argon2id baseline: 19 MiB memory, 2 passes, 1 lane.
+_HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 256
+# Unambiguous characters for one-time passwords that staff read aloud or copy by hand.
+_ONE_TIME_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+# A hash of a random secret, verified when the account does not exist, so a wrong id
+# costs the same time as a wrong password.
+_DUMMY_HASH = _HASHER.hash(secrets.token_hex(16))
+
+
+def hash_secret(secret: str) -> str:
+    return _HASHER.hash(secret)
+
+
+def verify_secret(stored_hash: str | None, secret: str) -> bool:
+    """True when `secret` matches; always spends one hash verification."""
+    try:
+        return _HASHER.verify(stored_hash or _DUMMY_HASH, secret) and stored_hash is not None
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(stored_hash: str) -> bool:
+    return _HASHER.check_needs_rehash(stored_hash)
+
+
+@functools.cache
+def common_passwords() -> frozenset[str]:
+    text = resources.files("server.people").joinpath("data/common-passwords.txt").read_text("utf-8")
+    return frozenset(line.strip().lower() for line in text.splitlines() if line.strip())
+
+
+def check_password(password: str, username: str = "") -> None:
+    """Raise ValidationError when a staff password breaks the policy."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationError(N_("Use at least 10 characters."), "password")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise ValidationError(N_("Use at most 256 characters."), "password")
+    lowered = password.lower()
+    if lowered in common_passwords() or (username and username.lower() in lowered):
+        raise ValidationError(
+            N_("This password is too easy to guess. Choose another one."), "password"
+        )
+    if len(set(password)) < 4:
+        raise ValidationError(
+            N_("This password is too easy to guess. Choose another one."), "password"
+        )
+
+
+def check_pin(pin: str) -> None:
+    """Raise ValidationError when a PIN a learner chose is not allowed."""
+    if not (pin.isascii() and pin.isdigit() and 4 <= len(pin) <= 8):
+        raise ValidationError(N_("A PIN is 4 to 8 numbers."), "pin")
+    digits = [int(d) for d in pin]
+    steps = {b - a for a, b in itertools.pairwise(digits)}
+    if len(set(pin)) == 1 or steps in ({1}, {-1}):
+        raise ValidationError(
+            N_("This PIN is too easy to guess, like 1111 or 1234. Choose another one."), "pin"
+        )
+
+
+def one_time_password() -> str:
+    """A random 12-character password in three groups, e.g. `k7mq-2xrt-9wfp`."""
+    chars = "".join(secrets.choice(_ONE_TIME_ALPHABET) for _ in range(12))
+    return "-".join(chars[i : i + 4] for i in range(0, 12, 4))
+
+
+def one_time_pin() -> str:
+    """A random 6-digit PIN that passes `check_pin`."""
+    while True:
+        pin = f"{secrets.randbelow(10**6):06d}"
+        try:
+            check_pin(pin)
+        except ValidationError:
+            continue
+        return pin

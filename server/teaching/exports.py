@@ -1,0 +1,265 @@
+"""Exports for educators and admins: progress and completions as CSV (written by
+`server.core.csvfiles`), a printable completion report, and xAPI statements for an outside
+learning record store.
+
+Every export is limited to the asker's scope (`server.teaching.dashboards.Scope`), to a date range,
+and optionally to one group or one course, and every export is audited (who, what,
+how many rows; never the rows themselves).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from server.core.db import Database, row_id
+from server.core.errors import N_, ValidationError
+from server.core.settings import Settings
+from server.people import audit
+from server.people.audit import Actor
+from server.teaching.dashboards import Scope, course_titles, live_lesson_counts
+
+XAPI_VERBS = {
+    "started": ("http://adlnet.gov/expapi/verbs/attempted", "attempted"),
+    "completed": ("http://adlnet.gov/expapi/verbs/completed", "completed"),
+    "passed": ("http://adlnet.gov/expapi/verbs/passed", "passed"),
+    "failed": ("http://adlnet.gov/expapi/verbs/failed", "failed"),
+    "submitted": ("http://adlnet.gov/expapi/verbs/completed", "completed"),
+}
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Which rows: a date range (inclusive, ISO dates), and optionally a group or course."""
+
+    start: str
+    end: str
+    group_id: int | None = None
+    course_id: str | None = None
+
+    @classmethod
+    def parse(cls, start: str, end: str, group_id: str = "", course_id: str = "") -> Filter:
+        try:
+            first = date.fromisoformat(start.strip()) if start.strip() else date(2000, 1, 1)
+            last = date.fromisoformat(end.strip()) if end.strip() else date(9999, 12, 31)
+        except ValueError:
+            raise ValidationError(N_("Write the dates like 2026-12-31.")) from None
+        if last < first:
+            raise ValidationError(N_("The end date is before the start date."))
+        gid = row_id(group_id.strip())
+        if group_id.strip() and gid is None:
+            raise ValidationError(N_("Choose a group from the list."))
+        return cls(first.isoformat(), last.isoformat(), gid, course_id.strip() or None)
+
+    def where(
+        self, scope: Scope, user_column: str, course_column: str
+    ) -> tuple[str, dict[str, Any]]:
+        clause, params = scope.learners_sql(user_column)
+        parts = [clause]
+        if self.group_id is not None:
+            parts.append(
+                f"{user_column} IN (SELECT user_id FROM group_members WHERE group_id = :group)"
+            )
+            params = {**params, "group": self.group_id}
+        if self.course_id is not None:
+            parts.append(f"{course_column} = :course")
+            params = {**params, "course": self.course_id}
+        return " AND ".join(parts), params
+
+
+def _check_group(database: Database, scope: Scope, flt: Filter) -> None:
+    if flt.group_id is not None:
+        scope.group(database, flt.group_id)  # NotFound outside the asker's groups
+
+
+def progress_rows(database: Database, scope: Scope, flt: Filter) -> list[dict[str, Any]]:
+    """One row per learner and course with activity in the range."""
+    _check_group(database, scope, flt)
+    where, params = flt.where(scope, "p.user_id", "p.course_id")
+    rows = database.query(
+        "SELECT u.facility_id, u.display_name, p.course_id, sum(p.status = 'done') AS done,"
+        " sum(p.seconds_spent) AS seconds, min(p.started_at) AS started,"
+        " max(p.updated_at) AS last, c.completed_at, c.code"
+        " FROM lesson_progress p JOIN users u ON u.id = p.user_id"
+        " LEFT JOIN certificates c ON c.user_id = p.user_id AND c.course_id = p.course_id"
+        f" WHERE {where} GROUP BY p.user_id, p.course_id"
+        " HAVING substr(max(p.updated_at), 1, 10) >= :start"
+        " AND substr(min(p.started_at), 1, 10) <= :end"
+        " ORDER BY u.display_name, p.course_id",
+        {**params, "start": flt.start, "end": flt.end},
+    )
+    titles = course_titles(database)
+    totals = live_lesson_counts(database)
+    return [
+        {
+            "facility_id": r["facility_id"],
+            "name": r["display_name"],
+            "course_id": r["course_id"],
+            "course": titles.get(r["course_id"], r["course_id"]),
+            "lessons_done": int(r["done"]),
+            "lessons_total": totals.get(r["course_id"], 0),
+            "minutes_spent": round(float(r["seconds"]) / 60),
+            "started": (r["started"] or "")[:10],
+            "last_activity": (r["last"] or "")[:10],
+            "completed": (r["completed_at"] or "")[:10],
+            "certificate": r["code"] or "",
+        }
+        for r in rows
+    ]
+
+
+def completion_rows(database: Database, scope: Scope, flt: Filter) -> list[dict[str, Any]]:
+    """Certificates issued in the range: what credit and earned-time paperwork needs."""
+    _check_group(database, scope, flt)
+    where, params = flt.where(scope, "c.user_id", "c.course_id")
+    rows = database.query(
+        "SELECT c.facility_id, c.learner_name, c.course_id, c.course_title, c.publisher,"
+        " c.hours, c.credits, c.completed_at, c.code FROM certificates c"
+        f" WHERE {where} AND substr(c.completed_at, 1, 10) BETWEEN :start AND :end"
+        " ORDER BY c.learner_name, c.completed_at",
+        {**params, "start": flt.start, "end": flt.end},
+    )
+    return [
+        {
+            "facility_id": r["facility_id"],
+            "name": r["learner_name"],
+            "course_id": r["course_id"],
+            "course": r["course_title"],
+            "publisher": r["publisher"],
+            "hours": r["hours"],
+            "credits": r["credits"],
+            "completed": r["completed_at"][:10],
+            "certificate": r["code"],
+        }
+        for r in rows
+    ]
+
+
+PROGRESS_COLUMNS = [
+    "facility_id",
+    "name",
+    "course_id",
+    "course",
+    "lessons_done",
+    "lessons_total",
+    "minutes_spent",
+    "started",
+    "last_activity",
+    "completed",
+    "certificate",
+]
+COMPLETION_COLUMNS = [
+    "facility_id",
+    "name",
+    "course_id",
+    "course",
+    "publisher",
+    "hours",
+    "credits",
+    "completed",
+    "certificate",
+]
+
+
+def pseudonym(settings: Settings, facility_id: str) -> str:
+    """A stable identifier that cannot be turned back into the facility id without the
+    facility's secret key."""
+    key = settings.signing_key().encode("utf-8")
+    return hmac.new(key, b"xapi:" + facility_id.encode("utf-8"), hashlib.sha256).hexdigest()[:24]
+
+
+def xapi_statements(
+    database: Database, settings: Settings, scope: Scope, flt: Filter, actor_mode: str
+) -> list[dict[str, Any]]:
+    """xAPI 1.0.3 statements for lesson events and course completions in the range."""
+    if actor_mode not in ("facility_id", "pseudonym"):
+        raise ValidationError(N_("Choose how learners are named: ID number or pseudonym."))
+    _check_group(database, scope, flt)
+    home = f"urn:stepstone:{settings.facility_name}"
+    titles = course_titles(database)
+
+    def agent(facility_id: str) -> dict[str, Any]:
+        name = facility_id if actor_mode == "facility_id" else pseudonym(settings, facility_id)
+        return {"objectType": "Agent", "account": {"homePage": home, "name": name}}
+
+    where, params = flt.where(scope, "e.user_id", "e.course_id")
+    statements = []
+    for r in database.query(
+        "SELECT e.event_id, e.type, e.course_id, e.lesson_key, e.data, e.received_at,"
+        " e.user_id, u.facility_id FROM progress_events e JOIN users u ON u.id = e.user_id"
+        f" WHERE {where} AND e.type IN ('completed', 'passed', 'failed', 'submitted')"
+        " AND substr(e.received_at, 1, 10) BETWEEN :start AND :end ORDER BY e.id",
+        {**params, "start": flt.start, "end": flt.end},
+    ):
+        verb_id, verb = XAPI_VERBS[r["type"]]
+        data = json.loads(r["data"])
+        statement: dict[str, Any] = {
+            "id": _uuid(f"{r['user_id']}:{r['event_id']}"),
+            "actor": agent(r["facility_id"]),
+            "verb": {"id": verb_id, "display": {"en-US": verb}},
+            "object": {
+                "objectType": "Activity",
+                "id": f"urn:stepstone:course:{r['course_id']}:lesson:{r['lesson_key']}",
+                "definition": {"name": {"en-US": r["lesson_key"]}},
+            },
+            "timestamp": r["received_at"],
+        }
+        if r["type"] in ("passed", "failed") and isinstance(data.get("score"), int | float):
+            statement["result"] = {
+                "score": {"scaled": round(float(data["score"]) / 100, 4)},
+                "success": r["type"] == "passed",
+            }
+        statements.append(statement)
+    cwhere, cparams = flt.where(scope, "c.user_id", "c.course_id")
+    for r in database.query(
+        "SELECT c.code, c.course_id, c.facility_id, c.completed_at, c.hours FROM certificates c"
+        f" WHERE {cwhere} AND substr(c.completed_at, 1, 10) BETWEEN :start AND :end",
+        {**cparams, "start": flt.start, "end": flt.end},
+    ):
+        statements.append(
+            {
+                "id": _uuid(f"certificate:{r['code']}"),
+                "actor": agent(r["facility_id"]),
+                "verb": {
+                    "id": XAPI_VERBS["completed"][0],
+                    "display": {"en-US": "completed"},
+                },
+                "object": {
+                    "objectType": "Activity",
+                    "id": f"urn:stepstone:course:{r['course_id']}",
+                    "definition": {
+                        "name": {"en-US": titles.get(r["course_id"], r["course_id"])},
+                        "type": "http://adlnet.gov/expapi/activities/course",
+                    },
+                },
+                "result": {"completion": True, "duration": f"PT{float(r['hours']):g}H"},
+                "timestamp": r["completed_at"],
+            }
+        )
+    return statements
+
+
+def _uuid(seed: str) -> str:
+    """A stable UUID (version 5) per statement, so a re-export does not duplicate it."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "stepstone:" + seed))
+
+
+def record_export(
+    database: Database, actor: Actor, kind: str, flt: Filter, rows: int, **detail: Any
+) -> None:
+    with database.write() as db:
+        audit.record(
+            db,
+            actor,
+            f"export.{kind}",
+            f"group:{flt.group_id}" if flt.group_id else (flt.course_id or "all"),
+            start=flt.start,
+            end=flt.end,
+            rows=rows,
+            **detail,
+        )

@@ -1,0 +1,299 @@
+"""The app factory and the one route table of the whole app."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sqlite3
+import sys
+import time
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.convertors import Convertor, register_url_convertor
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import ClientDisconnect
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import PathLike, StaticFiles
+from starlette.types import Scope
+from uvicorn.config import STARTUP_FAILURE
+
+from server.catalog.search import SearchKeeper, search_sync
+from server.catalog.sync import content_store
+from server.core import filemodes
+from server.core.db import Database, write_refused
+from server.core.errors import HTTPError, StepstoneError
+from server.core.settings import Settings, load_settings
+from server.ops import health
+from server.ops.logs import RequestLogMiddleware
+from server.ops.metrics import MetricsMiddleware, RequestMetrics, metrics_dir
+from server.ops.upgrade import migrate
+from server.people import sessions
+from server.people.tokens import Tokens
+from server.web.headers import SecurityHeadersMiddleware
+from server.web.plumbing import Services
+from server.web.templating import STATIC_DIR, Templates
+from server.web.views import (
+    admin_audit,
+    admin_content,
+    admin_groups,
+    admin_reports,
+    admin_roster,
+    admin_users,
+    auth,
+    errors,
+    home,
+    learn,
+    media,
+    ops,
+    teach,
+    verify,
+)
+from server.web.views import search as search_views
+
+GET, POST = ["GET"], ["POST"]
+log = logging.getLogger("stepstone.app")
+USER_ACTIONS = ("reset", "disable", "enable", "unlock", "end-sessions")
+
+
+class CachedStatic(StaticFiles):
+    """Static files; URLs carry a content hash (`?v=`), so they can be cached for a year."""
+
+    def file_response(
+        self,
+        full_path: PathLike,
+        stat_result: os.stat_result,
+        scope: Scope,
+        status_code: int = 200,
+    ) -> Response:
+        response = super().file_response(full_path, stat_result, scope, status_code)
+        if b"v=" in scope.get("query_string", b""):
+            response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+        else:
+            response.headers["Cache-Control"] = "public, max-age=3600"
+        return response
+
+
+class RowId(Convertor[int]):
+    """`{name:id}` in a path: a row id. At most 18 digits, so it always fits SQLite's
+    integer; a longer one matches no route (404) instead of overflowing a query (500)."""
+
+    regex = "[0-9]{1,18}"
+
+    def convert(self, value: str) -> int:
+        return int(value)
+
+    def to_string(self, value: int) -> str:
+        return str(value)
+
+
+def routes() -> list[BaseRoute]:
+    """Every URL of Stepstone. Each endpoint declares who may use it with `@access`."""
+    register_url_convertor("id", RowId())
+    return [
+        # First: the media check runs for every seek of every video (routes match in order).
+        Route("/media/{sha256}/{name}", media.media_file, methods=GET),
+        Route("/", auth.home, methods=GET),
+        Route("/signin", auth.learner_signin_form, methods=GET),
+        Route("/signin", auth.learner_signin, methods=POST),
+        Route("/staff/signin", auth.staff_signin_form, methods=GET),
+        Route("/staff/signin", auth.staff_signin, methods=POST),
+        Route("/signout", auth.signout, methods=POST),
+        Route("/language", auth.choose_language, methods=POST),
+        Route("/account", auth.account, methods=GET),
+        Route("/account/secret", auth.change_secret_form, methods=GET),
+        Route("/account/secret", auth.change_secret, methods=POST),
+        Route("/learn", learn.learner_home, methods=GET),
+        Route("/learn/catalog", learn.catalog, methods=GET),
+        Route("/learn/transcript", learn.transcript, methods=GET),
+        Route("/learn/text-size", learn.text_size, methods=POST),
+        Route("/learn/certificates/{code}", learn.certificate_page, methods=GET),
+        Route("/learn/courses/{course_id}", learn.course_page, methods=GET),
+        Route("/learn/courses/{course_id}/enrol", learn.enrol, methods=POST),
+        Route("/learn/courses/{course_id}/lessons/{key}", learn.lesson_page, methods=GET),
+        Route("/learn/courses/{course_id}/lessons/{key}/done", learn.lesson_done, methods=POST),
+        Route("/learn/courses/{course_id}/lessons/{key}/quiz", learn.quiz_action, methods=POST),
+        Route(
+            "/learn/courses/{course_id}/lessons/{key}/workbook",
+            learn.workbook_action,
+            methods=POST,
+        ),
+        Route("/api/events", learn.events, methods=POST),
+        Route("/search", search_views.search_page, methods=GET),
+        Route("/verify", verify.verify_form, methods=GET),
+        Route("/verify/{code}", verify.verify_code, methods=GET),
+        Route("/learn/plan", learn.plan, methods=GET),
+        Route("/teach", teach.home, methods=GET),
+        Route("/teach/groups/{group_id:id}", teach.group_page, methods=GET),
+        Route("/teach/groups/{group_id:id}/assign", teach.assign, methods=POST),
+        Route("/teach/assignments/{assignment_id:id}/remove", teach.unassign, methods=POST),
+        Route("/teach/courses/{course_id}", teach.course_page, methods=GET),
+        Route("/teach/courses/{course_id}/assign", teach.course_assign, methods=POST),
+        Route("/teach/learners/{user_id:id}", teach.learner_page, methods=GET),
+        Route("/teach/learners/{user_id:id}/goals", teach.goal_add, methods=POST),
+        Route("/teach/learners/{user_id:id}/goals/{goal_id:id}", teach.goal_status, methods=POST),
+        Route("/teach/reviews", teach.review_queue, methods=GET),
+        Route("/teach/reviews/{entry_id:id}", teach.review_page, methods=GET),
+        Route("/teach/reviews/{entry_id:id}", teach.review_save, methods=POST),
+        Route("/teach/exports", teach.exports_page, methods=GET),
+        Route("/teach/exports/progress.csv", teach.export_progress, methods=GET),
+        Route("/teach/exports/completions.csv", teach.export_completions, methods=GET),
+        Route("/teach/exports/completions", teach.export_completions, methods=GET),
+        Route("/teach/exports/xapi.json", teach.export_xapi, methods=GET),
+        Route("/admin", home.admin_home, methods=GET),
+        Route("/admin/status", ops.status_page, methods=GET),
+        Route("/healthz", ops.healthz, methods=GET),
+        Route("/metrics", ops.metrics_page, methods=GET),
+        Route("/admin/users", admin_users.user_list, methods=GET),
+        Route("/admin/users/new", admin_users.user_new_form, methods=GET),
+        Route("/admin/users/new", admin_users.user_create, methods=POST),
+        Route("/admin/users/{user_id:id}", admin_users.user_detail, methods=GET),
+        Route("/admin/users/{user_id:id}", admin_users.user_update, methods=POST),
+        *[
+            Route(f"/admin/users/{{user_id:id}}/{action}", admin_users.user_action, methods=POST)
+            for action in USER_ACTIONS
+        ],
+        Route("/admin/groups", admin_groups.group_list, methods=GET),
+        Route("/admin/groups", admin_groups.group_create, methods=POST),
+        Route("/admin/groups/{group_id:id}", admin_groups.group_detail, methods=GET),
+        Route("/admin/groups/{group_id:id}", admin_groups.group_update, methods=POST),
+        Route("/admin/groups/{group_id:id}/delete", admin_groups.group_delete, methods=POST),
+        Route("/admin/groups/{group_id:id}/members", admin_groups.member_add, methods=POST),
+        Route(
+            "/admin/groups/{group_id:id}/members/{user_id:id}/remove",
+            admin_groups.member_remove,
+            methods=POST,
+        ),
+        Route("/admin/roster", admin_roster.roster_form, methods=GET),
+        Route("/admin/roster/check", admin_roster.roster_check, methods=POST),
+        Route("/admin/roster/import", admin_roster.roster_import, methods=POST),
+        Route("/admin/audit", admin_audit.audit_log, methods=GET),
+        Route("/admin/reports/impact", admin_reports.impact_page, methods=GET),
+        Route("/admin/reports/impact.{kind:str}", admin_reports.impact_download, methods=GET),
+        Route("/admin/reports/facility-key.pem", admin_reports.facility_key, methods=GET),
+        Route("/admin/publishers", admin_content.publisher_list, methods=GET),
+        Route("/admin/publishers", admin_content.publisher_add, methods=POST),
+        Route(
+            "/admin/publishers/{publisher_id:id}/sync",
+            admin_content.publisher_sync,
+            methods=POST,
+        ),
+        Route("/admin/content", admin_content.content_list, methods=GET),
+        Route("/admin/content/versions/{version_id:id}", admin_content.version_review, methods=GET),
+        *[
+            Route(
+                f"/admin/content/versions/{{version_id:id}}/{action}",
+                admin_content.version_action,
+                methods=POST,
+            )
+            for action in ("approve", "reject", "retire", "make-live")
+        ],
+        Route(
+            "/admin/content/versions/{version_id:id}/files/{path:path}",
+            admin_content.version_file,
+            methods=GET,
+        ),
+        Route(
+            "/admin/content/courses/{course_pk:id}/pull", admin_content.course_pull, methods=POST
+        ),
+        Route(
+            "/admin/content/courses/{course_pk:id}/restore",
+            admin_content.course_pull,
+            methods=POST,
+        ),
+        Mount("/static", CachedStatic(directory=STATIC_DIR), name="static"),
+    ]
+
+
+def housekeeping(services: Services) -> None:
+    """Start-up chores: forget long-ended sessions, drop roster uploads nobody imported,
+    and remove staging folders left by an import that was killed (folders of an import
+    still running in another process are locked and kept)."""
+    try:
+        sessions.purge(services.database)
+    except sqlite3.Error as exc:
+        # On a full disk or a read-only database the server still starts and serves
+        # what only needs reading; the status page and /healthz say what is wrong.
+        if not write_refused(exc):
+            raise
+        log.warning("could not forget ended sessions at start-up: %s", exc)
+    content_store(services.settings).sweep_staging()
+    uploads = services.settings.data_dir / admin_roster.UPLOAD_DIR
+    if uploads.is_dir():
+        cutoff = time.time() - 86400
+        for leftover in uploads.iterdir():
+            if leftover.stat().st_mtime < cutoff:
+                leftover.unlink()
+
+
+def create_app(settings: Settings) -> Starlette:
+    """Build the app for one data folder. Opens nothing until start-up."""
+    database = Database(settings.database_path)
+    search = search_sync(settings, database)
+    services = Services(
+        settings=settings,
+        database=database,
+        tokens=Tokens(settings.signing_key(), settings.session_max_hours * 3600),
+        templates=Templates(),
+        hooks=search.hooks(),
+        search=search.service,
+    )
+    search_keeper = SearchKeeper(search)
+
+    counters = RequestMetrics(metrics_dir(settings)) if settings.metrics else None
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        migrate(settings, services.database)  # backs up first when there is an upgrade
+        housekeeping(services)
+        search_keeper.start()  # never waits: a missing index is rebuilt in the background
+        if counters is not None:
+            counters.start()
+        yield
+        if counters is not None:
+            counters.stop()
+        search_keeper.stop()
+        services.database.close()
+
+    middleware = [
+        Middleware(SecurityHeadersMiddleware, https=settings.https),
+        Middleware(RequestLogMiddleware, settings=settings),
+    ]
+    if counters is not None:
+        middleware.append(Middleware(MetricsMiddleware, metrics=counters))
+    app = Starlette(
+        routes=routes(),
+        middleware=middleware,
+        exception_handlers={
+            HTTPError: errors.http_error,
+            HTTPException: errors.starlette_error,
+            ClientDisconnect: errors.client_gone,
+            sqlite3.Error: errors.storage_error,
+            OSError: errors.storage_error,
+            Exception: errors.server_error,
+        },
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    app.state.health = health.Monitor(
+        settings, services.database, shared=settings.data_dir / health.SHARED_REPORT
+    )
+    app.state.metrics = counters
+    return app
+
+
+def app_from_environment() -> Starlette:
+    """Factory for `uvicorn --factory server.web.app:app_from_environment` (what `serve` runs).
+
+    A worker that cannot build the app exits with uvicorn's start-up failure code: any
+    other exit would make uvicorn's supervisor start it again, and fail again, for ever.
+    """
+    filemodes.use_private_umask()  # also when uvicorn is started by hand
+    try:
+        return create_app(load_settings())
+    except StepstoneError as exc:
+        log.error("the app could not start: %s", exc)
+        sys.exit(STARTUP_FAILURE)

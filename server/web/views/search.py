@@ -1,0 +1,74 @@
+"""The search page, for everyone signed in. Visibility is decided here, per person,
+before the engine sees the query: a learner's hits come only from the course versions
+`server.learning.visibility` says they may open; educators search every live course; admins also
+see versions waiting for review, clearly marked."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from starlette.responses import Response
+
+from server.learning import visibility
+from server.people.accounts import Role
+from server.web.lessonpage import lesson_url
+from server.web.plumbing import MAX_PAGE, SIGNED_IN, Req, access
+
+FACETS = ("category", "course", "language")
+
+
+@access(SIGNED_IN)
+def search_page(req: Req) -> Response:
+    params = req.request.query_params
+    query = params.get("q", "")[:500]
+    facets = {name: params.get(name, "")[:200] for name in FACETS if params.get(name)}
+    page = req.query_int("page", 1, MAX_PAGE)
+    user = req.user
+    visible = (
+        None
+        if user.role is Role.ADMIN
+        else visibility.visible_version_ids(req.database, req.settings, user)
+    )
+    service = req.services.search
+    results = (
+        service.search(
+            query, language=req.language, visible_versions=visible, facets=facets, page=page
+        )
+        if service is not None and query.strip()
+        else None
+    )
+    return req.render(
+        "search.html",
+        {
+            "q": query,
+            "results": results,
+            "facets": facets,
+            "link": _linker(user.role),
+            "url": _url_maker(results.query if results else query, facets),
+        },
+    )
+
+
+def _url_maker(query: str, facets: dict[str, str]):  # type: ignore[no-untyped-def]
+    """`url(course=None, page=2)`: this search with some parameters changed or dropped."""
+
+    def url(**changes: str | int | None) -> str:
+        params: dict[str, str | int | None] = {"q": query, **facets, **changes}
+        return "/search?" + urlencode({k: v for k, v in params.items() if v not in (None, "")})
+
+    return url
+
+
+def _linker(role: Role):  # type: ignore[no-untyped-def]
+    """Where a hit opens: the lesson (learners), the course dashboard (educators), the
+    review page of that version (admins)."""
+
+    def link(hit) -> str:  # type: ignore[no-untyped-def]
+        anchor = f"#{hit.anchor}" if hit.anchor else ""
+        if role is Role.LEARNER:
+            return lesson_url(hit.course_id, hit.lesson_key) + anchor
+        if role is Role.ADMIN:
+            return f"/admin/content/versions/{hit.version_id}#lesson-{hit.lesson_key}"
+        return f"/teach/courses/{hit.course_id}"
+
+    return link

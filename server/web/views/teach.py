@@ -1,0 +1,368 @@
+"""Educator pages: groups and their dashboards, assignments, learning plans, workbook
+review, exports. Admins see every group; an educator only their own (`Scope`)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.responses import Response
+
+from server.core import csvfiles
+from server.core.db import row_id
+from server.core.errors import N_, BadRequest, NotFound, ValidationError
+from server.learning import assignments, plans, visibility
+from server.people import audit
+from server.people.accounts import Role
+from server.teaching import dashboards, exports, workbook_review
+from server.teaching.dashboards import Scope
+from server.web.plumbing import Req, access, parse_number, redirect
+
+STAFF = (Role.EDUCATOR, Role.ADMIN)
+
+
+def _scope(req: Req) -> Scope:
+    return Scope(req.user)
+
+
+def _int(req: Req, name: str) -> int:
+    return int(req.request.path_params[name])
+
+
+@access(*STAFF)
+def home(req: Req) -> Response:
+    scope = _scope(req)
+    groups = scope.groups(req.database)
+    counts = {g.id: len(dashboards.group_learners(req.database, g.id)) for g in groups}
+    return req.render(
+        "teach/home.html",
+        {
+            "groups": groups,
+            "counts": counts,
+            "queue": len(workbook_review.queue(req.database, scope)),
+            "courses": sorted(
+                visibility.visible_courses(req.database, req.settings, req.user),
+                key=lambda c: c.title.casefold(),
+            ),
+        },
+    )
+
+
+def _group_page(req: Req, error: str = "", status: int = 200) -> Response:
+    scope = _scope(req)
+    params = req.request.query_params
+    board = dashboards.group_board(
+        req.database, scope, _int(req, "group_id"), params.get("sort", ""), params.get("only", "")
+    )
+    courses = visibility.visible_courses(req.database, req.settings, req.user)
+    return req.render(
+        "teach/group.html",
+        {
+            "board": board,
+            "courses": sorted(courses, key=lambda c: c.title.casefold()),
+            "titles": dashboards.course_titles(req.database),
+            "status_labels": dashboards.STATUS_LABELS,
+            "sort": params.get("sort", ""),
+            "only": params.get("only", ""),
+            "error": error,
+        },
+        status,
+    )
+
+
+@access(*STAFF)
+def group_page(req: Req) -> Response:
+    return _group_page(req)
+
+
+@access(*STAFF)
+def assign(req: Req) -> Response:
+    """Assign a course to the whole group, or to the learners ticked on the board."""
+    scope = _scope(req)
+    group = scope.group(req.database, _int(req, "group_id"))
+    course_id = req.field("course_id", 200)
+    if course_id not in dashboards.course_titles(req.database):
+        return _group_page(req, N_("Choose a course."), 400)
+    chosen = [parse_number(v) for v in req.form.getlist("learner") if isinstance(v, str)]
+    members = {u.id for u in dashboards.group_learners(req.database, group.id)}
+    if any(learner_id not in members for learner_id in chosen):
+        raise NotFound()
+    actor = req.user.actor(req.client_address)
+    try:
+        with req.database.write() as db:
+            targets: list[tuple[int | None, int | None]] = [(lid, None) for lid in chosen]
+            for user_id, group_id in targets or [(None, group.id)]:
+                assignments.assign_in(
+                    db,
+                    actor,
+                    course_id,
+                    user_id=user_id,
+                    group_id=group_id,
+                    due_date=req.field("due_date", 20) or None,
+                    note=req.field("note", 500),
+                )
+    except ValidationError as exc:
+        return _group_page(req, exc.message, 400)
+    return redirect(f"/teach/groups/{group.id}", notice="assigned")
+
+
+@access(*STAFF)
+def unassign(req: Req) -> Response:
+    scope = _scope(req)
+    row = req.database.query_one(
+        "SELECT id, course_id, user_id, group_id FROM assignments WHERE id = ?",
+        [_int(req, "assignment_id")],
+    )
+    if row is None:
+        raise NotFound()
+    if row["group_id"] is not None:
+        scope.group(req.database, row["group_id"])
+    else:
+        scope.learner(req.database, row["user_id"])
+    back = req.field("back", 200)
+    with req.database.write() as db:
+        db.execute("DELETE FROM assignments WHERE id = ?", [row["id"]])
+        target = f"group:{row['group_id']}" if row["group_id"] else f"user:{row['user_id']}"
+        audit.record(
+            db,
+            req.user.actor(req.client_address),
+            "assignment.remove",
+            target,
+            course=row["course_id"],
+        )
+    if not back.startswith("/teach/") or back.startswith("//"):
+        back = "/teach"
+    return redirect(back, notice="unassigned")
+
+
+def _course_page(req: Req, error: str = "", status: int = 200) -> Response:
+    scope = _scope(req)
+    board = dashboards.course_board(req.database, scope, req.request.path_params["course_id"])
+    return req.render(
+        "teach/course.html",
+        {"board": board, "groups": scope.groups(req.database), "error": error},
+        status,
+    )
+
+
+@access(*STAFF)
+def course_page(req: Req) -> Response:
+    return _course_page(req)
+
+
+@access(*STAFF)
+def course_assign(req: Req) -> Response:
+    """From a course's page: assign the course, or one of its lessons, to a group."""
+    scope = _scope(req)
+    board = dashboards.course_board(req.database, scope, req.request.path_params["course_id"])
+    group_id = row_id(req.field("group_id", 40))
+    if group_id is None:
+        return _course_page(req, N_("Choose a group."), 400)
+    group = scope.group(req.database, group_id)
+    lesson_key = req.field("lesson_key", 64) or None
+    if lesson_key is not None and lesson_key not in {f.key for f in board.funnel}:
+        return _course_page(req, N_("Choose a lesson of this course."), 400)
+    try:
+        with req.database.write() as db:
+            assignments.assign_in(
+                db,
+                req.user.actor(req.client_address),
+                board.course_id,
+                group_id=group.id,
+                due_date=req.field("due_date", 20) or None,
+                note=req.field("note", 500),
+                lesson_key=lesson_key,
+            )
+    except ValidationError as exc:
+        return _course_page(req, exc.message, 400)
+    return redirect(f"/teach/groups/{group.id}", notice="assigned")
+
+
+def _learner_page(req: Req, error: str = "", status: int = 200) -> Response:
+    scope = _scope(req)
+    board = dashboards.learner_board(req.database, scope, _int(req, "user_id"))
+    goals = plans.goals_of(req.database, board.learner.id, include_dropped=True)
+    progress = {c["course_id"]: c for c in board.courses}
+    return req.render(
+        "teach/learner.html",
+        {
+            "board": board,
+            "goals": goals,
+            "progress": progress,
+            "courses": sorted(
+                visibility.visible_courses(req.database, req.settings, req.user),
+                key=lambda c: c.title.casefold(),
+            ),
+            "categories": visibility.CATEGORIES,
+            "error": error,
+            "max_minutes": max([m for _, m in board.weeks] or [0]),
+        },
+        status,
+    )
+
+
+@access(*STAFF)
+def learner_page(req: Req) -> Response:
+    return _learner_page(req)
+
+
+@access(*STAFF)
+def goal_add(req: Req) -> Response:
+    learner = _scope(req).learner(req.database, _int(req, "user_id"))
+    try:
+        plans.add_goal(
+            req.database,
+            req.user.actor(req.client_address),
+            learner,
+            req.field("category", 40),
+            req.field("title", 300),
+            req.field("course_id", 200),
+            req.field("target_date", 20),
+            req.field("note", 1000),
+        )
+    except ValidationError as exc:
+        return _learner_page(req, exc.message, 400)
+    return redirect(f"/teach/learners/{learner.id}#plan", notice="saved")
+
+
+@access(*STAFF)
+def goal_status(req: Req) -> Response:
+    learner = _scope(req).learner(req.database, _int(req, "user_id"))
+    try:
+        plans.set_status(
+            req.database,
+            req.user.actor(req.client_address),
+            learner,
+            _int(req, "goal_id"),
+            req.field("status", 20),
+        )
+    except ValidationError as exc:
+        raise BadRequest(exc.message) from None
+    return redirect(f"/teach/learners/{learner.id}#plan", notice="saved")
+
+
+@access(*STAFF)
+def review_queue(req: Req) -> Response:
+    scope = _scope(req)
+    done = req.request.query_params.get("show") == "all"
+    return req.render(
+        "teach/reviews.html",
+        {
+            "items": workbook_review.queue(req.database, scope, include_reviewed=done),
+            "show_all": done,
+        },
+    )
+
+
+def _review_page(req: Req, error: str = "", status: int = 200) -> Response:
+    page = workbook_review.load(req.database, _scope(req), _int(req, "entry_id"))
+    return req.render("teach/review.html", {"page": page, "error": error}, status)
+
+
+@access(*STAFF)
+def review_page(req: Req) -> Response:
+    return _review_page(req)
+
+
+@access(*STAFF)
+def review_save(req: Req) -> Response:
+    try:
+        workbook_review.give_feedback(
+            req.database,
+            _scope(req),
+            req.user.actor(req.client_address),
+            _int(req, "entry_id"),
+            req.field("feedback", 6000),
+        )
+    except ValidationError as exc:
+        return _review_page(req, exc.message, 400)
+    return redirect("/teach/reviews", notice="feedback-sent")
+
+
+# ---- Exports ---------------------------------------------------------------------------
+
+
+@access(*STAFF)
+def exports_page(req: Req) -> Response:
+    scope = _scope(req)
+    return req.render(
+        "teach/exports.html",
+        {
+            "groups": scope.groups(req.database),
+            "courses": sorted(dashboards.course_titles(req.database).items(), key=lambda x: x[1]),
+            "xapi_actor": req.settings.xapi_actor,
+        },
+    )
+
+
+def _filter(req: Req) -> exports.Filter:
+    q = req.request.query_params
+    try:
+        return exports.Filter.parse(
+            q.get("start", ""), q.get("end", ""), q.get("group", ""), q.get("course", "")
+        )
+    except ValidationError as exc:
+        raise BadRequest(exc.message) from None
+
+
+def _download(body: str | bytes, media_type: str, filename: str) -> Response:
+    return Response(
+        body,
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@access(*STAFF)
+def export_progress(req: Req) -> Response:
+    flt = _filter(req)
+    rows = exports.progress_rows(req.database, _scope(req), flt)
+    exports.record_export(
+        req.database, req.user.actor(req.client_address), "progress", flt, len(rows)
+    )
+    return _download(
+        csvfiles.records_to_text(rows, exports.PROGRESS_COLUMNS),
+        "text/csv; charset=utf-8",
+        "progress.csv",
+    )
+
+
+@access(*STAFF)
+def export_completions(req: Req) -> Response:
+    flt = _filter(req)
+    rows = exports.completion_rows(req.database, _scope(req), flt)
+    printable = req.request.query_params.get("format") == "print"
+    exports.record_export(
+        req.database,
+        req.user.actor(req.client_address),
+        "completions",
+        flt,
+        len(rows),
+        format="print" if printable else "csv",
+    )
+    if printable:
+        group = _scope(req).group(req.database, flt.group_id) if flt.group_id else None
+        return req.render("teach/completions.html", {"rows": rows, "flt": flt, "group": group})
+    return _download(
+        csvfiles.records_to_text(rows, exports.COMPLETION_COLUMNS),
+        "text/csv; charset=utf-8",
+        "completions.csv",
+    )
+
+
+@access(*STAFF)
+def export_xapi(req: Req) -> Response:
+    flt = _filter(req)
+    statements = exports.xapi_statements(
+        req.database, req.settings, _scope(req), flt, req.settings.xapi_actor
+    )
+    exports.record_export(
+        req.database,
+        req.user.actor(req.client_address),
+        "xapi",
+        flt,
+        len(statements),
+        actor_mode=req.settings.xapi_actor,
+    )
+    body: Any = json.dumps(statements, indent=2, ensure_ascii=False)
+    return _download(body, "application/json", "xapi-statements.json")
