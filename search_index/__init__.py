@@ -9,11 +9,13 @@ be replaced without touching the server.
 from search_index.checksums import IndexDamaged
 from search_index.documents import InvalidDocument, Part, Section, VersionDocs
 from search_index.results import FacetValue, Hit, SearchResults, Status
-from search_index.service import IndexBroken, SearchService
+from search_index.service import INDEX_ERRORS, UPDATE_ERRORS, IndexBroken, SearchService
 from search_index.view import VersionMeta
 from search_index.writing import IndexUpdate
 
 __all__ = [
+    "INDEX_ERRORS",
+    "UPDATE_ERRORS",
     "FacetValue",
     "Hit",
     "IndexBroken",

@@ -31,7 +31,7 @@ from whoosh import index
 
 from search_index.analysis import primary_language, term_maker
 from search_index.checksums import Checker, IndexDamaged, StatKey, unchanged
-from search_index.documents import VersionDocs
+from search_index.documents import InvalidDocument, VersionDocs
 from search_index.execution import QueryRun, clean_facets, corrections, searchable_versions
 from search_index.location import IndexLocation, schema_matches
 from search_index.query import UserQuery, compile_query, parse
@@ -66,6 +66,9 @@ INDEX_ERRORS: tuple[type[BaseException], ...] = (
     KeyError,
     IndexError,
 )
+# What an update can raise short of a bug: a damaged index, its lock held too long by
+# another process, or a document the index refuses.
+UPDATE_ERRORS: tuple[type[BaseException], ...] = (*INDEX_ERRORS, index.LockError, InvalidDocument)
 
 
 def open_index(folder: Path) -> index.FileIndex:

@@ -24,6 +24,7 @@ from cryptography.x509.oid import NameOID
 from starlette.requests import Request
 from starlette.testclient import TestClient
 
+from content.tuf.updater import metadata_expiry
 from server.catalog import library, sync_runs
 from server.catalog.library import CatalogHooks
 from server.catalog.search import search_sync
@@ -205,7 +206,7 @@ def test_sync_failures_expiry_and_a_wrong_clock(
     )
     now = datetime.fromtimestamp(fake_clock.now(), UTC)
     assert health.check_sync(settings, database, publisher, now).status is Status.OK
-    expires = health.metadata_expiry(settings.data_dir / "tuf" / publisher.name)
+    expires = metadata_expiry(settings.data_dir / "tuf" / publisher.name)
     assert expires is not None
     soon = health.check_sync(settings, database, publisher, expires - timedelta(days=3))
     assert soon.status is Status.WARN and "expires on" in soon.text

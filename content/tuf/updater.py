@@ -364,6 +364,16 @@ class PublisherClient:
         return newest
 
 
+def metadata_expiry(metadata_dir: Path) -> datetime | None:
+    """When a facility's trusted timestamp for a publisher (in ``metadata_dir``) expires;
+    None before the first sync or when it cannot be read."""
+    try:
+        timestamp = Metadata[Timestamp].from_bytes((metadata_dir / "timestamp.json").read_bytes())
+    except (OSError, DeserializationError):
+        return None
+    return timestamp.signed.expires
+
+
 def _save(stream: TargetStream, final: Path) -> Path:
     """Write ``stream`` to ``final`` through a temporary file, renamed once verified."""
     final.parent.mkdir(parents=True, exist_ok=True)

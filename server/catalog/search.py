@@ -29,11 +29,16 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from whoosh.index import LockError
-
 from content.importing.store import ContentStore
-from search_index import IndexUpdate, InvalidDocument, Part, SearchService, Section, VersionDocs
-from search_index.service import INDEX_ERRORS
+from search_index import (
+    UPDATE_ERRORS,
+    IndexUpdate,
+    InvalidDocument,
+    Part,
+    SearchService,
+    Section,
+    VersionDocs,
+)
 from server.catalog.library import CatalogHooks
 from server.catalog.sync import content_store
 from server.core.db import Database
@@ -45,7 +50,7 @@ RECONCILE_SECONDS = 60.0
 MAX_CAPTIONS_BYTES = 10 * 1024 * 1024
 # What can go wrong while indexing one version, short of a bug: a broken index or lock,
 # a missing or unreadable blob, a document the index refuses.
-SYNC_ERRORS = (*INDEX_ERRORS, LockError, InvalidDocument)
+SYNC_ERRORS = UPDATE_ERRORS
 
 _INDEXABLE = (
     "SELECT v.id, v.status = 'pending' AS pending, c.course_id FROM course_versions v"

@@ -19,6 +19,7 @@ from server.cli.content import content_cli, sync_cli, trust_cli
 from server.cli.demo import SOURCE_COURSES, publish_demo_courses
 from server.cli.ops import backup_cli, check_cli, restore_cli
 from server.cli.search import search_cli
+from server.cli.serving import run_server
 from server.cli.teach import export_cli, report_cli
 from server.core import clock, csvfiles, filemodes
 from server.core.db import Database, refusal, write_refused
@@ -31,7 +32,6 @@ from server.ops.upgrade import migrate
 from server.people import accounts, groups, roster
 from server.people.accounts import Role
 from server.people.audit import Actor, AuditKeyMissing, ensure_key, parse_head, verify_chain
-from server.web.serving import run_server
 
 CLI_ACTOR = Actor.system("cli")
 

@@ -32,13 +32,10 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
-from tuf.api.metadata import Metadata, Timestamp
-from tuf.api.serialization import DeserializationError
 
 from content.importing.store import ContentStore
-from content.tuf.updater import FolderSource, PublisherClient
-from search_index import SearchService
-from search_index.service import INDEX_ERRORS
+from content.tuf.updater import FolderSource, PublisherClient, metadata_expiry
+from search_index import INDEX_ERRORS, SearchService
 from server.catalog import integrity, trust
 from server.catalog.library import Publisher
 from server.catalog.search import indexable_versions, search_root
@@ -446,15 +443,6 @@ def _running_sync(
             "A sync started %(when)s is still running, for too long. Stop it and start a new one."
         )
     return Status.OK, N_("A sync is running since %(when)s.")
-
-
-def metadata_expiry(metadata_dir: Path) -> datetime | None:
-    """When the publisher's trusted timestamp expires (None before the first sync)."""
-    try:
-        timestamp = Metadata[Timestamp].from_bytes((metadata_dir / "timestamp.json").read_bytes())
-    except (OSError, DeserializationError):
-        return None
-    return timestamp.signed.expires
 
 
 def check_certificate(settings: Settings, now: datetime) -> Check:

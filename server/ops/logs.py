@@ -19,13 +19,6 @@ import logging.config
 from datetime import UTC, datetime
 from typing import Any
 
-from starlette.requests import Request
-from starlette.types import ASGIApp, Scope
-
-from server.core.settings import Settings
-from server.web.asgi import AfterResponse
-from server.web.plumbing import client_address
-
 request_log = logging.getLogger("stepstone.request")
 
 # Attributes every LogRecord has; anything else on a record came from `extra=` (less
@@ -81,30 +74,3 @@ def logging_config(level: str = "INFO") -> dict[str, Any]:
 def configure_logging(level: str = "INFO") -> None:
     """JSON lines on stderr for this process (the `serve` command calls this)."""
     logging.config.dictConfig(logging_config(level))
-
-
-class RequestLogMiddleware(AfterResponse):
-    """Writes one line per HTTP request when its response is done (or has failed).
-
-    Goes inside `SecurityHeadersMiddleware`, which gives each request its id. The user id
-    is what the request handler noted after loading the session (`request.state`).
-    """
-
-    def __init__(self, app: ASGIApp, *, settings: Settings) -> None:
-        super().__init__(app)
-        self.settings = settings
-
-    def done(self, scope: Scope, status: int, seconds: float) -> None:
-        state = scope.get("state", {})
-        request_log.info(
-            "request",
-            extra={
-                "method": scope["method"],
-                "path": scope["path"],
-                "status": status,
-                "duration_ms": round(seconds * 1000, 1),
-                "request_id": state.get("request_id", ""),
-                "user_id": state.get("user_id"),
-                "client": client_address(Request(scope), self.settings),
-            },
-        )

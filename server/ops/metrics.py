@@ -25,13 +25,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from starlette.types import ASGIApp, Scope
-
+from content.tuf.updater import metadata_expiry
 from server.catalog import trust
 from server.core.db import Database
 from server.core.settings import Settings
 from server.ops import health
-from server.web.asgi import AfterResponse
 
 log = logging.getLogger("stepstone.metrics")
 
@@ -155,18 +153,6 @@ def _add(snapshots: Iterable[dict[str, Any]]) -> dict[str, Any]:
     return {"requests": requests, "latency": latency, "workers": workers}
 
 
-class MetricsMiddleware(AfterResponse):
-    """Counts each HTTP request under the template of the route that answered it."""
-
-    def __init__(self, app: ASGIApp, *, metrics: RequestMetrics) -> None:
-        super().__init__(app)
-        self.metrics = metrics
-
-    def done(self, scope: Scope, status: int, seconds: float) -> None:
-        route = getattr(scope.get("route"), "path", None) or UNMATCHED
-        self.metrics.observe(scope["method"], route, status, seconds)
-
-
 # --- the exposition ---------------------------------------------------------------------
 
 
@@ -223,7 +209,7 @@ def _sync_metrics(out: list[str], settings: Settings, database: Database) -> Non
         if ok is not None and ok[0]:
             when = health.parse_time(ok[0]).timestamp()
             out.append(_sample(last, {"publisher": publisher.name}, when))
-        expires = health.metadata_expiry(trust.metadata_dir(settings, publisher))
+        expires = metadata_expiry(trust.metadata_dir(settings, publisher))
         if expires is not None:
             out.append(_sample(expiry, {"publisher": publisher.name}, expires.timestamp()))
 

@@ -28,11 +28,11 @@ from server.core.db import Database, write_refused
 from server.core.errors import HTTPError, StepstoneError
 from server.core.settings import Settings, load_settings
 from server.ops import health
-from server.ops.logs import RequestLogMiddleware
-from server.ops.metrics import MetricsMiddleware, RequestMetrics, metrics_dir
+from server.ops.metrics import RequestMetrics, metrics_dir
 from server.ops.upgrade import migrate
 from server.people import sessions
 from server.people.tokens import Tokens
+from server.web.asgi import MetricsMiddleware, RequestLogMiddleware
 from server.web.headers import SecurityHeadersMiddleware
 from server.web.plumbing import Services
 from server.web.templating import STATIC_DIR, Templates
