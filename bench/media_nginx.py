@@ -64,8 +64,8 @@ from server.core.settings import load_settings  # noqa: E402
 from server.people import accounts, passwords  # noqa: E402
 from server.people.accounts import Role  # noqa: E402
 from server.people.audit import Actor  # noqa: E402
+from tests.deploy.nginx_site import Site, make_certificates, running_nginx  # noqa: E402
 from tests.live import free_port, running_server  # noqa: E402
-from tests.nginx_site import Site, make_certificates, running_nginx  # noqa: E402
 
 MIB = 1024 * 1024
 COURSE = "org.example.bench"

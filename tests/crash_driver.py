@@ -1,6 +1,6 @@
 """Run ``stepstone`` with a ``kill -9`` planted at one moment of an import.
 
-Used by ``tests/test_crash.py`` as a separate process::
+Used by ``tests/server/catalog/test_crash.py`` as a separate process::
 
     python -m tests.crash_driver POINT DATA_DIR [stepstone arguments...]
 

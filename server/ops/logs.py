@@ -8,7 +8,7 @@ search or a token may be), status, duration, request id, user id and client addr
 
 What is never logged: PINs, passwords, session ids, cookies, CSRF tokens, form or JSON
 bodies, workbook text, query strings. Nothing here reads a body, a cookie or a query,
-and `tests/test_logs.py` greps a real server's output for all of them.
+and `tests/server/ops/test_logs.py` greps a real server's output for all of them.
 """
 
 from __future__ import annotations

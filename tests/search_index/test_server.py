@@ -27,7 +27,7 @@ from server.catalog.sync import sync_all
 from server.cli.main import cli
 from server.core.db import Database
 from server.core.settings import Settings
-from tests.test_sync import ADMIN, publish
+from tests.server.catalog.test_sync import ADMIN, publish
 
 MATH = "org.stepstone.demo.everyday-math"
 JOBS = "org.stepstone.demo.job-ready"

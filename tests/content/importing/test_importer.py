@@ -23,7 +23,7 @@ from tests.content.hostile import (
     with_svg,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:

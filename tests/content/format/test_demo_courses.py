@@ -11,7 +11,7 @@ from content.format.lint import lint_course
 from content.package.build import build_package
 from content.package.reader import inspect_package
 
-COURSES = Path(__file__).resolve().parents[2] / "courses"
+COURSES = Path(__file__).resolve().parents[3] / "courses"
 DEMO = sorted(p.parent for p in COURSES.glob("*/course.yaml"))
 
 

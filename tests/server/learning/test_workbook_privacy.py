@@ -25,9 +25,9 @@ from server.people import groups
 from server.people.audit import Actor
 from tests.conftest import FakeClock, People, sign_in
 from tests.content.conftest import COURSE, write_course
-from tests.content.tuf_helpers import make_repo
+from tests.content.tuf.helpers import make_repo
 from tests.facility import ADMIN, trust_ngo
-from tests.test_learn import csrf, lesson_path, send_events
+from tests.server.learning.test_learn import csrf, lesson_path, send_events
 
 COURSE_ID = "org.example.journal"
 KEY = "plans"

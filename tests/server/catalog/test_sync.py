@@ -20,7 +20,7 @@ from server.core.settings import Settings
 from server.people.audit import Actor
 from tests.conftest import FakeClock, form_action
 
-COURSES = Path(__file__).resolve().parent.parent / "courses"
+COURSES = Path(__file__).resolve().parents[3] / "courses"
 ADMIN = Actor(None, "admin:test")
 
 

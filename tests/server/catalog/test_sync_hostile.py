@@ -38,7 +38,7 @@ from server.ops import health
 from tests.conftest import People, sign_in
 from tests.content.conftest import PNG
 from tests.content.hostile import CASES, archive, take_apart
-from tests.content.tuf_helpers import export, make_repo, pinned_root, serve
+from tests.content.tuf.helpers import export, make_repo, pinned_root, serve
 from tests.facility import (
     ADMIN,
     PUBLISHER,

@@ -1,4 +1,4 @@
-"""What deploy/ ships besides the nginx site (tests/test_nginx.py): the systemd units and
+"""What deploy/ ships besides the nginx site (tests/deploy/test_nginx.py): the systemd units and
 timers, the example settings file, the certificate recipe, and the settings and admin
 page that go with them."""
 
@@ -25,7 +25,7 @@ from server.people.audit import Actor
 from server.web.headers import MEDIA_CSP, serialize_csp
 from tests.conftest import FakeClock, People, sign_in
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 UNITS = sorted([*DEPLOY.glob("stepstone*.service"), *DEPLOY.glob("stepstone*.timer")])
 SERVICES = [unit for unit in UNITS if unit.suffix == ".service"]

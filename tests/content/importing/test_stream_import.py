@@ -33,7 +33,7 @@ from server.core.settings import Settings
 from server.people.audit import Actor
 from tests.content.conftest import PNG, write_course
 from tests.content.hostile import CASES, archive, png_holding_html, take_apart
-from tests.content.tuf_helpers import client_for, export, make_package, make_repo, pinned_root
+from tests.content.tuf.helpers import client_for, export, make_package, make_repo, pinned_root
 
 SIGNED_MISMATCH = "Package does not match its signed hash"
 

@@ -3,7 +3,7 @@
 The shipped file stays the one source of truth: it is read as it is and only its
 machine-specific values (ports, certificate and store paths, the upstream) are replaced,
 each of which must be found exactly once, so a test fails loudly when the site changes
-shape instead of quietly testing something else. Used by tests/test_nginx.py and by
+shape instead of quietly testing something else. Used by tests/deploy/test_nginx.py and by
 bench/media_nginx.py.
 """
 
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SITE = ROOT / "deploy" / "nginx" / "stepstone.conf"
 MAKE_CERTS = ROOT / "deploy" / "make-certs.sh"
 MEDIA_LOCATION = "location /_media/ {"

@@ -18,7 +18,7 @@ from server.cli.main import cli
 from server.core import clock
 from server.core.db import Database
 from server.core.settings import Settings
-from tests.content.tuf_helpers import make_repo
+from tests.content.tuf.helpers import make_repo
 from tests.facility import ADMIN, course_package, query, trust_ngo, version_blobs
 
 V1 = "org.example.course v1 (approved)"

@@ -114,7 +114,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/admin/roster/import"): admin_only_post(400),
     ("GET", "/admin/audit"): ADMIN_ONLY_GET,
     ("GET", "/admin/status"): ADMIN_ONLY_GET,
-    # Monitoring answers only on loopback; the test client is not (tests/test_health.py).
+    # Monitoring answers only on loopback; the test client is not (tests/server/ops/test_health.py).
     ("GET", "/healthz"): {"anon": 404, "learner": 404, "educator": 404, "admin": 404},
     ("GET", "/metrics"): {"anon": 404, "learner": 404, "educator": 404, "admin": 404},
     ("GET", "/static"): {"anon": 200, "learner": 200, "educator": 200, "admin": 200},

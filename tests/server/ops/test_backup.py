@@ -454,7 +454,7 @@ def test_backups_do_not_follow_symlinks_out_of_the_data_folder(
 
 # --- upgrades and backups under faults, in real processes ----------------------------------
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def stepstone_with(fault: str, data: Path, *args: str) -> subprocess.Popen[str]:

@@ -19,7 +19,7 @@ from server.core.settings import Settings, load_settings
 from server.people.audit import Actor
 from tests.conftest import People, sign_in
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 MATH = "org.stepstone.demo.everyday-math"
 
 

@@ -27,7 +27,7 @@ from server.people.audit import Actor
 from server.teaching import impact
 from tests.conftest import CSRF_RE, FakeClock, People, make_user, sign_in
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 SAFETY = "org.stepstone.demo.workplace-safety"
 TRAPS = "org.stepstone.demo.thinking-traps"
 SYSTEM = Actor.system("test")

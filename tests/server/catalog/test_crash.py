@@ -32,7 +32,7 @@ from server.catalog.sync_runs import INTERRUPTED
 from server.cli.main import cli, initialize
 from server.core.settings import load_settings
 from server.web.app import create_app
-from tests.content.tuf_helpers import make_repo
+from tests.content.tuf.helpers import make_repo
 from tests.crash_driver import ADOPT_RENAMES, NEVER_REACHED
 from tests.facility import (
     ADMIN,
@@ -46,7 +46,7 @@ from tests.facility import (
     version_blobs,
 )
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[3]
 RUN_TIMEOUT = 60
 
 

@@ -13,7 +13,7 @@ from content.tuf import repository
 from content.tuf.publisher_cli import publisher_cli
 from content.tuf.repository import PublisherError
 from tests.content.hostile import CASES, take_apart
-from tests.content.tuf_helpers import export, make_package, make_repo
+from tests.content.tuf.helpers import export, make_package, make_repo
 
 
 def mode(path: Path) -> int:

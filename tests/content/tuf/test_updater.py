@@ -26,7 +26,7 @@ from content.tuf.updater import (
     TargetTooLargeError,
     UntrustedSignatureError,
 )
-from tests.content.tuf_helpers import NGO, client_for, export, make_package, make_repo, serve
+from tests.content.tuf.helpers import NGO, client_for, export, make_package, make_repo, serve
 
 
 @pytest.fixture

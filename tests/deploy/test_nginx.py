@@ -24,8 +24,8 @@ from server.learning import assignments
 from server.people.accounts import Role
 from server.people.audit import Actor
 from tests.conftest import CSRF_RE, PIN, demo_facility, make_user
+from tests.deploy.nginx_site import Site, make_certificates, nginx_binary, running_nginx
 from tests.live import free_port, running_server
-from tests.nginx_site import Site, make_certificates, nginx_binary, running_nginx
 
 pytestmark = pytest.mark.e2e
 

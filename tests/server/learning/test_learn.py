@@ -20,7 +20,7 @@ from server.people.accounts import Role
 from server.people.audit import Actor
 from tests.conftest import CSRF_RE, FakeClock, People, make_user, sign_in
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 MATH = "org.stepstone.demo.everyday-math"
 SAFETY = "org.stepstone.demo.workplace-safety"
 TRAPS = "org.stepstone.demo.thinking-traps"
@@ -515,7 +515,7 @@ def test_a_new_course_version_keeps_progress_by_lesson_key(
     from content.package.build import build_package
     from content.tuf.repository import add_packages
     from server.catalog.sync import sync_all
-    from tests.test_sync import _course_copy
+    from tests.server.catalog.test_sync import _course_copy
 
     sign_in(client, people.learner)
     send_events(
