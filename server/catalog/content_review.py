@@ -120,3 +120,23 @@ def asset(database: Database, version_id: int, path: str) -> dict[str, Any]:
     if row is None:
         raise NotFound()
     return dict(row)
+
+
+def versions(database: Database) -> list[dict[str, Any]]:
+    """Every course version for the admin's content list: pending ones first, then by
+    course and newest version, each with whether it is the live one."""
+    rows = database.query(
+        "SELECT v.id, v.version, v.status, v.title, v.imported_at, c.course_id, c.id AS course_pk,"
+        " c.pulled_at, c.live_version_id = v.id AS live, p.name AS publisher"
+        " FROM course_versions v JOIN courses c ON c.id = v.course_pk"
+        " JOIN publishers p ON p.id = c.publisher_id"
+        " ORDER BY v.status != 'pending', c.course_id, v.version DESC"
+    )
+    return [dict(r) for r in rows]
+
+
+def newest_version_id(database: Database, course_pk: int) -> int | None:
+    """The course's most recently imported version (what the review page shows when a
+    take-down of the whole course is refused)."""
+    row = database.query_one("SELECT max(id) FROM course_versions WHERE course_pk = ?", [course_pk])
+    return int(row[0]) if row is not None and row[0] is not None else None

@@ -15,6 +15,7 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 import sqlite_utils
 
@@ -180,3 +181,48 @@ def reason(exc: BaseException) -> str:
     if isinstance(exc, KeyboardInterrupt):
         return "stopped by hand"
     return f"unexpected error {type(exc).__name__}: {str(exc)[:300]}"
+
+
+def recent_runs(database: Database, publisher_id: int, limit: int = 5) -> list[sqlite3.Row]:
+    """The publisher's last runs, newest first, as the publishers page lists them."""
+    return database.query(
+        "SELECT * FROM sync_runs WHERE publisher_id = ? ORDER BY id DESC LIMIT ?",
+        [publisher_id, limit],
+    )
+
+
+# The timer starts up to 30 minutes late on purpose and a big import takes a while; past
+# that, a missed sync means the timer is not running.
+SYNC_GRACE = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class NextSync:
+    at: str  # ISO 8601, UTC, like the run times beside it
+    late: bool
+
+
+def next_syncs(
+    database: Database, publishers: list[Publisher], every_hours: int
+) -> dict[int, NextSync | None]:
+    """When stepstone-sync.timer should next sync each publisher, or None if it never did.
+
+    The server cannot ask systemd, so this is the last timed run (`stepstone sync`, which
+    the timer starts) plus the period the admin set to match the timer.
+    """
+    rows = database.query(
+        "SELECT publisher_id, max(started_at) FROM sync_runs WHERE trigger = 'cli'"
+        " GROUP BY publisher_id"
+    )
+    last = {int(row[0]): datetime.fromisoformat(row[1]) for row in rows}
+    now = clock.now()
+    result: dict[int, NextSync | None] = {}
+    for publisher in publishers:
+        started = last.get(publisher.id)
+        if started is None:
+            result[publisher.id] = None
+            continue
+        due = started + timedelta(hours=every_hours)
+        late = (due + SYNC_GRACE).timestamp() < now
+        result[publisher.id] = NextSync(clock.iso(due.timestamp()), late)
+    return result

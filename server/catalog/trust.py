@@ -117,6 +117,12 @@ def list_publishers(database: Database, settings: Settings) -> list[Publisher]:
     return [Publisher.from_row(r) for r in rows if settings.demo or not r["demo"]]
 
 
+def publisher_names(database: Database) -> list[tuple[str, str]]:
+    """(name, display name) of every publisher, by display name, for a chooser."""
+    rows = database.query("SELECT name, display_name FROM publishers ORDER BY display_name")
+    return [(r[0], r[1]) for r in rows]
+
+
 def trusted_root(database: Database, publisher: Publisher) -> bytes:
     row = database.query_one("SELECT trusted_root FROM publishers WHERE id = ?", [publisher.id])
     if row is None:

@@ -53,6 +53,7 @@ PAGE_MAX = 600.0
 BACKLOG = 15 * 60.0
 MAX_EVENTS_PER_POST = 200
 MAX_MEDIA_SECONDS = 24 * 3600.0
+REOPEN_QUIET_SECONDS = 60
 _EVENT_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
@@ -261,6 +262,34 @@ def record_client_events(
             if code and code not in outcome.certificates and fresh:
                 outcome.certificates.append(code)
     return outcome
+
+
+def record(
+    database: Database,
+    settings: Settings,
+    user: User,
+    course: Course,
+    lesson: Lesson,
+    event: Event,
+) -> bool:
+    """`record_in` in a transaction of its own."""
+    with database.write() as db:
+        return record_in(db, settings, user, course, lesson, event)
+
+
+def opening_counts(database: Database, user_id: int, course_id: str, lesson_key: str) -> bool:
+    """Whether opening this lesson now is an event worth writing: not when the learner
+    started it already and did anything within the last `REOPEN_QUIET_SECONDS` (the time
+    is credited with their next event anyway)."""
+    row = database.query_one(
+        "SELECT (SELECT 1 FROM lesson_progress WHERE user_id = :u AND course_id = :c"
+        " AND lesson_key = :k) AS started,"
+        " (SELECT last_event_at FROM activity WHERE user_id = :u) AS last",
+        {"u": user_id, "c": course_id, "k": lesson_key},
+    )
+    if row is None or row["started"] is None or row["last"] is None:
+        return True
+    return clock.now() - float(row["last"]) >= REOPEN_QUIET_SECONDS
 
 
 def record_in(

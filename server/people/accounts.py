@@ -117,6 +117,14 @@ def get_user(database: Database, user_id: int) -> User:
     return User.from_row(row)
 
 
+def get_user_in(db: sqlite_utils.Database, user_id: int) -> User:
+    """`get_user` inside the caller's write transaction (sees what it wrote)."""
+    row = db.execute("SELECT * FROM users WHERE id = ?", [user_id]).fetchone()
+    if row is None:
+        raise NotFound()
+    return User.from_row(row)
+
+
 def find_user(database: Database, role: Role, login: str) -> tuple[User, str] | None:
     """The account a sign-in names, with its stored hash; learners and staff apart."""
     return find_user_in(database.reader, role, login)
@@ -213,6 +221,17 @@ def set_language(database: Database, user: User, language: str) -> None:
     lang = validate_language(language)
     with database.write() as db:
         db.execute("UPDATE users SET language = ? WHERE id = ?", [lang, user.id])
+
+
+TEXT_SIZES = ("normal", "large", "larger")
+
+
+def set_text_size(database: Database, user: User, size: str) -> None:
+    """The learner's reading size; one of `TEXT_SIZES` (the caller checks)."""
+    if size not in TEXT_SIZES:
+        raise ValueError(f"unknown text size {size!r}")
+    with database.write() as db:
+        db.execute("UPDATE users SET text_size = ? WHERE id = ?", [size, user.id])
 
 
 def reset_secret(database: Database, actor: Actor, user_id: int) -> str:

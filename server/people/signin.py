@@ -257,6 +257,13 @@ def sign_in(database: Database, settings: Settings, attempt: Attempt) -> tuple[U
     return user, session_id
 
 
+def sign_out(database: Database, session_id: str, actor: Actor, label: str) -> None:
+    """End the session (an empty id: none to end) and audit the sign-out, together."""
+    with database.write() as db:
+        sessions.end_in(db, session_id, "signed-out")
+        audit.record(db, actor, "signout", label)
+
+
 def _settle_change_in(
     db: sqlite_utils.Database,
     settings: Settings,

@@ -31,6 +31,8 @@ from server.core.db import Database
 from server.core.errors import NotFound
 from server.core.settings import Settings
 from server.learning import visibility
+from server.people import audit
+from server.people.audit import Actor
 
 METRICS = (
     "enrolments",
@@ -287,3 +289,13 @@ def public_key_pem(settings: Settings) -> bytes:
 def sign(settings: Settings, data: bytes) -> str:
     """A detached Ed25519 signature of exactly these bytes, base64."""
     return base64.b64encode(signing_key(settings).sign(data)).decode("ascii")
+
+
+def record_export(
+    database: Database, actor: Actor, publisher_name: str, kind: str, rows: int
+) -> None:
+    """Audit one download of a publisher's report: who took what out of the facility."""
+    with database.write() as db:
+        audit.record(
+            db, actor, "export.impact", f"publisher:{publisher_name}", format=kind, rows=rows
+        )

@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 from starlette.datastructures import UploadFile
 from starlette.responses import FileResponse, Response
 
-from server.catalog import content_review, library, trust
-from server.catalog.library import Publisher
+from server.catalog import content_review, library, sync_runs, trust
 from server.catalog.sync import content_store, sync_publisher
-from server.core import clock
-from server.core.db import Database
 from server.core.errors import N_, NotFound, ValidationError
 from server.people.accounts import Role
 from server.web.plumbing import Req, access, redirect
@@ -25,14 +20,8 @@ def _version_id(req: Req) -> int:
 
 @access(Role.ADMIN)
 def content_list(req: Req) -> Response:
-    rows = req.database.query(
-        "SELECT v.id, v.version, v.status, v.title, v.imported_at, c.course_id, c.id AS course_pk,"
-        " c.pulled_at, c.live_version_id = v.id AS live, p.name AS publisher"
-        " FROM course_versions v JOIN courses c ON c.id = v.course_pk"
-        " JOIN publishers p ON p.id = c.publisher_id"
-        " ORDER BY v.status != 'pending', c.course_id, v.version DESC"
-    )
-    return req.render("admin/content.html", {"versions": [dict(r) for r in rows]})
+    versions = content_review.versions(req.database)
+    return req.render("admin/content.html", {"versions": versions})
 
 
 def _review_page(
@@ -93,10 +82,8 @@ def course_pull(req: Req) -> Response:
     try:
         library.pull_course(req.database, hooks, actor, course_pk, req.field("reason", 500))
     except ValidationError as exc:
-        newest = req.database.query_one(
-            "SELECT max(id) FROM course_versions WHERE course_pk = ?", [course_pk]
-        )
-        return _review_page(req, exc.message, 400, int(newest[0]) if newest else None)
+        newest = content_review.newest_version_id(req.database, course_pk)
+        return _review_page(req, exc.message, 400, newest)
     return redirect("/admin/content", notice="saved")
 
 
@@ -114,12 +101,7 @@ def version_file(req: Req) -> Response:
 
 def _publishers_page(req: Req, error: str = "", status: int = 200) -> Response:
     publishers = trust.list_publishers(req.database, req.settings)
-    runs = {
-        p.id: req.database.query(
-            "SELECT * FROM sync_runs WHERE publisher_id = ? ORDER BY id DESC LIMIT 5", [p.id]
-        )
-        for p in publishers
-    }
+    runs = {p.id: sync_runs.recent_runs(req.database, p.id) for p in publishers}
     sources = {p.id: trust.sources(req.database, p) for p in publishers}
     return req.render(
         "admin/publishers.html",
@@ -127,49 +109,14 @@ def _publishers_page(req: Req, error: str = "", status: int = 200) -> Response:
             "publishers": publishers,
             "runs": runs,
             "sources": sources,
-            "next_syncs": next_syncs(req.database, publishers, req.settings.sync_every_hours),
+            "next_syncs": sync_runs.next_syncs(
+                req.database, publishers, req.settings.sync_every_hours
+            ),
             "error": error,
             "form": req.form,
         },
         status,
     )
-
-
-# The timer starts up to 30 minutes late on purpose and a big import takes a while; past
-# that, a missed sync means the timer is not running.
-SYNC_GRACE = timedelta(hours=1)
-
-
-@dataclass(frozen=True)
-class NextSync:
-    at: str  # ISO 8601, UTC, like the run times beside it
-    late: bool
-
-
-def next_syncs(
-    database: Database, publishers: list[Publisher], every_hours: int
-) -> dict[int, NextSync | None]:
-    """When stepstone-sync.timer should next sync each publisher, or None if it never did.
-
-    The server cannot ask systemd, so this is the last timed run (`stepstone sync`, which
-    the timer starts) plus the period the admin set to match the timer.
-    """
-    rows = database.query(
-        "SELECT publisher_id, max(started_at) FROM sync_runs WHERE trigger = 'cli'"
-        " GROUP BY publisher_id"
-    )
-    last = {int(row[0]): datetime.fromisoformat(row[1]) for row in rows}
-    now = clock.now()
-    result: dict[int, NextSync | None] = {}
-    for publisher in publishers:
-        started = last.get(publisher.id)
-        if started is None:
-            result[publisher.id] = None
-            continue
-        due = started + timedelta(hours=every_hours)
-        late = (due + SYNC_GRACE).timestamp() < now
-        result[publisher.id] = NextSync(clock.iso(due.timestamp()), late)
-    return result
 
 
 @access(Role.ADMIN)

@@ -7,21 +7,16 @@ import json
 
 from starlette.responses import Response
 
+from server.catalog import trust
 from server.core.errors import NotFound
-from server.people import audit
 from server.people.accounts import Role
 from server.teaching import impact
 from server.web.plumbing import Req, access
 
 
-def _publishers(req: Req) -> list[tuple[str, str]]:
-    rows = req.database.query("SELECT name, display_name FROM publishers ORDER BY display_name")
-    return [(r[0], r[1]) for r in rows]
-
-
 @access(Role.ADMIN)
 def impact_page(req: Req) -> Response:
-    publishers = _publishers(req)
+    publishers = trust.publisher_names(req.database)
     chosen = req.request.query_params.get("publisher", "")
     report = None
     preview = ""
@@ -59,15 +54,9 @@ def impact_download(req: Req) -> Response:
         }
         body = json.dumps(envelope, indent=2, ensure_ascii=False).encode("utf-8")
         media_type, filename = "application/json", "signed.json"
-    with req.database.write() as db:
-        audit.record(
-            db,
-            req.user.actor(req.client_address),
-            "export.impact",
-            f"publisher:{name}",
-            format=kind,
-            rows=len(report["rows"]),
-        )
+    impact.record_export(
+        req.database, req.user.actor(req.client_address), name, kind, len(report["rows"])
+    )
     return Response(
         body,
         media_type=media_type,

@@ -6,7 +6,7 @@ from starlette.responses import Response
 
 from server.core.errors import N_, ValidationError
 from server.core.settings import SUPPORTED_LANGUAGES
-from server.people import accounts, audit, groups, sessions
+from server.people import accounts, groups, sessions
 from server.people.accounts import Role
 from server.people.signin import (
     Attempt,
@@ -14,6 +14,7 @@ from server.people.signin import (
     SignInRefused,
     change_own_secret,
     sign_in,
+    sign_out,
 )
 from server.web.plumbing import LANGUAGE_COOKIE, PUBLIC, SIGNED_IN, Req, access, redirect
 
@@ -90,9 +91,8 @@ def staff_signin(req: Req) -> Response:
 def signout(req: Req) -> Response:
     user = req.user
     staff = user.role.is_staff
-    sessions.end(req.database, req.session.id if req.session else "", "signed-out")
-    with req.database.write() as db:
-        audit.record(db, user.actor(req.client_address), "signout", user.label)
+    session_id = req.session.id if req.session else ""
+    sign_out(req.database, session_id, user.actor(req.client_address), user.label)
     return _signed_out(req, "/staff/signin" if staff else "/signin", "signed-out")
 
 

@@ -19,14 +19,13 @@ from server.core import clock
 from server.core.errors import N_, BadRequest, NotFound, ValidationError
 from server.learning import certificates, plans, progress, quizzes, visibility, workbooks
 from server.learning.visibility import Course, Lesson
-from server.people.accounts import Role
+from server.people import accounts
+from server.people.accounts import TEXT_SIZES, Role
 from server.web.headers import CSP, serialize_csp
 from server.web.lessonpage import course_url, lesson_html, lesson_url, media_url
 from server.web.plumbing import Req, access, redirect
 
 _EVENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
-TEXT_SIZES = ("normal", "large", "larger")
-REOPEN_QUIET_SECONDS = 60
 # A PDF lesson shows the file inline in an <object>; everything else keeps object-src 'none'.
 _PDF_CSP = serialize_csp({**CSP, "object-src": ["'self'"]})
 
@@ -136,8 +135,7 @@ def enrol(req: Req) -> Response:
 
 
 def _record(req: Req, course: Course, lesson: Lesson, event: progress.Event) -> None:
-    with req.database.write() as db:
-        progress.record_in(db, req.settings, req.user, course, lesson, event)
+    progress.record(req.database, req.settings, req.user, course, lesson, event)
 
 
 def _lesson_context(
@@ -226,25 +224,13 @@ def lesson_page(req: Req) -> Response:
     # JavaScript, is what their time on the previous page is credited by. Reopening it
     # within a minute of the last event adds nothing, so it writes nothing (a page view
     # then costs no write lock; the time is credited with the next event anyway).
-    if _opening_counts(req, course, lesson):
+    if progress.opening_counts(req.database, req.user.id, course.course_id, lesson.key):
         event = progress.Event(new_event_id(), "started", course.course_id, lesson.key)
         _record(req, course, lesson, event)
     response = req.render("learn/lesson.html", _lesson_context(req, course, lessons, lesson))
     if lesson.kind == "pdf":
         response.headers["Content-Security-Policy"] = _PDF_CSP
     return response
-
-
-def _opening_counts(req: Req, course: Course, lesson: Lesson) -> bool:
-    row = req.database.query_one(
-        "SELECT (SELECT 1 FROM lesson_progress WHERE user_id = :u AND course_id = :c"
-        " AND lesson_key = :k) AS started,"
-        " (SELECT last_event_at FROM activity WHERE user_id = :u) AS last",
-        {"u": req.user.id, "c": course.course_id, "k": lesson.key},
-    )
-    if row is None or row["started"] is None or row["last"] is None:
-        return True
-    return clock.now() - float(row["last"]) >= REOPEN_QUIET_SECONDS
 
 
 def _after(course: Course, lessons: list[Lesson], lesson: Lesson, notice: str) -> Response:
@@ -412,8 +398,7 @@ def text_size(req: Req) -> Response:
     size = req.field("size", 20)
     if size not in TEXT_SIZES:
         raise BadRequest()
-    with req.database.write() as db:
-        db.execute("UPDATE users SET text_size = ? WHERE id = ?", [size, req.user.id])
+    accounts.set_text_size(req.database, req.user, size)
     back = req.field("next", 500)
     if not back.startswith("/learn") or back.startswith("//"):
         back = "/learn"

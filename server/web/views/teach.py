@@ -12,7 +12,6 @@ from server.core import csvfiles
 from server.core.db import row_id
 from server.core.errors import N_, BadRequest, NotFound, ValidationError
 from server.learning import assignments, plans, visibility
-from server.people import audit
 from server.people.accounts import Role
 from server.teaching import dashboards, exports, workbook_review
 from server.teaching.dashboards import Scope
@@ -87,20 +86,16 @@ def assign(req: Req) -> Response:
     members = {u.id for u in dashboards.group_learners(req.database, group.id)}
     if any(learner_id not in members for learner_id in chosen):
         raise NotFound()
-    actor = req.user.actor(req.client_address)
     try:
-        with req.database.write() as db:
-            targets: list[tuple[int | None, int | None]] = [(lid, None) for lid in chosen]
-            for user_id, group_id in targets or [(None, group.id)]:
-                assignments.assign_in(
-                    db,
-                    actor,
-                    course_id,
-                    user_id=user_id,
-                    group_id=group_id,
-                    due_date=req.field("due_date", 20) or None,
-                    note=req.field("note", 500),
-                )
+        assignments.assign(
+            req.database,
+            req.user.actor(req.client_address),
+            course_id,
+            learners=chosen,
+            group_id=group.id,
+            due_date=req.field("due_date", 20) or None,
+            note=req.field("note", 500),
+        )
     except ValidationError as exc:
         return _group_page(req, exc.message, 400)
     return redirect(f"/teach/groups/{group.id}", notice="assigned")
@@ -109,27 +104,15 @@ def assign(req: Req) -> Response:
 @access(*STAFF)
 def unassign(req: Req) -> Response:
     scope = _scope(req)
-    row = req.database.query_one(
-        "SELECT id, course_id, user_id, group_id FROM assignments WHERE id = ?",
-        [_int(req, "assignment_id")],
-    )
-    if row is None:
-        raise NotFound()
-    if row["group_id"] is not None:
-        scope.group(req.database, row["group_id"])
+    assignment = assignments.get(req.database, _int(req, "assignment_id"))
+    if assignment.group_id is not None:
+        scope.group(req.database, assignment.group_id)
+    elif assignment.user_id is not None:
+        scope.learner(req.database, assignment.user_id)
     else:
-        scope.learner(req.database, row["user_id"])
+        raise NotFound()
     back = req.field("back", 200)
-    with req.database.write() as db:
-        db.execute("DELETE FROM assignments WHERE id = ?", [row["id"]])
-        target = f"group:{row['group_id']}" if row["group_id"] else f"user:{row['user_id']}"
-        audit.record(
-            db,
-            req.user.actor(req.client_address),
-            "assignment.remove",
-            target,
-            course=row["course_id"],
-        )
+    assignments.remove(req.database, req.user.actor(req.client_address), assignment)
     if not back.startswith("/teach/") or back.startswith("//"):
         back = "/teach"
     return redirect(back, notice="unassigned")
@@ -163,16 +146,15 @@ def course_assign(req: Req) -> Response:
     if lesson_key is not None and lesson_key not in {f.key for f in board.funnel}:
         return _course_page(req, N_("Choose a lesson of this course."), 400)
     try:
-        with req.database.write() as db:
-            assignments.assign_in(
-                db,
-                req.user.actor(req.client_address),
-                board.course_id,
-                group_id=group.id,
-                due_date=req.field("due_date", 20) or None,
-                note=req.field("note", 500),
-                lesson_key=lesson_key,
-            )
+        assignments.assign(
+            req.database,
+            req.user.actor(req.client_address),
+            board.course_id,
+            group_id=group.id,
+            due_date=req.field("due_date", 20) or None,
+            note=req.field("note", 500),
+            lesson_key=lesson_key,
+        )
     except ValidationError as exc:
         return _course_page(req, exc.message, 400)
     return redirect(f"/teach/groups/{group.id}", notice="assigned")
