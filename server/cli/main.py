@@ -32,6 +32,7 @@ from server.ops.upgrade import migrate
 from server.people import accounts, groups, roster
 from server.people.accounts import Role
 from server.people.audit import Actor, AuditKeyMissing, ensure_key, parse_head, verify_chain
+from server.people.demo import create_demo_people
 
 CLI_ACTOR = Actor.system("cli")
 
@@ -167,43 +168,25 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
 
 
 DEMO_ASSIGNED_COURSE = "org.stepstone.demo.workplace-safety"
-DEMO_PEOPLE = [
-    (Role.ADMIN, "admin", "Demo Admin", "en"),
-    (Role.EDUCATOR, "teacher", "Demo Teacher", "en"),
-    (Role.LEARNER, "A1001", "Alex Rivera", "en"),
-    (Role.LEARNER, "A1002", "María López", "es"),
-]
 
 
 def make_demo(settings: Settings, courses: Path | None = None) -> list[tuple[accounts.User, str]]:
     """Create the demo accounts and a demo class; returns their one-time credentials."""
     database = initialize(settings)
-    made = []
-    with database.write() as db:
-        group_id = groups.insert_group(db, CLI_ACTOR, "Demo Class", "class", "Demo group")
-        for role, login, name, language in DEMO_PEOPLE:
-            user_id, secret = accounts.insert_user(db, CLI_ACTOR, role, login, name, language)
-            if role is not Role.ADMIN:
-                db.execute(
-                    "INSERT INTO group_members (group_id, user_id, added_at) VALUES (?, ?, ?)",
-                    [group_id, user_id, clock.iso()],
-                )
-            made.append((user_id, secret))
-    result = [(accounts.get_user(database, uid), secret) for uid, secret in made]
+    group_id, result = create_demo_people(database, CLI_ACTOR)
     if courses is not None:
         report = publish_demo_courses(settings, database, courses)
         click.echo(f"Demo courses: {report.status}: {report.message}")
         teacher = next(user for user, _ in result if user.role is Role.EDUCATOR)
         due = datetime.fromtimestamp(clock.now() + 14 * 86400, UTC).date().isoformat()
-        with database.write() as db:
-            assignments.assign_in(
-                db,
-                teacher.actor(),
-                DEMO_ASSIGNED_COURSE,
-                group_id=group_id,
-                due_date=due,
-                note="Start with the video. Ask me if a word is new to you.",
-            )
+        assignments.assign(
+            database,
+            teacher.actor(),
+            DEMO_ASSIGNED_COURSE,
+            group_id=group_id,
+            due_date=due,
+            note="Start with the video. Ask me if a word is new to you.",
+        )
     database.close()
     return result
 

@@ -13,6 +13,7 @@ import click
 from server.cli.content import CLI_ACTOR, open_data
 from server.core import csvfiles
 from server.core.errors import NotFound, ValidationError
+from server.people import groups
 from server.people.accounts import Role, User
 from server.teaching import exports, impact
 from server.teaching.dashboards import Scope
@@ -33,10 +34,10 @@ def _group_id(ctx: click.Context, name: str) -> str:
     if not name:
         return ""
     _, database = open_data(ctx)
-    row = database.query_one("SELECT id FROM groups WHERE name = ?", [name])
-    if row is None:
+    group = groups.find_group(database, name)
+    if group is None:
         raise click.ClickException(f"No group is called {name!r}.")
-    return str(row[0])
+    return str(group.id)
 
 
 def _filter_options(function: click.decorators.FC) -> click.decorators.FC:

@@ -110,6 +110,20 @@ def get_group(database: Database, group_id: int) -> Group:
     return _group(row)
 
 
+def get_group_in(db: sqlite_utils.Database, group_id: int) -> Group:
+    """`get_group` inside the caller's write transaction (sees what it wrote)."""
+    row = db.execute(_GROUP_SQL + " WHERE g.id = ?", [group_id]).fetchone()
+    if row is None:
+        raise NotFound()
+    return _group(row)
+
+
+def find_group(database: Database, name: str) -> Group | None:
+    """The group with exactly this name, if there is one."""
+    row = database.query_one(_GROUP_SQL + " WHERE g.name = ?", [name])
+    return _group(row) if row is not None else None
+
+
 def _group(row: sqlite3.Row) -> Group:
     data: dict[str, Any] = dict(row)
     data.pop("created_at", None)
