@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import re
 import stat
 from pathlib import Path
@@ -11,6 +12,7 @@ from click.testing import CliRunner
 
 from server.cli.main import cli
 from server.core.db import Database
+from server.core.settings import load_settings
 from server.people import accounts
 from server.people.accounts import Role
 from tests.conftest import audit_link, rewrite_audit_log
@@ -161,6 +163,17 @@ def test_demo_creates_four_people_with_one_time_sign_ins(runner: CliRunner, tmp_
     result = run(runner, data, "demo", "--no-serve")
     assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
     assert len(re.findall(r"one-time (PIN|password)", result.output)) == 4  # type: ignore[attr-defined]
+    # The demo class is made like any other: each member's joining is in the audit log.
+    database = Database(load_settings(environ={}, data_dir=data).database_path)
+    joined = database.query(
+        "SELECT target, detail FROM audit_log WHERE action = 'group.add-member' ORDER BY id"
+    )
+    database.close()
+    assert [(r[0], json.loads(r[1])["member"]) for r in joined] == [
+        ("group:Demo Class", "educator:teacher"),
+        ("group:Demo Class", "learner:A1001"),
+        ("group:Demo Class", "learner:A1002"),
+    ]
     again = run(runner, data, "demo", "--no-serve")
     assert "already in" in again.output  # type: ignore[attr-defined]
 

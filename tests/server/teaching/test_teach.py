@@ -20,7 +20,7 @@ from server.cli.demo import publish_demo_courses
 from server.cli.main import cli
 from server.core.db import Database
 from server.core.settings import Settings, load_settings
-from server.learning import visibility, workbooks
+from server.learning import assignments, visibility, workbooks
 from server.people import groups
 from server.people.accounts import Role
 from server.people.audit import Actor
@@ -116,6 +116,30 @@ def test_assignments_reach_learners_and_scope_keeps_other_groups_out(
     assert "Bea Learner" not in teacher.get("/teach/exports/progress.csv").text
     audit = database.query("SELECT action FROM audit_log WHERE action LIKE 'assignment.%'")
     assert [r[0] for r in audit] == ["assignment.add"]
+
+
+def test_an_educator_takes_back_an_assignment_of_their_group_only(
+    app: object, people: People, database: Database, classes: tuple[int, int]
+) -> None:
+    group_a, group_b = classes
+    with database.write() as db:
+        mine = assignments.assign_in(db, SYSTEM, SAFETY, group_id=group_a)
+        theirs = assignments.assign_in(db, SYSTEM, SAFETY, group_id=group_b)
+    teacher = TestClient(app, base_url="http://testserver")  # type: ignore[arg-type]
+    sign_in(teacher, people.educator)
+    page = f"/teach/groups/{group_a}"
+    form = {"csrf_token": token(teacher, page), "back": page}
+    refused = teacher.post(f"/teach/assignments/{theirs}/remove", data=form)
+    assert refused.status_code == 404
+    done = teacher.post(f"/teach/assignments/{mine}/remove", data=form, follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"].startswith(page)
+    assert SAFETY not in visibility.assignments_for(database, people.learner.id)
+    assert SAFETY in visibility.assignments_for(database, people.other_learner.id)
+    audit = database.query(
+        "SELECT actor, target, detail FROM audit_log WHERE action = 'assignment.remove'"
+    )
+    assert [(r[0], r[1]) for r in audit] == [(people.educator.label, f"group:{group_a}")]
+    assert json.loads(audit[0][2])["course"] == SAFETY
 
 
 @pytest.mark.usefixtures("classes")
