@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -220,6 +220,30 @@ def covered(ranges: Iterable[tuple[float, float]], duration: float) -> float:
     return min(1.0, total / duration)
 
 
+# Events whose content belongs to the module of their lesson kind: progress stores, credits
+# and counts them, then hands each new one over (a draft carries workbook answers). The
+# kind's module registers its handler here, so progress imports none of the modules that
+# are built on it.
+HANDLED_ELSEWHERE = frozenset({"draft"})
+EventHandler = Callable[[sqlite_utils.Database, User, Course, Lesson, Event, float], None]
+_handlers: dict[str, EventHandler] = {}
+
+
+def handle_events(event_type: str, handler: EventHandler) -> None:
+    """Have ``handler`` apply every new event of this type, in the event's transaction."""
+    if event_type not in HANDLED_ELSEWHERE:
+        raise ValueError(f"progress applies {event_type!r} events itself")
+    _handlers[event_type] = handler
+
+
+def _handler(event_type: str) -> EventHandler:
+    try:
+        return _handlers[event_type]
+    except KeyError:
+        # Storing the event without its content would lose a learner's words quietly.
+        raise LookupError(f"no module handles {event_type!r} events") from None
+
+
 def record_client_events(
     database: Database, settings: Settings, user: User, raw_events: Any
 ) -> Outcome:
@@ -406,14 +430,8 @@ def _apply(
             complete_in(db, settings, user, course, lesson.key, now)
     elif event.type == "completed":
         complete_in(db, settings, user, course, lesson.key, now)
-    elif event.type == "draft":
-        from server.learning import (
-            workbooks,  # workbooks records its own events through this module
-        )
-
-        shown_private = workbooks.shown_private_keys(event.data.get("shown_private"))
-        answers = event.data.get("answers")
-        workbooks.save_draft_in(db, user, course, lesson, answers, now, shown_private)
+    elif event.type in HANDLED_ELSEWHERE:
+        _handler(event.type)(db, user, course, lesson, event, now)
 
 
 def _progressed(db: sqlite_utils.Database, lesson: Lesson, event: Event, key: list[Any]) -> bool:

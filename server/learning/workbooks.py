@@ -307,6 +307,23 @@ def save_draft_in(
     return entry_id
 
 
+def _apply_draft_in(
+    db: sqlite_utils.Database,
+    user: User,
+    course: Course,
+    lesson: Lesson,
+    event: progress.Event,
+    now: float,
+) -> None:
+    """A new draft event (autosave or the plain form): its answers go into the draft."""
+    shown_private = shown_private_keys(event.data.get("shown_private"))
+    answers = event.data.get("answers")
+    save_draft_in(db, user, course, lesson, answers, now, shown_private)
+
+
+progress.handle_events("draft", _apply_draft_in)
+
+
 def save(
     database: Database,
     settings: Settings,
