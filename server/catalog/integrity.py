@@ -15,7 +15,6 @@ when that cannot race an import.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import stat
 import time
@@ -24,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from content.format.lessondata import stored_manifest
 from content.importing.store import ContentStore
 from server.core import clock
 from server.core.db import Database
@@ -162,11 +162,8 @@ def blob_references(database: Database) -> list[BlobRef]:
 
 def _lesson_html_paths(manifest: str) -> dict[str, str]:
     """Lesson key → its HTML's path in the package (for report lines an admin recognises)."""
-    try:
-        lessons = json.loads(manifest).get("lessons", [])
-        return {str(entry["key"]): str(entry["html"]) for entry in lessons}
-    except (ValueError, TypeError, KeyError, AttributeError):
-        return {}
+    lessons = stored_manifest(manifest).lessons
+    return {lesson.key: lesson.html for lesson in lessons if lesson.key and lesson.html}
 
 
 class StoreCheck:

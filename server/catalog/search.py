@@ -20,15 +20,20 @@ being right is the second line of defence, not the first.
 
 from __future__ import annotations
 
+import dataclasses
 import html
-import json
 import logging
 import re
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
+from content.format.lessondata import (
+    CourseInfo,
+    ManifestLesson,
+    stored_lesson_data,
+    stored_manifest,
+)
 from content.importing.store import ContentStore
 from search_index import (
     UPDATE_ERRORS,
@@ -105,7 +110,7 @@ def captions_text(vtt: str) -> str:
 
 
 def lesson_sections(
-    lesson: Mapping[str, Any], read_text: Callable[[str], str | None]
+    lesson: ManifestLesson, read_text: Callable[[str], str | None]
 ) -> Iterator[Section]:
     """The searchable parts of one lesson, from its manifest entry.
 
@@ -113,42 +118,37 @@ def lesson_sections(
     accepted answers or the explanations; workbook prompts give the prompt and its
     helper text. Learners' answers live in other tables and are never read here.
     """
-    key, title = str(lesson["key"]), str(lesson["title"])
-    summary = str(lesson.get("summary", "") or "")
-    for number, section in enumerate(lesson.get("sections", []) or []):
-        text = str(section.get("text", ""))
-        if number == 0 and summary:
-            text = f"{summary}\n{text}"
-        yield Section(
-            key, title, str(section.get("heading", "")), text, str(section.get("anchor", ""))
-        )
-    for caption in lesson.get("captions", []) or []:
-        vtt = read_text(str(caption.get("src", "")))
+    key, title, data = lesson.key, lesson.title, lesson.data
+    for number, section in enumerate(data.sections):
+        text = section.text
+        if number == 0 and data.summary:
+            text = f"{data.summary}\n{text}"
+        yield Section(key, title, section.heading, text, section.anchor)
+    for caption in data.captions:
+        vtt = read_text(caption.src)
         if vtt:
-            label = str(caption.get("label", "") or "")
             yield Section(
-                key, title, label, captions_text(vtt), part=Part.CAPTIONS,
-                language=str(caption.get("language", "") or "") or None,
+                key, title, caption.label, captions_text(vtt), part=Part.CAPTIONS,
+                language=caption.language or None,
             )  # fmt: skip
-    for question in (lesson.get("quiz") or {}).get("questions", []) or []:
-        choices = [str(c.get("text", "")) for c in question.get("choices", []) or []]
+    for question in data.questions:
+        choices = [c.text for c in question.choices]
         yield Section(
-            key, title, title, "\n".join([str(question.get("prompt", "")), *choices]),
-            part=Part.QUESTION, item_key=str(question.get("key", "")),
+            key, title, title, "\n".join([question.prompt, *choices]),
+            part=Part.QUESTION, item_key=question.key,
         )  # fmt: skip
-    for prompt in (lesson.get("workbook") or {}).get("prompts", []) or []:
-        helpers = [str(prompt.get(name, "") or "") for name in ("hint", "min_label", "max_label")]
-        options = [str(o) for o in prompt.get("options", []) or []]
+    for prompt in data.prompts:
+        helpers = [prompt.hint, prompt.min_label, prompt.max_label]
         yield Section(
-            key, title, title, "\n".join([str(prompt.get("prompt", "")), *helpers, *options]),
-            part=Part.PROMPT, item_key=str(prompt.get("key", "")),
+            key, title, title, "\n".join([prompt.prompt, *helpers, *prompt.options]),
+            part=Part.PROMPT, item_key=prompt.key,
         )  # fmt: skip
 
 
 def version_docs(
     version_id: int,
-    course: Mapping[str, Any],
-    lessons: Sequence[Mapping[str, Any]],
+    course: CourseInfo,
+    lessons: Sequence[ManifestLesson],
     read_text: Callable[[str], str | None],
     *,
     pending: bool = False,
@@ -158,13 +158,13 @@ def version_docs(
     sections = [s for lesson in lessons for s in lesson_sections(lesson, read_text)]
     return VersionDocs(
         version_id=version_id,
-        course_id=str(course["id"]),
-        course_title=str(course["title"]),
-        category=str(course["category"]),
-        language=str(course["language"]),
+        course_id=course.id,
+        course_title=course.title,
+        category=course.category,
+        language=course.language,
         sections=sections,
-        course_summary=str(course.get("summary", "") or ""),
-        keywords=tuple(str(k) for k in course.get("keywords", []) or []),
+        course_summary=course.summary,
+        keywords=course.keywords,
         pending=pending,
         publisher=publisher,
     )
@@ -180,9 +180,9 @@ def load_version_docs(database: Database, store: ContentStore, version_id: int) 
     )
     if row is None:
         raise InvalidDocument(f"there is no course version {version_id}")
-    course = json.loads(row["manifest"])["course"]
+    course = stored_manifest(row["manifest"]).course
     lessons = [
-        {**json.loads(r["data"]), "key": r["key"], "title": r["title"], "kind": r["kind"]}
+        ManifestLesson(r["key"], r["title"], r["kind"], "", stored_lesson_data(r["data"]))
         for r in database.query(
             "SELECT key, title, kind, data FROM lessons WHERE version_id = ? ORDER BY position",
             [version_id],
@@ -199,7 +199,7 @@ def load_version_docs(database: Database, store: ContentStore, version_id: int) 
 
     return version_docs(
         version_id,
-        course | {"id": row["course_id"]},
+        dataclasses.replace(course, id=row["course_id"]),
         lessons,
         read_text,
         pending=row["status"] == "pending",
@@ -282,10 +282,9 @@ class SearchSync:
             for row in self.database.query(
                 "SELECT data FROM lessons WHERE version_id = ?", [version_id]
             ):
-                data = json.loads(row["data"])
-                total += len(data.get("sections", []) or []) + len(data.get("captions", []) or [])
-                total += len((data.get("quiz") or {}).get("questions", []) or [])
-                total += len((data.get("workbook") or {}).get("prompts", []) or [])
+                data = stored_lesson_data(row["data"])
+                total += len(data.sections) + len(data.captions)
+                total += len(data.questions) + len(data.prompts)
             total += 1
         return total
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import sqlite_utils
 
+from content.format.lessondata import QuizChoice, QuizData
 from server.core import clock
 from server.core.db import Database
 from server.core.errors import N_, ValidationError
@@ -33,7 +34,7 @@ class Question:
     key: str
     type: str  # single | multiple | true-false | short-answer
     prompt: str
-    choices: list[dict[str, Any]] = field(hash=False)
+    choices: tuple[QuizChoice, ...]
     answer: bool | None
     accepted: tuple[str, ...]
     explanation: str
@@ -52,23 +53,23 @@ class Quiz:
 
 
 def quiz_of(lesson: Lesson) -> Quiz:
-    raw = lesson.data.get("quiz") or {}
+    stored = lesson.data.quiz or QuizData()
     questions = [
         Question(
-            key=str(q["key"]),
-            type=str(q["type"]),
-            prompt=str(q["prompt"]),
-            choices=list(q.get("choices") or []),
-            answer=q.get("answer"),
-            accepted=tuple(str(a) for a in q.get("accepted") or ()),
-            explanation=str(q.get("explanation", "")),
+            key=q.key,
+            type=q.type,
+            prompt=q.prompt,
+            choices=q.choices,
+            answer=q.answer,
+            accepted=q.accepted,
+            explanation=q.explanation,
         )
-        for q in raw.get("questions", [])
+        for q in stored.questions
     ]
     return Quiz(
-        pass_mark=float(raw.get("pass_mark", 0)),
-        immediate=raw.get("feedback") == "immediate",
-        assessment=raw.get("assessment"),
+        pass_mark=stored.pass_mark,
+        immediate=stored.feedback == "immediate",
+        assessment=stored.assessment,
         questions=questions,
     )
 
@@ -100,9 +101,9 @@ def is_correct(question: Question, answer: Answer) -> bool:
     if answer is None:
         return False
     if question.type == "single":
-        return bool(question.choices[int(answer)].get("correct"))  # type: ignore[arg-type]
+        return question.choices[int(answer)].correct  # type: ignore[arg-type]
     if question.type == "multiple":
-        right = [i for i, c in enumerate(question.choices) if c.get("correct")]
+        right = [i for i, c in enumerate(question.choices) if c.correct]
         return answer == right
     if question.type == "true-false":
         return answer is question.answer
@@ -116,7 +117,7 @@ def feedback_for(question: Question, answer: Answer) -> list[str]:
         chosen = [answer]
     elif isinstance(answer, list):
         chosen = answer
-    notes = [str(question.choices[i].get("feedback", "")) for i in chosen]
+    notes = [question.choices[i].feedback for i in chosen]
     notes.append(question.explanation)
     return [note for note in notes if note]
 

@@ -14,13 +14,13 @@ private data; that rule lives with the data (see `server.learning.workbooks`).
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from content.format.lessondata import LessonData, stored_lesson_data
 from server.core import clock
 from server.core.db import Database
 from server.core.errors import N_, NotFound
@@ -91,16 +91,15 @@ class Lesson:
     title: str
     kind: str
     html_sha256: str | None
-    data: dict[str, Any] = field(hash=False)
+    data: LessonData
 
     @property
     def summary(self) -> str:
-        return str(self.data.get("summary", ""))
+        return self.data.summary
 
     @property
     def minutes(self) -> int | None:
-        value = self.data.get("estimated_minutes")
-        return int(value) if isinstance(value, int | float) else None
+        return self.data.estimated_minutes
 
 
 def _course(row: sqlite3.Row, assignment: Assignment | None, enrolled: bool) -> Course:
@@ -235,7 +234,7 @@ def lessons_of(database: Database, version_id: int) -> list[Lesson]:
                 r["title"],
                 r["kind"],
                 r["html_sha256"],
-                json.loads(r["data"]),
+                stored_lesson_data(r["data"]),
             )
             for r in rows
         ]

@@ -68,19 +68,18 @@ class Prompt:
 
 
 def prompts_of(lesson: Lesson) -> list[Prompt]:
-    raw = (lesson.data.get("workbook") or {}).get("prompts", [])
     return [
         Prompt(
-            key=str(p["key"]),
-            type=str(p["type"]),
-            prompt=str(p["prompt"]),
-            visibility=SHARED if p.get("visibility") == SHARED else PRIVATE,
-            hint=str(p.get("hint", "")),
-            min_label=str(p.get("min_label", "")),
-            max_label=str(p.get("max_label", "")),
-            options=tuple(str(o) for o in p.get("options") or ()),
+            key=p.key,
+            type=p.type,
+            prompt=p.prompt,
+            visibility=SHARED if p.visibility == SHARED else PRIVATE,
+            hint=p.hint,
+            min_label=p.min_label,
+            max_label=p.max_label,
+            options=p.options,
         )
-        for p in raw
+        for p in lesson.data.prompts
     ]
 
 

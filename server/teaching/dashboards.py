@@ -359,12 +359,8 @@ def _best_scores(database: Database, scope: Scope, course_id: str) -> dict[str, 
 def _pre_post(
     lessons: list[visibility.Lesson], best: dict[str, dict[int, float]]
 ) -> dict[str, Any] | None:
-    pre = next(
-        (x.key for x in lessons if (x.data.get("quiz") or {}).get("assessment") == "pre"), None
-    )
-    post = next(
-        (x.key for x in lessons if (x.data.get("quiz") or {}).get("assessment") == "post"), None
-    )
+    pre = next((x.key for x in lessons if x.data.assessment == "pre"), None)
+    post = next((x.key for x in lessons if x.data.assessment == "post"), None)
     if pre is None or post is None:
         return None
     both = set(best.get(pre, {})) & set(best.get(post, {}))

@@ -216,7 +216,7 @@ def _collect_pre_post(
 ) -> None:
     kinds = {}
     for lesson in visibility.lessons_of(database, version_id):
-        assessment = (lesson.data.get("quiz") or {}).get("assessment")
+        assessment = lesson.data.assessment
         if assessment in ("pre", "post"):
             kinds[assessment] = lesson.key
     if len(kinds) != 2:

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 from starlette.testclient import TestClient
 
+from content.format.lessondata import manifest_lesson
 from content.tuf.repository import init_repository, retract
 from search_index import Part, Status
 from server.catalog import library, trust
@@ -302,7 +303,7 @@ def test_quiz_answers_and_explanations_are_never_indexed() -> None:
             ]
         },
     }
-    sections = list(lesson_sections(lesson, lambda path: None))
+    sections = list(lesson_sections(manifest_lesson(lesson), lambda path: None))
     text = "\n".join(f"{s.heading} {s.text}" for s in sections)
     assert "half of ten" in text and "Five" in text
     assert "SECRET" not in text and "True" not in text

@@ -160,19 +160,19 @@ def _lesson_context(
         "text_sizes": TEXT_SIZES,
     }
     if lesson.kind in {"video", "audio", "pdf"}:
-        media = assets.get(str(lesson.data.get("media", "")))
+        media = assets.get(lesson.data.media)
         context["media"] = media
         context["media_src"] = media_url(media)
         context["captions"] = [
             {
-                "src": media_url(assets.get(str(c.get("src")))),
-                "language": c.get("language", ""),
-                "label": c.get("label", ""),
+                "src": media_url(assets.get(c.src)),
+                "language": c.language,
+                "label": c.label,
             }
-            for c in lesson.data.get("captions", [])
-            if assets.get(str(c.get("src")))
+            for c in lesson.data.captions
+            if assets.get(c.src)
         ]
-        context["poster"] = media_url(assets.get(str(lesson.data.get("poster", ""))))
+        context["poster"] = media_url(assets.get(lesson.data.poster))
     if lesson.kind == "quiz":
         context.update(_quiz_context(req, course, lesson))
     if lesson.kind == "workbook":

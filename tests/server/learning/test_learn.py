@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
 
+from content.format.lessondata import QuizQuestion
 from server.catalog import library
 from server.catalog.library import CatalogHooks
 from server.cli.demo import publish_demo_courses
@@ -269,7 +271,7 @@ def test_quiz_immediate_feedback_locks_then_grades_and_retry_keeps_attempts(
         for x in visibility.lessons_of(database, _version(database, SAFETY))
         if x.key == "safety-quiz"
     )
-    answers = _right_answers(lesson.data["quiz"]["questions"])
+    answers = _right_answers(lesson.data.questions)
     passed = client.post(
         path + "/quiz",
         data={
@@ -293,22 +295,18 @@ def _version(database: Database, course_id: str) -> int:
     return int(row[0])
 
 
-def _right_answers(questions: list[dict[str, object]]) -> dict[str, object]:
+def _right_answers(questions: Sequence[QuizQuestion]) -> dict[str, object]:
     answers: dict[str, object] = {}
     for q in questions:
-        name = f"q-{q['key']}"
-        choices = q.get("choices") or []
-        assert isinstance(choices, list)
-        if q["type"] == "single":
-            answers[name] = str(next(i for i, c in enumerate(choices) if c.get("correct")))
-        elif q["type"] == "multiple":
-            answers[name] = [str(i) for i, c in enumerate(choices) if c.get("correct")]
-        elif q["type"] == "true-false":
-            answers[name] = "true" if q["answer"] else "false"
+        name = f"q-{q.key}"
+        if q.type == "single":
+            answers[name] = str(next(i for i, c in enumerate(q.choices) if c.correct))
+        elif q.type == "multiple":
+            answers[name] = [str(i) for i, c in enumerate(q.choices) if c.correct]
+        elif q.type == "true-false":
+            answers[name] = "true" if q.answer else "false"
         else:
-            accepted = q["accepted"]
-            assert isinstance(accepted, list)
-            answers[name] = f"  {str(accepted[0]).upper()} "
+            answers[name] = f"  {q.accepted[0].upper()} "
     return answers
 
 
@@ -399,7 +397,7 @@ def test_completing_a_course_issues_a_certificate_staff_can_verify(
             page = client.get(lesson_path(MATH, lesson.key)).text
             token = CSRF_RE.search(page)
             assert token
-            answers = _right_answers(lesson.data["quiz"]["questions"])
+            answers = _right_answers(lesson.data.questions)
             client.post(
                 lesson_path(MATH, lesson.key) + "/quiz",
                 data={
