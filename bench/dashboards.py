@@ -61,9 +61,9 @@ from server.cli.main import initialize  # noqa: E402
 from server.core import csvfiles  # noqa: E402
 from server.core.db import Database  # noqa: E402
 from server.core.settings import Settings, load_settings  # noqa: E402
+from server.learning.access import Scope  # noqa: E402
 from server.people.accounts import User, get_user  # noqa: E402
 from server.teaching import dashboards, exports  # noqa: E402
-from server.teaching.dashboards import Scope  # noqa: E402
 from server.web.app import create_app  # noqa: E402
 
 TARGET_MS = 300.0

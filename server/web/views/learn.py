@@ -18,6 +18,7 @@ from server.catalog.sync import content_store
 from server.core import clock
 from server.core.errors import N_, BadRequest, NotFound, ValidationError
 from server.learning import certificates, plans, progress, quizzes, visibility, workbooks
+from server.learning.access import certificate_for, visible_course, visible_courses
 from server.learning.visibility import Course, Lesson
 from server.people.accounts import Role
 from server.web.headers import CSP, serialize_csp
@@ -49,7 +50,7 @@ def _values(req: Req) -> dict[str, list[str]]:
 
 
 def _course(req: Req) -> Course:
-    return visibility.visible_course(
+    return visible_course(
         req.database, req.settings, req.user, req.request.path_params["course_id"]
     )
 
@@ -61,7 +62,7 @@ def _today() -> str:
 @access(Role.LEARNER)
 def learner_home(req: Req) -> Response:
     user = req.user
-    courses = visibility.visible_courses(req.database, req.settings, user)
+    courses = visible_courses(req.database, req.settings, user)
     done = progress.progress_by_course(req.database, user.id)
     assigned = [c for c in courses if c.assignment is not None]
     mine = [c for c in courses if c.assignment is None and (c.enrolled or c.course_id in done)]
@@ -82,7 +83,7 @@ def learner_home(req: Req) -> Response:
 
 @access(Role.LEARNER)
 def catalog(req: Req) -> Response:
-    courses = visibility.visible_courses(req.database, req.settings, req.user)
+    courses = visible_courses(req.database, req.settings, req.user)
     category = req.request.query_params.get("category", "")
     language = req.request.query_params.get("language", "")
     categories = sorted({c.category for c in courses}, key=_category_order)
@@ -131,7 +132,7 @@ def enrol(req: Req) -> Response:
     course = _course(req)
     if req.settings.learner_catalog != "open":
         raise NotFound()
-    visibility.enrol(req.database, req.settings, req.user, course.course_id)
+    visibility.enrol(req.database, req.user, course)
     return redirect(course_url(course.course_id), notice="enrolled")
 
 
@@ -371,7 +372,7 @@ def events(req: Req) -> Response:
 @access(Role.LEARNER)
 def transcript(req: Req) -> Response:
     user = req.user
-    courses = {c.course_id: c for c in visibility.visible_courses(req.database, req.settings, user)}
+    courses = {c.course_id: c for c in visible_courses(req.database, req.settings, user)}
     done = progress.progress_by_course(req.database, user.id)
     earned = certificates.of_learner(req.database, user.id)
     finished = {cert.course_id for cert in earned}
@@ -392,18 +393,15 @@ def transcript(req: Req) -> Response:
 def plan(req: Req) -> Response:
     """The learner's own learning plan and their progress toward each goal."""
     goals = plans.goals_of(req.database, req.user.id)
-    courses = {
-        c.course_id: c for c in visibility.visible_courses(req.database, req.settings, req.user)
-    }
+    courses = {c.course_id: c for c in visible_courses(req.database, req.settings, req.user)}
     done = progress.progress_by_course(req.database, req.user.id)
     return req.render("learn/plan.html", {"goals": goals, "courses": courses, "done": done})
 
 
 @access(Role.LEARNER)
 def certificate_page(req: Req) -> Response:
-    found = certificates.find(req.database, req.settings, req.request.path_params["code"])
-    if found is None or found.user_id != req.user.id:
-        raise NotFound()
+    code = req.request.path_params["code"]
+    found = certificate_for(req.database, req.settings, req.user, code)
     return req.render("learn/certificate.html", {"cert": found})
 
 

@@ -12,17 +12,17 @@ from server.core import csvfiles
 from server.core.db import row_id
 from server.core.errors import N_, BadRequest, NotFound, ValidationError
 from server.learning import assignments, plans, visibility
+from server.learning.access import Scope, visible_courses
 from server.people import audit
 from server.people.accounts import Role
 from server.teaching import dashboards, exports, workbook_review
-from server.teaching.dashboards import Scope
 from server.web.plumbing import Req, access, parse_number, redirect
 
 STAFF = (Role.EDUCATOR, Role.ADMIN)
 
 
 def _scope(req: Req) -> Scope:
-    return Scope(req.user)
+    return Scope.of(req.user)
 
 
 def _int(req: Req, name: str) -> int:
@@ -41,7 +41,7 @@ def home(req: Req) -> Response:
             "counts": counts,
             "queue": len(workbook_review.queue(req.database, scope)),
             "courses": sorted(
-                visibility.visible_courses(req.database, req.settings, req.user),
+                visible_courses(req.database, req.settings, req.user),
                 key=lambda c: c.title.casefold(),
             ),
         },
@@ -54,7 +54,7 @@ def _group_page(req: Req, error: str = "", status: int = 200) -> Response:
     board = dashboards.group_board(
         req.database, scope, _int(req, "group_id"), params.get("sort", ""), params.get("only", "")
     )
-    courses = visibility.visible_courses(req.database, req.settings, req.user)
+    courses = visible_courses(req.database, req.settings, req.user)
     return req.render(
         "teach/group.html",
         {
@@ -190,7 +190,7 @@ def _learner_page(req: Req, error: str = "", status: int = 200) -> Response:
             "goals": goals,
             "progress": progress,
             "courses": sorted(
-                visibility.visible_courses(req.database, req.settings, req.user),
+                visible_courses(req.database, req.settings, req.user),
                 key=lambda c: c.title.casefold(),
             ),
             "categories": visibility.CATEGORIES,

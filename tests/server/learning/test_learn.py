@@ -15,7 +15,7 @@ from server.catalog.library import CatalogHooks
 from server.cli.demo import publish_demo_courses
 from server.core.db import Database
 from server.core.settings import Settings, load_settings
-from server.learning import certificates, visibility, workbooks
+from server.learning import access, certificates, visibility, workbooks
 from server.people.accounts import Role
 from server.people.audit import Actor
 from tests.conftest import CSRF_RE, FakeClock, People, make_user, sign_in
@@ -55,7 +55,7 @@ def send_events(client: TestClient, events: list[dict[str, object]]) -> dict[str
 
 
 def course_of(database: Database, settings: Settings, people: People, course_id: str):  # type: ignore[no-untyped-def]
-    return visibility.visible_course(database, settings, people.learner, course_id)
+    return access.visible_course(database, settings, people.learner, course_id)
 
 
 @pytest.mark.usefixtures("courses")
@@ -86,7 +86,7 @@ def test_pulled_pending_and_demo_outside_demo_mode_are_hidden(
     assert client.get(f"/learn/courses/{MATH}").status_code == 404
     assert client.get(lesson_path(MATH, "fractions-quiz")).status_code == 404
     outside = load_settings(environ={}, data_dir=settings.data_dir, demo=False)
-    assert visibility.visible_courses(database, outside, people.learner) == []
+    assert access.visible_courses(database, outside, people.learner) == []
 
 
 @pytest.mark.usefixtures("courses")
@@ -96,15 +96,15 @@ def test_assigned_only_catalog(
     strict = load_settings(
         environ={}, data_dir=settings.data_dir, demo=True, learner_catalog="assigned"
     )
-    assert visibility.visible_courses(database, strict, people.learner) == []
+    assert access.visible_courses(database, strict, people.learner) == []
     video = database.query_one(
         "SELECT a.sha256 FROM assets a JOIN courses c ON c.live_version_id = a.version_id"
         " WHERE c.course_id = ? AND a.path LIKE '%.webm'",
         [SAFETY],
     )
     assert video is not None
-    assert visibility.media_for(database, strict, people.learner, video[0]) is None
-    assert visibility.media_for(database, settings, people.learner, video[0]) is not None
+    assert access.media_for(database, strict, people.learner, video[0]) is None
+    assert access.media_for(database, settings, people.learner, video[0]) is not None
     with database.write() as db:
         db.execute(
             "INSERT INTO groups (name, kind, created_at) VALUES ('Unit B', 'housing', 'now')"
@@ -120,12 +120,12 @@ def test_assigned_only_catalog(
             "INSERT INTO group_members (group_id, user_id, added_at) VALUES (?, ?, 'now')",
             [gid, people.learner.id],
         )
-    seen = visibility.visible_courses(database, strict, people.learner)
+    seen = access.visible_courses(database, strict, people.learner)
     assert [c.course_id for c in seen] == [SAFETY]
-    assert visibility.media_for(database, strict, people.learner, video[0]) is not None
-    assert visibility.media_for(database, strict, people.other_learner, video[0]) is None
+    assert access.media_for(database, strict, people.learner, video[0]) is not None
+    assert access.media_for(database, strict, people.other_learner, video[0]) is None
     assert seen[0].assignment is not None and seen[0].assignment.due_date == "2026-12-01"
-    assert visibility.visible_courses(database, strict, people.other_learner) == []
+    assert access.visible_courses(database, strict, people.other_learner) == []
 
 
 @pytest.mark.usefixtures("courses")
