@@ -21,15 +21,13 @@ from server.learning import certificates, plans, progress, quizzes, visibility, 
 from server.learning.access import certificate_for, visible_course, visible_courses
 from server.learning.visibility import Course, Lesson
 from server.people.accounts import Role
-from server.web.headers import CSP, serialize_csp
+from server.web.headers import CSP
 from server.web.lessonpage import course_url, lesson_html, lesson_url, media_url
 from server.web.plumbing import Req, access, redirect
 
 _EVENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 TEXT_SIZES = ("normal", "large", "larger")
 REOPEN_QUIET_SECONDS = 60
-# A PDF lesson shows the file inline in an <object>; everything else keeps object-src 'none'.
-_PDF_CSP = serialize_csp({**CSP, "object-src": ["'self'"]})
 
 
 def new_event_id() -> str:
@@ -232,7 +230,7 @@ def lesson_page(req: Req) -> Response:
         _record(req, course, lesson, event)
     response = req.render("learn/lesson.html", _lesson_context(req, course, lessons, lesson))
     if lesson.kind == "pdf":
-        response.headers["Content-Security-Policy"] = _PDF_CSP
+        CSP.PDF_LESSON.apply(response)
     return response
 
 

@@ -22,13 +22,11 @@ from content.importing.store import ContentStore
 from server.catalog.sync import content_store
 from server.core.errors import NotFound
 from server.learning.access import media_for
-from server.web.headers import MEDIA_CSP, PDF_MEDIA_CSP, serialize_csp
+from server.web.headers import CSP
 from server.web.plumbing import SIGNED_IN, Req, access
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
-_MEDIA_CSP = serialize_csp(MEDIA_CSP)
-_PDF_CSP = serialize_csp(PDF_MEDIA_CSP)
 
 
 @access(SIGNED_IN, inline=True)
@@ -64,9 +62,9 @@ def media_file(req: Req) -> Response:
     if asset["media_type"] == "application/pdf":
         # The PDF lesson shows the file inside the page.
         response.headers["X-Frame-Options"] = "SAMEORIGIN"
-        response.headers["Content-Security-Policy"] = _PDF_CSP
+        CSP.PDF_MEDIA.apply(response)
     else:
-        response.headers["Content-Security-Policy"] = _MEDIA_CSP
+        CSP.MEDIA.apply(response)
     return response
 
 
