@@ -192,6 +192,21 @@ def redirect(path: str, notice: str = "", **params: str) -> RedirectResponse:
     return RedirectResponse(path + query, status_code=303)
 
 
+_NOT_IN_A_LOCAL_PATH = re.compile(r"[\\\x00-\x1f\x7f]")
+
+
+def safe_next(wanted: str, under: str = "/", default: str = "/") -> str:
+    """Where a form may send the person back to: `wanted` if it is a path on this
+    server that starts with `under`, else `default`. Never another site: no scheme or
+    host, no `//` (a protocol-relative URL), no backslash (browsers read it as `/`), no
+    control character (browsers drop a tab or newline, turning `/<tab>/x` into `//x`).
+    """
+    local = wanted.startswith("/") and not wanted.startswith("//")
+    if not local or _NOT_IN_A_LOCAL_PATH.search(wanted) or not wanted.startswith(under):
+        return default
+    return wanted
+
+
 def client_address(request: Request, settings: Settings) -> str:
     """The tablet's address; X-Forwarded-For is believed only from a trusted proxy."""
     peer = request.client.host if request.client else ""

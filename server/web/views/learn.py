@@ -23,7 +23,7 @@ from server.learning.visibility import Course, Lesson
 from server.people.accounts import Role
 from server.web.headers import CSP
 from server.web.lessonpage import course_url, lesson_html, lesson_url, media_url
-from server.web.plumbing import Req, access, redirect
+from server.web.plumbing import Req, access, redirect, safe_next
 
 _EVENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 TEXT_SIZES = ("normal", "large", "larger")
@@ -410,7 +410,4 @@ def text_size(req: Req) -> Response:
         raise BadRequest()
     with req.database.write() as db:
         db.execute("UPDATE users SET text_size = ? WHERE id = ?", [size, req.user.id])
-    back = req.field("next", 500)
-    if not back.startswith("/learn") or back.startswith("//"):
-        back = "/learn"
-    return redirect(back)
+    return redirect(safe_next(req.field("next", 500), under="/learn", default="/learn"))

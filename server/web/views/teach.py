@@ -16,7 +16,7 @@ from server.learning.access import Scope, visible_courses
 from server.people import audit
 from server.people.accounts import Role
 from server.teaching import dashboards, exports, workbook_review
-from server.web.plumbing import Req, access, parse_number, redirect
+from server.web.plumbing import Req, access, parse_number, redirect, safe_next
 
 STAFF = (Role.EDUCATOR, Role.ADMIN)
 
@@ -130,9 +130,7 @@ def unassign(req: Req) -> Response:
             target,
             course=row["course_id"],
         )
-    if not back.startswith("/teach/") or back.startswith("//"):
-        back = "/teach"
-    return redirect(back, notice="unassigned")
+    return redirect(safe_next(back, under="/teach/", default="/teach"), notice="unassigned")
 
 
 def _course_page(req: Req, error: str = "", status: int = 200) -> Response:
