@@ -108,8 +108,10 @@ def visible_version_ids(database: Database, settings: Settings, user: User) -> f
 
 
 def search_versions(database: Database, settings: Settings, user: User) -> frozenset[int] | None:
-    """The course versions whose hits this user may find; None means every indexed
-    version, pending ones included (admins review them)."""
+    """The course versions whose hits this user may find: what they may open. None for
+    an admin: the whole index, which also holds the versions waiting for review (never a
+    pulled course's; see `server.catalog.search`), and the engine finds pending versions
+    only for a search without a filter."""
     if user.role is Role.ADMIN:
         return None
     return visible_version_ids(database, settings, user)
