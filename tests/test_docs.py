@@ -18,6 +18,7 @@ broken, such as a `|` left unescaped inside a table cell, counts as missing.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -80,21 +81,29 @@ def _section(tokens: list[Token], title: str) -> list[Token]:
     return []
 
 
-def _first_cells(tokens: list[Token]) -> Iterator[Token]:
-    """The inline token of the first cell of every body row of every table in ``tokens``."""
-    for index, token in enumerate(tokens):
-        if token.type == "tr_open" and tokens[index + 1].type == "td_open":
-            yield tokens[index + 2]
+def _rows(tokens: list[Token]) -> Iterator[list[Token]]:
+    """The cells (inline tokens) of every body row of every table in ``tokens``."""
+    row: list[Token] = []
+    in_body = False
+    for token in tokens:
+        if token.type in {"tbody_open", "tbody_close"}:
+            in_body = token.type == "tbody_open"
+        elif token.type == "tr_open":
+            row = []
+        elif token.type == "inline":
+            row.append(token)
+        elif token.type == "tr_close" and in_body:
+            yield row
+
+
+def _spans(cell: Token) -> list[str]:
+    """The code spans of one table cell."""
+    return [child.content for child in cell.children or [] if child.type == "code_inline"]
 
 
 def _code_spans(tokens: list[Token]) -> list[str]:
     """Every code span in the first column of the tables in ``tokens``."""
-    return [
-        child.content
-        for cell in _first_cells(tokens)
-        for child in cell.children or []
-        if child.type == "code_inline"
-    ]
+    return [span for row in _rows(tokens) for span in _spans(row[0])]
 
 
 def _documented_commands(spans: list[str]) -> set[tuple[str, ...]]:
@@ -129,6 +138,24 @@ def _commands(group: click.Group, prefix: tuple[str, ...]) -> Iterator[tuple[str
             yield (*prefix, name)
 
 
+@pytest.mark.parametrize(
+    ("path", "title"),
+    [
+        (README, SETTINGS_SECTION),
+        (README, COMMANDS_SECTION),
+        (PUBLISHER_GUIDE, PUBLISHER_SECTION),
+        (ADMIN_GUIDE, CHECKS_SECTION),
+    ],
+    ids=lambda value: value.name if isinstance(value, Path) else value,
+)
+def test_each_canonical_table_is_where_these_tests_look(path: Path, title: str) -> None:
+    # A renamed heading would otherwise fail every row's test with a puzzling message.
+    assert _code_spans(_section(_tokens(path), title)), (
+        f"{path.relative_to(ROOT).as_posix()} has no table under a heading '{title}'. If the"
+        " heading was renamed, change its name at the top of tests/test_docs.py."
+    )
+
+
 # --- settings ----------------------------------------------------------------------------
 
 
@@ -144,12 +171,39 @@ def test_every_setting_is_in_the_readme_settings_table(variable: str) -> None:
 def test_the_readme_settings_table_names_only_real_settings() -> None:
     real = {row[0] for row in Settings().help_rows()}
     documented = _code_spans(_section(_tokens(README), SETTINGS_SECTION))
-    assert documented, f"README.md has no table under '## {SETTINGS_SECTION}'."
     stale = sorted(set(documented) - real)
     assert not stale, (
         f"README.md's settings table lists {', '.join(stale)}, which server/settings.py does"
         " not have: remove or rename the row."
     )
+
+
+def _written_defaults() -> list[tuple[str, str]]:
+    """(variable, default as one would write it in the environment) for every setting
+    whose default is not empty; an empty one is described in words (none, empty)."""
+    rows = []
+    for (variable, _, _), f in zip(
+        Settings().help_rows(), dataclasses.fields(Settings), strict=True
+    ):
+        if not f.default:
+            continue
+        default = str(f.default).lower() if isinstance(f.default, bool) else str(f.default)
+        rows.append((variable, default))
+    return rows
+
+
+@pytest.mark.parametrize(("variable", "default"), _written_defaults())
+def test_the_readme_settings_table_gives_the_real_default(variable: str, default: str) -> None:
+    for row in _rows(_section(_tokens(README), SETTINGS_SECTION)):
+        names, shown = _spans(row[0]), _spans(row[1])
+        if variable in names:
+            written = shown[names.index(variable)] if len(shown) == len(names) else None
+            assert written == default, (
+                f"README.md's settings table gives {variable} the default {written!r}, but"
+                f" server/settings.py has {default!r}: put `{default}` in its default column."
+            )
+            return
+    pytest.fail(f"The setting {variable} is not in the table under '## Settings' in README.md.")
 
 
 # --- commands ----------------------------------------------------------------------------
