@@ -19,6 +19,7 @@ broken, such as a `|` left unescaped inside a table cell, counts as missing.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,6 +55,7 @@ _MARKDOWN = MarkdownIt("commonmark").enable("table")
 # --- reading the Markdown ----------------------------------------------------------------
 
 
+@functools.cache  # ~25 ms a parse of README.md, read by some 60 tests; nothing edits tokens
 def _tokens(path: Path) -> list[Token]:
     return _MARKDOWN.parse(path.read_text(encoding="utf-8"))
 
