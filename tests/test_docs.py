@@ -30,11 +30,11 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 # The public names of what the docs describe; the only lines to change when modules move.
-from content.publisher_cli import publisher_cli
-from server.cli import cli
-from server.db import Database
-from server.health import run_checks
-from server.settings import Settings
+from content.tuf.publisher_cli import publisher_cli
+from server.cli.main import cli
+from server.core.db import Database
+from server.core.settings import Settings
+from server.ops.health import run_checks
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -175,7 +175,7 @@ def test_the_readme_settings_table_names_only_real_settings() -> None:
     documented = _code_spans(_section(_tokens(README), SETTINGS_SECTION))
     stale = sorted(set(documented) - real)
     assert not stale, (
-        f"README.md's settings table lists {', '.join(stale)}, which server/settings.py does"
+        f"README.md's settings table lists {', '.join(stale)}, which server/core/settings.py does"
         " not have: remove or rename the row."
     )
 
@@ -202,7 +202,7 @@ def test_the_readme_settings_table_gives_the_real_default(variable: str, default
             written = shown[names.index(variable)] if len(shown) == len(names) else None
             assert written == default, (
                 f"README.md's settings table gives {variable} the default {written!r}, but"
-                f" server/settings.py has {default!r}: put `{default}` in its default column."
+                f" server/core/settings.py has {default!r}: put `{default}` in its default column."
             )
             return
     pytest.fail(f"The setting {variable} is not in the table under '## Settings' in README.md.")
