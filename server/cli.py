@@ -15,7 +15,7 @@ import click
 
 from content.cli import package_cli
 from content.publisher_cli import publisher_cli
-from server import accounts, assignments, clock, csvfiles, filemodes, groups, roster
+from server import __version__, accounts, assignments, clock, csvfiles, filemodes, groups, roster
 from server.accounts import Role
 from server.audit import Actor, AuditKeyMissing, ensure_key, parse_head, verify_chain
 from server.backup import BackupError
@@ -68,7 +68,7 @@ def _migrate(settings: Settings, database: Database) -> None:
     show_default=True,
     help="The data folder (database, keys, content).",
 )
-@click.version_option(package_name="stepstone")
+@click.version_option(__version__, prog_name="stepstone")
 @click.pass_context
 def cli(ctx: click.Context, data_dir: Path) -> None:
     """Stepstone: learning content for tablets in correctional facilities.
