@@ -106,7 +106,7 @@ def test_review_publish_replace_retire_pull_keep_search_in_step(
     assert learner_finds(sync, "fractions") == {v1}
     assert set(sync.service.indexed_versions() or {}) == {v1}
 
-    course_pk = database.query_one("SELECT id FROM courses WHERE course_id = ?", [MATH])[0]  # type: ignore[index]
+    course_pk = database.query("SELECT id FROM courses WHERE course_id = ?", [MATH])[0][0]
     library.pull_course(database, hooks, ADMIN, course_pk, "Complaint under review")
     assert sync.service.indexed_versions() == {}
     assert sync.service.search("fractions", visible_versions=None).total == 0
