@@ -13,12 +13,16 @@ import io
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from content.package import stagewriter
 from content.package.extract import extract_package
 from tests.content.hostile import end, member
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 BIG = b"\x1a\x45\xdf\xa3" + b"v" * (2 * 1024 * 1024)
 PACKAGE = end(
@@ -84,8 +88,8 @@ ODD_PACKAGE = end(member("manifest.json", b"{}") + member("media/odd.webm", ODD)
 class Trickle(io.BytesIO):
     """A source that hands out a few hundred bytes at a time (a slow stick or mirror)."""
 
-    def readinto(self, buffer: memoryview, /) -> int:  # type: ignore[override]
-        return super().readinto(buffer[:777])
+    def readinto(self, buffer: WriteableBuffer, /) -> int:
+        return super().readinto(memoryview(buffer)[:777])
 
 
 def direct_io_works(folder: Path) -> bool:
