@@ -27,6 +27,7 @@ from server.catalog.sync import sync_all
 from server.cli.main import cli
 from server.core.db import Database
 from server.core.settings import Settings
+from tests.server.catalog.test_search import search_service
 from tests.server.catalog.test_sync import ADMIN, publish
 
 MATH = "org.stepstone.demo.everyday-math"
@@ -250,7 +251,7 @@ def test_server_starts_with_a_broken_index_and_rebuilds_it(
 
     with TestClient(create_app(settings), base_url="http://testserver") as client:
         assert client.get("/signin").status_code == 200  # the server is up
-        service = client.app.state.services.search  # type: ignore[attr-defined]
+        service = search_service(client)
         assert service.search("fractions", visible_versions=None).status is Status.REBUILDING
         release.set()
         assert service.wait_until_idle(20)
@@ -261,7 +262,7 @@ def test_server_starts_with_a_broken_index_and_rebuilds_it(
 def test_missing_index_at_start_is_built_in_the_background(
     client: TestClient, settings: Settings
 ) -> None:
-    service = client.app.state.services.search  # type: ignore[attr-defined]
+    service = search_service(client)
     assert service.wait_until_idle(20)
     assert service.search("anything", visible_versions=None).status is Status.OK
     assert (settings.data_dir / "search" / "CURRENT").is_file()
