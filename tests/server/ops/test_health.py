@@ -202,7 +202,7 @@ def test_sync_failures_expiry_and_a_wrong_clock(
     settings: Settings, database: Database, fake_clock: FakeClock
 ) -> None:
     publisher = library.Publisher.from_row(
-        database.query_one("SELECT * FROM publishers WHERE name = 'stepstone-demo'")  # type: ignore[arg-type]
+        database.query("SELECT * FROM publishers WHERE name = 'stepstone-demo'")[0]
     )
     now = datetime.fromtimestamp(fake_clock.now(), UTC)
     assert health.check_sync(settings, database, publisher, now).status is Status.OK
@@ -238,7 +238,7 @@ def test_a_running_sync_is_ok_until_stuck_and_one_whose_process_died_warns(
     settings: Settings, database: Database, fake_clock: FakeClock
 ) -> None:
     publisher = library.Publisher.from_row(
-        database.query_one("SELECT * FROM publishers WHERE name = 'stepstone-demo'")  # type: ignore[arg-type]
+        database.query("SELECT * FROM publishers WHERE name = 'stepstone-demo'")[0]
     )
     now = datetime.fromtimestamp(fake_clock.now(), UTC)
     with database.write() as db:  # the row a sync killed with SIGKILL leaves behind
