@@ -128,7 +128,7 @@ def test_the_lock_pins_every_runtime_dependency_with_hashes_in_its_range() -> No
 def test_the_lock_pins_nothing_that_no_runtime_dependency_needs() -> None:
     pins = _lock()
     roots = {canonicalize_name(r.name) for r in _runtime_requirements()}
-    needed = set(roots)
+    needed: set[str] = set(roots)
     # A pin is needed when pyproject names it, or a needed pin needs it ("# via").
     changed = True
     while changed:
