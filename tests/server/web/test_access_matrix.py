@@ -28,7 +28,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from server.catalog import library
-from server.catalog.search import indexable_versions, search_hooks, search_sync
+from server.catalog.search import indexable_versions, search_hooks, search_indexer
 from server.cli.demo import publish_demo_courses
 from server.cli.main import initialize
 from server.core import clock
@@ -269,7 +269,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             "UPDATE courses SET live_version_id = NULL WHERE course_id = ?",
             [course_id("pending")],
         )
-    search_sync(settings, database).course_changed(course_id("pending"))
+    search_indexer(settings, database).course_changed(course_id("pending"))
     viewers = {
         "learner": alex,
         "other learner": bea,

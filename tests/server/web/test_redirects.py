@@ -52,7 +52,7 @@ def test_the_forms_send_people_back_only_to_this_server(client: TestClient, peop
         token_from="/signin",
         follow_redirects=False,
     )
-    assert answer.headers["location"] == "/"  # type: ignore[attr-defined]
+    assert answer.headers["location"] == "/"
     answer = post(
         client,
         "/language",
@@ -60,10 +60,10 @@ def test_the_forms_send_people_back_only_to_this_server(client: TestClient, peop
         token_from="/signin",
         follow_redirects=False,
     )
-    assert answer.headers["location"] == "/staff/signin"  # type: ignore[attr-defined]
+    assert answer.headers["location"] == "/staff/signin"
     sign_in(client, people.learner)
     for wanted, lands in [(hostile, "/learn"), ("/learn/transcript", "/learn/transcript")]:
         answer = post(
             client, "/learn/text-size", {"size": "large", "next": wanted}, follow_redirects=False
         )
-        assert answer.headers["location"] == lands  # type: ignore[attr-defined]
+        assert answer.headers["location"] == lands
