@@ -56,14 +56,14 @@ import dashboard_data  # noqa: E402
 from dashboard_data import STAFF_PASSWORD, Scale  # noqa: E402
 from starlette.testclient import TestClient  # noqa: E402
 
-from server.catalog.search import search_sync  # noqa: E402
+from server.catalog.search import search_indexer  # noqa: E402
 from server.cli.main import initialize  # noqa: E402
 from server.core import csvfiles  # noqa: E402
 from server.core.db import Database  # noqa: E402
 from server.core.settings import Settings, load_settings  # noqa: E402
+from server.learning.access import Scope  # noqa: E402
 from server.people.accounts import User, get_user  # noqa: E402
 from server.teaching import dashboards, exports  # noqa: E402
-from server.teaching.dashboards import Scope  # noqa: E402
 from server.web.app import create_app  # noqa: E402
 
 TARGET_MS = 300.0
@@ -114,7 +114,7 @@ def ensure_search_index(settings: Settings) -> None:
     in a background thread at start-up, competing with the requests being timed."""
     database = Database(settings.database_path)
     try:
-        sync = search_sync(settings, database)
+        sync = search_indexer(settings, database)
         if sync.service.indexed_versions() is None:
             started = time.perf_counter()
             sections = sync.rebuild()

@@ -89,7 +89,7 @@ from server.cli.demo import course_folders, publish_demo_courses  # noqa: E402
 from server.cli.main import initialize  # noqa: E402
 from server.core.db import Database  # noqa: E402
 from server.core.settings import Settings, load_settings  # noqa: E402
-from server.learning import visibility  # noqa: E402
+from server.learning import access, visibility  # noqa: E402
 from server.people import accounts, passwords, sessions  # noqa: E402
 from server.people.tokens import Tokens  # noqa: E402
 from server.web import i18n  # noqa: E402
@@ -797,7 +797,7 @@ def fixed_lesson_context(settings: Settings, database: Database) -> dict[str, An
     }
     req = Req(Request(scope), services, FormData())
     req.session = sessions.Session("anchor", user, secrets.token_urlsafe(32), math.inf)
-    course = visibility.visible_course(database, settings, user, BENCH_COURSE)
+    course = access.visible_course(database, settings, user, BENCH_COURSE)
     lessons = visibility.lessons_of(database, course.version_id)
     lesson = visibility.lesson_of(lessons, VIDEO_KEY)
     token = req.csrf_token()

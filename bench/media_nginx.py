@@ -292,14 +292,15 @@ def main() -> None:
     print(f"facility with a {args.size_mb} MiB video ready in {time.perf_counter() - start:.1f}s")
     certificates = make_certificates(args.work / "tls")
     tls = ssl.create_default_context(cafile=str(certificates.ca))
-    environment = {
-        "STEPSTONE_HTTPS": "true",
-        "STEPSTONE_TRUSTED_PROXIES": "127.0.0.1",
-        "STEPSTONE_MEDIA_ACCEL_PREFIX": "/_media/",
-    }
     store = data / "store"
     plain = f"    location {PLAIN} {{ alias {store}/; }}\n"
-    with running_server(data, workers=args.workers, **environment) as upstream:
+    with running_server(
+        data,
+        workers=args.workers,
+        STEPSTONE_HTTPS="true",
+        STEPSTONE_TRUSTED_PROXIES="127.0.0.1",
+        STEPSTONE_MEDIA_ACCEL_PREFIX="/_media/",
+    ) as upstream:
         site = Site(free_port(), free_port(), upstream.removeprefix("http://"), store, certificates)
         with running_nginx(args.work / "nginx", site, plain, workers=args.nginx_workers):
             args.processes = {

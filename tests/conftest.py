@@ -8,10 +8,11 @@ import html
 import json
 import re
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx2
 import pytest
 from click.testing import CliRunner
 from starlette.applications import Starlette
@@ -169,17 +170,21 @@ def post(
     path: str,
     data: dict[str, str] | None = None,
     token_from: str = "/account",  # noqa: S107 - a page, not a password
-    **kwargs: object,
-) -> object:
+    follow_redirects: bool = True,
+) -> httpx2.Response:
     """POST a form with a CSRF token taken from a page the client can open."""
     token = csrf_from(client, token_from)
-    return client.post(path, data=(data or {}) | {"csrf_token": token}, **kwargs)  # type: ignore[arg-type]
+    return client.post(
+        path, data=(data or {}) | {"csrf_token": token}, follow_redirects=follow_redirects
+    )
 
 
 # --- an attacker who can write the database ---------------------------------------------
 
 
-def audit_link(prev_hash: str, row: sqlite3.Row, key: bytes | None = None) -> str:
+def audit_link(
+    prev_hash: str, row: sqlite3.Row | Mapping[str, object], key: bytes | None = None
+) -> str:
     """An audit row's link as anyone can compute it: plain SHA-256, or HMAC with ``key``."""
     body = json.dumps(
         [

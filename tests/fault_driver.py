@@ -47,7 +47,7 @@ def _plant_pragma(statement: str) -> None:
         opened.conn.execute(statement.format(pages=pages))
         return opened
 
-    db.connect = connect  # type: ignore[assignment]
+    db.connect = connect
 
 
 def _slow_upgrade(database: sqlite_utils.Database) -> None:

@@ -2,7 +2,7 @@
 
 The index holds every version that someone may find: the live version of each course
 that is not pulled (what learners and educators see), and versions waiting for review
-(only admins see those, marked). `SearchSync` keeps it that way:
+(only admins see those, marked). `SearchIndexer` keeps it that way:
 
 * the catalog's hooks (`published`, `withdrawn`) re-sync the course at once, in the
   same request that changed it, so search never shows a course learners can no longer
@@ -53,10 +53,6 @@ log = logging.getLogger(__name__)
 
 RECONCILE_SECONDS = 60.0
 MAX_CAPTIONS_BYTES = 10 * 1024 * 1024
-# What can go wrong while indexing one version, short of a bug: a broken index or lock,
-# a missing or unreadable blob, a document the index refuses.
-SYNC_ERRORS = UPDATE_ERRORS
-
 _INDEXABLE = (
     "SELECT v.id, v.status = 'pending' AS pending, c.course_id FROM course_versions v"
     " JOIN courses c ON c.id = v.course_pk WHERE c.pulled_at IS NULL"
@@ -210,7 +206,7 @@ def load_version_docs(database: Database, store: ContentStore, version_id: int) 
 # ----------------------------------------------------------------- keeping in step
 
 
-class SearchSync:
+class SearchIndexer:
     """Keeps one search index in step with one database."""
 
     def __init__(self, database: Database, store: ContentStore, service: SearchService) -> None:
@@ -231,7 +227,7 @@ class SearchSync:
 
     def course_changed(self, course_id: str) -> None:
         """Make the index hold exactly what the database says of this course."""
-        self._sync(course_id)
+        self._update(course_id)
 
     def reconcile(self) -> bool:
         """Fix every difference between the index and the database; True if it wrote."""
@@ -241,12 +237,12 @@ class SearchSync:
         desired = indexable_versions(self.database)
         if {v: m.pending for v, m in indexed.items()} == desired:
             return False
-        return self._sync(None)
+        return self._update(None)
 
-    def _sync(self, course_id: str | None) -> bool:
+    def _update(self, course_id: str | None) -> bool:
         try:
             return self.service.update(lambda update: self._apply(update, course_id))
-        except SYNC_ERRORS:
+        except UPDATE_ERRORS:
             # The catalog change is committed: failing it now would only hide that. The
             # minute's reconcile retries; visibility is still enforced per search.
             log.exception("search index not updated for %s", course_id or "all courses")
@@ -289,36 +285,36 @@ class SearchSync:
         return total
 
 
-def search_sync(settings: Settings, database: Database) -> SearchSync:
+def search_indexer(settings: Settings, database: Database) -> SearchIndexer:
     """The search service of a data folder, wired to its database and content store."""
-    return SearchSync(database, content_store(settings), SearchService(search_root(settings)))
+    return SearchIndexer(database, content_store(settings), SearchService(search_root(settings)))
 
 
 def search_hooks(settings: Settings, database: Database) -> CatalogHooks:
     """Catalog hooks for a command-line process (sync, demo): index what it publishes."""
-    return search_sync(settings, database).hooks()
+    return search_indexer(settings, database).hooks()
 
 
 class SearchKeeper:
     """The server's background care of the index: rebuild when needed, reconcile often."""
 
-    def __init__(self, sync: SearchSync, interval: float = RECONCILE_SECONDS) -> None:
-        self.sync, self.interval = sync, interval
+    def __init__(self, indexer: SearchIndexer, interval: float = RECONCILE_SECONDS) -> None:
+        self.indexer, self.interval = indexer, interval
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
         """Never blocks start-up: a missing or broken index is rebuilt in the background."""
-        self.sync.service.ensure_ready(self.sync.rebuild)
+        self.indexer.service.ensure_ready(self.indexer.rebuild)
         self._thread = threading.Thread(target=self._run, name="search-keeper", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        self.sync.service.warm()
+        self.indexer.service.warm()
         while True:
             try:
-                self.sync.reconcile()
-            except SYNC_ERRORS:
+                self.indexer.reconcile()
+            except UPDATE_ERRORS:
                 log.exception("search reconcile failed")
             if self._stop.wait(self.interval):
                 return
@@ -327,5 +323,5 @@ class SearchKeeper:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
-        self.sync.service.wait_until_idle(timeout)
-        self.sync.service.close()
+        self.indexer.service.wait_until_idle(timeout)
+        self.indexer.service.close()

@@ -15,6 +15,7 @@ import click
 
 from content.cli import package_cli
 from content.tuf.publisher_cli import publisher_cli
+from server import __version__
 from server.cli.content import content_cli, sync_cli, trust_cli
 from server.cli.demo import SOURCE_COURSES, publish_demo_courses
 from server.cli.ops import backup_cli, check_cli, restore_cli
@@ -71,7 +72,7 @@ def _migrate(settings: Settings, database: Database) -> None:
     show_default=True,
     help="The data folder (database, keys, content).",
 )
-@click.version_option(package_name="stepstone")
+@click.version_option(__version__, prog_name="stepstone")
 @click.pass_context
 def cli(ctx: click.Context, data_dir: Path) -> None:
     """Stepstone: learning content for tablets in correctional facilities.

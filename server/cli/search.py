@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from search_index import SearchService
-from server.catalog.search import SYNC_ERRORS, search_root, search_sync
+from search_index import UPDATE_ERRORS, SearchService
+from server.catalog.search import search_indexer, search_root
 from server.cli.content import open_data
 
 
@@ -29,7 +29,7 @@ def search_rebuild(ctx: click.Context) -> None:
         stepstone search rebuild
     """
     settings, database = open_data(ctx)
-    sync = search_sync(settings, database)
+    sync = search_indexer(settings, database)
     with Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -40,7 +40,7 @@ def search_rebuild(ctx: click.Context) -> None:
         task = progress.add_task("Indexing sections", total=sync.section_count())
         try:
             count = sync.rebuild(progress=lambda n: progress.advance(task, n))
-        except SYNC_ERRORS as exc:
+        except UPDATE_ERRORS as exc:
             raise click.ClickException(f"The rebuild failed, nothing was changed: {exc}") from None
     try:
         versions = len(sync.service.indexed_versions() or {})

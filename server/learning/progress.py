@@ -41,7 +41,8 @@ from server.core.db import Database
 from server.core.errors import ValidationError
 from server.core.settings import Settings
 from server.learning import certificates
-from server.learning.visibility import Course, Lesson, lessons_of, visible_courses
+from server.learning.access import visible_courses
+from server.learning.visibility import Course, Lesson, lessons_of
 from server.people.accounts import User
 
 CLIENT_TYPES = frozenset({"started", "progressed", "completed", "heartbeat", "draft"})

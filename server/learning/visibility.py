@@ -1,15 +1,9 @@
-"""What a learner may see: the catalog, courses, lessons and their files.
+"""The catalog as the learning pages read it: courses, lessons, their files and labels.
 
-Visibility is one rule, written once here and used by every learner page, the media
-route and (through `visible_version_ids`) search:
-
-* the course has a live version, that version is approved, the course is not pulled,
-  and its publisher is still trusted (a demo publisher only in demo mode);
-* and the facility lets learners open any published course (`learner_catalog = "open"`)
-  or the course is assigned to the learner, directly or through one of their groups.
-
-Staff see every live course (they assign and review them) but never another learner's
-private data; that rule lives with the data (see `server.learning.workbooks`).
+Which of these a person may see is not decided here but in `server.learning.access`,
+the one place every object-level rule is written; this module reads the rows (lessons
+and files of a version are cached, since a version never changes) and a learner's
+assignments and enrolments, which that rule needs.
 """
 
 from __future__ import annotations
@@ -24,8 +18,7 @@ from content.format.lessondata import LessonData, stored_lesson_data
 from server.core import clock
 from server.core.db import Database
 from server.core.errors import N_, NotFound
-from server.core.settings import Settings
-from server.people.accounts import Role, User
+from server.people.accounts import User
 
 CATEGORIES = ("education", "vocational", "cbt", "job-skills", "reentry", "substance-use")
 CATEGORY_LABELS = {
@@ -42,17 +35,6 @@ LEVEL_LABELS = {
     "advanced": N_("Advanced"),
 }
 LANGUAGE_LABELS = {"en": "English", "es": "Español"}
-
-_LIVE_COURSES = """
-    SELECT c.id AS course_pk, c.course_id, v.id AS version_id, v.version, v.title, v.summary,
-           v.category, v.language, v.level, v.estimated_hours, v.credits,
-           p.display_name AS publisher,
-           (SELECT count(*) FROM lessons l WHERE l.version_id = v.id) AS lesson_count
-    FROM courses c
-    JOIN course_versions v ON v.id = c.live_version_id
-    JOIN publishers p ON p.id = c.publisher_id
-    WHERE c.pulled_at IS NULL AND v.status = 'approved' AND (p.demo = 0 OR :demo)
-"""
 
 
 @dataclass(frozen=True)
@@ -102,7 +84,8 @@ class Lesson:
         return self.data.estimated_minutes
 
 
-def _course(row: sqlite3.Row, assignment: Assignment | None, enrolled: bool) -> Course:
+def make_course(row: sqlite3.Row, assignment: Assignment | None, enrolled: bool) -> Course:
+    """A course from a row of the catalog query in `server.learning.access`."""
     return Course(
         course_pk=row["course_pk"],
         course_id=row["course_id"],
@@ -143,48 +126,6 @@ def assignments_for(database: Database, user_id: int) -> dict[str, Assignment]:
 def enrolled_courses(database: Database, user_id: int) -> set[str]:
     rows = database.query("SELECT course_id FROM enrolments WHERE user_id = ?", [user_id])
     return {row["course_id"] for row in rows}
-
-
-def visible_courses(
-    database: Database, settings: Settings, user: User, only: str | None = None
-) -> list[Course]:
-    """Every course this user may open now, assigned ones first (by due date); `only`
-    limits the answer to one course id (a page about one course needs no more)."""
-    sql, params = _LIVE_COURSES, {"demo": settings.demo, "only": only}
-    if only is not None:
-        sql += " AND c.course_id = :only"
-    rows = database.query(sql + " ORDER BY v.title", params)
-    if user.role is not Role.LEARNER:
-        return [_course(row, None, False) for row in rows]
-    assigned = assignments_for(database, user.id)
-    enrolled = enrolled_courses(database, user.id)
-    open_catalog = settings.learner_catalog == "open"
-    courses = [
-        _course(row, assigned.get(row["course_id"]), row["course_id"] in enrolled)
-        for row in rows
-        if open_catalog or row["course_id"] in assigned
-    ]
-    return sorted(courses, key=_assigned_first)
-
-
-def _assigned_first(course: Course) -> tuple[int, str, str]:
-    if course.assignment is None:
-        return (1, "", course.title.casefold())
-    return (0, course.assignment.due_date or "9999", course.title.casefold())
-
-
-def visible_course(database: Database, settings: Settings, user: User, course_id: str) -> Course:
-    """The course if this user may open it; otherwise NotFound (never "forbidden": a
-    learner should not learn that a hidden course exists)."""
-    for course in visible_courses(database, settings, user, only=course_id):
-        if course.course_id == course_id:
-            return course
-    raise NotFound(N_("This course is not available."))
-
-
-def visible_version_ids(database: Database, settings: Settings, user: User) -> frozenset[int]:
-    """The live course versions this user may see (search filters its hits by this)."""
-    return frozenset(c.version_id for c in visible_courses(database, settings, user))
 
 
 class _VersionCache:
@@ -262,37 +203,11 @@ def assets_of(database: Database, version_id: int) -> dict[str, dict[str, Any]]:
     return dict(_CACHE.get(database, "assets", version_id, load))
 
 
-def media_for(
-    database: Database, settings: Settings, user: User, sha256: str
-) -> dict[str, Any] | None:
-    """The asset with this digest if it belongs to a course version the user may see.
-
-    The same rule as `visible_courses`, in one query: this runs for every media request
-    (each seek of a video), so it must be cheap."""
-    sql = (
-        "SELECT a.path, a.sha256, a.size, a.media_type FROM assets a"
-        " JOIN courses c ON c.live_version_id = a.version_id"
-        " JOIN course_versions v ON v.id = a.version_id"
-        " JOIN publishers p ON p.id = c.publisher_id"
-        " WHERE a.sha256 = :sha AND c.pulled_at IS NULL AND v.status = 'approved'"
-        " AND (p.demo = 0 OR :demo)"
-    )
-    if user.role is Role.LEARNER and settings.learner_catalog != "open":
-        sql += (
-            " AND c.course_id IN (SELECT course_id FROM assignments WHERE user_id = :user"
-            " OR group_id IN (SELECT group_id FROM group_members WHERE user_id = :user))"
-        )
-    row = database.query_one(
-        sql + " LIMIT 1", {"sha": sha256, "demo": settings.demo, "user": user.id}
-    )
-    return dict(row) if row is not None else None
-
-
-def enrol(database: Database, settings: Settings, user: User, course_id: str) -> None:
-    """Self-enrolment: adds an open course to the learner's own list."""
-    visible_course(database, settings, user, course_id)
+def enrol(database: Database, user: User, course: Course) -> None:
+    """Self-enrolment: adds a course the learner may open (`server.learning.access`) to
+    their own list."""
     with database.write() as db:
         db.execute(
             "INSERT OR IGNORE INTO enrolments (user_id, course_id, enrolled_at) VALUES (?, ?, ?)",
-            [user.id, course_id, clock.iso()],
+            [user.id, course.course_id, clock.iso()],
         )

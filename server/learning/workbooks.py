@@ -3,15 +3,15 @@
 Each prompt says who may read the answer: ``private`` (only the learner) or
 ``educator`` (the learner and their educator). A new course version may change that, so
 the rule for a stored answer is: it is shared only if **every** label the learner was
-shown while writing it said "you and your teacher" (see :func:`strictest`). Each save
-takes the strictest of the live prompt, what the learner's page showed (the form and the
-draft event name the prompts shown as private), every version that was live while the
-draft was open (a learner may have read "Only you" on it without writing), and what the
-answer already had; an answer once private stays private in its entry, whatever a later
-version says. A draft
-saved under a newer course version moves to that version, so staff see the prompts the
-learner answered. Staff code reads answers through :func:`shared_answers` only, which
-selects ``visibility = 'educator'``: a private answer never leaves this module for staff.
+shown while writing it said "you and your teacher" (`strictest`, a rule written in
+`server.learning.access`). Each save takes the strictest of the live prompt, what the
+learner's page showed (the form and the draft event name the prompts shown as private),
+every version that was live while the draft was open (a learner may have read "Only you"
+on it without writing), and what the answer already had; an answer once private stays
+private in its entry, whatever a later version says. A draft saved under a newer course
+version moves to that version, so staff see the prompts the learner answered. Staff code
+reads answers through :func:`shared_answers` only, which keeps what the access rules let
+staff read: a private answer never leaves this module for staff.
 
 Drafts autosave (JavaScript posts a ``draft`` event every few seconds) and are kept on
 the server, so they survive a dropped connection, a sign-out or a different tablet. A
@@ -33,22 +33,12 @@ from server.core.db import Database
 from server.core.errors import N_, ValidationError
 from server.core.settings import Settings
 from server.learning import progress
+from server.learning.access import PRIVATE, SHARED, staff_may_read_entry, strictest
 from server.learning.visibility import Course, Lesson
 from server.people.accounts import User
 
 MAX_TEXT = 10_000
 AnswerValue = str | int | list[str]
-
-
-PRIVATE = "private"
-SHARED = "educator"
-
-
-def strictest(*visibilities: str | None) -> str:
-    """Who may read an answer written under all these labels (None: no label known).
-    Anything but "educator" counts as private, so an unknown value never shares."""
-    known = [v for v in visibilities if v is not None]
-    return SHARED if known and all(v == SHARED for v in known) else PRIVATE
 
 
 @dataclass(frozen=True)
@@ -200,10 +190,10 @@ def private_while_open_in(
 def shared_answers(database: Database, entry_id: int) -> Entry | None:
     """An entry as staff may see it: only answers written to a prompt the learner's
     educator may read, and only once the learner submitted it."""
-    row = database.query_one(
-        "SELECT * FROM workbook_entries WHERE id = ? AND status != 'draft'", [entry_id]
-    )
-    return _entry(database, row, SHARED) if row is not None else None
+    row = database.query_one("SELECT * FROM workbook_entries WHERE id = ?", [entry_id])
+    if row is None or not staff_may_read_entry(row["status"]):
+        return None
+    return _entry(database, row, SHARED)
 
 
 def shown_visibility(prompt: Prompt, entry: Entry | None) -> str:

@@ -1,9 +1,9 @@
-"""What an educator may see, and the dashboards drawn from it.
+"""The educator's dashboards: a group, a course, a learner.
 
-**Scope**: an educator works with the groups they belong to and the learners in those
-groups; an admin sees everyone. Every educator page, export and report goes through
-`Scope`, which is also expressed as one SQL fragment (`Scope.learners_sql`) so a query
-over thousands of learners filters inside SQLite instead of in Python.
+Each is drawn for a `Scope` (`server.learning.access`): an educator works with the
+groups they belong to and the learners in those groups; an admin sees everyone. Queries
+filter by `Scope.learners_sql`, so a board over thousands of learners filters inside
+SQLite instead of in Python.
 
 Dashboards read the pre-aggregated tables (`lesson_progress`, `weekly_time`,
 `certificates`, `quiz_attempts`), never the raw event log, so they stay fast with
@@ -23,57 +23,9 @@ from server.core import clock
 from server.core.db import Database
 from server.core.errors import N_, NotFound
 from server.learning import visibility, workbooks
-from server.people.accounts import Role, User, get_user
-from server.people.groups import Group, get_group, groups_of, list_groups
-
-
-@dataclass(frozen=True)
-class Scope:
-    """Whom `viewer` may see. `everyone` for admins."""
-
-    viewer: User
-
-    @property
-    def everyone(self) -> bool:
-        return self.viewer.role is Role.ADMIN
-
-    def learners_sql(self, column: str = "user_id") -> tuple[str, dict[str, Any]]:
-        """A WHERE fragment limiting `column` to learners in scope, and its parameters."""
-        if self.everyone:
-            return "1 = 1", {}
-        return (
-            f"{column} IN (SELECT m.user_id FROM group_members m WHERE m.group_id IN"
-            " (SELECT group_id FROM group_members WHERE user_id = :scope_viewer))",
-            {"scope_viewer": self.viewer.id},
-        )
-
-    def groups(self, database: Database) -> list[Group]:
-        return list_groups(database, None if self.everyone else self.viewer)
-
-    def group(self, database: Database, group_id: int) -> Group:
-        group = get_group(database, group_id)
-        if not self.everyone and group.id not in {g.id for g in self.groups(database)}:
-            raise NotFound()
-        return group
-
-    def learner(self, database: Database, user_id: int) -> User:
-        """The learner if in scope; NotFound otherwise (never reveals who exists)."""
-        try:
-            user = get_user(database, user_id)
-        except NotFound:
-            raise NotFound() from None
-        if user.role is not Role.LEARNER:
-            raise NotFound()
-        if self.everyone:
-            return user
-        where, params = self.learners_sql("u.id")
-        row = database.query_one(
-            f"SELECT 1 FROM users u WHERE u.id = :learner AND {where}",
-            {"learner": user_id, **params},
-        )
-        if row is None:
-            raise NotFound()
-        return user
+from server.learning.access import Scope
+from server.people.accounts import User
+from server.people.groups import Group, groups_of
 
 
 def group_learners(database: Database, group_id: int) -> list[User]:

@@ -2,7 +2,7 @@
 `server.core.csvfiles`), a printable completion report, and xAPI statements for an outside
 learning record store.
 
-Every export is limited to the asker's scope (`server.teaching.dashboards.Scope`), to a date range,
+Every export is limited to the asker's scope (`server.learning.access.Scope`), to a date range,
 and optionally to one group or one course, and every export is audited (who, what,
 how many rows; never the rows themselves).
 """
@@ -20,9 +20,10 @@ from typing import Any
 from server.core.db import Database, row_id
 from server.core.errors import N_, ValidationError
 from server.core.settings import Settings
+from server.learning.access import Scope
 from server.people import audit
 from server.people.audit import Actor
-from server.teaching.dashboards import Scope, course_titles, live_lesson_counts
+from server.teaching.dashboards import course_titles, live_lesson_counts
 
 XAPI_VERBS = {
     "started": ("http://adlnet.gov/expapi/verbs/attempted", "attempted"),

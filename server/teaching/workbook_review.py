@@ -11,10 +11,10 @@ from server.core import clock
 from server.core.db import Database
 from server.core.errors import N_, NotFound, ValidationError
 from server.learning import visibility, workbooks
+from server.learning.access import Scope
 from server.people import audit
 from server.people.accounts import User
 from server.people.audit import Actor
-from server.teaching.dashboards import Scope
 
 
 @dataclass

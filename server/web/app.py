@@ -21,7 +21,7 @@ from starlette.staticfiles import PathLike, StaticFiles
 from starlette.types import Scope
 from uvicorn.config import STARTUP_FAILURE
 
-from server.catalog.search import SearchKeeper, search_sync
+from server.catalog.search import SearchKeeper, search_indexer
 from server.catalog.sync import content_store
 from server.core import filemodes
 from server.core.db import Database, write_refused
@@ -232,7 +232,7 @@ def housekeeping(services: Services) -> None:
 def create_app(settings: Settings) -> Starlette:
     """Build the app for one data folder. Opens nothing until start-up."""
     database = Database(settings.database_path)
-    search = search_sync(settings, database)
+    search = search_indexer(settings, database)
     services = Services(
         settings=settings,
         database=database,

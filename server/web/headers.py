@@ -1,57 +1,89 @@
-"""Security headers on every response, from one pure ASGI middleware.
+"""Security headers on every response, from one pure ASGI middleware, and the named
+Content-Security-Policies.
 
-The Content-Security-Policy is kept as data so a reviewer reads it in one place and a
-future feature adds a source explicitly rather than by string surgery.
+Every policy is kept as data here, under a name (`CSP.PAGE`, `CSP.MEDIA`...), so a
+reviewer reads them all in one place, a view picks one by name rather than writing a
+header, and a future feature adds a source explicitly rather than by string surgery.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 from starlette.datastructures import MutableHeaders
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-CSP: dict[str, list[str]] = {
-    "default-src": ["'self'"],
-    "script-src": ["'self'"],
-    "style-src": ["'self'"],
-    "img-src": ["'self'"],
-    "media-src": ["'self'"],
-    "font-src": ["'self'"],
-    "connect-src": ["'self'"],
-    "object-src": ["'none'"],
-    "base-uri": ["'none'"],
-    "frame-ancestors": ["'none'"],
-    "form-action": ["'self'"],
-}
-
-# Course files opened on their own (a tablet can open a picture's address directly). An
-# SVG is a document: `sandbox` gives it an opaque origin with no script, forms, plugins,
-# or automatic navigation (a <meta> refresh), even if something slipped past the import
-# check. Inline style is allowed because drawings style themselves.
-MEDIA_CSP: dict[str, list[str]] = {
-    "default-src": ["'none'"],
-    "style-src": ["'unsafe-inline'"],
-    "frame-ancestors": ["'none'"],
-    "sandbox": [],
-}
-# The PDF lesson shows its file in a frame of the page. No `sandbox` here: browsers refuse
-# to run their PDF viewer in a sandboxed document.
-PDF_MEDIA_CSP: dict[str, list[str]] = {
-    "default-src": ["'none'"],
-    "frame-ancestors": ["'self'"],
-}
+Directives = Mapping[str, tuple[str, ...]]
 
 
-def serialize_csp(policy: dict[str, list[str]]) -> str:
-    return "; ".join(" ".join([name, *values]) for name, values in policy.items())
+@dataclass(frozen=True)
+class Policy:
+    """A named Content-Security-Policy: its directives, and the header they make."""
+
+    name: str
+    directives: Directives
+
+    @property
+    def header(self) -> str:
+        return "; ".join(" ".join([name, *values]) for name, values in self.directives.items())
+
+    def apply(self, response: Response) -> None:
+        """Give `response` this policy instead of the page policy the middleware adds."""
+        response.headers["Content-Security-Policy"] = self.header
+
+
+_PAGE: Directives = {
+    "default-src": ("'self'",),
+    "script-src": ("'self'",),
+    "style-src": ("'self'",),
+    "img-src": ("'self'",),
+    "media-src": ("'self'",),
+    "font-src": ("'self'",),
+    "connect-src": ("'self'",),
+    "object-src": ("'none'",),
+    "base-uri": ("'none'",),
+    "frame-ancestors": ("'none'",),
+    "form-action": ("'self'",),
+}
+
+
+class CSP:
+    """Every policy this server sends; a view picks one by name (`CSP.MEDIA.apply(r)`)."""
+
+    # Every page and answer, unless it says otherwise: nothing from outside the server.
+    PAGE = Policy("page", _PAGE)
+    # A PDF lesson embeds its file (`<object>`) from this server; the rest is the page's.
+    PDF_LESSON = Policy("pdf-lesson", {**_PAGE, "object-src": ("'self'",)})
+    # Course files opened on their own (a tablet can open a picture's address directly).
+    # An SVG is a document: `sandbox` gives it an opaque origin with no script, forms,
+    # plugins, or automatic navigation (a <meta> refresh), even if something slipped past
+    # the import check. Inline style is allowed because drawings style themselves.
+    MEDIA = Policy(
+        "media",
+        {
+            "default-src": ("'none'",),
+            "style-src": ("'unsafe-inline'",),
+            "frame-ancestors": ("'none'",),
+            "sandbox": (),
+        },
+    )
+    # The PDF lesson shows its file in a frame of the page. No `sandbox` here: browsers
+    # refuse to run their PDF viewer in a sandboxed document.
+    PDF_MEDIA = Policy("pdf-media", {"default-src": ("'none'",), "frame-ancestors": ("'self'",)})
+    # A file of a version waiting for review, opened by the admin: nothing runs or loads.
+    REVIEW_FILE = Policy("review-file", {"sandbox": (), "default-src": ("'none'",)})
+
+    ALL = (PAGE, PDF_LESSON, MEDIA, PDF_MEDIA, REVIEW_FILE)
 
 
 class SecurityHeadersMiddleware:
     def __init__(self, app: ASGIApp, *, https: bool) -> None:
         self.app = app
         self.headers = {
-            "Content-Security-Policy": serialize_csp(CSP),
+            "Content-Security-Policy": CSP.PAGE.header,
             "X-Content-Type-Options": "nosniff",
             "Referrer-Policy": "no-referrer",
             "X-Frame-Options": "DENY",

@@ -6,26 +6,25 @@ the session, picks the language, checks the origin and the role. Only then does 
 a body, and never more than a fixed cap (a form 1 MiB, JSON 512 KiB, an upload the
 `max_upload_mb` setting), so a stranger cannot make the server hold or spool a big body.
 
-CSRF: a JSON call or a file upload must bring its token outside the body (the
-`X-CSRF-Token` header, or `?csrf_token=` in the form's action URL), and it is checked
-before a byte of the body is read. Only a plain form (urlencoded, in memory, 1 MiB at
-most, read after the role check) may carry the token as a field; it is checked before
-the view runs. An endpoint without `@access` fails the route test.
+CSRF (`server.web.csrf`): a JSON call or a file upload must bring its token outside the
+body, and it is checked before a byte of the body is read. Only a plain form
+(urlencoded, in memory, 1 MiB at most, read after the role check) may carry the token as
+a field; it is checked before the view runs. Which objects a person may see on a page is
+not decided here but by `server.learning.access`. An endpoint without `@access` fails
+the route test.
 """
 
 from __future__ import annotations
 
 import functools
-import hmac
 import json
 import re
-import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
@@ -41,13 +40,12 @@ from server.core.settings import SUPPORTED_LANGUAGES, Settings
 from server.people import sessions
 from server.people.accounts import Role, User
 from server.people.tokens import InvalidToken, Tokens
-from server.web import i18n
+from server.web import csrf, i18n
 from server.web.templating import Templates
 
 PUBLIC = "public"
 SIGNED_IN = "signed-in"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-ANON_CSRF_COOKIE = "stepstone_csrf"
 MAX_JSON_BODY = 512 * 1024
 MAX_FORM_BODY = 1024 * 1024  # a form without files (nginx's client_max_body_size is 1m)
 MAX_FORM_FIELD = 256 * 1024  # one field of an upload form; the file itself is capped whole
@@ -167,7 +165,7 @@ class Req:
         """One token per request (a page has several forms; signing costs ~0.1 ms each)."""
         if self._csrf is None:
             seed = self.session.csrf_secret if self.session else self.anon_csrf_seed
-            self._csrf = self.services.tokens.csrf.dumps(seed)
+            self._csrf = csrf.make_token(self.services.tokens, seed)
         return self._csrf
 
     def render(
@@ -194,6 +192,21 @@ def redirect(path: str, notice: str = "", **params: str) -> RedirectResponse:
     return RedirectResponse(path + query, status_code=303)
 
 
+_NOT_IN_A_LOCAL_PATH = re.compile(r"[\\\x00-\x1f\x7f]")
+
+
+def safe_next(wanted: str, under: str = "/", default: str = "/") -> str:
+    """Where a form may send the person back to: `wanted` if it is a path on this
+    server that starts with `under`, else `default`. Never another site: no scheme or
+    host, no `//` (a protocol-relative URL), no backslash (browsers read it as `/`), no
+    control character (browsers drop a tab or newline, turning `/<tab>/x` into `//x`).
+    """
+    local = wanted.startswith("/") and not wanted.startswith("//")
+    if not local or _NOT_IN_A_LOCAL_PATH.search(wanted) or not wanted.startswith(under):
+        return default
+    return wanted
+
+
 def client_address(request: Request, settings: Settings) -> str:
     """The tablet's address; X-Forwarded-For is believed only from a trusted proxy."""
     peer = request.client.host if request.client else ""
@@ -203,17 +216,6 @@ def client_address(request: Request, settings: Settings) -> str:
             if address and address not in settings.trusted_proxies:
                 return address
     return peer
-
-
-def _check_origin(request: Request) -> None:
-    site = request.headers.get("sec-fetch-site")
-    if site is not None and site not in {"same-origin", "none"}:
-        raise CSRFError()
-    origin = request.headers.get("origin")
-    # A browser sends "null" from sandboxed or privacy-sensitive contexts; Sec-Fetch-Site
-    # and the token still guard those.
-    if origin not in (None, "null") and urlsplit(origin).netloc != request.headers.get("host"):
-        raise CSRFError()
 
 
 def parse_number(text: str, high: int = MAX_INTEGER) -> int:
@@ -229,20 +231,9 @@ def _media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
-def _token_outside_body(request: Request) -> str:
-    return request.headers.get("x-csrf-token", "") or request.query_params.get("csrf_token", "")
-
-
 def _check_csrf(req: Req, token: str) -> None:
     expected = req.session.csrf_secret if req.session else req.anon_csrf_seed
-    if not token or not expected or len(token) > 500:
-        raise CSRFError()
-    try:
-        seed = req.services.tokens.csrf.loads(token)
-    except InvalidToken:
-        raise CSRFError() from None
-    if not isinstance(seed, str) or not hmac.compare_digest(seed, expected):
-        raise CSRFError()
+    csrf.check_token(req.services.tokens, token, expected)
 
 
 def _load_session(req: Req) -> None:
@@ -278,10 +269,8 @@ def anonymous_language(request: Request, settings: Settings) -> str:
 
 
 def _anon_csrf(req: Req) -> None:
-    seed = req.request.cookies.get(ANON_CSRF_COOKIE, "")
-    if len(seed) < 32:
-        seed, req.set_anon_csrf = secrets.token_urlsafe(32), True
-    req.anon_csrf_seed = seed
+    cookie = req.request.cookies.get(csrf.ANON_CSRF_COOKIE, "")
+    req.anon_csrf_seed, req.set_anon_csrf = csrf.anonymous_seed(cookie)
 
 
 View = Callable[[Req], Response]
@@ -371,8 +360,8 @@ def _admit(req: Req, allowed: frozenset[Role | str], pending_ok: bool) -> Redire
     if req.session is None:
         _anon_csrf(req)
     if req.request.method not in SAFE_METHODS:
-        _check_origin(req.request)
-        token = _token_outside_body(req.request)
+        csrf.check_origin(req.request)
+        token = csrf.token_outside_body(req.request)
         if token:
             _check_csrf(req, token)
             req.csrf_checked = True
@@ -395,7 +384,7 @@ def _answer(req: Req, view: View) -> Response:
     """Run the view of an admitted request (its body read), after the CSRF field check."""
     i18n.set_language(req.language)  # this may be another thread than `_admit`'s
     if req.request.method not in SAFE_METHODS and not req.csrf_checked:
-        _check_csrf(req, req.field("csrf_token"))
+        _check_csrf(req, req.field(csrf.FIELD))
     response = view(req)
     _set_cookies(req, response)
     return response
@@ -410,7 +399,11 @@ def _set_cookies(req: Req, response: Response) -> None:
     secure = req.settings.https
     if req.set_anon_csrf:
         response.set_cookie(
-            ANON_CSRF_COOKIE, req.anon_csrf_seed, httponly=True, samesite="strict", secure=secure
+            csrf.ANON_CSRF_COOKIE,
+            req.anon_csrf_seed,
+            httponly=True,
+            samesite="strict",
+            secure=secure,
         )
     for name, value in req.extra_cookies.items():
         if value:

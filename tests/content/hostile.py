@@ -14,7 +14,7 @@ import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from content.package.manifest import dumps
 
@@ -57,7 +57,7 @@ def header(
     kind: bytes = tarfile.REGTYPE,
     linkname: str = "",
     pax: dict[str, str] | None = None,
-    fmt: int = tarfile.PAX_FORMAT,
+    fmt: Literal[0, 1, 2] = tarfile.PAX_FORMAT,  # USTAR, GNU or PAX
 ) -> bytes:
     """Header block(s) for one member; ``size`` is what is *declared* (it may lie)."""
     info = tarfile.TarInfo(name)

@@ -57,14 +57,15 @@ def facility(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Facility]:
         assignments.assign_in(db, Actor.system("test"), SAFETY, user_id=assigned.id)
     database.close()
     certificates = make_certificates(base / "tls")
-    environment = {
-        "STEPSTONE_DEMO": "true",
-        "STEPSTONE_LEARNER_CATALOG": "assigned",
-        "STEPSTONE_MEDIA_ACCEL_PREFIX": "/_media/",
-        "STEPSTONE_HTTPS": "true",
-        "STEPSTONE_TRUSTED_PROXIES": "127.0.0.1",
-    }
-    with running_server(data, workers=1, **environment) as upstream:
+    with running_server(
+        data,
+        workers=1,
+        STEPSTONE_DEMO="true",
+        STEPSTONE_LEARNER_CATALOG="assigned",
+        STEPSTONE_MEDIA_ACCEL_PREFIX="/_media/",
+        STEPSTONE_HTTPS="true",
+        STEPSTONE_TRUSTED_PROXIES="127.0.0.1",
+    ) as upstream:
         site = Site(
             http_port=free_port(),
             https_port=free_port(),

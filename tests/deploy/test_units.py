@@ -22,7 +22,7 @@ from server.core.db import Database
 from server.core.errors import ConfigError
 from server.core.settings import load_settings
 from server.people.audit import Actor
-from server.web.headers import MEDIA_CSP, serialize_csp
+from server.web.headers import CSP
 from tests.conftest import FakeClock, People, sign_in
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -146,7 +146,7 @@ def test_nginx_media_policy_fallback_is_stepstones_media_policy() -> None:
         r'map \$upstream_http_content_security_policy [^{]+\{\s*""\s+"([^"]+)"', site
     )
     assert fallback, "no fallback media policy in the nginx site"
-    assert fallback.group(1) == serialize_csp(MEDIA_CSP)
+    assert fallback.group(1) == CSP.MEDIA.header
 
 
 @pytest.mark.parametrize(

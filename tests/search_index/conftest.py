@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from search_index import Part, SearchService, Section, VersionDocs
+from search_index import IndexUpdate, Part, SearchService, Section, VersionDocs
 
 MATH, SAFETY, TRAPS, PENDING = 1, 2, 3, 4
 ALL_LIVE = frozenset({MATH, SAFETY, TRAPS})
@@ -130,6 +130,15 @@ def pending_course() -> VersionDocs:
 
 def all_courses() -> list[VersionDocs]:
     return [math_course(), safety_course(), traps_course(), pending_course()]
+
+
+def adding(docs: VersionDocs) -> Callable[[IndexUpdate], None]:
+    """A change for `SearchService.update` that adds (or replaces) one version."""
+
+    def change(update: IndexUpdate) -> None:
+        update.add(docs)
+
+    return change
 
 
 @pytest.fixture

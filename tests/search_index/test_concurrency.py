@@ -8,7 +8,7 @@ import threading
 import time
 from pathlib import Path
 
-from search_index import SearchService, Status
+from search_index import IndexUpdate, SearchService, Status
 from tests.search_index.conftest import ALL_LIVE, MATH, all_courses, math_course
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,9 +35,9 @@ def test_searches_in_threads_while_another_thread_replaces_a_course(tmp_path: Pa
             failures.append(exc)
 
     def replace(old: int, new: int) -> None:
-        def change(update: object) -> None:
-            update.remove(old)  # type: ignore[attr-defined]
-            update.add(math_course(version_id=new))  # type: ignore[attr-defined]
+        def change(update: IndexUpdate) -> None:
+            update.remove(old)
+            update.add(math_course(version_id=new))
 
         writer.update(change)
 

@@ -17,7 +17,7 @@ import pytest
 
 from search_index import SearchService, Status
 from search_index.checksums import MANIFEST, read_manifest
-from server.catalog.search import search_root, search_sync
+from server.catalog.search import search_indexer, search_root
 from server.core.db import Database
 from server.core.settings import Settings
 from server.ops import health
@@ -25,7 +25,14 @@ from server.ops.health import Status as CheckStatus
 from server.people.accounts import Role
 from tests.conftest import CSRF_RE, PIN, demo_facility, make_user
 from tests.live import running_server
-from tests.search_index.conftest import ALL_LIVE, PENDING, SAFETY, all_courses, math_course
+from tests.search_index.conftest import (
+    ALL_LIVE,
+    PENDING,
+    SAFETY,
+    adding,
+    all_courses,
+    math_course,
+)
 
 REBUILDING = "Search is being rebuilt. Please try again in a minute."
 RESULT = re.compile(r'<h2 class="result-title">')
@@ -82,7 +89,7 @@ def test_damage_under_an_open_searcher_means_rebuilding_not_wrong_answers(
             assert results.status is Status.REBUILDING
             assert process.indexed_versions() is None
         # Nothing is written on top of a damaged index: the rebuild reads everything anew.
-        assert service.update(lambda update: update.add(math_course(version_id=9))) is False
+        assert service.update(adding(math_course(version_id=9))) is False
         service.rebuild(all_courses())
         assert service.search("fraction", visible_versions=ALL_LIVE).total > 0
 
@@ -92,7 +99,7 @@ def test_every_commit_records_the_checksums_of_its_generation(tmp_path: Path) ->
     with SearchService(root) as service:
         service.rebuild(all_courses())
         service.update(lambda update: update.remove(SAFETY))  # deletions only
-        service.update(lambda update: update.add(math_course(version_id=11)))  # new segment
+        service.update(adding(math_course(version_id=11)))  # new segment
         folder = live_folder(root)
         manifest = read_manifest(folder)
         on_disk = {p.name for p in folder.iterdir() if p.suffix in {".seg", ".toc"}}
@@ -110,7 +117,7 @@ def facility(tmp_path: Path) -> Iterator[Settings]:
     """The demo courses, a learner, and an index built before the server starts."""
     settings, database = demo_facility(tmp_path / "data")
     make_user(database, Role.LEARNER, "A100", "Alex Learner")
-    sync = search_sync(settings, database)
+    sync = search_indexer(settings, database)
     with sync.service:
         sync.rebuild()
     database.close()

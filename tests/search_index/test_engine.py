@@ -8,7 +8,15 @@ import pytest
 from markupsafe import Markup
 from whoosh import index
 
-from search_index import InvalidDocument, SearchService, Section, Status, VersionDocs
+from search_index import (
+    IndexUpdate,
+    InvalidDocument,
+    SearchResults,
+    SearchService,
+    Section,
+    Status,
+    VersionDocs,
+)
 from search_index.analysis import term_maker
 from search_index.docsets import DocSets
 from search_index.query import MAX_QUERY_CHARS, compile_query, parse
@@ -18,13 +26,14 @@ from tests.search_index.conftest import (
     PENDING,
     SAFETY,
     TRAPS,
+    adding,
     all_courses,
     math_course,
 )
 
 
-def keys(results: object) -> list[tuple[str, str]]:
-    return [(h.lesson_key, h.anchor) for h in results.hits]  # type: ignore[attr-defined]
+def keys(results: SearchResults) -> list[tuple[str, str]]:
+    return [(h.lesson_key, h.anchor) for h in results.hits]
 
 
 def test_heading_and_title_rank_above_body(service: SearchService) -> None:
@@ -202,9 +211,9 @@ def test_hits_say_which_part_they_come_from(service: SearchService) -> None:
 
 
 def test_new_version_replaces_old_documents(service: SearchService) -> None:
-    def publish_v2(update: object) -> None:
-        update.remove(MATH)  # type: ignore[attr-defined]
-        update.add(math_course(version_id=10, extra="Now with improper fractions."))  # type: ignore[attr-defined]
+    def publish_v2(update: IndexUpdate) -> None:
+        update.remove(MATH)
+        update.add(math_course(version_id=10, extra="Now with improper fractions."))
 
     assert service.update(publish_v2)
     results = service.search("improper", visible_versions=None)
@@ -217,7 +226,7 @@ def test_new_version_replaces_old_documents(service: SearchService) -> None:
 
 def test_adding_a_version_again_does_not_duplicate(service: SearchService) -> None:
     before = service.search("fraction", visible_versions=ALL_LIVE).total
-    service.update(lambda update: update.add(math_course()))
+    service.update(adding(math_course()))
     assert service.search("fraction", visible_versions=ALL_LIVE).total == before
 
 
@@ -244,19 +253,18 @@ def test_no_index_yet_means_rebuilding(tmp_path: Path) -> None:
     service = SearchService(tmp_path / "search")
     results = service.search("fraction", visible_versions=ALL_LIVE)
     assert results.status is Status.REBUILDING and results.query == "fraction"
-    assert service.update(lambda update: update.add(math_course())) is False
+    assert service.update(adding(math_course())) is False
 
 
 def test_fast_matching_agrees_with_whoosh(service: SearchService) -> None:
     """Our block-at-a-time matching must find exactly what Whoosh's matchers find."""
     service.update(lambda update: update.remove(SAFETY))  # a deletion in the segment
-    service.update(lambda update: update.add(math_course(version_id=11)))  # a 2nd segment
+    service.update(adding(math_course(version_id=11)))  # a 2nd segment
     folder = service.location.current()
     assert folder is not None
     ix = index.open_dir(str(folder))
     with ix.searcher() as searcher:
         assert len(searcher.reader().leaf_readers()) >= 1
-        vocabularies = {"en": None, "es": None}
         from search_index.view import IndexView
 
         view = IndexView(searcher)

@@ -17,17 +17,18 @@ from content.tuf.repository import init_repository, retract
 from search_index import Part, Status
 from server.catalog import library, trust
 from server.catalog.search import (
-    SearchSync,
+    SearchIndexer,
     captions_text,
     indexable_versions,
     lesson_sections,
     live_versions,
-    search_sync,
+    search_indexer,
 )
 from server.catalog.sync import sync_all
 from server.cli.main import cli
 from server.core.db import Database
 from server.core.settings import Settings
+from tests.server.catalog.test_search import search_service
 from tests.server.catalog.test_sync import ADMIN, publish
 
 MATH = "org.stepstone.demo.everyday-math"
@@ -50,8 +51,8 @@ def trusted(database: Database, ngo: Path) -> library.Publisher:
 
 
 @pytest.fixture
-def sync(settings: Settings, database: Database) -> Iterator[SearchSync]:
-    sync = search_sync(settings, database)
+def sync(settings: Settings, database: Database) -> Iterator[SearchIndexer]:
+    sync = search_indexer(settings, database)
     with sync.service:
         sync.rebuild()  # an empty index, as a server makes at its first start
         yield sync
@@ -67,7 +68,7 @@ def version_of(database: Database, course_id: str, version: int) -> int:
     return int(row[0])
 
 
-def learner_finds(sync: SearchSync, words: str) -> set[int]:
+def learner_finds(sync: SearchIndexer, words: str) -> set[int]:
     visible = live_versions(sync.database)
     results = sync.service.search(words, visible_versions=visible)
     assert results.status is Status.OK
@@ -79,7 +80,7 @@ def test_review_publish_replace_retire_pull_keep_search_in_step(
     settings: Settings,
     ngo: Path,
     trusted: library.Publisher,
-    sync: SearchSync,
+    sync: SearchIndexer,
     tmp_path: Path,
 ) -> None:
     hooks = sync.hooks()
@@ -107,7 +108,7 @@ def test_review_publish_replace_retire_pull_keep_search_in_step(
     assert learner_finds(sync, "fractions") == {v1}
     assert set(sync.service.indexed_versions() or {}) == {v1}
 
-    course_pk = database.query_one("SELECT id FROM courses WHERE course_id = ?", [MATH])[0]  # type: ignore[index]
+    course_pk = database.query("SELECT id FROM courses WHERE course_id = ?", [MATH])[0][0]
     library.pull_course(database, hooks, ADMIN, course_pk, "Complaint under review")
     assert sync.service.indexed_versions() == {}
     assert sync.service.search("fractions", visible_versions=None).total == 0
@@ -120,7 +121,7 @@ def test_rejected_and_retracted_versions_leave_the_index(
     settings: Settings,
     ngo: Path,
     trusted: library.Publisher,
-    sync: SearchSync,
+    sync: SearchIndexer,
     tmp_path: Path,
 ) -> None:
     trust.set_auto_publish(database, ADMIN, trusted, True)
@@ -162,7 +163,7 @@ def test_index_a_whole_demo_like_facility_by_rebuild(
     publish(ngo, tmp_path, "thinking-traps-es", 1)
     publish(ngo, tmp_path, "workplace-safety", 1)
     sync_all(database, settings, library.CatalogHooks(), ADMIN)  # no search wired at all
-    sync = search_sync(settings, database)
+    sync = search_indexer(settings, database)
     request.addfinalizer(sync.service.close)
     assert sync.rebuild() > 20
     assert set(sync.service.indexed_versions() or {}) == set(indexable_versions(database))
@@ -193,7 +194,7 @@ def test_search_rebuild_cli_swaps_in_a_new_index(
     first = runner.invoke(cli, [*args, "rebuild"])
     assert first.exit_code == 0, first.output
     assert "Indexed" in first.output and "1 course versions" in first.output
-    sync = search_sync(settings, database)
+    sync = search_indexer(settings, database)
     request.addfinalizer(sync.service.close)
     old_folder = sync.service.location.current()
     second = runner.invoke(cli, [*args, "rebuild"])
@@ -211,7 +212,7 @@ def test_cli_sync_indexes_what_it_publishes(
     settings: Settings,
     ngo: Path,
     trusted: library.Publisher,
-    sync: SearchSync,
+    sync: SearchIndexer,
     tmp_path: Path,
 ) -> None:
     trust.set_auto_publish(database, ADMIN, trusted, True)
@@ -233,25 +234,25 @@ def test_server_starts_with_a_broken_index_and_rebuilds_it(
     trust.set_auto_publish(database, ADMIN, trusted, True)
     publish(ngo, tmp_path, "everyday-math", 1)
     sync_all(database, settings, library.CatalogHooks(), ADMIN)
-    search_sync(settings, database).rebuild()
-    folder = search_sync(settings, database).service.location.current()
+    search_indexer(settings, database).rebuild()
+    folder = search_indexer(settings, database).service.location.current()
     assert folder is not None
     for toc in folder.glob("_MAIN_*.toc"):
         toc.write_bytes(b"\x00garbage, not a Whoosh table of contents")
 
     release = threading.Event()
-    original = SearchSync.rebuild
+    original = SearchIndexer.rebuild
 
-    def slow_rebuild(self: SearchSync, progress: object = None) -> int:
+    def slow_rebuild(self: SearchIndexer, progress: object = None) -> int:
         release.wait(10)
         return original(self)
 
-    monkeypatch.setattr(SearchSync, "rebuild", slow_rebuild)
+    monkeypatch.setattr(SearchIndexer, "rebuild", slow_rebuild)
     from server.web.app import create_app
 
     with TestClient(create_app(settings), base_url="http://testserver") as client:
         assert client.get("/signin").status_code == 200  # the server is up
-        service = client.app.state.services.search  # type: ignore[attr-defined]
+        service = search_service(client)
         assert service.search("fractions", visible_versions=None).status is Status.REBUILDING
         release.set()
         assert service.wait_until_idle(20)
@@ -262,7 +263,7 @@ def test_server_starts_with_a_broken_index_and_rebuilds_it(
 def test_missing_index_at_start_is_built_in_the_background(
     client: TestClient, settings: Settings
 ) -> None:
-    service = client.app.state.services.search  # type: ignore[attr-defined]
+    service = search_service(client)
     assert service.wait_until_idle(20)
     assert service.search("anything", visible_versions=None).status is Status.OK
     assert (settings.data_dir / "search" / "CURRENT").is_file()

@@ -101,15 +101,15 @@ def test_missing_secret_key_says_run_init(tmp_path: Path) -> None:
 
 
 def test_database_uses_wal_and_foreign_keys(database: Database) -> None:
-    assert database.query_one("PRAGMA journal_mode")[0] == "wal"  # type: ignore[index]
-    assert database.query_one("PRAGMA foreign_keys")[0] == 1  # type: ignore[index]
+    assert database.query("PRAGMA journal_mode")[0][0] == "wal"
+    assert database.query("PRAGMA foreign_keys")[0][0] == 1
 
 
 def test_write_rolls_back_everything_on_error(database: Database) -> None:
     with pytest.raises(RuntimeError), database.write() as db:
         record(db, Actor.system(), "test.one")
         raise RuntimeError("crash in the middle")
-    assert database.query_one("SELECT count(*) FROM audit_log")[0] == 0  # type: ignore[index]
+    assert database.query("SELECT count(*) FROM audit_log")[0][0] == 0
 
 
 def test_a_failed_migration_leaves_the_database_untouched(
@@ -185,9 +185,10 @@ def test_upgrade_reseals_an_intact_plain_chain_and_leaves_a_broken_one(tmp_path:
                 row = {"at": f"2026-01-0{n + 1}T00:00:00Z", "actor_id": None, "actor": "cli"}
                 row |= {"action": "thing.done", "target": f"t{n}", "detail": "{}"}
                 row |= {"client_address": "", "prev_hash": prev_hash}
-                row["hash"] = audit_link(prev_hash, row)  # type: ignore[arg-type]
-                db["audit_log"].insert(row)
-                prev_hash = row["hash"]
+                digest = audit_link(prev_hash, row)
+                row["hash"] = digest
+                db.table("audit_log").insert(row)
+                prev_hash = digest
             if broken:
                 db.execute("DROP TRIGGER audit_log_no_update")
                 db.execute("UPDATE audit_log SET target = 'edited' WHERE id = 2")
@@ -212,7 +213,7 @@ def test_roster_apply_is_all_or_nothing(database: Database) -> None:
         roster.apply_roster(
             database, Actor.system(), b"facility_id,name,language\nJ1,Jo,en\nJ2,,en\n"
         )
-    assert database.query_one("SELECT count(*) FROM users")[0] == 0  # type: ignore[index]
+    assert database.query("SELECT count(*) FROM users")[0][0] == 0
     plan = roster.apply_roster(
         database, Actor.system(), b"\xef\xbb\xbffacility_id,name,language\nj1,Jo,en\n"
     )

@@ -11,6 +11,7 @@ from server.catalog import content_review, library, sync_runs, trust
 from server.catalog.sync import content_store, sync_publisher
 from server.core.errors import N_, NotFound, ValidationError
 from server.people.accounts import Role
+from server.web.headers import CSP
 from server.web.plumbing import Req, access, redirect
 
 
@@ -95,7 +96,7 @@ def version_file(req: Req) -> Response:
     if not path.is_file():
         raise NotFound()
     response = FileResponse(path, media_type=item["media_type"])
-    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    CSP.REVIEW_FILE.apply(response)
     return response
 
 

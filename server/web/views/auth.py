@@ -16,7 +16,15 @@ from server.people.signin import (
     sign_in,
     sign_out,
 )
-from server.web.plumbing import LANGUAGE_COOKIE, PUBLIC, SIGNED_IN, Req, access, redirect
+from server.web.plumbing import (
+    LANGUAGE_COOKIE,
+    PUBLIC,
+    SIGNED_IN,
+    Req,
+    access,
+    redirect,
+    safe_next,
+)
 
 HOMES = {Role.LEARNER: "/learn", Role.EDUCATOR: "/teach", Role.ADMIN: "/admin"}
 
@@ -113,10 +121,7 @@ def choose_language(req: Req) -> Response:
     if req.session is not None:
         accounts.set_language(req.database, req.session.user, language)
     req.extra_cookies[LANGUAGE_COOKIE] = language
-    back = req.field("next", 200)
-    if not back.startswith("/") or back.startswith("//"):
-        back = "/"
-    return redirect(back)
+    return redirect(safe_next(req.field("next", 200)))
 
 
 @access(SIGNED_IN)

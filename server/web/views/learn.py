@@ -18,16 +18,15 @@ from server.catalog.sync import content_store
 from server.core import clock
 from server.core.errors import N_, BadRequest, NotFound, ValidationError
 from server.learning import certificates, plans, progress, quizzes, visibility, workbooks
+from server.learning.access import certificate_for, visible_course, visible_courses
 from server.learning.visibility import Course, Lesson
 from server.people import accounts
 from server.people.accounts import TEXT_SIZES, Role
-from server.web.headers import CSP, serialize_csp
+from server.web.headers import CSP
 from server.web.lessonpage import course_url, lesson_html, lesson_url, media_url
-from server.web.plumbing import Req, access, redirect
+from server.web.plumbing import Req, access, redirect, safe_next
 
 _EVENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
-# A PDF lesson shows the file inline in an <object>; everything else keeps object-src 'none'.
-_PDF_CSP = serialize_csp({**CSP, "object-src": ["'self'"]})
 
 
 def new_event_id() -> str:
@@ -48,7 +47,7 @@ def _values(req: Req) -> dict[str, list[str]]:
 
 
 def _course(req: Req) -> Course:
-    return visibility.visible_course(
+    return visible_course(
         req.database, req.settings, req.user, req.request.path_params["course_id"]
     )
 
@@ -60,7 +59,7 @@ def _today() -> str:
 @access(Role.LEARNER)
 def learner_home(req: Req) -> Response:
     user = req.user
-    courses = visibility.visible_courses(req.database, req.settings, user)
+    courses = visible_courses(req.database, req.settings, user)
     done = progress.progress_by_course(req.database, user.id)
     assigned = [c for c in courses if c.assignment is not None]
     mine = [c for c in courses if c.assignment is None and (c.enrolled or c.course_id in done)]
@@ -81,7 +80,7 @@ def learner_home(req: Req) -> Response:
 
 @access(Role.LEARNER)
 def catalog(req: Req) -> Response:
-    courses = visibility.visible_courses(req.database, req.settings, req.user)
+    courses = visible_courses(req.database, req.settings, req.user)
     category = req.request.query_params.get("category", "")
     language = req.request.query_params.get("language", "")
     categories = sorted({c.category for c in courses}, key=_category_order)
@@ -130,7 +129,7 @@ def enrol(req: Req) -> Response:
     course = _course(req)
     if req.settings.learner_catalog != "open":
         raise NotFound()
-    visibility.enrol(req.database, req.settings, req.user, course.course_id)
+    visibility.enrol(req.database, req.user, course)
     return redirect(course_url(course.course_id), notice="enrolled")
 
 
@@ -229,7 +228,7 @@ def lesson_page(req: Req) -> Response:
         _record(req, course, lesson, event)
     response = req.render("learn/lesson.html", _lesson_context(req, course, lessons, lesson))
     if lesson.kind == "pdf":
-        response.headers["Content-Security-Policy"] = _PDF_CSP
+        CSP.PDF_LESSON.apply(response)
     return response
 
 
@@ -357,7 +356,7 @@ def events(req: Req) -> Response:
 @access(Role.LEARNER)
 def transcript(req: Req) -> Response:
     user = req.user
-    courses = {c.course_id: c for c in visibility.visible_courses(req.database, req.settings, user)}
+    courses = {c.course_id: c for c in visible_courses(req.database, req.settings, user)}
     done = progress.progress_by_course(req.database, user.id)
     earned = certificates.of_learner(req.database, user.id)
     finished = {cert.course_id for cert in earned}
@@ -378,18 +377,15 @@ def transcript(req: Req) -> Response:
 def plan(req: Req) -> Response:
     """The learner's own learning plan and their progress toward each goal."""
     goals = plans.goals_of(req.database, req.user.id)
-    courses = {
-        c.course_id: c for c in visibility.visible_courses(req.database, req.settings, req.user)
-    }
+    courses = {c.course_id: c for c in visible_courses(req.database, req.settings, req.user)}
     done = progress.progress_by_course(req.database, req.user.id)
     return req.render("learn/plan.html", {"goals": goals, "courses": courses, "done": done})
 
 
 @access(Role.LEARNER)
 def certificate_page(req: Req) -> Response:
-    found = certificates.find(req.database, req.settings, req.request.path_params["code"])
-    if found is None or found.user_id != req.user.id:
-        raise NotFound()
+    code = req.request.path_params["code"]
+    found = certificate_for(req.database, req.settings, req.user, code)
     return req.render("learn/certificate.html", {"cert": found})
 
 
@@ -399,7 +395,4 @@ def text_size(req: Req) -> Response:
     if size not in TEXT_SIZES:
         raise BadRequest()
     accounts.set_text_size(req.database, req.user, size)
-    back = req.field("next", 500)
-    if not back.startswith("/learn") or back.startswith("//"):
-        back = "/learn"
-    return redirect(back)
+    return redirect(safe_next(req.field("next", 500), under="/learn", default="/learn"))

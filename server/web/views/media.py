@@ -2,7 +2,7 @@
 
 URLs are content-addressed (``/media/<sha256>/<name>``) so a tablet may keep a file for a
 year; they are still checked on every request: the file must belong to a course version
-the person may see now (`server.learning.visibility.media_for`), so a pulled course's video stops at
+the person may see now (`server.learning.access.media_for`), so a pulled course's video stops at
 once and no guessed URL reaches a course a learner may not open. Range requests are
 answered with 206 and Content-Range (Starlette's FileResponse), so seeking works.
 
@@ -21,14 +21,12 @@ from starlette.responses import FileResponse, Response
 from content.importing.store import ContentStore
 from server.catalog.sync import content_store
 from server.core.errors import NotFound
-from server.learning import visibility
-from server.web.headers import MEDIA_CSP, PDF_MEDIA_CSP, serialize_csp
+from server.learning.access import media_for
+from server.web.headers import CSP
 from server.web.plumbing import SIGNED_IN, Req, access
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
-_MEDIA_CSP = serialize_csp(MEDIA_CSP)
-_PDF_CSP = serialize_csp(PDF_MEDIA_CSP)
 
 
 @access(SIGNED_IN, inline=True)
@@ -36,7 +34,7 @@ def media_file(req: Req) -> Response:
     sha256 = req.request.path_params["sha256"]
     if not _SHA256.match(sha256):
         raise NotFound()
-    asset = visibility.media_for(req.database, req.settings, req.user, sha256)
+    asset = media_for(req.database, req.settings, req.user, sha256)
     store = content_store(req.settings)
     if asset is None or not store.has(sha256):
         raise NotFound()
@@ -64,9 +62,9 @@ def media_file(req: Req) -> Response:
     if asset["media_type"] == "application/pdf":
         # The PDF lesson shows the file inside the page.
         response.headers["X-Frame-Options"] = "SAMEORIGIN"
-        response.headers["Content-Security-Policy"] = _PDF_CSP
+        CSP.PDF_MEDIA.apply(response)
     else:
-        response.headers["Content-Security-Policy"] = _MEDIA_CSP
+        CSP.MEDIA.apply(response)
     return response
 
 

@@ -1,7 +1,7 @@
 """The search page, for everyone signed in. Visibility is decided here, per person,
-before the engine sees the query: a learner's hits come only from the course versions
-`server.learning.visibility` says they may open; educators search every live course; admins also
-see versions waiting for review, clearly marked."""
+before the engine sees the query (`server.learning.access.search_versions`): a learner's
+hits come only from the course versions they may open; educators search every live course;
+admins also see versions waiting for review, clearly marked."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 from starlette.responses import Response
 
-from server.learning import visibility
+from server.learning.access import search_versions
 from server.people.accounts import Role
 from server.web.lessonpage import lesson_url
 from server.web.plumbing import MAX_PAGE, SIGNED_IN, Req, access
@@ -24,11 +24,7 @@ def search_page(req: Req) -> Response:
     facets = {name: params.get(name, "")[:200] for name in FACETS if params.get(name)}
     page = req.query_int("page", 1, MAX_PAGE)
     user = req.user
-    visible = (
-        None
-        if user.role is Role.ADMIN
-        else visibility.visible_version_ids(req.database, req.settings, user)
-    )
+    visible = search_versions(req.database, req.settings, user)
     service = req.services.search
     results = (
         service.search(

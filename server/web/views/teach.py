@@ -12,16 +12,16 @@ from server.core import csvfiles
 from server.core.db import row_id
 from server.core.errors import N_, BadRequest, NotFound, ValidationError
 from server.learning import assignments, plans, visibility
+from server.learning.access import Scope, visible_courses
 from server.people.accounts import Role
 from server.teaching import dashboards, exports, workbook_review
-from server.teaching.dashboards import Scope
-from server.web.plumbing import Req, access, parse_number, redirect
+from server.web.plumbing import Req, access, parse_number, redirect, safe_next
 
 STAFF = (Role.EDUCATOR, Role.ADMIN)
 
 
 def _scope(req: Req) -> Scope:
-    return Scope(req.user)
+    return Scope.of(req.user)
 
 
 def _int(req: Req, name: str) -> int:
@@ -40,7 +40,7 @@ def home(req: Req) -> Response:
             "counts": counts,
             "queue": len(workbook_review.queue(req.database, scope)),
             "courses": sorted(
-                visibility.visible_courses(req.database, req.settings, req.user),
+                visible_courses(req.database, req.settings, req.user),
                 key=lambda c: c.title.casefold(),
             ),
         },
@@ -53,7 +53,7 @@ def _group_page(req: Req, error: str = "", status: int = 200) -> Response:
     board = dashboards.group_board(
         req.database, scope, _int(req, "group_id"), params.get("sort", ""), params.get("only", "")
     )
-    courses = visibility.visible_courses(req.database, req.settings, req.user)
+    courses = visible_courses(req.database, req.settings, req.user)
     return req.render(
         "teach/group.html",
         {
@@ -113,9 +113,7 @@ def unassign(req: Req) -> Response:
         raise NotFound()
     back = req.field("back", 200)
     assignments.remove(req.database, req.user.actor(req.client_address), assignment)
-    if not back.startswith("/teach/") or back.startswith("//"):
-        back = "/teach"
-    return redirect(back, notice="unassigned")
+    return redirect(safe_next(back, under="/teach/", default="/teach"), notice="unassigned")
 
 
 def _course_page(req: Req, error: str = "", status: int = 200) -> Response:
@@ -172,7 +170,7 @@ def _learner_page(req: Req, error: str = "", status: int = 200) -> Response:
             "goals": goals,
             "progress": progress,
             "courses": sorted(
-                visibility.visible_courses(req.database, req.settings, req.user),
+                visible_courses(req.database, req.settings, req.user),
                 key=lambda c: c.title.casefold(),
             ),
             "categories": visibility.CATEGORIES,

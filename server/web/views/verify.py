@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
+from server.core.errors import NotFound
 from server.learning import certificates
+from server.learning.access import certificate_for
+from server.learning.certificates import Certificate
 from server.people.accounts import Role
 from server.web.plumbing import Req, access, redirect
 
@@ -22,7 +25,10 @@ def verify_form(req: Req) -> Response:
 @access(Role.EDUCATOR, Role.ADMIN)
 def verify_code(req: Req) -> Response:
     code = req.request.path_params["code"]
-    cert = certificates.find(req.database, req.settings, code)
+    try:
+        cert: Certificate | None = certificate_for(req.database, req.settings, req.user, code)
+    except NotFound:
+        cert = None
     return req.render(
         "verify.html",
         {"typed": code, "checked": True, "cert": cert},

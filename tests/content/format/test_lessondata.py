@@ -24,7 +24,8 @@ def _fields(cls: type) -> set[str]:
 
 
 def _items(definition: dict[str, Any], name: str) -> dict[str, Any]:
-    return definition["properties"][name]["items"]["properties"]
+    properties: dict[str, Any] = definition["properties"][name]["items"]["properties"]
+    return properties
 
 
 @pytest.mark.parametrize(

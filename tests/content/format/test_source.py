@@ -65,6 +65,7 @@ def test_schema_errors_name_field_and_line(make_course: WriteCourse) -> None:
     assert "unknown field(s) 'colour'" in messages
     assert all(p.file == "course.yaml" and p.line for p in found)
     category = next(p for p in found if "cooking" in p.message)
+    assert category.line is not None
     text = (src / "course.yaml").read_text().splitlines()
     assert text[category.line - 1].startswith("category:")
 

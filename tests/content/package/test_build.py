@@ -133,10 +133,16 @@ def test_failure_while_writing_leaves_nothing(
     assert list(dist.iterdir()) == []
 
 
+def _read(tar: tarfile.TarFile, member: tarfile.TarInfo | str) -> bytes:
+    stream = tar.extractfile(member)
+    assert stream is not None, f"{member} is not a file"
+    return stream.read()
+
+
 def _rewrite(package: Path, edit: dict[str, bytes]) -> None:
     """Rewrite a package replacing member contents (keeping the manifest)."""
     with tarfile.open(package) as tar:
-        members = [(m, tar.extractfile(m).read()) for m in tar.getmembers()]  # type: ignore[union-attr]
+        members = [(m, _read(tar, m)) for m in tar.getmembers()]
     with tarfile.open(package, "w", format=tarfile.PAX_FORMAT) as out:
         for member, data in members:
             data = edit.get(member.name, data)
@@ -155,7 +161,7 @@ def test_inspect_detects_tampered_file(course_dir: Path, tmp_path: Path) -> None
 def test_inspect_detects_manifest_lies(course_dir: Path, tmp_path: Path) -> None:
     package = build_package(course_dir, tmp_path / "dist")
     with tarfile.open(package) as tar:
-        manifest = json.load(tar.extractfile("manifest.json"))  # type: ignore[arg-type]
+        manifest = json.loads(_read(tar, "manifest.json"))
     manifest["files"][0]["sha256"] = "0" * 64
     _rewrite(package, {"manifest.json": json.dumps(manifest).encode()})
     with pytest.raises(PackageError, match=r"does not match its SHA-256"):

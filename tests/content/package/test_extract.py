@@ -6,12 +6,16 @@ import hashlib
 import io
 import tarfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from content.format.limits import Limits
 from content.package.extract import ImportRefused, extract_package
 from tests.content.hostile import end, member
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 MANIFEST = b'{"not": "checked here"}'
 
@@ -61,7 +65,7 @@ def test_never_writes_through_a_symlink_in_dest(tmp_path: Path) -> None:
     stream = io.BytesIO(data)
 
     class Sneaky(io.BytesIO):
-        def readinto(self, buffer: memoryview, /) -> int:  # type: ignore[override]
+        def readinto(self, buffer: WriteableBuffer, /) -> int:
             if (dest / "media").exists() and not (dest / "lessons").exists():
                 (dest / "lessons").symlink_to(outside)
             return stream.readinto(buffer)

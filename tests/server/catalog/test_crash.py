@@ -250,11 +250,13 @@ def test_staging_folder_survives_a_sweep_racing_its_creation(tmp_path: Path) -> 
     real_open = os.open
     swept: list[int] = []
 
-    def sweep_first(path: object, flags: int, *args: object, **kwargs: object) -> int:
+    def sweep_first(
+        path: str | os.PathLike[str], flags: int, mode: int = 0o777, *, dir_fd: int | None = None
+    ) -> int:
         if not swept and Path(str(path)).parent == store.staging_root:
             swept.append(-1)  # the sweep below opens the folder too
             swept[0] = store.sweep_staging()
-        return real_open(path, flags, *args, **kwargs)  # type: ignore[arg-type]
+        return real_open(path, flags, mode, dir_fd=dir_fd)
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(os, "open", sweep_first)

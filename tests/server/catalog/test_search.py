@@ -11,12 +11,14 @@ import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
+from search_index import SearchService
 from server.catalog import library
 from server.catalog.search import search_hooks
 from server.cli.demo import publish_demo_courses
 from server.core.db import Database
 from server.core.settings import Settings, load_settings
 from server.people.audit import Actor
+from server.web.plumbing import Services
 from tests.conftest import People, sign_in
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -42,8 +44,16 @@ def client(app: Starlette) -> Iterator[TestClient]:
         yield client
 
 
+def search_service(client: TestClient) -> SearchService:
+    """The search service of the app behind ``client``."""
+    assert isinstance(client.app, Starlette)
+    services: Services = client.app.state.services
+    assert services.search is not None
+    return services.search
+
+
 def ready(client: TestClient) -> bool:
-    service = client.app.state.services.search  # type: ignore[attr-defined]
+    service = search_service(client)
     return bool(service.wait_until_idle(60) and service.ready)
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from starlette.testclient import TestClient
 
 from content.package.build import build_package
 from content.tuf.repository import add_packages, init_repository, retract
@@ -16,9 +17,10 @@ from server.catalog.sync import content_store, sync_all
 from server.cli.main import cli
 from server.core import clock
 from server.core.db import Database
+from server.core.errors import ValidationError
 from server.core.settings import Settings
 from server.people.audit import Actor
-from tests.conftest import FakeClock, form_action
+from tests.conftest import CSRF_RE, FakeClock, People, form_action, sign_in
 
 COURSES = Path(__file__).resolve().parents[3] / "courses"
 ADMIN = Actor(None, "admin:test")
@@ -75,7 +77,7 @@ def test_new_course_waits_for_review_then_goes_live(
     assert report.status == "ok" and report.imported == ["org.stepstone.demo.thinking-traps v1"]
     assert status_of(database, "thinking-traps") == [(1, "pending", False)]
     assert published == []
-    version_id = database.query_one("SELECT id FROM course_versions")[0]  # type: ignore[index]
+    version_id = database.query("SELECT id FROM course_versions")[0][0]
     library.approve(database, hooks, ADMIN, version_id)
     assert status_of(database, "thinking-traps") == [(1, "approved", True)]
     assert published == [version_id]
@@ -139,14 +141,14 @@ def test_reject_needs_a_reason_and_pull_hides_a_course(
 ) -> None:
     publish(ngo, tmp_path, "workplace-safety", 1)
     sync_all(database, settings, CatalogHooks(), ADMIN)
-    version_id = database.query_one("SELECT id FROM course_versions")[0]  # type: ignore[index]
-    with pytest.raises(library.ValidationError):
+    version_id = database.query("SELECT id FROM course_versions")[0][0]
+    with pytest.raises(ValidationError):
         library.reject(database, ADMIN, version_id, "  ")
     library.reject(database, ADMIN, version_id, "The video shows an unsafe ladder.")
     assert status_of(database, "workplace-safety") == [(1, "rejected", False)]
     withdrawn: list[str] = []
-    course_pk = database.query_one("SELECT id FROM courses")[0]  # type: ignore[index]
-    with pytest.raises(library.ValidationError, match="Write why"):
+    course_pk = database.query("SELECT id FROM courses")[0][0]
+    with pytest.raises(ValidationError, match="Write why"):
         library.pull_course(database, CatalogHooks(), ADMIN, 1, " ")
     library.pull_course(
         database,
@@ -155,7 +157,7 @@ def test_reject_needs_a_reason_and_pull_hides_a_course(
         course_pk,
         "Complaint under review",
     )
-    assert database.query_one("SELECT pulled_at FROM courses")[0]  # type: ignore[index]
+    assert database.query("SELECT pulled_at FROM courses")[0][0]
     assert withdrawn == ["org.stepstone.demo.workplace-safety"]
 
 
@@ -168,7 +170,7 @@ def test_review_flags_find_contact_details(
     dist = tmp_path / "dist"
     add_packages(ngo, [build_package(src, dist)])
     sync_all(database, settings, CatalogHooks(), ADMIN)
-    flags = database.query_one("SELECT review_flags FROM course_versions")[0]  # type: ignore[index]
+    flags = database.query("SELECT review_flags FROM course_versions")[0][0]
     assert "555-201-3344" in flags and "dee@example.org" in flags
 
 
@@ -206,14 +208,9 @@ def test_trust_cli_and_sync_cli(
 
 
 def test_admin_trusts_syncs_reviews_and_approves_in_the_browser_pages(
-    client: object, people: object, database: Database, ngo: Path, tmp_path: Path
+    client: TestClient, people: People, database: Database, ngo: Path, tmp_path: Path
 ) -> None:
-    from starlette.testclient import TestClient
-
-    from tests.conftest import CSRF_RE, sign_in
-
-    assert isinstance(client, TestClient)
-    sign_in(client, people.admin)  # type: ignore[attr-defined]
+    sign_in(client, people.admin)
     publish(ngo, tmp_path, "everyday-math", 1)
     page = client.get("/admin/publishers")
     token = CSRF_RE.search(page.text)
@@ -241,7 +238,7 @@ def test_admin_trusts_syncs_reviews_and_approves_in_the_browser_pages(
         time.sleep(0.1)
     listing = client.get("/admin/content")
     assert "Everyday Math" in listing.text and "Waiting for review" in listing.text
-    version_id = database.query_one("SELECT id FROM course_versions")[0]  # type: ignore[index]
+    version_id = database.query("SELECT id FROM course_versions")[0][0]
     review_page = client.get(f"/admin/content/versions/{version_id}")
     assert "Lessons (new course)" in review_page.text
     assert f"/admin/content/versions/{version_id}/files/media/fraction-bars.png" in review_page.text
@@ -276,19 +273,14 @@ def test_a_run_left_running_by_a_killed_process_is_closed_later(
 
 
 def test_an_svg_is_flagged_and_opens_sandboxed_for_the_reviewer(
-    client: object,
-    people: object,
+    client: TestClient,
+    people: People,
     database: Database,
     settings: Settings,
     ngo: Path,
     trusted: library.Publisher,
     tmp_path: Path,
 ) -> None:
-    from starlette.testclient import TestClient
-
-    from tests.conftest import sign_in
-
-    assert isinstance(client, TestClient)
     src = _course_copy(tmp_path, "everyday-math", 1)
     (src / "media" / "bars.svg").write_bytes(
         b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 4 2"><rect width="2" height="2"/>'
@@ -299,8 +291,8 @@ def test_an_svg_is_flagged_and_opens_sandboxed_for_the_reviewer(
     add_packages(ngo, [build_package(src, tmp_path / "dist")])
     [report] = sync_all(database, settings, CatalogHooks(), ADMIN)
     assert report.status == "ok", report
-    version_id = database.query_one("SELECT id FROM course_versions")[0]  # type: ignore[index]
-    sign_in(client, people.admin)  # type: ignore[attr-defined]
+    version_id = database.query("SELECT id FROM course_versions")[0][0]
+    sign_in(client, people.admin)
     page = client.get(f"/admin/content/versions/{version_id}").text
     flags = page.split('id="flags-heading"', 1)[1].split("</section>", 1)[0]
     assert "Drawing (SVG): open it and look at it" in flags and "media/bars.svg" in flags

@@ -8,7 +8,7 @@ import re
 import stat
 from pathlib import Path
 
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from server.cli.main import cli
 from server.core.db import Database
@@ -18,7 +18,7 @@ from server.people.accounts import Role
 from tests.conftest import audit_link, rewrite_audit_log
 
 
-def run(runner: CliRunner, data_dir: Path, *args: str) -> object:
+def run(runner: CliRunner, data_dir: Path, *args: str) -> Result:
     return runner.invoke(cli, ["--data-dir", str(data_dir), *args], catch_exceptions=False)
 
 
@@ -27,14 +27,14 @@ def test_init_makes_a_private_key_a_database_and_an_admin(
 ) -> None:
     data = tmp_path / "data"
     result = run(runner, data, "init", "--admin", "chief", "--name", "The Chief")
-    assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
-    assert re.search(r"admin\s+chief\s+one-time password: [a-z2-9-]{14}", result.output)  # type: ignore[attr-defined]
+    assert result.exit_code == 0, result.output
+    assert re.search(r"admin\s+chief\s+one-time password: [a-z2-9-]{14}", result.output)
     key = data / "secret.key"
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
     assert len(key.read_text().strip()) >= 32
     assert stat.S_IMODE((data / "audit.key").stat().st_mode) == 0o600
     again = run(runner, data, "init")
-    assert "already exists" in again.output  # type: ignore[attr-defined]
+    assert "already exists" in again.output
     assert key.read_text() == key.read_text()
 
 
@@ -47,12 +47,12 @@ def test_user_add_reset_unlock(runner: CliRunner, tmp_path: Path) -> None:
     data = tmp_path / "data"
     run(runner, data, "init")
     added = run(runner, data, "user", "add", "learner", "k700", "Kim Lee", "--language", "es")
-    assert re.search(r"K700\s+one-time PIN: \d{6}", added.output)  # type: ignore[attr-defined]
+    assert re.search(r"K700\s+one-time PIN: \d{6}", added.output)
     bad = runner.invoke(cli, ["--data-dir", str(data), "user", "add", "educator", "x", "X"])
     assert bad.exit_code == 1 and "A username is 3 to 32" in bad.output
     reset = run(runner, data, "user", "reset", "K700")
-    assert "one-time PIN" in reset.output  # type: ignore[attr-defined]
-    assert "Unlocked K700" in run(runner, data, "user", "unlock", "k700").output  # type: ignore[attr-defined]
+    assert "one-time PIN" in reset.output
+    assert "Unlocked K700" in run(runner, data, "user", "unlock", "k700").output
 
 
 def test_roster_import_dry_run_then_commit(runner: CliRunner, tmp_path: Path) -> None:
@@ -61,12 +61,12 @@ def test_roster_import_dry_run_then_commit(runner: CliRunner, tmp_path: Path) ->
     csv_file = tmp_path / "roster.csv"
     csv_file.write_text("facility_id,name,language,group\nL1,Lu,es,Unit 1\nL2,Max,en,Unit 1\n")
     dry = run(runner, data, "roster", "import", str(csv_file))
-    assert "2 new" in dry.output and "Dry run" in dry.output  # type: ignore[attr-defined]
+    assert "2 new" in dry.output and "Dry run" in dry.output
     database = Database(data / "stepstone.db")
     assert accounts.find_user(database, Role.LEARNER, "L1") is None
     pins = tmp_path / "pins.csv"
     done = run(runner, data, "roster", "import", str(csv_file), "--commit", "--pins-out", str(pins))
-    assert "Imported: 2 new" in done.output  # type: ignore[attr-defined]
+    assert "Imported: 2 new" in done.output
     assert stat.S_IMODE(pins.stat().st_mode) == 0o600
     assert re.search(r"^L1,Lu,\d{6}$", pins.read_text(), re.M)
     assert accounts.find_user(database, Role.LEARNER, "L2") is not None
@@ -112,7 +112,7 @@ def test_audit_verify_reports_a_broken_chain(runner: CliRunner, tmp_path: Path) 
     run(runner, data, "init")
     run(runner, data, "user", "add", "learner", "M1", "Mo")
     ok = run(runner, data, "audit", "verify")
-    assert "Audit log OK: 2 entries" in ok.output  # type: ignore[attr-defined]
+    assert "Audit log OK: 2 entries" in ok.output
     database = Database(data / "stepstone.db")
     with database.write() as db:
         db.execute("DROP TRIGGER audit_log_no_update")
@@ -127,19 +127,19 @@ def test_audit_verify_against_a_saved_head_finds_a_history_rewritten_with_the_ke
     data = tmp_path / "data"
     run(runner, data, "init")
     checked = run(runner, data, "audit", "verify")
-    saved = re.search(r"Head now: (\d+:[0-9a-f]{64})", checked.output)  # type: ignore[attr-defined]
-    assert saved, checked.output  # type: ignore[attr-defined]
+    saved = re.search(r"Head now: (\d+:[0-9a-f]{64})", checked.output)
+    assert saved, checked.output
     run(runner, data, "user", "add", "learner", "M1", "Mo")
     later = run(runner, data, "audit", "verify", "--against", saved.group(1))
-    assert "Audit log OK: 2 entries" in later.output  # type: ignore[attr-defined]
-    assert "The saved head (entry 1) is still in the log." in later.output  # type: ignore[attr-defined]
+    assert "Audit log OK: 2 entries" in later.output
+    assert "The saved head (entry 1) is still in the log." in later.output
     # Someone who holds the audit key as well rewrites entry 1 and links all again: the
     # chain alone looks fine, the head written down earlier shows the rewrite.
     key = bytes.fromhex((data / "audit.key").read_text().strip())
     database = Database(data / "stepstone.db")
     rewrite_audit_log(database, 1, lambda prev, row: audit_link(prev, row, key))
     database.close()
-    assert "Audit log OK" in run(runner, data, "audit", "verify").output  # type: ignore[attr-defined]
+    assert "Audit log OK" in run(runner, data, "audit", "verify").output
     rewritten = runner.invoke(
         cli, ["--data-dir", str(data), "audit", "verify", "--against", saved.group(1)]
     )
@@ -161,8 +161,8 @@ def test_audit_verify_without_the_audit_key_says_where_to_find_it(
 def test_demo_creates_four_people_with_one_time_sign_ins(runner: CliRunner, tmp_path: Path) -> None:
     data = tmp_path / "demo"
     result = run(runner, data, "demo", "--no-serve")
-    assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
-    assert len(re.findall(r"one-time (PIN|password)", result.output)) == 4  # type: ignore[attr-defined]
+    assert result.exit_code == 0, result.output
+    assert len(re.findall(r"one-time (PIN|password)", result.output)) == 4
     # The demo class is made like any other: each member's joining is in the audit log.
     database = Database(load_settings(environ={}, data_dir=data).database_path)
     joined = database.query(
@@ -175,7 +175,7 @@ def test_demo_creates_four_people_with_one_time_sign_ins(runner: CliRunner, tmp_
         ("group:Demo Class", "learner:A1002"),
     ]
     again = run(runner, data, "demo", "--no-serve")
-    assert "already in" in again.output  # type: ignore[attr-defined]
+    assert "already in" in again.output
 
 
 def test_settings_lists_every_variable(runner: CliRunner) -> None:

@@ -7,6 +7,7 @@ import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
@@ -17,7 +18,7 @@ from server.catalog.library import CatalogHooks
 from server.cli.demo import publish_demo_courses
 from server.core.db import Database
 from server.core.settings import Settings, load_settings
-from server.learning import certificates, visibility, workbooks
+from server.learning import access, certificates, visibility, workbooks
 from server.people.accounts import Role
 from server.people.audit import Actor
 from tests.conftest import CSRF_RE, FakeClock, People, make_user, sign_in
@@ -49,15 +50,17 @@ def lesson_path(course_id: str, key: str) -> str:
     return f"/learn/courses/{course_id}/lessons/{key}"
 
 
-def send_events(client: TestClient, events: list[dict[str, object]]) -> dict[str, object]:
+def send_events(client: TestClient, events: list[dict[str, object]]) -> dict[str, Any]:
     token = csrf(client)
     response = client.post("/api/events", json={"events": events}, headers={"X-CSRF-Token": token})
     assert response.status_code == 200, response.text
     return dict(response.json())
 
 
-def course_of(database: Database, settings: Settings, people: People, course_id: str):  # type: ignore[no-untyped-def]
-    return visibility.visible_course(database, settings, people.learner, course_id)
+def course_of(
+    database: Database, settings: Settings, people: People, course_id: str
+) -> visibility.Course:
+    return access.visible_course(database, settings, people.learner, course_id)
 
 
 @pytest.mark.usefixtures("courses")
@@ -88,7 +91,7 @@ def test_pulled_pending_and_demo_outside_demo_mode_are_hidden(
     assert client.get(f"/learn/courses/{MATH}").status_code == 404
     assert client.get(lesson_path(MATH, "fractions-quiz")).status_code == 404
     outside = load_settings(environ={}, data_dir=settings.data_dir, demo=False)
-    assert visibility.visible_courses(database, outside, people.learner) == []
+    assert access.visible_courses(database, outside, people.learner) == []
 
 
 @pytest.mark.usefixtures("courses")
@@ -98,15 +101,15 @@ def test_assigned_only_catalog(
     strict = load_settings(
         environ={}, data_dir=settings.data_dir, demo=True, learner_catalog="assigned"
     )
-    assert visibility.visible_courses(database, strict, people.learner) == []
+    assert access.visible_courses(database, strict, people.learner) == []
     video = database.query_one(
         "SELECT a.sha256 FROM assets a JOIN courses c ON c.live_version_id = a.version_id"
         " WHERE c.course_id = ? AND a.path LIKE '%.webm'",
         [SAFETY],
     )
     assert video is not None
-    assert visibility.media_for(database, strict, people.learner, video[0]) is None
-    assert visibility.media_for(database, settings, people.learner, video[0]) is not None
+    assert access.media_for(database, strict, people.learner, video[0]) is None
+    assert access.media_for(database, settings, people.learner, video[0]) is not None
     with database.write() as db:
         db.execute(
             "INSERT INTO groups (name, kind, created_at) VALUES ('Unit B', 'housing', 'now')"
@@ -122,12 +125,12 @@ def test_assigned_only_catalog(
             "INSERT INTO group_members (group_id, user_id, added_at) VALUES (?, ?, 'now')",
             [gid, people.learner.id],
         )
-    seen = visibility.visible_courses(database, strict, people.learner)
+    seen = access.visible_courses(database, strict, people.learner)
     assert [c.course_id for c in seen] == [SAFETY]
-    assert visibility.media_for(database, strict, people.learner, video[0]) is not None
-    assert visibility.media_for(database, strict, people.other_learner, video[0]) is None
+    assert access.media_for(database, strict, people.learner, video[0]) is not None
+    assert access.media_for(database, strict, people.other_learner, video[0]) is None
     assert seen[0].assignment is not None and seen[0].assignment.due_date == "2026-12-01"
-    assert visibility.visible_courses(database, strict, people.other_learner) == []
+    assert access.visible_courses(database, strict, people.other_learner) == []
 
 
 @pytest.mark.usefixtures("courses")
@@ -175,7 +178,7 @@ def test_events_are_idempotent_and_video_needs_ninety_percent_watched(
     assert first["accepted"] == ["seek-000001"]
     again = send_events(client, [seek_to_end])
     assert again["duplicates"] == ["seek-000001"]
-    assert first["lessons"][f"{SAFETY}/{key}"]["status"] == "in_progress"  # type: ignore[index]
+    assert first["lessons"][f"{SAFETY}/{key}"]["status"] == "in_progress"
     watch = {
         "id": "watch-00001",
         "type": "progressed",
@@ -185,7 +188,7 @@ def test_events_are_idempotent_and_video_needs_ninety_percent_watched(
         **base,
     }
     done = send_events(client, [watch])
-    assert done["lessons"][f"{SAFETY}/{key}"]["status"] == "done"  # type: ignore[index]
+    assert done["lessons"][f"{SAFETY}/{key}"]["status"] == "done"
     bad = send_events(
         client,
         [
@@ -194,7 +197,7 @@ def test_events_are_idempotent_and_video_needs_ninety_percent_watched(
             {"id": "hidden-0001", "type": "started", "course": "org.other.course", "lesson": "a"},
         ],
     )
-    assert set(bad["rejected"]) == {"x", "cheat-00001", "hidden-0001"}  # type: ignore[arg-type]
+    assert set(bad["rejected"]) == {"x", "cheat-00001", "hidden-0001"}
     stored = database.query_one(
         "SELECT count(*) FROM progress_events WHERE user_id = ?", [people.learner.id]
     )
@@ -410,8 +413,9 @@ def test_completing_a_course_issues_a_certificate_staff_can_verify(
     earned = certificates.of_learner(database, people.learner.id)
     assert [c.course_id for c in earned] == [MATH]
     code = earned[0].code
-    page = client.get(f"/learn/certificates/{code}")
-    assert page.status_code == 200 and "Alex Learner" in page.text and "Everyday Math" in page.text
+    certificate = client.get(f"/learn/certificates/{code}")
+    assert certificate.status_code == 200
+    assert "Alex Learner" in certificate.text and "Everyday Math" in certificate.text
     assert code in client.get("/learn/transcript").text
     # Staff check the code as typed from paper (lower case, no dashes).
     staff = TestClient(client.app, base_url="http://testserver")
@@ -541,7 +545,7 @@ def test_a_new_course_version_keeps_progress_by_lesson_key(
     assert "1 of 6 lessons done" in course
 
 
-def post_raw_events(client: TestClient, body: bytes) -> tuple[int, dict[str, object]]:
+def post_raw_events(client: TestClient, body: bytes) -> tuple[int, dict[str, Any]]:
     """POST bytes as they are to /api/events (a JSON library would refuse to write some
     of what an attacker can send, such as a lone surrogate)."""
     response = client.post(
@@ -575,8 +579,8 @@ def test_events_with_lone_surrogates_are_rejected_one_by_one(
     status, answer = post_raw_events(client, body)
     assert status == 200, answer
     assert answer["accepted"] == ["good-000001"]
-    assert set(answer["rejected"]) == {"at-0000001", "#2", "data-000001"}  # type: ignore[arg-type]
-    assert "not valid Unicode" in answer["rejected"]["at-0000001"]  # type: ignore[index]
+    assert set(answer["rejected"]) == {"at-0000001", "#2", "data-000001"}
+    assert "not valid Unicode" in answer["rejected"]["at-0000001"]
     stored = database.query(
         "SELECT event_id FROM progress_events WHERE user_id = ?", [people.learner.id]
     )

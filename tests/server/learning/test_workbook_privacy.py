@@ -22,6 +22,7 @@ from server.core.db import Database
 from server.core.settings import Settings
 from server.ops.migrations import workbook_privacy
 from server.people import groups
+from server.people.accounts import User
 from server.people.audit import Actor
 from tests.conftest import FakeClock, People, sign_in
 from tests.content.conftest import COURSE, write_course
@@ -105,6 +106,12 @@ def journal(
     return tmp_path, repo, fake_clock
 
 
+def _signed_in(app: Starlette, user: User) -> TestClient:
+    client = TestClient(app, base_url="http://testserver")
+    sign_in(client, user)
+    return client
+
+
 def _staff_sees(teacher: TestClient, people: People) -> str:
     """Everything the educator can read about the learner's workbook pages."""
     queue = teacher.get("/teach/reviews").text
@@ -123,10 +130,8 @@ def test_words_written_while_private_never_reach_the_educator(
     people: People,
 ) -> None:
     base, repo, moment = journal
-    learner = TestClient(app, base_url="http://testserver")
-    sign_in(learner, people.learner)
-    teacher = TestClient(app, base_url="http://testserver")
-    sign_in(teacher, people.educator)
+    learner = _signed_in(app, people.learner)
+    teacher = _signed_in(app, people.educator)
 
     # v1: the story is shared; the learner's draft autosaves.
     assert ONLY_YOU not in learner.get(PAGE).text
@@ -181,15 +186,12 @@ def test_a_page_left_open_under_a_private_label_stays_private_after_an_update(
 ) -> None:
     base, repo, moment = journal
     _publish(base, repo, database, settings, moment, 2)
-    learner = TestClient(app, base_url="http://testserver")
-    sign_in(learner, people.learner)
+    learner = _signed_in(app, people.learner)
     page = learner.get(PAGE).text  # v2: "Only you can read this."
     assert ONLY_YOU in page
     _publish(base, repo, database, settings, moment, 3)  # shared again while the page is open
     _send(learner, page, "Written under 'only you'.", "A step")
-    teacher = TestClient(app, base_url="http://testserver")
-    sign_in(teacher, people.educator)
-    staff = _staff_sees(teacher, people)
+    staff = _staff_sees(_signed_in(app, people.educator), people)
     assert "A step" in staff and "Written under" not in staff
 
 
@@ -203,8 +205,7 @@ def test_a_draft_that_was_open_under_a_private_label_stays_private(
     """The learner wrote under v1 (shared), then only read "Only you can read this" on
     the draft under v2, and sends it after v3 shares the prompt again."""
     base, repo, moment = journal
-    learner = TestClient(app, base_url="http://testserver")
-    sign_in(learner, people.learner)
+    learner = _signed_in(app, people.learner)
     draft = {"id": "draft-000001", "type": "draft", "course": COURSE_ID, "lesson": KEY}
     send_events(learner, [draft | {"data": {"answers": {"story": "My first story."}}}])
     _publish(base, repo, database, settings, moment, 2)
@@ -213,9 +214,7 @@ def test_a_draft_that_was_open_under_a_private_label_stays_private(
     page = learner.get(PAGE).text
     assert ONLY_YOU in page  # the page keeps the promise it made under v2
     _send(learner, page, "My first story. And more.", "A step")
-    teacher = TestClient(app, base_url="http://testserver")
-    sign_in(teacher, people.educator)
-    staff = _staff_sees(teacher, people)
+    staff = _staff_sees(_signed_in(app, people.educator), people)
     assert "A step" in staff and "first story" not in staff
 
 

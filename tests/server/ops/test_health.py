@@ -27,7 +27,7 @@ from starlette.testclient import TestClient
 from content.tuf.updater import metadata_expiry
 from server.catalog import library, sync_runs
 from server.catalog.library import CatalogHooks
-from server.catalog.search import search_sync
+from server.catalog.search import search_indexer
 from server.cli.main import cli, initialize
 from server.core.db import Database
 from server.core.settings import Settings, load_settings
@@ -72,7 +72,7 @@ def check(report: health.Report, key: str) -> health.Check:
 
 def all_fine(settings: Settings, database: Database) -> None:
     """Make every check ok: a search index and a backup."""
-    search_sync(settings, database).rebuild()
+    search_indexer(settings, database).rebuild()
     made = backup.create_backup(settings, settings.data_dir.parent / "backups")
     backup.record_backup(database, Actor.system("test"), made)
 
@@ -177,7 +177,7 @@ def test_search_index_missing_out_of_step_and_broken(
         Status.WARN,
         "Not built yet: the server builds it in the background after it starts.",
     )
-    search_sync(settings, database).rebuild()
+    search_indexer(settings, database).rebuild()
     assert health.check_search(settings, database).status is Status.OK
     row = database.query_one("SELECT id FROM courses WHERE course_id = ?", [SAFETY])
     assert row is not None
@@ -202,7 +202,7 @@ def test_sync_failures_expiry_and_a_wrong_clock(
     settings: Settings, database: Database, fake_clock: FakeClock
 ) -> None:
     publisher = library.Publisher.from_row(
-        database.query_one("SELECT * FROM publishers WHERE name = 'stepstone-demo'")  # type: ignore[arg-type]
+        database.query("SELECT * FROM publishers WHERE name = 'stepstone-demo'")[0]
     )
     now = datetime.fromtimestamp(fake_clock.now(), UTC)
     assert health.check_sync(settings, database, publisher, now).status is Status.OK
@@ -238,7 +238,7 @@ def test_a_running_sync_is_ok_until_stuck_and_one_whose_process_died_warns(
     settings: Settings, database: Database, fake_clock: FakeClock
 ) -> None:
     publisher = library.Publisher.from_row(
-        database.query_one("SELECT * FROM publishers WHERE name = 'stepstone-demo'")  # type: ignore[arg-type]
+        database.query("SELECT * FROM publishers WHERE name = 'stepstone-demo'")[0]
     )
     now = datetime.fromtimestamp(fake_clock.now(), UTC)
     with database.write() as db:  # the row a sync killed with SIGKILL leaves behind

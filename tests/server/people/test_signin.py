@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx2
 import pytest
 import sqlite_utils
 from starlette.applications import Starlette
@@ -18,7 +19,7 @@ from server.people.audit import Actor
 from tests.conftest import PASSWORD, PIN, FakeClock, People, csrf_from, make_user, post, sign_in
 
 
-def try_pin(client: TestClient, facility_id: str, pin: str) -> object:
+def try_pin(client: TestClient, facility_id: str, pin: str) -> httpx2.Response:
     token = csrf_from(client, "/signin")
     return client.post(
         "/signin",
@@ -281,7 +282,7 @@ def test_an_account_locked_while_its_pin_is_checked_gets_no_session(
 
     monkeypatch.setattr(passwords, "verify_secret", verify_while_others_lock_the_account)
     refused = try_pin(client, people.learner.login, PIN)
-    assert refused.status_code == 401 and "locked" in refused.text  # type: ignore[attr-defined]
+    assert refused.status_code == 401 and "locked" in refused.text
     assert sessions.active_count(database, people.learner.id) == 0
 
 
@@ -293,12 +294,12 @@ def test_locking_ends_the_sessions_the_account_already_has(
         for _ in range(10):
             fake_clock.advance(65)  # past each delay, within the learner's idle time
             try_pin(attacker, people.learner.login, "000999")
-    assert "locked" in try_pin(attacker, people.learner.login, PIN).text  # type: ignore[attr-defined]
+    assert "locked" in try_pin(attacker, people.learner.login, PIN).text
     response = client.get("/learn", follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"].startswith("/signin")
 
 
-def change_pin(client: TestClient, current: str, new: str) -> object:
+def change_pin(client: TestClient, current: str, new: str) -> httpx2.Response:
     return post(
         client,
         "/account/secret",
@@ -315,7 +316,7 @@ def test_changing_own_pin_ends_other_sessions_and_rotates_this_one(
         sign_in(other_tablet, people.learner)
         sign_in(client, people.learner)
         old_cookie = client.cookies.get("stepstone_session")
-        assert change_pin(client, PIN, "5820").status_code == 303  # type: ignore[attr-defined]
+        assert change_pin(client, PIN, "5820").status_code == 303
         assert client.get("/learn").status_code == 200
         assert client.cookies.get("stepstone_session") != old_cookie
         gone = other_tablet.get("/learn", follow_redirects=False)
@@ -331,20 +332,20 @@ def test_wrong_current_pin_is_counted_audited_and_signs_out(
     sign_in(client, people.learner)
     for _ in range(2):
         wrong = change_pin(client, "000999", "5820")
-        assert wrong.status_code == 400 and "not right" in wrong.text  # type: ignore[attr-defined]
+        assert wrong.status_code == 400 and "not right" in wrong.text
     out = change_pin(client, "000998", "5820")
-    assert out.headers["location"] == "/signin?notice=wrong-tries"  # type: ignore[attr-defined]
+    assert out.headers["location"] == "/signin?notice=wrong-tries"
     # The right PIN now comes too late: this browser was signed out and nothing changed.
-    assert change_pin(client, PIN, "5820").status_code == 303  # type: ignore[attr-defined]
+    assert change_pin(client, PIN, "5820").status_code == 303
     assert client.get("/learn", follow_redirects=False).status_code == 303
     audited = database.query(
         "SELECT * FROM audit_log WHERE action = ?", ["account.secret-check.failed"]
     )
     assert len(audited) == 3 and all(r["target"] == "learner:A100" for r in audited)
     fake_clock.advance(60)  # the wrong tries count towards the sign-in delay too
-    assert try_pin(client, people.learner.login, "5820").status_code == 401  # type: ignore[attr-defined]
+    assert try_pin(client, people.learner.login, "5820").status_code == 401
     fake_clock.advance(60)
-    assert try_pin(client, people.learner.login, PIN).status_code == 303  # type: ignore[attr-defined]
+    assert try_pin(client, people.learner.login, PIN).status_code == 303
 
 
 def test_wrong_current_password_counts_towards_the_staff_delay(
@@ -359,11 +360,11 @@ def test_wrong_current_password_counts_towards_the_staff_delay(
         }
         assert (
             post(client, "/account/secret", change, token_from="/account/secret").status_code == 400
-        )  # type: ignore[attr-defined]
+        )
     signed_out = post(
         client, "/account/secret", change, token_from="/account/secret", follow_redirects=False
     )
-    assert signed_out.headers["location"] == "/staff/signin?notice=wrong-tries"  # type: ignore[attr-defined]
+    assert signed_out.headers["location"] == "/staff/signin?notice=wrong-tries"
     token = csrf_from(client, "/staff/signin")
     again = client.post(
         "/staff/signin",
@@ -379,18 +380,18 @@ def test_tries_for_an_unknown_id_do_not_lock_an_account_made_later(
         for _ in range(10):
             fake_clock.advance(600)
             try_pin(client, login, "000999")
-    assert "locked" in try_pin(client, "N900", "000999").text  # type: ignore[attr-defined]
+    assert "locked" in try_pin(client, "N900", "000999").text
     fake_clock.advance(3601)  # this client address's tries are forgotten, the ids' are not
     _, secret = accounts.create_user(database, Actor.system("t"), Role.LEARNER, "N900", "Nia", "en")
-    assert try_pin(client, "N900", secret).status_code == 303  # type: ignore[attr-defined]
+    assert try_pin(client, "N900", secret).status_code == 303
     plan = roster.apply_roster(
         database, Actor.system("t"), b"facility_id,name,language\nN901,Ned,en\n"
     )
     fresh = TestClient(client.app)
-    assert try_pin(fresh, "N901", plan.rows[0].one_time_pin).status_code == 303  # type: ignore[attr-defined]
+    assert try_pin(fresh, "N901", plan.rows[0].one_time_pin).status_code == 303
     # Tries for an id that names nobody are forgotten after a day.
     fake_clock.advance(25 * 3600)
-    assert "That did not work" in try_pin(fresh, "N902", "000999").text  # type: ignore[attr-defined]
+    assert "That did not work" in try_pin(fresh, "N902", "000999").text
 
 
 def test_admin_sees_a_lock_from_wrong_tries_and_can_unlock(
@@ -413,7 +414,7 @@ def test_admin_sees_a_lock_from_wrong_tries_and_can_unlock(
             f"/admin/users/{people.learner.id}/unlock",
             token_from=f"/admin/users/{people.learner.id}",
         )
-        assert try_pin(admin, people.learner.login, PIN).status_code == 303  # type: ignore[attr-defined]
+        assert try_pin(admin, people.learner.login, PIN).status_code == 303
 
 
 def test_a_read_only_database_still_serves_a_signed_in_learner(

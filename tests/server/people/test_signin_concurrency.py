@@ -113,9 +113,8 @@ def test_a_lock_reached_by_tries_sent_at_once_ends_the_session_it_already_had(
     database, learner, _ = facility
     lock_after = ACCOUNT_FREE_TRIES  # the smallest limit a facility may set
     data = database.path.parent
-    locked_env = {"STEPSTONE_LEARNER_LOCK_AFTER": str(lock_after)}
     with (
-        running_server(data, workers=2, **locked_env) as base,
+        running_server(data, workers=2, STEPSTONE_LEARNER_LOCK_AFTER=str(lock_after)) as base,
         httpx.Client(base_url=base) as tablet,
     ):
         token = form_for(tablet, "/signin")

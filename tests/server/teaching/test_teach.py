@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from server.cli.demo import publish_demo_courses
@@ -82,10 +83,10 @@ def send_workbook(client: TestClient, private: str, shared: str, database: Datab
 
 @pytest.mark.usefixtures("classes")
 def test_assignments_reach_learners_and_scope_keeps_other_groups_out(
-    app: object, people: People, database: Database, classes: tuple[int, int]
+    app: Starlette, people: People, database: Database, classes: tuple[int, int]
 ) -> None:
     group_a, group_b = classes
-    teacher = TestClient(app, base_url="http://testserver")  # type: ignore[arg-type]
+    teacher = TestClient(app, base_url="http://testserver")
     sign_in(teacher, people.educator)
     page = f"/teach/groups/{group_a}"
     assert "Alex Learner" in teacher.get(page).text
@@ -100,7 +101,7 @@ def test_assignments_reach_learners_and_scope_keeps_other_groups_out(
         follow_redirects=False,
     )
     assert response.status_code == 303
-    learner = TestClient(app, base_url="http://testserver")  # type: ignore[arg-type]
+    learner = TestClient(app, base_url="http://testserver")
     sign_in(learner, people.learner)
     home = learner.get("/learn").text
     assert "From your teacher" in home and "Due 2026-12-24" in home
@@ -144,15 +145,15 @@ def test_an_educator_takes_back_an_assignment_of_their_group_only(
 
 @pytest.mark.usefixtures("classes")
 def test_workbook_review_shows_only_shared_answers_and_feedback_returns(
-    app: object, people: People, database: Database
+    app: Starlette, people: People, database: Database
 ) -> None:
-    learner = TestClient(app, base_url="http://testserver")  # type: ignore[arg-type]
+    learner = TestClient(app, base_url="http://testserver")
     sign_in(learner, people.learner)
     send_workbook(learner, "my private zebra secret", "I could ask the officer", database)
-    other = TestClient(app, base_url="http://testserver")  # type: ignore[arg-type]
+    other = TestClient(app, base_url="http://testserver")
     sign_in(other, people.other_learner)
     send_workbook(other, "other private", "someone else's shared answer", database)
-    teacher = TestClient(app, base_url="http://testserver")  # type: ignore[arg-type]
+    teacher = TestClient(app, base_url="http://testserver")
     sign_in(teacher, people.educator)
     queue = teacher.get("/teach/reviews").text
     assert "Alex Learner" in queue and "Bea Learner" not in queue
@@ -179,15 +180,15 @@ def test_workbook_review_shows_only_shared_answers_and_feedback_returns(
 
 @pytest.mark.usefixtures("classes")
 def test_plan_dashboards_and_exports(
-    app: object, people: People, database: Database, settings: Settings, fake_clock: FakeClock
+    app: Starlette, people: People, database: Database, settings: Settings, fake_clock: FakeClock
 ) -> None:
-    learner = TestClient(app, base_url="http://testserver")  # type: ignore[arg-type]
+    learner = TestClient(app, base_url="http://testserver")
     sign_in(learner, people.learner)
     path = f"/learn/courses/{SAFETY}/lessons/protective-gear"
     form = {"csrf_token": token(learner, path)}
     fake_clock.advance(240)  # four minutes reading
     learner.post(path + "/done", data=form)
-    teacher = TestClient(app, base_url="http://testserver")  # type: ignore[arg-type]
+    teacher = TestClient(app, base_url="http://testserver")
     sign_in(teacher, people.educator)
     me = f"/teach/learners/{people.learner.id}"
     added = teacher.post(
@@ -337,7 +338,7 @@ def test_a_course_title_reaches_the_impact_csv_as_text_not_a_formula(
 
 @pytest.mark.usefixtures("classes")
 def test_group_board_filters_by_status(
-    app: object, people: People, database: Database, classes: tuple[int, int]
+    app: Starlette, people: People, database: Database, classes: tuple[int, int]
 ) -> None:
     group_a, _ = classes
     with database.write() as db:
@@ -346,7 +347,7 @@ def test_group_board_filters_by_status(
             " VALUES (?, ?, '2020-01-01', 'now')",
             [SAFETY, group_a],
         )
-    teacher = TestClient(app, base_url="http://testserver")  # type: ignore[arg-type]
+    teacher = TestClient(app, base_url="http://testserver")
     sign_in(teacher, people.educator)
     late = teacher.get(f"/teach/groups/{group_a}?only=overdue").text
     assert "Alex Learner" in late and "Late" in late
@@ -355,10 +356,10 @@ def test_group_board_filters_by_status(
 
 @pytest.mark.usefixtures("classes")
 def test_assigning_one_lesson_from_the_course_page(
-    app: object, people: People, database: Database, classes: tuple[int, int]
+    app: Starlette, people: People, database: Database, classes: tuple[int, int]
 ) -> None:
     group_a, group_b = classes
-    teacher = TestClient(app, base_url="http://testserver")  # type: ignore[arg-type]
+    teacher = TestClient(app, base_url="http://testserver")
     sign_in(teacher, people.educator)
     page = f"/teach/courses/{SAFETY}"
     form = {"csrf_token": token(teacher, page), "lesson_key": "safety-quiz"}
@@ -372,7 +373,7 @@ def test_assigning_one_lesson_from_the_course_page(
         page + "/assign", data=form | {"group_id": str(group_a)}, follow_redirects=False
     )
     assert done.status_code == 303
-    learner = TestClient(app, base_url="http://testserver")  # type: ignore[arg-type]
+    learner = TestClient(app, base_url="http://testserver")
     sign_in(learner, people.learner)
     course = learner.get(f"/learn/courses/{SAFETY}").text
     assert "Your teacher asked you to do this lesson:" in course

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from server.core.db import Database
@@ -53,9 +54,9 @@ def test_duplicate_id_is_refused_with_a_clear_message(client: TestClient, people
 
 
 def test_reset_disable_and_end_sessions(
-    app: object, client: TestClient, people: People, database: Database
+    app: Starlette, client: TestClient, people: People, database: Database
 ) -> None:
-    with TestClient(app) as tablet:  # type: ignore[arg-type]
+    with TestClient(app) as tablet:
         sign_in(tablet, people.learner)
         sign_in(client, people.admin)
         user_page = f"/admin/users/{people.learner.id}"
@@ -102,14 +103,16 @@ def test_groups_and_members(client: TestClient, people: People, database: Databa
     assert dupe.status_code == 400 and "already a group" in dupe.text
 
 
-def test_educator_sees_only_their_groups(app: object, people: People, database: Database) -> None:
+def test_educator_sees_only_their_groups(
+    app: Starlette, people: People, database: Database
+) -> None:
     actor = Actor.system("test")
     mine = groups.create_group(database, actor, "Mine", "class")
     other = groups.create_group(database, actor, "Other", "class")
     groups.add_member(database, actor, mine.id, people.educator.id)
     groups.add_member(database, actor, mine.id, people.learner.id)
     groups.add_member(database, actor, other.id, people.other_learner.id)
-    with TestClient(app) as client:  # type: ignore[arg-type]
+    with TestClient(app) as client:
         sign_in(client, people.educator)
         page = client.get("/teach").text
         board = client.get(f"/teach/groups/{mine.id}").text
@@ -209,4 +212,4 @@ def test_bodies_over_the_caps_are_refused_with_413(client: TestClient, people: P
     form = post(
         client, "/admin/groups", {"name": "x" * (1024 * 1024 + 1)}, token_from="/admin/groups"
     )
-    assert form.status_code == 413  # type: ignore[attr-defined]
+    assert form.status_code == 413

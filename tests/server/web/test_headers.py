@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
 
+from server.web.headers import CSP
 from server.web.templating import TEMPLATE_DIR
 from tests.conftest import People, sign_in
 
@@ -51,6 +53,34 @@ def test_templates_load_nothing_from_outside_and_have_no_inline_script() -> None
         assert not re.search(r'(src|href|action)="(https?:)?//', text), template
         assert not re.search(r"<script(?![^>]*\bsrc=)", text), template
         assert " style=" not in text and "onclick" not in text, template
+
+
+SERVER = Path(__file__).resolve().parents[3] / "server"
+# Sources a policy may name: this server, or nothing (plus a course drawing's own styles).
+ALLOWED_SOURCES = {"'self'", "'none'"}
+
+
+def test_views_pick_a_named_policy_and_never_write_one() -> None:
+    for source in SERVER.rglob("*.py"):
+        if source.name == "headers.py":
+            continue
+        text = source.read_text(encoding="utf-8")
+        assert "default-src" not in text, f"{source.name} writes a policy: use CSP.<NAME>"
+        assert "Content-Security-Policy" not in text, f"{source.name}: use CSP.<NAME>.apply"
+
+
+def test_no_named_policy_loads_anything_from_outside_the_server() -> None:
+    assert len({policy.name for policy in CSP.ALL}) == len(CSP.ALL)
+    for policy in CSP.ALL:
+        assert policy.header.split("; ")[0].startswith(("default-src", "sandbox")), policy.name
+        assert "default-src" in policy.directives, policy.name
+        for directive, sources in policy.directives.items():
+            inline_style = policy is CSP.MEDIA and directive == "style-src"
+            allowed = ALLOWED_SOURCES | ({"'unsafe-inline'"} if inline_style else set())
+            assert set(sources) <= allowed, f"{policy.name} {directive} {sources}"
+    for policy in (CSP.PAGE, CSP.MEDIA):
+        assert policy.directives["frame-ancestors"] == ("'none'",), policy.name
+    assert "sandbox" in CSP.MEDIA.directives and "sandbox" in CSP.REVIEW_FILE.directives
 
 
 def test_api_paths_get_json_errors(client: TestClient) -> None:
