@@ -32,11 +32,10 @@ from server.catalog import CatalogHooks
 from server.cli import cli, initialize
 from server.db import Database
 from server.health import Status
-from server.migrations import migrations
 from server.search import search_sync
 from server.settings import Settings, load_settings
 from server.views.ops import is_local
-from tests.conftest import FakeClock, demo_facility, make_user, sign_in
+from tests.conftest import FakeClock, add_migration, demo_facility, make_user, sign_in
 
 LOCAL = ("127.0.0.1", 40000)
 SAFETY = "org.stepstone.demo.workplace-safety"
@@ -110,8 +109,7 @@ def test_a_damaged_database_fails(tmp_path: Path, settings: Settings) -> None:
 
 
 def test_pending_migrations_warn(database: Database, monkeypatch: pytest.MonkeyPatch) -> None:
-    extra = migrations._Migration("9999_later", lambda db: None)
-    monkeypatch.setattr(migrations, "_migrations", [*migrations._migrations, extra])
+    add_migration(monkeypatch, "9999_later", lambda db: None)
     result = health.check_database(database)
     assert (result.status, result.text) == (
         Status.WARN,

@@ -17,6 +17,9 @@ from server.db import Database
 from server.settings import Settings
 from tests.conftest import PASSWORD, PIN, FakeClock, People, csrf_from, make_user, post, sign_in
 
+# Delays and locks are measured against the cost of a real hash.
+pytestmark = pytest.mark.real_kdf
+
 
 def try_pin(client: TestClient, facility_id: str, pin: str) -> object:
     token = csrf_from(client, "/signin")
