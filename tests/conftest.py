@@ -124,12 +124,17 @@ def settings(tmp_path: Path) -> Settings:
     return load_settings(environ={}, data_dir=tmp_path / "data")
 
 
-@pytest.fixture
-def database(settings: Settings) -> Iterator[Database]:
+def new_database(settings: Settings) -> Database:
+    """``initialize(settings)`` on a new data folder, copied from a migrated template."""
     if not settings.data_dir.exists():
         template = Templates.get("migrated", _build_migrated)
         copy_facility(template, settings.data_dir, secret_key=settings.secret_key is None)
-    database = initialize(settings)
+    return initialize(settings)
+
+
+@pytest.fixture
+def database(settings: Settings) -> Iterator[Database]:
+    database = new_database(settings)
     yield database
     database.close()
 
@@ -209,14 +214,18 @@ class People:
     other_learner: User
 
 
-@pytest.fixture
-def people(database: Database) -> People:
+def make_people(database: Database) -> People:
     return People(
         admin=make_user(database, Role.ADMIN, "boss"),
         educator=make_user(database, Role.EDUCATOR, "teacher"),
         learner=make_user(database, Role.LEARNER, "A100", "Alex Learner"),
         other_learner=make_user(database, Role.LEARNER, "B200", "Bea Learner", language="es"),
     )
+
+
+@pytest.fixture
+def people(database: Database) -> People:
+    return make_people(database)
 
 
 def csrf_from(client: TestClient, path: str = "/signin") -> str:
