@@ -7,6 +7,7 @@ import hmac
 import html
 import json
 import re
+import shutil
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -14,10 +15,14 @@ from pathlib import Path
 
 import httpx2
 import pytest
+import sqlite_utils
+from argon2 import PasswordHasher
 from click.testing import CliRunner
+from sqlite_utils.migrations import Migrations
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
+import server.ops.migrations
 from server.cli.demo import SOURCE_COURSES, publish_demo_courses
 from server.cli.main import initialize
 from server.core import clock, filemodes
@@ -38,14 +43,106 @@ def pytest_configure(config: pytest.Config) -> None:
     filemodes.use_private_umask()
 
 
+# --- speed: cheap hashes and facilities made once per test process ----------------------
+
+# argon2's smallest parameters: a hash costs microseconds instead of ~50 ms. Sign-in
+# tests that measure delays and locks keep the real ones (`@pytest.mark.real_kdf`).
+CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_kdf() -> Iterator[PasswordHasher]:
+    """Cheap hashes for the whole session; yields the real hasher it replaced."""
+    real = passwords.use_hasher(CHEAP_HASHER)
+    yield real
+    passwords.use_hasher(real)
+
+
+@pytest.fixture(autouse=True)
+def real_kdf_when_marked(
+    request: pytest.FixtureRequest, cheap_kdf: PasswordHasher
+) -> Iterator[None]:
+    if request.node.get_closest_marker("real_kdf") is None:
+        yield
+        return
+    cheap = passwords.use_hasher(cheap_kdf)
+    yield
+    passwords.use_hasher(cheap)
+
+
+class Templates:
+    """Data folders built once per test process (each xdist worker has its own) and copied
+    for each test, so a test still owns a private folder but does not pay for migrations
+    or for building, signing and importing the demo courses."""
+
+    root: Path | None = None
+    _built: dict[str, Path] = {}  # noqa: RUF012 - one cache per process, on purpose
+
+    @classmethod
+    def get(cls, name: str, build: Callable[[Path], None]) -> Path:
+        if name not in cls._built:
+            assert cls.root is not None, "templates are made inside a test session"
+            folder = cls.root / name / "data"
+            build(folder)
+            cls._built[name] = folder
+        return cls._built[name]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def facility_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    Templates.root = tmp_path_factory.mktemp("templates")
+    yield
+    Templates.root = None
+    Templates._built.clear()
+
+
+def _build_migrated(data: Path) -> None:
+    initialize(load_settings(environ={}, data_dir=data)).close()
+
+
+def _build_demo(data: Path) -> None:
+    settings = load_settings(environ={}, data_dir=data, demo=True)
+    database = initialize(settings)
+    report = publish_demo_courses(settings, database, SOURCE_COURSES)
+    database.close()
+    assert report.status == "ok", report.message
+
+
+def copy_facility(template: Path, data: Path, *, secret_key: bool = True) -> None:
+    """Copy a closed template's data folder to ``data`` (which must not exist yet) and point
+    its folder sync sources at the copy, so nothing the test does reaches the template."""
+    skip = shutil.ignore_patterns() if secret_key else shutil.ignore_patterns("secret.key")
+    shutil.copytree(template, data, symlinks=True, ignore=skip)
+    database = data / "stepstone.db"
+    old, new = str(template.resolve()), str(data.resolve())
+    conn = sqlite3.connect(database)
+    try:
+        with conn:
+            conn.execute(
+                "UPDATE sync_sources SET location = ? || substr(location, ?)"
+                " WHERE kind = 'folder' AND substr(location, 1, ?) = ?",
+                [new, len(old) + 1, len(old), old],
+            )
+    finally:
+        conn.close()
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return load_settings(environ={}, data_dir=tmp_path / "data")
 
 
+def new_database(settings: Settings) -> Database:
+    """``initialize(settings)`` on a new data folder, copied from a migrated template."""
+    if not settings.data_dir.exists():
+        template = Templates.get("migrated", _build_migrated)
+        copy_facility(template, settings.data_dir, secret_key=settings.secret_key is None)
+    return initialize(settings)
+
+
 @pytest.fixture
 def database(settings: Settings) -> Iterator[Database]:
-    database = initialize(settings)
+    database = new_database(settings)
     yield database
     database.close()
 
@@ -91,11 +188,9 @@ def fake_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
 def demo_facility(data: Path) -> tuple[Settings, Database]:
     """A new data folder ``data`` with the demo courses published, as ``stepstone demo``
     leaves it (without its accounts); the caller closes the database."""
+    copy_facility(Templates.get("demo", _build_demo), data)
     settings = load_settings(environ={}, data_dir=data, demo=True)
-    database = initialize(settings)
-    report = publish_demo_courses(settings, database, SOURCE_COURSES)
-    assert report.status == "ok", report.message
-    return settings, database
+    return settings, initialize(settings)
 
 
 def make_user(
@@ -127,14 +222,18 @@ class People:
     other_learner: User
 
 
-@pytest.fixture
-def people(database: Database) -> People:
+def make_people(database: Database) -> People:
     return People(
         admin=make_user(database, Role.ADMIN, "boss"),
         educator=make_user(database, Role.EDUCATOR, "teacher"),
         learner=make_user(database, Role.LEARNER, "A100", "Alex Learner"),
         other_learner=make_user(database, Role.LEARNER, "B200", "Bea Learner", language="es"),
     )
+
+
+@pytest.fixture
+def people(database: Database) -> People:
+    return make_people(database)
 
 
 def csrf_from(client: TestClient, path: str = "/signin") -> str:
@@ -177,6 +276,20 @@ def post(
     return client.post(
         path, data=(data or {}) | {"csrf_token": token}, follow_redirects=follow_redirects
     )
+
+
+def add_migration(
+    monkeypatch: pytest.MonkeyPatch, name: str, upgrade: Callable[[sqlite_utils.Database], None]
+) -> None:
+    """For this test only, ship one more migration, ``name``, after all the real ones, as a
+    new release would. Built with sqlite-utils' public API: a migration set of the same name
+    that holds the shipped migrations, then this one."""
+    shipped = server.ops.migrations.migrations
+    grown = Migrations(shipped.name)
+    for migration in shipped.pending(sqlite_utils.Database(memory=True)):
+        grown(name=migration.name, transactional=migration.transactional)(migration.fn)
+    grown(name=name)(upgrade)
+    monkeypatch.setattr(server.ops.migrations, "migrations", grown)
 
 
 # --- an attacker who can write the database ---------------------------------------------

@@ -15,9 +15,10 @@ from server.core.settings import Secret, load_settings
 from server.ops.migrations import apply_migrations, migrations
 from server.people import audit, passwords, roster
 from server.people.audit import Actor, record, verify_chain
-from tests.conftest import audit_link, rewrite_audit_log
+from tests.conftest import add_migration, audit_link, rewrite_audit_log
 
 
+@pytest.mark.real_kdf
 def test_hashes_are_argon2id_with_recorded_parameters() -> None:
     stored = passwords.hash_secret("a secret pin")
     assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
@@ -116,13 +117,11 @@ def test_a_failed_migration_leaves_the_database_untouched(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     database = Database(tmp_path / "m.db")
-    broken = list(migrations._migrations)
 
     def explode(db: object) -> None:
         raise sqlite3.OperationalError("disk I/O error")
 
-    broken.append(migrations._Migration("9999_broken", explode))
-    monkeypatch.setattr(migrations, "_migrations", broken)
+    add_migration(monkeypatch, "9999_broken", explode)
     with pytest.raises(sqlite3.OperationalError):
         apply_migrations(database)
     assert database.query("SELECT name FROM sqlite_master WHERE type = 'table'") == []

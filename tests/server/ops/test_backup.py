@@ -31,12 +31,11 @@ from server.core.db import Database
 from server.core.settings import Settings, load_settings
 from server.ops import backup, restore, upgrade
 from server.ops.backup import BackupError
-from server.ops.migrations import migrations
 from server.people import accounts, audit
 from server.people.accounts import Role
 from server.people.audit import Actor
 from server.web.app import create_app
-from tests.conftest import demo_facility, make_user, sign_in
+from tests.conftest import add_migration, demo_facility, make_user, sign_in
 
 SAFETY = "org.stepstone.demo.workplace-safety"
 WRITER = "test.write"
@@ -401,8 +400,7 @@ def test_a_failing_migration_after_a_real_backup_leaves_both_intact(
     settings: Settings, database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     before = dump(settings.database_path)
-    extra = migrations._Migration("9999_broken", _broken)
-    monkeypatch.setattr(migrations, "_migrations", [*migrations._migrations, extra])
+    add_migration(monkeypatch, "9999_broken", _broken)
     with pytest.raises(BackupError, match=r"9999_broken.*no such table.*left as it was") as failed:
         upgrade.migrate(settings, database)
     database.close()
@@ -417,8 +415,7 @@ def test_a_failing_migration_after_a_real_backup_leaves_both_intact(
 def test_an_upgrade_backs_up_first_then_migrates_and_a_new_database_is_not_backed_up(
     settings: Settings, database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    extra = migrations._Migration("9998_colour", _adds_a_column)
-    monkeypatch.setattr(migrations, "_migrations", [*migrations._migrations, extra])
+    add_migration(monkeypatch, "9998_colour", _adds_a_column)
     # The server applies it at start-up, as after installing a new version.
     with TestClient(create_app(settings)):
         pass

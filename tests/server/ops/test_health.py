@@ -33,12 +33,11 @@ from server.core.db import Database
 from server.core.settings import Settings, load_settings
 from server.ops import backup, health, metrics
 from server.ops.health import Status
-from server.ops.migrations import migrations
 from server.people.accounts import Role
 from server.people.audit import Actor
 from server.web.app import create_app
 from server.web.views.ops import is_local
-from tests.conftest import FakeClock, demo_facility, make_user, sign_in
+from tests.conftest import FakeClock, add_migration, demo_facility, make_user, sign_in
 
 LOCAL = ("127.0.0.1", 40000)
 SAFETY = "org.stepstone.demo.workplace-safety"
@@ -113,8 +112,7 @@ def test_a_damaged_database_fails(tmp_path: Path, settings: Settings) -> None:
 
 
 def test_pending_migrations_warn(database: Database, monkeypatch: pytest.MonkeyPatch) -> None:
-    extra = migrations._Migration("9999_later", lambda db: None)
-    monkeypatch.setattr(migrations, "_migrations", [*migrations._migrations, extra])
+    add_migration(monkeypatch, "9999_later", lambda db: None)
     result = health.check_database(database)
     assert (result.status, result.text) == (
         Status.WARN,

@@ -18,6 +18,9 @@ from server.people.accounts import Role
 from server.people.audit import Actor
 from tests.conftest import PASSWORD, PIN, FakeClock, People, csrf_from, make_user, post, sign_in
 
+# Delays and locks are measured against the cost of a real hash.
+pytestmark = pytest.mark.real_kdf
+
 
 def try_pin(client: TestClient, facility_id: str, pin: str) -> httpx2.Response:
     token = csrf_from(client, "/signin")

@@ -23,7 +23,8 @@ from server.people.signin import ACCOUNT_FREE_TRIES
 from tests.conftest import CSRF_RE, PIN, make_user
 from tests.live import running_server
 
-pytestmark = pytest.mark.e2e
+# The server checks these hashes at their real cost, as tries race each other.
+pytestmark = [pytest.mark.e2e, pytest.mark.real_kdf]
 
 WRONG_TRIES = 40
 

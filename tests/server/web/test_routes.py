@@ -2,9 +2,15 @@
 
 A new route that is not in EXPECTED fails `test_every_route_has_a_rule`, so nobody can add
 a page without deciding who may open it.
+
+GET cases only read, so they share one facility and app per module; each POST case, which
+may change what the next one sees (disable, delete, reset), gets its own.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 from starlette.applications import Starlette
@@ -12,10 +18,12 @@ from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 
 from server.core.db import Database
+from server.core.settings import load_settings
 from server.people import groups
 from server.people.audit import Actor
+from server.web.app import create_app
 from server.web.plumbing import PUBLIC, SIGNED_IN
-from tests.conftest import CSRF_RE, People, sign_in
+from tests.conftest import CSRF_RE, People, make_people, new_database, sign_in
 
 ROLES = ("anon", "learner", "educator", "admin")
 # Shorthands: 303 anonymous is "sent to sign in"; 403 is "not for you".
@@ -175,13 +183,42 @@ def _url(path: str, people: People, group_id: int) -> str:
     return path.replace("{name}", "video.webm")
 
 
-@pytest.mark.parametrize(("method", "path"), sorted(EXPECTED))
-def test_each_role_gets_the_intended_answer(
-    app: Starlette, database: Database, people: People, method: str, path: str
-) -> None:
+@dataclass
+class Facility:
+    app: Starlette
+    people: People
+    group_id: int
+
+
+def with_group(app: Starlette, database: Database, people: People) -> Facility:
+    """The test's facility: ``other_learner`` is in a group the educator does not teach."""
     group = groups.create_group(database, Actor.system("test"), "Unit A", "housing")
     groups.add_member(database, Actor.system("test"), group.id, people.other_learner.id)
-    url = _url(path, people, group.id)
+    return Facility(app, people, group.id)
+
+
+@pytest.fixture(scope="module")
+def shared_facility(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Facility]:
+    settings = load_settings(environ={}, data_dir=tmp_path_factory.mktemp("routes") / "data")
+    database = new_database(settings)
+    yield with_group(create_app(settings), database, make_people(database))
+    database.close()
+
+
+@pytest.fixture
+def own_facility(app: Starlette, database: Database, people: People) -> Facility:
+    return with_group(app, database, people)
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(EXPECTED))
+def test_each_role_gets_the_intended_answer(
+    request: pytest.FixtureRequest, method: str, path: str
+) -> None:
+    facility: Facility = request.getfixturevalue(
+        "shared_facility" if method == "GET" else "own_facility"
+    )
+    app, people = facility.app, facility.people
+    url = _url(path, people, facility.group_id)
     for role in ROLES:
         with TestClient(app) as client:
             if role != "anon":
