@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,15 +15,21 @@ from starlette.testclient import TestClient
 from content.format.lessondata import QuizQuestion
 from server.catalog import library
 from server.catalog.library import CatalogHooks
-from server.cli.demo import publish_demo_courses
 from server.core.db import Database
 from server.core.settings import Settings, load_settings
 from server.learning import access, certificates, visibility, workbooks
 from server.people.accounts import Role
 from server.people.audit import Actor
-from tests.conftest import CSRF_RE, FakeClock, People, make_user, sign_in
+from tests.conftest import (
+    CSRF_RE,
+    FakeClock,
+    People,
+    demo_facility,
+    make_user,
+    new_database,
+    sign_in,
+)
 
-ROOT = Path(__file__).resolve().parents[3]
 MATH = "org.stepstone.demo.everyday-math"
 SAFETY = "org.stepstone.demo.workplace-safety"
 TRAPS = "org.stepstone.demo.thinking-traps"
@@ -35,9 +41,22 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def courses(settings: Settings, database: Database) -> None:
-    report = publish_demo_courses(settings, database, ROOT / "courses")
-    assert report.status == "ok", report.message
+def database(settings: Settings, request: pytest.FixtureRequest) -> Iterator[Database]:
+    """The test's own facility: for a test that uses `courses`, a copy of the demo one
+    (built, signed and imported once per test process), else a new empty one."""
+    if "courses" in request.fixturenames:
+        _settings, database = demo_facility(settings.data_dir)
+    else:
+        database = new_database(settings)
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def courses(database: Database) -> None:
+    """The demo courses, published and live (`database` copied them in)."""
+    live = database.query("SELECT course_id FROM courses WHERE live_version_id IS NOT NULL")
+    assert {row[0] for row in live} >= {MATH, SAFETY, TRAPS}
 
 
 def csrf(client: TestClient, path: str = "/learn") -> str:
