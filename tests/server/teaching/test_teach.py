@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from server.cli.demo import publish_demo_courses
 from server.cli.main import cli
 from server.core.db import Database
 from server.core.settings import Settings, load_settings
@@ -26,9 +26,8 @@ from server.people import groups
 from server.people.accounts import Role
 from server.people.audit import Actor
 from server.teaching import impact
-from tests.conftest import CSRF_RE, FakeClock, People, make_user, sign_in
+from tests.conftest import CSRF_RE, FakeClock, People, demo_facility, make_user, sign_in
 
-ROOT = Path(__file__).resolve().parents[3]
 SAFETY = "org.stepstone.demo.workplace-safety"
 TRAPS = "org.stepstone.demo.thinking-traps"
 SYSTEM = Actor.system("test")
@@ -40,11 +39,20 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def classes(settings: Settings, database: Database, people: People) -> tuple[int, int]:
+def database(settings: Settings) -> Iterator[Database]:
+    """The test's own copy of the demo facility: the demo courses published (built,
+    signed and imported once per test process), no accounts yet."""
+    _settings, database = demo_facility(settings.data_dir)
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def classes(database: Database, people: People) -> tuple[int, int]:
     """Demo courses; the educator teaches group A (with `learner`); group B (with
     `other_learner`) is someone else's."""
-    report = publish_demo_courses(settings, database, ROOT / "courses")
-    assert report.status == "ok"
+    live = database.query("SELECT course_id FROM courses WHERE live_version_id IS NOT NULL")
+    assert {row[0] for row in live} >= {SAFETY, TRAPS}
     a = groups.create_group(database, SYSTEM, "Class A", "class")
     b = groups.create_group(database, SYSTEM, "Class B", "class")
     groups.add_member(database, SYSTEM, a.id, people.educator.id)
