@@ -14,14 +14,12 @@ from starlette.testclient import TestClient
 from search_index import SearchService
 from server.catalog import library
 from server.catalog.search import search_hooks
-from server.cli.demo import publish_demo_courses
 from server.core.db import Database
 from server.core.settings import Settings, load_settings
 from server.people.audit import Actor
 from server.web.plumbing import Services
-from tests.conftest import People, sign_in
+from tests.conftest import People, demo_facility, sign_in
 
-ROOT = Path(__file__).resolve().parents[3]
 MATH = "org.stepstone.demo.everyday-math"
 
 
@@ -31,8 +29,19 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def courses(settings: Settings, database: Database) -> None:
-    assert publish_demo_courses(settings, database, ROOT / "courses").status == "ok"
+def database(settings: Settings) -> Iterator[Database]:
+    """The test's own copy of the demo facility: the demo courses published and indexed
+    (built, signed and imported once per test process), no accounts yet."""
+    _settings, database = demo_facility(settings.data_dir)
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def courses(database: Database) -> None:
+    """The demo courses, published and live (`database` copied them in)."""
+    live = database.query("SELECT course_id FROM courses WHERE live_version_id IS NOT NULL")
+    assert MATH in {row[0] for row in live}
 
 
 @pytest.fixture
@@ -91,6 +100,7 @@ def test_pulled_and_unassigned_courses_are_never_found(
     assert not any(MATH in link for link in hits(client.get("/search?q=fractions").text))
 
 
+@pytest.mark.usefixtures("courses")
 def test_assigned_only_learner_finds_only_assigned_courses(
     tmp_path: Path, people: People, database: Database
 ) -> None:
@@ -99,7 +109,6 @@ def test_assigned_only_learner_finds_only_assigned_courses(
     strict = load_settings(
         environ={}, data_dir=database_dir(database), demo=True, learner_catalog="assigned"
     )
-    assert publish_demo_courses(strict, database, ROOT / "courses").status == "ok"
     with TestClient(create_app(strict), base_url="http://testserver") as client:
         assert ready(client)
         sign_in(client, people.learner)
