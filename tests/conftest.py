@@ -23,6 +23,7 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 import server.ops.migrations
+from server.catalog.search import search_indexer
 from server.cli.demo import SOURCE_COURSES, publish_demo_courses
 from server.cli.main import initialize
 from server.core import clock, filemodes
@@ -108,6 +109,18 @@ def _build_demo(data: Path) -> None:
     assert report.status == "ok", report.message
 
 
+def _build_demo_indexed(data: Path) -> None:
+    # A server builds a missing search index in the background at start-up, and stops
+    # only once that is done: a copy with the index already built spares each test both.
+    copy_facility(Templates.get("demo", _build_demo), data)
+    settings = load_settings(environ={}, data_dir=data, demo=True)
+    database = initialize(settings)
+    indexer = search_indexer(settings, database)
+    indexer.rebuild()
+    indexer.service.close()
+    database.close()
+
+
 def copy_facility(template: Path, data: Path, *, secret_key: bool = True) -> None:
     """Copy a closed template's data folder to ``data`` (which must not exist yet) and point
     its folder sync sources at the copy, so nothing the test does reaches the template."""
@@ -185,10 +198,14 @@ def fake_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     return fake
 
 
-def demo_facility(data: Path) -> tuple[Settings, Database]:
+def demo_facility(data: Path, *, indexed: bool = False) -> tuple[Settings, Database]:
     """A new data folder ``data`` with the demo courses published, as ``stepstone demo``
-    leaves it (without its accounts); the caller closes the database."""
-    copy_facility(Templates.get("demo", _build_demo), data)
+    leaves it (without its accounts); with ``indexed``, also as a server leaves it once it
+    has built the search index. The caller closes the database."""
+    if indexed:
+        copy_facility(Templates.get("demo-indexed", _build_demo_indexed), data)
+    else:
+        copy_facility(Templates.get("demo", _build_demo), data)
     settings = load_settings(environ={}, data_dir=data, demo=True)
     return settings, initialize(settings)
 
