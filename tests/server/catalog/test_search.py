@@ -32,7 +32,7 @@ def settings(tmp_path: Path) -> Settings:
 def database(settings: Settings) -> Iterator[Database]:
     """The test's own copy of the demo facility: the demo courses published and indexed
     (built, signed and imported once per test process), no accounts yet."""
-    _settings, database = demo_facility(settings.data_dir)
+    _settings, database = demo_facility(settings.data_dir, indexed=True)
     yield database
     database.close()
 

@@ -45,7 +45,7 @@ def database(settings: Settings, request: pytest.FixtureRequest) -> Iterator[Dat
     """The test's own facility: for a test that uses `courses`, a copy of the demo one
     (built, signed and imported once per test process), else a new empty one."""
     if "courses" in request.fixturenames:
-        _settings, database = demo_facility(settings.data_dir)
+        _settings, database = demo_facility(settings.data_dir, indexed=True)
     else:
         database = new_database(settings)
     yield database
