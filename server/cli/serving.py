@@ -45,6 +45,9 @@ class Supervisor(Multiprocess):
             self.failed = True
 
 
+WORKER_PING_SECONDS = 30
+
+
 def _config(settings: Settings, workers: int) -> uvicorn.Config:
     return uvicorn.Config(
         "server.web.app:app_from_environment",
@@ -57,6 +60,10 @@ def _config(settings: Settings, workers: int) -> uvicorn.Config:
         log_level="info",
         log_config=logging_config(),  # JSON lines, in every worker process
         access_log=False,  # server.ops.logs writes one line per request instead
+        # uvicorn replaces a worker that does not answer its ping within this time. On a
+        # busy two-core box (an index rebuild, a large import, a crowd of tablets) 5 s,
+        # the default, killed healthy workers with their requests (a learner's save).
+        timeout_worker_healthcheck=WORKER_PING_SECONDS,
     )
 
 
