@@ -13,7 +13,7 @@ from playwright.sync_api import Browser, Page, expect
 from server.people import groups
 from server.people.accounts import Role
 from server.people.audit import Actor
-from tests.browser.conftest import answer_right, axe_violations, quiz_questions, watch
+from tests.browser.conftest import answer_right, axe_report, quiz_questions, watch
 from tests.conftest import PASSWORD, PIN, demo_facility, make_user
 from tests.live import running_server
 
@@ -108,6 +108,6 @@ def test_educator_assigns_and_sees_completion(
         "/teach/exports",
         "/verify",
     ]
-    problems = {path: axe_violations(browser, base + path, state) for path in pages}
-    assert {path: found for path, found in problems.items() if found} == {}
+    problems = axe_report(browser, [base + path for path in pages], state)
+    assert {url: found for url, found in problems.items() if found} == {}
     staff.close()

@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from server.people.accounts import Role
-from tests.browser.conftest import answer_right, axe_violations, quiz_questions, watch
+from tests.browser.conftest import answer_right, axe_report, quiz_questions, watch
 from tests.conftest import PIN, demo_facility, make_user
 from tests.live import running_server
 
@@ -164,6 +164,6 @@ def test_a_learners_day(browser: Browser, site: tuple[str, Path]) -> None:
     assert watched.foreign_requests() == []
     assert watched.csp_violations() == []
     state = context.storage_state()
-    problems = {path: axe_violations(browser, base + path, state) for path in sorted(visited)}
-    assert {path: found for path, found in problems.items() if found} == {}
+    problems = axe_report(browser, [base + path for path in sorted(visited)], state)
+    assert {url: found for url, found in problems.items() if found} == {}
     context.close()
