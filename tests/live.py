@@ -51,15 +51,17 @@ def running_server(
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        # Generous, for a loaded machine running tests in parallel; but polled often,
+        # as most starts take a second or two and every test waits for one.
+        deadline = time.monotonic() + 60
         while True:
             try:
-                httpx.get(base + "/signin", timeout=1)
+                httpx.get(base + "/signin", timeout=5)
                 break
             except httpx.TransportError:
                 if time.monotonic() > deadline or process.poll() is not None:
                     raise AssertionError("server did not start:\n" + log.read_text()) from None
-                time.sleep(0.2)
+                time.sleep(0.05)
         yield base
     finally:
         process.terminate()

@@ -74,23 +74,32 @@ def watch(context: BrowserContext, origin: str) -> Watched:
 
 def axe_violations(browser: Browser, url: str, storage_state: Any) -> list[str]:
     """Serious and critical axe-core violations on `url`, signed in as in `storage_state`."""
+    return axe_report(browser, [url], storage_state)[url]
+
+
+def axe_report(browser: Browser, urls: list[str], storage_state: Any) -> dict[str, list[str]]:
+    """:func:`axe_violations` of each of `urls`, visited in turn in one browser context
+    (a context per page cost more than the check itself)."""
     if not AXE.exists():
         pytest.fail(f"axe-core is missing at {AXE}: npm --prefix tests/browser install")
     context = browser.new_context(bypass_csp=True, storage_state=storage_state)
+    found = {}
     try:
         page = context.new_page()
-        page.goto(url)
-        page.add_script_tag(path=str(AXE))
-        result = page.evaluate(
-            "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
-        )
+        for url in urls:
+            page.goto(url)
+            page.add_script_tag(path=str(AXE))
+            result = page.evaluate(
+                "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+            )
+            found[url] = [
+                f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+                for v in result
+                if v["impact"] in ("serious", "critical")
+            ]
     finally:
         context.close()
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
-        for v in result
-        if v["impact"] in ("serious", "critical")
-    ]
+    return found
 
 
 def quiz_questions(data_dir: Path, lesson_key: str) -> list[dict[str, Any]]:

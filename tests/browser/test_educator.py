@@ -10,28 +10,22 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from server.cli.demo import publish_demo_courses
-from server.cli.main import initialize
-from server.core.settings import load_settings
 from server.people import groups
 from server.people.accounts import Role
 from server.people.audit import Actor
-from tests.browser.conftest import answer_right, axe_violations, quiz_questions, watch
-from tests.conftest import PASSWORD, PIN, make_user
+from tests.browser.conftest import answer_right, axe_report, quiz_questions, watch
+from tests.conftest import PASSWORD, PIN, demo_facility, make_user
 from tests.live import running_server
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[2]
 MATH = "/learn/courses/org.stepstone.demo.everyday-math"
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, int]]:
     data = tmp_path_factory.mktemp("educator") / "data"
-    settings = load_settings(environ={}, data_dir=data, demo=True)
-    database = initialize(settings)
-    assert publish_demo_courses(settings, database, ROOT / "courses").status == "ok"
+    _settings, database = demo_facility(data)
     teacher = make_user(database, Role.EDUCATOR, "teacher", "Terry Teacher")
     learner = make_user(database, Role.LEARNER, "A100", "Alex Learner")
     group = groups.create_group(database, Actor.system("t"), "GED Class", "class")
@@ -114,6 +108,6 @@ def test_educator_assigns_and_sees_completion(
         "/teach/exports",
         "/verify",
     ]
-    problems = {path: axe_violations(browser, base + path, state) for path in pages}
-    assert {path: found for path, found in problems.items() if found} == {}
+    problems = axe_report(browser, [base + path for path in pages], state)
+    assert {url: found for url, found in problems.items() if found} == {}
     staff.close()

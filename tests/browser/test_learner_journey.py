@@ -15,17 +15,13 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from server.cli.demo import publish_demo_courses
-from server.cli.main import initialize
-from server.core.settings import load_settings
 from server.people.accounts import Role
-from tests.browser.conftest import answer_right, axe_violations, quiz_questions, watch
-from tests.conftest import PIN, make_user
+from tests.browser.conftest import answer_right, axe_report, quiz_questions, watch
+from tests.conftest import PIN, demo_facility, make_user
 from tests.live import running_server
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[2]
 SAFETY = "/learn/courses/org.stepstone.demo.workplace-safety"
 TRAPS = "/learn/courses/org.stepstone.demo.thinking-traps"
 
@@ -33,10 +29,7 @@ TRAPS = "/learn/courses/org.stepstone.demo.thinking-traps"
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     data = tmp_path_factory.mktemp("learner") / "data"
-    settings = load_settings(environ={}, data_dir=data, demo=True)
-    database = initialize(settings)
-    report = publish_demo_courses(settings, database, ROOT / "courses")
-    assert report.status == "ok", report.message
+    _settings, database = demo_facility(data)
     make_user(database, Role.LEARNER, "A100", "Alex Learner")
     database.close()
     with running_server(data, STEPSTONE_DEMO="true") as base:
@@ -171,6 +164,6 @@ def test_a_learners_day(browser: Browser, site: tuple[str, Path]) -> None:
     assert watched.foreign_requests() == []
     assert watched.csp_violations() == []
     state = context.storage_state()
-    problems = {path: axe_violations(browser, base + path, state) for path in sorted(visited)}
-    assert {path: found for path, found in problems.items() if found} == {}
+    problems = axe_report(browser, [base + path for path in sorted(visited)], state)
+    assert {url: found for url, found in problems.items() if found} == {}
     context.close()

@@ -178,7 +178,7 @@ def test_a_damaged_index_is_rebuilt_while_the_workers_stay_up(
                 )
                 if answers[-3:] == ["results"] * 3 and "rebuilding" in answers:
                     break
-                time.sleep(0.2)
+                time.sleep(0.1)
             assert answers[0] == "rebuilding", answers
             assert answers[-3:] == ["results"] * 3, answers
             # Healthy again with no restart: the check follows the rebuilt index.

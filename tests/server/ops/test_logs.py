@@ -147,9 +147,13 @@ def test_a_day_of_requests_leaves_json_lines_and_no_secret(server: tuple[str, Pa
         if counted >= len(day.request_ids) and "stepstone_workers_reporting 2" in metrics.text:
             break
         assert time.monotonic() < deadline, metrics.text
-        time.sleep(0.5)
+        time.sleep(0.1)
     day.client.close()
-    time.sleep(0.5)  # let the last request's line reach the log before stopping
+    # A worker writes a request's line as the response goes out: wait for the last one.
+    deadline = time.monotonic() + 15
+    while any(request_id not in log.read_text(encoding="utf-8") for request_id in day.request_ids):
+        assert time.monotonic() < deadline, "a request left no line"
+        time.sleep(0.05)
 
     entries = _lines(log)
     text = log.read_text(encoding="utf-8")
