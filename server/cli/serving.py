@@ -45,9 +45,6 @@ class Supervisor(Multiprocess):
             self.failed = True
 
 
-WORKER_PING_SECONDS = 30
-
-
 def _config(settings: Settings, workers: int) -> uvicorn.Config:
     return uvicorn.Config(
         "server.web.app:app_from_environment",
@@ -62,8 +59,9 @@ def _config(settings: Settings, workers: int) -> uvicorn.Config:
         access_log=False,  # server.ops.logs writes one line per request instead
         # uvicorn replaces a worker that does not answer its ping within this time. On a
         # busy two-core box (an index rebuild, a large import, a crowd of tablets) 5 s,
-        # the default, killed healthy workers with their requests (a learner's save).
-        timeout_worker_healthcheck=WORKER_PING_SECONDS,
+        # uvicorn's default, killed healthy workers with their requests (a learner's
+        # save). A worker that fails to start is noticed only after it, too.
+        timeout_worker_healthcheck=settings.worker_ping_seconds,
     )
 
 

@@ -61,6 +61,10 @@ class Settings:
     host: str = field(default="127.0.0.1", metadata={"help": "Address to listen on"})
     port: int = field(default=8000, metadata={"help": "Port to listen on"})
     workers: int = field(default=2, metadata={"help": "uvicorn worker processes (use >= 2)"})
+    worker_ping_seconds: int = field(
+        default=30,
+        metadata={"help": "A worker that does not answer the server for this long is replaced"},
+    )
     https: bool = field(
         default=False,
         metadata={"help": "Served over HTTPS: Secure __Host- cookies and HSTS"},
@@ -197,7 +201,13 @@ def _validate(settings: Settings) -> None:
         raise ConfigError(
             f"Setting default_language must be one of {', '.join(SUPPORTED_LANGUAGES)}."
         )
-    for name in ("learner_idle_minutes", "staff_idle_minutes", "session_max_hours", "workers"):
+    for name in (
+        "learner_idle_minutes",
+        "staff_idle_minutes",
+        "session_max_hours",
+        "workers",
+        "worker_ping_seconds",
+    ):
         if getattr(settings, name) < 1:
             raise ConfigError(f"Setting {name} must be at least 1.")
     if settings.impact_min_cell < 5:

@@ -249,14 +249,17 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         migrate(settings, services.database)  # backs up first when there is an upgrade
         housekeeping(services)
-        search_keeper.start()  # never waits: a missing index is rebuilt in the background
-        if counters is not None:
-            counters.start()
-        yield
-        if counters is not None:
-            counters.stop()
-        search_keeper.stop()
-        services.database.close()
+        # Whatever started is stopped again, also when a later step of the start fails:
+        # a worker left with a running thread would not exit, and its failed start
+        # would be noticed only when the supervisor's ping timed out.
+        with contextlib.ExitStack() as running:
+            running.callback(services.database.close)
+            search_keeper.start()  # never waits: a missing index is rebuilt in the background
+            running.callback(search_keeper.stop)
+            if counters is not None:
+                counters.start()
+                running.callback(counters.stop)
+            yield
 
     middleware = [
         Middleware(SecurityHeadersMiddleware, https=settings.https),

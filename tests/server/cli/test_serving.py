@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -27,7 +28,12 @@ def _file_where_a_folder_goes(data: Path) -> None:
 def serve(data: Path, workers: int, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "server", "--data-dir", str(data), "serve"]
     command += ["--port", str(free_port()), "--workers", str(workers)]
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+    # With several workers, uvicorn notices a failed start when its check of the other
+    # worker times out; a short check keeps the test short.
+    environ = os.environ | {"STEPSTONE_WORKER_PING_SECONDS": "3"}
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=timeout, check=False, env=environ
+    )
 
 
 @pytest.mark.parametrize(
