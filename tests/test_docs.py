@@ -113,7 +113,7 @@ def _documented_commands(spans: list[str]) -> set[tuple[str, ...]]:
 
     `stepstone user reset LOGIN` names ("user", "reset"); a span in the same cell may leave
     out `stepstone` (`user unlock LOGIN`); `package lint|build` names both; the words stop
-    at the first placeholder or option (`NAME`, `[--json]`).
+    at the first argument name or option (`NAME`, `[--json]`).
     """
     paths: set[tuple[str, ...]] = set()
     for span in spans:

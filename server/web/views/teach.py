@@ -4,6 +4,7 @@ review, exports. Admins see every group; an educator only their own (`Scope`).""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from starlette.responses import Response
@@ -69,6 +70,33 @@ def _group_page(req: Req, error: str = "", status: int = 200) -> Response:
     )
 
 
+def _assign(
+    req: Req,
+    again: Callable[[Req, str, int], Response],
+    course_id: str,
+    group_id: int,
+    *,
+    learners: Sequence[int] = (),
+    lesson_key: str | None = None,
+) -> Response:
+    """Assign with the form's due date and note, then show the group; when refused, the
+    page the form was on (``again``) says why."""
+    try:
+        assignments.assign(
+            req.database,
+            req.user.actor(req.client_address),
+            course_id,
+            learners=learners,
+            group_id=group_id,
+            due_date=req.field("due_date", 20) or None,
+            note=req.field("note", 500),
+            lesson_key=lesson_key,
+        )
+    except ValidationError as exc:
+        return again(req, exc.message, 400)
+    return redirect(f"/teach/groups/{group_id}", notice="assigned")
+
+
 @access(*STAFF)
 def group_page(req: Req) -> Response:
     return _group_page(req)
@@ -86,19 +114,7 @@ def assign(req: Req) -> Response:
     members = {u.id for u in dashboards.group_learners(req.database, group.id)}
     if any(learner_id not in members for learner_id in chosen):
         raise NotFound()
-    try:
-        assignments.assign(
-            req.database,
-            req.user.actor(req.client_address),
-            course_id,
-            learners=chosen,
-            group_id=group.id,
-            due_date=req.field("due_date", 20) or None,
-            note=req.field("note", 500),
-        )
-    except ValidationError as exc:
-        return _group_page(req, exc.message, 400)
-    return redirect(f"/teach/groups/{group.id}", notice="assigned")
+    return _assign(req, _group_page, course_id, group.id, learners=chosen)
 
 
 @access(*STAFF)
@@ -143,19 +159,7 @@ def course_assign(req: Req) -> Response:
     lesson_key = req.field("lesson_key", 64) or None
     if lesson_key is not None and lesson_key not in {f.key for f in board.funnel}:
         return _course_page(req, N_("Choose a lesson of this course."), 400)
-    try:
-        assignments.assign(
-            req.database,
-            req.user.actor(req.client_address),
-            board.course_id,
-            group_id=group.id,
-            due_date=req.field("due_date", 20) or None,
-            note=req.field("note", 500),
-            lesson_key=lesson_key,
-        )
-    except ValidationError as exc:
-        return _course_page(req, exc.message, 400)
-    return redirect(f"/teach/groups/{group.id}", notice="assigned")
+    return _assign(req, _course_page, board.course_id, group.id, lesson_key=lesson_key)
 
 
 def _learner_page(req: Req, error: str = "", status: int = 200) -> Response:

@@ -7,6 +7,7 @@ sync, while a learner writes in the browser pages and an educator reads the revi
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -37,13 +38,27 @@ ONLY_YOU = "Only you can read this."
 SHOWN_PRIVATE = re.compile(r'name="shown_private" value="([^"]+)"')
 
 
-def _publish(
-    base: Path, repo: Path, database: Database, settings: Settings, moment: FakeClock, version: int
-) -> None:
-    """Publish v``version`` of the journal, where the ``story`` prompt is shared with the
-    educator in odd versions and private in even ones, and sync it (auto-published) a
-    minute after what came before, and a minute before what comes next."""
-    moment.advance(60)
+@dataclass(frozen=True)
+class Journal:
+    """The NGO's repository of the journal course, and the facility that syncs it."""
+
+    base: Path
+    repo: Path
+    database: Database
+    settings: Settings
+    moment: FakeClock
+
+    def publish(self, version: int) -> None:
+        """Publish v``version``, where the ``story`` prompt is shared with the educator in
+        odd versions and private in even ones, and sync it (auto-published) a minute after
+        what came before, and a minute before what comes next."""
+        self.moment.advance(60)
+        _sync(self, version)
+        self.moment.advance(60)
+
+
+def _sync(journal: Journal, version: int) -> None:
+    base, repo = journal.base, journal.repo
     story = "educator" if version % 2 else "private"
     front = {
         "key": KEY,
@@ -71,9 +86,8 @@ def _publish(
         lessons={"lessons/03-plans.md": f"---\n{yaml.safe_dump(front)}---\nWrite.\n"},
     )
     repository.add_packages(repo, [build_package(src, base / "dist", progress=False)])
-    [report] = sync_all(database, settings, CatalogHooks(), ADMIN)
+    [report] = sync_all(journal.database, journal.settings, CatalogHooks(), ADMIN)
     assert report.imported == [f"{COURSE_ID} v{version}"], report.message
-    moment.advance(60)
 
 
 def _send(client: TestClient, page: str, story: str, step: str) -> None:
@@ -95,15 +109,16 @@ def _send(client: TestClient, page: str, story: str, step: str) -> None:
 @pytest.fixture
 def journal(
     tmp_path: Path, database: Database, settings: Settings, people: People, fake_clock: FakeClock
-) -> tuple[Path, Path, FakeClock]:
+) -> Journal:
     """The NGO repository with v1 synced; the educator teaches the learner's group."""
     repo = make_repo(tmp_path)
     trust_ngo(database, repo)
-    _publish(tmp_path, repo, database, settings, fake_clock, 1)
+    journal = Journal(tmp_path, repo, database, settings, fake_clock)
+    journal.publish(1)
     group = groups.create_group(database, Actor.system("test"), "Class A", "class")
     groups.add_member(database, Actor.system("test"), group.id, people.educator.id)
     groups.add_member(database, Actor.system("test"), group.id, people.learner.id)
-    return tmp_path, repo, fake_clock
+    return journal
 
 
 def _signed_in(app: Starlette, user: User) -> TestClient:
@@ -124,12 +139,9 @@ def _staff_sees(teacher: TestClient, people: People) -> str:
 
 def test_words_written_while_private_never_reach_the_educator(
     app: Starlette,
-    journal: tuple[Path, Path, FakeClock],
-    database: Database,
-    settings: Settings,
+    journal: Journal,
     people: People,
 ) -> None:
-    base, repo, moment = journal
     learner = _signed_in(app, people.learner)
     teacher = _signed_in(app, people.educator)
 
@@ -139,7 +151,7 @@ def test_words_written_while_private_never_reach_the_educator(
     send_events(learner, [draft | {"data": {"answers": {"story": "I grew up by the sea."}}}])
 
     # v2 makes the story private: the page says so, the learner adds to it and sends.
-    _publish(base, repo, database, settings, moment, 2)
+    journal.publish(2)
     page = learner.get(PAGE).text
     assert ONLY_YOU in page and "I grew up by the sea." in page
     _send(learner, page, "I grew up by the sea. My brother is in here too.", "Call my mother")
@@ -162,7 +174,7 @@ def test_words_written_while_private_never_reach_the_educator(
         ],
     )
     # ... while v3 makes the story shared again.
-    _publish(base, repo, database, settings, moment, 3)
+    journal.publish(3)
     # What was written while private stays private, and the form says so.
     assert SHOWN_PRIVATE.findall(learner.get(PAGE).text) == ["story"]
     _send(learner, page, "I owe money to a cellmate.", "Make a budget")
@@ -179,17 +191,14 @@ def test_words_written_while_private_never_reach_the_educator(
 
 def test_a_page_left_open_under_a_private_label_stays_private_after_an_update(
     app: Starlette,
-    journal: tuple[Path, Path, FakeClock],
-    database: Database,
-    settings: Settings,
+    journal: Journal,
     people: People,
 ) -> None:
-    base, repo, moment = journal
-    _publish(base, repo, database, settings, moment, 2)
+    journal.publish(2)
     learner = _signed_in(app, people.learner)
     page = learner.get(PAGE).text  # v2: "Only you can read this."
     assert ONLY_YOU in page
-    _publish(base, repo, database, settings, moment, 3)  # shared again while the page is open
+    journal.publish(3)  # shared again while the page is open
     _send(learner, page, "Written under 'only you'.", "A step")
     staff = _staff_sees(_signed_in(app, people.educator), people)
     assert "A step" in staff and "Written under" not in staff
@@ -197,20 +206,17 @@ def test_a_page_left_open_under_a_private_label_stays_private_after_an_update(
 
 def test_a_draft_that_was_open_under_a_private_label_stays_private(
     app: Starlette,
-    journal: tuple[Path, Path, FakeClock],
-    database: Database,
-    settings: Settings,
+    journal: Journal,
     people: People,
 ) -> None:
     """The learner wrote under v1 (shared), then only read "Only you can read this" on
     the draft under v2, and sends it after v3 shares the prompt again."""
-    base, repo, moment = journal
     learner = _signed_in(app, people.learner)
     draft = {"id": "draft-000001", "type": "draft", "course": COURSE_ID, "lesson": KEY}
     send_events(learner, [draft | {"data": {"answers": {"story": "My first story."}}}])
-    _publish(base, repo, database, settings, moment, 2)
+    journal.publish(2)
     assert ONLY_YOU in learner.get(PAGE).text  # read, nothing written
-    _publish(base, repo, database, settings, moment, 3)
+    journal.publish(3)
     page = learner.get(PAGE).text
     assert ONLY_YOU in page  # the page keeps the promise it made under v2
     _send(learner, page, "My first story. And more.", "A step")
@@ -219,11 +225,10 @@ def test_a_draft_that_was_open_under_a_private_label_stays_private(
 
 
 def test_upgrade_makes_answers_written_after_a_private_version_private(
-    journal: tuple[Path, Path, FakeClock], database: Database, settings: Settings, people: People
+    journal: Journal, database: Database, people: People
 ) -> None:
     """Answers stored by the old code: the entry stayed on v1 and the answer kept v1's
     "educator" label though v2 (private) was live when the learner last wrote it."""
-    base, repo, moment = journal
     v1 = database.query_one("SELECT live_version_id FROM courses WHERE course_id = ?", [COURSE_ID])
     assert v1 is not None
     with database.write() as db:
@@ -243,7 +248,7 @@ def test_upgrade_makes_answers_written_after_a_private_version_private(
             " created_at, updated_at) VALUES (?, ?, ?, ?, 'draft', ?, ?)",
             [people.learner.id, COURSE_ID, KEY, v1[0], "2020-01-01", "2020-01-01"],
         ).lastrowid
-    _publish(base, repo, database, settings, moment, 2)
+    journal.publish(2)
     with database.write() as db:
         db.execute(
             "INSERT INTO workbook_answers VALUES (?, 'story', 'educator', '\"late\"', ?)",
