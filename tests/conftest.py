@@ -219,16 +219,30 @@ def make_user(
     language: str = "en",
 ) -> User:
     """A user who has already chosen their own PIN or password."""
-    user, _ = accounts.create_user(
-        database, Actor.system("test"), role, login, name or login.title(), language
-    )
+    # The one-time secret `create_user` hashes is replaced at once: hash it cheaply even
+    # in tests that use the real parameters.
+    hasher = passwords.use_hasher(CHEAP_HASHER)
+    try:
+        user, _ = accounts.create_user(
+            database, Actor.system("test"), role, login, name or login.title(), language
+        )
+    finally:
+        passwords.use_hasher(hasher)
     secret = secret or (PIN if role is Role.LEARNER else PASSWORD)
+    # Each hash carries its own salt and parameters; reusing one for several accounts
+    # changes nothing a test looks at, and spares real-parameter tests ~40 ms a user.
+    key = (secret, hasher.time_cost, hasher.memory_cost)
+    if key not in _SECRET_HASHES:
+        _SECRET_HASHES[key] = passwords.hash_secret(secret)
     with database.write() as db:
         db.execute(
             "UPDATE users SET secret_hash = ?, must_change_secret = 0 WHERE id = ?",
-            [passwords.hash_secret(secret), user.id],
+            [_SECRET_HASHES[key], user.id],
         )
     return accounts.get_user(database, user.id)
+
+
+_SECRET_HASHES: dict[tuple[str, int, int], str] = {}
 
 
 @dataclass

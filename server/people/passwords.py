@@ -22,9 +22,17 @@ MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 256
 # Unambiguous characters for one-time passwords that staff read aloud or copy by hand.
 _ONE_TIME_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
-# A hash of a random secret, verified when the account does not exist, so a wrong id
-# costs the same time as a wrong password.
-_DUMMY_HASH = _HASHER.hash(secrets.token_hex(16))
+# Hashes of a random secret, verified when the account does not exist, so a wrong id
+# costs the same time as a wrong password: one per set of parameters, made on first use
+# (not at import, which every worker and command would pay for).
+_DUMMY_HASHES: dict[tuple[int, ...], str] = {}
+
+
+def _dummy_hash() -> str:
+    params = (_HASHER.time_cost, _HASHER.memory_cost, _HASHER.parallelism, _HASHER.hash_len)
+    if params not in _DUMMY_HASHES:
+        _DUMMY_HASHES[params] = _HASHER.hash(secrets.token_hex(16))
+    return _DUMMY_HASHES[params]
 
 
 def use_hasher(hasher: PasswordHasher) -> PasswordHasher:
@@ -33,10 +41,10 @@ def use_hasher(hasher: PasswordHasher) -> PasswordHasher:
     For test suites: tests that are not about passwords run with cheap parameters. Each
     hash carries its own parameters, so hashes made with either hasher still verify.
     """
-    global _HASHER, _DUMMY_HASH
+    global _HASHER
+    # An unknown account keeps costing what a wrong secret costs: its dummy hash is made
+    # with the parameters in use (`_dummy_hash`).
     replaced, _HASHER = _HASHER, hasher
-    # An unknown account must keep costing what a wrong secret costs.
-    _DUMMY_HASH = hasher.hash(secrets.token_hex(16))
     return replaced
 
 
@@ -47,7 +55,7 @@ def hash_secret(secret: str) -> str:
 def verify_secret(stored_hash: str | None, secret: str) -> bool:
     """True when `secret` matches; always spends one hash verification."""
     try:
-        return _HASHER.verify(stored_hash or _DUMMY_HASH, secret) and stored_hash is not None
+        return _HASHER.verify(stored_hash or _dummy_hash(), secret) and stored_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

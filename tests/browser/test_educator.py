@@ -25,7 +25,7 @@ MATH = "/learn/courses/org.stepstone.demo.everyday-math"
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, int]]:
     data = tmp_path_factory.mktemp("educator") / "data"
-    _settings, database = demo_facility(data)
+    _settings, database = demo_facility(data, indexed=True)
     teacher = make_user(database, Role.EDUCATOR, "teacher", "Terry Teacher")
     learner = make_user(database, Role.LEARNER, "A100", "Alex Learner")
     group = groups.create_group(database, Actor.system("t"), "GED Class", "class")

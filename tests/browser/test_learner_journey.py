@@ -29,7 +29,7 @@ TRAPS = "/learn/courses/org.stepstone.demo.thinking-traps"
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     data = tmp_path_factory.mktemp("learner") / "data"
-    _settings, database = demo_facility(data)
+    _settings, database = demo_facility(data, indexed=True)
     make_user(database, Role.LEARNER, "A100", "Alex Learner")
     database.close()
     with running_server(data, STEPSTONE_DEMO="true") as base:
@@ -71,7 +71,7 @@ def test_a_learners_day(browser: Browser, site: tuple[str, Path]) -> None:
     # Watch a little, then seek and pause: the position is saved on the server.
     page.evaluate(
         """async () => { const v = document.getElementById('player'); v.muted = true;
-        await v.play(); await new Promise(r => setTimeout(r, 1500));
+        await v.play(); await new Promise(r => setTimeout(r, 500));
         v.currentTime = 12; await new Promise(r => v.addEventListener('seeked', r, {once: true}));
         v.pause(); }"""
     )
@@ -97,7 +97,7 @@ def test_a_learners_day(browser: Browser, site: tuple[str, Path]) -> None:
     # Watch the rest quickly: 90 % played completes the lesson.
     page.evaluate(
         """async () => { const v = document.getElementById('player'); v.muted = true;
-        v.currentTime = 0; v.playbackRate = 4; await v.play();
+        v.currentTime = 0; v.playbackRate = 16; await v.play();
         await new Promise(r => v.addEventListener('ended', r, {once: true})); }"""
     )
     expect(page.locator("#lesson-status")).to_have_text("Done", timeout=10_000)

@@ -50,7 +50,7 @@ def facility(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Facility]:
         pytest.skip("nginx is not installed here (apt-get install nginx-light); CI has it")
     base = tmp_path_factory.mktemp("nginx")
     data = base / "data"
-    _settings, database = demo_facility(data)
+    _settings, database = demo_facility(data, indexed=True)
     assigned = make_user(database, Role.LEARNER, "A100", "Alex Learner")
     make_user(database, Role.LEARNER, "B200", "Bea Learner")
     with database.write() as db:

@@ -17,7 +17,7 @@ import pytest
 
 from search_index import SearchService, Status
 from search_index.checksums import MANIFEST, read_manifest
-from server.catalog.search import search_indexer, search_root
+from server.catalog.search import search_root
 from server.core.db import Database
 from server.core.settings import Settings
 from server.ops import health
@@ -115,11 +115,8 @@ def test_every_commit_records_the_checksums_of_its_generation(tmp_path: Path) ->
 @pytest.fixture
 def facility(tmp_path: Path) -> Iterator[Settings]:
     """The demo courses, a learner, and an index built before the server starts."""
-    settings, database = demo_facility(tmp_path / "data")
+    settings, database = demo_facility(tmp_path / "data", indexed=True)
     make_user(database, Role.LEARNER, "A100", "Alex Learner")
-    sync = search_indexer(settings, database)
-    with sync.service:
-        sync.rebuild()
     database.close()
     yield settings
 

@@ -37,7 +37,7 @@ QUERY = "narwhalotter-search-words"  # what a learner types in a search box
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     data = tmp_path / "data"
-    _settings, database = demo_facility(data)
+    _settings, database = demo_facility(data, indexed=True)
     make_user(database, Role.LEARNER, "A100", "Alex Learner", secret=PIN)
     make_user(database, Role.ADMIN, "boss", secret=PASSWORD)
     database.close()

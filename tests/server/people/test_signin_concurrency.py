@@ -26,7 +26,7 @@ from tests.live import running_server
 # The server checks these hashes at their real cost, as tries race each other.
 pytestmark = [pytest.mark.e2e, pytest.mark.real_kdf]
 
-WRONG_TRIES = 40
+WRONG_TRIES = 24  # eight times the free tries
 
 
 def allowed_checks(seconds: float) -> int:

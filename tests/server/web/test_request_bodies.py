@@ -33,7 +33,7 @@ SENT = 64 * 1024  # what they had sent when the answer must already be there
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """A server's base URL and the file its log goes to (one server for the module)."""
     data = tmp_path_factory.mktemp("bodies") / "data"
-    _settings, database = demo_facility(data)
+    _settings, database = demo_facility(data, indexed=True)
     make_user(database, Role.LEARNER, "A100", "Alex Learner", secret=PIN)
     make_user(database, Role.ADMIN, "boss", secret=PASSWORD)
     database.close()

@@ -10,6 +10,7 @@ may change what the next one sees (disable, delete, reset), gets its own.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 import pytest
@@ -205,6 +206,20 @@ def shared_facility(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Facili
     database.close()
 
 
+@pytest.fixture(scope="module")
+def readers(shared_facility: Facility) -> Iterator[dict[str, TestClient]]:
+    """One client per role on the shared facility, signed in once: GETs change nothing,
+    so the read-only cases share them (and the app's start-up)."""
+    with ExitStack() as stack:
+        clients = {}
+        for role in ROLES:
+            client = stack.enter_context(TestClient(shared_facility.app))
+            if role != "anon":
+                sign_in(client, getattr(shared_facility.people, role))
+            clients[role] = client
+        yield clients
+
+
 @pytest.fixture
 def own_facility(app: Starlette, database: Database, people: People) -> Facility:
     return with_group(app, database, people)
@@ -214,9 +229,15 @@ def own_facility(app: Starlette, database: Database, people: People) -> Facility
 def test_each_role_gets_the_intended_answer(
     request: pytest.FixtureRequest, method: str, path: str
 ) -> None:
-    facility: Facility = request.getfixturevalue(
-        "shared_facility" if method == "GET" else "own_facility"
-    )
+    if method == "GET":
+        facility: Facility = request.getfixturevalue("shared_facility")
+        readers: dict[str, TestClient] = request.getfixturevalue("readers")
+        url = _url(path, facility.people, facility.group_id)
+        for role in ROLES:
+            response = readers[role].get(url, follow_redirects=False)
+            assert response.status_code == EXPECTED[(method, path)][role], f"{role} GET {url}"
+        return
+    facility = request.getfixturevalue("own_facility")
     app, people = facility.app, facility.people
     url = _url(path, people, facility.group_id)
     for role in ROLES:
@@ -226,12 +247,9 @@ def test_each_role_gets_the_intended_answer(
             token_page = "/signin" if role == "anon" else "/account"
             token = CSRF_RE.search(client.get(token_page).text)
             assert token
-            if method == "GET":
-                response = client.get(url, follow_redirects=False)
-            else:
-                # A distinct account per role, so throttling does not blur the answers.
-                data = {"csrf_token": token.group(1), "facility_id": role, "username": role}
-                response = client.post(url, data=data, follow_redirects=False)
+            # A distinct account per role, so throttling does not blur the answers.
+            data = {"csrf_token": token.group(1), "facility_id": role, "username": role}
+            response = client.post(url, data=data, follow_redirects=False)
             expected = EXPECTED[(method, path)][role]
             assert response.status_code == expected, f"{role} {method} {url}"
 
