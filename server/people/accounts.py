@@ -250,12 +250,12 @@ def reset_secret(database: Database, actor: Actor, user_id: int) -> str:
     return secret
 
 
-def check_new_secret(user: User, current: str, new: str) -> None:
+def check_new_secret(user: User, current: str, new: str, facility_name: str = "") -> None:
     """Raise ValidationError when the PIN or password a user chose is not allowed."""
     if user.role is Role.LEARNER:
         passwords.check_pin(new)
     else:
-        passwords.check_password(new, user.login)
+        passwords.check_password(new, user.login, facility_name)
     if new == current:
         raise ValidationError(N_("Choose a new one, not the one you have now."), "new")
 
