@@ -318,9 +318,9 @@ def roster_group() -> None:
 @click.option(
     "--group-kind",
     type=click.Choice(list(groups.GROUP_KINDS)),
-    default="housing",
+    default=roster.DEFAULT_GROUP_KIND,
     show_default=True,
-    help="Kind of the groups the roster creates.",
+    help="Kind of the new groups that the file's group_kind column leaves empty.",
 )
 @click.option(
     "--pins-out",
@@ -331,10 +331,12 @@ def roster_group() -> None:
 def roster_import(
     ctx: click.Context, file: Path, commit: bool, group_kind: str, pins_out: Path | None
 ) -> None:
-    """Import learners from a CSV: facility_id,name,language[,group].
+    """Import learners from a CSV: facility_id,name,language[,group][,group_kind].
 
-    Without --commit, shows what would happen and every problem, and changes nothing.
-    With --commit, imports all rows in one transaction, or none if any row is wrong.
+    Without --commit, shows what would happen (for a learner already here: what changes,
+    from what to what) and every problem, and changes nothing. With --commit, imports
+    all rows in one transaction, or none if any row is wrong. Columns may be separated by
+    commas, semicolons or tabs.
 
     \b
     Example:
@@ -354,7 +356,7 @@ def roster_import(
         click.echo("Dry run: nothing was changed. Add --commit to import.")
         return
     try:
-        plan = roster.apply_roster(database, CLI_ACTOR, data, group_kind)
+        plan = roster.apply_roster(database, CLI_ACTOR, data, default_kind=group_kind)
     except ValidationError as exc:
         raise click.ClickException(exc.message) from None
     created = [r for r in plan.rows if r.one_time_pin]
@@ -375,12 +377,19 @@ def roster_import(
 
 
 def _print_plan(plan: roster.RosterPlan) -> None:
+    if plan.delimiter != ",":
+        click.echo(f"The columns are separated by {plan.delimiter_name}; read that way.")
     for problem in plan.problems:
         click.echo(f"problem: {problem.message.format(**problem.params)}", err=True)
     for row in plan.rows:
         if row.problems:
             text = " ".join(p.message.format(**p.params) for p in row.problems)
             click.echo(f"line {row.line}: {row.facility_id or '?'}: {text}", err=True)
+        elif row.changes:
+            text = "; ".join(f"{c.field}: {c.old or '-'} -> {c.new}" for c in row.changes)
+            click.echo(f"line {row.line}: {row.facility_id}: {text}")
+    for name in plan.new_groups:
+        click.echo(f"new group: {name} ({plan.group_kinds.get(name, 'kind from --group-kind')})")
     click.echo(
         f"{plan.count('create')} new, {plan.count('update')} to update, "
         f"{plan.count('unchanged')} unchanged, {len(plan.new_groups)} new groups."

@@ -103,8 +103,7 @@ _TOO_EASY_USERNAME = N_(
     "This password is too easy to guess: it contains your username. Choose another one."
 )
 _TOO_EASY_FACILITY = N_(
-    "This password is too easy to guess: it contains the name of the facility. Choose"
-    " another one."
+    "This password is too easy to guess: it contains the name of the facility. Choose another one."
 )
 _TOO_EASY_REPEATS = N_(
     "This password is too easy to guess: it repeats the same few characters. Use at"
