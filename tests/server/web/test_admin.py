@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-import httpx
+import httpx2
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
@@ -131,7 +131,7 @@ def _check(client: TestClient, csv_text: str) -> str:
     return page.text
 
 
-def _import(client: TestClient, checked: str, kinds: dict[str, str]) -> httpx.Response:
+def _import(client: TestClient, checked: str, kinds: dict[str, str]) -> httpx2.Response:
     """Press "Import now" on the dry run `checked`, choosing `kinds` for the new groups."""
     import_token = re.search(r'name="token" value="([^"]+)"', checked)
     csrf = CSRF_RE.search(checked)
