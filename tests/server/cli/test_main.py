@@ -71,6 +71,13 @@ def test_roster_import_dry_run_then_commit(runner: CliRunner, tmp_path: Path) ->
     assert stat.S_IMODE(pins.stat().st_mode) == 0o600
     assert re.search(r"^L1,Lu,\d{6}$", pins.read_text(), re.M)
     assert accounts.find_user(database, Role.LEARNER, "L2") is not None
+    assert "new group: Unit 1 (kind from --group-kind)" in dry.output
+    # The same learners again, from a spreadsheet that saved semicolons: what changes.
+    csv_file.write_text("facility_id;name;language;group\nL1;Luz;es;Unit 1\nL2;Max;en;Unit 1\n")
+    again = run(runner, data, "roster", "import", str(csv_file))
+    assert "The columns are separated by semicolons; read that way." in again.output
+    assert "line 2: L1: name: Lu -> Luz" in again.output
+    assert "1 new" not in again.output and "1 to update, 1 unchanged, 0 new groups" in again.output
 
 
 def test_roster_pins_file_keeps_names_as_text(runner: CliRunner, tmp_path: Path) -> None:
