@@ -360,7 +360,10 @@ def roster_import(
     except ValidationError as exc:
         raise click.ClickException(exc.message) from None
     created = [r for r in plan.rows if r.one_time_pin]
-    click.echo(f"Imported: {plan.count('create')} new, {plan.count('update')} updated.")
+    click.echo(
+        f"Imported: {plan.count('create')} new, {plan.count('update')} updated,"
+        f" {plan.count('unchanged')} unchanged."
+    )
     if pins_out is not None:
         fd = os.open(pins_out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.fchmod(fd, 0o600)  # a file that was already there keeps its mode otherwise
