@@ -234,9 +234,14 @@ def test_roster_with_semicolons_is_read_and_says_so(
     client: TestClient, people: People, database: Database
 ) -> None:
     sign_in(client, people.admin)
-    checked = _check(client, "facility_id;name;language;group\nS1;Sol Díaz;es;Unit S\n")
+    checked = _check(
+        client, "facility_id;name;language;group;group_kind\nS1;Sol Díaz;es;Unit S;programa\n"
+    )
     assert "separated by semicolons, so it was read that way" in checked
     assert "New learners: 1" in checked
+    # The kind the file gives is the one chosen on the page.
+    assert re.search(r'<option value="program" selected>', checked)
+    assert checked.count(" selected>") == 1
     assert _import(client, checked, {"Unit S": "program"}).status_code == 200
     found = accounts.find_user(database, accounts.Role.LEARNER, "S1")
     assert found and found[0].display_name == "Sol Díaz"
