@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shlex
 import shutil
 import sqlite3
 import sys
@@ -33,7 +34,7 @@ from server.ops.upgrade import migrate
 from server.people import accounts, groups, roster
 from server.people.accounts import Role
 from server.people.audit import Actor, AuditKeyMissing, ensure_key, parse_head, verify_chain
-from server.people.demo import create_demo_people
+from server.people.demo import DEMO_PEOPLE, create_demo_people
 
 CLI_ACTOR = Actor.system("cli")
 
@@ -46,9 +47,18 @@ def _settings(ctx: click.Context, **overrides: Any) -> Settings:
 
 
 def _database(settings: Settings) -> Database:
+    folder = settings.data_dir
+    if folder.is_dir() and not os.access(folder, os.R_OK | os.X_OK):
+        raise click.ClickException(
+            f"Cannot open the data folder {folder}: permission denied. Run the command as"
+            " the user that owns it (on a server: runuser -u stepstone -- stepstone ...)."
+        )
     if not settings.database_path.exists():
         raise click.ClickException(
-            f"No Stepstone data in {settings.data_dir}. Run `stepstone init` first."
+            f"No Stepstone data in {folder} (no {settings.database_path.name} there)."
+            " If the data is in another folder, name it with --data-dir before the command"
+            " (stepstone --data-dir /var/lib/stepstone ...) or with STEPSTONE_DATA_DIR."
+            " On a new server, run `stepstone init` first."
         )
     database = Database(settings.database_path)
     _migrate(settings, database)
@@ -193,11 +203,11 @@ def make_demo(settings: Settings, courses: Path | None = None) -> list[tuple[acc
 
 
 @cli.command()
-@click.option("--port", type=int, default=8000, show_default=True)
+@click.option("--port", type=int, default=None, help="Port (default STEPSTONE_PORT, else 8000).")
 @click.option("--reset", is_flag=True, help="Delete the demo data folder and start over.")
 @click.option("--no-serve", is_flag=True, help="Set up the demo but do not start the server.")
 @click.pass_context
-def demo(ctx: click.Context, port: int, reset: bool, no_serve: bool) -> None:
+def demo(ctx: click.Context, port: int | None, reset: bool, no_serve: bool) -> None:
     """Set up a demo facility in the data folder and serve it on 127.0.0.1.
 
     Creates an admin, an educator and two learners and prints their one-time sign-ins.
@@ -205,6 +215,7 @@ def demo(ctx: click.Context, port: int, reset: bool, no_serve: bool) -> None:
     \b
     Example:
         stepstone demo            # then open http://127.0.0.1:8000
+        stepstone demo --port 8100
         stepstone demo --reset    # start again with fresh accounts
     """
     settings = _settings(ctx, host="127.0.0.1", port=port, demo=True)
@@ -212,7 +223,7 @@ def demo(ctx: click.Context, port: int, reset: bool, no_serve: bool) -> None:
         shutil.rmtree(settings.data_dir)
     if settings.database_path.exists():
         click.echo(f"Using the demo data already in {settings.data_dir}/.")
-        click.echo("Its one-time sign-ins were printed the first time. New ones: --reset")
+        _echo_lost_sign_ins(settings)
     else:
         click.echo(f"Demo data folder: {settings.data_dir}/")
         click.echo("Demo accounts (each sign-in works once, then you choose your own):")
@@ -220,8 +231,18 @@ def demo(ctx: click.Context, port: int, reset: bool, no_serve: bool) -> None:
             _print_credential(user, secret)
         click.echo("Learners sign in at /signin, staff at /staff/signin.")
     if not no_serve:
-        click.echo(f"Open http://127.0.0.1:{port}/ in a browser. Stop with Ctrl+C.")
+        click.echo(f"Open http://127.0.0.1:{settings.port}/ in a browser. Stop with Ctrl+C.")
         run_server(settings, 1)
+
+
+def _echo_lost_sign_ins(settings: Settings) -> None:
+    """What to do when the one-time sign-ins printed at the demo's start are lost."""
+    data_dir = shlex.quote(str(settings.data_dir))
+    logins = [login for _, login, _, _ in DEMO_PEOPLE]
+    click.echo("Its one-time sign-ins were printed when it was made. Lost one? Get a new one:")
+    click.echo(f"  stepstone --data-dir {data_dir} user reset {logins[0]}")
+    click.echo(f"  (the demo's people: {', '.join(logins)})")
+    click.echo("Or start over with fresh accounts: stepstone demo --reset")
 
 
 @cli.group()
@@ -297,9 +318,9 @@ def roster_group() -> None:
 @click.option(
     "--group-kind",
     type=click.Choice(list(groups.GROUP_KINDS)),
-    default="housing",
+    default=roster.DEFAULT_GROUP_KIND,
     show_default=True,
-    help="Kind of the groups the roster creates.",
+    help="Kind of the new groups that the file's group_kind column leaves empty.",
 )
 @click.option(
     "--pins-out",
@@ -310,10 +331,12 @@ def roster_group() -> None:
 def roster_import(
     ctx: click.Context, file: Path, commit: bool, group_kind: str, pins_out: Path | None
 ) -> None:
-    """Import learners from a CSV: facility_id,name,language[,group].
+    """Import learners from a CSV: facility_id,name,language[,group][,group_kind].
 
-    Without --commit, shows what would happen and every problem, and changes nothing.
-    With --commit, imports all rows in one transaction, or none if any row is wrong.
+    Without --commit, shows what would happen (for a learner already here: what changes,
+    from what to what) and every problem, and changes nothing. With --commit, imports
+    all rows in one transaction, or none if any row is wrong. Columns may be separated by
+    commas, semicolons or tabs.
 
     \b
     Example:
@@ -333,11 +356,14 @@ def roster_import(
         click.echo("Dry run: nothing was changed. Add --commit to import.")
         return
     try:
-        plan = roster.apply_roster(database, CLI_ACTOR, data, group_kind)
+        plan = roster.apply_roster(database, CLI_ACTOR, data, default_kind=group_kind)
     except ValidationError as exc:
         raise click.ClickException(exc.message) from None
     created = [r for r in plan.rows if r.one_time_pin]
-    click.echo(f"Imported: {plan.count('create')} new, {plan.count('update')} updated.")
+    click.echo(
+        f"Imported: {plan.count('create')} new, {plan.count('update')} updated,"
+        f" {plan.count('unchanged')} unchanged."
+    )
     if pins_out is not None:
         fd = os.open(pins_out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.fchmod(fd, 0o600)  # a file that was already there keeps its mode otherwise
@@ -354,12 +380,19 @@ def roster_import(
 
 
 def _print_plan(plan: roster.RosterPlan) -> None:
+    if plan.delimiter != ",":
+        click.echo(f"The columns are separated by {plan.delimiter_name}; read that way.")
     for problem in plan.problems:
         click.echo(f"problem: {problem.message.format(**problem.params)}", err=True)
     for row in plan.rows:
         if row.problems:
             text = " ".join(p.message.format(**p.params) for p in row.problems)
             click.echo(f"line {row.line}: {row.facility_id or '?'}: {text}", err=True)
+        elif row.changes:
+            text = "; ".join(f"{c.field}: {c.old or '-'} -> {c.new}" for c in row.changes)
+            click.echo(f"line {row.line}: {row.facility_id}: {text}")
+    for name in plan.new_groups:
+        click.echo(f"new group: {name} ({plan.group_kinds.get(name, 'kind from --group-kind')})")
     click.echo(
         f"{plan.count('create')} new, {plan.count('update')} to update, "
         f"{plan.count('unchanged')} unchanged, {len(plan.new_groups)} new groups."

@@ -5,14 +5,21 @@ shows it.
 uvicorn exits non-zero itself when one process fails to start. With several workers its
 supervisor stops when a worker fails to start, but then returns as if asked to stop, and
 the command would exit 0; `Supervisor` remembers why it stopped.
+
+The listening socket is opened here, before uvicorn starts, so that a port that is taken
+(or not ours to use) is told in a plain sentence rather than as uvicorn's errno line.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import shlex
 import shutil
+import socket
 
+import click
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors.multiprocess import Multiprocess
@@ -45,6 +52,49 @@ class Supervisor(Multiprocess):
             self.failed = True
 
 
+class CannotListen(click.ClickException):
+    """The server cannot listen on its address and port; the message says why and what
+    to do, and the command exits non-zero."""
+
+
+def _why_not(exc: OSError, host: str, port: int) -> str:
+    where = f"{host}:{port}"
+    if exc.errno == errno.EADDRINUSE:
+        which = f"ss -ltnp {shlex.quote(f'sport = :{port}')}"
+        return (
+            f"Port {port} is already in use on {host}: another Stepstone or another program"
+            f" is running on it. Stop it (see which one with: {which}), or choose another"
+            " port with --port or STEPSTONE_PORT."
+        )
+    if exc.errno == errno.EACCES:
+        return (
+            f"Not allowed to listen on port {port}: ports below 1024 need root. Keep Stepstone"
+            " on a port like 8000 behind nginx, or choose another port with --port or"
+            " STEPSTONE_PORT."
+        )
+    if exc.errno in (errno.EADDRNOTAVAIL, socket.EAI_NONAME):
+        return (
+            f"Cannot listen on {where}: {host} is not an address of this machine. Choose"
+            " another with --host or STEPSTONE_HOST (127.0.0.1 behind nginx)."
+        )
+    return f"Cannot listen on {where}: {exc.strerror or exc}."
+
+
+def listen(settings: Settings) -> socket.socket:
+    """The server's listening socket, opened as uvicorn would open it; raises
+    `CannotListen` with a plain sentence when the address or port cannot be used."""
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    sock = socket.socket(family=family, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((settings.host, settings.port))
+    except OSError as exc:  # socket.gaierror too: a host name that does not resolve
+        sock.close()
+        raise CannotListen(_why_not(exc, settings.host, settings.port)) from None
+    sock.set_inheritable(True)  # the worker processes serve on it
+    return sock
+
+
 def _config(settings: Settings, workers: int) -> uvicorn.Config:
     return uvicorn.Config(
         "server.web.app:app_from_environment",
@@ -66,8 +116,9 @@ def _config(settings: Settings, workers: int) -> uvicorn.Config:
 
 
 def run_server(settings: Settings, workers: int) -> None:
-    """Serve until stopped; raises `StartFailed` when the server (or a worker) could not
-    start: the port is taken, the app could not be built, or its start-up failed."""
+    """Serve until stopped. Raises `CannotListen` when the port is taken or the address
+    cannot be used, and `StartFailed` when the server (or a worker) could not start: the
+    app could not be built or its start-up failed."""
     # Worker processes build their own app from the environment; pass settings on.
     os.environ["STEPSTONE_DATA_DIR"] = str(settings.data_dir.resolve())
     if settings.demo:
@@ -75,14 +126,15 @@ def run_server(settings: Settings, workers: int) -> None:
     # Counters of an earlier run are stale; this run's workers write their own.
     shutil.rmtree(metrics_dir(settings), ignore_errors=True)
     config = _config(settings, workers)
+    sock = listen(settings)
+    log.info("listening on http://%s:%d with %d worker(s)", settings.host, settings.port, workers)
     if workers == 1:
         server = uvicorn.Server(config)
-        server.run()  # exits with STARTUP_FAILURE itself when the app cannot load
+        server.run(sockets=[sock])  # exits with STARTUP_FAILURE itself when the app cannot load
         if not server.started:
             raise StartFailed()
         return
-    socket = config.bind_socket()  # exits with STARTUP_FAILURE when the port is taken
-    supervisor = Supervisor(config, sockets=[socket])
+    supervisor = Supervisor(config, sockets=[sock])
     supervisor.run()
     if supervisor.failed:
         log.error("a worker process could not start; the server stopped")

@@ -206,15 +206,22 @@ def update_profile(
     database: Database, actor: Actor, user_id: int, display_name: str, language: str
 ) -> User:
     user = get_user(database, user_id)
+    with database.write() as db:
+        return update_profile_in(db, actor, user, display_name, language)
+
+
+def update_profile_in(
+    db: sqlite_utils.Database, actor: Actor, user: User, display_name: str, language: str
+) -> User:
+    """Change a person's name and language, audited, in the caller's transaction."""
     name = validate_name(display_name)
     lang = validate_language(language)
-    with database.write() as db:
-        db.execute(
-            "UPDATE users SET display_name = ?, language = ?, updated_at = ? WHERE id = ?",
-            [name, lang, clock.iso(), user_id],
-        )
-        audit.record(db, actor, "account.update", user.label, language=lang)
-    return get_user(database, user_id)
+    db.execute(
+        "UPDATE users SET display_name = ?, language = ?, updated_at = ? WHERE id = ?",
+        [name, lang, clock.iso(), user.id],
+    )
+    audit.record(db, actor, "account.update", user.label, language=lang)
+    return get_user_in(db, user.id)
 
 
 def set_language(database: Database, user: User, language: str) -> None:
@@ -250,12 +257,12 @@ def reset_secret(database: Database, actor: Actor, user_id: int) -> str:
     return secret
 
 
-def check_new_secret(user: User, current: str, new: str) -> None:
+def check_new_secret(user: User, current: str, new: str, facility_name: str = "") -> None:
     """Raise ValidationError when the PIN or password a user chose is not allowed."""
     if user.role is Role.LEARNER:
         passwords.check_pin(new)
     else:
-        passwords.check_password(new, user.login)
+        passwords.check_password(new, user.login, facility_name)
     if new == current:
         raise ValidationError(N_("Choose a new one, not the one you have now."), "new")
 

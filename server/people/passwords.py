@@ -70,21 +70,53 @@ def common_passwords() -> frozenset[str]:
     return frozenset(line.strip().lower() for line in text.splitlines() if line.strip())
 
 
-def check_password(password: str, username: str = "") -> None:
-    """Raise ValidationError when a staff password breaks the policy."""
+def _letters_and_digits(text: str) -> str:
+    return "".join(c for c in text.lower() if c.isalnum())
+
+
+def _facility_words(facility_name: str) -> list[str]:
+    """The facility's name run together ("northunit"), and each of its long words
+    ("riverside"): a password built on either is among the first that someone who knows
+    the place tries. Short words ("north", "unit") are left alone: they are everywhere in
+    good passphrases."""
+    whole = _letters_and_digits(facility_name)
+    words = [_letters_and_digits(w) for w in facility_name.split()]
+    return [w for w in words if len(w) >= 7] + ([whole] if len(whole) >= 5 else [])
+
+
+def check_password(password: str, username: str = "", facility_name: str = "") -> None:
+    """Raise ValidationError when a staff password breaks the policy; the message says
+    which rule it breaks, so the person knows what to change."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationError(N_("Use at least 10 characters."), "password")
     if len(password) > MAX_PASSWORD_LENGTH:
         raise ValidationError(N_("Use at most 256 characters."), "password")
     lowered = password.lower()
-    if lowered in common_passwords() or (username and username.lower() in lowered):
-        raise ValidationError(
-            N_("This password is too easy to guess. Choose another one."), "password"
-        )
-    if len(set(password)) < 4:
-        raise ValidationError(
-            N_("This password is too easy to guess. Choose another one."), "password"
-        )
+    if lowered in common_passwords():
+        raise ValidationError(_TOO_EASY_COMMON, "password")
+    if username and username.lower() in lowered:
+        raise ValidationError(_TOO_EASY_USERNAME, "password")
+    bare = _letters_and_digits(password)
+    if any(word in bare for word in _facility_words(facility_name)):
+        raise ValidationError(_TOO_EASY_FACILITY, "password")
+    if len(set(lowered)) < 4:
+        raise ValidationError(_TOO_EASY_REPEATS, "password")
+
+
+_TOO_EASY_COMMON = N_(
+    "This password is too easy to guess: it is on the list of passwords that attackers"
+    " try first. Choose another one."
+)
+_TOO_EASY_USERNAME = N_(
+    "This password is too easy to guess: it contains your username. Choose another one."
+)
+_TOO_EASY_FACILITY = N_(
+    "This password is too easy to guess: it contains the name of the facility. Choose another one."
+)
+_TOO_EASY_REPEATS = N_(
+    "This password is too easy to guess: it repeats the same few characters. Use at"
+    " least 4 different characters."
+)
 
 
 def check_pin(pin: str) -> None:

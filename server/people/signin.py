@@ -307,7 +307,7 @@ def change_own_secret(
     SignInRefused (wait, or locked) or SignedOutAfterWrongTries (this session ended).
     """
     user = session.user
-    accounts.check_new_secret(user, attempt.secret, new)
+    accounts.check_new_secret(user, attempt.secret, new, settings.facility_name)
     ticket = admit(database, settings, attempt)
     good = passwords.verify_secret(ticket.stored_hash, attempt.secret)
     with database.write() as db:

@@ -147,3 +147,43 @@ def test_roster_upload_form_works_in_the_browser(browser: Browser, site: str) ->
     page.get_by_role("button", name="Import now").click()
     assert "R700" in page.content() or "Rosa Reyes" in page.content()
     context.close()
+
+
+def test_pin_slips_print_as_whole_slips(browser: Browser, site: str) -> None:
+    """Printed (Chromium's print media), the PIN sheet is only slips, two to a row, each
+    a box that a page break cannot cut, with the learner's steps in their language."""
+    context = browser.new_context()
+    watched = watch(context, site)
+    page = watched.page
+    page.goto(site + "/staff/signin")
+    page.get_by_label("Username").fill("boss")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/admin")
+    page.goto(site + "/admin/roster")
+    rows = "".join(f"S{n},Slip Person {n},{'es' if n % 2 else 'en'}\n" for n in range(9))
+    page.get_by_label("CSV file").set_input_files(
+        {
+            "name": "r.csv",
+            "mimeType": "text/csv",
+            "buffer": f"facility_id,name,language\n{rows}".encode(),
+        }
+    )
+    page.get_by_role("button", name="Check the file").click()
+    page.get_by_role("button", name="Import now").click()
+    slips = page.locator(".pin-slip")
+    assert slips.count() == 9
+    assert "Tu PIN de un solo uso" in slips.nth(1).inner_text()
+    assert page.get_by_role("button", name="Print the slips").is_visible()
+    page.emulate_media(media="print")
+    styles = slips.evaluate_all(
+        "els => els.map(e => [getComputedStyle(e).display, getComputedStyle(e).breakInside])"
+    )
+    assert set(map(tuple, styles)) == {("inline-block", "avoid")}
+    boxes = [slips.nth(i).bounding_box() for i in range(2)]
+    assert boxes[0] and boxes[1] and boxes[0]["y"] == boxes[1]["y"]  # two to a row
+    assert page.get_by_role("button", name="Print the slips").is_hidden()
+    assert page.locator(".site-header").is_hidden()
+    assert page.locator("h1").is_hidden()
+    assert watched.csp_violations() == [] and watched.foreign_requests() == []
+    context.close()

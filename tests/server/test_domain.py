@@ -30,15 +30,32 @@ def test_hashes_are_argon2id_with_recorded_parameters() -> None:
 
 
 @pytest.mark.parametrize(
-    "bad", ["short", "password123", "Stepstone2026", "aaaaaaaaaaaa", "teacher-is-me-x"]
+    ("bad", "why"),
+    [
+        ("short", "at least 10 characters"),
+        ("password123", "on the list of passwords that attackers try first"),
+        ("Stepstone2026", "on the list of passwords that attackers try first"),
+        ("teacher-is-me-x", "contains your username"),
+        ("North-Unit-2027", "contains the name of the facility"),
+        ("my unit is NORTHUNIT", "contains the name of the facility"),
+        ("Crestview!!99", "contains the name of the facility"),  # one long word of it
+        ("aaaaaaaaaaaa", "repeats the same few characters"),
+        ("abcabcabcabc", "repeats the same few characters"),
+    ],
 )
-def test_password_policy_refuses_weak_ones(bad: str) -> None:
-    with pytest.raises(ValidationError):
-        passwords.check_password(bad, username="teacher")
+def test_password_policy_refuses_weak_ones_and_says_why(bad: str, why: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        passwords.check_password(bad, "teacher", facility_name="North Unit at Crestview")
+        passwords.check_password(bad, "teacher", facility_name="North Unit")
+    assert why in refused.value.message
+    if "facility" in why:  # another facility's name is no reason
+        passwords.check_password(bad, "teacher", facility_name="South Camp")
 
 
 def test_password_policy_accepts_a_passphrase() -> None:
-    passwords.check_password("river stone lamp 42", username="teacher")
+    passwords.check_password("river stone lamp 42", "teacher", "North Unit")
+    # Short words of the facility's name are everywhere in ordinary passphrases.
+    passwords.check_password("north wind at noon", "teacher", "North Unit")
 
 
 @pytest.mark.parametrize("bad", ["123", "123456789", "12a4", "1111", "1234", "9876", "٣٣٣٤"])

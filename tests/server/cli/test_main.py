@@ -8,11 +8,12 @@ import re
 import stat
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner, Result
 
 from server.cli.main import cli
 from server.core.db import Database
-from server.core.settings import load_settings
+from server.core.settings import Settings, load_settings
 from server.people import accounts
 from server.people.accounts import Role
 from tests.conftest import audit_link, rewrite_audit_log
@@ -70,6 +71,13 @@ def test_roster_import_dry_run_then_commit(runner: CliRunner, tmp_path: Path) ->
     assert stat.S_IMODE(pins.stat().st_mode) == 0o600
     assert re.search(r"^L1,Lu,\d{6}$", pins.read_text(), re.M)
     assert accounts.find_user(database, Role.LEARNER, "L2") is not None
+    assert "new group: Unit 1 (kind from --group-kind)" in dry.output
+    # The same learners again, from a spreadsheet that saved semicolons: what changes.
+    csv_file.write_text("facility_id;name;language;group\nL1;Luz;es;Unit 1\nL2;Max;en;Unit 1\n")
+    again = run(runner, data, "roster", "import", str(csv_file))
+    assert "The columns are separated by semicolons; read that way." in again.output
+    assert "line 2: L1: name: Lu -> Luz" in again.output
+    assert "1 new" not in again.output and "1 to update, 1 unchanged, 0 new groups" in again.output
 
 
 def test_roster_pins_file_keeps_names_as_text(runner: CliRunner, tmp_path: Path) -> None:
@@ -176,6 +184,40 @@ def test_demo_creates_four_people_with_one_time_sign_ins(runner: CliRunner, tmp_
     ]
     again = run(runner, data, "demo", "--no-serve")
     assert "already in" in again.output
+    # Lost sign-ins: the real command that gives one person a new one, for this folder.
+    hint = re.search(r"stepstone --data-dir (\S+) user reset (\S+)", again.output)
+    assert hint is not None and hint.group(1) == str(data)
+    reset = run(runner, Path(hint.group(1)), "user", "reset", hint.group(2))
+    assert reset.exit_code == 0 and "one-time password" in reset.output
+    assert "teacher" in again.output and "A1002" in again.output
+
+
+def test_demo_serves_on_stepstone_port(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    served: list[tuple[str, int, int]] = []
+
+    def run_server(settings: Settings, workers: int) -> None:
+        served.append((settings.host, settings.port, workers))
+
+    monkeypatch.setattr("server.cli.main.run_server", run_server)
+    data = tmp_path / "demo"
+    run(runner, data, "demo", "--no-serve")
+    result = runner.invoke(cli, ["--data-dir", str(data), "demo"], env={"STEPSTONE_PORT": "8123"})
+    assert result.exit_code == 0, result.output
+    assert served == [("127.0.0.1", 8123, 1)]
+    assert "Open http://127.0.0.1:8123/ in a browser" in result.output
+    run(runner, data, "demo", "--port", "8124")  # the option wins over the variable
+    assert served[-1] == ("127.0.0.1", 8124, 1)
+
+
+def test_a_wrong_data_folder_names_the_option_and_the_variable(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    result = runner.invoke(cli, ["--data-dir", str(tmp_path / "elsewhere"), "user", "reset", "x"])
+    assert result.exit_code == 1
+    assert f"No Stepstone data in {tmp_path / 'elsewhere'}" in result.output
+    assert "--data-dir" in result.output and "STEPSTONE_DATA_DIR" in result.output
 
 
 def test_settings_lists_every_variable(runner: CliRunner) -> None:

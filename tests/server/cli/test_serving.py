@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from server.cli.main import initialize
+from server.cli.serving import CannotListen, listen
 from server.core.settings import load_settings
 from tests.live import free_port
 
@@ -57,7 +58,8 @@ def test_a_failed_start_exits_non_zero_with_any_number_of_workers(
     assert said in done.stderr
 
 
-def test_a_taken_port_exits_non_zero(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_taken_port_exits_non_zero_with_a_plain_sentence(tmp_path: Path, workers: int) -> None:
     settings = load_settings(environ={}, data_dir=tmp_path / "data")
     initialize(settings).close()
     with socket.socket() as taken:
@@ -65,7 +67,17 @@ def test_a_taken_port_exits_non_zero(tmp_path: Path) -> None:
         taken.listen()
         port = taken.getsockname()[1]
         command = [sys.executable, "-m", "server", "--data-dir", str(settings.data_dir)]
-        command += ["serve", "--port", str(port), "--workers", "2"]
+        command += ["serve", "--port", str(port), "--workers", str(workers)]
         done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode != 0
-    assert "Address already in use" in done.stderr
+    assert f"Port {port} is already in use on 127.0.0.1" in done.stderr
+    assert "choose another port with --port or STEPSTONE_PORT" in done.stderr
+    assert "Errno" not in done.stderr  # not uvicorn's errno line
+
+
+def test_an_address_of_another_machine_says_so(tmp_path: Path) -> None:
+    # 192.0.2.0/24 is for documentation: never an address of this machine.
+    settings = load_settings(environ={}, data_dir=tmp_path / "data", host="192.0.2.7")
+    with pytest.raises(CannotListen) as refused:
+        listen(settings).close()
+    assert "192.0.2.7 is not an address of this machine" in refused.value.message

@@ -440,3 +440,13 @@ def test_a_read_only_database_still_serves_a_signed_in_learner(
     fake_clock.advance(5 * 60)  # past the minute after which a page view touches the session
     page = client.get("/learn", follow_redirects=False)
     assert page.status_code == 200 and "Hello, Alex Learner" in page.text
+
+
+def test_a_refused_new_password_says_why(client: TestClient, people: People) -> None:
+    """The facility's name (here the default, Stepstone) is among the first guesses."""
+    sign_in(client, people.educator)
+    new = "Stepstone-rocks-42"
+    change = {"current": PASSWORD, "new": new, "again": new}
+    refused = post(client, "/account/secret", change, token_from="/account/secret")
+    assert refused.status_code == 400
+    assert "too easy to guess: it contains the name of the facility" in refused.text

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+import httpx2
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
@@ -121,30 +122,129 @@ def test_educator_sees_only_their_groups(
     assert "Alex Learner" in board and "Bea Learner" not in board
 
 
+def _check(client: TestClient, csv_text: str) -> str:
+    page = client.post(
+        form_action(client, "/admin/roster", "/admin/roster/check"),
+        files={"file": ("roster.csv", csv_text.encode(), "text/csv")},
+    )
+    assert page.status_code in (200, 400)
+    return page.text
+
+
+def _import(client: TestClient, checked: str, kinds: dict[str, str]) -> httpx2.Response:
+    """Press "Import now" on the dry run `checked`, choosing `kinds` for the new groups."""
+    import_token = re.search(r'name="token" value="([^"]+)"', checked)
+    csrf = CSRF_RE.search(checked)
+    assert import_token and csrf
+    return client.post(
+        "/admin/roster/import",
+        data={
+            "csrf_token": csrf.group(1),
+            "token": import_token.group(1),
+            "new_group": list(kinds),
+            "group_kind": list(kinds.values()),
+        },
+    )
+
+
 def test_roster_dry_run_then_import(client: TestClient, people: People, database: Database) -> None:
     sign_in(client, people.admin)
-    checked = client.post(
-        form_action(client, "/admin/roster", "/admin/roster/check"),
-        files={"file": ("roster.csv", ROSTER, "text/csv")},
-    )
-    assert checked.status_code == 200
-    assert "New learners: 2" in checked.text and "Unit C" in checked.text
+    checked = _check(client, ROSTER)
+    assert "New learners: 2" in checked and "Unit C" in checked
     assert accounts.find_user(database, accounts.Role.LEARNER, "D400") is None
-    import_token = re.search(r'name="token" value="([^"]+)"', checked.text)
-    assert import_token
-    csrf = CSRF_RE.search(checked.text)
-    assert csrf
-    done = client.post(
-        "/admin/roster/import",
-        data={"csrf_token": csrf.group(1), "token": import_token.group(1), "group_kind": "housing"},
-    )
+    # Each new group has its own kind to choose, in the page's order.
+    assert re.findall(r'name="new_group" value="([^"]+)"', checked) == ["GED Class", "Unit C"]
+    assert checked.count('name="group_kind"') == 2
+    done = _import(client, checked, {"GED Class": "class", "Unit C": "housing"})
     assert done.status_code == 200
     assert len(re.findall(r'<code class="secret">\d{6}</code>', done.text)) == 2
     assert accounts.find_user(database, accounts.Role.LEARNER, "D400") is not None
-    again = client.post(
-        "/admin/roster/import", data={"csrf_token": csrf.group(1), "token": import_token.group(1)}
-    )
+    kinds = {name: groups.find_group(database, name) for name in ("GED Class", "Unit C")}
+    assert {name: g.kind for name, g in kinds.items() if g} == {
+        "GED Class": "class",
+        "Unit C": "housing",
+    }
+    again = _import(client, checked, {})
     assert again.status_code == 400 and "already imported" in again.text
+
+
+def test_roster_pin_slips_one_per_learner_in_their_language(
+    client: TestClient, people: People
+) -> None:
+    sign_in(client, people.admin)
+    done = _import(client, _check(client, ROSTER), {"GED Class": "class", "Unit C": "housing"})
+    slips = re.findall(
+        r'<li class="pin-slip" lang="(\w+)">(.*?)</li>\s*(?=<li class="pin|</ul>)', done.text, re.S
+    )
+    assert [lang for lang, _ in slips] == ["es", "en"]
+    dana, eli = (body for _, body in slips)
+    assert "Dana Ruiz" in dana and "D400" in dana and re.search(r"\d{6}", dana)
+    assert "Tu PIN de un solo uso" in dana and "Elige tu propio PIN" in dana
+    assert "Eli Moss" in eli and "Your one-time PIN" in eli and "Choose your own PIN" in eli
+    # The admin's own page stays in the admin's language.
+    assert "Print the slips" in done.text
+
+
+def test_roster_pin_slips_print_whole(client: TestClient) -> None:
+    """Printed, each slip is one unbreakable box with a cut line, two to a row, and the
+    rest of the page is left out."""
+    css = client.get("/static/css/app.css").text
+    rules = {
+        m.group(1).strip(): m.group(2)
+        for block in re.findall(r"@media print \{(.*?)\n\}", css, re.S)
+        for m in re.finditer(r"([^{}]+)\{([^}]*)\}", block)
+    }
+    slip = rules[".pin-slip"]
+    assert "display: inline-block" in slip and "dashed" in slip and "width: calc(50%" in slip
+    on_screen = re.search(r"^\.pin-slip \{([^}]*)\}", css, re.M)
+    assert on_screen and "break-inside: avoid" in on_screen.group(1)
+    assert any(".no-print" in selector and "none" in body for selector, body in rules.items())
+
+
+def test_roster_update_shows_each_change_and_a_same_row_is_unchanged(
+    client: TestClient, people: People, database: Database
+) -> None:
+    sign_in(client, people.admin)
+    groups.create_group(database, Actor.system("t"), "Unit A", "housing")
+    unit_a = groups.find_group(database, "Unit A")
+    assert unit_a
+    groups.add_member(database, Actor.system("t"), unit_a.id, people.learner.id)
+    checked = _check(
+        client,
+        "facility_id,name,language,group\n"
+        "a100,Alex Learner,en,unit a\n"  # what is stored, in other cases: no change
+        "B200,Beatriz Learner,en,Unit A\n",
+    )
+    assert "Learners to update: 1" in checked and "Learners with no change: 1" in checked
+    changes = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", checked.split("B200")[1]))
+    assert "Name: Bea Learner → becomes Beatriz Learner" in changes
+    assert "Language: Español → becomes English" in changes
+    assert "Groups: none → becomes Unit A" in changes
+    done = _import(client, checked, {})
+    assert done.status_code == 200 and "No change: 1" in done.text
+    bea = accounts.get_user(database, people.other_learner.id)
+    assert (bea.display_name, bea.language) == ("Beatriz Learner", "en")
+    audited = database.query(
+        "SELECT target FROM audit_log WHERE action = 'account.update' ORDER BY id"
+    )
+    assert [r[0] for r in audited] == ["learner:B200"]
+
+
+def test_roster_with_semicolons_is_read_and_says_so(
+    client: TestClient, people: People, database: Database
+) -> None:
+    sign_in(client, people.admin)
+    checked = _check(
+        client, "facility_id;name;language;group;group_kind\nS1;Sol Díaz;es;Unit S;programa\n"
+    )
+    assert "separated by semicolons, so it was read that way" in checked
+    assert "New learners: 1" in checked
+    # The kind the file gives is the one chosen on the page.
+    assert re.search(r'<option value="program" selected>', checked)
+    assert checked.count(" selected>") == 1
+    assert _import(client, checked, {"Unit S": "program"}).status_code == 200
+    found = accounts.find_user(database, accounts.Role.LEARNER, "S1")
+    assert found and found[0].display_name == "Sol Díaz"
 
 
 def test_roster_with_problems_shows_each_and_imports_nothing(
@@ -157,7 +257,7 @@ def test_roster_with_problems_shows_each_and_imports_nothing(
         files={"file": ("r.csv", bad, "text/csv")},
     )
     assert "must be en (English) or es (Spanish)" in page.text
-    assert "A name is 1 to 80 characters" in page.text
+    assert "Line 3 has no name." in page.text
     assert "used twice: also on line 5" in page.text
     assert "Import now" not in page.text
     assert accounts.find_user(database, accounts.Role.LEARNER, "G1") is None
