@@ -176,6 +176,7 @@ def routes() -> list[BaseRoute]:
         Route("/admin/reports/facility-key.pem", admin_reports.facility_key, methods=GET),
         Route("/admin/publishers", admin_content.publisher_list, methods=GET),
         Route("/admin/publishers", admin_content.publisher_add, methods=POST),
+        Route("/admin/publishers/confirm", admin_content.publisher_confirm, methods=POST),
         Route(
             "/admin/publishers/{publisher_id:id}/sync",
             admin_content.publisher_sync,

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from starlette.testclient import TestClient
 
 from content.format.lessondata import manifest_lesson
+from content.tuf.fingerprint import root_fingerprint
 from content.tuf.repository import init_repository, retract
 from search_index import Part, Status
 from server.catalog import library, trust
@@ -45,7 +46,14 @@ def ngo(tmp_path: Path) -> Path:
 @pytest.fixture
 def trusted(database: Database, ngo: Path) -> library.Publisher:
     root = (ngo / "published" / "metadata" / "1.root.json").read_bytes()
-    publisher = trust.add_publisher(database, ADMIN, "test-ngo", "org.stepstone.demo", root)
+    publisher = trust.add_publisher(
+        database,
+        ADMIN,
+        "test-ngo",
+        "org.stepstone.demo",
+        root,
+        confirmed=root_fingerprint(root).root,
+    )
     trust.add_source(database, ADMIN, publisher, "folder", str(ngo / "published"))
     return publisher
 

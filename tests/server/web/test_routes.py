@@ -128,6 +128,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/static"): {"anon": 200, "learner": 200, "educator": 200, "admin": 200},
     ("GET", "/admin/publishers"): ADMIN_ONLY_GET,
     ("POST", "/admin/publishers"): admin_only_post(400),
+    ("POST", "/admin/publishers/confirm"): admin_only_post(400),
     # No content exists in this test: the admin's answer for a missing id is 404.
     ("POST", "/admin/publishers/{publisher_id:id}/sync"): admin_only_post(404),
     ("GET", "/admin/content"): ADMIN_ONLY_GET,
