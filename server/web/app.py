@@ -39,6 +39,7 @@ from server.web.templating import STATIC_DIR, Templates
 from server.web.views import (
     admin_audit,
     admin_content,
+    admin_decisions,
     admin_groups,
     admin_reports,
     admin_roster,
@@ -183,6 +184,18 @@ def routes() -> list[BaseRoute]:
             methods=POST,
         ),
         Route("/admin/content", admin_content.content_list, methods=GET),
+        Route("/admin/content/reasons", admin_decisions.reason_list, methods=GET),
+        Route("/admin/content/reasons", admin_decisions.reason_add, methods=POST),
+        Route(
+            "/admin/content/reasons/{code:str}/remove",
+            admin_decisions.reason_remove,
+            methods=POST,
+        ),
+        Route(
+            "/admin/content/decisions.{kind:str}",
+            admin_decisions.decisions_download,
+            methods=GET,
+        ),
         Route("/admin/content/versions/{version_id:id}", admin_content.version_review, methods=GET),
         *[
             Route(

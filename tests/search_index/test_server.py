@@ -16,7 +16,7 @@ from content.format.lessondata import manifest_lesson
 from content.tuf.fingerprint import root_fingerprint
 from content.tuf.repository import init_repository, retract
 from search_index import Part, Status
-from server.catalog import library, trust
+from server.catalog import decisions, library, trust
 from server.catalog.search import (
     SearchIndexer,
     captions_text,
@@ -154,7 +154,7 @@ def test_rejected_and_retracted_versions_leave_the_index(
     sync.reconcile()
     v2 = version_of(database, JOBS, 2)
     assert set(sync.service.indexed_versions() or {}) == {v2}
-    library.reject(database, ADMIN, v2, "Not for this facility.")
+    decisions.reject(database, ADMIN, v2, decisions.Rejection("not-suitable"))
     sync.reconcile()
     assert sync.service.indexed_versions() == {}
 

@@ -9,7 +9,7 @@ import threading
 from starlette.datastructures import UploadFile
 from starlette.responses import FileResponse, Response
 
-from server.catalog import content_review, library, sync_runs, trust
+from server.catalog import content_review, decisions, library, sync_runs, trust
 from server.catalog.sync import content_store, sync_publisher
 from server.core.errors import N_, BadRequest, NotFound, ValidationError
 from server.people.accounts import Role
@@ -43,6 +43,7 @@ def _review_page(
             "r": data,
             "previews": previews,
             "flag_labels": content_review.FLAG_LABELS,
+            "reasons": decisions.reasons(req.database),
             "error": error,
         },
         status,
@@ -63,7 +64,7 @@ def version_action(req: Req) -> Response:
         if action == "approve":
             library.approve(req.database, hooks, actor, version_id)
         elif action == "reject":
-            library.reject(req.database, actor, version_id, req.field("reason", 1000))
+            decisions.reject(req.database, actor, version_id, _rejection(req))
         elif action == "retire":
             library.retire(req.database, hooks, actor, version_id)
         elif action == "make-live":
@@ -73,6 +74,15 @@ def version_action(req: Req) -> Response:
     except ValidationError as exc:
         return _review_page(req, exc.message, 400)
     return redirect(f"/admin/content/versions/{version_id}", notice="saved")
+
+
+def _rejection(req: Req) -> decisions.Rejection:
+    return decisions.Rejection(
+        reason_code=req.field("reason_code", 60),
+        note=req.field("reason", decisions.NOTE_LIMIT),
+        lesson_key=req.field("lesson", 100),
+        share_note=req.field("share") == "yes",
+    )
 
 
 @access(Role.ADMIN)

@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 from content.package.build import build_package
 from content.tuf.fingerprint import root_fingerprint
 from content.tuf.repository import add_packages, init_repository, retract, status
-from server.catalog import library, trust
+from server.catalog import decisions, library, trust
 from server.catalog.library import CatalogHooks
 from server.catalog.sync import content_store, sync_all
 from server.cli.main import cli
@@ -155,8 +155,9 @@ def test_reject_needs_a_reason_and_pull_hides_a_course(
     sync_all(database, settings, CatalogHooks(), ADMIN)
     version_id = database.query("SELECT id FROM course_versions")[0][0]
     with pytest.raises(ValidationError):
-        library.reject(database, ADMIN, version_id, "  ")
-    library.reject(database, ADMIN, version_id, "The video shows an unsafe ladder.")
+        decisions.reject(database, ADMIN, version_id, decisions.Rejection("other", "  "))
+    unsafe = decisions.Rejection("other", "The video shows an unsafe ladder.")
+    decisions.reject(database, ADMIN, version_id, unsafe)
     assert status_of(database, "workplace-safety") == [(1, "rejected", False)]
     withdrawn: list[str] = []
     course_pk = database.query("SELECT id FROM courses")[0][0]
