@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -55,14 +56,29 @@ def fingerprint_of(root_json: bytes) -> RootFingerprint:
     return root_fingerprint(root_json)
 
 
-def check_new_publisher(name: str, namespace: str) -> tuple[str, str]:
-    """A new publisher's name and namespace, normalised, or ValidationError."""
+def check_new_publisher(database: Database, name: str, namespace: str) -> tuple[str, str]:
+    """A new publisher's name and namespace, normalised, or ValidationError — checked
+    before the admin spends a phone call comparing a fingerprint (and again on saving)."""
     name, namespace = name.strip().lower(), namespace.strip().lower()
     if not NAME_RE.match(name):
         raise ValidationError("A publisher name is 2 to 40 lowercase letters, numbers or dashes.")
     if not NAMESPACE_RE.match(namespace):
         raise ValidationError("A namespace looks like org.example (lowercase, with dots).")
+    _refuse_overlap(database.query_one(_CLASH_SQL, [name, namespace, namespace, namespace]))
     return name, namespace
+
+
+_CLASH_SQL = (
+    "SELECT name FROM publishers WHERE name = ? OR namespace = ?"
+    " OR ? LIKE namespace || '.%' OR namespace LIKE ? || '.%'"
+)
+
+
+def _refuse_overlap(clash: sqlite3.Row | tuple[str] | None) -> None:
+    if clash is not None:
+        raise ValidationError(
+            f"The name or namespace overlaps with the trusted publisher {clash[0]}."
+        )
 
 
 def add_publisher(
@@ -82,7 +98,7 @@ def add_publisher(
     ``confirmed`` is the root fingerprint a person compared with the NGO's (any spacing or
     case); a root whose fingerprint differs is refused.
     """
-    name, namespace = check_new_publisher(name, namespace)
+    name, namespace = check_new_publisher(database, name, namespace)
     root = check_root(root_json)
     fingerprint = root_fingerprint(root_json)
     if not fingerprint.matches(confirmed):
@@ -93,15 +109,8 @@ def add_publisher(
             )
         )
     with database.write() as db:
-        clash = db.execute(
-            "SELECT name FROM publishers WHERE name = ? OR namespace = ?"
-            " OR ? LIKE namespace || '.%' OR namespace LIKE ? || '.%'",
-            [name, namespace, namespace, namespace],
-        ).fetchone()
-        if clash is not None:
-            raise ValidationError(
-                f"The name or namespace overlaps with the trusted publisher {clash[0]}."
-            )
+        # Again inside the transaction: another admin may have trusted one meanwhile.
+        _refuse_overlap(db.execute(_CLASH_SQL, [name, namespace, namespace, namespace]).fetchone())
         cursor = db.execute(
             "INSERT INTO publishers (name, display_name, namespace, trusted_root, auto_publish,"
             " demo, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",

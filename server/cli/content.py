@@ -89,7 +89,7 @@ def trust_add(
     _, database = open_data(ctx)
     root_json = root.read_bytes()
     try:
-        trust.check_new_publisher(name, namespace)
+        trust.check_new_publisher(database, name, namespace)
         seen = trust.fingerprint_of(root_json)
     except ValidationError as exc:
         raise click.ClickException(exc.message) from None

@@ -174,7 +174,7 @@ def publisher_add(req: Req) -> Response:
         return _publishers_page(req, N_("Choose the publisher's root.json file."), 400)
     root = upload.file.read(trust.MAX_ROOT_BYTES + 1)
     try:
-        trust.check_new_publisher(req.field("name", 60), req.field("namespace", 100))
+        trust.check_new_publisher(req.database, req.field("name", 60), req.field("namespace", 100))
         return _confirm_page(req, root)
     except ValidationError as exc:
         return _publishers_page(req, exc.message, 400)

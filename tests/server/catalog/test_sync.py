@@ -246,6 +246,11 @@ def test_trust_add_cli_trusts_nothing_unconfirmed(
         "SELECT json_extract(detail, '$.fingerprint') FROM audit_log WHERE action = 'trust.add'"
     )
     assert fingerprint[0] == shown
+    again = [*add[:4], "other-ngo", root, "--namespace", "org.stepstone.demo.sub"]
+    overlap = runner.invoke(cli, again, input="y\n")
+    assert overlap.exit_code == 1
+    assert "overlaps with the trusted publisher test-ngo" in overlap.output
+    assert "Does every group match" not in overlap.output  # refused before the phone call
 
 
 def test_admin_trusts_syncs_reviews_and_approves_in_the_browser_pages(
