@@ -88,7 +88,9 @@ settings = load_settings(environ={}, data_dir=Path(sys.argv[1]))
 database = initialize(settings)
 actor = Actor.system("bench")
 root = Path(sys.argv[2]).read_bytes()
-publisher = trust.add_publisher(database, actor, sys.argv[4], sys.argv[5], root)
+publisher = trust.add_publisher(
+    database, actor, sys.argv[4], sys.argv[5], root, confirmed=trust.fingerprint_of(root).root
+)
 trust.add_source(database, actor, publisher, "folder", sys.argv[3])
 profile = cProfile.Profile() if len(sys.argv) > 6 else None
 start, cpu = time.perf_counter(), time.process_time()

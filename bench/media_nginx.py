@@ -55,6 +55,7 @@ sys.path.insert(0, str(ROOT))
 import package_build  # noqa: E402  (beside this file: its course generator)
 
 from content.package.build import build_package  # noqa: E402
+from content.tuf.fingerprint import root_fingerprint  # noqa: E402
 from content.tuf.repository import add_packages, init_repository  # noqa: E402
 from server.catalog import trust  # noqa: E402
 from server.catalog.library import CatalogHooks  # noqa: E402
@@ -119,7 +120,13 @@ def make_facility(work: Path, size_mb: int) -> Path:
     actor = Actor.system("bench")
     root = (repo / "published" / "metadata" / "1.root.json").read_bytes()
     publisher = trust.add_publisher(
-        database, actor, "bench-ngo", "org.example", root, auto_publish=True
+        database,
+        actor,
+        "bench-ngo",
+        "org.example",
+        root,
+        confirmed=root_fingerprint(root).root,
+        auto_publish=True,
     )
     trust.add_source(database, actor, publisher, "folder", str(repo / "published"))
     report = sync_publisher(database, settings, CatalogHooks(), publisher, actor, "bench")

@@ -12,6 +12,7 @@ import stat
 from pathlib import Path
 
 from content.package.build import build_package
+from content.tuf.fingerprint import root_fingerprint
 from server.catalog import library, trust
 from server.core.db import Database
 from server.people.audit import Actor
@@ -67,7 +68,13 @@ def trust_ngo(
     source."""
     root = (repo / "published" / "metadata" / "1.root.json").read_bytes()
     publisher = trust.add_publisher(
-        database, ADMIN, name, namespace, root, auto_publish=auto_publish
+        database,
+        ADMIN,
+        name,
+        namespace,
+        root,
+        confirmed=root_fingerprint(root).root,
+        auto_publish=auto_publish,
     )
     source = folder or repo / "published"
     trust.add_source(database, ADMIN, publisher, "folder", str(source))

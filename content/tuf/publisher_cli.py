@@ -62,7 +62,9 @@ def _passphrase(path: Path | None) -> str | None:
 
 def _show(info: RepoStatus) -> None:
     click.echo(f"Publisher: {info.name}   namespace: {info.namespace}")
-    click.echo(f"Root fingerprint (sha256 of root.json): {info.root_fingerprint}")
+    click.echo("Root fingerprint (read it to each facility; they compare it):")
+    for line in info.root_fingerprint.lines():
+        click.echo(f"  {line}")
     for role, item in info.roles.items():
         keys = f"{item.threshold}-of-{item.keys} key(s)"
         click.echo(f"  {role:<10} v{item.version:<4} expires {item.expires:%Y-%m-%d}  {keys}")
@@ -126,6 +128,14 @@ def init(
     )
     click.echo(f"Created {repo}")
     _show(info)
+    if passphrase_file is None:
+        click.secho(
+            f"warning: the private keys in {repo / 'keys'} are NOT encrypted (no "
+            "--passphrase-file): anyone who copies that folder can sign courses as you. "
+            "Keep it on an offline machine, or start again with a passphrase.",
+            fg="yellow",
+            err=True,
+        )
 
 
 @publisher_cli.command()
@@ -215,12 +225,17 @@ def status_command(repo: Path) -> None:
 def export_command(repo: Path, dest: Path) -> None:
     """Copy the signed repository (never the keys) to DEST, e.g. a mounted USB stick.
 
-    Files are written under temporary names and renamed, timestamp.json last, so an
-    interrupted export leaves the previous consistent copy on the stick.
+    A file already on DEST is kept only if its bytes hash to what the repository signed;
+    a missing or damaged one is rewritten. Files are written under temporary names and
+    renamed, timestamp.json last, so an interrupted export leaves the previous consistent
+    copy on the stick. Every file written is read back and checked.
 
     \b
     Example:
       stepstone publisher export ngo-repo /media/usb/example-ngo
     """
-    copied = export_repository(repo, dest)
-    click.echo(f"exported {repo} to {dest} ({copied} file(s) written)")
+    report = export_repository(repo, dest)
+    click.echo(
+        f"exported {repo} to {dest}: {report.written} file(s) written, "
+        f"{report.verified} file(s) on the stick match the signed repository"
+    )

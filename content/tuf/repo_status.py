@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 from tuf.api.metadata import TargetFile, Targets
 
 from content.durable import fsync_dir
+from content.tuf.fingerprint import RootFingerprint, root_fingerprint
 from content.tuf.metadata import Published, RemoteTarget, RepoConfig, repo_lock, utcnow
 from content.tuf.signing_keys import PublisherError
 
@@ -45,7 +45,7 @@ class RepoStatus:
     namespace: str
     roles: dict[str, RoleStatus]
     targets: list[PublishedTarget]
-    root_fingerprint: str
+    root_fingerprint: RootFingerprint
     warnings: list[str] = field(default_factory=list)
 
 
@@ -92,7 +92,9 @@ def status(repo: Path) -> RepoStatus:
     }
     targets_md = mds["targets"]
     assert isinstance(targets_md, Targets)
-    fingerprint = hashlib.sha256(root_md.to_bytes()).hexdigest()
+    # The file as handed to facilities, byte for byte: what they pin is what they hash.
+    root_file = published.metadata_dir / f"{published.root_version()}.root.json"
+    fingerprint = root_fingerprint(root_file.read_bytes())
     return RepoStatus(
         config.name,
         config.namespace,
@@ -121,12 +123,23 @@ def _warnings(roles: dict[str, RoleStatus]) -> list[str]:
     return warnings
 
 
-def export_repository(repo: Path, dest: Path) -> int:
-    """Copy ``published/`` to ``dest`` (a USB stick or mirror folder); returns files copied.
+@dataclass(frozen=True)
+class ExportReport:
+    """What an export did: files (re)written, and files checked on the stick afterwards."""
 
-    Each file is written under a temporary name and renamed; files already there with
-    the same bytes are skipped. ``timestamp.json`` goes last, so an interrupted export
-    leaves the previous consistent repository on the stick. Keys are never copied.
+    written: int
+    verified: int
+
+
+def export_repository(repo: Path, dest: Path) -> ExportReport:
+    """Copy ``published/`` to ``dest`` (a USB stick or mirror folder), then check it.
+
+    A file already on the stick is kept only when its bytes hash to what the repository
+    expects; any other (missing, damaged, same size but other bytes) is rewritten under a
+    temporary name and renamed. ``timestamp.json`` goes last, so an interrupted export
+    leaves the previous consistent repository on the stick. Every file written is then read
+    back from the stick and hashed again; a mismatch is an error naming the file. Keys are
+    never copied.
     """
     repo, dest = Path(repo), Path(dest)
     published = Published(repo)
@@ -138,24 +151,75 @@ def export_repository(repo: Path, dest: Path) -> int:
             p for p in published.root_dir.rglob("*") if p.is_file() and not p.name.startswith(".")
         )
         last = published.metadata_dir / "timestamp.json"
-        copied = 0
+        expected = _target_hashes(published)
+        written: list[tuple[Path, str]] = []
         for path in [p for p in files if p != last] + [last]:
-            copied += _export_file(path, dest / path.relative_to(published.root_dir))
-        return copied
+            relative = path.relative_to(published.root_dir).as_posix()
+            want = expected.get(relative) or _sha256(path)
+            target = dest / relative
+            if target.is_file() and _sha256(target) == want:
+                continue
+            _copy(path, target, want)
+            written.append((target, want))
+        for target, want in written:
+            _forget_cached(target)
+            if _sha256(target) != want:
+                raise PublisherError(
+                    f"{target} reads back different from what was written; the stick may be "
+                    "failing: use another stick"
+                )
+        return ExportReport(len(written), len(files))
 
 
-def _export_file(source: Path, target: Path) -> int:
-    if target.is_file() and target.stat().st_size == source.stat().st_size:
-        # Consistent-snapshot names (N.role.json, <sha256>.<file>) never change content.
-        versioned = target.name not in {"timestamp.json", "root.json"}
-        if versioned or target.read_bytes() == source.read_bytes():
-            return 0
+def _target_hashes(published: Published) -> dict[str, str]:
+    """The signed SHA-256 of each package file, by its path under ``published/``.
+
+    Checking a package against the hash in targets metadata (not just against the file in
+    the repository) also catches a package damaged inside the repository itself.
+    """
+    hashes = {}
+    for target in published_targets(published.targets().signed):
+        folder, _, filename = target.name.rpartition("/")
+        hashes[f"targets/{folder}/{target.sha256}.{filename}"] = target.sha256
+    return hashes
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        while chunk := file.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _copy(source: Path, target: Path, want: str) -> None:
+    """Write ``target`` under a temporary name, durably, and rename it into place."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.parent / f".tmp-{target.name}"
+    digest = hashlib.sha256()
     with source.open("rb") as src, tmp.open("wb") as dst:
-        shutil.copyfileobj(src, dst, _CHUNK)
+        while chunk := src.read(_CHUNK):
+            digest.update(chunk)
+            dst.write(chunk)
         dst.flush()
         os.fsync(dst.fileno())
+    if digest.hexdigest() != want:
+        tmp.unlink()
+        raise PublisherError(
+            f"{source} does not match its signed hash; the repository copy is damaged "
+            "(rebuild the package and publish it again)"
+        )
     tmp.replace(target)
     fsync_dir(target.parent)
-    return 1
+
+
+def _forget_cached(path: Path) -> None:
+    """Ask the kernel to drop its cached pages of ``path``, so reading it back reads the
+    stick rather than memory (advice only: where unsupported, the read is still a check)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    except OSError:
+        pass  # some file systems (FUSE, network) ignore or refuse the advice
+    finally:
+        os.close(fd)

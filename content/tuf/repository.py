@@ -39,6 +39,7 @@ from content.tuf.metadata import (
     write_atomic,
 )
 from content.tuf.repo_status import (
+    ExportReport,
     PublishedTarget,
     RepoStatus,
     RoleStatus,
@@ -51,6 +52,7 @@ from content.tuf.signing_keys import ROLES, PublisherError, generate_key, load_s
 
 __all__ = [
     "Expiry",
+    "ExportReport",
     "PublishedTarget",
     "PublisherError",
     "RepoStatus",

@@ -270,24 +270,6 @@ def approve(database: Database, hooks: CatalogHooks, actor: Actor, version_id: i
         hooks.fire_published(version_id)
 
 
-def reject(database: Database, actor: Actor, version_id: int, reason: str) -> None:
-    info = get_version(database, version_id)
-    reason = reason.strip()
-    if not reason:
-        raise ValidationError(N_("Write why you reject it. The publisher will want to know."))
-    if info.status != "pending":
-        raise ValidationError(N_("Only a version waiting for review can be rejected."))
-    with database.write() as db:
-        db.execute(
-            "UPDATE course_versions SET status = 'rejected', reviewed_at = ?, reviewed_by = ?,"
-            " review_reason = ? WHERE id = ?",
-            [clock.iso(), actor.label, reason[:1000], version_id],
-        )
-        audit.record(
-            db, actor, "content.reject", f"{info.course_id} v{info.version}", reason=reason[:1000]
-        )
-
-
 def _fall_back(db: sqlite_utils.Database, course_pk: int, leaving_id: int) -> int | None:
     """After the live version leaves: the newest other approved version goes live, if any."""
     row = db.execute(

@@ -1,13 +1,16 @@
 """Trusted publishers: each NGO's pinned TUF root, its course-id namespace, its sources.
 
 Pinning a root is the one moment of trust: after it, everything a publisher sends must be
-signed by keys that root (or its signed successors) names.
+signed by keys that root (or its signed successors) names. So a root is pinned only with
+the fingerprint a person confirmed against what the NGO sent through another channel
+(:mod:`content.tuf.fingerprint`, the same text the publisher tool prints).
 """
 
 from __future__ import annotations
 
 import re
 import shutil
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -16,10 +19,11 @@ from tuf.api.exceptions import UnsignedMetadataError
 from tuf.api.metadata import Metadata, Root
 from tuf.api.serialization import DeserializationError
 
+from content.tuf.fingerprint import RootFingerprint, root_fingerprint
 from server.catalog.library import Publisher
 from server.core import clock
 from server.core.db import Database
-from server.core.errors import NotFound, ValidationError
+from server.core.errors import N_, NotFound, ValidationError
 from server.core.settings import Settings
 from server.people import audit
 from server.people.audit import Actor
@@ -46,6 +50,37 @@ def check_root(data: bytes) -> Metadata[Root]:
     return root
 
 
+def fingerprint_of(root_json: bytes) -> RootFingerprint:
+    """The fingerprint to show before trusting ``root_json`` (checked to be a TUF root)."""
+    check_root(root_json)
+    return root_fingerprint(root_json)
+
+
+def check_new_publisher(database: Database, name: str, namespace: str) -> tuple[str, str]:
+    """A new publisher's name and namespace, normalised, or ValidationError — checked
+    before the admin spends a phone call comparing a fingerprint (and again on saving)."""
+    name, namespace = name.strip().lower(), namespace.strip().lower()
+    if not NAME_RE.match(name):
+        raise ValidationError("A publisher name is 2 to 40 lowercase letters, numbers or dashes.")
+    if not NAMESPACE_RE.match(namespace):
+        raise ValidationError("A namespace looks like org.example (lowercase, with dots).")
+    _refuse_overlap(database.query_one(_CLASH_SQL, [name, namespace, namespace, namespace]))
+    return name, namespace
+
+
+_CLASH_SQL = (
+    "SELECT name FROM publishers WHERE name = ? OR namespace = ?"
+    " OR ? LIKE namespace || '.%' OR namespace LIKE ? || '.%'"
+)
+
+
+def _refuse_overlap(clash: sqlite3.Row | tuple[str] | None) -> None:
+    if clash is not None:
+        raise ValidationError(
+            f"The name or namespace overlaps with the trusted publisher {clash[0]}."
+        )
+
+
 def add_publisher(
     database: Database,
     actor: Actor,
@@ -53,27 +88,29 @@ def add_publisher(
     namespace: str,
     root_json: bytes,
     *,
+    confirmed: str,
     display_name: str = "",
     auto_publish: bool = False,
     demo: bool = False,
 ) -> Publisher:
-    """Pin a publisher's root and namespace."""
-    name, namespace = name.strip().lower(), namespace.strip().lower()
-    if not NAME_RE.match(name):
-        raise ValidationError("A publisher name is 2 to 40 lowercase letters, numbers or dashes.")
-    if not NAMESPACE_RE.match(namespace):
-        raise ValidationError("A namespace looks like org.example (lowercase, with dots).")
+    """Pin a publisher's root and namespace.
+
+    ``confirmed`` is the root fingerprint a person compared with the NGO's (any spacing or
+    case); a root whose fingerprint differs is refused.
+    """
+    name, namespace = check_new_publisher(database, name, namespace)
     root = check_root(root_json)
-    with database.write() as db:
-        clash = db.execute(
-            "SELECT name FROM publishers WHERE name = ? OR namespace = ?"
-            " OR ? LIKE namespace || '.%' OR namespace LIKE ? || '.%'",
-            [name, namespace, namespace, namespace],
-        ).fetchone()
-        if clash is not None:
-            raise ValidationError(
-                f"The name or namespace overlaps with the trusted publisher {clash[0]}."
+    fingerprint = root_fingerprint(root_json)
+    if not fingerprint.matches(confirmed):
+        raise ValidationError(
+            N_(
+                "This root.json does not have the fingerprint that was confirmed. Do not trust "
+                "it: ask the publisher for its root again, through a channel you trust."
             )
+        )
+    with database.write() as db:
+        # Again inside the transaction: another admin may have trusted one meanwhile.
+        _refuse_overlap(db.execute(_CLASH_SQL, [name, namespace, namespace, namespace]).fetchone())
         cursor = db.execute(
             "INSERT INTO publishers (name, display_name, namespace, trusted_root, auto_publish,"
             " demo, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -94,6 +131,7 @@ def add_publisher(
             f"publisher:{name}",
             namespace=namespace,
             root_version=root.signed.version,
+            fingerprint=fingerprint.root,
             auto_publish=auto_publish,
         )
     return get_publisher(database, int(cursor.lastrowid or 0))
@@ -128,6 +166,11 @@ def trusted_root(database: Database, publisher: Publisher) -> bytes:
     if row is None:
         raise NotFound()
     return bytes(row[0])
+
+
+def publisher_fingerprint(database: Database, publisher: Publisher) -> RootFingerprint:
+    """The fingerprint of the root this facility pinned for ``publisher``."""
+    return root_fingerprint(trusted_root(database, publisher))
 
 
 def set_auto_publish(database: Database, actor: Actor, publisher: Publisher, on: bool) -> None:

@@ -54,6 +54,12 @@ def trust_cli() -> None:
 @click.option("--mirror", "mirrors", multiple=True, help="An http(s) mirror on your network.")
 @click.option("--auto-publish", is_flag=True, help="Skip review for this publisher.")
 @click.option("--display-name", default="", help="Name shown to staff.")
+@click.option(
+    "--fingerprint",
+    default=None,
+    help="The root fingerprint the NGO gave you; trust only if it matches (for scripts).",
+)
+@click.option("--yes", is_flag=True, help="Do not ask: you already compared the fingerprint.")
 @click.pass_context
 def trust_add(
     ctx: click.Context,
@@ -64,22 +70,42 @@ def trust_add(
     mirrors: tuple[str, ...],
     auto_publish: bool,
     display_name: str,
+    fingerprint: str | None,
+    yes: bool,
 ) -> None:
-    """Pin a publisher's root.json (given to you by the NGO, checked by phone or in person).
+    """Pin a publisher's root.json after you compare its fingerprint with the NGO's.
+
+    Shows the root's fingerprint (SHA-256 of the file and of each root key id) and asks
+    whether it matches what the NGO read to you by phone or gave you on paper. Nothing is
+    trusted unless you say yes, or pass --fingerprint with the NGO's value.
 
     \b
     Example:
         stepstone trust add literacy-ngo /media/usb/metadata/1.root.json \\
             --namespace org.literacyngo --folder /media/usb
+        stepstone trust add literacy-ngo root.json --namespace org.literacyngo \\
+            --fingerprint "3F2A 91C4 ..."
     """
     _, database = open_data(ctx)
+    root_json = root.read_bytes()
+    try:
+        trust.check_new_publisher(database, name, namespace)
+        seen = trust.fingerprint_of(root_json)
+    except ValidationError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo("Fingerprint of this root (compare every group with what the NGO sent you):")
+    for line in seen.lines():
+        click.echo(f"  {line}")
+    if fingerprint is None and not yes and not click.confirm("Does every group match?"):
+        raise click.ClickException("Not trusted: the fingerprint was not confirmed.")
     try:
         publisher = trust.add_publisher(
             database,
             CLI_ACTOR,
             name,
             namespace,
-            root.read_bytes(),
+            root_json,
+            confirmed=seen.root if fingerprint is None else fingerprint,
             display_name=display_name,
             auto_publish=auto_publish,
         )
@@ -120,12 +146,13 @@ def trust_source(ctx: click.Context, name: str, folder: str | None, mirror: str 
 @trust_cli.command("list")
 @click.pass_context
 def trust_list(ctx: click.Context) -> None:
-    """List trusted publishers with their namespaces and sources."""
+    """List trusted publishers with their namespaces, root fingerprints and sources."""
     settings, database = open_data(ctx)
     for publisher in trust.list_publishers(database, settings):
         flags = " auto-publish" if publisher.auto_publish else ""
         flags += " DEMO" if publisher.demo else ""
         click.echo(f"{publisher.name:<24} {publisher.namespace}.*{flags}")
+        click.echo(f"    {trust.publisher_fingerprint(database, publisher).lines()[0]}")
         for source in trust.sources(database, publisher):
             click.echo(f"    {source.kind:<7} {source.location}")
 

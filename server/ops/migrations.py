@@ -484,6 +484,49 @@ def audit_seal(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="0009_review_decisions")
+def review_decisions(db: sqlite_utils.Database) -> None:
+    """Reasons for refusing content (the facility's list) and the reason, lesson and note
+    of each rejection (see ``server.catalog.decisions``). Earlier rejections keep their
+    free text in ``course_versions.review_reason``."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE reject_reasons (
+            code TEXT PRIMARY KEY,
+            label TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            retired_at TEXT
+        );
+        CREATE TABLE review_decisions (
+            version_id INTEGER PRIMARY KEY REFERENCES course_versions(id) ON DELETE CASCADE,
+            reason_code TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            lesson_key TEXT NOT NULL DEFAULT '',
+            lesson TEXT NOT NULL DEFAULT '',
+            note TEXT NOT NULL DEFAULT '',
+            share_note INTEGER NOT NULL DEFAULT 0 CHECK (share_note IN (0, 1))
+        );
+        """,
+    )
+    # The defaults as they shipped (kept here, not imported: a migration never changes).
+    defaults = [
+        ("contact-information", "Contact information"),
+        ("security-concern", "Security concern"),
+        ("not-suitable", "Not suitable for this facility"),
+        ("broken", "Broken or incomplete"),
+        ("outside-links", "Outside links"),
+    ]
+    for position, (code, label) in enumerate(defaults, start=1):
+        db.execute(
+            "INSERT INTO reject_reasons (code, label, position) VALUES (?, ?, ?)",
+            [code, label, position],
+        )
+    db.execute(
+        "INSERT INTO reject_reasons (code, label, position) VALUES ('other', 'Other', 1000000)"
+    )
+
+
 def _plain_chain_intact(rows: list[sqlite3.Row]) -> bool:
     prev_hash = audit.GENESIS
     for row in rows:

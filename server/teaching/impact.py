@@ -7,6 +7,10 @@ figure computed from fewer than `impact_min_cell` learners (default 10, never be
 suppressed, and a course's all-months total of a figure is suppressed too whenever one
 of its months is (otherwise the hidden month could be worked out by subtraction).
 
+It also says which of the publisher's course versions this facility refused and why
+(:func:`server.catalog.decisions.publisher_summary`: package, version, lesson, reason, and
+the admin's note only where they chose to share it), so the NGO can fix them.
+
 The report can be signed with the facility's own Ed25519 key (made on first use, kept in
 the data folder with mode 0600) so the NGO can check it came from this facility unaltered.
 """
@@ -26,6 +30,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from server.catalog import decisions
 from server.core import clock, csvfiles
 from server.core.db import Database
 from server.core.errors import NotFound
@@ -158,6 +163,7 @@ def build(database: Database, settings: Settings, publisher_name: str) -> dict[s
         ),
         "rows": rows,
         "totals": totals,
+        "refused": decisions.publisher_summary(database, publisher["name"]),
     }
 
 

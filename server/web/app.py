@@ -39,6 +39,7 @@ from server.web.templating import STATIC_DIR, Templates
 from server.web.views import (
     admin_audit,
     admin_content,
+    admin_decisions,
     admin_groups,
     admin_reports,
     admin_roster,
@@ -176,12 +177,25 @@ def routes() -> list[BaseRoute]:
         Route("/admin/reports/facility-key.pem", admin_reports.facility_key, methods=GET),
         Route("/admin/publishers", admin_content.publisher_list, methods=GET),
         Route("/admin/publishers", admin_content.publisher_add, methods=POST),
+        Route("/admin/publishers/confirm", admin_content.publisher_confirm, methods=POST),
         Route(
             "/admin/publishers/{publisher_id:id}/sync",
             admin_content.publisher_sync,
             methods=POST,
         ),
         Route("/admin/content", admin_content.content_list, methods=GET),
+        Route("/admin/content/reasons", admin_decisions.reason_list, methods=GET),
+        Route("/admin/content/reasons", admin_decisions.reason_add, methods=POST),
+        Route(
+            "/admin/content/reasons/{code:str}/remove",
+            admin_decisions.reason_remove,
+            methods=POST,
+        ),
+        Route(
+            "/admin/content/decisions.{kind:str}",
+            admin_decisions.decisions_download,
+            methods=GET,
+        ),
         Route("/admin/content/versions/{version_id:id}", admin_content.version_review, methods=GET),
         *[
             Route(

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
+from content.tuf.fingerprint import root_fingerprint
 from content.tuf.repository import init_repository
 from server.catalog import trust
 from server.core.db import Database
@@ -207,7 +208,14 @@ def test_publishers_page_shows_the_next_timed_sync(
     root = tmp_path / "ngo"
     init_repository(root, "test-ngo", "org.example")
     root_json = (root / "published" / "metadata" / "1.root.json").read_bytes()
-    publisher = trust.add_publisher(database, actor, "test-ngo", "org.example", root_json)
+    publisher = trust.add_publisher(
+        database,
+        actor,
+        "test-ngo",
+        "org.example",
+        root_json,
+        confirmed=root_fingerprint(root_json).root,
+    )
     sign_in(client, people.admin)
     assert "Not scheduled (the timer has not run yet)" in client.get("/admin/publishers").text
 

@@ -13,9 +13,10 @@ from click.testing import CliRunner
 from starlette.testclient import TestClient
 
 from content.format.lessondata import manifest_lesson
+from content.tuf.fingerprint import root_fingerprint
 from content.tuf.repository import init_repository, retract
 from search_index import Part, Status
-from server.catalog import library, trust
+from server.catalog import decisions, library, trust
 from server.catalog.search import (
     SearchIndexer,
     captions_text,
@@ -45,7 +46,14 @@ def ngo(tmp_path: Path) -> Path:
 @pytest.fixture
 def trusted(database: Database, ngo: Path) -> library.Publisher:
     root = (ngo / "published" / "metadata" / "1.root.json").read_bytes()
-    publisher = trust.add_publisher(database, ADMIN, "test-ngo", "org.stepstone.demo", root)
+    publisher = trust.add_publisher(
+        database,
+        ADMIN,
+        "test-ngo",
+        "org.stepstone.demo",
+        root,
+        confirmed=root_fingerprint(root).root,
+    )
     trust.add_source(database, ADMIN, publisher, "folder", str(ngo / "published"))
     return publisher
 
@@ -146,7 +154,7 @@ def test_rejected_and_retracted_versions_leave_the_index(
     sync.reconcile()
     v2 = version_of(database, JOBS, 2)
     assert set(sync.service.indexed_versions() or {}) == {v2}
-    library.reject(database, ADMIN, v2, "Not for this facility.")
+    decisions.reject(database, ADMIN, v2, decisions.Rejection("not-suitable"))
     sync.reconcile()
     assert sync.service.indexed_versions() == {}
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import threading
 
 from starlette.datastructures import UploadFile
 from starlette.responses import FileResponse, Response
 
-from server.catalog import content_review, library, sync_runs, trust
+from server.catalog import content_review, decisions, library, sync_runs, trust
 from server.catalog.sync import content_store, sync_publisher
-from server.core.errors import N_, NotFound, ValidationError
+from server.core.errors import N_, BadRequest, NotFound, ValidationError
 from server.people.accounts import Role
 from server.web.headers import CSP
 from server.web.plumbing import Req, access, redirect
@@ -41,6 +43,7 @@ def _review_page(
             "r": data,
             "previews": previews,
             "flag_labels": content_review.FLAG_LABELS,
+            "reasons": decisions.reasons(req.database),
             "error": error,
         },
         status,
@@ -61,7 +64,7 @@ def version_action(req: Req) -> Response:
         if action == "approve":
             library.approve(req.database, hooks, actor, version_id)
         elif action == "reject":
-            library.reject(req.database, actor, version_id, req.field("reason", 1000))
+            decisions.reject(req.database, actor, version_id, _rejection(req))
         elif action == "retire":
             library.retire(req.database, hooks, actor, version_id)
         elif action == "make-live":
@@ -71,6 +74,15 @@ def version_action(req: Req) -> Response:
     except ValidationError as exc:
         return _review_page(req, exc.message, 400)
     return redirect(f"/admin/content/versions/{version_id}", notice="saved")
+
+
+def _rejection(req: Req) -> decisions.Rejection:
+    return decisions.Rejection(
+        reason_code=req.field("reason_code", 60),
+        note=req.field("reason", decisions.NOTE_LIMIT),
+        lesson_key=req.field("lesson", 100),
+        share_note=req.field("share") == "yes",
+    )
 
 
 @access(Role.ADMIN)
@@ -104,12 +116,14 @@ def _publishers_page(req: Req, error: str = "", status: int = 200) -> Response:
     publishers = trust.list_publishers(req.database, req.settings)
     runs = {p.id: sync_runs.recent_runs(req.database, p.id) for p in publishers}
     sources = {p.id: trust.sources(req.database, p) for p in publishers}
+    fingerprints = {p.id: trust.publisher_fingerprint(req.database, p) for p in publishers}
     return req.render(
         "admin/publishers.html",
         {
             "publishers": publishers,
             "runs": runs,
             "sources": sources,
+            "fingerprints": fingerprints,
             "next_syncs": sync_runs.next_syncs(
                 req.database, publishers, req.settings.sync_every_hours
             ),
@@ -125,20 +139,66 @@ def publisher_list(req: Req) -> Response:
     return _publishers_page(req)
 
 
+_NEW_PUBLISHER_FIELDS = {
+    "name": 60,
+    "namespace": 100,
+    "display_name": 100,
+    "folder": 500,
+    "mirror": 500,
+    "auto_publish": 3,
+}
+# A root is at most MAX_ROOT_BYTES; base64 makes 4 characters of every 3 bytes.
+_ROOT_FIELD = (trust.MAX_ROOT_BYTES + 2) // 3 * 4
+
+
+def _confirm_page(req: Req, root: bytes, error: str = "", status: int = 200) -> Response:
+    """Step two of trusting: the uploaded root's fingerprint, to compare before trusting."""
+    fields = {name: req.field(name, limit) for name, limit in _NEW_PUBLISHER_FIELDS.items()}
+    return req.render(
+        "admin/publisher_confirm.html",
+        {
+            "fields": fields,
+            "fingerprint": trust.fingerprint_of(root),
+            "root_b64": base64.b64encode(root).decode("ascii"),
+            "error": error,
+        },
+        status,
+    )
+
+
 @access(Role.ADMIN)
 def publisher_add(req: Req) -> Response:
+    """Step one of trusting: check the upload and show its fingerprint; nothing is saved."""
     upload = req.form.get("root")
     if not isinstance(upload, UploadFile):
         return _publishers_page(req, N_("Choose the publisher's root.json file."), 400)
     root = upload.file.read(trust.MAX_ROOT_BYTES + 1)
+    try:
+        trust.check_new_publisher(req.database, req.field("name", 60), req.field("namespace", 100))
+        return _confirm_page(req, root)
+    except ValidationError as exc:
+        return _publishers_page(req, exc.message, 400)
+
+
+@access(Role.ADMIN)
+def publisher_confirm(req: Req) -> Response:
+    """Step two: trust the root, only when the admin says its fingerprint matches."""
+    try:
+        root = base64.b64decode(req.field("root", _ROOT_FIELD), validate=True)
+    except binascii.Error:
+        raise BadRequest() from None
     actor = req.user.actor(req.client_address)
     try:
+        if req.field("matches") != "yes":
+            message = N_("Compare the fingerprint with the publisher, then tick the box.")
+            return _confirm_page(req, root, message, 400)
         publisher = trust.add_publisher(
             req.database,
             actor,
             req.field("name", 60),
             req.field("namespace", 100),
             root,
+            confirmed=req.field("fingerprint", 100),
             display_name=req.field("display_name", 100),
             auto_publish=req.field("auto_publish") == "on",
         )

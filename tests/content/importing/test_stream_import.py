@@ -17,6 +17,7 @@ from content.importing.store import ContentStore
 from content.package.build import build_package
 from content.package.extract import ImportRefused
 from content.tuf import repository, updater
+from content.tuf.fingerprint import root_fingerprint
 from content.tuf.target_stream import TargetStream
 from content.tuf.updater import (
     FolderSource,
@@ -309,7 +310,14 @@ def test_sync_of_a_tampered_stick_records_nothing_then_a_good_stick_imports(
     repository.add_packages(repo, [make_package(tmp_path, 1)])
     stick = export(repo, tmp_path / "stick")
     admin = Actor(None, "admin:test")
-    publisher = trust.add_publisher(database, admin, "ngo", "org.example", pinned_root(repo))
+    publisher = trust.add_publisher(
+        database,
+        admin,
+        "ngo",
+        "org.example",
+        pinned_root(repo),
+        confirmed=root_fingerprint(pinned_root(repo)).root,
+    )
     trust.add_source(database, admin, publisher, "folder", str(stick))
     [blob] = (stick / "targets").rglob("*.tar")
     good = blob.read_bytes()

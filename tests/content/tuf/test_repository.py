@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import stat
 from datetime import timedelta
 from pathlib import Path
@@ -10,11 +11,12 @@ import pytest
 from click.testing import CliRunner
 
 from content.errors import PackageError
-from content.tuf import repository
+from content.tuf import repo_status, repository
+from content.tuf.fingerprint import root_fingerprint
 from content.tuf.publisher_cli import publisher_cli
 from content.tuf.repository import PublisherError
 from tests.content.hostile import CASES, take_apart
-from tests.content.tuf.helpers import export, make_package, make_repo
+from tests.content.tuf.helpers import export, make_package, make_repo, pinned_root
 
 
 def mode(path: Path) -> int:
@@ -171,9 +173,62 @@ def test_export_never_copies_keys_and_is_incremental(tmp_path: Path) -> None:
     assert "metadata/timestamp.json" in names and not any("key" in n for n in names)
     assert all(b"PRIVATE KEY" not in p.read_bytes() for p in stick.rglob("*") if p.is_file())
     repository.refresh(repo)
-    assert repository.export_repository(repo, stick) == 2  # the new snapshot and timestamp
+    report = repository.export_repository(repo, stick)
+    assert report.written == 2  # the new snapshot and timestamp
+    assert report.verified == len([p for p in stick.rglob("*") if p.is_file()])
     with pytest.raises(PublisherError, match="outside the repository"):
         repository.export_repository(repo, repo / "published" / "x")
+
+
+def test_export_repairs_a_damaged_file_of_the_same_size(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path)
+    repository.add_packages(repo, [make_package(tmp_path, 1)])
+    stick = export(repo, tmp_path / "stick")
+    (package,) = (stick / "targets").rglob("*.tar")
+    good = package.read_bytes()
+    package.write_bytes(good[:1000] + bytes(255 - b for b in good[1000:1010]) + good[1010:])
+    assert package.stat().st_size == len(good)
+    report = repository.export_repository(repo, stick)
+    assert report.written == 1 and package.read_bytes() == good
+    assert repository.export_repository(repo, stick).written == 0
+
+
+def test_export_reports_a_file_that_reads_back_wrong(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = make_repo(tmp_path)
+    repository.add_packages(repo, [make_package(tmp_path, 1)])
+
+    def failing_stick(path: Path) -> None:  # the stick loses a bit after the write
+        if path.suffix == ".tar":
+            data = bytearray(path.read_bytes())
+            data[-1] ^= 1
+            path.write_bytes(bytes(data))
+
+    monkeypatch.setattr(repo_status, "_forget_cached", failing_stick)
+    with pytest.raises(PublisherError, match=r"\.tar reads back different"):
+        repository.export_repository(repo, tmp_path / "stick")
+
+
+def test_export_refuses_a_package_damaged_inside_the_repository(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path)
+    repository.add_packages(repo, [make_package(tmp_path, 1)])
+    (package,) = (repo / "published" / "targets").rglob("*.tar")
+    data = bytearray(package.read_bytes())
+    data[2000] ^= 0xFF
+    package.write_bytes(bytes(data))
+    with pytest.raises(PublisherError, match=f"{package.name} does not match its signed hash"):
+        repository.export_repository(repo, tmp_path / "stick")
+    assert not list((tmp_path / "stick").rglob("*.tar"))
+
+
+def test_status_fingerprint_is_that_of_the_file_handed_over(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path, root_keys=2, threshold=2)
+    fingerprint = repository.status(repo).root_fingerprint
+    assert fingerprint == root_fingerprint(pinned_root(repo))
+    lines = fingerprint.lines()
+    assert re.fullmatch(r"SHA256 root: [0-9A-F]{4}( [0-9A-F]{4}){15}", lines[0])
+    assert len(lines) == 3 and all(line.startswith("key: ") for line in lines[1:])
 
 
 def test_not_a_repository(tmp_path: Path) -> None:
@@ -190,6 +245,9 @@ def test_cli_journey(tmp_path: Path) -> None:
     result = runner.invoke(publisher_cli, [*args, "--passphrase-file", str(secret)])
     assert result.exit_code == 0, result.output
     assert "warning: root is 1-of-1" in result.output
+    assert "NOT encrypted" not in result.output
+    fingerprint = repository.status(repo).root_fingerprint.root
+    assert f"SHA256 root: {fingerprint}" in result.output
     package = make_package(tmp_path, 1)
     pp = ["--passphrase-file", str(secret)]
     result = runner.invoke(publisher_cli, ["add", str(repo), str(package), *pp])
@@ -204,7 +262,23 @@ def test_cli_journey(tmp_path: Path) -> None:
         assert result.exit_code == 0, result.output
     result = runner.invoke(publisher_cli, ["status", str(repo)])
     assert "org.example.test v1" in result.output and "RETRACTED" in result.output
+    assert f"SHA256 root: {repository.status(repo).root_fingerprint.root}" in result.output
     assert (stick / "metadata" / "timestamp.json").is_file()
+
+
+def test_cli_init_without_passphrase_warns_keys_are_unencrypted(tmp_path: Path) -> None:
+    args = ["init", str(tmp_path / "repo"), "--name", "Example NGO", "--namespace", "org.example"]
+    result = CliRunner().invoke(publisher_cli, args)
+    assert result.exit_code == 0, result.output
+    assert "keys" in result.output and "NOT encrypted" in result.output
+
+
+def test_cli_export_says_what_it_checked(tmp_path: Path) -> None:
+    repo, stick = make_repo(tmp_path), tmp_path / "stick"
+    result = CliRunner().invoke(publisher_cli, ["export", str(repo), str(stick)])
+    assert result.exit_code == 0, result.output
+    files = len([p for p in stick.rglob("*") if p.is_file()])
+    assert f"{files} file(s) written, {files} file(s) on the stick match" in result.output
 
 
 def test_cli_errors_are_one_line(tmp_path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import re
 import shutil
 from pathlib import Path
 
@@ -10,8 +12,9 @@ from click.testing import CliRunner
 from starlette.testclient import TestClient
 
 from content.package.build import build_package
-from content.tuf.repository import add_packages, init_repository, retract
-from server.catalog import library, trust
+from content.tuf.fingerprint import root_fingerprint
+from content.tuf.repository import add_packages, init_repository, retract, status
+from server.catalog import decisions, library, trust
 from server.catalog.library import CatalogHooks
 from server.catalog.sync import content_store, sync_all
 from server.cli.main import cli
@@ -53,7 +56,14 @@ def publish(repo: Path, tmp: Path, slug: str, version: int, course_id: str | Non
 @pytest.fixture
 def trusted(database: Database, ngo: Path) -> library.Publisher:
     root = (ngo / "published" / "metadata" / "1.root.json").read_bytes()
-    publisher = trust.add_publisher(database, ADMIN, "test-ngo", "org.stepstone.demo", root)
+    publisher = trust.add_publisher(
+        database,
+        ADMIN,
+        "test-ngo",
+        "org.stepstone.demo",
+        root,
+        confirmed=root_fingerprint(root).root,
+    )
     trust.add_source(database, ADMIN, publisher, "folder", str(ngo / "published"))
     return publisher
 
@@ -92,7 +102,9 @@ def test_outside_namespace_is_refused_and_nothing_recorded(
     repo = tmp_path / "other"
     init_repository(repo, "other-ngo", "org.other")
     root = (repo / "published" / "metadata" / "1.root.json").read_bytes()
-    publisher = trust.add_publisher(database, ADMIN, "narrow", "org.other.narrow", root)
+    publisher = trust.add_publisher(
+        database, ADMIN, "narrow", "org.other.narrow", root, confirmed=root_fingerprint(root).root
+    )
     trust.add_source(database, ADMIN, publisher, "folder", str(repo / "published"))
     publish(repo, tmp_path, "everyday-math", 1, course_id="org.other.math")
     [report] = sync_all(database, settings, CatalogHooks(), ADMIN)
@@ -143,8 +155,9 @@ def test_reject_needs_a_reason_and_pull_hides_a_course(
     sync_all(database, settings, CatalogHooks(), ADMIN)
     version_id = database.query("SELECT id FROM course_versions")[0][0]
     with pytest.raises(ValidationError):
-        library.reject(database, ADMIN, version_id, "  ")
-    library.reject(database, ADMIN, version_id, "The video shows an unsafe ladder.")
+        decisions.reject(database, ADMIN, version_id, decisions.Rejection("other", "  "))
+    unsafe = decisions.Rejection("other", "The video shows an unsafe ladder.")
+    decisions.reject(database, ADMIN, version_id, unsafe)
     assert status_of(database, "workplace-safety") == [(1, "rejected", False)]
     withdrawn: list[str] = []
     course_pk = database.query("SELECT id FROM courses")[0][0]
@@ -192,10 +205,13 @@ def test_trust_cli_and_sync_cli(
             "--folder",
             str(ngo / "published"),
         ],
+        input="y\n",
     )
     assert added.exit_code == 0, added.output
+    assert f"SHA256 root: {status(ngo).root_fingerprint.root}" in added.output
     listed = runner.invoke(cli, [*data, "trust", "list"])
     assert "test-ngo" in listed.output and "folder" in listed.output
+    assert status(ngo).root_fingerprint.lines()[0] in listed.output
     publish(ngo, tmp_path, "everyday-math", 1)
     synced = runner.invoke(cli, [*data, "sync"])
     assert synced.exit_code == 0 and "imported 1" in synced.output
@@ -207,6 +223,36 @@ def test_trust_cli_and_sync_cli(
     assert removal.exit_code == 1 and "still has 1 course" in removal.output
 
 
+def test_trust_add_cli_trusts_nothing_unconfirmed(
+    runner: CliRunner, settings: Settings, database: Database, ngo: Path
+) -> None:
+    root = str(ngo / "published" / "metadata" / "1.root.json")
+    add = ["--data-dir", str(settings.data_dir), "trust", "add", "test-ngo", root]
+    add += ["--namespace", "org.stepstone.demo"]
+    said_no = runner.invoke(cli, add, input="n\n")
+    assert said_no.exit_code == 1 and "Not trusted" in said_no.output
+    no_answer = runner.invoke(cli, add, input="")
+    assert no_answer.exit_code != 0
+    shown = status(ngo).root_fingerprint.root
+    wrong = shown[:-1] + ("0" if shown[-1] != "0" else "1")
+    mismatch = runner.invoke(cli, [*add, "--fingerprint", wrong])
+    assert mismatch.exit_code == 1 and "does not have the fingerprint" in mismatch.output
+    assert trust.find_publisher(database, "test-ngo") is None
+    typed = runner.invoke(cli, [*add, "--fingerprint", shown.lower().replace(" ", ":")])
+    assert typed.exit_code == 0, typed.output
+    publisher = trust.find_publisher(database, "test-ngo")
+    assert publisher is not None
+    (fingerprint,) = database.query(
+        "SELECT json_extract(detail, '$.fingerprint') FROM audit_log WHERE action = 'trust.add'"
+    )
+    assert fingerprint[0] == shown
+    again = [*add[:4], "other-ngo", root, "--namespace", "org.stepstone.demo.sub"]
+    overlap = runner.invoke(cli, again, input="y\n")
+    assert overlap.exit_code == 1
+    assert "overlaps with the trusted publisher test-ngo" in overlap.output
+    assert "Does every group match" not in overlap.output  # refused before the phone call
+
+
 def test_admin_trusts_syncs_reviews_and_approves_in_the_browser_pages(
     client: TestClient, people: People, database: Database, ngo: Path, tmp_path: Path
 ) -> None:
@@ -216,7 +262,7 @@ def test_admin_trusts_syncs_reviews_and_approves_in_the_browser_pages(
     token = CSRF_RE.search(page.text)
     assert token
     root = (ngo / "published" / "metadata" / "1.root.json").read_bytes()
-    added = client.post(
+    uploaded = client.post(
         form_action(client, "/admin/publishers", "/admin/publishers"),
         data={
             "name": "test-ngo",
@@ -226,9 +272,30 @@ def test_admin_trusts_syncs_reviews_and_approves_in_the_browser_pages(
         files={"root": ("root.json", root, "application/json")},
         follow_redirects=False,
     )
+    # Step one only shows the fingerprint, the very text the publisher tool prints.
+    assert uploaded.status_code == 200
+    assert status(ngo).root_fingerprint.lines()[0] in uploaded.text
+    assert trust.find_publisher(database, "test-ngo") is None
+    confirm = dict(re.findall(r'type="hidden" name="([a-z_]+)" value="([^"]*)"', uploaded.text))
+    assert "matches" not in confirm and confirm["root"] == base64.b64encode(root).decode()
+    unticked = client.post("/admin/publishers/confirm", data=confirm)
+    assert unticked.status_code == 400 and "tick the box" in unticked.text
+    assert trust.find_publisher(database, "test-ngo") is None
+    # Another file that is still a validly signed root: one space more is another fingerprint.
+    other = base64.b64encode(b" " + root).decode()
+    swapped = client.post(
+        "/admin/publishers/confirm", data=confirm | {"matches": "yes", "root": other}
+    )
+    assert swapped.status_code == 400 and "does not have the fingerprint" in swapped.text
+    assert trust.find_publisher(database, "test-ngo") is None
+    added = client.post(
+        "/admin/publishers/confirm", data=confirm | {"matches": "yes"}, follow_redirects=False
+    )
     assert added.status_code == 303
     publisher = trust.find_publisher(database, "test-ngo")
     assert publisher is not None
+    listed = client.get("/admin/publishers").text
+    assert status(ngo).root_fingerprint.lines()[0] in listed
     client.post(f"/admin/publishers/{publisher.id}/sync", data={"csrf_token": token.group(1)})
     for _ in range(50):
         if database.query("SELECT 1 FROM sync_runs WHERE status != 'running'"):

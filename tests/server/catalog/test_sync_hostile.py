@@ -430,7 +430,16 @@ def trusted_repo(runner: CliRunner, settings: Settings, base: Path, *options: st
     root = base / "root.json"
     root.write_bytes(pinned_root(repo))
     added = stepstone(
-        runner, settings, "trust", "add", PUBLISHER, str(root), "--namespace", NAMESPACE, *options
+        runner,
+        settings,
+        "trust",
+        "add",
+        PUBLISHER,
+        str(root),
+        "--namespace",
+        NAMESPACE,
+        "--yes",
+        *options,
     )
     assert added.exit_code == 0, added.output
     return repo
