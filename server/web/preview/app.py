@@ -11,6 +11,7 @@ page open in the author's browser must not post to the preview.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import json
 import os
@@ -64,6 +65,15 @@ class _PreviewLoader(jinja2.FileSystemLoader):
         self, environment: jinja2.Environment, template: str
     ) -> tuple[str, str, Callable[[], bool]]:
         return super().get_source(environment, _SWAPPED.get(template, template))
+
+
+@functools.cache
+def preview_templates() -> Templates:
+    """The learner templates in the preview's frame, compiled once per process."""
+    templates = Templates()
+    # Set before the first template is loaded; Jinja keys its cache by the loader.
+    templates.env.loader = _PreviewLoader(TEMPLATE_DIR)
+    return templates
 
 
 @dataclass
@@ -431,16 +441,13 @@ def routes() -> list[BaseRoute]:
 
 def create_preview_app(folder: Path) -> Starlette:
     """The preview of the course folder `folder`; reads it at each request that needs it."""
-    templates = Templates()
-    # Set before the first template is loaded; Jinja keys its cache by the loader.
-    templates.env.loader = _PreviewLoader(TEMPLATE_DIR)
     app = Starlette(
         routes=routes(),
         middleware=[Middleware(SecurityHeadersMiddleware, https=False)],
         exception_handlers={HTTPError: _error},
     )
     app.state.preview = Preview(
-        CourseWatcher(folder), PreviewLearner(), templates, secrets.token_urlsafe(32)
+        CourseWatcher(folder), PreviewLearner(), preview_templates(), secrets.token_urlsafe(32)
     )
     return app
 
