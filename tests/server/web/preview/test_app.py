@@ -4,6 +4,7 @@ of the folder after each change."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -107,6 +108,7 @@ def test_a_quiz_answers_with_the_learners_feedback_and_keeps_the_try_in_memory(
             "csrf_token": csrf,
             "action": "submit",
             "q-sky": "true",
+            "q-pick": "0",  # sent again, righted: the checked answer stays as it was
             "q-both": ["0", "1"],
             "q-word": " Hello ",
         },
@@ -232,10 +234,19 @@ def test_the_change_stamp_moves_when_a_file_is_saved_and_the_page_follows(
     after = client.get(CHANGES_URL).json()["stamp"]
     assert after != before
     assert "Welcome back" in client.get(lesson_url("intro")).text
+    # A typo fixed: the same size, a new modification time.
+    stat = intro.stat()
+    intro.write_text(intro.read_text().replace("Take your time.", "Take your tide."))
+    os.utime(intro, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    assert intro.stat().st_size == stat.st_size
+    assert client.get(CHANGES_URL).json()["stamp"] != after
+    assert "Take your tide." in client.get(lesson_url("intro")).text
+    after = client.get(CHANGES_URL).json()["stamp"]
     (folder / "media/new.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
     assert client.get(CHANGES_URL).json()["stamp"] != after  # an added file counts too
-    (folder / ".notes.swp").write_text("editor scratch")
-    assert client.get(CHANGES_URL).json()["stamp"] == client.get(CHANGES_URL).json()["stamp"]
+    settled = client.get(CHANGES_URL).json()["stamp"]
+    (folder / ".notes.swp").write_text("an editor's scratch file")
+    assert client.get(CHANGES_URL).json()["stamp"] == settled  # hidden files do not count
 
 
 def test_a_lesson_that_is_not_in_the_course_is_the_learners_404(client: TestClient) -> None:
