@@ -320,6 +320,13 @@ def _workbook_action(page: Page) -> Response:
     return page.render("learn/lesson.html", context | shown | {"notice": notice})
 
 
+def _to_lesson(page: Page) -> Response:
+    """A form's address opened by GET (the language switch of a page drawn from a form
+    goes back to that address): the lesson itself."""
+    path = page.request.url.path
+    return RedirectResponse(path.removesuffix("/quiz").removesuffix("/workbook"), 303)
+
+
 def _choose_language(page: Page) -> Response:
     language = page.form.get("language")
     if isinstance(language, str) and language in SUPPORTED_LANGUAGES:
@@ -349,7 +356,9 @@ def _home(page: Page) -> Response:
 
 def _media(page: Page) -> Response:
     entry = page.course.media.get(page.request.path_params["token"])
-    if entry is None or not entry.path.is_file():
+    # The file passed lint's checks (inside the folder, no link) when the folder was
+    # read; it may have been swapped for a link since.
+    if entry is None or entry.path.is_symlink() or not entry.path.is_file():
         raise NotFound()
     download = page.request.query_params.get("download") == "1"
     response = FileResponse(
@@ -367,31 +376,43 @@ def _media(page: Page) -> Response:
 
 
 async def _events(request: Request) -> Response:
-    """The learner page script's events: a reading finished at its end counts, as on a
-    tablet; the rest (time, positions, workbook drafts) is taken and forgotten."""
+    """The learner page script's events (a JSON call: its token comes in a header)."""
     preview: Preview = request.app.state.preview
     csrf.check_origin(request)
     _check_token(preview, request.headers.get("x-csrf-token"))
     try:
         payload = json.loads(await _body(request, MAX_JSON_BODY) or b"null")
+    except RecursionError:
+        raise BadRequest(N_("The request is nested too deeply.")) from None
     except ValueError:
         raise BadRequest(N_("The request is not valid JSON.")) from None
     events = payload.get("events") if isinstance(payload, dict) else None
     if not isinstance(events, list):
         raise BadRequest(N_("The request must be a JSON object with a list of events."))
-    accepted, lessons = [], {}
+    return await run_in_threadpool(_take_events, preview, events)
+
+
+def _take_events(preview: Preview, events: list[Any]) -> Response:
+    """A reading finished at its end counts, as on a tablet; the rest (time, media
+    positions, workbook drafts) is taken and forgotten. Same answer as the server's."""
+    course = preview.watcher.current()
+    keys = {lesson.key for lesson in course.lessons}
+    accepted, rejected, lessons = [], {}, {}
     for event in events:
         if not isinstance(event, dict) or not isinstance(event.get("id"), str):
             continue
+        if event.get("lesson") not in keys:
+            rejected[event["id"]] = "unknown lesson"
+            continue
         accepted.append(event["id"])
-        if event.get("type") == "completed" and isinstance(event.get("lesson"), str):
+        if event.get("type") == "completed":
             preview.learner.finish(event["lesson"])
             lessons[f"{event.get('course')}/{event['lesson']}"] = {"status": "done"}
     return JSONResponse(
         {
             "accepted": accepted,
             "duplicates": [],
-            "rejected": {},
+            "rejected": rejected,
             "lessons": lessons,
             "certificates": [],
         }
@@ -430,6 +451,8 @@ def routes() -> list[BaseRoute]:
         Route(f"{lesson}/done", _view(_lesson_done), methods=post),
         Route(f"{lesson}/quiz", _view(_quiz_action), methods=post),
         Route(f"{lesson}/workbook", _view(_workbook_action), methods=post),
+        Route(f"{lesson}/quiz", _view(_to_lesson), methods=get),
+        Route(f"{lesson}/workbook", _view(_to_lesson), methods=get),
         Route("/learn/text-size", _view(_text_size), methods=post),
         Route("/language", _view(_choose_language), methods=post),
         Route("/api/events", _events, methods=post),

@@ -170,6 +170,14 @@ def test_a_reading_is_finished_by_its_button_or_by_the_page_script(client: TestC
     )
     assert answer.json()["accepted"] == ["e1"]
     assert "2 of 6 lessons done" in client.get(COURSE_URL).text
+    stray = {"id": "e2", "type": "completed", "course": COURSE_ID, "lesson": "elsewhere"}
+    answer = client.post(
+        "/api/events", json={"events": [stray]}, headers={"X-CSRF-Token": token(client)}
+    )
+    assert answer.json()["rejected"] == {"e2": "unknown lesson"}
+    not_json = client.post("/api/events", content=b"{", headers={"X-CSRF-Token": token(client)})
+    assert not_json.status_code == 400
+    assert not_json.json()["error"] == "The request is not valid JSON."
 
 
 def test_forms_need_this_runs_token_and_this_site(client: TestClient) -> None:
@@ -254,3 +262,37 @@ def test_a_lesson_that_is_not_in_the_course_is_the_learners_404(client: TestClie
     assert page.status_code == 404
     assert "This lesson is not in the course." in page.text
     assert BANNER in page.text
+
+
+def test_a_session_writes_nothing_into_the_course_folder(client: TestClient, folder: Path) -> None:
+    before = sorted((p.relative_to(folder), p.stat().st_mtime_ns) for p in folder.rglob("*"))
+    test_a_quiz_answers_with_the_learners_feedback_and_keeps_the_try_in_memory(client)
+    test_a_workbook_is_filled_in_and_shown_back_but_never_stored(client)
+    after = sorted((p.relative_to(folder), p.stat().st_mtime_ns) for p in folder.rglob("*"))
+    assert after == before
+
+
+def test_switching_language_on_a_page_drawn_from_a_form_goes_back_to_the_lesson(
+    client: TestClient,
+) -> None:
+    url = lesson_url("book")
+    page = client.post(f"{url}/workbook", data={"csrf_token": token(client, url), "action": "save"})
+    assert f'name="next" value="{url}/workbook"' in page.text
+    switched = client.post(
+        "/language",
+        data={"csrf_token": token(client), "language": "es", "next": f"{url}/workbook"},
+    )
+    assert switched.status_code == 200
+    assert switched.url.path == url
+    assert "Vista previa: no se guarda nada." in switched.text
+
+
+def test_a_course_file_swapped_for_a_link_is_not_sent(client: TestClient, folder: Path) -> None:
+    picture = media_urls(client.get(lesson_url("intro")).text)[0]
+    outside = folder.parent / "secret.png"
+    outside.write_bytes(b"not for the browser")
+    pic = folder / "media" / "pic.png"
+    pic.unlink()
+    pic.symlink_to(outside)
+    assert client.get(picture).status_code == 404
+    assert "media/pic.png" in client.get(lesson_url("intro")).text  # lint says why
