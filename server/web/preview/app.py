@@ -1,6 +1,6 @@
 """The preview app: one course folder served to one author as a learner's tablet shows it.
 
-It has the learner's URLs, templates, sanitizer and Content-Security-Policy, and none of a
+It has the learner's URLs, templates, sanitizer and `CSP` policies, and none of a
 facility: no database, no keys, no trust, no sign-in. Only the page frame differs (a
 banner saying nothing is saved, and lint's problems with file and line), by swapping
 `base.html` for `preview/base.html` when the templates are loaded. The page script
