@@ -59,7 +59,7 @@ def test_the_start_is_the_course_page_with_every_lesson(client: TestClient) -> N
         ("listen", ["<audio", "The talk, written out."]),
         ("sheet", ['<object class="pdf-frame"', 'type="application/pdf"']),
         ("check", ["The sky is blue.", "Which one is a fraction?", "Check my answer"]),
-        ("book", ["How?", "Which?", "Only you can read this.", "You and your teacher"]),
+        ("book", ["How?", "Which?", "Only you can read this.", "Nothing you write is stored"]),
     ],
 )
 def test_every_lesson_kind_is_drawn_by_the_learner_templates(
