@@ -1,133 +1,50 @@
 """The preview app: one course folder served to one author as a learner's tablet shows it.
 
 It has the learner's URLs, templates, sanitizer and `CSP` policies, and none of a
-facility: no database, no keys, no trust, no sign-in. Only the page frame differs (a
-banner saying nothing is saved, and lint's problems with file and line), by swapping
-`base.html` for `preview/base.html` when the templates are loaded. The page script
-asks `/preview/changes` every second and reloads the page when a file in the folder
-changed. Forms still need a token (made per run) and a same-origin request: another web
-page open in the author's browser must not post to the preview.
+facility: no database, no keys, no trust, no sign-in (the pages are in `pages`, their
+frame in `frame`). Here: the route table, the plumbing every request goes through, the
+course files, the page script's events and `/preview/changes`, which the page asks every
+second to reload itself when a file in the folder changed. Forms still need a token
+(made per run) and a same-origin request: another web page open in the author's
+browser must not post to the preview.
 """
 
 from __future__ import annotations
 
-import functools
 import hmac
 import json
 import os
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
-import jinja2
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from server.core.errors import (
-    N_,
-    BadRequest,
-    ConfigError,
-    CSRFError,
-    HTTPError,
-    NotFound,
-    ValidationError,
-)
-from server.core.settings import SUPPORTED_LANGUAGES
-from server.learning import quizzes, visibility, workbooks
-from server.learning.visibility import Lesson
-from server.people.accounts import TEXT_SIZES
+from server.core.errors import N_, BadRequest, ConfigError, CSRFError, HTTPError, NotFound
 from server.web import csrf, i18n
 from server.web.headers import CSP, SecurityHeadersMiddleware
-from server.web.lessonpage import course_url, lesson_url, media_url
-from server.web.plumbing import MAX_FORM_BODY, MAX_FORM_FIELDS, MAX_JSON_BODY, safe_next
-from server.web.preview.course import CourseWatcher, PreviewCourse
-from server.web.preview.learner import PreviewLearner, workbook_page
-from server.web.templating import STATIC_DIR, TEMPLATE_DIR, Templates
-
-CHANGES_URL = "/preview/changes"
-FOLDER_VARIABLE = "STEPSTONE_PREVIEW_FOLDER"
-_SWAPPED = {"base.html": "preview/base.html"}
-
-
-class _PreviewLoader(jinja2.FileSystemLoader):
-    """The learner templates, each drawn in the preview's frame instead of the server's."""
-
-    def get_source(
-        self, environment: jinja2.Environment, template: str
-    ) -> tuple[str, str, Callable[[], bool]]:
-        return super().get_source(environment, _SWAPPED.get(template, template))
-
-
-@functools.cache
-def preview_templates() -> Templates:
-    """The learner templates in the preview's frame, compiled once per process."""
-    templates = Templates()
-    # Set before the first template is loaded; Jinja keys its cache by the loader.
-    templates.env.loader = _PreviewLoader(TEMPLATE_DIR)
-    return templates
-
-
-@dataclass
-class Preview:
-    """What every request of one preview reaches."""
-
-    watcher: CourseWatcher
-    learner: PreviewLearner
-    templates: Templates
-    token: str
-
-    def language(self, course: PreviewCourse) -> str:
-        if self.learner.language is not None:
-            return self.learner.language
-        wanted = course.course.language.split("-")[0] if course.course else ""
-        return wanted if wanted in SUPPORTED_LANGUAGES else "en"
-
-
-@dataclass
-class Page:
-    """One request, as a preview view sees it."""
-
-    request: Request
-    preview: Preview
-    course: PreviewCourse
-    form: FormData
-
-    def values(self) -> dict[str, list[str]]:
-        found: dict[str, list[str]] = {}
-        for name, value in self.form.multi_items():
-            if isinstance(value, str):
-                found.setdefault(name, []).append(value[: workbooks.MAX_TEXT + 1])
-        return found
-
-    def lesson(self) -> tuple[list[Lesson], Lesson]:
-        lessons = self.course.lessons
-        return lessons, visibility.lesson_of(lessons, self.request.path_params["key"])
-
-    def render(self, name: str, context: dict[str, Any], status: int = 200) -> Response:
-        base = {
-            "req": self,
-            "user": self.preview.learner,
-            "language": self.preview.language(self.course),
-            "csrf_token": lambda: self.preview.token,
-            "facility_name": "Stepstone",
-            "notice": self.request.query_params.get("notice", ""),
-            "preview": self.course,
-            "changes_url": CHANGES_URL,
-            "reload_url": self.request.url.path,
-        }
-        return self.preview.templates.response(self.request, name, base | context, status)
-
-
-View = Callable[[Page], Response]
+from server.web.plumbing import MAX_FORM_BODY, MAX_FORM_FIELDS, MAX_JSON_BODY
+from server.web.preview import pages
+from server.web.preview.course import CourseWatcher
+from server.web.preview.frame import (
+    CHANGES_URL,
+    FOLDER_VARIABLE,
+    Page,
+    Preview,
+    View,
+    preview_templates,
+)
+from server.web.preview.learner import PreviewLearner
+from server.web.templating import STATIC_DIR
 
 
 def _view(view: View) -> Callable[[Request], Awaitable[Response]]:
@@ -171,187 +88,6 @@ def _form(body: bytes) -> FormData:
 def _check_token(preview: Preview, token: Any) -> None:
     if not isinstance(token, str) or not hmac.compare_digest(token, preview.token):
         raise CSRFError()
-
-
-def _course_page(page: Page) -> Response:
-    course = page.course.course
-    if course is None:
-        return page.render("preview/unreadable.html", {})
-    if page.request.path_params.get("course_id", course.course_id) != course.course_id:
-        return RedirectResponse(course_url(course.course_id), 303)  # the id was edited
-    lessons = page.course.lessons
-    return page.render(
-        "learn/course.html",
-        {
-            "course": course,
-            "lessons": lessons,
-            "state": page.preview.learner.course_progress(lessons),
-            "certificate": None,
-        },
-    )
-
-
-def _lesson_context(page: Page, lessons: list[Lesson], lesson: Lesson) -> dict[str, Any]:
-    course, assets = page.course.course, page.course.assets
-    assert course is not None
-    index = lessons.index(lesson)
-    context: dict[str, Any] = {
-        "course": course,
-        "lesson": lesson,
-        "lessons": lessons,
-        "index": index,
-        "previous": lessons[index - 1] if index > 0 else None,
-        "following": lessons[index + 1] if index + 1 < len(lessons) else None,
-        "state": page.preview.learner.lesson_state(lesson),
-        "html": page.course.html.get(lesson.key, ""),
-        "event_id": secrets.token_urlsafe(12),
-        "lesson_url": lesson_url(course.course_id, lesson.key),
-        "course_url": course_url(course.course_id),
-        "text_sizes": TEXT_SIZES,
-        "reload_url": lesson_url(course.course_id, lesson.key),
-    }
-    if lesson.kind in {"video", "audio", "pdf"}:
-        context["media"] = assets.get(lesson.data.media)
-        context["media_src"] = media_url(assets.get(lesson.data.media))
-        context["captions"] = [
-            {"src": media_url(assets.get(c.src)), "language": c.language, "label": c.label}
-            for c in lesson.data.captions
-            if assets.get(c.src)
-        ]
-        context["poster"] = media_url(assets.get(lesson.data.poster))
-    if lesson.kind == "quiz":
-        context.update(_quiz_context(page, lesson))
-    if lesson.kind == "workbook":
-        context.update(
-            prompts=workbooks.prompts_of(lesson),
-            shown_visibility=workbooks.shown_visibility,
-            draft=None,
-            sent=[],
-            writing=True,
-        )
-    return context
-
-
-def _quiz_context(page: Page, lesson: Lesson) -> dict[str, Any]:
-    quiz = quizzes.quiz_of(lesson)
-    history = page.preview.learner.attempts(lesson.key)
-    attempt = history[0] if history else None
-    results = {}
-    if attempt is not None:
-        for q in quiz.questions:
-            if attempt.submitted or q.key in attempt.checked:
-                answer = attempt.answers.get(q.key)
-                results[q.key] = {
-                    "correct": quizzes.is_correct(q, answer),
-                    "notes": quizzes.feedback_for(q, answer),
-                }
-    history = [a for a in history if a.submitted]
-    return {"quiz": quiz, "attempt": attempt, "history": history, "results": results}
-
-
-def _lesson_page(page: Page) -> Response:
-    if page.course.course is None:
-        return page.render("preview/unreadable.html", {})
-    lessons, lesson = page.lesson()
-    response = page.render("learn/lesson.html", _lesson_context(page, lessons, lesson))
-    if lesson.kind == "pdf":
-        CSP.PDF_LESSON.apply(response)
-    return response
-
-
-def _after(page: Page, lessons: list[Lesson], lesson: Lesson, notice: str) -> Response:
-    assert page.course.course is not None  # `_posted_lesson` found the lesson in it
-    course_id = page.course.course.course_id
-    index = lessons.index(lesson)
-    target = (
-        lesson_url(course_id, lessons[index + 1].key)
-        if index + 1 < len(lessons)
-        else course_url(course_id)
-    )
-    return RedirectResponse(f"{target}?notice={notice}", 303)
-
-
-def _lesson_done(page: Page) -> Response:
-    lessons, lesson = _posted_lesson(page)
-    page.preview.learner.finish(lesson.key)
-    return _after(page, lessons, lesson, "lesson-done")
-
-
-def _posted_lesson(page: Page, kind: str | None = None) -> tuple[list[Lesson], Lesson]:
-    if page.course.course is None:
-        raise NotFound()
-    lessons, lesson = page.lesson()
-    if kind is not None and lesson.kind != kind:
-        raise NotFound()
-    return lessons, lesson
-
-
-def _quiz_action(page: Page) -> Response:
-    lessons, lesson = _posted_lesson(page, "quiz")
-    action = page.form.get("action", "")
-    url = page.request.url.path.removesuffix("/quiz")
-    learner = page.preview.learner
-    try:
-        if isinstance(action, str) and action.startswith("check:"):
-            key = action.removeprefix("check:")
-            learner.check(lesson, key, page.values())
-            return RedirectResponse(f"{url}#question-{key}", 303)
-        if action == "submit":
-            learner.submit(lesson, page.values())
-            return RedirectResponse(f"{url}#result", 303)
-        if action == "retry":
-            learner.retry(lesson)
-            return RedirectResponse(f"{url}#quiz", 303)
-    except ValidationError as exc:
-        context = _lesson_context(page, lessons, lesson) | {"error": exc.message}
-        return page.render("learn/lesson.html", context, 400)
-    raise BadRequest()
-
-
-def _workbook_action(page: Page) -> Response:
-    lessons, lesson = _posted_lesson(page, "workbook")
-    context = _lesson_context(page, lessons, lesson)
-    send = page.form.get("action") == "submit"
-    try:
-        _, shown = workbook_page(lesson, page.values(), send)
-    except ValidationError as exc:
-        return page.render("learn/lesson.html", context | {"error": exc.message}, 400)
-    notice = "preview-sent" if send else "preview-saved"
-    return page.render("learn/lesson.html", context | shown | {"notice": notice})
-
-
-def _to_lesson(page: Page) -> Response:
-    """A form's address opened by GET (the language switch of a page drawn from a form
-    goes back to that address): the lesson itself."""
-    path = page.request.url.path
-    return RedirectResponse(path.removesuffix("/quiz").removesuffix("/workbook"), 303)
-
-
-def _choose_language(page: Page) -> Response:
-    language = page.form.get("language")
-    if isinstance(language, str) and language in SUPPORTED_LANGUAGES:
-        page.preview.learner.language = language
-    return _back(page, "/")
-
-
-def _text_size(page: Page) -> Response:
-    size = page.form.get("size")
-    if not isinstance(size, str) or size not in TEXT_SIZES:
-        raise BadRequest()
-    page.preview.learner.text_size = size
-    return _back(page, "/learn")
-
-
-def _back(page: Page, under: str) -> Response:
-    wanted = page.form.get("next")
-    return RedirectResponse(safe_next(wanted if isinstance(wanted, str) else "", under=under), 303)
-
-
-def _home(page: Page) -> Response:
-    course = page.course.course
-    if course is None:
-        return page.render("preview/unreadable.html", {})
-    return RedirectResponse(course_url(course.course_id), 303)
 
 
 def _media(page: Page) -> Response:
@@ -444,17 +180,17 @@ def routes() -> list[BaseRoute]:
     lesson = "/learn/courses/{course_id}/lessons/{key}"
     get, post = ["GET"], ["POST"]
     return [
-        Route("/", _view(_home), methods=get),
-        Route("/learn", _view(_home), methods=get),
-        Route("/learn/courses/{course_id}", _view(_course_page), methods=get),
-        Route(lesson, _view(_lesson_page), methods=get),
-        Route(f"{lesson}/done", _view(_lesson_done), methods=post),
-        Route(f"{lesson}/quiz", _view(_quiz_action), methods=post),
-        Route(f"{lesson}/workbook", _view(_workbook_action), methods=post),
-        Route(f"{lesson}/quiz", _view(_to_lesson), methods=get),
-        Route(f"{lesson}/workbook", _view(_to_lesson), methods=get),
-        Route("/learn/text-size", _view(_text_size), methods=post),
-        Route("/language", _view(_choose_language), methods=post),
+        Route("/", _view(pages.home), methods=get),
+        Route("/learn", _view(pages.home), methods=get),
+        Route("/learn/courses/{course_id}", _view(pages.course_page), methods=get),
+        Route(lesson, _view(pages.lesson_page), methods=get),
+        Route(f"{lesson}/done", _view(pages.lesson_done), methods=post),
+        Route(f"{lesson}/quiz", _view(pages.quiz_action), methods=post),
+        Route(f"{lesson}/workbook", _view(pages.workbook_action), methods=post),
+        Route(f"{lesson}/quiz", _view(pages.to_lesson), methods=get),
+        Route(f"{lesson}/workbook", _view(pages.to_lesson), methods=get),
+        Route("/learn/text-size", _view(pages.text_size), methods=post),
+        Route("/language", _view(pages.choose_language), methods=post),
         Route("/api/events", _events, methods=post),
         Route("/media/{token}/{name}", _view(_media), methods=get),
         Route(CHANGES_URL, _view(_changes), methods=get),

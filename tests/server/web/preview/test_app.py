@@ -13,7 +13,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from server.web.headers import CSP
-from server.web.preview.app import CHANGES_URL, create_preview_app
+from server.web.preview.app import create_preview_app
+from server.web.preview.frame import CHANGES_URL
 from tests.server.web.preview.folder import COURSE_ID, KINDS, lesson_url, write_preview_course
 
 COURSE_URL = f"/learn/courses/{COURSE_ID}"
