@@ -99,11 +99,10 @@ class PreviewLearner:
             self._open_attempt(lesson.key)
 
 
-def workbook_page(
-    lesson: Lesson, values: Mapping[str, list[str]], send: bool
-) -> tuple[workbooks.Entry, dict[str, Any]]:
-    """The entry a learner's save (or send) would make from the form, checked by the
-    learner's rules and stored nowhere; the page shows it back once."""
+def workbook_page(lesson: Lesson, values: Mapping[str, list[str]], send: bool) -> dict[str, Any]:
+    """The workbook part of the page a learner sees after saving (or sending) the form:
+    the entry it would make, checked by the learner's rules and stored nowhere; the page
+    shows it back once."""
     prompts = workbooks.prompts_of(lesson)
     raw = workbooks.from_form(prompts, values)
     answers: dict[str, workbooks.AnswerValue] = {}
@@ -124,5 +123,5 @@ def workbook_page(
         feedback="",
     )
     if send:
-        return entry, {"draft": None, "sent": [entry], "writing": False}
-    return entry, {"draft": entry, "sent": [], "writing": True}
+        return {"draft": None, "sent": [entry], "writing": False}
+    return {"draft": entry, "sent": [], "writing": True}

@@ -161,7 +161,7 @@ def workbook_action(page: Page) -> Response:
     context = _lesson_context(page, lessons, lesson)
     send = page.form.get("action") == "submit"
     try:
-        _, shown = workbook_page(lesson, page.values(), send)
+        shown = workbook_page(lesson, page.values(), send)
     except ValidationError as exc:
         return page.render("learn/lesson.html", context | {"error": exc.message}, 400)
     notice = "preview-sent" if send else "preview-saved"

@@ -297,3 +297,13 @@ def test_a_course_file_swapped_for_a_link_is_not_sent(client: TestClient, folder
     pic.symlink_to(outside)
     assert client.get(picture).status_code == 404
     assert "media/pic.png" in client.get(lesson_url("intro")).text  # lint says why
+
+
+def test_the_text_size_buttons_work_for_the_rest_of_the_preview(client: TestClient) -> None:
+    url = lesson_url("intro")
+    bigger = client.post(
+        "/learn/text-size", data={"csrf_token": token(client, url), "size": "larger", "next": url}
+    )
+    assert bigger.url.path == url
+    assert 'class="text-larger"' in bigger.text
+    assert 'class="text-larger"' in client.get(lesson_url("check")).text
