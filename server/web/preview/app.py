@@ -23,13 +23,22 @@ from urllib.parse import parse_qsl
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from server.core.errors import N_, BadRequest, ConfigError, CSRFError, HTTPError, NotFound
+from server.core.errors import (
+    N_,
+    BadRequest,
+    ConfigError,
+    CSRFError,
+    HTTPError,
+    NotFound,
+    PayloadTooLarge,
+)
 from server.web import csrf, i18n
 from server.web.headers import CSP, SecurityHeadersMiddleware
 from server.web.plumbing import MAX_FORM_BODY, MAX_FORM_FIELDS, MAX_JSON_BODY
@@ -70,12 +79,14 @@ def _run(view: View, request: Request, preview: Preview, form: FormData) -> Resp
 
 
 async def _body(request: Request, limit: int) -> bytes:
-    body = b""
+    """The body, refused (413) once it passes `limit` bytes."""
+    chunks, size = [], 0
     async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise BadRequest(N_("What you sent is too big."))
-    return body
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge()
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _form(body: bytes) -> FormData:
@@ -168,6 +179,20 @@ async def _error(request: Request, exc: Exception) -> Response:
     return await run_in_threadpool(_error_page, request, preview, exc)
 
 
+async def _no_route(request: Request, exc: Exception) -> Response:
+    """An address or a method the preview does not answer, as the learner's error page."""
+    assert isinstance(exc, HTTPException)
+    refusal = HTTPError(_ROUTE_MESSAGES.get(exc.status_code))
+    refusal.status = exc.status_code
+    return await _error(request, refusal)
+
+
+_ROUTE_MESSAGES = {
+    404: N_("We could not find this page."),
+    405: N_("This page cannot be used that way."),
+}
+
+
 def _error_page(request: Request, preview: Preview, exc: HTTPError) -> Response:
     course = preview.watcher.current()
     i18n.set_language(preview.language(course))
@@ -203,7 +228,7 @@ def create_preview_app(folder: Path) -> Starlette:
     app = Starlette(
         routes=routes(),
         middleware=[Middleware(SecurityHeadersMiddleware, https=False)],
-        exception_handlers={HTTPError: _error},
+        exception_handlers={HTTPError: _error, HTTPException: _no_route},
     )
     app.state.preview = Preview(
         CourseWatcher(folder), PreviewLearner(), preview_templates(), secrets.token_urlsafe(32)

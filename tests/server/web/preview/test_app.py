@@ -307,3 +307,16 @@ def test_the_text_size_buttons_work_for_the_rest_of_the_preview(client: TestClie
     assert bigger.url.path == url
     assert 'class="text-larger"' in bigger.text
     assert 'class="text-larger"' in client.get(lesson_url("check")).text
+
+
+def test_an_unknown_address_or_method_is_the_learners_error_page(client: TestClient) -> None:
+    page = client.get("/admin")
+    assert page.status_code == 404
+    assert "We could not find this page." in page.text and BANNER in page.text
+    assert client.get(f"{lesson_url('intro')}/done").status_code == 405
+    too_big = client.post(
+        f"{lesson_url('intro')}/done",
+        content=b"x" * (1024 * 1024 + 1),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert too_big.status_code == 413
