@@ -73,18 +73,26 @@ def test_an_author_previews_edits_and_sees_lint(
     expect(page.locator("#question-sky")).to_contain_text("On a clear day it is.")
 
     # The author saves a lesson file: the open page reloads with the new words.
+    # Where the author was reading stays in view.
+    page.set_viewport_size({"width": 800, "height": 400})
     page.goto(base + lesson_url("intro"))
     expect(page.get_by_role("heading", name="Welcome", exact=True)).to_be_visible()
+    page.get_by_role("heading", name="Next steps").scroll_into_view_if_needed()
+    page.evaluate("window.scrollBy(0, 100)")
+    scrolled = page.evaluate("window.scrollY")
+    assert scrolled > 0
     intro = folder / "lessons" / "01-intro.md"
     intro.write_text(intro.read_text().replace("# Welcome", "# Welcome to fractions"))
-    expect(page.get_by_role("heading", name="Welcome to fractions")).to_be_visible(timeout=10_000)
+    expect(page.get_by_role("heading", name="Welcome to fractions")).to_be_attached(timeout=10_000)
+    page.wait_for_load_state("load")  # the page script, which scrolls, has run
+    assert abs(page.evaluate("window.scrollY") - scrolled) < 50
 
     # A mistake: the next reload lists it, with its file and line, above the lesson.
     intro.write_text(intro.read_text() + "\n![A chart](../media/chart.png)\n")
     problems = page.locator("#preview-problems")
     expect(problems).to_contain_text("lessons/01-intro.md:18", timeout=10_000)
     expect(problems).to_contain_text("'media/chart.png' not found in the course folder")
-    expect(page.get_by_role("heading", name="Welcome to fractions")).to_be_visible()
+    expect(page.get_by_role("heading", name="Welcome to fractions")).to_be_attached()
 
     # In Spanish, too.
     page.get_by_role("button", name="Español").click()
