@@ -20,6 +20,7 @@ from server import __version__
 from server.cli.content import content_cli, sync_cli, trust_cli
 from server.cli.demo import SOURCE_COURSES, publish_demo_courses
 from server.cli.ops import backup_cli, check_cli, restore_cli
+from server.cli.preview import preview
 from server.cli.review import review_cli
 from server.cli.search import search_cli
 from server.cli.serving import run_server
@@ -456,6 +457,8 @@ def show_settings() -> None:
         click.echo(f"{name:<34} {default:<22} {help_text}")
 
 
+# The preview serves learner pages, so it lives in the server; the rest of `package` does not.
+package_cli.add_command(preview)
 cli.add_command(package_cli)
 cli.add_command(publisher_cli)
 cli.add_command(trust_cli)

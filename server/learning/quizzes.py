@@ -122,6 +122,12 @@ def feedback_for(question: Question, answer: Answer) -> list[str]:
     return [note for note in notes if note]
 
 
+def score_of(quiz: Quiz, answers: dict[str, Answer]) -> float:
+    """The percent of questions answered right (a quiz without questions scores 100)."""
+    right = sum(1 for q in quiz.questions if is_correct(q, answers.get(q.key)))
+    return round(100 * right / len(quiz.questions), 1) if quiz.questions else 100.0
+
+
 @dataclass
 class Attempt:
     id: int
@@ -267,8 +273,7 @@ def submit(
             ).fetchone()
             return _attempt(row) if row is not None else attempt
         _answers_from(quiz, form_values, attempt)
-        right = sum(1 for q in quiz.questions if is_correct(q, attempt.answers.get(q.key)))
-        attempt.score = round(100 * right / len(quiz.questions), 1) if quiz.questions else 100.0
+        attempt.score = score_of(quiz, attempt.answers)
         attempt.passed = attempt.score >= quiz.pass_mark
         attempt.submitted_at = clock.iso()
         _save(db, attempt)

@@ -73,6 +73,13 @@ def _render(
     store: ContentStore, html_sha256: str, assets: dict[str, dict[str, Any]], course_id: str
 ) -> Markup:
     html = Path(store.path_for(html_sha256)).read_text(encoding="utf-8")
+    return link_lesson_html(html, assets, course_id)
+
+
+def link_lesson_html(html: str, assets: dict[str, dict[str, Any]], course_id: str) -> Markup:
+    """Sanitized lesson HTML with its package-relative links made into this server's
+    URLs; a link to a file the course does not have is dropped. Only for HTML that the
+    sanitizer produced."""
 
     def media(match: re.Match[str]) -> str:
         url = media_url(assets.get("media/" + match.group(2)))
@@ -83,4 +90,4 @@ def _render(
 
     html = _MEDIA_ATTR.sub(media, html)
     html = _LESSON_LINK.sub(lesson, html)
-    return Markup(html)  # noqa: S704 - sanitized at build and again at import
+    return Markup(html)  # noqa: S704 - the caller's HTML is the sanitizer's output

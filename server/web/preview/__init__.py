@@ -1,0 +1,1 @@
+"""The author's preview: a course folder shown as a learner's tablet shows it."""

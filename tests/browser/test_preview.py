@@ -1,0 +1,106 @@
+"""The author's preview in Chromium: `stepstone package preview` as a real server, a
+quiz answered, a lesson file edited on disk and the page reloading by itself, and a lint
+error turning up on the page; nothing loaded from elsewhere, the policy never broken."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, expect
+
+from tests.browser.conftest import axe_report, watch
+from tests.live import ROOT, free_port
+from tests.server.web.preview.folder import lesson_url, write_preview_course
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def preview(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """`stepstone package preview` of a new course folder; yields its URL and the folder."""
+    folder = write_preview_course(tmp_path / "course")
+    port = free_port()
+    log = tmp_path / "preview.log"
+    command = [sys.executable, "-m", "server", "package", "preview", str(folder)]
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [*command, "--port", str(port)], stdout=output, stderr=subprocess.STDOUT, cwd=ROOT
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(base + "/preview/changes", timeout=5)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise AssertionError("preview did not start:\n" + log.read_text()) from None
+                time.sleep(0.05)
+        yield base, folder
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_an_author_previews_edits_and_sees_lint(
+    browser: Browser, preview: tuple[str, Path]
+) -> None:
+    base, folder = preview
+    context = browser.new_context()
+    watched = watch(context, base)
+    page = watched.page
+
+    page.goto(base + "/")
+    expect(page.get_by_text("Preview — nothing is saved.")).to_be_visible()
+    expect(page.get_by_role("heading", name="Test course", exact=True)).to_be_visible()
+
+    # A quiz, answered the way a learner answers it.
+    page.goto(base + lesson_url("check"))
+    question = page.locator("#question-pick")
+    question.get_by_label("1/2", exact=True).check()
+    question.get_by_role("button", name="Check my answer").click()
+    expect(page.locator("#question-pick")).to_contain_text("Yes: one of two parts.")
+    page.locator("#question-sky").get_by_label("True", exact=True).check()
+    page.get_by_role("button", name="Finish the quiz").click()
+    expect(page.get_by_role("heading", name="Your score: 50%")).to_be_visible()
+    expect(page.locator("#question-sky")).to_contain_text("On a clear day it is.")
+
+    # The author saves a lesson file: the open page reloads with the new words.
+    # Where the author was reading stays in view.
+    page.set_viewport_size({"width": 800, "height": 400})
+    page.goto(base + lesson_url("intro"))
+    expect(page.get_by_role("heading", name="Welcome", exact=True)).to_be_visible()
+    page.get_by_role("heading", name="Next steps").scroll_into_view_if_needed()
+    page.evaluate("window.scrollBy(0, 100)")
+    scrolled = page.evaluate("window.scrollY")
+    assert scrolled > 0
+    intro = folder / "lessons" / "01-intro.md"
+    intro.write_text(intro.read_text().replace("# Welcome", "# Welcome to fractions"))
+    expect(page.get_by_role("heading", name="Welcome to fractions")).to_be_attached(timeout=10_000)
+    page.wait_for_load_state("load")  # the page script, which scrolls, has run
+    assert abs(page.evaluate("window.scrollY") - scrolled) < 50
+
+    # A mistake: the next reload lists it, with its file and line, above the lesson.
+    intro.write_text(intro.read_text() + "\n![A chart](../media/chart.png)\n")
+    problems = page.locator("#preview-problems")
+    expect(problems).to_contain_text("lessons/01-intro.md:18", timeout=10_000)
+    expect(problems).to_contain_text("'media/chart.png' not found in the course folder")
+    expect(page.get_by_role("heading", name="Welcome to fractions")).to_be_attached()
+
+    # In Spanish, too.
+    page.get_by_role("button", name="Español").click()
+    expect(page.get_by_text("Vista previa: no se guarda nada.")).to_be_visible()
+
+    assert watched.csp_violations() == []
+    assert watched.foreign_requests() == []
+    context.close()
+
+    found = axe_report(browser, [base + lesson_url("intro"), base + lesson_url("check")], None)
+    assert found == {base + lesson_url("intro"): [], base + lesson_url("check"): []}
