@@ -18,6 +18,7 @@ REMOVED = "removed"
 FOLDED = "folded"
 
 CONTEXT_WORDS = 8  # unchanged words kept on each side of a change
+MAX_WORD_PAIRS = 4_000_000  # words compared one to one in a changed block (about 0.5 s)
 
 
 @dataclass(frozen=True)
@@ -33,20 +34,57 @@ class Run:
 def word_diff(before: str, after: str, context: int = CONTEXT_WORDS) -> tuple[Run, ...]:
     """The runs that turn ``before`` into ``after``, unchanged stretches folded beyond
     ``context`` words from a change. Equal texts give one folded run (or none if empty)."""
-    old, new = before.split(), after.split()
-    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
-    codes = matcher.get_opcodes()
+    pieces = _pieces(before, after)
     runs: list[Run] = []
-    for index, (tag, i1, i2, j1, j2) in enumerate(codes):
-        if tag == "equal":
-            first, last = index == 0, index == len(codes) - 1
-            runs += _unchanged(old[i1:i2], keep_head=not first, keep_tail=not last, context=context)
-            continue
-        if i2 > i1:
-            runs.append(Run(REMOVED, " ".join(old[i1:i2]), i2 - i1))
-        if j2 > j1:
-            runs.append(Run(ADDED, " ".join(new[j1:j2]), j2 - j1))
+    for index, (kind, words) in enumerate(pieces):
+        if kind == SAME:
+            first, last = index == 0, index == len(pieces) - 1
+            runs += _unchanged(words, keep_head=not first, keep_tail=not last, context=context)
+        else:
+            runs.append(Run(kind, " ".join(words), len(words)))
     return tuple(runs)
+
+
+def _pieces(before: str, after: str) -> list[tuple[str, list[str]]]:
+    """Same, removed and added words in order, neighbours of one kind merged.
+
+    Comparing every word with every word costs the product of the lengths (seconds for
+    a long PDF), so lines are matched first and words only inside lines that changed;
+    a changed block too big even for that is shown as removed, then added, whole."""
+    pieces: list[tuple[str, list[str]]] = []
+
+    def add(kind: str, words: list[str]) -> None:
+        if not words:
+            return
+        if pieces and pieces[-1][0] == kind:
+            pieces[-1][1].extend(words)
+        else:
+            pieces.append((kind, list(words)))
+
+    old_lines, new_lines = _lines(before), _lines(after)
+    lines = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
+    for tag, i1, i2, j1, j2 in lines.get_opcodes():
+        old = [w for line in old_lines[i1:i2] for w in line.split()]
+        new = [w for line in new_lines[j1:j2] for w in line.split()]
+        if tag == "equal":
+            add(SAME, old)
+        elif len(old) * len(new) > MAX_WORD_PAIRS:
+            add(REMOVED, old)
+            add(ADDED, new)
+        else:
+            words = difflib.SequenceMatcher(None, old, new, autojunk=False)
+            for wtag, a1, a2, b1, b2 in words.get_opcodes():
+                if wtag == "equal":
+                    add(SAME, old[a1:a2])
+                else:
+                    add(REMOVED, old[a1:a2])
+                    add(ADDED, new[b1:b2])
+    return pieces
+
+
+def _lines(text: str) -> list[str]:
+    """Non-empty lines with their spacing made plain, so layout alone matches."""
+    return [" ".join(line.split()) for line in text.splitlines() if line.strip()]
 
 
 def changed(runs: tuple[Run, ...]) -> bool:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from content.format import textdiff
 from content.format.textdiff import ADDED, FOLDED, REMOVED, SAME, Run, changed, word_diff
 
 
@@ -47,3 +50,17 @@ def test_equal_texts_fold_whole_and_empty_texts_give_nothing() -> None:
 def test_markup_in_the_text_stays_text() -> None:
     runs = word_diff("see <b>this</b>", "see <script>x</script>")
     assert _show(runs) == "see -[<b>this</b>] +[<script>x</script>]"  # escaped by the page
+
+
+def test_lines_are_matched_first_then_words_inside_changed_lines() -> None:
+    before = "one two three\nfour five six\nseven eight nine"
+    after = "one two three\nfour FIVE six\nseven eight nine"
+    assert _show(word_diff(before, after, context=1)) == "…3… four -[five] +[FIVE] six …3…"
+
+
+def test_a_changed_block_too_big_to_compare_word_by_word_is_shown_whole(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(textdiff, "MAX_WORD_PAIRS", 8)
+    before, after = "keep\na b c", "keep\na X c"
+    assert _show(word_diff(before, after)) == "keep -[a b c] +[a X c]"
