@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import html
 import re
+import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -216,3 +218,18 @@ def test_a_pending_version_cannot_be_retired_and_an_approved_one_can(
     assert "Waiting for review" in _text(pending)
     live = client.get(f"/admin/content/versions/{reviewed.live}").text
     assert f"/admin/content/versions/{reviewed.live}/retire" in live
+
+
+def test_a_full_disk_does_not_keep_the_reviewer_from_the_pdf_text(
+    database: Database, settings: Settings, reviewed: Reviewed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full() -> Iterator[None]:
+        error = sqlite3.OperationalError("database or disk is full")
+        error.sqlite_errorcode = sqlite3.SQLITE_FULL
+        raise error
+
+    monkeypatch.setattr(database, "write", full)
+    review = content_review.load_review(database, content_store(settings), reviewed.pending)
+    [sheet] = [lesson for lesson in review.lessons if lesson.kind == "pdf"]
+    assert sheet.pdf is not None and sheet.pdf.pages == PDF_PAGES
+    assert database.query("SELECT * FROM pdf_text") == []  # read again next time
