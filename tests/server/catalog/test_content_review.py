@@ -20,7 +20,8 @@ from server.catalog.library import CatalogHooks
 from server.catalog.sync import content_store, sync_all
 from server.core.db import Database
 from server.core.settings import Settings
-from tests.conftest import People, sign_in
+from server.people.accounts import Role
+from tests.conftest import People, make_user, sign_in
 from tests.content.tuf.helpers import make_repo
 from tests.facility import ADMIN, trust_ngo
 from tests.server.catalog.review_course import COURSE_ID, PDF_PAGES, review_package
@@ -233,3 +234,14 @@ def test_a_full_disk_does_not_keep_the_reviewer_from_the_pdf_text(
     [sheet] = [lesson for lesson in review.lessons if lesson.kind == "pdf"]
     assert sheet.pdf is not None and sheet.pdf.pages == PDF_PAGES
     assert database.query("SELECT * FROM pdf_text") == []  # read again next time
+
+
+def test_a_spanish_speaking_reviewer_reads_the_changes_in_spanish(
+    client: TestClient, database: Database, reviewed: Reviewed
+) -> None:
+    sign_in(client, make_user(database, Role.ADMIN, "jefa", language="es"))
+    text = _text(client.get(f"/admin/content/versions/{reviewed.pending}").text)
+    assert "Estado Espera revisión" in text
+    assert "Pregunta 1, opción 2 cambiado A quitado: penny añadido: cent" in text
+    assert "antes: el estudiante y su maestro → ahora: solo el estudiante" in text
+    assert "Correcta: A cent" in text  # the course's own words stay as written
