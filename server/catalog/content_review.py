@@ -7,9 +7,17 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from content.format.lessondata import CourseInfo, stored_manifest
+from content.format.lessondata import CourseInfo, stored_lesson_data, stored_manifest
 from content.importing.store import ContentStore
-from server.catalog.review_diff import FileChange, LessonDiff, file_changes, lesson_diff
+from server.catalog.review_diff import (
+    FileChange,
+    ItemChange,
+    LessonDiff,
+    compare,
+    course_items,
+    file_changes,
+    lesson_diff,
+)
 from server.catalog.review_lessons import LessonView, file_url, lesson_views
 from server.core.db import Database
 from server.core.errors import N_, NotFound
@@ -42,6 +50,7 @@ class Review:
     course: CourseInfo
     lessons: list[LessonView]
     changes: list[LessonChange]
+    course_changes: list[ItemChange]  # the course's own texts, since the live version
     diffs: dict[str, LessonDiff]  # by lesson key, for changed lessons
     files: list[FileChange]  # files added, changed or removed since the live version
     flags: list[dict[str, Any]]
@@ -82,41 +91,56 @@ def load_review(database: Database, store: ContentStore, version_id: int) -> Rev
         live = dict(live_row) if live_row else None
     mine, assets = _lessons(database, version_id), _assets(database, version_id)
     views = lesson_views(database, store, version_id, list(mine.values()), assets)
-    theirs: dict[str, dict[str, Any]] = {}
-    diffs: dict[str, LessonDiff] = {}
-    files: list[FileChange] = []
-    if live is not None:
-        theirs, their_assets = _lessons(database, live["id"]), _assets(database, live["id"])
-        changed = [v for v in views if v.key in theirs and not _same(mine[v.key], theirs[v.key])]
-        befores = lesson_views(
-            database, store, live["id"], [theirs[v.key] for v in changed], their_assets
-        )
-        diffs = {v.key: lesson_diff(b, v) for b, v in zip(befores, changed, strict=True)}
-        files = file_changes(assets, their_assets)
-    changes = [_change(key, lesson, theirs.get(key)) for key, lesson in mine.items()]
-    changes += [
-        LessonChange(k, old["title"], "removed") for k, old in theirs.items() if k not in mine
-    ]
-    return Review(
-        version,
-        live,
-        stored_manifest(version["manifest"]).course,
-        views,
-        changes,
-        diffs,
-        files,
-        json.loads(version["review_flags"]),
+    course = stored_manifest(version["manifest"]).course
+    review = Review(
+        version, live, course, views, [], [], {}, [], json.loads(version["review_flags"])
     )
+    if live is None:
+        review.changes.extend(LessonChange(k, r["title"], "added") for k, r in mine.items())
+        return review
+    review.course_changes.extend(
+        compare(
+            course_items(live, stored_manifest(live["manifest"]).course),
+            course_items(version, course),
+        )[0]
+    )
+    theirs, their_assets = _lessons(database, live["id"]), _assets(database, live["id"])
+    changed = [
+        v
+        for v in views
+        if v.key in theirs and not _same(mine[v.key], assets, theirs[v.key], their_assets)
+    ]
+    befores = lesson_views(
+        database, store, live["id"], [theirs[v.key] for v in changed], their_assets
+    )
+    review.diffs.update({v.key: lesson_diff(b, v) for b, v in zip(befores, changed, strict=True)})
+    review.files.extend(file_changes(assets, their_assets))
+    for key, lesson in mine.items():
+        change = "added" if key not in theirs else "changed" if key in review.diffs else "same"
+        review.changes.append(LessonChange(key, lesson["title"], change))
+    review.changes.extend(
+        LessonChange(k, old["title"], "removed") for k, old in theirs.items() if k not in mine
+    )
+    return review
 
 
-def _same(lesson: dict[str, Any], before: dict[str, Any]) -> bool:
-    return all(lesson[f] == before[f] for f in ("title", "kind", "html_sha256", "data"))
-
-
-def _change(key: str, lesson: dict[str, Any], before: dict[str, Any] | None) -> LessonChange:
-    if before is None:
-        return LessonChange(key, lesson["title"], "added")
-    return LessonChange(key, lesson["title"], "same" if _same(lesson, before) else "changed")
+def _same(
+    lesson: dict[str, Any],
+    assets: dict[str, dict[str, Any]],
+    before: dict[str, Any],
+    their_assets: dict[str, dict[str, Any]],
+) -> bool:
+    """Whether a lesson is the same in two versions: its row, and the files it shows as
+    its own (a new PDF or captions file at the same path is a change to read)."""
+    if any(lesson[f] != before[f] for f in ("title", "kind", "html_sha256", "data")):
+        return False
+    data = stored_lesson_data(lesson["data"])
+    paths = [data.media, *(track.src for track in data.captions)]
+    return all(
+        (assets.get(p) or {}).get("sha256") == (their_assets.get(p) or {}).get("sha256")
+        for p in paths
+        if p
+    )
 
 
 def asset(database: Database, version_id: int, path: str) -> dict[str, Any]:

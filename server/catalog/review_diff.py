@@ -11,9 +11,11 @@ before and after. Files that changed are compared side by side by their path.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from content.format.lessondata import CourseInfo, QuizQuestion
 from content.format.textdiff import Run, changed, word_diff
 from server.catalog.review_lessons import LessonView
 from server.core.errors import N_
@@ -85,7 +87,8 @@ def lesson_items(lesson: LessonView) -> list[Item]:
                 (*k, "visibility"),
                 N_("Prompt %(n)s: who can read the answer"),
                 at,
-                p.visibility,
+                # what learners are told: anything but "educator" keeps the answer private
+                "educator" if p.visibility == "educator" else "private",
                 True,
             ),
             Item((*k, "hint"), N_("Prompt %(n)s: hint"), at, p.hint),
@@ -111,7 +114,7 @@ def lesson_items(lesson: LessonView) -> list[Item]:
     return [item for item in items if item.text or item.setting]
 
 
-def _question_items(n: int, key: str, q: Any) -> list[Item]:
+def _question_items(n: int, key: str, q: QuizQuestion) -> list[Item]:
     k, at = ("q", key), {"n": n}
     items = [
         Item((*k, "prompt"), N_("Question %(n)s"), at, q.prompt),
@@ -160,11 +163,25 @@ def _question_items(n: int, key: str, q: Any) -> list[Item]:
 
 def lesson_diff(before: LessonView, after: LessonView) -> LessonDiff:
     """What a reviewer must read to see how ``after`` differs from ``before``."""
-    old = {item.key: item for item in lesson_items(before)}
-    new = lesson_items(after)
+    changes, unchanged = compare(lesson_items(before), lesson_items(after))
+    return LessonDiff(after.key, after.title, changes, unchanged)
+
+
+def course_items(version: Mapping[str, Any], course: CourseInfo) -> list[Item]:
+    """The course's own texts, as its catalog page and card show them."""
+    return [
+        Item(("title",), N_("Title"), {}, str(version["title"])),
+        Item(("summary",), N_("Summary"), {}, str(version["summary"])),
+        Item(("keywords",), N_("Keywords"), {}, ", ".join(course.keywords)),
+    ]
+
+
+def compare(old_items: list[Item], new_items: list[Item]) -> tuple[list[ItemChange], int]:
+    """The items that were added, removed or changed, and how many stayed the same."""
+    old = {item.key: item for item in old_items}
     changes: list[ItemChange] = []
     unchanged = 0
-    for item in new:
+    for item in new_items:
         was = old.pop(item.key, None)
         if was is None:
             changes.append(_whole(item, ADDED))
@@ -183,7 +200,7 @@ def lesson_diff(before: LessonView, after: LessonView) -> LessonDiff:
             else:
                 unchanged += 1  # only the layout of its words changed
     changes += [_whole(item, REMOVED) for item in old.values()]
-    return LessonDiff(after.key, after.title, changes, unchanged)
+    return changes, unchanged
 
 
 def _whole(item: Item, change: str) -> ItemChange:

@@ -1,6 +1,7 @@
 """A course that uses every kind of question, prompt and media a reviewer must read, in
-two versions: the second changes a question, a choice, a prompt's visibility and a
-picture. Written from code (no binaries); the PDF is built here too."""
+two versions: the second changes a question, a choice, a prompt's visibility, a
+picture, a word of the PDF and the course's summary. Written from code (no binaries);
+the PDF is built here too."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ EN_VTT = (
     b"<v Ana>Count the coins</v>\n\n00:02.500 --> 00:04.000\nbefore you pay.\n"
 )
 PDF_PAGES = ("Budget worksheet: write your income", "Second page: list your bills")
+PDF_PAGES_V2 = ("Budget worksheet: write your income", "Second page: list your debts")
 LONG_TEXT = " ".join(f"word{n}" for n in range(60))
 
 
@@ -205,7 +207,7 @@ def write_review_course(root: Path, version: int) -> Path:
             "id": COURSE_ID,
             "version": version,
             "title": "Money sense",
-            "summary": "Plan and count your money.",
+            "summary": "Plan and count your money." if version == 1 else "Plan, count and save.",
             "keywords": ["budget", "coins"],
             "lessons": list(lessons),
         },
@@ -214,7 +216,7 @@ def write_review_course(root: Path, version: int) -> Path:
             "media/jar.png": PNG + bytes([version]) * 16,
             "media/shop.webm": WEBM,
             "media/shop.en.vtt": EN_VTT,
-            "media/budget.pdf": pdf_document(PDF_PAGES),
+            "media/budget.pdf": pdf_document(PDF_PAGES if version == 1 else PDF_PAGES_V2),
         },
     )
 

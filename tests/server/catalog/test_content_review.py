@@ -24,7 +24,12 @@ from server.people.accounts import Role
 from tests.conftest import People, make_user, sign_in
 from tests.content.tuf.helpers import make_repo
 from tests.facility import ADMIN, trust_ngo
-from tests.server.catalog.review_course import COURSE_ID, PDF_PAGES, review_package
+from tests.server.catalog.review_course import (
+    COURSE_ID,
+    PDF_PAGES,
+    PDF_PAGES_V2,
+    review_package,
+)
 
 
 @dataclass(frozen=True)
@@ -144,13 +149,18 @@ def test_pdf_text_is_read_once_and_kept(
 
     monkeypatch.setattr(review_lessons, "pdf_pages", counted)
     store = content_store(settings)
-    for version_id in (reviewed.live, reviewed.pending, reviewed.live):
+    for version_id, pages in [
+        (reviewed.live, PDF_PAGES),
+        (reviewed.pending, PDF_PAGES_V2),
+        (reviewed.live, PDF_PAGES),
+        (reviewed.pending, PDF_PAGES_V2),
+    ]:
         review = content_review.load_review(database, store, version_id)
         [sheet] = [lesson for lesson in review.lessons if lesson.kind == "pdf"]
-        assert sheet.pdf is not None and sheet.pdf.pages == PDF_PAGES
-    assert len(read) == 1  # both versions carry the same PDF: read once, then kept
-    kept = database.query("SELECT sha256 FROM pdf_text")
-    assert sheet.media is not None and [row["sha256"] for row in kept] == [sheet.media["sha256"]]
+        assert sheet.pdf is not None and sheet.pdf.pages == pages
+    # the pending review compares both files; after that each is read from the table
+    assert len(read) == 2
+    assert len(database.query("SELECT sha256 FROM pdf_text")) == 2
 
 
 def test_a_changed_quiz_shows_word_by_word_what_the_reviewer_must_check(
@@ -196,7 +206,19 @@ def test_a_prompt_made_private_and_a_new_picture_are_shown(
     )
     # lessons and files that did not change are not listed as changes
     assert "Changed: At the shop" not in text
-    assert "media/budget.pdf" not in files
+    assert "media/shop.webm" not in files
+
+
+def test_a_new_pdf_at_the_same_path_shows_its_changed_words(
+    client: TestClient, people: People, reviewed: Reviewed
+) -> None:
+    text = _text(_page(client, people, reviewed.pending))
+    assert "Changed: Budget sheet" in text
+    sheet = text[text.index("What changed in “Budget sheet”") :]
+    assert sheet.startswith(
+        "What changed in “Budget sheet” Text of the PDF changed Budget worksheet: write"
+        " your income Second page: list your removed: bills added: debts 2 other items"
+    )
 
 
 def test_long_unchanged_text_is_folded(
@@ -232,7 +254,7 @@ def test_a_full_disk_does_not_keep_the_reviewer_from_the_pdf_text(
     monkeypatch.setattr(database, "write", full)
     review = content_review.load_review(database, content_store(settings), reviewed.pending)
     [sheet] = [lesson for lesson in review.lessons if lesson.kind == "pdf"]
-    assert sheet.pdf is not None and sheet.pdf.pages == PDF_PAGES
+    assert sheet.pdf is not None and sheet.pdf.pages == PDF_PAGES_V2
     assert database.query("SELECT * FROM pdf_text") == []  # read again next time
 
 
@@ -245,3 +267,14 @@ def test_a_spanish_speaking_reviewer_reads_the_changes_in_spanish(
     assert "Pregunta 1, opción 2 cambiado A quitado: penny añadido: cent" in text
     assert "antes: el estudiante y su maestro → ahora: solo el estudiante" in text
     assert "Correcta: A cent" in text  # the course's own words stay as written
+
+
+def test_changes_to_the_courses_own_texts_are_shown(
+    client: TestClient, people: People, reviewed: Reviewed
+) -> None:
+    text = _text(_page(client, people, reviewed.pending))
+    course = text[text.index("What changed in the course's own texts") :]
+    course = course[: course.index("What changed in", 10)]
+    assert course.startswith("What changed in the course's own texts Summary changed")
+    assert "removed: count your money. added: save." in course
+    assert "Title" not in course and "Keywords" not in course  # the same in both
