@@ -92,17 +92,13 @@ def load_review(database: Database, store: ContentStore, version_id: int) -> Rev
     mine, assets = _lessons(database, version_id), _assets(database, version_id)
     views = lesson_views(database, store, version_id, list(mine.values()), assets)
     course = stored_manifest(version["manifest"]).course
-    review = Review(
-        version, live, course, views, [], [], {}, [], json.loads(version["review_flags"])
-    )
+    flags = json.loads(version["review_flags"])
     if live is None:
-        review.changes.extend(LessonChange(k, r["title"], "added") for k, r in mine.items())
-        return review
-    review.course_changes.extend(
-        compare(
-            course_items(live, stored_manifest(live["manifest"]).course),
-            course_items(version, course),
-        )[0]
+        added = [LessonChange(k, r["title"], "added") for k, r in mine.items()]
+        return Review(version, None, course, views, added, [], {}, [], flags)
+    course_changes, _ = compare(
+        course_items(live, stored_manifest(live["manifest"]).course),
+        course_items(version, course),
     )
     theirs, their_assets = _lessons(database, live["id"]), _assets(database, live["id"])
     changed = [
@@ -113,15 +109,14 @@ def load_review(database: Database, store: ContentStore, version_id: int) -> Rev
     befores = lesson_views(
         database, store, live["id"], [theirs[v.key] for v in changed], their_assets
     )
-    review.diffs.update({v.key: lesson_diff(b, v) for b, v in zip(befores, changed, strict=True)})
-    review.files.extend(file_changes(assets, their_assets))
-    for key, lesson in mine.items():
-        change = "added" if key not in theirs else "changed" if key in review.diffs else "same"
-        review.changes.append(LessonChange(key, lesson["title"], change))
-    review.changes.extend(
-        LessonChange(k, old["title"], "removed") for k, old in theirs.items() if k not in mine
-    )
-    return review
+    diffs = {v.key: lesson_diff(b, v) for b, v in zip(befores, changed, strict=True)}
+    changes = [
+        LessonChange(k, r["title"], "changed" if k in diffs else "same" if k in theirs else "added")
+        for k, r in mine.items()
+    ]
+    changes += [LessonChange(k, r["title"], "removed") for k, r in theirs.items() if k not in mine]
+    files = file_changes(assets, their_assets)
+    return Review(version, live, course, views, changes, course_changes, diffs, files, flags)
 
 
 def _same(
