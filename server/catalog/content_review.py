@@ -1,16 +1,24 @@
-"""What a reviewer sees: a version's lessons, what changed since the live version, flags."""
+"""What a reviewer sees: a version's lessons whole, what changed since the live version,
+flags; and the version list the review starts from."""
 
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from markupsafe import Markup
-
+from content.format.lessondata import CourseInfo, stored_lesson_data, stored_manifest
 from content.importing.store import ContentStore
+from server.catalog.review_diff import (
+    FileChange,
+    ItemChange,
+    LessonDiff,
+    compare,
+    course_items,
+    file_changes,
+    lesson_diff,
+)
+from server.catalog.review_lessons import LessonView, file_url, lesson_views
 from server.core.db import Database
 from server.core.errors import N_, NotFound
 
@@ -23,8 +31,6 @@ FLAG_LABELS = {
     "type-mismatch": N_("File type did not match"),
     "svg": N_("Drawing (SVG): open it and look at it"),
 }
-_MEDIA_ATTR = re.compile(r'(src|href)="media/([^"]+)"')
-_LESSON_LINK = re.compile(r'href="lessons/([a-z0-9][a-z0-9-]*)\.html(#[^"]*)?"')
 
 
 @dataclass(frozen=True)
@@ -36,11 +42,17 @@ class LessonChange:
 
 @dataclass(frozen=True)
 class Review:
+    """A version as its reviewer sees it: every lesson whole and, when another version
+    is live, what changed since it, item by item."""
+
     version: dict[str, Any]
     live: dict[str, Any] | None
-    lessons: list[dict[str, Any]]
+    course: CourseInfo
+    lessons: list[LessonView]
     changes: list[LessonChange]
-    new_media: list[dict[str, Any]]
+    course_changes: list[ItemChange]  # the course's own texts, since the live version
+    diffs: dict[str, LessonDiff]  # by lesson key, for changed lessons
+    files: list[FileChange]  # files added, changed or removed since the live version
     flags: list[dict[str, Any]]
 
 
@@ -53,7 +65,16 @@ def _lessons(database: Database, version_id: int) -> dict[str, dict[str, Any]]:
     return {r["key"]: dict(r) for r in rows}
 
 
-def load_review(database: Database, version_id: int) -> Review:
+def _assets(database: Database, version_id: int) -> dict[str, dict[str, Any]]:
+    rows = database.query(
+        "SELECT path, sha256, size, media_type FROM assets WHERE version_id = ? ORDER BY path",
+        [version_id],
+    )
+    return {r["path"]: {**dict(r), "url": file_url(version_id, r["path"])} for r in rows}
+
+
+def load_review(database: Database, store: ContentStore, version_id: int) -> Review:
+    """Everything the review page of ``version_id`` shows."""
     row = database.query_one(
         "SELECT v.*, c.course_id, c.live_version_id, c.pulled_at, c.id AS course_pk,"
         " p.name AS publisher FROM course_versions v JOIN courses c ON c.id = v.course_pk"
@@ -68,48 +89,53 @@ def load_review(database: Database, version_id: int) -> Review:
     if live_id is not None and live_id != version_id:
         live_row = database.query_one("SELECT * FROM course_versions WHERE id = ?", [live_id])
         live = dict(live_row) if live_row else None
-    mine = _lessons(database, version_id)
-    theirs = _lessons(database, live_id) if live is not None else {}
-    changes = [_change(key, lesson, theirs.get(key)) for key, lesson in mine.items()]
-    changes += [
-        LessonChange(k, old["title"], "removed") for k, old in theirs.items() if k not in mine
+    mine, assets = _lessons(database, version_id), _assets(database, version_id)
+    views = lesson_views(database, store, version_id, list(mine.values()), assets)
+    course = stored_manifest(version["manifest"]).course
+    flags = json.loads(version["review_flags"])
+    if live is None:
+        added = [LessonChange(k, r["title"], "added") for k, r in mine.items()]
+        return Review(version, None, course, views, added, [], {}, [], flags)
+    course_changes, _ = compare(
+        course_items(live, stored_manifest(live["manifest"]).course),
+        course_items(version, course),
+    )
+    theirs, their_assets = _lessons(database, live["id"]), _assets(database, live["id"])
+    changed = [
+        v
+        for v in views
+        if v.key in theirs and not _same(mine[v.key], assets, theirs[v.key], their_assets)
     ]
-    return Review(
-        version,
-        live,
-        list(mine.values()),
-        changes,
-        _new_media(database, version_id, live_id if live else None),
-        json.loads(version["review_flags"]),
+    befores = lesson_views(
+        database, store, live["id"], [theirs[v.key] for v in changed], their_assets
     )
+    diffs = {v.key: lesson_diff(b, v) for b, v in zip(befores, changed, strict=True)}
+    changes = [
+        LessonChange(k, r["title"], "changed" if k in diffs else "same" if k in theirs else "added")
+        for k, r in mine.items()
+    ]
+    changes += [LessonChange(k, r["title"], "removed") for k, r in theirs.items() if k not in mine]
+    files = file_changes(assets, their_assets)
+    return Review(version, live, course, views, changes, course_changes, diffs, files, flags)
 
 
-def _change(key: str, lesson: dict[str, Any], before: dict[str, Any] | None) -> LessonChange:
-    if before is None:
-        return LessonChange(key, lesson["title"], "added")
-    same = all(lesson[f] == before[f] for f in ("title", "kind", "html_sha256", "data"))
-    return LessonChange(key, lesson["title"], "same" if same else "changed")
-
-
-def _new_media(database: Database, version_id: int, live_id: int | None) -> list[dict[str, Any]]:
-    rows = database.query(
-        "SELECT path, size, media_type FROM assets WHERE version_id = ? AND sha256 NOT IN"
-        " (SELECT sha256 FROM assets WHERE version_id = ?) ORDER BY path",
-        [version_id, live_id if live_id is not None else -1],
+def _same(
+    lesson: dict[str, Any],
+    assets: dict[str, dict[str, Any]],
+    before: dict[str, Any],
+    their_assets: dict[str, dict[str, Any]],
+) -> bool:
+    """Whether a lesson is the same in two versions: its row, and the files it shows as
+    its own (a new PDF or captions file at the same path is a change to read)."""
+    if any(lesson[f] != before[f] for f in ("title", "kind", "html_sha256", "data")):
+        return False
+    data = stored_lesson_data(lesson["data"])
+    paths = [data.media, *(track.src for track in data.captions)]
+    return all(
+        (assets.get(p) or {}).get("sha256") == (their_assets.get(p) or {}).get("sha256")
+        for p in paths
+        if p
     )
-    return [dict(r) for r in rows]
-
-
-def lesson_preview(store: ContentStore, version_id: int, html_sha256: str | None) -> Markup:
-    """The lesson's sanitized HTML (sanitized again at import), with package links made
-    to point at this review page and its files."""
-    if not html_sha256 or not store.has(html_sha256):
-        return Markup("")
-    html = Path(store.path_for(html_sha256)).read_text(encoding="utf-8")
-    base = f"/admin/content/versions/{version_id}/files/media/"
-    html = _MEDIA_ATTR.sub(lambda m: f'{m.group(1)}="{base}{m.group(2)}"', html)
-    html = _LESSON_LINK.sub(lambda m: f'href="#lesson-{m.group(1)}"', html)
-    return Markup(html)  # noqa: S704 - produced by the sanitizer, re-run at import
 
 
 def asset(database: Database, version_id: int, path: str) -> dict[str, Any]:

@@ -205,13 +205,14 @@ class NextSync:
 def next_syncs(
     database: Database, publishers: list[Publisher], every_hours: int
 ) -> dict[int, NextSync | None]:
-    """When stepstone-sync.timer should next sync each publisher, or None if it never did.
+    """When stepstone-sync.timer should next sync each publisher, or None if it never did
+    (no timer is installed, or it has not run yet).
 
-    The server cannot ask systemd, so this is the last timed run (`stepstone sync`, which
-    the timer starts) plus the period the admin set to match the timer.
+    The server cannot ask systemd, so this is the last timed run (`stepstone sync --timer`,
+    which the timer starts) plus the period the admin set to match the timer.
     """
     rows = database.query(
-        "SELECT publisher_id, max(started_at) FROM sync_runs WHERE trigger = 'cli'"
+        "SELECT publisher_id, max(started_at) FROM sync_runs WHERE trigger = 'timer'"
         " GROUP BY publisher_id"
     )
     last = {int(row[0]): datetime.fromisoformat(row[1]) for row in rows}

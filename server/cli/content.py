@@ -175,8 +175,14 @@ def trust_remove(ctx: click.Context, name: str) -> None:
 
 @click.command("sync")
 @click.option("--publisher", default=None, help="Only this publisher.")
+@click.option(
+    "--timer",
+    is_flag=True,
+    help="Record the run as the sync timer's (stepstone-sync.service passes it); the"
+    " publishers page shows the next timed sync only once the timer has run.",
+)
 @click.pass_context
-def sync_cli(ctx: click.Context, publisher: str | None) -> None:
+def sync_cli(ctx: click.Context, publisher: str | None, timer: bool) -> None:
     """Fetch, verify and import new content from every trusted publisher's sources.
 
     Exit status 1 if a publisher's sync failed or refused something. Installed content
@@ -190,7 +196,8 @@ def sync_cli(ctx: click.Context, publisher: str | None) -> None:
     settings, database = open_data(ctx)
     sweep_staging(settings)
     hooks = search_hooks(settings, database)  # what the sync publishes is searchable at once
-    reports = sync_all(database, settings, hooks, CLI_ACTOR, only=publisher)
+    trigger = "timer" if timer else "cli"
+    reports = sync_all(database, settings, hooks, CLI_ACTOR, only=publisher, trigger=trigger)
     if publisher and not reports:
         raise click.ClickException(f"No trusted publisher named {publisher}.")
     for report in reports:

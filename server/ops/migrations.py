@@ -534,3 +534,20 @@ def _plain_chain_intact(rows: list[sqlite3.Row]) -> bool:
             return False
         prev_hash = row["hash"]
     return True
+
+
+@migrations(name="0010_pdf_text")
+def pdf_text(db: sqlite_utils.Database) -> None:
+    """The words of each PDF file, read once for the review page (``catalog.content_review``)
+    and kept by the file's digest: a PDF unchanged between versions is read only once."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE pdf_text (
+            sha256 TEXT PRIMARY KEY,
+            pages TEXT NOT NULL,
+            error TEXT NOT NULL DEFAULT '',
+            read_at TEXT NOT NULL
+        );
+        """,
+    )

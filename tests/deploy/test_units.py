@@ -14,14 +14,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from starlette.testclient import TestClient
 
 from content.tuf.fingerprint import root_fingerprint
 from content.tuf.repository import init_repository
 from server.catalog import trust
+from server.cli.main import cli
 from server.core.db import Database
 from server.core.errors import ConfigError
-from server.core.settings import load_settings
+from server.core.settings import Settings, load_settings
 from server.people.audit import Actor
 from server.web.headers import CSP
 from tests.conftest import FakeClock, People, sign_in
@@ -129,6 +131,9 @@ def test_sync_timer_period_is_the_settings_default(tmp_path: Path) -> None:
     assert gaps == {load_settings(environ={}, data_dir=tmp_path).sync_every_hours}
     backup = unit_settings(DEPLOY / "stepstone-backup.service")
     assert backup["ExecStart"] == [f"{SHIPPED_STEPSTONE} backup /var/backups/stepstone"]
+    # the runs it starts are the ones "next timed sync" counts from
+    sync = unit_settings(DEPLOY / "stepstone-sync.service")
+    assert sync["ExecStart"] == [f"{SHIPPED_STEPSTONE} sync --timer"]
 
 
 def test_example_settings_file_holds_only_real_settings(tmp_path: Path) -> None:
@@ -217,7 +222,7 @@ def test_publishers_page_shows_the_next_timed_sync(
         confirmed=root_fingerprint(root_json).root,
     )
     sign_in(client, people.admin)
-    assert "Not scheduled (the timer has not run yet)" in client.get("/admin/publishers").text
+    assert "Next timed sync" not in client.get("/admin/publishers").text  # no timer ran
 
     def run(trigger: str, started_at: str) -> None:
         with database.write() as db:
@@ -228,10 +233,30 @@ def test_publishers_page_shows_the_next_timed_sync(
             )
 
     fake_clock.moment = datetime(2026, 3, 1, 13, 0, tzinfo=UTC).timestamp()
-    run("cli", "2026-03-01T12:04:10+00:00")
+    run("cli", "2026-03-01T11:00:00+00:00")  # `stepstone sync` by hand is no timer
+    assert "Next timed sync" not in client.get("/admin/publishers").text
+    run("timer", "2026-03-01T12:04:10+00:00")
     run("admin", "2026-03-01T12:30:00+00:00")  # a sync now from the page moves no timer
     page = client.get("/admin/publishers").text
+    assert "Next timed sync" in page
     assert "2026-03-01T18:04:10+00:00" in page
     assert "Late:" not in page
     fake_clock.moment = datetime(2026, 3, 1, 19, 30, tzinfo=UTC).timestamp()
     assert "Late: is the stepstone-sync timer running?" in client.get("/admin/publishers").text
+
+
+def test_a_sync_started_by_the_timer_is_recorded_as_the_timers(
+    runner: CliRunner, settings: Settings, database: Database, tmp_path: Path
+) -> None:
+    root = tmp_path / "ngo"
+    init_repository(root, "test-ngo", "org.example")
+    root_json = (root / "published" / "metadata" / "1.root.json").read_bytes()
+    publisher = trust.add_publisher(
+        database, Actor.system("test"), "test-ngo", "org.example", root_json
+    )
+    trust.add_source(database, Actor.system("test"), publisher, "folder", str(root / "published"))
+    for extra in (["--timer"], []):
+        result = runner.invoke(cli, ["--data-dir", str(settings.data_dir), "sync", *extra])
+        assert result.exit_code == 0, result.output
+    triggers = database.query("SELECT trigger FROM sync_runs ORDER BY id")
+    assert [row["trigger"] for row in triggers] == ["timer", "cli"]

@@ -31,17 +31,11 @@ def _review_page(
     req: Req, error: str = "", status: int = 200, version_id: int | None = None
 ) -> Response:
     version_id = _version_id(req) if version_id is None else version_id
-    data = content_review.load_review(req.database, version_id)
-    store = content_store(req.settings)
-    previews = {
-        lesson["key"]: content_review.lesson_preview(store, version_id, lesson["html_sha256"])
-        for lesson in data.lessons
-    }
+    data = content_review.load_review(req.database, content_store(req.settings), version_id)
     return req.render(
         "admin/review.html",
         {
             "r": data,
-            "previews": previews,
             "flag_labels": content_review.FLAG_LABELS,
             "reasons": decisions.reasons(req.database),
             "error": error,
