@@ -165,7 +165,15 @@ class TermMaker:
 
     def terms(self, text: str) -> list[str]:
         """The terms of a piece of text, in order, stop words included."""
-        return [t for t in map(self, WORD.findall(nfc(text))) if t is not None]
+        words = WORD.findall(nfc(text))
+        # Phrases are checked on stored text, so this runs over whole sections: look the
+        # words up in the cache in one C-level pass, and make only the missing terms.
+        found = list(map(self._cache.get, words))
+        if None in found:
+            found = [self(w) if t is None else t for t, w in zip(found, words, strict=True)]
+            if None in found:
+                return [t for t in found if t is not None]
+        return found  # type: ignore[return-value]
 
 
 _TERM_MAKERS: dict[str, TermMaker] = {}

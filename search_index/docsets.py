@@ -85,6 +85,7 @@ class DocSets:
             self._leaves.append((reader, offset, deleted))
         self._postings: dict[tuple[str, str], Postings] = {}
         self._sets: dict[tuple[str, str], set[int]] = {}
+        self._phrases: dict[tuple[str, tuple[str, ...]], set[int]] = {}
 
     def postings(self, fieldname: str, text: str) -> Postings:
         key = (fieldname, text)
@@ -124,21 +125,36 @@ class DocSets:
         if isinstance(query, wq.AndMaybe):
             return self.evaluate(query.a)
         if isinstance(query, wq.Phrase):
-            # Only documents with every word can hold the phrase: check those. A common
-            # word's postings are long and add nothing to that filter when others are there.
-            words = [self.term(query.fieldname, w) for w in _rare_words(query)]
-            words.sort(key=len)
-            candidates = words[0].intersection(*words[1:]) if words else set()
-            return {d for d in candidates if self._has_phrase(d, query.fieldname, query.words)}
+            key = (query.fieldname, tuple(query.words))
+            found = self._phrases.get(key)
+            if found is None:
+                found = self._phrases[key] = self._phrase(query)
+            return found
         raise TypeError(f"cannot evaluate a {type(query).__name__} query")
+
+    def _phrase(self, query: wq.Phrase) -> set[int]:
+        # Only documents with every word can hold the phrase: check those. A common
+        # word's postings are long and add nothing to that filter when others are there.
+        # Checking reads each candidate's stored text: the result is kept for the search.
+        words = [self.term(query.fieldname, w) for w in _rare_words(query)]
+        words.sort(key=len)
+        candidates = words[0].intersection(*words[1:]) if words else set()
+        return {d for d in candidates if self._has_phrase(d, query.fieldname, query.words)}
 
     def _has_phrase(self, docnum: int, fieldname: str, words: list[str]) -> bool:
         """Does the field's stored text hold these terms next to each other?"""
         kind, language = field_parts(fieldname)
         text = self.searcher.stored_fields(docnum).get(STORED_TEXT[kind], "")
         terms = term_maker(language).terms(text)
-        first, length = words[0], len(words)
-        return any(terms[i : i + length] == words for i, term in enumerate(terms) if term == first)
+        first, length, start = words[0], len(words), 0
+        while True:  # list.index runs in C: most sections hold the first word rarely
+            try:
+                start = terms.index(first, start)
+            except ValueError:
+                return False
+            if terms[start : start + length] == words:
+                return True
+            start += 1
 
     def top(self, query: wq.Query, candidates: set[int], limit: int) -> list[tuple[float, int]]:
         """The `limit` best (score, docnum) among `candidates`, best first.
