@@ -260,6 +260,31 @@ class LanguageAnalyzer(_Analyzer):
             yield token
 
 
+class FormAnalyzer(_Analyzer):
+    """Whoosh analyzer for exact forms: NFC, lowercase, folded, never stemmed.
+
+    Only ranks: a section that says "running" comes before one that says "runs" for a
+    search of "running", though both match the stem.
+    """
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, FormAnalyzer)
+
+    def __hash__(self) -> int:
+        return hash("FormAnalyzer")
+
+    def tokens(
+        self, value: str, token: Token, keeporiginal: bool, start_pos: int, start_char: int
+    ) -> Iterator[Token]:
+        """Each word's exact form (no positions: phrases are checked on stored text)."""
+        for word in WORD.findall(nfc(value)):
+            if len(word) <= MAX_WORD:
+                token.text = fold(word)
+                token.boost = 1.0
+                token.stopped = False
+                yield token
+
+
 class SpellingAnalyzer(_Analyzer):
     """Whoosh analyzer for the spelling dictionary: the words as written, lowercase.
 

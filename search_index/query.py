@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 
 from whoosh import query as wq
 
-from search_index.analysis import LANGUAGES, WORD, fold, term_maker
-from search_index.schema import PHRASE_FIELDS, WEIGHTS, field_name
+from search_index.analysis import LANGUAGES, MAX_WORD, WORD, fold, term_maker
+from search_index.schema import FORM, FORM_WEIGHT, PHRASE_FIELDS, WEIGHTS, field_name
 from search_index.spelling import Vocabulary
 
 MAX_QUERY_CHARS = 200
@@ -202,6 +202,10 @@ def compile_query(
     return compiled
 
 
+def _alternatives(query: wq.Query) -> list[wq.Query]:
+    return list(query.subqueries) if isinstance(query, wq.Or) else [query]
+
+
 def _forms(word: str, language: str, vocabulary: Vocabulary) -> list[str]:
     """Other written forms of a word worth looking for, as the dictionary knows them.
 
@@ -265,6 +269,12 @@ def _branch(
         word = clause.words[0]
         terms = _word_terms(word, clause.prefix, language, vocabulary, known)
         query = _term_any_field(language, terms) if terms else None
+        if query is not None and not clause.prefix and len(word) <= MAX_WORD:
+            # The form as typed ranks above other forms of it. (A document with it
+            # nearly always has its stem too; where an accent gave the written word
+            # another stem, it is found all the same, as it should be.)
+            exact = wq.Term(field_name(FORM, language), fold(word), boost=FORM_WEIGHT)
+            query = wq.Or([*_alternatives(query), exact])
         if make.is_stop(word) and not clause.prefix:
             if query is not None:
                 common.append((query, terms))

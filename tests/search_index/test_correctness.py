@@ -221,6 +221,25 @@ def test_learners_language_ranks_first_and_the_other_stays_findable(
     assert [h.version_id for h in spanish.hits] == [ES, EN]
 
 
+def test_the_form_typed_outranks_another_form_of_it(
+    build: list[SearchService], tmp_path: Path
+) -> None:
+    service = index(
+        build,
+        tmp_path,
+        course(EN, "en", "Running the tool twice.", "Run the tool twice.", "The tool runs twice."),
+        course(ES, "es", "Las imágenes del informe.", "La imagen del informe."),
+    )
+    visible = frozenset({EN, ES})
+    for typed, first in [("running", "l0"), ("run", "l1"), ("runs", "l2")]:
+        results = service.search(typed, visible_versions=visible)
+        assert lessons(results) == {"l0", "l1", "l2"}, typed
+        assert results.hits[0].lesson_key == first, typed
+    for typed, first in [("imagenes", "l0"), ("imagen", "l1")]:
+        results = service.search(typed, language="es", visible_versions=visible)
+        assert lessons(results) == {"l0", "l1"} and results.hits[0].lesson_key == first, typed
+
+
 def test_imagen_and_imagenes_find_each_other(build: list[SearchService], tmp_path: Path) -> None:
     service = index(
         build,
