@@ -269,13 +269,14 @@ def _branch(
         word = clause.words[0]
         terms = _word_terms(word, clause.prefix, language, vocabulary, known)
         query = _term_any_field(language, terms) if terms else None
-        if query is not None and not clause.prefix and len(word) <= MAX_WORD:
+        common_word = make.is_stop(word)
+        if query is not None and not clause.prefix and not common_word and len(word) <= MAX_WORD:
             # The form as typed ranks above other forms of it. (A document with it
             # nearly always has its stem too; where an accent gave the written word
             # another stem, it is found all the same, as it should be.)
             exact = wq.Term(field_name(FORM, language), fold(word), boost=FORM_WEIGHT)
             query = wq.Or([*_alternatives(query), exact])
-        if make.is_stop(word) and not clause.prefix:
+        if common_word and not clause.prefix:
             if query is not None:
                 common.append((query, terms))
         else:
