@@ -122,8 +122,6 @@ class DocSets:
         if isinstance(query, wq.And):
             parts = sorted((self.evaluate(c) for c in query.subqueries), key=len)
             return parts[0].intersection(*parts[1:]) if parts else set()
-        if isinstance(query, wq.AndMaybe):
-            return self.evaluate(query.a)
         if isinstance(query, wq.Phrase):
             key = (query.fieldname, tuple(query.words))
             found = self._phrases.get(key)

@@ -4,8 +4,8 @@ No query syntax reaches Whoosh's parser: a learner's `AND(`, `title:x` or unbala
 quote is just text. The only syntax is the one people expect from any search box:
 
 * words: every word must appear (in the lesson, its heading, title or course title),
-  except very common ones ("the", "de"), which only help the ranking; a query of
-  nothing but such words ("will", "estado") looks for them all. A longer query (more
+  except very common ones ("the", "de"), which are left out beside other words; a
+  query of nothing but such words ("will", "estado") looks for them all. A longer query (more
   than `ALL_WORDS_UP_TO` words that count) is taken as a question: a section needs one
   of its words, and sections with more of them rank first, as a plain OR would;
 * "quoted words": a phrase, every word (common ones too) in that order, next to each
@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 from whoosh import query as wq
 
-from search_index.analysis import LANGUAGES, MAX_WORD, WORD, fold, term_maker
+from search_index.analysis import LANGUAGES, MAX_WORD, SPELLING_MIN, WORD, fold, term_maker
 from search_index.schema import FORM, FORM_WEIGHT, PHRASE_FIELDS, WEIGHTS, field_name
 from search_index.spelling import Vocabulary
 
@@ -189,7 +189,9 @@ def compile_query(
     compiled.unknown = [
         w
         for w in user.words
-        if w not in known and not any(v.expand(w, 1) for v in vocabularies.values())
+        if w not in known
+        and len(w) >= SPELLING_MIN  # nothing shorter is ever corrected
+        and not any(v.starts_a_word(w) for v in vocabularies.values())
     ]
     branches: dict[str, wq.Query] = {}
     counted: dict[str, list[wq.Query]] = {}
@@ -253,7 +255,7 @@ def _branch(
     """A language's query, and the clauses that count for ranking a long query."""
     make = term_maker(language)
     content: list[tuple[wq.Query | None, list[str]]] = []
-    common: list[tuple[wq.Query, list[str]]] = []
+    common: list[tuple[wq.Query | None, list[str]]] = []
     for clause in user.clauses:
         if clause.phrase:
             terms = [t for t in map(make, clause.words) if t is not None]
@@ -277,13 +279,12 @@ def _branch(
             exact = wq.Term(field_name(FORM, language), fold(word), boost=FORM_WEIGHT)
             query = wq.Or([*_alternatives(query), exact])
         if common_word and not clause.prefix:
-            if query is not None:
-                common.append((query, terms))
+            common.append((query, terms))
         else:
             content.append((query, terms))
     if not content:
         # Nothing but common words: then they are what the learner is looking for.
-        content, common = list(common), []
+        content = common
     if not content:
         return None
     everything = len(content) <= ALL_WORDS_UP_TO
@@ -298,8 +299,6 @@ def _branch(
         required = clauses[0]
     else:
         required = wq.And(clauses) if everything else wq.Or(clauses)
-    if common:
-        # Common words do not decide what matches; they help rank what does.
-        optional = [query for query, _ in common]
-        required = wq.AndMaybe(required, optional[0] if len(optional) == 1 else wq.Or(optional))
+    # Common words beside others are left out: they decide nothing, and scoring them
+    # would read the longest posting lists of the index for a tiny part of a score.
     return required, [] if everything else clauses

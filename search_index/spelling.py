@@ -75,12 +75,15 @@ class Vocabulary:
         visible = self._visible
         if visible is None:
             return sum(p.counts.get(folded, 0) for p in self._parts)
-        found: set[int] = set()
+        found: frozenset[int] | None = None
         for part in self._parts:
             versions = part.versions.get(folded)
             if versions:
-                found.update(v for v in versions if v in visible)
-        return len(found)
+                # In C: a common word is held by most versions.
+                holding = visible.intersection(versions)
+                if holding:
+                    found = holding if found is None else found | holding
+        return len(found) if found else 0
 
     def frequency(self, word: str) -> int:
         return self._count(fold(word))
@@ -93,6 +96,19 @@ class Vocabulary:
             if folded in part.shown:
                 return part.shown[folded]
         return folded
+
+    def starts_a_word(self, prefix: str) -> bool:
+        """Does a known word start with `prefix` (the cheap question of `expand`)?"""
+        start = fold(prefix)
+        for part in self._parts:
+            words = part.sorted_words()
+            index = bisect.bisect_left(words, start)
+            for word in words[index : index + 2000]:
+                if not word.startswith(start):
+                    break
+                if self._count(word):
+                    return True
+        return False
 
     def expand(self, prefix: str, limit: int) -> list[str]:
         """Up to `limit` known words starting with `prefix`, the most frequent first."""
