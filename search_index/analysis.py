@@ -1,10 +1,20 @@
 """Text analysis: how words become index terms, in English and in Spanish.
 
+Text is first normalised to NFC: content written with decomposed accents ("u" followed
+by a combining acute) would otherwise split "números" into "nu" and "meros".
+
 Learners rarely type accents, so every term is accent-folded ("educación" and "educacion"
-are the same term). Folding happens *before* stemming so that the query side, which only
-ever sees what was typed, meets the same function as the index side. Snowball's Spanish
-stemmer expects accents on a few suffixes ("-ación", "-logía"); `_restore_spanish` puts
-them back on folded words so that "educacion" and "educaciones" still share a stem.
+are the same term). In Spanish, folding happens *after* stemming: Snowball's rules know
+the accented verb endings ("cambiaría", "imprimirá", "apareció" all lose their ending
+only with the accent on), so a folded word would keep a stem of its own. A few endings
+are accented on nouns too ("-ación", "-logía"); `_restore_spanish` puts those back on a
+word typed without them, so that "educacion" and "educaciones" still share a stem. For
+verbs typed without their accent, the query side also looks the word up in the spelling
+dictionary (see `query.py`).
+
+Stop words are terms like any other: "estado", "fuera", "will" and "US" are words
+somebody may look for, and a phrase ("barra de estado") needs every word in its place.
+The stop lists only tell a query which words need not all be present (`is_stop`).
 
 The analyzers are single-pass Whoosh tokenizers rather than chains of filters: a chain
 makes one generator hop per token per filter, which doubled the build time of a 50,000
@@ -71,6 +81,11 @@ _ENGLISH_STOPS = frozenset(
 )
 
 
+def nfc(text: str) -> str:
+    """Text in Unicode NFC (composed accents), cheaply when it already is."""
+    return text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
+
+
 def primary_language(tag: str) -> str:
     """The analysis language for a BCP 47 tag: "es-US" -> "es"; anything else -> "en"."""
     primary = tag.strip().lower().split("-")[0]
@@ -106,16 +121,21 @@ def _stop_words(language: str) -> frozenset[str]:
 
 
 class TermMaker:
-    """word -> index term for one language (None for a stop word), cached."""
+    """word -> index term for one language (None only for an over-long word), cached.
+
+    The word must already be NFC (`nfc`): `WORD` splits decomposed text apart anyway.
+    """
 
     def __init__(self, language: str) -> None:
         self.language = language
         self._stops = _stop_words(language)
         stem: Callable[[str], str] = stemmer_for_language(language)
-        self._stem: Callable[[str], str] = stem
+        self._stem: Callable[[str], str] = lambda w: stem(fold(w))
         if language == "es":
+            # Stem the word as written, accents and all; fold the stem.
             self._stem = lambda w: fold(stem(_restore_spanish(w)))
         self._cache: dict[str, str | None] = {}
+        self._stop_terms = frozenset(filter(None, map(self._make, self._stops)))
 
     def __call__(self, word: str) -> str | None:
         try:
@@ -130,16 +150,30 @@ class TermMaker:
 
     def _make(self, word: str) -> str | None:
         lowered = word.lower()
-        if len(lowered) < 2 or len(lowered) > MAX_WORD or lowered in self._stops:
+        if not lowered or len(lowered) > MAX_WORD:
             return None
-        folded = fold(lowered)
-        if folded in self._stops:
-            return None
-        return self._stem(folded)
+        return self._stem(lowered)
+
+    def is_stop(self, word: str) -> bool:
+        """A word so common in this language that a query need not insist on it."""
+        lowered = word.lower()
+        return lowered in self._stops or fold(lowered) in self._stops
+
+    def is_stop_term(self, term: str) -> bool:
+        """Is this index term the term of a stop word?"""
+        return term in self._stop_terms
 
     def terms(self, text: str) -> list[str]:
-        """The terms of a piece of text, in order, stop words left out."""
-        return [t for t in map(self, WORD.findall(text)) if t is not None]
+        """The terms of a piece of text, in order, stop words included."""
+        words = WORD.findall(nfc(text))
+        # Phrases are checked on stored text, so this runs over whole sections: look the
+        # words up in the cache in one C-level pass, and make only the missing terms.
+        found = list(map(self._cache.get, words))
+        if None in found:
+            found = [self(w) if t is None else t for t, w in zip(found, words, strict=True)]
+            if None in found:
+                return [t for t in found if t is not None]
+        return found  # type: ignore[return-value]
 
 
 _TERM_MAKERS: dict[str, TermMaker] = {}
@@ -157,7 +191,7 @@ def spelling_words(text: str) -> set[str]:
     """The distinct words of a text that belong in a spelling dictionary, lowercase."""
     return {
         w.lower()
-        for w in WORD.findall(text)
+        for w in WORD.findall(nfc(text))
         if SPELLING_MIN <= len(w) <= SPELLING_MAX and w.isalpha()
     }
 
@@ -189,11 +223,7 @@ class _Analyzer(Tokenizer, ABC):  # type: ignore[misc]
 
 
 class LanguageAnalyzer(_Analyzer):
-    """Whoosh analyzer: words -> lowercase, stop words out, folded, stemmed; one pass.
-
-    Positions are renumbered over the words that remain, so a phrase such as "fractions
-    in the kitchen" matches "fraction kitchen" as adjacent terms on both sides.
-    """
+    """Whoosh analyzer: NFC, words -> lowercase, stemmed, folded; one pass."""
 
     def __init__(self, language: str) -> None:
         if language not in LANGUAGES:
@@ -212,7 +242,7 @@ class LanguageAnalyzer(_Analyzer):
         """Each remaining word's term, with its position and characters when asked."""
         make = term_maker(self.language)
         pos = start_pos
-        for match in WORD.finditer(value):
+        for match in WORD.finditer(nfc(value)):
             term = make(match.group())
             if term is None:
                 continue
@@ -228,6 +258,31 @@ class LanguageAnalyzer(_Analyzer):
                 token.startchar = start_char + match.start()
                 token.endchar = start_char + match.end()
             yield token
+
+
+class FormAnalyzer(_Analyzer):
+    """Whoosh analyzer for exact forms: NFC, lowercase, folded, never stemmed.
+
+    Only ranks: a section that says "running" comes before one that says "runs" for a
+    search of "running", though both match the stem.
+    """
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, FormAnalyzer)
+
+    def __hash__(self) -> int:
+        return hash("FormAnalyzer")
+
+    def tokens(
+        self, value: str, token: Token, keeporiginal: bool, start_pos: int, start_char: int
+    ) -> Iterator[Token]:
+        """Each word's exact form (no positions: phrases are checked on stored text)."""
+        for word in WORD.findall(nfc(value)):
+            if len(word) <= MAX_WORD:
+                token.text = fold(word)
+                token.boost = 1.0
+                token.stopped = False
+                yield token
 
 
 class SpellingAnalyzer(_Analyzer):

@@ -26,6 +26,7 @@ from whoosh.reading import IndexReader
 from whoosh.searching import Searcher
 
 from search_index.analysis import term_maker
+from search_index.query import Ranked
 from search_index.schema import STORED_TEXT, field_parts
 
 K1 = 1.2
@@ -84,6 +85,7 @@ class DocSets:
             self._leaves.append((reader, offset, deleted))
         self._postings: dict[tuple[str, str], Postings] = {}
         self._sets: dict[tuple[str, str], set[int]] = {}
+        self._phrases: dict[tuple[str, tuple[str, ...]], set[int]] = {}
 
     def postings(self, fieldname: str, text: str) -> Postings:
         key = (fieldname, text)
@@ -121,22 +123,67 @@ class DocSets:
             parts = sorted((self.evaluate(c) for c in query.subqueries), key=len)
             return parts[0].intersection(*parts[1:]) if parts else set()
         if isinstance(query, wq.Phrase):
-            # Only documents with every word can hold the phrase: check those.
-            words = [self.term(query.fieldname, w) for w in query.words]
-            candidates = set.intersection(*words) if words else set()
-            return {d for d in candidates if self._has_phrase(d, query.fieldname, query.words)}
+            key = (query.fieldname, tuple(query.words))
+            found = self._phrases.get(key)
+            if found is None:
+                found = self._phrases[key] = self._phrase(query)
+            return found
         raise TypeError(f"cannot evaluate a {type(query).__name__} query")
+
+    def _phrase(self, query: wq.Phrase) -> set[int]:
+        # Only documents with every word can hold the phrase: check those. A common
+        # word's postings are long and add nothing to that filter when others are there.
+        # Checking reads each candidate's stored text: the result is kept for the search.
+        words = [self.term(query.fieldname, w) for w in _rare_words(query)]
+        words.sort(key=len)
+        candidates = words[0].intersection(*words[1:]) if words else set()
+        return {d for d in candidates if self._has_phrase(d, query.fieldname, query.words)}
 
     def _has_phrase(self, docnum: int, fieldname: str, words: list[str]) -> bool:
         """Does the field's stored text hold these terms next to each other?"""
         kind, language = field_parts(fieldname)
         text = self.searcher.stored_fields(docnum).get(STORED_TEXT[kind], "")
         terms = term_maker(language).terms(text)
-        first, length = words[0], len(words)
-        return any(terms[i : i + length] == words for i, term in enumerate(terms) if term == first)
+        first, length, start = words[0], len(words), 0
+        while True:  # list.index runs in C: most sections hold the first word rarely
+            try:
+                start = terms.index(first, start)
+            except ValueError:
+                return False
+            if terms[start : start + length] == words:
+                return True
+            start += 1
 
     def top(self, query: wq.Query, candidates: set[int], limit: int) -> list[tuple[float, int]]:
-        """The `limit` best (score, docnum) among `candidates`, by BM25F, best first."""
+        """The `limit` best (score, docnum) among `candidates`, best first.
+
+        By BM25F; for a `Ranked` query, first the documents of the asker's language, then
+        (for a long query that needs only some of its words) those that match more of
+        them.
+        """
+        scores = self._scores(query, candidates)
+        first: set[int] = set()
+        matched: dict[int, int] = {}
+        if isinstance(query, Ranked):
+            if query.prefer and len(query.branches) > 1:
+                first = self.evaluate(query.branches[query.prefer])
+            for clauses in query.counted.values():
+                for clause in clauses:
+                    for docnum in self.evaluate(clause) & candidates:
+                        matched[docnum] = matched.get(docnum, 0) + 1
+        best = heapq.nsmallest(
+            limit,
+            scores.items(),
+            key=lambda item: (
+                item[0] not in first,
+                -matched.get(item[0], 0),
+                -item[1],
+                item[0],
+            ),
+        )
+        return [(score, docnum) for docnum, score in best]
+
+    def _scores(self, query: wq.Query, candidates: set[int]) -> dict[int, float]:
         scores: dict[int, float] = {}
         get = scores.get
         for fieldname, text, boost in _leaf_terms(query):
@@ -151,18 +198,27 @@ class DocSets:
                     scores[docnum] = get(docnum, 0.0) + factor * weight / (
                         weight + norm[lengths[docnum]]
                     )
-        best = heapq.nsmallest(limit, scores.items(), key=lambda item: (-item[1], item[0]))
-        return [(score, docnum) for docnum, score in best]
+        for docnum in candidates - scores.keys():
+            scores[docnum] = 0.0  # matched on nothing scored (a phrase of common words)
+        return scores
+
+
+def _rare_words(query: wq.Phrase) -> list[str]:
+    """A phrase's words, without the common ones unless it has nothing else."""
+    _kind, language = field_parts(query.fieldname)
+    maker = term_maker(language)
+    rare = [w for w in query.words if not maker.is_stop_term(w)]
+    return rare or list(query.words)
 
 
 def _leaf_terms(query: wq.Query) -> Iterator[tuple[str, str, float]]:
     if isinstance(query, wq.Term):
         yield query.fieldname, query.text, query.boost
     elif isinstance(query, wq.Phrase):
-        for word in query.words:
+        for word in _rare_words(query):
             yield query.fieldname, word, query.boost
     else:
-        for child in query.subqueries:
+        for child in query.children():
             yield from _leaf_terms(child)
 
 

@@ -3,14 +3,23 @@
 No query syntax reaches Whoosh's parser: a learner's `AND(`, `title:x` or unbalanced
 quote is just text. The only syntax is the one people expect from any search box:
 
-* words: every word must appear (in the lesson, its heading, title or course title);
-* "quoted words": a phrase, in that order;
+* words: every word must appear (in the lesson, its heading, title or course title),
+  except very common ones ("the", "de"), which are left out beside other words; a
+  query of nothing but such words ("will", "estado") looks for them all. A longer query (more
+  than `ALL_WORDS_UP_TO` words that count) is taken as a question: a section needs one
+  of its words, and sections with more of them rank first, as a plain OR would;
+* "quoted words": a phrase, every word (common ones too) in that order, next to each
+  other;
 * word*: any word starting with it. A word that is not in the dictionary at all
   ("fract") is treated as the start of a word too, so partial words find something.
 
 Each language branch is built separately, because a word can be a stop word in one
 language and a real word in the other ("de", "no"); documents have one language, so the
-union of the branches is exact.
+union of the branches is exact. Hits in the asker's language rank before the others.
+
+"Known" words, prefix expansions and the Spanish word forms below come from the
+spelling dictionary of the versions the asker may see (`Vocabulary`), so a hidden
+course never changes what a query means.
 """
 
 from __future__ import annotations
@@ -22,12 +31,15 @@ from dataclasses import dataclass, field
 
 from whoosh import query as wq
 
-from search_index.analysis import LANGUAGES, WORD, term_maker
-from search_index.schema import PHRASE_FIELDS, WEIGHTS, field_name
+from search_index.analysis import LANGUAGES, MAX_WORD, SPELLING_MIN, WORD, fold, term_maker
+from search_index.schema import FORM, FORM_WEIGHT, PHRASE_FIELDS, WEIGHTS, field_name
 from search_index.spelling import Vocabulary
 
 MAX_QUERY_CHARS = 200
-MAX_CLAUSES = 10
+# Enough for any question that fits in MAX_QUERY_CHARS: no word is dropped silently.
+MAX_CLAUSES = 40
+# Up to this many words that count, every one is required; beyond, any one will do.
+ALL_WORDS_UP_TO = 4
 PREFIX_MIN = 3
 PREFIX_EXPANSIONS = 12
 _QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "«": '"', "»": '"', "＂": '"'})
@@ -113,11 +125,32 @@ def parse(raw: str) -> UserQuery:
     return UserQuery(text, tuple(clauses), truncated)
 
 
+class Ranked(wq.Or):  # type: ignore[misc]
+    """The whole query: the OR of the language branches, with how to rank what matched.
+
+    Whoosh matches it as a plain Or (tests compare with Whoosh's own matching);
+    `DocSets.top` also reads `prefer` (the asker's language, whose branch ranks first)
+    and `counted` (per branch, the clauses whose matches are counted when a long query
+    needs only some of them).
+    """
+
+    def __init__(
+        self,
+        branches: dict[str, wq.Query],
+        prefer: str,
+        counted: dict[str, list[wq.Query]],
+    ) -> None:
+        super().__init__(list(branches.values()))
+        self.branches = branches
+        self.prefer = prefer
+        self.counted = counted
+
+
 @dataclass
 class Compiled:
     """The Whoosh query, and the terms each language should highlight."""
 
-    query: wq.Query | None
+    query: Ranked | None
     highlight: dict[str, set[str]] = field(default_factory=dict)
     # Words no dictionary knows, that are not the start of a known word either:
     # the ones worth a "did you mean".
@@ -143,23 +176,73 @@ def _phrase_any_field(language: str, terms: list[str]) -> wq.Query:
     )
 
 
-def compile_query(user: UserQuery, vocabularies: Mapping[str, Vocabulary]) -> Compiled:
-    """Build the Whoosh query: per language, all clauses required; languages OR-ed."""
-    compiled = Compiled(None, {language: set() for language in LANGUAGES})
+def compile_query(
+    user: UserQuery, vocabularies: Mapping[str, Vocabulary], language: str = "en"
+) -> Compiled:
+    """Build the Whoosh query: one branch per language, languages OR-ed.
+
+    `vocabularies` must be those of the versions the asker may see; `language` is the
+    asker's ("en" or "es"), whose branch ranks first.
+    """
+    compiled = Compiled(None, {lang: set() for lang in LANGUAGES})
     known = {w for w in user.words if any(v.knows(w) for v in vocabularies.values())}
     compiled.unknown = [
         w
         for w in user.words
-        if w not in known and not any(v.expand(w, 1) for v in vocabularies.values())
+        if w not in known
+        and len(w) >= SPELLING_MIN  # nothing shorter is ever corrected
+        and not any(v.starts_a_word(w) for v in vocabularies.values())
     ]
-    branches: list[wq.Query] = []
-    for language in LANGUAGES:
-        branch = _branch(user, language, vocabularies[language], known, compiled)
-        if branch is not None:
-            branches.append(branch)
+    branches: dict[str, wq.Query] = {}
+    counted: dict[str, list[wq.Query]] = {}
+    for lang in LANGUAGES:
+        built = _branch(user, lang, vocabularies[lang], known, compiled)
+        if built is not None:
+            branches[lang], counted[lang] = built
     if branches:
-        compiled.query = branches[0] if len(branches) == 1 else wq.Or(branches)
+        compiled.query = Ranked(branches, language if language in branches else "", counted)
     return compiled
+
+
+def _alternatives(query: wq.Query) -> list[wq.Query]:
+    return list(query.subqueries) if isinstance(query, wq.Or) else [query]
+
+
+def _forms(word: str, language: str, vocabulary: Vocabulary) -> list[str]:
+    """Other written forms of a word worth looking for, as the dictionary knows them.
+
+    Spanish only: the accented spelling of a word typed without its accent ("cambiaria"
+    -> "cambiaría", whose stem Snowball finds only with the accent on), and the other
+    number of a noun whose stem changes with it ("imagen" <-> "imágenes").
+    """
+    if language != "es":
+        return []
+    folded = fold(word)
+    forms: list[str] = []
+    candidates = [folded, folded + "s", folded + "es"]
+    if folded.endswith("es") and len(folded) > 4:
+        candidates.append(folded[:-2])
+    if folded.endswith("s") and len(folded) > 3:
+        candidates.append(folded[:-1])
+    for candidate in candidates:
+        if vocabulary.knows(candidate):
+            forms.append(vocabulary.shown(candidate))
+    return forms
+
+
+def _word_terms(
+    word: str, prefix: bool, language: str, vocabulary: Vocabulary, known: set[str]
+) -> list[str]:
+    """The terms one typed word stands for in a language ([] when none can match)."""
+    make = term_maker(language)
+    term = make(word)
+    wants_prefix = prefix or (word not in known and len(word) >= PREFIX_MIN)
+    terms = [term] if term is not None and not prefix else []
+    if not prefix:
+        terms += [t for t in map(make, _forms(word, language, vocabulary)) if t is not None]
+    if wants_prefix:
+        terms += [t for t in map(make, vocabulary.expand(word, PREFIX_EXPANSIONS)) if t]
+    return list(dict.fromkeys(terms))
 
 
 def _branch(
@@ -168,33 +251,54 @@ def _branch(
     vocabulary: Vocabulary,
     known: set[str],
     compiled: Compiled,
-) -> wq.Query | None:
+) -> tuple[wq.Query, list[wq.Query]] | None:
+    """A language's query, and the clauses that count for ranking a long query."""
     make = term_maker(language)
-    required: list[wq.Query] = []
+    content: list[tuple[wq.Query | None, list[str]]] = []
+    common: list[tuple[wq.Query | None, list[str]]] = []
     for clause in user.clauses:
         if clause.phrase:
             terms = [t for t in map(make, clause.words) if t is not None]
             if not terms:
                 continue
-            compiled.highlight[language].update(terms)
-            if len(terms) == 1:
-                required.append(_term_any_field(language, terms))
-            else:
-                required.append(_phrase_any_field(language, terms))
+            query = (
+                _term_any_field(language, terms)
+                if len(terms) == 1
+                else _phrase_any_field(language, terms)
+            )
+            content.append((query, terms))
             continue
         word = clause.words[0]
-        term = make(word)
-        wants_prefix = clause.prefix or (word not in known and len(word) >= PREFIX_MIN)
-        if term is None and not wants_prefix:
-            continue  # a stop word in this language
-        terms = [term] if term is not None and not clause.prefix else []
-        if wants_prefix:
-            expansions = vocabulary.expand(word, PREFIX_EXPANSIONS)
-            terms += [t for t in map(make, expansions) if t is not None and t not in terms]
-        if not terms:
-            return None  # this clause cannot match in this language
-        compiled.highlight[language].update(terms)
-        required.append(_term_any_field(language, terms))
-    if not required:
+        terms = _word_terms(word, clause.prefix, language, vocabulary, known)
+        query = _term_any_field(language, terms) if terms else None
+        common_word = make.is_stop(word)
+        if query is not None and not clause.prefix and not common_word and len(word) <= MAX_WORD:
+            # The form as typed ranks above other forms of it. (A document with it
+            # nearly always has its stem too; where an accent gave the written word
+            # another stem, it is found all the same, as it should be.)
+            exact = wq.Term(field_name(FORM, language), fold(word), boost=FORM_WEIGHT)
+            query = wq.Or([*_alternatives(query), exact])
+        if common_word and not clause.prefix:
+            common.append((query, terms))
+        else:
+            content.append((query, terms))
+    if not content:
+        # Nothing but common words: then they are what the learner is looking for.
+        content = common
+    if not content:
         return None
-    return required[0] if len(required) == 1 else wq.And(required)
+    everything = len(content) <= ALL_WORDS_UP_TO
+    if everything and any(query is None for query, _ in content):
+        return None  # a required word cannot match in this language
+    clauses = [query for query, _ in content if query is not None]
+    if not clauses:
+        return None
+    for _query, terms in content:
+        compiled.highlight[language].update(terms)
+    if len(clauses) == 1:
+        required = clauses[0]
+    else:
+        required = wq.And(clauses) if everything else wq.Or(clauses)
+    # Common words beside others are left out: they decide nothing, and scoring them
+    # would read the longest posting lists of the index for a tiny part of a score.
+    return required, [] if everything else clauses

@@ -6,6 +6,8 @@
   course's own document, not repeated in every section: there it would put every
   section of "Python basics" in the posting list of "python", and a common word's
   posting list is what a query pays for.
+* `form_xx` holds the same words as head and body together, folded but not stemmed:
+  it only ranks, so that the very form typed counts more than another form of it.
 * `spell_xx` holds each document's distinct words as written (no stemming, no
   positions, no frequencies): the spelling dictionary for "did you mean", kept per
   language so that English is never corrected into Spanish.
@@ -26,16 +28,21 @@ from __future__ import annotations
 
 from whoosh import fields, formats
 
-from search_index.analysis import LANGUAGES, LanguageAnalyzer, SpellingAnalyzer
+from search_index.analysis import LANGUAGES, FormAnalyzer, LanguageAnalyzer, SpellingAnalyzer
 
 # Bump when the fields or the analysis change: an index of another version is rebuilt.
-SCHEMA_VERSION = 1
+# 2: NFC text, Spanish stemmed before folding, stop words and one-letter words indexed,
+#    exact forms.
+SCHEMA_VERSION = 2
 
-HEAD, BODY, SPELL = "head", "body", "spell"
+HEAD, BODY, SPELL, FORM = "head", "body", "spell", "form"
 # BM25F field weights: a word in the lesson title or heading counts three times a word
 # in the body.
 WEIGHTS = {HEAD: 3.0, BODY: 1.0}
 PHRASE_FIELDS = (HEAD, BODY)
+# The exact form typed, on top of its stem's weight: enough to come first among
+# otherwise alike sections.
+FORM_WEIGHT = 2.0
 STORED_TEXT = {HEAD: "head", BODY: "text"}
 
 
@@ -67,6 +74,7 @@ def build_schema() -> fields.Schema:
         analyzer = LanguageAnalyzer(language)
         schema.add(field_name(HEAD, language), fields.TEXT(analyzer=analyzer, phrase=False))
         schema.add(field_name(BODY, language), fields.TEXT(analyzer=analyzer, phrase=False))
+        schema.add(field_name(FORM, language), fields.TEXT(analyzer=FormAnalyzer(), phrase=False))
         schema.add(
             field_name(SPELL, language),
             fields.FieldType(formats.Existence(), SpellingAnalyzer(), scorable=True),

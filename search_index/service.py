@@ -154,8 +154,9 @@ class SearchService:
         size: int,
     ) -> SearchResults:
         versions = searchable_versions(view, visible_versions)
-        vocabularies = view.vocabularies()
-        compiled = compile_query(user, vocabularies)
+        # Only the words of versions this user may see (pending ones only for admins).
+        vocabularies = view.vocabularies(versions)
+        compiled = compile_query(user, vocabularies, primary_language(language))
         asker = term_maker(primary_language(language))
         if compiled.query is None or all(asker(word) is None for word in user.words):
             return SearchResults(Status.JUNK, user.text, page_size=size, truncated=user.truncated)
@@ -164,7 +165,7 @@ class SearchService:
         replacements = corrections(compiled, vocabularies, language)
         if replacements:
             suggested = user.replace_words(replacements)
-            retry = compile_query(suggested, vocabularies)
+            retry = compile_query(suggested, vocabularies, primary_language(language))
             if retry.query is not None:
                 again = QueryRun(view, retry, versions, selected, page, size)
                 if again.total:

@@ -15,7 +15,7 @@ from collections.abc import Collection
 
 from markupsafe import Markup, escape
 
-from search_index.analysis import WORD, term_maker
+from search_index.analysis import WORD, nfc, term_maker
 
 SNIPPET_CHARS = 220
 SCAN_CHARS = 30_000
@@ -59,7 +59,7 @@ def make_snippet(
     text: str, terms: Collection[str], language: str, width: int = SNIPPET_CHARS
 ) -> Markup:
     """Escaped text around the best cluster of matches, matches wrapped in <mark>."""
-    text = (
+    text = nfc(
         " ".join(text.split()) if len(text) <= SCAN_CHARS else " ".join(text[:SCAN_CHARS].split())
     )
     spans = _matches(text, terms, language) if terms else []

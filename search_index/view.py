@@ -9,7 +9,9 @@ visibility, facets, ranking and spelling cheap for that generation:
 * the set of document numbers a given set of visible versions allows, cached (learners
   of a facility mostly share the same few sets, so this is a small LRU);
 * per segment, kept across refreshes in a `SegmentCache` (a segment never changes once
-  written): the spelling dictionary of each language and each field's length bytes.
+  written): the spelling dictionary of each language (with the versions holding each
+  word, so that each search sees only its own versions' words) and each field's length
+  bytes.
   After a course is published, only its small new segment is read.
 """
 
@@ -158,7 +160,7 @@ class IndexView:
                     self.doc_version[docnum] = version_id
         self._filters: OrderedDict[frozenset[int], set[int]] = OrderedDict()
         self._lengths: dict[str, tuple[bytes, list[float]]] = {}
-        self._vocabularies: dict[str, Vocabulary] = {}
+        self._spelling: dict[str, list[WordCounts]] = {}
         self._lock = threading.Lock()
 
     def allowed_docs(self, versions: Iterable[int]) -> set[int]:
@@ -191,17 +193,31 @@ class IndexView:
             found = self._lengths[fieldname] = (b"".join(parts), table)
         return found
 
-    def vocabulary(self, language: str) -> Vocabulary:
-        """The spelling dictionary of a language, from each segment's cached part."""
-        found = self._vocabularies.get(language)
+    def _spelling_parts(self, language: str) -> list[WordCounts]:
+        """Each segment's spelling dictionary of a language (cached per segment)."""
+        found = self._spelling.get(language)
         if found is None:
             fieldname = field_name(SPELL, language)
-            parts: list[WordCounts] = [
-                self._cache.get(segment, f"spell:{language}", partial(word_counts, leaf, fieldname))
+            found = self._spelling[language] = [
+                self._cache.get(
+                    segment,
+                    f"spell:{language}",
+                    partial(self._read_spelling, leaf, segment, fieldname),
+                )
                 for leaf, _offset, segment in self._leaves
             ]
-            found = self._vocabularies[language] = Vocabulary(parts)
         return found
 
-    def vocabularies(self) -> dict[str, Vocabulary]:
-        return {language: self.vocabulary(language) for language in LANGUAGES}
+    def _read_spelling(self, leaf: IndexReader, segment: str, fieldname: str) -> WordCounts:
+        table = self._cache.get(segment, "versions", partial(segment_versions, leaf))
+        doc_versions = {docnum: meta.version_id for meta, ids in table for docnum in ids}
+        return word_counts(leaf, fieldname, doc_versions)
+
+    def vocabulary(self, language: str, versions: frozenset[int] | None = None) -> Vocabulary:
+        """The spelling dictionary of a language as these versions see it (None: every
+        version the index holds, pending ones too, as an admin sees it)."""
+        visible = frozenset(self.versions) if versions is None else versions
+        return Vocabulary(self._spelling_parts(language), visible)
+
+    def vocabularies(self, versions: frozenset[int] | None = None) -> dict[str, Vocabulary]:
+        return {language: self.vocabulary(language, versions) for language in LANGUAGES}

@@ -26,13 +26,21 @@ def search_page(req: Req) -> Response:
     user = req.user
     visible = search_versions(req.database, req.settings, user)
     service = req.services.search
-    results = (
-        service.search(
+    results = None
+    if service is not None and query.strip():
+        results = service.search(
             query, language=req.language, visible_versions=visible, facets=facets, page=page
         )
-        if service is not None and query.strip()
-        else None
-    )
+        if results.ok and results.total and not results.hits and results.page > results.pages:
+            # A page past the end (an old link, an edited address, fewer results since):
+            # show the last page, whose Back link works, rather than an empty page.
+            results = service.search(
+                query,
+                language=req.language,
+                visible_versions=visible,
+                facets=facets,
+                page=results.pages,
+            )
     return req.render(
         "search.html",
         {

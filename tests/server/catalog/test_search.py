@@ -125,3 +125,20 @@ def database_dir(database: Database) -> Path:
     row = database.query_one("PRAGMA database_list")
     assert row is not None
     return Path(row[2]).parent
+
+
+@pytest.mark.usefixtures("courses")
+def test_a_page_past_the_end_shows_the_last_page(client: TestClient, people: People) -> None:
+    sign_in(client, people.learner)
+    first = client.get("/search?q=the").text
+    last_page = int(re.findall(r"Page 1 of (\d+)", first)[0])
+    assert last_page > 1
+    for page in (last_page + 1, 100, 99_999):
+        past = client.get(f"/search?q=the&page={page}").text
+        assert hits(past), page
+        assert f"Page {last_page} of {last_page}" in past
+        back = re.findall(r'<a class="button secondary" href="([^"]+)">← Back', past)
+        assert back == [f"/search?q=the&amp;page={last_page - 1}"]
+        assert "Next" not in past
+    before = client.get(f"/search?q=the&page={last_page - 1}").text
+    assert hits(before) and f"Page {last_page - 1} of {last_page}" in before
