@@ -78,7 +78,7 @@ print(json.dumps({"seconds": seconds, "cpu": cpu, "peak_kib": peak_kib,
 SYNC = """
 import cProfile, json, pstats, resource, sys, time
 from pathlib import Path
-from server import trust
+from server.catalog import trust
 from server.people.audit import Actor
 from server.catalog.library import CatalogHooks
 from server.cli.main import initialize

@@ -252,7 +252,12 @@ def test_a_sync_started_by_the_timer_is_recorded_as_the_timers(
     init_repository(root, "test-ngo", "org.example")
     root_json = (root / "published" / "metadata" / "1.root.json").read_bytes()
     publisher = trust.add_publisher(
-        database, Actor.system("test"), "test-ngo", "org.example", root_json
+        database,
+        Actor.system("test"),
+        "test-ngo",
+        "org.example",
+        root_json,
+        confirmed=root_fingerprint(root_json).root,
     )
     trust.add_source(database, Actor.system("test"), publisher, "folder", str(root / "published"))
     for extra in (["--timer"], []):
