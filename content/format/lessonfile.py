@@ -140,8 +140,10 @@ def _quiz(data: Any, lines: LineMap, source: str, report: Report) -> Quiz | None
                 f"line {seen[question.key]}; give each question its own key",
             )
         seen.setdefault(question.key, line)
-        for message in question_problems(question):
-            report.error(source, line, f"question '{question.key}': {message}")
+        for name, message in question_problems(question):
+            # The line of the field to change ("choices:"), else of the question.
+            at = lines.line_of(("quiz", "questions", index, name))
+            report.error(source, at, f"question '{question.key}': {message}")
         questions.append(question)
     pass_mark = data.get("pass_mark", 0)
     return Quiz(

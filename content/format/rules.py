@@ -14,24 +14,34 @@ from typing import Any
 from content.format.model import MEDIA_KINDS, Choice, Question
 
 
-def question_problems(q: Question) -> list[str]:
-    """What each question type needs."""
+def question_problems(q: Question) -> list[tuple[str, str]]:
+    """What each question type needs: (the field to change, what is wrong)."""
     correct = sum(c.correct for c in q.choices)
     problems = []
     if q.type in ("single", "multiple") and len(q.choices) < 2:
-        problems.append(f"a '{q.type}' question needs at least 2 choices")
+        problems.append(("choices", f"a '{q.type}' question needs at least 2 choices"))
     if q.type == "single" and correct != 1:
         problems.append(
-            f"a 'single' question needs exactly one choice with 'correct: true' (found {correct})"
+            (
+                "choices",
+                "a 'single' question needs exactly one choice with 'correct: true' "
+                f"(found {correct})",
+            )
         )
     if q.type == "multiple" and correct < 1:
-        problems.append("a 'multiple' question needs at least one choice with 'correct: true'")
+        problems.append(
+            ("choices", "a 'multiple' question needs at least one choice with 'correct: true'")
+        )
     if q.type == "true-false" and q.answer is None:
-        problems.append("a 'true-false' question needs 'answer: true' or 'answer: false'")
+        problems.append(("type", "a 'true-false' question needs 'answer: true' or 'answer: false'"))
     if q.type == "short-answer" and not q.accepted:
-        problems.append("a 'short-answer' question needs 'accepted:' with at least one answer")
+        problems.append(
+            ("type", "a 'short-answer' question needs 'accepted:' with at least one answer")
+        )
     if q.type not in ("single", "multiple") and q.choices:
-        problems.append(f"'choices' is only for single and multiple questions, not '{q.type}'")
+        problems.append(
+            ("choices", f"'choices' is only for single and multiple questions, not '{q.type}'")
+        )
     return problems
 
 
@@ -48,7 +58,7 @@ def manifest_lesson_problems(entry: Mapping[str, Any]) -> list[str]:
     quiz = entry.get("quiz") or {}
     problems += _duplicates("question", [q["key"] for q in quiz.get("questions", [])])
     for item in quiz.get("questions", []):
-        for message in question_problems(_question(item)):
+        for _field, message in question_problems(_question(item)):
             problems.append(f"question '{item['key']}': {message}")
     prompts = (entry.get("workbook") or {}).get("prompts", [])
     problems += _duplicates("prompt", [p["key"] for p in prompts])
