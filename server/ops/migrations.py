@@ -491,3 +491,22 @@ def _plain_chain_intact(rows: list[sqlite3.Row]) -> bool:
             return False
         prev_hash = row["hash"]
     return True
+
+
+@migrations(name="0009_watch_list")
+def watch_list(db: sqlite_utils.Database) -> None:
+    """Words and phrases a facility's staff flag in every package they review (see
+    ``server.catalog.watchlist``). ``folded`` is the phrase as matched (no case, no
+    accents), so "Cártel" and "cartel" are one entry."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE watch_words (
+            id INTEGER PRIMARY KEY,
+            phrase TEXT NOT NULL,
+            folded TEXT NOT NULL UNIQUE,
+            added_by TEXT NOT NULL,
+            added_at TEXT NOT NULL
+        );
+        """,
+    )

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 
 from starlette.datastructures import UploadFile
 from starlette.responses import FileResponse, Response
 
-from server.catalog import content_review, library, sync_runs, trust
+from server.catalog import content_review, library, sync_runs, trust, watchlist
 from server.catalog.sync import content_store, sync_publisher
 from server.core.errors import N_, NotFound, ValidationError
 from server.people.accounts import Role
@@ -31,6 +32,9 @@ def _review_page(
     version_id = _version_id(req) if version_id is None else version_id
     data = content_review.load_review(req.database, version_id)
     store = content_store(req.settings)
+    # The watch list changes after import: its flags are found now, not stored.
+    watched = watchlist.version_flags(req.database, store, version_id)
+    data = dataclasses.replace(data, flags=data.flags + watched)
     previews = {
         lesson["key"]: content_review.lesson_preview(store, version_id, lesson["html_sha256"])
         for lesson in data.lessons

@@ -131,6 +131,9 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     # No content exists in this test: the admin's answer for a missing id is 404.
     ("POST", "/admin/publishers/{publisher_id:id}/sync"): admin_only_post(404),
     ("GET", "/admin/content"): ADMIN_ONLY_GET,
+    ("GET", "/admin/content/watch-list"): ADMIN_ONLY_GET,
+    ("POST", "/admin/content/watch-list"): admin_only_post(400),
+    ("POST", "/admin/content/watch-list/{word_id:id}/remove"): admin_only_post(404),
     ("GET", "/admin/content/versions/{version_id:id}"): admin_only_post(404),
     ("POST", "/admin/content/versions/{version_id:id}/approve"): admin_only_post(404),
     ("POST", "/admin/content/versions/{version_id:id}/reject"): admin_only_post(404),
