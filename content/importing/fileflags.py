@@ -57,16 +57,17 @@ class PdfFindings:
     unreadable: str = ""
 
 
-def pdf_flags(local: Path, path: str) -> tuple[list[Flag], list[TextPlace]]:
-    """``pdf-action`` flags for a PDF in the package, and the text of its pages."""
-    findings = read_pdf(local, path)
-    flags = [flag("pdf-action", "", where, what) for where, what in findings.actions]
+def pdf_flags(local: Path, path: str, lesson: str = "") -> tuple[list[Flag], list[TextPlace]]:
+    """``pdf-action`` flags for a PDF in the package (used by ``lesson``), and the text of
+    its pages."""
+    findings = read_pdf(local, path, lesson)
+    flags = [flag("pdf-action", lesson, where, what) for where, what in findings.actions]
     if findings.unreadable:
-        flags.append(flag("pdf-action", "", path, findings.unreadable))
+        flags.append(flag("pdf-action", lesson, path, findings.unreadable))
     return flags, findings.pages
 
 
-def read_pdf(local: Path, path: str) -> PdfFindings:
+def read_pdf(local: Path, path: str, lesson: str = "") -> PdfFindings:
     """Walk the PDF with pypdf; should it fail to parse, scan the raw bytes instead."""
     findings = PdfFindings()
     try:
@@ -77,7 +78,7 @@ def read_pdf(local: Path, path: str) -> PdfFindings:
             if reader.is_encrypted and not reader.decrypt(""):
                 raise PyPdfError("the PDF is encrypted")
             _PdfWalk(findings, path).run(reader)
-            findings.pages = list(_page_texts(reader, path))
+            findings.pages = list(_page_texts(reader, path, lesson))
     except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
         findings.actions = [(path, what) for what in raw_pdf_actions(local)]
         findings.pages = []
@@ -151,13 +152,13 @@ def _context(key: str, context: str) -> str:
     return names.get(key, context)
 
 
-def _page_texts(reader: pypdf.PdfReader, path: str) -> Iterator[TextPlace]:
+def _page_texts(reader: pypdf.PdfReader, path: str, lesson: str) -> Iterator[TextPlace]:
     for number, page in enumerate(reader.pages, start=1):
         if number > MAX_TEXT_PAGES:
             return
         text = page.extract_text() or ""
         if text.strip():
-            yield TextPlace("", f"{path}#page={number}", text)
+            yield TextPlace(lesson, f"{path}#page={number}", text)
 
 
 def raw_pdf_actions(local: Path) -> list[str]:
@@ -183,8 +184,9 @@ def raw_pdf_actions(local: Path) -> list[str]:
     return [f"the file names the action {name}" for name in found]
 
 
-def caption_flags(local: Path, path: str) -> tuple[list[Flag], list[TextPlace]]:
-    """``caption-html`` flags for HTML in a WebVTT file's cues, and the cue text lines."""
+def caption_flags(local: Path, path: str, lesson: str = "") -> tuple[list[Flag], list[TextPlace]]:
+    """``caption-html`` flags for HTML in a WebVTT file's cues (used by ``lesson``), and
+    the cue text lines."""
     flags: list[Flag] = []
     places: list[TextPlace] = []
     text = local.read_bytes().decode("utf-8", errors="replace")
@@ -195,8 +197,8 @@ def caption_flags(local: Path, path: str) -> tuple[list[Flag], list[TextPlace]]:
         tags = sorted({t.lower() for t in _TAG.findall(line)} - _VTT_TAGS)
         if tags:
             shown = ", ".join(f"<{t}>" for t in tags)
-            flags.append(flag("caption-html", "", where, f"HTML in captions: {shown}"))
-        places.append(TextPlace("", where, line))
+            flags.append(flag("caption-html", lesson, where, f"HTML in captions: {shown}"))
+        places.append(TextPlace(lesson, where, line))
     return flags, places
 
 

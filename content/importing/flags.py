@@ -97,6 +97,18 @@ def manifest_texts(manifest: Mapping[str, Any]) -> Iterator[TextPlace]:
         yield from lesson_texts(str(entry.get("key", "")), str(entry.get("title", "")), entry)
 
 
+def file_lessons(manifest: Mapping[str, Any]) -> dict[str, str]:
+    """The lesson that uses each media, poster and captions file (the first one, when
+    several do), so a flag in a file names its lesson too."""
+    owners: dict[str, str] = {}
+    for entry in manifest.get("lessons", []):
+        data = lesson_data(entry)
+        for path in (data.media, data.poster, *(c.src for c in data.captions)):
+            if path:
+                owners.setdefault(path, str(entry.get("key", "")))
+    return owners
+
+
 def text_flags(places: Iterable[TextPlace]) -> list[Flag]:
     """Flags for web addresses, e-mail addresses and phone numbers in ``places``."""
     flags: list[Flag] = []

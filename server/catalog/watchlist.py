@@ -110,23 +110,29 @@ def version_flags(database: Database, store: ContentStore, version_id: int) -> l
 def version_texts(database: Database, store: ContentStore, version_id: int) -> list[TextPlace]:
     """All text of a version, each piece with its place (see ``content.importing.flags``)."""
     places: list[TextPlace] = []
+    owners: dict[str, str] = {}
     for row in database.query(
         "SELECT key, title, data FROM lessons WHERE version_id = ? ORDER BY position",
         [version_id],
     ):
-        places += lesson_texts(row["key"], row["title"], stored_lesson_data(row["data"]))
+        data = stored_lesson_data(row["data"])
+        places += lesson_texts(row["key"], row["title"], data)
+        for path in (data.media, *(c.src for c in data.captions)):
+            owners.setdefault(path, row["key"])
     for row in database.query(
         "SELECT path, sha256, media_type FROM assets WHERE version_id = ?"
         " AND media_type IN ('application/pdf', 'text/vtt') ORDER BY path",
         [version_id],
     ):
         if store.has(row["sha256"]):
-            places += _file_texts(store.path_for(row["sha256"]), row["path"], row["media_type"])
+            local = store.path_for(row["sha256"])
+            lesson = owners.get(row["path"], "")
+            places += _file_texts(local, row["path"], row["media_type"], lesson)
     return places
 
 
 @functools.lru_cache(maxsize=256)
-def _file_texts(local: Path, path: str, media_type: str) -> tuple[TextPlace, ...]:
+def _file_texts(local: Path, path: str, media_type: str, lesson: str) -> tuple[TextPlace, ...]:
     # Store paths are named by content, so a cached result is never stale.
     reader = pdf_flags if media_type == "application/pdf" else caption_flags
-    return tuple(reader(local, path)[1])
+    return tuple(reader(local, path, lesson)[1])

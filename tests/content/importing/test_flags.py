@@ -73,6 +73,13 @@ def of_kind(flags: list[dict[str, Any]], kind: str) -> list[tuple[str, str]]:
     return sorted((f["where"], f["detail"]) for f in flags if f["kind"] == kind)
 
 
+def test_a_flag_in_a_file_names_the_lesson_that_uses_it(flags: list[dict[str, Any]]) -> None:
+    lessons = {f["where"].split("#")[0]: f["lesson"] for f in flags if f["where"]}
+    assert lessons["media/handout.pdf"] == "handout"
+    assert lessons["media/v.en.vtt"] == "video"
+    assert lessons["lessons/contacts.html"] == "contacts"
+
+
 def test_web_addresses_are_flagged_where_they_are_written(flags: list[dict[str, Any]]) -> None:
     assert of_kind(flags, "web-address") == [
         ("lessons/check.html#question-q3", "quiz.example.com"),
@@ -206,3 +213,22 @@ def test_a_plain_pdf_has_no_actions(tmp_path: Path) -> None:
     plain.write_bytes(tiny_pdf("Nothing to see"))
     found, pages = pdf_flags(plain, "media/plain.pdf")
     assert found == [] and [p.text for p in pages] == ["Nothing to see"]
+
+
+@pytest.mark.parametrize(
+    ("action", "words"),
+    [
+        ("/S /Launch /F (cmd.exe)", "starts a program or opens a file (Launch)"),
+        ("/S /SubmitForm /F (http://x.example)", "sends form data to an address (SubmitForm)"),
+        ("/S /GoToR /F (other.pdf) /D [0 /Fit]", "opens another PDF file (GoToR)"),
+        ("/JS (app.launchURL('x'))", "runs JavaScript (JS)"),
+    ],
+)
+def test_each_pdf_action_on_a_link(tmp_path: Path, action: str, words: str) -> None:
+    pdf = tmp_path / "a.pdf"
+    annotation = f"<< /Type /Annot /Subtype /Link /Rect [0 0 9 9] /A << {action} >> >>"
+    pdf.write_bytes(tiny_pdf("Hi", page="/Annots [5 0 R]", extra=(annotation,)))
+    found, _ = pdf_flags(pdf, "media/a.pdf", "handout")
+    assert [(f["lesson"], f["where"], f["detail"]) for f in found] == [
+        ("handout", "media/a.pdf#page=1", f"a link or field: {words}")
+    ]

@@ -54,6 +54,7 @@ def test_a_word_added_later_is_found_in_lessons_captions_and_pdfs(
     assert ("Daily Safety Checklist", "media/safety-checklist.pdf") in found
     assert any(w.startswith("lessons/") for _, w in found)
     assert all(f["kind"] == "watch-word" and f["source"] == "watch-list" for f in flags)
+    assert all(f["lesson"] for f in flags)  # a PDF's or captions' flag names its lesson
     pdf = {f["where"] for f in flags if f["where"].startswith("media/safety-checklist.pdf")}
     assert pdf == {"media/safety-checklist.pdf#page=1"}
     watchlist.remove(database, STAFF, "supervisor")
