@@ -179,6 +179,7 @@ def _url(path: str, people: People, group_id: int) -> str:
         "{assignment_id:id}",
         "{goal_id:id}",
         "{entry_id:id}",
+        "{word_id:id}",
     ):
         path = path.replace(name, "9999")
     path = path.replace("{course_id}", "org.example.missing").replace("{key}", "intro")
