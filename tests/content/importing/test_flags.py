@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pypdf
 import pytest
 
 from content.importing.fileflags import confusable_flags, pdf_flags, skeleton
@@ -206,6 +207,20 @@ def test_a_pdf_the_parser_cannot_read_is_scanned_raw(tmp_path: Path) -> None:
     details = [f["detail"] for f in found]
     assert "the file names the action Launch" in details
     assert any("could not be read" in d for d in details) and pages == []
+
+
+def test_an_encrypted_pdf_is_flagged_as_unreadable(tmp_path: Path) -> None:
+    writer = pypdf.PdfWriter()
+    writer.add_blank_page(100, 100)
+    writer.encrypt("secret", algorithm="RC4-128")
+    locked = tmp_path / "locked.pdf"
+    with locked.open("wb") as stream:
+        writer.write(stream)
+    found, pages = pdf_flags(locked, "media/locked.pdf")
+    assert [f["detail"] for f in found] == [
+        "could not be read to the end (PyPdfError); open it and look at it"
+    ]
+    assert pages == []
 
 
 def test_a_plain_pdf_has_no_actions(tmp_path: Path) -> None:
