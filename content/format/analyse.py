@@ -150,7 +150,7 @@ def _check_lesson_media(analysis: Analysis, files: CourseFiles, lesson: Lesson) 
     if lesson.kind == "video" and not lesson.captions:
         analysis.report.warning(
             src,
-            lesson.line("media"),
+            lesson.lines.get("media", lesson.line("kind")),
             "video has no captions; add "
             "'captions:' with a .vtt file for learners who cannot hear it",
         )

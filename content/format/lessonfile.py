@@ -8,6 +8,7 @@ from typing import Any
 from content.errors import ContentError, Report
 from content.format.model import Caption, Choice, Lesson, Prompt, Question, Quiz, Workbook
 from content.format.paths import check_on_disk, resolve_reference
+from content.format.rules import question_problems
 from content.format.validate import schema_errors
 from content.format.yamlload import LineMap, load_yaml
 
@@ -139,8 +140,10 @@ def _quiz(data: Any, lines: LineMap, source: str, report: Report) -> Quiz | None
                 f"line {seen[question.key]}; give each question its own key",
             )
         seen.setdefault(question.key, line)
-        for message in question_problems(question):
-            report.error(source, line, f"question '{question.key}': {message}")
+        for name, message in question_problems(question):
+            # The line of the field to change ("choices:"), else of the question.
+            at = lines.line_of(("quiz", "questions", index, name))
+            report.error(source, at, f"question '{question.key}': {message}")
         questions.append(question)
     pass_mark = data.get("pass_mark", 0)
     return Quiz(
@@ -168,27 +171,6 @@ def _question(item: dict[str, Any], line: int) -> Question:
         explanation=_opt_str(item.get("explanation")),
         line=line,
     )
-
-
-def question_problems(q: Question) -> list[str]:
-    """Rules the schema cannot express well: what each question type needs."""
-    correct = sum(c.correct for c in q.choices)
-    problems = []
-    if q.type in ("single", "multiple") and len(q.choices) < 2:
-        problems.append(f"a '{q.type}' question needs at least 2 choices")
-    if q.type == "single" and correct != 1:
-        problems.append(
-            f"a 'single' question needs exactly one choice with 'correct: true' (found {correct})"
-        )
-    if q.type == "multiple" and correct < 1:
-        problems.append("a 'multiple' question needs at least one choice with 'correct: true'")
-    if q.type == "true-false" and q.answer is None:
-        problems.append("a 'true-false' question needs 'answer: true' or 'answer: false'")
-    if q.type == "short-answer" and not q.accepted:
-        problems.append("a 'short-answer' question needs 'accepted:' with at least one answer")
-    if q.type not in ("single", "multiple") and q.choices:
-        problems.append(f"'choices' is only for single and multiple questions, not '{q.type}'")
-    return problems
 
 
 def _workbook(data: Any, lines: LineMap, source: str, report: Report) -> Workbook | None:

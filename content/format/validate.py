@@ -71,10 +71,36 @@ def schema_errors(
     result = []
     for error in errors:
         for leaf in _leaves(error):
-            path: JsonPath = tuple(leaf.absolute_path)
-            line = lines.line_of(path) if lines else None
+            line = lines.line_of(_field_path(name, leaf)) if lines else None
             result.append(ContentError(describe(leaf), file, line))
     return result or [ContentError(first_compiled_error(name, data), file)]
+
+
+def _field_path(name: str, error: ValidationError) -> JsonPath:
+    """The path of the field an author must change, for its line.
+
+    Mostly the value the error is about. An unknown field: that field, not the mapping
+    holding it. A field required because of another one ("kind: video" needs "media"):
+    the field that asked for it.
+    """
+    path: JsonPath = tuple(error.absolute_path)
+    instance = error.instance if isinstance(error.instance, dict) else {}
+    if error.validator == "additionalProperties":
+        known = error.schema.get("properties", {})
+        extra = [key for key in instance if key not in known]
+        return (*path, extra[0]) if extra else path
+    schema_path = list(error.absolute_schema_path)
+    if error.validator == "required" and schema_path[-2:] == ["then", "required"]:
+        condition = _schema_at(_schema(name), schema_path[:-2]).get("if", {})
+        asking = [key for key in condition.get("properties", {}) if key in instance]
+        return (*path, asking[0]) if asking else path
+    return path
+
+
+def _schema_at(schema: Any, path: list[Any]) -> dict[str, Any]:
+    for step in path:
+        schema = schema[step]
+    return schema if isinstance(schema, dict) else {}
 
 
 def _leaves(error: ValidationError) -> list[ValidationError]:

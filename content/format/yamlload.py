@@ -87,8 +87,9 @@ class _Converter:
 
     def convert(self, node: yaml.Node, path: JsonPath, where: int | None = None) -> Any:
         # ``where`` is the line of the key or dash that introduced the value: for an alias,
-        # the node's own mark points at the anchor, not at the use.
-        self.doc.lines.lines[path] = self.line(node)
+        # the node's own mark points at the anchor, not at the use; for a nested mapping
+        # or list, at its first item, while the author looks for the key ("quiz:").
+        self.doc.lines.lines[path] = where or self.line(node)
         if id(node) in self.seen:
             # The composer hands back the same node object for an alias.
             raise ContentError(

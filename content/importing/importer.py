@@ -5,19 +5,22 @@ records in one transaction. Steps, each of which may refuse the package:
 
 1. extract it into a fresh staging folder with the strict extractor (from a file, or
    straight from its TUF source: see ``PublisherClient.open_target``);
-2. validate ``manifest.json`` against its schema and its own consistency;
+2. validate ``manifest.json`` against its schema, its own consistency and the rules a
+   lesson must meet to be usable (``content.format.rules``);
 3. check that the manifest and the tar list the same files, with the same sizes and
    SHA-256 digests (computed from the bytes written, see ``content.package.extract``);
 4. check each file's type: extension, manifest media type and sniffed bytes must agree
    (an SVG must hold only allowed SVG, see ``content.format.svg``, and is flagged for the reviewer);
 5. re-sanitize every lesson's HTML (the server never trusts a package's HTML) and flag
    for the reviewer whatever the sanitizer removed;
-6. only then, and once the caller's ``confirm`` passed (for a streamed package: its whole
+6. flag what the text and files hold (``content.importing.flags`` and ``fileflags``):
+   addresses, phone numbers, PDF actions, HTML in captions, look-alike file names;
+7. only then, and once the caller's ``confirm`` passed (for a streamed package: its whole
    SHA-256 and its course against the signed target's), move the blobs into the store
    (deduplicated).
 
 On a refusal the staging folder is removed and the store is unchanged: nothing is moved
-in before every check passed. A crash during step 6 can leave some verified blobs that
+in before every check passed. A crash during step 7 can leave some verified blobs that
 no database row refers to; they are harmless and ``ContentStore.gc`` removes them.
 """
 
@@ -34,6 +37,8 @@ from content.errors import ContentError, MediaTypeError
 from content.format.limits import DEFAULT_LIMITS, Limits
 from content.format.mediatypes import check_media, file_type_for, read_head, sniff_family
 from content.format.sanitize import SanitizeResult, sanitize_html
+from content.importing.fileflags import caption_flags, confusable_flags, pdf_flags
+from content.importing.flags import Flag, TextPlace, file_lessons, manifest_texts, text_flags
 from content.importing.store import ContentStore
 from content.package.extract import ExtractedPackage, ImportRefused, extract_package, shown
 from content.package.manifest import LESSON_MEDIA_TYPE, MANIFEST_NAME
@@ -113,15 +118,43 @@ def import_package(
         tree.mkdir()
         extracted, manifest = _extract_and_read_manifest(package, tree, limits)
         listed = _check_files(extracted, manifest)
-        flags = [{**flag, "source": "package"} for flag in manifest["review_flags"]]
+        flags = [_package_flag(flag) for flag in manifest["review_flags"]]
         files = _check_types(extracted, listed, flags)
         sanitized = folder / "sanitized"
         sanitized.mkdir()
         lessons = _sanitize_lessons(extracted, manifest, sanitized, limits, flags)
+        flags += _content_flags(extracted, manifest, files)
         if confirm is not None:
             confirm(manifest["course"])
         store.adopt_all(_moves(extracted, files, lessons, sanitized))
     return StagedPackage(dict(manifest["course"]), lessons, files, flags, manifest)
+
+
+def _package_flag(flag: Mapping[str, Any]) -> dict[str, Any]:
+    """A flag the package's build wrote, placed at its lesson (the build says no more)."""
+    where = f"lessons/{flag['lesson']}.html" if flag["lesson"] else ""
+    return {**flag, "where": where, "source": "package"}
+
+
+def _content_flags(
+    extracted: ExtractedPackage, manifest: dict[str, Any], files: dict[str, StagedFile]
+) -> list[Flag]:
+    """Flags for what the lessons' text, the captions and the PDFs say and do."""
+    flags: list[Flag] = []
+    places: list[TextPlace] = list(manifest_texts(manifest))
+    owners = file_lessons(manifest)
+    for path, file in sorted(files.items()):
+        if file.media_type == "application/pdf":
+            found, texts = pdf_flags(extracted.local_path(path), path, owners.get(path, ""))
+        elif file.media_type == "text/vtt":
+            found, texts = caption_flags(extracted.local_path(path), path, owners.get(path, ""))
+        else:
+            continue
+        flags += found
+        places += texts
+    flags += text_flags(places)
+    flags += confusable_flags(extracted.files)
+    return flags
 
 
 def _moves(
@@ -238,6 +271,7 @@ def _check_media_file(
             {
                 "kind": "svg",
                 "lesson": "",
+                "where": path,
                 "detail": path,
                 "source": "import",
             }
@@ -251,6 +285,7 @@ def _check_media_file(
             {
                 "kind": "type-mismatch",
                 "lesson": "",
+                "where": path,
                 "detail": f"{path}: {file_type.media_type} file whose content is {family}",
                 "source": "import",
             }
@@ -278,6 +313,7 @@ def _sanitize_lessons(
                 {
                     "kind": "sanitized",
                     "lesson": entry["key"],
+                    "where": entry["html"],
                     "detail": "removed at import: " + ", ".join(clean.removed),
                     "source": "import",
                 }

@@ -17,6 +17,7 @@ from typing import IO, Any
 
 from content.errors import PackageError
 from content.format.limits import DEFAULT_LIMITS, Limits
+from content.format.rules import manifest_lesson_problems
 from content.package.manifest import MANIFEST_NAME, validate_manifest
 
 _CHUNK = 1024 * 1024
@@ -133,6 +134,11 @@ def _check_manifest_consistency(manifest: dict[str, Any]) -> None:
             raise PackageError(
                 f"lesson '{lesson['key']}' refers to {missing[0]}, which is not in the package",
                 MANIFEST_NAME,
+            )
+        problems = manifest_lesson_problems(lesson)
+        if problems:
+            raise PackageError(
+                f"lesson '{lesson['key']}' is broken: {'; '.join(problems[:5])}", MANIFEST_NAME
             )
 
 

@@ -30,6 +30,11 @@ FLAG_LABELS = {
     "missing-captions": N_("Video or audio without captions"),
     "type-mismatch": N_("File type did not match"),
     "svg": N_("Drawing (SVG): open it and look at it"),
+    "web-address": N_("Web address"),
+    "pdf-action": N_("PDF that runs or opens something"),
+    "caption-html": N_("HTML in captions"),
+    "confusable-name": N_("File name that looks like another"),
+    "watch-word": N_("Word on the facility's watch list"),
 }
 
 

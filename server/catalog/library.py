@@ -21,7 +21,6 @@ from typing import Any
 
 import sqlite_utils
 
-from content.importing.flags import text_flags
 from content.importing.importer import StagedPackage
 from content.tuf.metadata import in_namespace
 from server.core import clock
@@ -113,8 +112,6 @@ def record_import(
 ) -> Recorded:
     """Write a verified package's course version in one transaction."""
     flags = list(staged.review_flags)
-    for lesson in staged.lessons:
-        flags += text_flags(lesson.key, lesson.data.get("sections", []))
     with database.write() as db:
         check_target(db.conn, publisher, staged.course_id, staged.version)
         course_pk = _upsert_course(db, publisher, staged.course_id, staged.version)

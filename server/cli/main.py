@@ -25,6 +25,7 @@ from server.cli.review import review_cli
 from server.cli.search import search_cli
 from server.cli.serving import run_server
 from server.cli.teach import export_cli, report_cli
+from server.cli.watchlist import watch_list_cli
 from server.core import clock, csvfiles, filemodes
 from server.core.db import Database, refusal, write_refused
 from server.core.errors import ConfigError, StepstoneError, ValidationError
@@ -464,6 +465,7 @@ cli.add_command(publisher_cli)
 cli.add_command(trust_cli)
 cli.add_command(sync_cli)
 cli.add_command(search_cli)
+content_cli.add_command(watch_list_cli)
 cli.add_command(content_cli)
 cli.add_command(backup_cli)
 cli.add_command(restore_cli)

@@ -551,3 +551,22 @@ def pdf_text(db: sqlite_utils.Database) -> None:
         );
         """,
     )
+
+
+@migrations(name="0011_watch_list")
+def watch_list(db: sqlite_utils.Database) -> None:
+    """Words and phrases a facility's staff flag in every package they review (see
+    ``server.catalog.watchlist``). ``folded`` is the phrase as matched (no case, no
+    accents), so "Cártel" and "cartel" are one entry."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE watch_words (
+            id INTEGER PRIMARY KEY,
+            phrase TEXT NOT NULL,
+            folded TEXT NOT NULL UNIQUE,
+            added_by TEXT NOT NULL,
+            added_at TEXT NOT NULL
+        );
+        """,
+    )

@@ -44,6 +44,7 @@ from server.web.views import (
     admin_reports,
     admin_roster,
     admin_users,
+    admin_watchlist,
     auth,
     errors,
     home,
@@ -195,6 +196,13 @@ def routes() -> list[BaseRoute]:
             "/admin/content/decisions.{kind:str}",
             admin_decisions.decisions_download,
             methods=GET,
+        ),
+        Route("/admin/content/watch-list", admin_watchlist.watch_list, methods=GET),
+        Route("/admin/content/watch-list", admin_watchlist.watch_word_add, methods=POST),
+        Route(
+            "/admin/content/watch-list/{word_id:id}/remove",
+            admin_watchlist.watch_word_remove,
+            methods=POST,
         ),
         Route("/admin/content/versions/{version_id:id}", admin_content.version_review, methods=GET),
         *[

@@ -74,6 +74,7 @@ ADMIN_PAGES = [
     "/admin/groups/1",
     "/admin/roster",
     "/admin/audit",
+    "/admin/content/watch-list",
     "/teach",
     "/account/secret",
 ]

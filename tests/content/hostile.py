@@ -279,6 +279,25 @@ def with_svg(svg: bytes) -> Callable[[Good], bytes]:
     return build
 
 
+def with_lesson(index: int, **changes: Any) -> Callable[[Good], bytes]:
+    """A case: the good package with one lesson's manifest entry changed (``None`` drops
+    a field): schema-valid, but broken for a learner."""
+
+    def build(good: Good) -> bytes:
+        bad = good.copy()
+        entry = bad.manifest["lessons"][index]
+        entry.update(changes)
+        for name in [k for k, v in changes.items() if v is None]:
+            del entry[name]
+        return archive(bad)
+
+    return build
+
+
+def _quiz(*questions: dict[str, Any]) -> dict[str, Any]:
+    return {"pass_mark": 50, "feedback": "on-submit", "questions": list(questions)}
+
+
 def bad_utf8_name(good: Good) -> bytes:
     return archive(good, extra=member("media/\udcff.png", b"x", fmt=tarfile.USTAR_FORMAT))
 
@@ -480,6 +499,39 @@ CASES: dict[str, Case] = {
     "exe-as-webm": Case(exe_as_webm, ("ELF executable", "media/v.webm")),
     "wrong-media-type": Case(wrong_media_type, ("manifest says image/gif", PNG_NAME)),
     "stray-lesson-html": Case(stray_lesson_html, ("lessons/stray.html",)),
+    "video-without-media": Case(
+        with_lesson(1, media=None), ("lesson 'video'", "a video lesson needs its 'media' file")
+    ),
+    "quiz-without-quiz": Case(
+        with_lesson(0, kind="quiz"), ("lesson 'intro'", "a quiz lesson needs its 'quiz'")
+    ),
+    "question-without-choices": Case(
+        with_lesson(0, kind="quiz", quiz=_quiz({"key": "q1", "type": "single", "prompt": "?"})),
+        ("lesson 'intro'", "question 'q1': a 'single' question needs at least 2 choices"),
+    ),
+    "duplicate-question-keys": Case(
+        with_lesson(
+            0,
+            kind="quiz",
+            quiz=_quiz(
+                {"key": "q1", "type": "true-false", "prompt": "?", "answer": True},
+                {"key": "q1", "type": "true-false", "prompt": "!", "answer": False},
+            ),
+        ),
+        ("lesson 'intro'", "question key 'q1' is used twice"),
+    ),
+    "checklist-without-options": Case(
+        with_lesson(
+            0,
+            kind="workbook",
+            workbook={
+                "prompts": [
+                    {"key": "p", "type": "checklist", "prompt": "?", "visibility": "private"}
+                ]
+            },
+        ),
+        ("lesson 'intro'", "prompt 'p': a checklist needs 'options'"),
+    ),
     **{
         f"svg-{name}": Case(with_svg(svg), (SVG_NAME, "SVG refused", words))
         for name, (svg, words) in HOSTILE_SVGS.items()

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import threading
 
 from starlette.datastructures import UploadFile
 from starlette.responses import FileResponse, Response
 
-from server.catalog import content_review, decisions, library, sync_runs, trust
+from server.catalog import content_review, decisions, library, sync_runs, trust, watchlist
 from server.catalog.sync import content_store, sync_publisher
 from server.core.errors import N_, BadRequest, NotFound, ValidationError
 from server.people.accounts import Role
@@ -31,7 +32,11 @@ def _review_page(
     req: Req, error: str = "", status: int = 200, version_id: int | None = None
 ) -> Response:
     version_id = _version_id(req) if version_id is None else version_id
-    data = content_review.load_review(req.database, content_store(req.settings), version_id)
+    store = content_store(req.settings)
+    data = content_review.load_review(req.database, store, version_id)
+    # The watch list changes after import: its flags are found now, not stored.
+    watched = watchlist.version_flags(req.database, store, version_id)
+    data = dataclasses.replace(data, flags=data.flags + watched)
     return req.render(
         "admin/review.html",
         {

@@ -118,3 +118,54 @@ def test_version_must_grow_past_dist(course_dir: Path, tmp_path: Path) -> None:
     assert problem.severity is Severity.WARNING
     assert "version 1 is not greater than the newest package" in problem.message
     assert "set version: 4" in problem.message
+
+
+LINED = "lessons/09-lined.md"
+
+
+def problems_at(make_course: WriteCourse, front: str) -> list[tuple[int | None, str]]:
+    """(line, message) of each error lint finds in one added lesson with this front matter."""
+    src = make_course(
+        course={"lessons": ["lessons/01-intro.md", "lessons/02-video.md", LINED]},
+        lessons={LINED: lesson(front)},
+    )
+    return [(p.line, p.message) for p in lint_course(src) if p.file == LINED]
+
+
+def test_an_unknown_field_is_reported_at_its_own_line(make_course: WriteCourse) -> None:
+    found = problems_at(make_course, "key: a\ntitle: A\nkind: reading\ncolour: red")
+    assert [(line, "'colour'" in message) for line, message in found] == [(5, True)]
+
+
+def test_a_field_that_kind_needs_is_reported_at_kind(make_course: WriteCourse) -> None:
+    found = problems_at(make_course, "key: a\ntitle: A\nsummary: S\nkind: video")
+    assert (5, "top level: missing required field 'media'") in found
+
+
+def test_a_nested_mapping_is_reported_at_its_key(make_course: WriteCourse) -> None:
+    front = "key: a\ntitle: A\nkind: quiz\nquiz:\n  pass_mark: 80\n  questions:\n"
+    front += "    - {key: q1, type: true-false, prompt: P, answer: true}"
+    assert problems_at(make_course, front) == [(5, "quiz: missing required field 'feedback'")]
+
+
+def test_a_question_problem_is_reported_at_the_field_to_change(
+    make_course: WriteCourse,
+) -> None:
+    front = (
+        "key: a\ntitle: A\nkind: quiz\nquiz:\n  pass_mark: 80\n  feedback: on-submit\n"
+        "  questions:\n    - key: q1\n      type: single\n      prompt: P\n"
+        "      choices:\n        - text: a\n        - text: b\n"
+    )
+    [(line, message)] = problems_at(make_course, front)
+    assert line == 12 and "exactly one choice with 'correct: true'" in message
+
+
+def test_an_unknown_field_in_a_list_item_is_reported_at_its_line(
+    make_course: WriteCourse,
+) -> None:
+    front = (
+        "key: a\ntitle: A\nkind: video\nmedia: ../media/v.webm\ncaptions:\n"
+        "  - src: ../media/v.en.vtt\n    language: en\n    lable: English"
+    )
+    lines = {line for line, message in problems_at(make_course, front) if "'lable'" in message}
+    assert lines == {9}

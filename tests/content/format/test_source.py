@@ -136,7 +136,7 @@ workbook:
     messages = [(p.file, p.line, p.message) for p in errors(lint_course(src))]
     assert (
         "lessons/q.md",
-        9,
+        12,  # the line of 'choices:', the field to change
         "question 'q1': a 'single' question needs exactly one choice "
         "with 'correct: true' (found 2)",
     ) in messages

@@ -138,4 +138,6 @@ def test_every_svg_is_flagged_for_the_reviewer(good: Good, tmp_path: Path) -> No
     staged = import_package(package, ContentStore(tmp_path / "store"))
     assert staged.files[SVG_NAME].media_type == "image/svg+xml"
     flags = [f for f in staged.review_flags if f["kind"] == "svg"]
-    assert flags == [{"kind": "svg", "lesson": "", "detail": SVG_NAME, "source": "import"}]
+    assert flags == [
+        {"kind": "svg", "lesson": "", "where": SVG_NAME, "detail": SVG_NAME, "source": "import"}
+    ]

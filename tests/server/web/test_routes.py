@@ -137,6 +137,9 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/admin/content/reasons"): admin_only_post(400),
     ("POST", "/admin/content/reasons/{code:str}/remove"): admin_only_post(404),
     ("GET", "/admin/content/decisions.{kind:str}"): ADMIN_ONLY_GET,
+    ("GET", "/admin/content/watch-list"): ADMIN_ONLY_GET,
+    ("POST", "/admin/content/watch-list"): admin_only_post(400),
+    ("POST", "/admin/content/watch-list/{word_id:id}/remove"): admin_only_post(404),
     ("GET", "/admin/content/versions/{version_id:id}"): admin_only_post(404),
     ("POST", "/admin/content/versions/{version_id:id}/approve"): admin_only_post(404),
     ("POST", "/admin/content/versions/{version_id:id}/reject"): admin_only_post(404),
@@ -182,6 +185,7 @@ def _url(path: str, people: People, group_id: int) -> str:
         "{assignment_id:id}",
         "{goal_id:id}",
         "{entry_id:id}",
+        "{word_id:id}",
     ):
         path = path.replace(name, "9999")
     path = path.replace("{course_id}", "org.example.missing").replace("{key}", "intro")
