@@ -171,3 +171,20 @@ def newest_version_id(database: Database, course_pk: int) -> int | None:
     take-down of the whole course is refused)."""
     row = database.query_one("SELECT max(id) FROM course_versions WHERE course_pk = ?", [course_pk])
     return int(row[0]) if row is not None and row[0] is not None else None
+
+
+def flag_href(version_id: int, where: str) -> str:
+    """Where on the review page (or in which file) a flag's place is: a flag names it as a
+    package path with a fragment (``content.importing.flags``). Lessons are shown whole on
+    the page, so a lesson place is an anchor of it; a file place opens the file itself,
+    keeping its fragment (a PDF's ``#page=3`` is honoured by the viewer)."""
+    path, _, fragment = where.partition("#")
+    if path.startswith("lessons/") and path.endswith(".html"):
+        key = path.removeprefix("lessons/").removesuffix(".html")
+        for prefix, short in (("question-", "q"), ("prompt-", "p")):
+            if fragment.startswith(prefix):
+                return f"#lesson-{key}-{short}-{fragment.removeprefix(prefix)}"
+        return f"#lesson-{key}"
+    if path:
+        return file_url(version_id, path) + (f"#{fragment}" if fragment else "")
+    return ""

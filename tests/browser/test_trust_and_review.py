@@ -50,11 +50,11 @@ def sign_in(page: Page, url: str) -> None:
     page.wait_for_url("**/admin")
 
 
-def upload_root(page: Page, url: str, repo: Path) -> None:
+def upload_root(page: Page, url: str, repo: Path, name: str = "second") -> None:
     """Step one of trusting: the form, up to the page that shows the fingerprint."""
     page.goto(url + "/admin/publishers")
-    page.get_by_label("Short name").fill("second-ngo")
-    page.get_by_label("Namespace (course ids it may publish), like org.example").fill("org.second")
+    page.get_by_label("Short name").fill(f"{name}-ngo")
+    page.get_by_label("Namespace (course ids it may publish), like org.example").fill(f"org.{name}")
     page.get_by_label("Its root.json").set_input_files(
         str(repo / "published" / "metadata" / "1.root.json")
     )
@@ -103,10 +103,11 @@ def test_trust_by_fingerprint_then_reject_with_a_reason(
     assert watched.csp_violations() == []
     context.close()
 
-    # The confirm step answers a POST, so axe runs on it in a context of its own.
+    # The confirm step answers a POST, so axe runs on it in a context of its own (under a
+    # name and namespace not trusted yet: an overlap is refused before the comparison).
     checking = browser.new_context(bypass_csp=True, storage_state=state)
     page = checking.new_page()
-    upload_root(page, url, second)
+    upload_root(page, url, second, "third")
     page.add_script_tag(path=str(AXE))
     violations = page.evaluate(
         "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"

@@ -42,6 +42,7 @@ def _review_page(
         {
             "r": data,
             "flag_labels": content_review.FLAG_LABELS,
+            "flag_href": content_review.flag_href,
             "reasons": decisions.reasons(req.database),
             "error": error,
         },

@@ -278,3 +278,19 @@ def test_changes_to_the_courses_own_texts_are_shown(
     assert course.startswith("What changed in the course's own texts Summary changed")
     assert "removed: count your money. added: save." in course
     assert "Title" not in course and "Keywords" not in course  # the same in both
+
+
+@pytest.mark.parametrize(
+    ("where", "href"),
+    [
+        ("lessons/money-quiz.html#question-coins", "#lesson-money-quiz-q-coins"),
+        ("lessons/goals.html#prompt-goal", "#lesson-goals-p-goal"),
+        ("lessons/basics.html#needs-and-wants", "#lesson-basics"),
+        ("lessons/basics.html", "#lesson-basics"),
+        ("media/sheet.pdf#page=2", "/admin/content/versions/7/files/media/sheet.pdf#page=2"),
+        ("media/a b.vtt#line=12", "/admin/content/versions/7/files/media/a%20b.vtt#line=12"),
+        ("", ""),
+    ],
+)
+def test_a_flag_links_to_its_place_on_the_page_or_in_its_file(where: str, href: str) -> None:
+    assert content_review.flag_href(7, where) == href

@@ -3,6 +3,7 @@ when a reviewer looks, so versions imported before a word was added are caught t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -101,6 +102,14 @@ def test_admin_page_adds_shows_and_removes(
         review = client.get(f"/admin/content/versions/{safety_version(database)}").text
         flags = review.split('id="flags-heading"', 1)[1].split("</section>", 1)[0]
         assert "Word on the facility's watch list" in flags and "supervisor" in flags
+        # Each flag links to its place: the lesson on this page, or the PDF's page.
+        version_id = safety_version(database)
+        links = set(re.findall(r'<a href="([^"]+)"', flags))
+        assert (
+            f"/admin/content/versions/{version_id}/files/media/safety-checklist.pdf#page=1" in links
+        )
+        lesson_links = {link for link in links if link.startswith("#lesson-")}
+        assert lesson_links and all(f'id="{link[1:]}"' in review for link in lesson_links)
         [word] = watchlist.words(database)
         assert "boss" in word.added_by
         page = post(
