@@ -53,6 +53,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 import search_corpus  # noqa: E402
 from rich.progress import Progress  # noqa: E402
 
+from content.format.lessondata import manifest  # noqa: E402
 from content.package.build import build_package  # noqa: E402
 from content.package.reader import read_member_text, read_package  # noqa: E402
 from search_index import SearchService, Section, VersionDocs  # noqa: E402
@@ -95,13 +96,9 @@ def demo_versions(first_id: int) -> list[VersionDocs]:
             def read_text(path: str, package: Path = package) -> str | None:
                 return read_member_text(package, path)
 
+            described = manifest(info.manifest)
             found.append(
-                version_docs(
-                    first_id + number,
-                    info.manifest["course"],
-                    info.manifest["lessons"],
-                    read_text,
-                )
+                version_docs(first_id + number, described.course, described.lessons, read_text)
             )
     return found
 

@@ -3,12 +3,21 @@
 `QueryRun` does the work that `SearchService.search` orders: the matching documents
 (our block-at-a-time matching, then the visibility filter as one set intersection),
 counts per version rolled up into facets, and a page of hits with their snippets.
+
+A search's `Budget` bounds the one step whose cost a query can blow up: checking phrases
+on the stored text of each document that holds all their words (hundreds of hyphenated
+words are hundreds of phrases). Once the budget is spent, the remaining candidates are
+not checked, so the results are the true matches found so far, and are marked so.
 """
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Mapping
+from typing import Any
+
+from whoosh.searching import Searcher
 
 from search_index.docsets import DocSets
 from search_index.query import Compiled
@@ -16,6 +25,32 @@ from search_index.results import FACETS, FacetValue, Hit
 from search_index.snippets import make_snippet
 from search_index.spelling import Vocabulary
 from search_index.view import IndexView, VersionMeta
+
+
+class Budget:
+    """The time one search may spend matching; `spent` once it ran out."""
+
+    def __init__(self, seconds: float) -> None:
+        self.deadline = time.perf_counter() + seconds
+        self.spent = False
+
+    def over(self) -> bool:
+        if not self.spent and time.perf_counter() > self.deadline:
+            self.spent = True
+        return self.spent
+
+
+class BudgetedDocSets(DocSets):
+    """DocSets whose phrase checks stop when the search's budget is spent."""
+
+    def __init__(self, searcher: Searcher, lengths: Any, budget: Budget) -> None:
+        super().__init__(searcher, lengths)
+        self.budget = budget
+
+    def _has_phrase(self, docnum: int, fieldname: str, words: list[str]) -> bool:
+        if self.budget.over():
+            return False
+        return super()._has_phrase(docnum, fieldname, words)
 
 
 def clean_facets(facets: Mapping[str, str] | None) -> dict[str, str]:
@@ -57,16 +92,18 @@ class QueryRun:
     def __init__(
         self,
         view: IndexView,
+        searcher: Searcher,
         compiled: Compiled,
         versions: frozenset[int] | None,
         selected: dict[str, str],
         page: int,
         size: int,
+        budget: Budget,
     ) -> None:
         assert compiled.query is not None
-        self.view, self.compiled, self.selected = view, compiled, selected
+        self.view, self.searcher, self.compiled, self.selected = view, searcher, compiled, selected
         self.page, self.size = page, size
-        self.docsets = DocSets(view.searcher, view.lengths)
+        self.docsets = BudgetedDocSets(searcher, view.lengths, budget)
         matched = self.docsets.evaluate(compiled.query)
         if versions is not None:
             matched = matched & view.allowed_docs(versions)
@@ -122,7 +159,7 @@ class QueryRun:
         return [self._hit(docnum, score) for score, docnum in best[end - self.size :]]
 
     def _hit(self, docnum: int, score: float | None) -> Hit:
-        stored = self.view.searcher.stored_fields(docnum)
+        stored = self.searcher.stored_fields(docnum)
         version_id, lesson_key, lesson_title, anchor, heading, part, item_key, language = stored[
             "hit"
         ]
