@@ -17,9 +17,10 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
+from whoosh import query as wq
 from whoosh.searching import Searcher
 
-from search_index.docsets import DocSets
+from search_index.docsets import DocSets, Postings
 from search_index.query import Compiled
 from search_index.results import FACETS, FacetValue, Hit
 from search_index.snippets import make_snippet
@@ -41,16 +42,62 @@ class Budget:
 
 
 class BudgetedDocSets(DocSets):
-    """DocSets whose phrase checks stop when the search's budget is spent."""
+    """DocSets that stop reading and checking when the search's budget is spent, and
+    check each phrase only on the documents the rest of its query still allows.
+
+    Once the budget is spent, a term not read yet counts as in no document and a phrase
+    not checked yet as not there: the results are true matches, possibly not all of
+    them, ranked on the terms read in time.
+    """
 
     def __init__(self, searcher: Searcher, lengths: Any, budget: Budget) -> None:
         super().__init__(searcher, lengths)
         self.budget = budget
 
+    def postings(self, fieldname: str, text: str) -> Postings:
+        if (fieldname, text) not in self._postings and self.budget.over():
+            return [], []
+        return super().postings(fieldname, text)
+
     def _has_phrase(self, docnum: int, fieldname: str, words: list[str]) -> bool:
         if self.budget.over():
             return False
         return super()._has_phrase(docnum, fieldname, words)
+
+    def evaluate(self, query: wq.Query, within: set[int] | None = None) -> set[int]:
+        """The documents that match `query`, among `within` when given (the result may
+        then hold others too: only its part inside `within` is meaningful).
+
+        An And narrows as it goes, cheapest parts first, so that a phrase is checked
+        only on the documents all the other parts allow: ten phrases of common words
+        cost about one phrase's checks, not ten.
+        """
+        if isinstance(query, wq.Or):
+            return set().union(*(self.evaluate(child, within) for child in query.subqueries))
+        if isinstance(query, wq.And):
+            running = within
+            for child in sorted(query.subqueries, key=_cost):
+                found = self.evaluate(child, running)
+                running = found if running is None else running & found
+                if not running:
+                    return set()
+            return running if running is not None else set()
+        if isinstance(query, wq.Phrase):
+            words = [self.term(query.fieldname, w) for w in query.words]
+            candidates = set.intersection(*words) if words else set()
+            if within is not None:
+                candidates &= within
+            return {d for d in candidates if self._has_phrase(d, query.fieldname, query.words)}
+        return super().evaluate(query)
+
+
+def _cost(query: wq.Query) -> int:
+    """Phrases (checked document by document) after everything matched by sets alone."""
+    if isinstance(query, wq.Phrase):
+        return 1
+    if isinstance(query, wq.Term):
+        return 0
+    return max((_cost(child) for child in query.subqueries), default=0)
 
 
 def clean_facets(facets: Mapping[str, str] | None) -> dict[str, str]:

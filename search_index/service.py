@@ -153,7 +153,6 @@ class SearchService:
             status = Status.JUNK if user.text else Status.EMPTY
             return SearchResults(status, user.text, page_size=size, truncated=user.truncated)
         selected = clean_facets(facets)
-        budget = Budget(self.budget)
         for attempt in range(VIEW_ATTEMPTS):
             # Only finding the current view, a few `stat`s, runs under the lock.
             with self._lock:
@@ -164,8 +163,7 @@ class SearchService:
             try:
                 with view.lease() as searcher:
                     return self._search(
-                        view, searcher, user, language, visible_versions, selected, page, size,
-                        budget,
+                        view, searcher, user, language, visible_versions, selected, page, size
                     )  # fmt: skip
             except ViewRetired:
                 # The index changed between finding the view and opening a searcher
@@ -191,10 +189,12 @@ class SearchService:
         selected: dict[str, str],
         page: int,
         size: int,
-        budget: Budget,
     ) -> SearchResults:
         versions = searchable_versions(view, visible_versions)
         vocabularies = view.vocabularies()
+        # The budget is the query's own: opening the view and building its tables, once
+        # per generation, are not counted.
+        budget = Budget(self.budget)
         compiled = compile_query(user, vocabularies)
         asker = term_maker(primary_language(language))
         if compiled.query is None or all(asker(word) is None for word in user.words):
