@@ -18,7 +18,7 @@ from server.core.db import Database
 from server.core.settings import Settings, load_settings
 from server.people.audit import Actor
 from server.web.plumbing import Services
-from tests.conftest import People, demo_facility, sign_in
+from tests.conftest import People, demo_facility, post, sign_in
 
 MATH = "org.stepstone.demo.everyday-math"
 
@@ -125,3 +125,16 @@ def database_dir(database: Database) -> Path:
     row = database.query_one("PRAGMA database_list")
     assert row is not None
     return Path(row[2]).parent
+
+
+@pytest.mark.usefixtures("courses")
+def test_a_search_out_of_time_says_it_shows_the_quick_matches(
+    client: TestClient, people: People
+) -> None:
+    sign_in(client, people.learner)
+    note = "Showing the best matches found quickly"
+    assert note not in client.get("/search?q=fractions").text
+    search_service(client).budget = 0.0  # every search runs out of time at once
+    assert note in client.get("/search?q=fractions").text
+    post(client, "/language", {"language": "es", "next": "/learn"})
+    assert "Te mostramos las mejores coincidencias" in client.get("/search?q=fracciones").text
