@@ -263,8 +263,9 @@ def quality_queries(versions: list[VersionDocs], per_set: int, seed: int = 5) ->
     sections: list[tuple[str, str, list[str]]] = []  # (key, language, words)
     for docs in versions:
         for s in docs.sections:
-            words = [w for w in WORD.findall(s.text) if w.isalpha()]
-            lowered = [w.lower() for w in words]
+            # Every word, in order (phrases are cut from it); the alphabetic ones are
+            # the candidates for the other sets.
+            lowered = [w.lower() for w in WORD.findall(s.text)]
             frequency.update(set(lowered))
             key = section_key(docs.version_id, s.lesson_key, s.anchor, s.heading)
             sections.append((key, docs.language, lowered))
@@ -273,7 +274,7 @@ def quality_queries(versions: list[VersionDocs], per_set: int, seed: int = 5) ->
     def distinctive(words: list[str], count: int) -> list[str]:
         """The section's rarest words (found in 2-50 sections), in text order."""
         chosen = sorted(
-            {w for w in words if len(w) >= 4 and 2 <= frequency[w] <= 50},
+            {w for w in words if len(w) >= 4 and w.isalpha() and 2 <= frequency[w] <= 50},
             key=lambda w: (frequency[w], w),
         )[:count]
         return [w for w in dict.fromkeys(words) if w in chosen]
@@ -338,7 +339,9 @@ def _phrase_span(
         i
         for i in range(len(words) - 2)
         if words[i + 1] in stops
-        and all(len(w) >= 4 and frequency[w] <= 300 for w in (words[i], words[i + 2]))
+        and all(
+            len(w) >= 4 and w.isalpha() and frequency[w] <= 300 for w in (words[i], words[i + 2])
+        )
     ]
     if not starts:
         return None

@@ -22,10 +22,12 @@ def test_searches_in_threads_while_another_thread_replaces_a_course(tmp_path: Pa
     writer = SearchService(root)
     writer.rebuild(all_courses())
     expected = writer.search("fraction", visible_versions=None).total
-    # Two services stand for two worker processes: each keeps its own searcher.
-    readers = [SearchService(root), SearchService(root)]
+    # Two services stand for two worker processes: each keeps its own view. No time
+    # budget: on a busy machine it would cut some answers short, which is not the point.
+    readers = [SearchService(root, budget=60.0), SearchService(root, budget=60.0)]
     stop = threading.Event()
     seen: list[tuple[Status, int, frozenset[int]]] = []
+    cut_short: list[bool] = []
     failures: list[BaseException] = []
 
     def search(service: SearchService) -> None:
@@ -34,6 +36,7 @@ def test_searches_in_threads_while_another_thread_replaces_a_course(tmp_path: Pa
                 results = service.search("fraction", visible_versions=None)
                 versions = frozenset(h.version_id for h in results.hits)
                 seen.append((results.status, results.total, versions))
+                cut_short.append(results.cut_short)
         except BaseException as exc:  # noqa: BLE001 - report any failure from the thread
             failures.append(exc)
 
@@ -61,6 +64,7 @@ def test_searches_in_threads_while_another_thread_replaces_a_course(tmp_path: Pa
     # Every answer saw the course whole: the old version or the new, never neither or both.
     assert {status for status, _, _ in seen} == {Status.OK}
     assert {total for _, total, _ in seen} == {expected}
+    assert not any(cut_short)
     final = readers[0].search("fraction", visible_versions=None)
     assert current in {h.version_id for h in final.hits}
     assert MATH not in (readers[1].indexed_versions() or {})
