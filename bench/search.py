@@ -10,20 +10,31 @@ same run, queried with bm25 weights, `snippet()` and the same visibility filter.
 Measured:
 - full build (`SearchService.rebuild`) time, with a progress bar; index size;
 - one course (≈ 200 sections) replaced incrementally, and the first search after it;
-- query latency p50/p95/p99 over ≈ 300 queries (one to three words, phrases, partial
-  words, misspellings, Spanish), each with snippets and a learner's visibility filter,
-  10 % of them narrowed by a facet;
-- "did you mean": the misspelt queries end to end, the correction alone, and how often
-  the suggestion is the word that was misspelt;
+- query latency p50/p95/p99/max over ≈ 300 queries (one to three words, phrases,
+  partial words, misspellings, Spanish), each with snippets and a learner's visibility
+  filter, 10 % of them narrowed by a facet, against FTS5 on the same queries;
+- "did you mean": the misspelt queries end to end against the intended words, the
+  correction alone, and how often the suggestion is the word that was misspelt;
+- 30 crafted queries (common words joined by hyphens, fifteen quoted phrases, forty
+  words): the slowest, and how many the time budget cut short;
 - anonymous memory (RSS minus file-backed pages, `/proc/self/smaps_rollup`) of a fresh
-  process holding an open searcher after 300 searches.
+  process holding an open searcher after 300 searches;
+- quality: query sets generated mechanically from the corpus (fixed seed), each asking
+  for a known section: *known-item* (a section's three rarest words), *typo* (one edit
+  in one of them), *accent* (Spanish, accents removed or decomposed), *word form*
+  (one word as another plural/singular or verb form the corpus has), *phrase* (three
+  words in a row with a stop word in the middle, quoted; every section holding them
+  counts), *verbose* (a how-do-I question around four of its words). MRR and recall
+  at 1 and 10 (a right answer in the top 1 or 10), Stepstone and FTS5 side by side.
 
-Targets: p95 ≤ 40 ms, p99 ≤ 80 ms; "did you mean" p95 ≤ 20 ms; anonymous memory
-≤ 120 MB; full build ≤ 90 s; one course ≤ 2 s.
+Targets (issue 23): p95 and p99 ≤ 2× FTS5's; misspelt ≤ 1.5× the intended word; no
+query over 100 ms, crafted ones included; anonymous memory ≤ 60 MB; one course added
+≤ 0.3 s; quality at least FTS5's on every set. The last lines print each as met or not.
 
     .venv/bin/python bench/search.py --dir /srv/scratch/search \\
         --corpus-dir /srv/scratch/corpus-root/usr/share
     .venv/bin/python bench/search.py --dir ... --reuse      # skip the build, query again
+    .venv/bin/python bench/search.py --dir ... --sections 10000   # a smaller corpus
 
 The corpus (as JSON lines), both indexes and the queries stay in `--dir`, which must
 not be inside the repository.
