@@ -229,9 +229,10 @@ STOP_WORDS = {
 QUESTIONS = {"en": "how do I {} {} with {} {}", "es": "cómo puedo {} {} con {} {}"}
 
 
-def section_key(version_id: int, lesson_key: str, anchor: str, heading: str) -> str:
-    """What names a section for judging a hit, the same for both engines."""
-    return f"{version_id}|{lesson_key}|{anchor}|{heading}"
+def section_key(course_id: str, lesson_key: str, anchor: str, heading: str) -> str:
+    """What names a section for judging a hit, the same for both engines. The course, not
+    the version: the run replaces one course by a new version of itself."""
+    return f"{course_id}|{lesson_key}|{anchor}|{heading}"
 
 
 def strip_accents(text: str) -> str:
@@ -278,7 +279,7 @@ def quality_queries(versions: list[VersionDocs], per_set: int, seed: int = 5) ->
             # the candidates for the other sets.
             lowered = [w.lower() for w in WORD.findall(s.text)]
             frequency.update(set(lowered))
-            key = section_key(docs.version_id, s.lesson_key, s.anchor, s.heading)
+            key = section_key(docs.course_id, s.lesson_key, s.anchor, s.heading)
             sections.append((key, docs.language, lowered))
     rng.shuffle(sections)
 
@@ -324,7 +325,7 @@ def quality_queries(versions: list[VersionDocs], per_set: int, seed: int = 5) ->
             text = " ".join(w.lower() for w in WORD.findall(s.text))
             for span, judged in spans.items():
                 if span in text:
-                    key = section_key(docs.version_id, s.lesson_key, s.anchor, s.heading)
+                    key = section_key(docs.course_id, s.lesson_key, s.anchor, s.heading)
                     judged.relevant.add(key)
     return [j for kind in QUALITY_SETS for j in found[kind]]
 
@@ -376,7 +377,7 @@ def quality(
     ranks: dict[str, dict[str, list[int | None]]] = {"stepstone": {}, "FTS5": {}}
     for item in judged:
         results = service.search(item.q, visible_versions=None, page_size=10)
-        ours = [section_key(h.version_id, h.lesson_key, h.anchor, h.heading) for h in results.hits]
+        ours = [section_key(h.course_id, h.lesson_key, h.anchor, h.heading) for h in results.hits]
         match = fts_query(item.q)
         theirs: list[str] = []
         if match:
@@ -447,7 +448,7 @@ def build_fts(path: Path, versions: list[VersionDocs]) -> float:
             rows: Iterator[tuple[int, str, str, str]] = (
                 (
                     docs.version_id,
-                    section_key(docs.version_id, s.lesson_key, s.anchor, s.heading),
+                    section_key(docs.course_id, s.lesson_key, s.anchor, s.heading),
                     f"{s.lesson_title}\n{s.heading}",
                     s.text,
                 )
