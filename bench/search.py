@@ -382,7 +382,7 @@ def quality(
         theirs: list[str] = []
         if match:
             rows = db.execute(
-                "SELECT section FROM sections WHERE sections MATCH ?"
+                "SELECT course_section FROM sections WHERE sections MATCH ?"
                 " ORDER BY bm25(sections, 0, 0, 3.0, 1.0) LIMIT 10",
                 [match],
             ).fetchall()
@@ -439,7 +439,7 @@ def build_fts(path: Path, versions: list[VersionDocs]) -> float:
     start = time.perf_counter()
     db = sqlite3.connect(path)
     db.execute(
-        "CREATE VIRTUAL TABLE sections USING fts5(version UNINDEXED, section UNINDEXED,"
+        "CREATE VIRTUAL TABLE sections USING fts5(version UNINDEXED, course_section UNINDEXED,"
         " title, body,"
         " tokenize = 'porter unicode61 remove_diacritics 2')"
     )
@@ -461,7 +461,8 @@ def build_fts(path: Path, versions: list[VersionDocs]) -> float:
 
 
 def fts_has_sections(path: Path) -> bool:
-    """Is there an FTS5 table with the section column (older runs made none)?"""
+    """Is there an FTS5 table with the section column (older runs made none, or one
+    named by version)?"""
     if not path.exists():
         return False
     db = sqlite3.connect(path)
@@ -469,7 +470,7 @@ def fts_has_sections(path: Path) -> bool:
         columns = [row[1] for row in db.execute("PRAGMA table_info(sections)")]
     finally:
         db.close()
-    return "section" in columns
+    return "course_section" in columns
 
 
 def fts_query(q: str) -> str | None:
