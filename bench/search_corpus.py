@@ -7,11 +7,16 @@ English and Spanish. Each HTML file becomes a lesson, split into sections at hea
 and at API entries (`<dt id=…>`), long sections cut at paragraphs, as authors of long
 lessons would; consecutive lessons are grouped into courses of about 200 sections.
 
-Fetch them without installing anything system-wide:
+Fetch them without installing anything system-wide (`apt-get download` and
+`dpkg-deb -x` into a folder of your choice; about 50 MB of packages):
+
+    .venv/bin/python bench/search_corpus.py /srv/scratch/corpus
+    # then: bench/search.py --corpus-dir /srv/scratch/corpus/root/usr/share
+
+or by hand:
 
     apt-get download python3.11-doc debian-reference-en debian-reference-es debian-handbook
     for deb in *.deb; do dpkg-deb -x "$deb" corpus-root; done
-    # then: --corpus-dir corpus-root/usr/share
 
 (the handbook holds 30 translations: only `en-US` and `es-ES` are read), or install
 the same packages with `apt-get install` and use the default corpus folders.
@@ -19,10 +24,12 @@ the same packages with `apt-get install` and use the default corpus folders.
 
 from __future__ import annotations
 
+import argparse
 import gzip
 import html
 import json
 import re
+import subprocess
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from html.parser import HTMLParser
@@ -253,3 +260,23 @@ def load(path: Path) -> list[Course]:
             ]
             courses.append(Course(lessons=lessons, **data))
     return courses
+
+
+PACKAGES = ("python3.11-doc", "debian-reference-en", "debian-reference-es", "debian-handbook")
+
+
+def fetch(folder: Path) -> Path:
+    """Download the packages with apt and unpack them under `folder`/root; returns the
+    folder to pass as `--corpus-dir` (its usr/share)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["apt-get", "download", *PACKAGES], cwd=folder, check=True)
+    root = folder / "root"
+    for deb in sorted(folder.glob("*.deb")):
+        subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
+    return root / "usr" / "share"
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="Fetch the search benchmark's corpus.")
+    parser.add_argument("folder", type=Path, help="where to download and unpack (not in repo)")
+    print(fetch(parser.parse_args().folder.resolve()))

@@ -3,19 +3,108 @@
 `QueryRun` does the work that `SearchService.search` orders: the matching documents
 (our block-at-a-time matching, then the visibility filter as one set intersection),
 counts per version rolled up into facets, and a page of hits with their snippets.
+
+A search's `Budget` bounds the one step whose cost a query can blow up: checking phrases
+on the stored text of each document that holds all their words (hundreds of hyphenated
+words are hundreds of phrases). Once the budget is spent, the remaining candidates are
+not checked, so the results are the true matches found so far, and are marked so.
 """
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Mapping
+from typing import Any
 
-from search_index.docsets import DocSets
+from whoosh import query as wq
+from whoosh.searching import Searcher
+
+from search_index.docsets import DocSets, Postings
 from search_index.query import Compiled
 from search_index.results import FACETS, FacetValue, Hit
 from search_index.snippets import make_snippet
 from search_index.spelling import Vocabulary
 from search_index.view import IndexView, VersionMeta
+
+# Term postings a search reads whatever its budget: four words, in both fields of both
+# languages, with room for a prefix's expansions.
+ALWAYS_READ = 24
+
+
+class Budget:
+    """The time one search may spend matching; `spent` once it ran out."""
+
+    def __init__(self, seconds: float) -> None:
+        self.deadline = time.perf_counter() + seconds
+        self.spent = False
+
+    def over(self) -> bool:
+        if not self.spent and time.perf_counter() > self.deadline:
+            self.spent = True
+        return self.spent
+
+
+class BudgetedDocSets(DocSets):
+    """DocSets that stop reading and checking when the search's budget is spent, and
+    check each phrase only on the documents the rest of its query still allows.
+
+    Once the budget is spent, a term not read yet counts as in no document and a phrase
+    not checked yet as not there: the results are true matches, possibly not all of
+    them, ranked on the terms read in time.
+    """
+
+    def __init__(self, searcher: Searcher, lengths: Any, budget: Budget) -> None:
+        super().__init__(searcher, lengths)
+        self.budget = budget
+
+    def postings(self, fieldname: str, text: str) -> Postings:
+        # The first few reads are always made, so that an ordinary query on a busy
+        # machine is slow rather than empty; the budget stops queries of many terms.
+        unread = (fieldname, text) not in self._postings
+        if unread and len(self._postings) >= ALWAYS_READ and self.budget.over():
+            return [], []
+        return super().postings(fieldname, text)
+
+    def _has_phrase(self, docnum: int, fieldname: str, words: list[str]) -> bool:
+        if self.budget.over():
+            return False
+        return super()._has_phrase(docnum, fieldname, words)
+
+    def evaluate(self, query: wq.Query, within: set[int] | None = None) -> set[int]:
+        """The documents that match `query`, among `within` when given (the result may
+        then hold others too: only its part inside `within` is meaningful).
+
+        An And narrows as it goes, cheapest parts first, so that a phrase is checked
+        only on the documents all the other parts allow: ten phrases of common words
+        cost about one phrase's checks, not ten.
+        """
+        if isinstance(query, wq.Or):
+            return set().union(*(self.evaluate(child, within) for child in query.subqueries))
+        if isinstance(query, wq.And):
+            running = within
+            for child in sorted(query.subqueries, key=_cost):
+                found = self.evaluate(child, running)
+                running = found if running is None else running & found
+                if not running:
+                    return set()
+            return running if running is not None else set()
+        if isinstance(query, wq.Phrase):
+            words = [self.term(query.fieldname, w) for w in query.words]
+            candidates = set.intersection(*words) if words else set()
+            if within is not None:
+                candidates &= within
+            return {d for d in candidates if self._has_phrase(d, query.fieldname, query.words)}
+        return super().evaluate(query)
+
+
+def _cost(query: wq.Query) -> int:
+    """Phrases (checked document by document) after everything matched by sets alone."""
+    if isinstance(query, wq.Phrase):
+        return 1
+    if isinstance(query, wq.Term):
+        return 0
+    return max((_cost(child) for child in query.subqueries), default=0)
 
 
 def clean_facets(facets: Mapping[str, str] | None) -> dict[str, str]:
@@ -57,16 +146,18 @@ class QueryRun:
     def __init__(
         self,
         view: IndexView,
+        searcher: Searcher,
         compiled: Compiled,
         versions: frozenset[int] | None,
         selected: dict[str, str],
         page: int,
         size: int,
+        budget: Budget,
     ) -> None:
         assert compiled.query is not None
-        self.view, self.compiled, self.selected = view, compiled, selected
+        self.view, self.searcher, self.compiled, self.selected = view, searcher, compiled, selected
         self.page, self.size = page, size
-        self.docsets = DocSets(view.searcher, view.lengths)
+        self.docsets = BudgetedDocSets(searcher, view.lengths, budget)
         matched = self.docsets.evaluate(compiled.query)
         if versions is not None:
             matched = matched & view.allowed_docs(versions)
@@ -122,7 +213,7 @@ class QueryRun:
         return [self._hit(docnum, score) for score, docnum in best[end - self.size :]]
 
     def _hit(self, docnum: int, score: float | None) -> Hit:
-        stored = self.view.searcher.stored_fields(docnum)
+        stored = self.searcher.stored_fields(docnum)
         version_id, lesson_key, lesson_title, anchor, heading, part, item_key, language = stored[
             "hit"
         ]

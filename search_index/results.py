@@ -59,7 +59,9 @@ class SearchResults:
     """A page of results. `query` is the cleaned query to show back in the search box.
 
     `suggestion` is a "did you mean" query; when the query itself found nothing and the
-    suggestion did, `corrected` is True and the hits are the suggestion's.
+    suggestion did, `corrected` is True and the hits are the suggestion's. `cut_short`:
+    the search ran out of its time budget, so the hits are the best of the matches it
+    found in time, not necessarily of all of them (the page says so).
     """
 
     status: Status
@@ -72,6 +74,7 @@ class SearchResults:
     suggestion: str | None = None
     corrected: bool = False
     truncated: bool = False
+    cut_short: bool = False
 
     @property
     def pages(self) -> int:

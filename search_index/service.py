@@ -1,11 +1,15 @@
 """`SearchService`: the one object the server talks to.
 
-One per process, closed when done with (its searcher holds the index files open). It
-keeps one Whoosh searcher and opens a new one only when the index
-changed, whichever process changed it: each search costs a `stat` of CURRENT and a
-directory listing to find out. Searches in a process take turns on that
-searcher (Whoosh does not promise thread safety, and with the GIL a second thread would
-not search any faster); run several worker processes for parallel searches.
+One per process, closed when done with (its searchers hold the index files open). It
+keeps one view of the index (`search_index.view.IndexView`) and makes a new one only
+when the index changed, whichever process changed it: each search costs a `stat` of
+CURRENT and a directory listing to find out. That check is all that runs under the
+service's lock; the query itself runs outside it, on a searcher leased from the view,
+so a slow search never holds up another one in the same process.
+
+Each search has a time budget (`SEARCH_BUDGET`): checking phrases, the one part whose
+cost grows with what was typed rather than with the index, stops when it is spent, and
+the results found so far come back marked `cut_short`.
 
 A search never raises for anything a user typed, and never for a missing, broken or
 damaged index either: it answers `Status.REBUILDING` and, if a rebuild function was
@@ -26,17 +30,25 @@ import warnings
 import zlib
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from whoosh import index
+from whoosh.searching import Searcher
 
 from search_index.analysis import primary_language, term_maker
 from search_index.checksums import Checker, IndexDamaged, StatKey, unchanged
 from search_index.documents import InvalidDocument, VersionDocs
-from search_index.execution import QueryRun, clean_facets, corrections, searchable_versions
+from search_index.execution import (
+    Budget,
+    QueryRun,
+    clean_facets,
+    corrections,
+    searchable_versions,
+)
 from search_index.location import IndexLocation, schema_matches
 from search_index.query import UserQuery, compile_query, parse
 from search_index.results import SearchResults, Status
-from search_index.view import IndexView, SegmentCache, VersionMeta
+from search_index.view import IndexView, SegmentCache, VersionMeta, ViewRetired
 from search_index.writing import IndexUpdate, Progress, build_index, file_storage
 
 log = logging.getLogger(__name__)
@@ -45,6 +57,11 @@ PAGE_SIZE = 10
 MAX_PAGE_SIZE = 50
 MAX_PAGE = 100
 RETRY_REBUILD_AFTER = 60.0
+# Seconds a search may spend checking phrases before it answers with what it found so
+# far; what remains (ranking a page, snippets) keeps a whole search well under 0.1 s.
+SEARCH_BUDGET = 0.05
+# Looks for the current view when the index changes under a search, before giving up.
+VIEW_ATTEMPTS = 3
 
 
 class IndexBroken(RuntimeError):
@@ -69,6 +86,8 @@ INDEX_ERRORS: tuple[type[BaseException], ...] = (
 # What an update can raise short of a bug: a damaged index, its lock held too long by
 # another process, or a document the index refuses.
 UPDATE_ERRORS: tuple[type[BaseException], ...] = (*INDEX_ERRORS, index.LockError, InvalidDocument)
+# What warming can meet besides those: the index replaced while it ran.
+WARM_ERRORS: tuple[type[BaseException], ...] = (*INDEX_ERRORS, ViewRetired)
 
 
 def open_index(folder: Path) -> index.FileIndex:
@@ -90,9 +109,12 @@ def open_index(folder: Path) -> index.FileIndex:
 class SearchService:
     """Search, keep up to date and rebuild the index in one search folder."""
 
-    def __init__(self, root: Path, *, page_size: int = PAGE_SIZE) -> None:
+    def __init__(
+        self, root: Path, *, page_size: int = PAGE_SIZE, budget: float = SEARCH_BUDGET
+    ) -> None:
         self.location = IndexLocation(root)
         self.page_size = page_size
+        self.budget = budget
         self._lock = threading.RLock()
         self._ix: index.FileIndex | None = None
         self._view: IndexView | None = None
@@ -131,21 +153,36 @@ class SearchService:
             status = Status.JUNK if user.text else Status.EMPTY
             return SearchResults(status, user.text, page_size=size, truncated=user.truncated)
         selected = clean_facets(facets)
-        with self._lock:
-            view = self._ready_view()
-            if view is None:
-                return SearchResults(Status.REBUILDING, user.text, page_size=size)
+        for attempt in range(VIEW_ATTEMPTS):
+            # Only finding the current view, a few `stat`s, runs under the lock.
+            with self._lock:
+                view = self._ready_view()
+                if view is None:
+                    return SearchResults(Status.REBUILDING, user.text, page_size=size)
+                view.hold()
             try:
-                return self._search(view, user, language, visible_versions, selected, page, size)
+                with view.lease() as searcher:
+                    return self._search(
+                        view, searcher, user, language, visible_versions, selected, page, size
+                    )  # fmt: skip
+            except ViewRetired:
+                # The index changed between finding the view and opening a searcher
+                # of it: the second look finds the new one.
+                if attempt == VIEW_ATTEMPTS - 1:
+                    break
             except INDEX_ERRORS:
                 log.exception("search index failed while searching; rebuilding it")
-                self._forget_view()
-                self._schedule_rebuild(force=True)
-                return SearchResults(Status.REBUILDING, user.text, page_size=size)
+                with self._lock:
+                    if self._view is view:
+                        self._forget_view()
+                    self._schedule_rebuild(force=True)
+                break
+        return SearchResults(Status.REBUILDING, user.text, page_size=size)
 
     def _search(
         self,
         view: IndexView,
+        searcher: Searcher,
         user: UserQuery,
         language: str,
         visible_versions: frozenset[int] | None,
@@ -156,18 +193,21 @@ class SearchService:
         versions = searchable_versions(view, visible_versions)
         # Only the words of versions this user may see (pending ones only for admins).
         vocabularies = view.vocabularies(versions)
+        # The budget is the query's own: opening the view and building its tables, once
+        # per generation, are not counted.
+        budget = Budget(self.budget)
         compiled = compile_query(user, vocabularies, primary_language(language))
         asker = term_maker(primary_language(language))
         if compiled.query is None or all(asker(word) is None for word in user.words):
             return SearchResults(Status.JUNK, user.text, page_size=size, truncated=user.truncated)
-        found = QueryRun(view, compiled, versions, selected, page, size)
+        found = QueryRun(view, searcher, compiled, versions, selected, page, size, budget)
         suggestion, corrected = None, False
         replacements = corrections(compiled, vocabularies, language)
-        if replacements:
+        if replacements and not budget.spent:
             suggested = user.replace_words(replacements)
             retry = compile_query(suggested, vocabularies, primary_language(language))
             if retry.query is not None:
-                again = QueryRun(view, retry, versions, selected, page, size)
+                again = QueryRun(view, searcher, retry, versions, selected, page, size, budget)
                 if again.total:
                     suggestion = suggested.text
                     if not found.total:
@@ -183,6 +223,7 @@ class SearchService:
             suggestion=suggestion,
             corrected=corrected,
             truncated=user.truncated,
+            cut_short=budget.spent,
         )
 
     def indexed_versions(self) -> dict[int, VersionMeta] | None:
@@ -242,9 +283,9 @@ class SearchService:
         the expensive per-segment tables are kept in the SegmentCache anyway.
         """
         assert self._ix is not None and self._view is not None
-        old = self._view.searcher
+        old = self._view
         self._view = self._checked_view(Path(self._ix.storage.folder))
-        old.close()
+        old.retire()
 
     def _checked_view(self, folder: Path) -> IndexView:
         """A view of the newest generation, whose files match their checksums (checked
@@ -253,17 +294,31 @@ class SearchService:
             seen = self._checker.verify(folder)
             if self._ix is None:
                 self._ix = open_index(folder)
-            searcher = self._ix.searcher()
+            ix = self._ix
+            toc = ix._read_toc()
+            searcher = _generation_searcher(ix, toc)
         self._seen = seen
         self._checker.forget(seen)
-        return IndexView(searcher, self._segments)
+
+        def another() -> Searcher:
+            """One more searcher of the view's generation. A newer commit may have
+            deleted that generation's files: then the view is out of date, not broken."""
+            with self.location.settled():
+                try:
+                    return _generation_searcher(ix, toc)
+                except INDEX_ERRORS:
+                    if ix.latest_generation() != toc.generation:
+                        raise ViewRetired("the index changed") from None
+                    raise
+
+        return IndexView(searcher, self._segments, opener=another)
 
     def _forget_view(self) -> None:
         view, ix = self._view, self._ix
         self._view, self._ix, self._stamp, self._seen = None, None, None, {}
         if view is not None:
             try:
-                view.searcher.close()
+                view.retire()
             except INDEX_ERRORS:
                 log.warning("closing a broken searcher failed", exc_info=True)
         if ix is not None:
@@ -342,13 +397,15 @@ class SearchService:
             view = self._ready_view()
             if view is None:
                 return
-            try:
+            view.hold()
+        try:
+            with view.lease():
                 view.vocabularies()
                 for name in view.searcher.schema.names():
                     if name.startswith(("head_", "body_")):
                         view.lengths(name)
-            except INDEX_ERRORS:
-                log.exception("warming the search index failed")
+        except WARM_ERRORS:
+            log.exception("warming the search index failed")
 
     def _schedule_rebuild(self, force: bool = False) -> None:
         """Start the registered rebuild in a thread, unless one runs or one just ran.
@@ -440,6 +497,13 @@ class SearchService:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _generation_searcher(ix: index.FileIndex, toc: Any) -> Searcher:
+    """A searcher of the generation `toc` describes (not whatever is newest by now), so
+    that every searcher of a view sees the same documents under the same numbers."""
+    reader = index.FileIndex._reader(ix.storage, toc.schema, list(toc.segments), toc.generation)
+    return Searcher(reader, fromindex=ix)
 
 
 def _write(ix: index.FileIndex, change: Callable[[IndexUpdate], None]) -> None:

@@ -1,8 +1,8 @@
-"""What a searcher knows about its index generation, computed once and reused.
+"""What a process knows about one index generation, computed once and shared by searches.
 
-Opening a Whoosh searcher costs ≈ 200 ms, so each process keeps one and refreshes it
-only when the index changed. Along with it, `IndexView` keeps the tables that make
-visibility, facets, ranking and spelling cheap for that generation:
+Opening the first Whoosh searcher of a generation costs ≈ 200 ms, so each process keeps
+one view per generation and makes a new one only when the index changed. A view keeps
+the tables that make visibility, facets, ranking and spelling cheap for that generation:
 
 * which version each document belongs to (an array indexed by document number), and
   each version's course, category, language and review state;
@@ -13,6 +13,12 @@ visibility, facets, ranking and spelling cheap for that generation:
   word, so that each search sees only its own versions' words) and each field's length
   bytes.
   After a course is published, only its small new segment is read.
+
+Whoosh reads its files by `seek` then `read` on one shared file object, so a searcher
+must not serve two searches at once. Each search therefore leases a searcher of the
+view's generation from a small pool (`IndexView.lease`), opening another one when all
+are busy: searches in threads never wait for one another, and a view replaced by a
+newer generation is closed only when its last search has given its searcher back.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import threading
 from array import array
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import astuple, dataclass
 from functools import partial
 from itertools import chain
@@ -35,7 +42,14 @@ from search_index.schema import SPELL, field_name
 from search_index.spelling import Vocabulary, WordCounts, word_counts
 
 FILTER_CACHE_SIZE = 8
+# Idle searchers a view keeps for later searches; more are opened when more searches run
+# at once, and closed when given back.
+IDLE_SEARCHERS = 4
 T = TypeVar("T")
+
+
+class ViewRetired(RuntimeError):
+    """A searcher was asked of a view that is closed, or whose generation is gone."""
 
 
 @dataclass(frozen=True)
@@ -135,10 +149,20 @@ class SegmentCache:
 
 
 class IndexView:
-    """A searcher plus the per-generation tables derived from it."""
+    """One generation's searchers plus the per-generation tables derived from them.
 
-    def __init__(self, searcher: Searcher, cache: SegmentCache | None = None) -> None:
+    `searcher` is the one the view was made with; it builds the tables (under a lock)
+    and is lent to searches only when no `opener` of more searchers was given.
+    """
+
+    def __init__(
+        self,
+        searcher: Searcher,
+        cache: SegmentCache | None = None,
+        opener: Callable[[], Searcher] | None = None,
+    ) -> None:
         self.searcher = searcher
+        self._opener = opener
         self._cache = cache or SegmentCache()
         reader = searcher.reader()
         self._leaves = [(leaf, offset, segment_id(leaf)) for leaf, offset in reader.leaf_readers()]
@@ -162,6 +186,72 @@ class IndexView:
         self._lengths: dict[str, tuple[bytes, list[float]]] = {}
         self._spelling: dict[str, list[WordCounts]] = {}
         self._lock = threading.Lock()
+        # Held while `searcher` reads (table building, or a search when there is no
+        # opener); reentrant because a search that holds it may build a table.
+        self._primary = threading.RLock()
+        self._idle: list[Searcher] = []
+        self._leases = 0
+        self._retired = False
+
+    # ------------------------------------------------------------- searchers
+
+    def hold(self) -> None:
+        """Count one more search on this view, so that `retire` waits for it; cheap,
+        made under the caller's lock. Pair it with `lease` (which releases it)."""
+        with self._lock:
+            if self._retired:
+                raise ViewRetired("this index view was closed")
+            self._leases += 1
+
+    @contextmanager
+    def lease(self) -> Iterator[Searcher]:
+        """A searcher of this generation that no other search uses until it is given back.
+
+        Call `hold()` first. Raises ViewRetired when a new searcher cannot be opened
+        because the generation was replaced meanwhile (the caller should look again).
+        """
+        try:
+            if self._opener is None:
+                with self._primary:
+                    yield self.searcher
+                return
+            with self._lock:
+                searcher = self._idle.pop() if self._idle else None
+            if searcher is None:
+                searcher = self._opener()
+            try:
+                yield searcher
+            finally:
+                with self._lock:
+                    keep = not self._retired and len(self._idle) < IDLE_SEARCHERS
+                    if keep:
+                        self._idle.append(searcher)
+                if not keep:
+                    searcher.close()
+        finally:
+            with self._lock:
+                self._leases -= 1
+                last = self._retired and self._leases == 0
+            if last:
+                self._close_all()
+
+    def retire(self) -> None:
+        """Close the view's searchers now, or when the last running search ends."""
+        with self._lock:
+            if self._retired:
+                return
+            self._retired = True
+            now = self._leases == 0
+        if now:
+            self._close_all()
+
+    def _close_all(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for searcher in [*idle, self.searcher]:
+            searcher.close()
+
+    # ---------------------------------------------------------------- tables
 
     def allowed_docs(self, versions: Iterable[int]) -> set[int]:
         """The document numbers of these versions (cached per distinct set of versions).
@@ -184,7 +274,12 @@ class IndexView:
     def lengths(self, fieldname: str) -> tuple[bytes, list[float]]:
         """(length byte of each document, BM25 norm of each length byte) for a field."""
         found = self._lengths.get(fieldname)
-        if found is None:
+        if found is not None:
+            return found
+        with self._primary:
+            found = self._lengths.get(fieldname)
+            if found is not None:
+                return found
             parts = [
                 self._cache.get(segment, f"len:{fieldname}", partial(length_bytes, leaf, fieldname))
                 for leaf, _offset, segment in self._leaves
@@ -196,7 +291,12 @@ class IndexView:
     def _spelling_parts(self, language: str) -> list[WordCounts]:
         """Each segment's spelling dictionary of a language (cached per segment)."""
         found = self._spelling.get(language)
-        if found is None:
+        if found is not None:
+            return found
+        with self._primary:  # reads the shared searcher's files
+            found = self._spelling.get(language)
+            if found is not None:
+                return found
             fieldname = field_name(SPELL, language)
             found = self._spelling[language] = [
                 self._cache.get(

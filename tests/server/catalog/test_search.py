@@ -18,7 +18,7 @@ from server.core.db import Database
 from server.core.settings import Settings, load_settings
 from server.people.audit import Actor
 from server.web.plumbing import Services
-from tests.conftest import People, demo_facility, sign_in
+from tests.conftest import People, demo_facility, post, sign_in
 
 MATH = "org.stepstone.demo.everyday-math"
 
@@ -142,3 +142,16 @@ def test_a_page_past_the_end_shows_the_last_page(client: TestClient, people: Peo
         assert "Next" not in past
     before = client.get(f"/search?q=the&page={last_page - 1}").text
     assert hits(before) and f"Page {last_page - 1} of {last_page}" in before
+
+
+def test_a_search_out_of_time_says_it_shows_the_quick_matches(
+    client: TestClient, people: People
+) -> None:
+    sign_in(client, people.learner)
+    note = "Showing the best matches found quickly"
+    phrase = "/search?q=%22two+fractions%22"
+    assert note not in client.get(phrase).text
+    search_service(client).budget = 0.0  # every phrase check runs out of time at once
+    assert note in client.get(phrase).text
+    post(client, "/language", {"language": "es", "next": "/learn"})
+    assert "Te mostramos las mejores coincidencias" in client.get(phrase).text
