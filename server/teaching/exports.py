@@ -141,8 +141,8 @@ def progress_rows(
             }
         )
     for (_, course_id), a in assigned.items():
-        if a["started"] or a["assigned_at"][:10] > flt.end:
-            continue  # started outside the range, or assigned after it
+        if a["started"] or a["assigned_at"][:10] > flt.end or course_id not in titles:
+            continue  # started outside the range, assigned after it, or no longer offered
         records.append(
             {
                 "facility_id": a["facility_id"],
