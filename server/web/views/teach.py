@@ -69,9 +69,18 @@ def _group_page(req: Req, error: str = "", status: int = 200) -> Response:
             "sort": params.get("sort", ""),
             "only": params.get("only", ""),
             "error": error,
+            "entered": _entered(req),
         },
         status,
     )
+
+
+def _entered(req: Req) -> dict[str, str]:
+    """What a refused assign form held, to show it again (empty on a plain GET)."""
+    return {
+        name: req.field(name, 500)
+        for name in ("course_id", "group_id", "lesson_key", "due_date", "note")
+    }
 
 
 def _assign(
@@ -142,7 +151,12 @@ def _course_page(req: Req, error: str = "", status: int = 200) -> Response:
     board = dashboards.course_board(req.database, scope, req.request.path_params["course_id"])
     return req.render(
         "teach/course.html",
-        {"board": board, "groups": scope.groups(req.database), "error": error},
+        {
+            "board": board,
+            "groups": scope.groups(req.database),
+            "error": error,
+            "entered": _entered(req),
+        },
         status,
     )
 

@@ -137,6 +137,9 @@ def test_a_past_due_date_needs_the_tick(
     form = {"course_id": SAFETY, "due_date": day(-1)}
     refused = teacher.post(page + "/assign", data={**form, "csrf_token": token(teacher, page)})
     assert refused.status_code == 400 and "in the past" in refused.text
+    # What was typed stays in the form: ticking the box is all that is left to do.
+    assert f'value="{day(-1)}"' in refused.text
+    assert f'value="{SAFETY}" selected' in refused.text
     assert database.query("SELECT * FROM assignments") == []
     ticked = teacher.post(
         page + "/assign",
