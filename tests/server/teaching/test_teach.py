@@ -313,6 +313,7 @@ def test_cli_exports_and_signed_impact_report(
     progress = runner.invoke(cli, [*base, "export", "completions", "--course", SAFETY])
     assert progress.exit_code == 0, progress.output
     assert progress.output.count(SAFETY) == 10
+    assert progress.stdout_bytes.startswith("\ufeff".encode())  # a spreadsheet reads UTF-8
     missing = runner.invoke(cli, [*base, "export", "progress", "--group", "No such"])
     assert missing.exit_code == 1 and "No group is called 'No such'" in missing.output
     out = tmp_path / "impact.csv"
