@@ -5,10 +5,12 @@ educators with 5 groups each, 300 courses, 2 million progress events over 12 mon
 the rows derived from them) is cached under `--dir` and reused; `--regenerate` builds it
 again. Then, in one process:
 
-- the group, course and learner boards as full HTTP pages, through the real app
-  in-process (Starlette's TestClient against `create_app`, signed in through the staff
-  sign-in form, so with a real session, CSRF and templates), as an educator (their own
-  groups) and as an admin (everyone: an admin's course board counts all 3,000 learners);
+- the group, course and learner boards, and a course's difficult questions (an
+  educator: one of their groups; an admin: all 3,000 learners), as full HTTP pages,
+  through the real app in-process (Starlette's TestClient against `create_app`, signed in
+  through the staff sign-in form, so with a real session, CSRF and templates), as an
+  educator (their own groups) and as an admin (everyone: an admin's course board counts
+  all 3,000 learners);
 - the same boards' domain functions alone (`server.teaching.dashboards`), on the same targets, which
   separates the queries from the rendering;
 - the full-facility progress CSV (admin, all dates): the page, and its query and CSV
@@ -63,12 +65,12 @@ from server.core.db import Database  # noqa: E402
 from server.core.settings import Settings, load_settings  # noqa: E402
 from server.learning.access import Scope  # noqa: E402
 from server.people.accounts import User, get_user  # noqa: E402
-from server.teaching import dashboards, exports  # noqa: E402
+from server.teaching import dashboards, difficult_questions, exports  # noqa: E402
 from server.web.app import create_app  # noqa: E402
 
 TARGET_MS = 300.0
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-BOARDS = ("group", "course", "learner")
+BOARDS = ("group", "course", "learner", "questions")
 
 
 # ---- The cached facility ----------------------------------------------------------------
@@ -139,12 +141,16 @@ def _size(folder: Path) -> str:
 class Target:
     """One dashboard request: a board, the staff member asking, and which page."""
 
-    board: str  # group | course | learner
+    board: str  # group | course | learner | questions
     viewer: User
     key: int | str  # group id, course id or learner id
+    group: int | None = None  # the difficult questions of one group, or of everyone in scope
 
     @property
     def path(self) -> str:
+        if self.board == "questions":
+            narrowed = f"?group={self.group}" if self.group is not None else ""
+            return f"/teach/courses/{self.key}/questions{narrowed}"
         kind = {"group": "groups", "course": "courses", "learner": "learners"}[self.board]
         return f"/teach/{kind}/{self.key}"
 
@@ -155,6 +161,10 @@ class Target:
             return dashboards.group_board(database, scope, int(self.key))
         if self.board == "course":
             return dashboards.course_board(database, scope, str(self.key))
+        if self.board == "questions":
+            return difficult_questions.difficult_questions(
+                database, scope, str(self.key), self.group
+            )
         return dashboards.learner_board(database, scope, int(self.key))
 
 
@@ -209,6 +219,11 @@ def choose_targets(
         database,
         "SELECT user_id FROM weekly_time GROUP BY user_id ORDER BY sum(seconds) DESC LIMIT 20",
     )
+    quiz_courses = _column(database, "SELECT DISTINCT course_id FROM quiz_attempts")
+    busy_quizzes = _column(
+        database,
+        "SELECT course_id FROM quiz_attempts GROUP BY course_id ORDER BY count(*) DESC LIMIT 10",
+    )
     heavy = requests // 3
 
     def pick(n: int, busy: list[Any], anything: list[Any]) -> Any:
@@ -228,6 +243,11 @@ def choose_targets(
         chosen["course", "educator"].append(Target("course", educator, course))
         learner = pick(n, mine.busiest, mine.learners)
         chosen["learner", "educator"].append(Target("learner", educator, learner))
+        # Difficult questions: an admin over all 3,000 learners of a course, an educator
+        # over one of their groups (the link on a group's board).
+        quizzed = pick(n, busy_quizzes, quiz_courses)
+        chosen["questions", "admin"].append(Target("questions", admin, quizzed))
+        chosen["questions", "educator"].append(Target("questions", educator, quizzed, group))
     for targets in chosen.values():
         rng.shuffle(targets)
     return chosen

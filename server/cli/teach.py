@@ -11,7 +11,6 @@ from pathlib import Path
 import click
 
 from server.cli.content import CLI_ACTOR, open_data
-from server.core import csvfiles
 from server.core.errors import NotFound, ValidationError
 from server.learning.access import Scope
 from server.people import groups
@@ -62,23 +61,24 @@ def export_cli() -> None:
 
 def _export(ctx: click.Context, kind: str, group: str, course: str, start: str, end: str) -> bytes:
     """Rows of one export kind for the console's (whole-facility) scope, audited, as the
-    bytes of the file: CSV for progress and completions, JSON for xAPI."""
+    bytes of the file: CSV (with a byte order mark, for spreadsheet programs) for progress
+    and completions, JSON for xAPI."""
     settings, database = open_data(ctx)
     try:
         flt = exports.Filter.parse(start, end, _group_id(ctx, group), course)
         if kind == "xapi":
             rows = exports.xapi_statements(database, settings, _CONSOLE, flt, settings.xapi_actor)
-            data = json.dumps(rows, indent=2, ensure_ascii=False)
+            data = json.dumps(rows, indent=2, ensure_ascii=False).encode("utf-8")
         elif kind == "progress":
-            rows = exports.progress_rows(database, _CONSOLE, flt)
-            data = csvfiles.records_to_text(rows, exports.PROGRESS_COLUMNS)
+            rows = exports.progress_rows(database, _CONSOLE, flt, settings.due_after_joining_days)
+            data = exports.csv_bytes(rows, exports.PROGRESS_COLUMNS)
         else:
             rows = exports.completion_rows(database, _CONSOLE, flt)
-            data = csvfiles.records_to_text(rows, exports.COMPLETION_COLUMNS)
+            data = exports.csv_bytes(rows, exports.COMPLETION_COLUMNS)
     except ValidationError as exc:
         raise click.ClickException(exc.message) from None
     exports.record_export(database, CLI_ACTOR, kind, flt, len(rows))
-    return data.encode("utf-8")
+    return data
 
 
 def _export_command(kind: str, help_text: str) -> None:

@@ -91,6 +91,14 @@ class Settings:
         default=10,
         metadata={"help": "NGO impact reports: hide any figure about fewer learners (>= 5)"},
     )
+    due_after_joining_days: int = field(
+        default=0,
+        metadata={
+            "help": "A learner who joins a group after a course with a due date was assigned"
+            " to it has until this many days after joining (never before the due date);"
+            " 0: the group's due date"
+        },
+    )
     xapi_actor: str = field(
         default="pseudonym",
         metadata={"help": "xAPI exports name learners by 'facility_id' or 'pseudonym'"},
@@ -212,6 +220,8 @@ def _validate(settings: Settings) -> None:
             raise ConfigError(f"Setting {name} must be at least 1.")
     if settings.impact_min_cell < 5:
         raise ConfigError("Setting impact_min_cell must be at least 5.")
+    if not 0 <= settings.due_after_joining_days <= 365:
+        raise ConfigError("Setting due_after_joining_days must be between 0 and 365.")
     if settings.xapi_actor not in {"facility_id", "pseudonym"}:
         raise ConfigError("Setting xapi_actor must be 'facility_id' or 'pseudonym'.")
     if settings.learner_catalog not in {"open", "assigned"}:

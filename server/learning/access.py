@@ -76,7 +76,7 @@ def visible_courses(
     rows = database.query(sql + " ORDER BY v.title", params)
     if user.role is not Role.LEARNER:
         return [make_course(row, None, False) for row in rows]
-    assigned = assignments_for(database, user.id)
+    assigned = assignments_for(database, user.id, settings.due_after_joining_days)
     enrolled = enrolled_courses(database, user.id)
     everything = catalog_is_open(settings, user)
     courses = [

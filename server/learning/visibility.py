@@ -18,6 +18,7 @@ from content.format.lessondata import LessonData, stored_lesson_data
 from server.core import clock
 from server.core.db import Database
 from server.core.errors import N_, NotFound
+from server.learning import assignments
 from server.people.accounts import User
 
 CATEGORIES = ("education", "vocational", "cbt", "job-skills", "reentry", "substance-use")
@@ -105,20 +106,26 @@ def make_course(row: sqlite3.Row, assignment: Assignment | None, enrolled: bool)
     )
 
 
-def assignments_for(database: Database, user_id: int) -> dict[str, Assignment]:
+def assignments_for(
+    database: Database, user_id: int, after_joining_days: int = 0
+) -> dict[str, Assignment]:
     """Courses assigned to a learner, directly or through a group; the earliest due date
-    wins when a course is assigned twice."""
+    wins when a course is assigned twice. With `after_joining_days`, a group's course
+    assigned before the learner joined is due that many days after joining (see
+    `server.learning.assignments`)."""
     rows = database.query(
-        "SELECT course_id, due_date, note, lesson_key FROM assignments"
-        " WHERE user_id = :u OR group_id IN (SELECT group_id FROM group_members WHERE user_id = :u)"
-        " ORDER BY due_date IS NULL, due_date, id",
+        f"SELECT a.course_id, {assignments.effective_due_sql(after_joining_days)} AS due,"
+        " a.note, a.lesson_key FROM assignments a"
+        " LEFT JOIN group_members m ON m.group_id = a.group_id AND m.user_id = :u"
+        " WHERE a.user_id = :u OR m.user_id IS NOT NULL"
+        " ORDER BY due IS NULL, due, a.id",
         {"u": user_id},
     )
     found: dict[str, Assignment] = {}
     for row in rows:
         found.setdefault(
             row["course_id"],
-            Assignment(row["course_id"], row["due_date"], row["note"], row["lesson_key"]),
+            Assignment(row["course_id"], row["due"], row["note"], row["lesson_key"]),
         )
     return found
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import date, timedelta
 from statistics import mean
 from typing import Any
 
@@ -107,13 +108,26 @@ class GroupBoard:
 
 
 def group_board(
-    database: Database, scope: Scope, group_id: int, sort: str = "", only: str = ""
+    database: Database,
+    scope: Scope,
+    group_id: int,
+    sort: str = "",
+    only: str = "",
+    after_joining_days: int = 0,
 ) -> GroupBoard:
     """The board of one group; `sort` by "name" or "progress" (default: late first),
     `only` a status ("overdue", "not-started", "started", "done") to keep learners with
-    at least one course in that state."""
+    at least one course in that state. With `after_joining_days`, a learner who joined
+    after a course was assigned to the group has that long from joining (the setting
+    `due_after_joining_days`, see `server.learning.assignments`)."""
     group = scope.group(database, group_id)
     learners = group_learners(database, group.id)
+    joined = {
+        r["user_id"]: r["added_at"]
+        for r in database.query(
+            "SELECT user_id, added_at FROM group_members WHERE group_id = ?", [group.id]
+        )
+    }
     ids = [u.id for u in learners]
     marks = ",".join("?" * len(ids)) or "NULL"
     assigned = database.query(
@@ -136,7 +150,8 @@ def group_board(
     for learner in learners:
         cells = {}
         for course_id in course_ids:
-            due = _due_for(assigned, learner.id, group.id, course_id)
+            joined_at = joined.get(learner.id)
+            due = _due_for(assigned, learner.id, group.id, course_id, joined_at, after_joining_days)
             if due is _NOT_ASSIGNED:
                 continue
             count, started = done.get((learner.id, course_id), (0, False))
@@ -160,7 +175,12 @@ _NOT_ASSIGNED = object()
 
 
 def _due_for(
-    assigned: list[Any], learner_id: int, group_id: int, course_id: str
+    assigned: list[Any],
+    learner_id: int,
+    group_id: int,
+    course_id: str,
+    joined_at: str | None = None,
+    after_joining_days: int = 0,
 ) -> str | object | None:
     found: object = _NOT_ASSIGNED
     for row in assigned:
@@ -168,9 +188,18 @@ def _due_for(
             continue
         if row["group_id"] == group_id or row["user_id"] == learner_id:
             due = row["due_date"]
+            if due and row["group_id"] == group_id and joined_at and after_joining_days > 0:
+                due = _due_after_joining(due, row["created_at"], joined_at, after_joining_days)
             if found is _NOT_ASSIGNED or (due and (found is None or due < str(found))):
                 found = due
     return found
+
+
+def _due_after_joining(due: str, assigned_at: str, joined_at: str, days: int) -> str:
+    """The same rule as `assignments.effective_due_sql`, for one learner."""
+    if joined_at <= assigned_at:
+        return due
+    return max(due, (date.fromisoformat(joined_at[:10]) + timedelta(days=days)).isoformat())
 
 
 def _sorted_rows(
@@ -345,7 +374,12 @@ class LearnerBoard:
     certificates: list[dict[str, Any]]
 
 
-def learner_board(database: Database, scope: Scope, learner_id: int) -> LearnerBoard:
+def learner_board(
+    database: Database, scope: Scope, learner_id: int, after_joining_days: int = 0
+) -> LearnerBoard:
+    """One learner's page: their courses (those they started, then those assigned and
+    not started yet, with due dates), activity, quiz tries, shared workbook pages and
+    certificates."""
     learner = scope.learner(database, learner_id)
     titles = course_titles(database)
     progress_rows = database.query(
@@ -357,16 +391,42 @@ def learner_board(database: Database, scope: Scope, learner_id: int) -> LearnerB
     # Every lesson a learner has an event, try or page in has a progress row too.
     lessons_by_course = _lesson_titles(database, [r["course_id"] for r in progress_rows])
     totals = live_lesson_counts(database, [r["course_id"] for r in progress_rows])
+    assigned = visibility.assignments_for(database, learner.id, after_joining_days)
+    finished = {
+        r[0]
+        for r in database.query(
+            "SELECT course_id FROM certificates WHERE user_id = ?", [learner.id]
+        )
+    }
     courses = [
         {
             "course_id": r["course_id"],
             "title": titles.get(r["course_id"], r["course_id"]),
+            "started": True,
             "done": int(r["done"]),
             "total": totals.get(r["course_id"], 0),
             "minutes": round(float(r["seconds"]) / 60),
             "last": r["last"],
+            **_due(assigned.get(r["course_id"]), r["course_id"] in finished),
         }
         for r in progress_rows
+    ]
+    started = {c["course_id"] for c in courses}
+    not_started = [a for a in assigned.values() if a.course_id not in started]
+    totals |= live_lesson_counts(database, [a.course_id for a in not_started])
+    courses += [
+        {
+            "course_id": a.course_id,
+            "title": titles.get(a.course_id, a.course_id),
+            "started": False,
+            "done": 0,
+            "total": totals.get(a.course_id, 0),
+            "minutes": 0,
+            "last": "",
+            **_due(a, a.course_id in finished),
+        }
+        for a in not_started
+        if a.course_id in titles
     ]
     marks = ",".join("?" * len(TIMELINE_TYPES))
     timeline = [
@@ -440,6 +500,16 @@ def learner_board(database: Database, scope: Scope, learner_id: int) -> LearnerB
         entries,
         certs,
     )
+
+
+def _due(assignment: visibility.Assignment | None, finished: bool) -> dict[str, Any]:
+    """The due date and, when it has passed with the course not finished, the days late."""
+    due = assignment.due_date if assignment is not None else None
+    today = clock.iso()[:10]
+    late = 0
+    if due and not finished and due < today:
+        late = (date.fromisoformat(today) - date.fromisoformat(due)).days
+    return {"due": due or "", "days_late": late}
 
 
 def _lesson_titles(database: Database, course_ids: list[str]) -> dict[tuple[str, str], str]:

@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from server.core import clock, csvfiles
 from server.core.db import Database, row_id
 from server.core.errors import N_, ValidationError
 from server.core.settings import Settings
+from server.learning import assignments
 from server.learning.access import Scope
 from server.people import audit
 from server.people.audit import Actor
@@ -34,6 +36,11 @@ XAPI_VERBS = {
 }
 
 
+# What an empty date means: from the beginning, up to the end of time.
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(9999, 12, 31)
+
+
 @dataclass(frozen=True)
 class Filter:
     """Which rows: a date range (inclusive, ISO dates), and optionally a group or course."""
@@ -43,11 +50,21 @@ class Filter:
     group_id: int | None = None
     course_id: str | None = None
 
+    @property
+    def has_start(self) -> bool:
+        """Whether a first day was chosen (otherwise: from the beginning)."""
+        return self.start != FIRST_DAY.isoformat()
+
+    @property
+    def has_end(self) -> bool:
+        """Whether a last day was chosen (otherwise: up to now)."""
+        return self.end != LAST_DAY.isoformat()
+
     @classmethod
     def parse(cls, start: str, end: str, group_id: str = "", course_id: str = "") -> Filter:
         try:
-            first = date.fromisoformat(start.strip()) if start.strip() else date(2000, 1, 1)
-            last = date.fromisoformat(end.strip()) if end.strip() else date(9999, 12, 31)
+            first = date.fromisoformat(start.strip()) if start.strip() else FIRST_DAY
+            last = date.fromisoformat(end.strip()) if end.strip() else LAST_DAY
         except ValueError:
             raise ValidationError(N_("Write the dates like 2026-12-31.")) from None
         if last < first:
@@ -78,40 +95,106 @@ def _check_group(database: Database, scope: Scope, flt: Filter) -> None:
         scope.group(database, flt.group_id)  # NotFound outside the asker's groups
 
 
-def progress_rows(database: Database, scope: Scope, flt: Filter) -> list[dict[str, Any]]:
-    """One row per learner and course with activity in the range."""
+def progress_rows(
+    database: Database, scope: Scope, flt: Filter, after_joining_days: int = 0
+) -> list[dict[str, Any]]:
+    """One row per learner and course with activity in the range, and one per course
+    assigned to a learner who has not started it yet (assigned by the end of the range;
+    its progress cells are empty). Each row carries the due date, if any, and whether the
+    course is late: not finished by its due date (counted to today while not finished)."""
     _check_group(database, scope, flt)
     where, params = flt.where(scope, "p.user_id", "p.course_id")
     rows = database.query(
-        "SELECT u.facility_id, u.display_name, p.course_id, sum(p.status = 'done') AS done,"
+        "SELECT p.user_id, u.facility_id, u.display_name, p.course_id,"
+        " sum(p.status = 'done') AS done,"
         " sum(p.seconds_spent) AS seconds, min(p.started_at) AS started,"
         " max(p.updated_at) AS last, c.completed_at, c.code"
         " FROM lesson_progress p JOIN users u ON u.id = p.user_id"
         " LEFT JOIN certificates c ON c.user_id = p.user_id AND c.course_id = p.course_id"
         f" WHERE {where} GROUP BY p.user_id, p.course_id"
         " HAVING substr(max(p.updated_at), 1, 10) >= :start"
-        " AND substr(min(p.started_at), 1, 10) <= :end"
-        " ORDER BY u.display_name, p.course_id",
+        " AND substr(min(p.started_at), 1, 10) <= :end",
         {**params, "start": flt.start, "end": flt.end},
     )
     titles = course_titles(database)
     totals = live_lesson_counts(database)
-    return [
-        {
+    assigned = _assigned(database, scope, flt, after_joining_days)
+    today = clock.iso()[:10]
+    records = []
+    for r in rows:
+        due = assigned.pop((r["user_id"], r["course_id"]), {}).get("due")
+        completed = (r["completed_at"] or "")[:10]
+        records.append(
+            {
+                "facility_id": r["facility_id"],
+                "name": r["display_name"],
+                "course_id": r["course_id"],
+                "course": titles.get(r["course_id"], r["course_id"]),
+                "lessons_done": int(r["done"]),
+                "lessons_total": totals.get(r["course_id"], 0),
+                "minutes_spent": round(float(r["seconds"]) / 60),
+                "started": (r["started"] or "")[:10],
+                "last_activity": (r["last"] or "")[:10],
+                "completed": completed,
+                "certificate": r["code"] or "",
+                **_lateness(due, completed, today),
+            }
+        )
+    for (_, course_id), a in assigned.items():
+        if a["started"] or a["assigned_at"][:10] > flt.end or course_id not in titles:
+            continue  # started outside the range, assigned after it, or no longer offered
+        records.append(
+            {
+                "facility_id": a["facility_id"],
+                "name": a["name"],
+                "course_id": course_id,
+                "course": titles.get(course_id, course_id),
+                "lessons_total": totals.get(course_id, 0),
+                **_lateness(a["due"], "", today),
+            }
+        )
+    return sorted(records, key=lambda x: (x["name"], x["course_id"]))
+
+
+def _assigned(
+    database: Database, scope: Scope, flt: Filter, after_joining_days: int
+) -> dict[tuple[int, str], dict[str, Any]]:
+    """(learner id, course id) → the earliest due date, the first assignment's date,
+    whether the learner started it, and their name: every course assigned to a learner
+    in scope, directly or through a group."""
+    where, params = flt.where(scope, "x.user_id", "x.course_id")
+    rows = database.query(
+        "SELECT x.user_id, x.course_id, min(x.due_date) AS due,"
+        " min(x.assigned_at) AS assigned_at, u.facility_id, u.display_name,"
+        " EXISTS (SELECT 1 FROM lesson_progress p WHERE p.user_id = x.user_id"
+        " AND p.course_id = x.course_id) AS started"
+        f" FROM ({assignments.learner_courses_sql(after_joining_days)}) x"
+        " JOIN users u ON u.id = x.user_id"
+        f" WHERE u.role = 'learner' AND {where} GROUP BY x.user_id, x.course_id",
+        params,
+    )
+    return {
+        (r["user_id"], r["course_id"]): {
+            "due": r["due"],
+            "assigned_at": r["assigned_at"],
+            "started": bool(r["started"]),
             "facility_id": r["facility_id"],
             "name": r["display_name"],
-            "course_id": r["course_id"],
-            "course": titles.get(r["course_id"], r["course_id"]),
-            "lessons_done": int(r["done"]),
-            "lessons_total": totals.get(r["course_id"], 0),
-            "minutes_spent": round(float(r["seconds"]) / 60),
-            "started": (r["started"] or "")[:10],
-            "last_activity": (r["last"] or "")[:10],
-            "completed": (r["completed_at"] or "")[:10],
-            "certificate": r["code"] or "",
         }
         for r in rows
-    ]
+    }
+
+
+def _lateness(due: str | None, completed: str, today: str) -> dict[str, Any]:
+    """The due date, "yes"/"no" late, and how many days: finished after the due date,
+    or not finished and the due date has passed."""
+    if not due:
+        return {"due_date": "", "late": "", "days_late": ""}
+    until = completed or today
+    days = (date.fromisoformat(until) - date.fromisoformat(due)).days
+    if days > 0:
+        return {"due_date": due, "late": "yes", "days_late": days}
+    return {"due_date": due, "late": "no", "days_late": 0}
 
 
 def completion_rows(database: Database, scope: Scope, flt: Filter) -> list[dict[str, Any]]:
@@ -153,6 +236,9 @@ PROGRESS_COLUMNS = [
     "last_activity",
     "completed",
     "certificate",
+    "due_date",
+    "late",
+    "days_late",
 ]
 COMPLETION_COLUMNS = [
     "facility_id",
@@ -165,6 +251,16 @@ COMPLETION_COLUMNS = [
     "completed",
     "certificate",
 ]
+
+
+# A byte order mark first: without it, spreadsheet programs read the file in the
+# computer's old code page and show "JosÃ©" for "José".
+BOM = "\ufeff"
+
+
+def csv_bytes(records: list[dict[str, Any]], columns: list[str]) -> bytes:
+    """An export as a CSV file that spreadsheet programs open with the right letters."""
+    return (BOM + csvfiles.records_to_text(records, columns)).encode("utf-8")
 
 
 def pseudonym(settings: Settings, facility_id: str) -> str:

@@ -134,6 +134,7 @@ def routes() -> list[BaseRoute]:
         Route("/teach/assignments/{assignment_id:id}/remove", teach.unassign, methods=POST),
         Route("/teach/courses/{course_id}", teach.course_page, methods=GET),
         Route("/teach/courses/{course_id}/assign", teach.course_assign, methods=POST),
+        Route("/teach/courses/{course_id}/questions", teach.questions_page, methods=GET),
         Route("/teach/learners/{user_id:id}", teach.learner_page, methods=GET),
         Route("/teach/learners/{user_id:id}/goals", teach.goal_add, methods=POST),
         Route("/teach/learners/{user_id:id}/goals/{goal_id:id}", teach.goal_status, methods=POST),

@@ -185,11 +185,14 @@ class Req:
 
 
 def redirect(path: str, notice: str = "", **params: str) -> RedirectResponse:
-    """A 303 to a path on this server, with an optional notice key for the next page."""
+    """A 303 to a path on this server, with an optional notice key for the next page.
+    The query goes before a `#fragment` in `path`: after it, the browser would keep it
+    as part of the fragment and the next page would never see the notice."""
     if notice:
         params["notice"] = notice
+    where, hash_mark, fragment = path.partition("#")
     query = f"?{urlencode(params)}" if params else ""
-    return RedirectResponse(path + query, status_code=303)
+    return RedirectResponse(where + query + hash_mark + fragment, status_code=303)
 
 
 _NOT_IN_A_LOCAL_PATH = re.compile(r"[\\\x00-\x1f\x7f]")

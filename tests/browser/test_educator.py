@@ -103,6 +103,7 @@ def test_educator_assigns_and_sees_completion(
         "/teach",
         f"/teach/groups/{group_id}",
         "/teach/courses/org.stepstone.demo.everyday-math",
+        f"/teach/courses/org.stepstone.demo.everyday-math/questions?group={group_id}",
         page.url.removeprefix(base),
         "/teach/reviews",
         "/teach/exports",

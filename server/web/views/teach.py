@@ -9,13 +9,12 @@ from typing import Any
 
 from starlette.responses import Response
 
-from server.core import csvfiles
 from server.core.db import row_id
 from server.core.errors import N_, BadRequest, NotFound, ValidationError
 from server.learning import assignments, plans, visibility
 from server.learning.access import Scope, visible_courses
 from server.people.accounts import Role
-from server.teaching import dashboards, exports, workbook_review
+from server.teaching import dashboards, difficult_questions, exports, workbook_review
 from server.web.plumbing import Req, access, parse_number, redirect, safe_next
 
 STAFF = (Role.EDUCATOR, Role.ADMIN)
@@ -52,7 +51,12 @@ def _group_page(req: Req, error: str = "", status: int = 200) -> Response:
     scope = _scope(req)
     params = req.request.query_params
     board = dashboards.group_board(
-        req.database, scope, _int(req, "group_id"), params.get("sort", ""), params.get("only", "")
+        req.database,
+        scope,
+        _int(req, "group_id"),
+        params.get("sort", ""),
+        params.get("only", ""),
+        req.settings.due_after_joining_days,
     )
     courses = visible_courses(req.database, req.settings, req.user)
     return req.render(
@@ -65,9 +69,18 @@ def _group_page(req: Req, error: str = "", status: int = 200) -> Response:
             "sort": params.get("sort", ""),
             "only": params.get("only", ""),
             "error": error,
+            "entered": _entered(req),
         },
         status,
     )
+
+
+def _entered(req: Req) -> dict[str, str]:
+    """What a refused assign form held, to show it again (empty on a plain GET)."""
+    return {
+        name: req.field(name, 500)
+        for name in ("course_id", "group_id", "lesson_key", "due_date", "note")
+    }
 
 
 def _assign(
@@ -91,6 +104,7 @@ def _assign(
             due_date=req.field("due_date", 20) or None,
             note=req.field("note", 500),
             lesson_key=lesson_key,
+            past_due_ok=req.field("past_due_ok", 5) == "yes",
         )
     except ValidationError as exc:
         return again(req, exc.message, 400)
@@ -137,7 +151,12 @@ def _course_page(req: Req, error: str = "", status: int = 200) -> Response:
     board = dashboards.course_board(req.database, scope, req.request.path_params["course_id"])
     return req.render(
         "teach/course.html",
-        {"board": board, "groups": scope.groups(req.database), "error": error},
+        {
+            "board": board,
+            "groups": scope.groups(req.database),
+            "error": error,
+            "entered": _entered(req),
+        },
         status,
     )
 
@@ -145,6 +164,20 @@ def _course_page(req: Req, error: str = "", status: int = 200) -> Response:
 @access(*STAFF)
 def course_page(req: Req) -> Response:
     return _course_page(req)
+
+
+@access(*STAFF)
+def questions_page(req: Req) -> Response:
+    """Per quiz of a course, per question: who answered right, the commonest wrong
+    answer and who missed it; for a group (``?group=``) or for everyone in scope."""
+    wanted = req.request.query_params.get("group", "")
+    group_id = row_id(wanted)
+    if wanted and group_id is None:
+        raise NotFound()
+    figures = difficult_questions.difficult_questions(
+        req.database, _scope(req), req.request.path_params["course_id"], group_id
+    )
+    return req.render("teach/questions.html", {"figures": figures})
 
 
 @access(*STAFF)
@@ -164,9 +197,11 @@ def course_assign(req: Req) -> Response:
 
 def _learner_page(req: Req, error: str = "", status: int = 200) -> Response:
     scope = _scope(req)
-    board = dashboards.learner_board(req.database, scope, _int(req, "user_id"))
+    board = dashboards.learner_board(
+        req.database, scope, _int(req, "user_id"), req.settings.due_after_joining_days
+    )
     goals = plans.goals_of(req.database, board.learner.id, include_dropped=True)
-    progress = {c["course_id"]: c for c in board.courses}
+    progress = {c["course_id"]: c for c in board.courses if c["started"]}
     return req.render(
         "teach/learner.html",
         {
@@ -300,12 +335,14 @@ def _download(body: str | bytes, media_type: str, filename: str) -> Response:
 @access(*STAFF)
 def export_progress(req: Req) -> Response:
     flt = _filter(req)
-    rows = exports.progress_rows(req.database, _scope(req), flt)
+    rows = exports.progress_rows(
+        req.database, _scope(req), flt, req.settings.due_after_joining_days
+    )
     exports.record_export(
         req.database, req.user.actor(req.client_address), "progress", flt, len(rows)
     )
     return _download(
-        csvfiles.records_to_text(rows, exports.PROGRESS_COLUMNS),
+        exports.csv_bytes(rows, exports.PROGRESS_COLUMNS),
         "text/csv; charset=utf-8",
         "progress.csv",
     )
@@ -328,7 +365,7 @@ def export_completions(req: Req) -> Response:
         group = _scope(req).group(req.database, flt.group_id) if flt.group_id else None
         return req.render("teach/completions.html", {"rows": rows, "flt": flt, "group": group})
     return _download(
-        csvfiles.records_to_text(rows, exports.COMPLETION_COLUMNS),
+        exports.csv_bytes(rows, exports.COMPLETION_COLUMNS),
         "text/csv; charset=utf-8",
         "completions.csv",
     )

@@ -217,7 +217,9 @@ def test_plan_dashboards_and_exports(
     assert "Workplace Safety" in board and "Minutes spent per week" in board
     course = teacher.get(f"/teach/courses/{SAFETY}").text
     assert "Learners who finished each lesson" in course and "<svg" in course
-    rows = list(csv.DictReader(io.StringIO(teacher.get("/teach/exports/progress.csv").text)))
+    body = teacher.get("/teach/exports/progress.csv").content
+    assert body.startswith("\ufeff".encode())  # spreadsheet programs read it as UTF-8
+    rows = list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))
     assert [(r["facility_id"], r["course_id"], r["lessons_done"]) for r in rows] == [
         ("A100", SAFETY, "1")
     ]
@@ -311,6 +313,7 @@ def test_cli_exports_and_signed_impact_report(
     progress = runner.invoke(cli, [*base, "export", "completions", "--course", SAFETY])
     assert progress.exit_code == 0, progress.output
     assert progress.output.count(SAFETY) == 10
+    assert progress.stdout_bytes.startswith("\ufeff".encode())  # a spreadsheet reads UTF-8
     missing = runner.invoke(cli, [*base, "export", "progress", "--group", "No such"])
     assert missing.exit_code == 1 and "No group is called 'No such'" in missing.output
     out = tmp_path / "impact.csv"

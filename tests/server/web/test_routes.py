@@ -86,6 +86,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/teach/assignments/{assignment_id:id}/remove"): staff(404, 404),
     ("GET", "/teach/courses/{course_id}"): staff(404, 404),
     ("POST", "/teach/courses/{course_id}/assign"): staff(404, 404),
+    ("GET", "/teach/courses/{course_id}/questions"): staff(404, 404),
     ("GET", "/teach/learners/{user_id:id}"): staff(404, 200),
     ("POST", "/teach/learners/{user_id:id}/goals"): staff(404, 400),
     ("POST", "/teach/learners/{user_id:id}/goals/{goal_id:id}"): staff(404, 400),
