@@ -13,7 +13,6 @@ from click.testing import CliRunner
 from starlette.testclient import TestClient
 
 from content.format.lessondata import manifest_lesson
-from content.tuf.fingerprint import root_fingerprint
 from content.tuf.repository import init_repository, retract
 from search_index import Part, Status
 from server.catalog import decisions, library, trust
@@ -29,6 +28,7 @@ from server.catalog.sync import sync_all
 from server.cli.main import cli
 from server.core.db import Database
 from server.core.settings import Settings
+from tests.facility import trust_ngo
 from tests.server.catalog.test_search import search_service
 from tests.server.catalog.test_sync import ADMIN, publish
 
@@ -45,17 +45,9 @@ def ngo(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def trusted(database: Database, ngo: Path) -> library.Publisher:
-    root = (ngo / "published" / "metadata" / "1.root.json").read_bytes()
-    publisher = trust.add_publisher(
-        database,
-        ADMIN,
-        "test-ngo",
-        "org.stepstone.demo",
-        root,
-        confirmed=root_fingerprint(root).root,
+    return trust_ngo(
+        database, ngo, namespace="org.stepstone.demo", name="test-ngo", auto_publish=False
     )
-    trust.add_source(database, ADMIN, publisher, "folder", str(ngo / "published"))
-    return publisher
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from server.core.errors import ValidationError
 from server.core.settings import Settings
 from server.people.audit import Actor
 from tests.conftest import CSRF_RE, FakeClock, People, form_action, sign_in
+from tests.facility import trust_ngo
 
 COURSES = Path(__file__).resolve().parents[3] / "courses"
 ADMIN = Actor(None, "admin:test")
@@ -55,17 +56,9 @@ def publish(repo: Path, tmp: Path, slug: str, version: int, course_id: str | Non
 
 @pytest.fixture
 def trusted(database: Database, ngo: Path) -> library.Publisher:
-    root = (ngo / "published" / "metadata" / "1.root.json").read_bytes()
-    publisher = trust.add_publisher(
-        database,
-        ADMIN,
-        "test-ngo",
-        "org.stepstone.demo",
-        root,
-        confirmed=root_fingerprint(root).root,
+    return trust_ngo(
+        database, ngo, namespace="org.stepstone.demo", name="test-ngo", auto_publish=False
     )
-    trust.add_source(database, ADMIN, publisher, "folder", str(ngo / "published"))
-    return publisher
 
 
 def status_of(database: Database, course: str) -> list[tuple[int, str, bool]]:
