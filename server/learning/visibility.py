@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from content.format.lessondata import LessonData, stored_lesson_data
@@ -43,6 +43,7 @@ class Assignment:
     due_date: str | None
     note: str
     lesson_key: str | None
+    assigned_at: str = ""  # when it was last given (ISO UTC): "new" on the home page
 
 
 @dataclass(frozen=True)
@@ -109,18 +110,20 @@ def assignments_for(database: Database, user_id: int) -> dict[str, Assignment]:
     """Courses assigned to a learner, directly or through a group; the earliest due date
     wins when a course is assigned twice."""
     rows = database.query(
-        "SELECT course_id, due_date, note, lesson_key FROM assignments"
+        "SELECT course_id, due_date, note, lesson_key, created_at FROM assignments"
         " WHERE user_id = :u OR group_id IN (SELECT group_id FROM group_members WHERE user_id = :u)"
         " ORDER BY due_date IS NULL, due_date, id",
         {"u": user_id},
     )
     found: dict[str, Assignment] = {}
+    newest: dict[str, str] = {}
     for row in rows:
         found.setdefault(
             row["course_id"],
             Assignment(row["course_id"], row["due_date"], row["note"], row["lesson_key"]),
         )
-    return found
+        newest[row["course_id"]] = max(newest.get(row["course_id"], ""), row["created_at"])
+    return {cid: replace(a, assigned_at=newest[cid]) for cid, a in found.items()}
 
 
 def enrolled_courses(database: Database, user_id: int) -> set[str]:
