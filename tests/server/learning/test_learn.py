@@ -429,13 +429,17 @@ def test_completing_a_course_issues_a_certificate_staff_can_verify(
             )
     reply = send_events(client, events)
     assert not reply["rejected"]
+    # Before the course is finished its celebration page is only the course page.
+    early = client.get(f"/learn/courses/{MATH}/finished", follow_redirects=False)
+    assert early.status_code == 303 and early.headers["location"] == f"/learn/courses/{MATH}"
+    last = None
     for lesson in lessons:
         if lesson.kind == "quiz":
             page = client.get(lesson_path(MATH, lesson.key)).text
             token = CSRF_RE.search(page)
             assert token
             answers = _right_answers(lesson.data.questions)
-            client.post(
+            last = client.post(
                 lesson_path(MATH, lesson.key) + "/quiz",
                 data={
                     "csrf_token": token.group(1),
@@ -447,6 +451,11 @@ def test_completing_a_course_issues_a_certificate_staff_can_verify(
     earned = certificates.of_learner(database, people.learner.id)
     assert [c.course_id for c in earned] == [MATH]
     code = earned[0].code
+    # The quiz that finished the course leads to the celebration, which leads on to the
+    # certificate.
+    assert last is not None and last.url.path == f"/learn/courses/{MATH}/finished"
+    assert "You finished the course!" in last.text
+    assert f'href="/learn/certificates/{code}"' in last.text
     certificate = client.get(f"/learn/certificates/{code}")
     assert certificate.status_code == 200
     assert "Alex Learner" in certificate.text and "Everyday Math" in certificate.text
