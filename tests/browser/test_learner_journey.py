@@ -125,15 +125,22 @@ def test_a_learners_day(browser: Browser, site: tuple[str, Path]) -> None:
     first.get_by_label("Personal protective equipment").check()
     first.get_by_role("button", name="Check my answer").click()
     expect(page.locator("#question-ppe-meaning")).to_contain_text("Right!")
+    expect(page.locator("#question-ppe-meaning .right-answer")).to_have_text("Right answer")
     for spec in quiz_questions(data, "safety-quiz")[1:]:
         answer_right(page, spec)
+    # The quiz was the last lesson: finishing it finishes the course, and the learner
+    # lands on the celebration, which leads to the certificate.
     page.get_by_role("button", name="Finish the quiz").click()
-    expect(page.get_by_role("heading", name="Your score: 100%")).to_be_visible()
+    page.wait_for_url("**" + SAFETY + "/finished")
+    expect(page.get_by_role("heading", name="You finished the course!")).to_be_visible()
+    visited.add(SAFETY + "/finished")
     assert query(data, "SELECT count(*) FROM certificates") == [(1,)]
+    page.goto(f"{base}{SAFETY}/lessons/safety-quiz")
+    expect(page.get_by_role("heading", name="9 of 9 right — you passed")).to_be_visible()
 
-    # The certificate: on the course page, printable.
-    page.goto(base + SAFETY)
-    page.get_by_role("link", name="See your certificate").click()
+    # The certificate: from the celebration, printable.
+    page.goto(base + SAFETY + "/finished")
+    page.get_by_role("link", name="See and print your certificate").click()
     visited.add(page.url.removeprefix(base))
     expect(page.get_by_text("Alex Learner")).to_be_visible()
     page.get_by_role("button", name="Print").click()
@@ -163,6 +170,13 @@ def test_a_learners_day(browser: Browser, site: tuple[str, Path]) -> None:
 
     assert watched.foreign_requests() == []
     assert watched.csp_violations() == []
+    state = context.storage_state()
+    problems = axe_report(browser, [base + path for path in sorted(visited)], state)
+    assert {url: found for url, found in problems.items() if found} == {}
+    # The same pages in Spanish.
+    page.goto(base + "/learn")
+    page.get_by_role("button", name="Español").click()
+    expect(page.get_by_role("heading", name="Hola, Alex Learner")).to_be_visible()
     state = context.storage_state()
     problems = axe_report(browser, [base + path for path in sorted(visited)], state)
     assert {url: found for url, found in problems.items() if found} == {}
