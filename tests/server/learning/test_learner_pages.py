@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
+from content.format.lessondata import QuizChoice
 from server.core.db import Database
 from server.core.settings import Settings, load_settings
-from server.learning import access, assignments, visibility, workbooks
+from server.learning import access, assignments, quizzes, visibility, workbooks
 from server.learning.access import Scope
 from server.people import accounts, passwords
 from server.people.accounts import Role
@@ -183,3 +184,21 @@ def test_spanish_learner_reads_pin_and_tu(client: TestClient, people: People) ->
     assert "PIN" in page and "clave" not in page.lower()
     for bad in ("Elija", "usted", " su "):
         assert bad not in client.get("/learn").text
+
+
+def test_quiz_feedback_is_said_once_and_results_count_right_answers() -> None:
+    same = "Yes. Let your legs do the work."
+    question = quizzes.Question(
+        key="lift",
+        type="single",
+        prompt="How do you lift?",
+        choices=(QuizChoice("With your legs", True, same), QuizChoice("With your back", False, "")),
+        answer=None,
+        accepted=(),
+        explanation=same,
+    )
+    assert quizzes.feedback_for(question, 0) == [same]
+    assert quizzes.feedback_for(question, 1) == [same]
+    quiz = quizzes.Quiz(pass_mark=50, immediate=False, assessment=None, questions=[question])
+    assert quizzes.right_count(quiz, {"lift": 0}) == 1
+    assert quizzes.right_count(quiz, {"lift": 1}) == 0
