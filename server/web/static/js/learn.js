@@ -205,9 +205,9 @@
     var length = document.getElementById("media-length");
     player.addEventListener("loadedmetadata", function () {
       if (length && isFinite(player.duration) && player.duration > 0) {
-        var total = Math.round(player.duration);
+        var total = Math.floor(player.duration);  // as the player itself shows it
         var clock = Math.floor(total / 60) + ":" + ("0" + (total % 60)).slice(-2);
-        length.textContent = " · " + length.getAttribute("data-template").replace("%(time)s", clock);
+        length.textContent = "· " + length.getAttribute("data-template").replace("%(time)s", clock);
       }
       if (start > 0 && player.currentTime < 1 && start < player.duration - 2) {
         player.currentTime = start;
