@@ -31,14 +31,15 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]
     data = tmp_path_factory.mktemp("learner") / "data"
     _settings, database = demo_facility(data, indexed=True)
     make_user(database, Role.LEARNER, "A100", "Alex Learner")
+    make_user(database, Role.LEARNER, "A101", "Bo Learner")
     database.close()
     with running_server(data, STEPSTONE_DEMO="true") as base:
         yield base, data
 
 
-def sign_in(page: Page, base: str) -> None:
+def sign_in(page: Page, base: str, facility_id: str = "A100") -> None:
     page.goto(base + "/signin")
-    page.get_by_label("Your ID number").fill("A100")
+    page.get_by_label("Your ID number").fill(facility_id)
     page.get_by_label("Your PIN").fill(PIN)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/learn")
@@ -180,4 +181,43 @@ def test_a_learners_day(browser: Browser, site: tuple[str, Path]) -> None:
     state = context.storage_state()
     problems = axe_report(browser, [base + path for path in sorted(visited)], state)
     assert {url: found for url, found in problems.items() if found} == {}
+    context.close()
+
+
+def test_a_video_that_finishes_the_course_says_so_on_the_page(
+    browser: Browser, site: tuple[str, Path]
+) -> None:
+    base, data = site
+    context = browser.new_context(viewport={"width": 800, "height": 1100})
+    page = context.new_page()
+    sign_in(page, base, "A101")
+    # Everything but the video first, through the plain forms.
+    page.goto(f"{base}{SAFETY}/lessons/safety-quiz")
+    for spec in quiz_questions(data, "safety-quiz"):
+        answer_right(page, spec)
+    page.get_by_role("button", name="Finish the quiz").click()
+    expect(page.locator("#result")).to_contain_text("9 of 9 right")
+    for key in (
+        "protective-gear",
+        "lifting-slips-and-trips",
+        "chemicals-and-labels",
+        "reporting-hazards-and-your-rights",
+        "daily-safety-checklist",
+    ):
+        page.goto(f"{base}{SAFETY}/lessons/{key}")
+        with page.expect_navigation(timeout=20_000):
+            page.get_by_role("button", name="I finished reading").press("Enter")
+    # The video's length is the file's, not the author's estimate of minutes.
+    page.goto(f"{base}{SAFETY}/lessons/four-safety-habits")
+    expect(page.locator("#media-length")).to_have_text("· Length 0:22")
+    expect(page.locator("#course-finished")).to_be_hidden()
+    page.evaluate(
+        """async () => { const v = document.getElementById('player'); v.muted = true;
+        v.playbackRate = 16; await v.play();
+        await new Promise(r => v.addEventListener('ended', r, {once: true})); }"""
+    )
+    finished = page.locator("#course-finished")
+    expect(finished).to_be_visible(timeout=10_000)
+    finished.get_by_role("link", name="See what you did").click()
+    expect(page.get_by_role("heading", name="You finished the course!")).to_be_visible()
     context.close()

@@ -118,6 +118,10 @@
         if (state && state.status === "done" && statusLabel) {
           statusLabel.textContent = article.getAttribute("data-done-text");
         }
+        // A video or a reading can finish the course by itself: say so where the
+        // learner is, without taking them away from the page.
+        var finished = document.getElementById("course-finished");
+        if (finished && data.certificates && data.certificates.length) { finished.hidden = false; }
         document.dispatchEvent(new CustomEvent("stepstone:sent", { detail: { ids: ids } }));
       }
       sending = false;
