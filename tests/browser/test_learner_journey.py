@@ -221,3 +221,28 @@ def test_a_video_that_finishes_the_course_says_so_on_the_page(
     finished.get_by_role("link", name="See what you did").click()
     expect(page.get_by_role("heading", name="You finished the course!")).to_be_visible()
     context.close()
+
+
+def test_a_warning_comes_a_minute_before_the_idle_sign_out(
+    browser: Browser, site: tuple[str, Path]
+) -> None:
+    base, _data = site
+    context = browser.new_context()
+    page = context.new_page()
+    page.clock.install()
+    sign_in(page, base, "A101")
+    warning = page.get_by_role("alertdialog")
+    expect(warning).to_be_hidden()
+    # The default idle sign-out is 15 minutes: the warning shows at 14.
+    page.clock.run_for(14 * 60_000 - 5_000)
+    expect(warning).to_be_hidden()
+    page.clock.run_for(10_000)
+    expect(warning).to_be_visible()
+    expect(warning.get_by_role("button", name="I am still here")).to_be_focused()
+    warning.get_by_role("button", name="I am still here").click()
+    expect(warning).to_be_hidden()
+    # Nothing more happens: at the end the page leaves for the sign-in page (the server,
+    # whose own clock has not moved, then still knows the session).
+    with page.expect_request("**/signin?notice=idle"):
+        page.clock.run_for(15 * 60_000)
+    context.close()
