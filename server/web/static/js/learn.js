@@ -277,7 +277,12 @@
     document.addEventListener("stepstone:sent", function (e) {
       if (pending && e.detail.ids.indexOf(pending.id) >= 0) {
         pending = null;
-        var time = new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+        // In the page's language and the facility's time zone, as the server writes
+        // times, whatever the tablet is set to.
+        var options = { hour: "2-digit", minute: "2-digit", timeZone: autosave.getAttribute("data-time-zone") || "UTC" };
+        var time;
+        try { time = new Date().toLocaleTimeString(document.documentElement.lang || [], options); }
+        catch (e) { time = new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }); }
         autosave.textContent = autosave.getAttribute("data-saved").replace("%(time)s", time);
       }
     });
