@@ -403,7 +403,7 @@ def workbook_action(req: Req) -> Response:
     if submit:
         finished = not was_complete and _complete(req, course, lessons)
         return _after(course, lessons, lesson, "workbook-sent", finished)
-    return redirect(lesson_url(course.course_id, lesson.key), notice="saved")
+    return redirect(lesson_url(course.course_id, lesson.key), notice="draft-saved")
 
 
 @access(Role.LEARNER)

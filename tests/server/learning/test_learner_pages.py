@@ -202,3 +202,14 @@ def test_quiz_feedback_is_said_once_and_results_count_right_answers() -> None:
     quiz = quizzes.Quiz(pass_mark=50, immediate=False, assessment=None, questions=[question])
     assert quizzes.right_count(quiz, {"lift": 0}) == 1
     assert quizzes.right_count(quiz, {"lift": 1}) == 0
+
+
+def test_save_for_later_says_what_was_saved(client: TestClient, people: People) -> None:
+    sign_in(client, people.learner)
+    path = f"/learn/courses/{TRAPS}/lessons/catch-your-thoughts"
+    saved = client.post(
+        path + "/workbook",
+        data={"csrf_token": _token(client, path), "event_id": "save-000001", "action": "save"},
+    )
+    assert saved.url.path == path
+    assert "Your page is saved. You can finish it later." in saved.text
