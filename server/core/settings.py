@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from server.core.errors import ConfigError
 
@@ -74,6 +75,10 @@ class Settings:
         metadata={"help": "Proxy addresses whose X-Forwarded-For is believed (e.g. 127.0.0.1)"},
     )
     default_language: str = field(default="en", metadata={"help": "en or es"})
+    time_zone: str = field(
+        default="UTC",
+        metadata={"help": "The facility's time zone for dates on pages, e.g. America/Chicago"},
+    )
     learner_idle_minutes: int = field(default=15, metadata={"help": "Learner idle sign-out"})
     staff_idle_minutes: int = field(default=30, metadata={"help": "Staff idle sign-out"})
     session_max_hours: int = field(default=12, metadata={"help": "Absolute session lifetime"})
@@ -239,6 +244,17 @@ def _validate(settings: Settings) -> None:
     if settings.min_free_disk_mb < 0:
         raise ConfigError("Setting min_free_disk_mb must be 0 or more.")
     _validate_accel_prefix(settings.media_accel_prefix)
+    _validate_time_zone(settings.time_zone)
+
+
+def _validate_time_zone(name: str) -> None:
+    """A wrong zone would shift every due date on every page by hours: refuse it at start."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"Setting time_zone must be a time zone name like America/Chicago or UTC, got {name!r}."
+        ) from None
 
 
 def _validate_accel_prefix(prefix: str) -> None:

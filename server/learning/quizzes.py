@@ -119,12 +119,18 @@ def feedback_for(question: Question, answer: Answer) -> list[str]:
         chosen = answer
     notes = [question.choices[i].feedback for i in chosen]
     notes.append(question.explanation)
-    return [note for note in notes if note]
+    # Publishers often give the same words on a choice and as the explanation: say once.
+    return list(dict.fromkeys(note for note in notes if note))
+
+
+def right_count(quiz: Quiz, answers: dict[str, Answer]) -> int:
+    """How many questions the answers got right, for "8 of 9 right"."""
+    return sum(1 for q in quiz.questions if is_correct(q, answers.get(q.key)))
 
 
 def score_of(quiz: Quiz, answers: dict[str, Answer]) -> float:
     """The percent of questions answered right (a quiz without questions scores 100)."""
-    right = sum(1 for q in quiz.questions if is_correct(q, answers.get(q.key)))
+    right = right_count(quiz, answers)
     return round(100 * right / len(quiz.questions), 1) if quiz.questions else 100.0
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from content.format.lessondata import LessonData, stored_lesson_data
@@ -44,6 +44,7 @@ class Assignment:
     due_date: str | None
     note: str
     lesson_key: str | None
+    assigned_at: str = ""  # when it was last given (ISO UTC): "new" on the home page
 
 
 @dataclass(frozen=True)
@@ -115,19 +116,21 @@ def assignments_for(
     `server.learning.assignments`)."""
     rows = database.query(
         f"SELECT a.course_id, {assignments.effective_due_sql(after_joining_days)} AS due,"
-        " a.note, a.lesson_key FROM assignments a"
+        " a.note, a.lesson_key, a.created_at FROM assignments a"
         " LEFT JOIN group_members m ON m.group_id = a.group_id AND m.user_id = :u"
         " WHERE a.user_id = :u OR m.user_id IS NOT NULL"
         " ORDER BY due IS NULL, due, a.id",
         {"u": user_id},
     )
     found: dict[str, Assignment] = {}
+    newest: dict[str, str] = {}
     for row in rows:
         found.setdefault(
             row["course_id"],
             Assignment(row["course_id"], row["due"], row["note"], row["lesson_key"]),
         )
-    return found
+        newest[row["course_id"]] = max(newest.get(row["course_id"], ""), row["created_at"])
+    return {cid: replace(a, assigned_at=newest[cid]) for cid, a in found.items()}
 
 
 def enrolled_courses(database: Database, user_id: int) -> set[str]:

@@ -152,6 +152,29 @@ def own_entries(database: Database, user_id: int, course_id: str, lesson_key: st
     return entries
 
 
+@dataclass(frozen=True)
+class TeacherReply:
+    """A teacher's answer to one of the learner's pages, for the learner's home page."""
+
+    course_id: str
+    lesson_key: str
+    reviewed_at: str
+
+
+def replies_since(
+    database: Database, user_id: int, since: str, limit: int = 5
+) -> list[TeacherReply]:
+    """The learner's pages a teacher answered at or after `since` (ISO UTC), newest first;
+    one line per lesson."""
+    rows = database.query(
+        "SELECT course_id, lesson_key, max(reviewed_at) AS reviewed_at FROM workbook_entries"
+        " WHERE user_id = ? AND feedback != '' AND reviewed_at >= ?"
+        " GROUP BY course_id, lesson_key ORDER BY reviewed_at DESC LIMIT ?",
+        [user_id, since, limit],
+    )
+    return [TeacherReply(r["course_id"], r["lesson_key"], r["reviewed_at"]) for r in rows]
+
+
 # Served versions: each went live when approved (or imported, when auto-published). A
 # version counts unless a newer one went live before the draft was started; times are
 # to the second, so a tie counts it (the stricter side).

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
 from server.learning import visibility
-from server.web import i18n
+from server.web import dates, i18n
 
 PACKAGE_DIR = Path(__file__).parent
 STATIC_DIR = PACKAGE_DIR / "static"
@@ -38,6 +38,19 @@ class StaticFiles:
         return f"/static/{path}?v={digest}"
 
 
+def _in_zone(format_: Callable[[Any, str], Any]) -> Callable[..., Any]:
+    """A date filter that reads the facility's time zone from the page's settings (pages
+    drawn without a request, such as the author's preview, show UTC)."""
+
+    @jinja2.pass_context
+    def apply(context: jinja2.runtime.Context, value: Any) -> Any:
+        req = context.get("req")
+        settings = getattr(req, "settings", None)
+        return format_(value, getattr(settings, "time_zone", "UTC"))
+
+    return apply
+
+
 class Templates:
     def __init__(self) -> None:
         self.static = StaticFiles()
@@ -55,6 +68,11 @@ class Templates:
         self.env.globals["static"] = self.static.url
         self.env.globals["language_names"] = i18n.LANGUAGE_NAMES
         self.env.filters["zip"] = lambda first, second: zip(first, second, strict=False)
+        self.env.filters["long_date"] = _in_zone(dates.long_date)
+        self.env.filters["full_date"] = _in_zone(dates.full_date)
+        self.env.filters["date_time"] = _in_zone(dates.date_time)
+        self.env.filters["relative_day"] = _in_zone(dates.relative_day)
+        self.env.filters["due_words"] = _in_zone(dates.due_words)
         self.env.globals["CATEGORY_LABELS"] = visibility.CATEGORY_LABELS
         self.env.globals["LEVEL_LABELS"] = visibility.LEVEL_LABELS
         self.env.globals["LANGUAGE_LABELS"] = visibility.LANGUAGE_LABELS

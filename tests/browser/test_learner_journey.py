@@ -31,14 +31,15 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]
     data = tmp_path_factory.mktemp("learner") / "data"
     _settings, database = demo_facility(data, indexed=True)
     make_user(database, Role.LEARNER, "A100", "Alex Learner")
+    make_user(database, Role.LEARNER, "A101", "Bo Learner")
     database.close()
     with running_server(data, STEPSTONE_DEMO="true") as base:
         yield base, data
 
 
-def sign_in(page: Page, base: str) -> None:
+def sign_in(page: Page, base: str, facility_id: str = "A100") -> None:
     page.goto(base + "/signin")
-    page.get_by_label("Your ID number").fill("A100")
+    page.get_by_label("Your ID number").fill(facility_id)
     page.get_by_label("Your PIN").fill(PIN)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/learn")
@@ -125,15 +126,22 @@ def test_a_learners_day(browser: Browser, site: tuple[str, Path]) -> None:
     first.get_by_label("Personal protective equipment").check()
     first.get_by_role("button", name="Check my answer").click()
     expect(page.locator("#question-ppe-meaning")).to_contain_text("Right!")
+    expect(page.locator("#question-ppe-meaning .right-answer")).to_have_text("Right answer")
     for spec in quiz_questions(data, "safety-quiz")[1:]:
         answer_right(page, spec)
+    # The quiz was the last lesson: finishing it finishes the course, and the learner
+    # lands on the celebration, which leads to the certificate.
     page.get_by_role("button", name="Finish the quiz").click()
-    expect(page.get_by_role("heading", name="Your score: 100%")).to_be_visible()
+    page.wait_for_url("**" + SAFETY + "/finished")
+    expect(page.get_by_role("heading", name="You finished the course!")).to_be_visible()
+    visited.add(SAFETY + "/finished")
     assert query(data, "SELECT count(*) FROM certificates") == [(1,)]
+    page.goto(f"{base}{SAFETY}/lessons/safety-quiz")
+    expect(page.get_by_role("heading", name="9 of 9 right — you passed")).to_be_visible()
 
-    # The certificate: on the course page, printable.
-    page.goto(base + SAFETY)
-    page.get_by_role("link", name="See your certificate").click()
+    # The certificate: from the celebration, printable.
+    page.goto(base + SAFETY + "/finished")
+    page.get_by_role("link", name="See and print your certificate").click()
     visited.add(page.url.removeprefix(base))
     expect(page.get_by_text("Alex Learner")).to_be_visible()
     page.get_by_role("button", name="Print").click()
@@ -166,4 +174,75 @@ def test_a_learners_day(browser: Browser, site: tuple[str, Path]) -> None:
     state = context.storage_state()
     problems = axe_report(browser, [base + path for path in sorted(visited)], state)
     assert {url: found for url, found in problems.items() if found} == {}
+    # The same pages in Spanish.
+    page.goto(base + "/learn")
+    page.get_by_role("button", name="Español").click()
+    expect(page.get_by_role("heading", name="Hola, Alex Learner")).to_be_visible()
+    state = context.storage_state()
+    problems = axe_report(browser, [base + path for path in sorted(visited)], state)
+    assert {url: found for url, found in problems.items() if found} == {}
+    context.close()
+
+
+def test_a_video_that_finishes_the_course_says_so_on_the_page(
+    browser: Browser, site: tuple[str, Path]
+) -> None:
+    base, data = site
+    context = browser.new_context(viewport={"width": 800, "height": 1100})
+    page = context.new_page()
+    sign_in(page, base, "A101")
+    # Everything but the video first, through the plain forms.
+    page.goto(f"{base}{SAFETY}/lessons/safety-quiz")
+    for spec in quiz_questions(data, "safety-quiz"):
+        answer_right(page, spec)
+    page.get_by_role("button", name="Finish the quiz").click()
+    expect(page.locator("#result")).to_contain_text("9 of 9 right")
+    for key in (
+        "protective-gear",
+        "lifting-slips-and-trips",
+        "chemicals-and-labels",
+        "reporting-hazards-and-your-rights",
+        "daily-safety-checklist",
+    ):
+        page.goto(f"{base}{SAFETY}/lessons/{key}")
+        with page.expect_navigation(timeout=20_000):
+            page.get_by_role("button", name="I finished reading").press("Enter")
+    # The video's length is the file's, not the author's estimate of minutes.
+    page.goto(f"{base}{SAFETY}/lessons/four-safety-habits")
+    expect(page.locator("#media-length")).to_have_text("· Length 0:22")
+    expect(page.locator("#course-finished")).to_be_hidden()
+    page.evaluate(
+        """async () => { const v = document.getElementById('player'); v.muted = true;
+        v.playbackRate = 16; await v.play();
+        await new Promise(r => v.addEventListener('ended', r, {once: true})); }"""
+    )
+    finished = page.locator("#course-finished")
+    expect(finished).to_be_visible(timeout=10_000)
+    finished.get_by_role("link", name="See what you did").click()
+    expect(page.get_by_role("heading", name="You finished the course!")).to_be_visible()
+    context.close()
+
+
+def test_a_warning_comes_a_minute_before_the_idle_sign_out(
+    browser: Browser, site: tuple[str, Path]
+) -> None:
+    base, _data = site
+    context = browser.new_context()
+    page = context.new_page()
+    page.clock.install()
+    sign_in(page, base, "A101")
+    warning = page.get_by_role("alertdialog")
+    expect(warning).to_be_hidden()
+    # The default idle sign-out is 15 minutes: the warning shows at 14.
+    page.clock.run_for(14 * 60_000 - 5_000)
+    expect(warning).to_be_hidden()
+    page.clock.run_for(10_000)
+    expect(warning).to_be_visible()
+    expect(warning.get_by_role("button", name="I am still here")).to_be_focused()
+    warning.get_by_role("button", name="I am still here").click()
+    expect(warning).to_be_hidden()
+    # Nothing more happens: at the end the page leaves for the sign-in page (the server,
+    # whose own clock has not moved, then still knows the session).
+    with page.expect_request("**/signin?notice=idle"):
+        page.clock.run_for(15 * 60_000)
     context.close()

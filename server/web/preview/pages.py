@@ -94,7 +94,14 @@ def _quiz_context(page: Page, lesson: Lesson) -> dict[str, Any]:
                     "notes": quizzes.feedback_for(q, answer),
                 }
     history = [a for a in history if a.submitted]
-    return {"quiz": quiz, "attempt": attempt, "history": history, "results": results}
+    right = quizzes.right_count(quiz, attempt.answers) if attempt is not None else 0
+    return {
+        "quiz": quiz,
+        "attempt": attempt,
+        "history": history,
+        "results": results,
+        "right": right,
+    }
 
 
 def lesson_page(page: Page) -> Response:

@@ -160,6 +160,7 @@ def change_secret(req: Req) -> Response:
         return req.render("account/secret.html", {"errors": {"current": refused.message}}, status)
     except SignedOutAfterWrongTries:
         return _signed_out(req, "/staff/signin" if user.role.is_staff else "/signin", "wrong-tries")
-    response = redirect(HOMES[user.role], notice="secret-changed")
+    notice = "pin-changed" if learner else "secret-changed"
+    response = redirect(HOMES[user.role], notice=notice)
     _set_session_cookie(req, response, session_id)
     return response

@@ -56,6 +56,32 @@ def _today() -> str:
     return clock.iso()[:10]
 
 
+# What counts as news on the home page: a teacher's reply or a course given this recently.
+NEWS_DAYS = 14
+
+
+def _news(req: Req, courses: list[Course], done: dict[str, tuple[int, float]]) -> dict[str, Any]:
+    since = clock.iso(clock.now() - NEWS_DAYS * 86400)
+    by_id = {c.course_id: c for c in courses}
+    replies = []
+    for reply in workbooks.replies_since(req.database, req.user.id, since):
+        course = by_id.get(reply.course_id)
+        if course is None:
+            continue
+        lessons = visibility.lessons_of(req.database, course.version_id)
+        lesson = next((x for x in lessons if x.key == reply.lesson_key), None)
+        if lesson is not None:
+            replies.append((course, lesson))
+    new_courses = [
+        c
+        for c in courses
+        if c.assignment is not None
+        and c.assignment.assigned_at >= since
+        and c.course_id not in done
+    ]
+    return {"replies": replies, "new_courses": new_courses}
+
+
 @access(Role.LEARNER)
 def learner_home(req: Req) -> Response:
     user = req.user
@@ -65,7 +91,8 @@ def learner_home(req: Req) -> Response:
     mine = [c for c in courses if c.assignment is None and (c.enrolled or c.course_id in done)]
     return req.render(
         "learn/home.html",
-        {
+        _news(req, courses, done)
+        | {
             "resume": progress.resume_point(req.database, req.settings, user),
             "assigned": assigned,
             "mine": mine,
@@ -109,18 +136,53 @@ def _category_order(category: str) -> int:
     return visibility.CATEGORIES.index(category) if category in visibility.CATEGORIES else 99
 
 
+def _certificate_code(req: Req, course: Course) -> str | None:
+    code = None
+    for cert in certificates.of_learner(req.database, req.user.id):
+        if cert.course_id == course.course_id:
+            code = cert.code
+    return code
+
+
+def _complete(req: Req, course: Course, lessons: list[Lesson]) -> bool:
+    return progress.course_progress(req.database, req.user.id, course.course_id, lessons).complete
+
+
+def finished_url(course_id: str) -> str:
+    return course_url(course_id) + "/finished"
+
+
 @access(Role.LEARNER)
 def course_page(req: Req) -> Response:
     course = _course(req)
     lessons = visibility.lessons_of(req.database, course.version_id)
     state = progress.course_progress(req.database, req.user.id, course.course_id, lessons)
-    code = None
-    for cert in certificates.of_learner(req.database, req.user.id):
-        if cert.course_id == course.course_id:
-            code = cert.code
     return req.render(
         "learn/course.html",
-        {"course": course, "lessons": lessons, "state": state, "certificate": code},
+        {
+            "course": course,
+            "lessons": lessons,
+            "state": state,
+            "certificate": _certificate_code(req, course),
+        },
+    )
+
+
+@access(Role.LEARNER)
+def course_finished(req: Req) -> Response:
+    """The celebration after the last lesson: what was done, and the certificate."""
+    course = _course(req)
+    lessons = visibility.lessons_of(req.database, course.version_id)
+    state = progress.course_progress(req.database, req.user.id, course.course_id, lessons)
+    if not state.complete:
+        return redirect(course_url(course.course_id))
+    return req.render(
+        "learn/finished.html",
+        {
+            "course": course,
+            "state": state,
+            "certificate": _certificate_code(req, course),
+        },
     )
 
 
@@ -195,6 +257,7 @@ def _quiz_context(req: Req, course: Course, lesson: Lesson) -> dict[str, Any]:
     return {
         "quiz": quiz,
         "attempt": attempt,
+        "right": quizzes.right_count(quiz, attempt.answers) if attempt is not None else 0,
         "history": [a for a in history if a.submitted],
         "results": results,
     }
@@ -232,7 +295,13 @@ def lesson_page(req: Req) -> Response:
     return response
 
 
-def _after(course: Course, lessons: list[Lesson], lesson: Lesson, notice: str) -> Response:
+def _after(
+    course: Course, lessons: list[Lesson], lesson: Lesson, notice: str, finished: bool = False
+) -> Response:
+    """Where a learner goes after finishing a lesson: the celebration if that finished the
+    course, else the next lesson, else the course page."""
+    if finished:
+        return redirect(finished_url(course.course_id))
     index = lessons.index(lesson)
     if index + 1 < len(lessons):
         return redirect(lesson_url(course.course_id, lessons[index + 1].key), notice=notice)
@@ -248,11 +317,13 @@ def lesson_done(req: Req) -> Response:
     event = progress.Event(
         _form_event_id(req), "completed", course.course_id, lesson.key, data={"method": method}
     )
+    was_complete = _complete(req, course, lessons)
     try:
         _record(req, course, lesson, event)
     except ValidationError as exc:
         raise BadRequest(exc.message) from None
-    return _after(course, lessons, lesson, "lesson-done")
+    finished = not was_complete and _complete(req, course, lessons)
+    return _after(course, lessons, lesson, "lesson-done", finished)
 
 
 @access(Role.LEARNER)
@@ -279,6 +350,7 @@ def quiz_action(req: Req) -> Response:
             )
             return redirect(url + f"#question-{key}")
         if action == "submit":
+            was_complete = _complete(req, course, lessons)
             quizzes.submit(
                 req.database,
                 req.settings,
@@ -288,6 +360,8 @@ def quiz_action(req: Req) -> Response:
                 _values(req),
                 _form_event_id(req),
             )
+            if not was_complete and _complete(req, course, lessons):
+                return redirect(finished_url(course.course_id))
             return redirect(url + "#result")
         if action == "retry":
             quizzes.retry(req.database, req.user, course, lesson)
@@ -309,6 +383,7 @@ def workbook_action(req: Req) -> Response:
     submit = req.field("action") == "submit"
     values = _values(req)
     answers = workbooks.from_form(workbooks.prompts_of(lesson), values)
+    was_complete = _complete(req, course, lessons)
     try:
         workbooks.save(
             req.database,
@@ -326,8 +401,9 @@ def workbook_action(req: Req) -> Response:
         context["error"] = exc.message
         return req.render("learn/lesson.html", context, 400)
     if submit:
-        return _after(course, lessons, lesson, "workbook-sent")
-    return redirect(lesson_url(course.course_id, lesson.key), notice="saved")
+        finished = not was_complete and _complete(req, course, lessons)
+        return _after(course, lessons, lesson, "workbook-sent", finished)
+    return redirect(lesson_url(course.course_id, lesson.key), notice="draft-saved")
 
 
 @access(Role.LEARNER)

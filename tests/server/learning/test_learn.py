@@ -263,6 +263,14 @@ def test_quiz_immediate_feedback_locks_then_grades_and_retry_keeps_attempts(
     assert check.status_code == 200
     assert "Not quite." in check.text
     assert "Not this one. PPE is the gear you wear" in check.text
+    # After a wrong answer the right choice is marked, in words, on that question only.
+    checked = _question(check.text, "ppe-meaning")
+    assert re.search(
+        r"Personal protective equipment</span>\s*<span class=\"right-answer\">Right answer",
+        checked,
+    )
+    assert checked.count("Right answer") == 1
+    assert "Right answer" not in _question(check.text, "gloves-and-drill")
     # The checked question is locked: a second check with the right answer changes nothing.
     page = check.text
     token = CSRF_RE.search(page)
@@ -285,6 +293,7 @@ def test_quiz_immediate_feedback_locks_then_grades_and_retry_keeps_attempts(
         path + "/quiz",
         data={"csrf_token": token.group(1), "event_id": "submit-00001", "action": "submit"},
     )
+    assert "0 of 9 right — not passed yet" in submitted.text
     assert "Your score: 0%" in submitted.text
     assert "Try again" in submitted.text
     client.post(path + "/quiz", data={"csrf_token": token.group(1), "action": "retry"})
@@ -303,12 +312,18 @@ def test_quiz_immediate_feedback_locks_then_grades_and_retry_keeps_attempts(
             **answers,
         },
     )
-    assert "Your score: 100%" in passed.text and "You passed" in passed.text
+    assert "9 of 9 right — you passed" in passed.text and "Your score: 100%" in passed.text
     tries = database.query_one(
         "SELECT count(*) FROM quiz_attempts WHERE user_id = ? AND submitted_at IS NOT NULL",
         [people.learner.id],
     )
     assert tries is not None and tries[0] == 2
+
+
+def _question(page: str, key: str) -> str:
+    """The HTML of one question's fieldset on a quiz page."""
+    start = page.index(f'id="question-{key}"')
+    return page[start : page.index("</fieldset>", start)]
 
 
 def _version(database: Database, course_id: str) -> int:
@@ -414,13 +429,17 @@ def test_completing_a_course_issues_a_certificate_staff_can_verify(
             )
     reply = send_events(client, events)
     assert not reply["rejected"]
+    # Before the course is finished its celebration page is only the course page.
+    early = client.get(f"/learn/courses/{MATH}/finished", follow_redirects=False)
+    assert early.status_code == 303 and early.headers["location"] == f"/learn/courses/{MATH}"
+    last = None
     for lesson in lessons:
         if lesson.kind == "quiz":
             page = client.get(lesson_path(MATH, lesson.key)).text
             token = CSRF_RE.search(page)
             assert token
             answers = _right_answers(lesson.data.questions)
-            client.post(
+            last = client.post(
                 lesson_path(MATH, lesson.key) + "/quiz",
                 data={
                     "csrf_token": token.group(1),
@@ -432,6 +451,11 @@ def test_completing_a_course_issues_a_certificate_staff_can_verify(
     earned = certificates.of_learner(database, people.learner.id)
     assert [c.course_id for c in earned] == [MATH]
     code = earned[0].code
+    # The quiz that finished the course leads to the celebration, which leads on to the
+    # certificate.
+    assert last is not None and last.url.path == f"/learn/courses/{MATH}/finished"
+    assert "You finished the course!" in last.text
+    assert f'href="/learn/certificates/{code}"' in last.text
     certificate = client.get(f"/learn/certificates/{code}")
     assert certificate.status_code == 200
     assert "Alex Learner" in certificate.text and "Everyday Math" in certificate.text

@@ -68,6 +68,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/learn/certificates/{code}"): learner_only(404),
     ("GET", "/learn/courses/{course_id}"): learner_only(404),
     ("POST", "/learn/courses/{course_id}/enrol"): learner_only(404),
+    ("GET", "/learn/courses/{course_id}/finished"): learner_only(404),
     ("GET", "/learn/courses/{course_id}/lessons/{key}"): learner_only(404),
     ("POST", "/learn/courses/{course_id}/lessons/{key}/done"): learner_only(404),
     ("POST", "/learn/courses/{course_id}/lessons/{key}/quiz"): learner_only(404),

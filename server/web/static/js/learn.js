@@ -118,6 +118,10 @@
         if (state && state.status === "done" && statusLabel) {
           statusLabel.textContent = article.getAttribute("data-done-text");
         }
+        // A video or a reading can finish the course by itself: say so where the
+        // learner is, without taking them away from the page.
+        var finished = document.getElementById("course-finished");
+        if (finished && data.certificates && data.certificates.length) { finished.hidden = false; }
         document.dispatchEvent(new CustomEvent("stepstone:sent", { detail: { ids: ids } }));
       }
       sending = false;
@@ -202,7 +206,13 @@
         watched: playedRanges()
       });
     };
+    var length = document.getElementById("media-length");
     player.addEventListener("loadedmetadata", function () {
+      if (length && isFinite(player.duration) && player.duration > 0) {
+        var total = Math.floor(player.duration);  // as the player itself shows it
+        var clock = Math.floor(total / 60) + ":" + ("0" + (total % 60)).slice(-2);
+        length.textContent = "· " + length.getAttribute("data-template").replace("%(time)s", clock);
+      }
       if (start > 0 && player.currentTime < 1 && start < player.duration - 2) {
         player.currentTime = start;
       }
@@ -267,7 +277,12 @@
     document.addEventListener("stepstone:sent", function (e) {
       if (pending && e.detail.ids.indexOf(pending.id) >= 0) {
         pending = null;
-        var time = new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+        // In the page's language and the facility's time zone, as the server writes
+        // times, whatever the tablet is set to.
+        var options = { hour: "2-digit", minute: "2-digit", timeZone: autosave.getAttribute("data-time-zone") || "UTC" };
+        var time;
+        try { time = new Date().toLocaleTimeString(document.documentElement.lang || [], options); }
+        catch (e) { time = new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }); }
         autosave.textContent = autosave.getAttribute("data-saved").replace("%(time)s", time);
       }
     });
