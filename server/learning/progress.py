@@ -438,17 +438,26 @@ def _apply(
 def _progressed(db: sqlite_utils.Database, lesson: Lesson, event: Event, key: list[Any]) -> bool:
     """Store position and played ranges; True when a video or audio lesson is now done."""
     row = db.execute(
-        "SELECT duration, watched FROM lesson_progress"
+        "SELECT duration, watched, position_at FROM lesson_progress"
         " WHERE user_id = ? AND course_id = ? AND lesson_key = ?",
         key,
     ).fetchone()
     duration = event.duration or float(row[0])
+    # Played ranges only grow, in any order; the place to resume is the newest one. Two
+    # batches in flight at once can be answered out of order, and an older place must not
+    # win (an event without a time, from an older page, still counts as new).
     watched = merge_ranges([*map(tuple, json.loads(row[1])), *event.watched])
     db.execute(
-        "UPDATE lesson_progress SET position = ?, duration = ?, watched = ?"
+        "UPDATE lesson_progress SET duration = ?, watched = ?"
         " WHERE user_id = ? AND course_id = ? AND lesson_key = ?",
-        [event.position, duration, json.dumps(watched), *key],
+        [duration, json.dumps(watched), *key],
     )
+    if row[2] is None or event.client_time is None or event.client_time >= row[2]:
+        db.execute(
+            "UPDATE lesson_progress SET position = ?, position_at = ?"
+            " WHERE user_id = ? AND course_id = ? AND lesson_key = ?",
+            [event.position, event.client_time, *key],
+        )
     return lesson.kind in MEDIA_KINDS and covered(watched, duration) >= COMPLETE_FRACTION
 
 

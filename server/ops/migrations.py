@@ -570,3 +570,11 @@ def watch_list(db: sqlite_utils.Database) -> None:
         );
         """,
     )
+
+
+@migrations(name="0012_position_time")
+def position_time(db: sqlite_utils.Database) -> None:
+    """When, on the tablet's clock, the stored video or audio position was reached: a batch
+    of events that arrives late (sent before, answered after another) must not move a
+    learner's place back (``learning.progress``)."""
+    _run_script(db, "ALTER TABLE lesson_progress ADD COLUMN position_at TEXT;")

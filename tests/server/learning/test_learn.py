@@ -17,7 +17,7 @@ from server.catalog import library
 from server.catalog.library import CatalogHooks
 from server.core.db import Database
 from server.core.settings import Settings, load_settings
-from server.learning import access, certificates, visibility, workbooks
+from server.learning import access, certificates, progress, visibility, workbooks
 from server.people.accounts import Role
 from server.people.audit import Actor
 from tests.conftest import (
@@ -176,6 +176,28 @@ def test_reading_done_by_form_counts_once_and_resume_points_to_next(
     assert "Working with fractions" in home  # the next lesson
     course = client.get(f"/learn/courses/{MATH}").text
     assert "1 of 6 lessons done" in course
+
+
+@pytest.mark.usefixtures("courses")
+def test_a_late_batch_does_not_move_the_place_to_resume_back(
+    client: TestClient, people: People, database: Database, settings: Settings
+) -> None:
+    """Two batches in flight at once can be answered out of order (two workers, a slow
+    network): the place a learner resumes at is the newest one the tablet saw, and the
+    played ranges of both still count."""
+    sign_in(client, people.learner)
+    base = {"course": SAFETY, "lesson": "four-safety-habits", "type": "progressed"}
+    later = {"id": "pause-00012", "position": 12, "duration": 22, "watched": [[10, 12]]}
+    earlier = {"id": "play-000001", "position": 1, "duration": 22, "watched": [[0, 1]]}
+    send_events(client, [base | later | {"at": "2026-12-03T10:00:12.000Z"}])
+    send_events(client, [base | earlier | {"at": "2026-12-03T10:00:01.000Z"}])
+    resume = progress.resume_point(database, settings, people.learner)
+    assert resume is not None and resume.position == 12
+    row = database.query_one(
+        "SELECT watched FROM lesson_progress WHERE lesson_key = 'four-safety-habits'"
+    )
+    assert row is not None and json.loads(row[0]) == [[0, 1], [10, 12]]
+    assert "You stopped at 0:12." in client.get("/learn").text
 
 
 @pytest.mark.usefixtures("courses")

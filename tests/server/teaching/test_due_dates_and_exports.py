@@ -27,6 +27,7 @@ from server.people import groups
 from server.people.accounts import Role
 from server.people.audit import Actor
 from server.teaching import dashboards, exports
+from server.web import dates
 from server.web.app import create_app
 from tests.conftest import CSRF_RE, FakeClock, People, demo_facility, make_user, sign_in
 
@@ -58,6 +59,11 @@ def group_a(database: Database, people: People) -> int:
 
 def day(offset: int) -> str:
     return (date.fromisoformat(clock.iso()[:10]) + timedelta(days=offset)).isoformat()
+
+
+def written(iso_day: str) -> str:
+    """A date as the pages write it, in English ("Thursday, 17 December")."""
+    return dates.long_date(iso_day, "UTC")
 
 
 def token(client: TestClient, path: str) -> str:
@@ -98,7 +104,7 @@ def test_progress_export_has_assigned_courses_not_started_with_lateness(
     assert "HYPERLINK" not in early.decode("utf-8-sig")
 
     page = teacher.get(f"/teach/learners/{sneaky.id}").text
-    assert "Not started" in page and day(-2) in page and "Yes, 2 days" in page
+    assert "Not started" in page and written(day(-2)) in page and "Yes, 2 days" in page
 
 
 def _live(database: Database, course_id: str) -> int:
@@ -186,7 +192,7 @@ def test_a_learner_who_joins_later_is_due_after_joining(
     app = create_app(dataclasses.replace(settings, due_after_joining_days=after_joining))
     client = TestClient(app, base_url="http://testserver")
     sign_in(client, cam)
-    assert due in client.get("/learn").text
+    assert written(due) in client.get("/learn").text
     flt = exports.Filter.parse("", "")
     rows = exports.progress_rows(database, Scope.whole_facility(), flt, after_joining)
     assert {r["name"]: r["due_date"] for r in rows}["Cam Late"] == due
