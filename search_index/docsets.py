@@ -21,16 +21,16 @@ import math
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterator
-from itertools import chain
+from itertools import chain, pairwise
 from typing import Any
 
 from whoosh import query as wq
 from whoosh.reading import IndexReader
 from whoosh.searching import Searcher
 
-from search_index.analysis import term_maker
+from search_index.analysis import pair_term, term_maker
 from search_index.query import Ranked
-from search_index.schema import STORED_TEXT, field_parts
+from search_index.schema import BODY, PAIR, STORED_TEXT, field_name, field_parts
 
 K1 = 1.2
 B = 0.75
@@ -140,13 +140,33 @@ class DocSets:
         raise TypeError(f"cannot evaluate a {type(query).__name__} query")
 
     def _phrase(self, query: wq.Phrase) -> set[int]:
-        # Only documents with every word can hold the phrase: check those. A common
-        # word's postings are long and add nothing to that filter when others are there.
         # Checking reads each candidate's stored text: the result is kept for the search.
-        words = [self.term(query.fieldname, w) for w in _rare_words(query)]
-        words.sort(key=len)
-        candidates = words[0].intersection(*words[1:]) if words else set()
+        candidates, certain = self.phrase_candidates(query)
+        if certain:
+            return candidates
         return {d for d in candidates if self._has_phrase(d, query.fieldname, query.words)}
+
+    def phrase_candidates(self, query: wq.Phrase) -> tuple[set[int], bool]:
+        """The documents that may hold the phrase, and whether they certainly do.
+
+        Only documents with every rarer word, and (in the body) every pair of adjacent
+        terms with a stop word in it, can hold the phrase. A stop word's own postings
+        are long and narrow nothing: they are not read. A two-word phrase with a stop
+        word is its pair: those documents hold it, no text needs reading.
+        """
+        kind, language = field_parts(query.fieldname)
+        stop = term_maker(language).is_stop_term
+        words = list(query.words)
+        sets = [self.term(query.fieldname, w) for w in words if not stop(w)]
+        certain = False
+        if kind == BODY:
+            pairs = [pair_term(a, b) for a, b in pairwise(words) if stop(a) or stop(b)]
+            sets += [self.term(field_name(PAIR, language), pair) for pair in pairs]
+            certain = len(words) == 2 and bool(pairs)
+        if not sets:  # a heading's phrase of stop words only: headings are short
+            sets = [self.term(query.fieldname, w) for w in words]
+        sets.sort(key=len)
+        return (sets[0].intersection(*sets[1:]) if sets else set()), certain
 
     def _has_phrase(self, docnum: int, fieldname: str, words: list[str]) -> bool:
         """Does the field's stored text hold these terms next to each other?"""

@@ -97,10 +97,11 @@ class BudgetedDocSets(DocSets):
                     return set()
             return running if running is not None else set()
         if isinstance(query, wq.Phrase):
-            words = [self.term(query.fieldname, w) for w in query.words]
-            candidates = set.intersection(*words) if words else set()
+            candidates, certain = self.phrase_candidates(query)
             if within is not None:
-                candidates &= within
+                candidates = candidates & within
+            if certain:
+                return candidates
             # Ranking asks again for the phrases of a long query: each document is
             # checked once per search.
             known = self._checked.setdefault((query.fieldname, tuple(query.words)), {})
