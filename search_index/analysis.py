@@ -28,6 +28,7 @@ import unicodedata
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from functools import lru_cache
+from itertools import pairwise
 from typing import Any
 
 from whoosh.analysis import Token, Tokenizer
@@ -308,3 +309,46 @@ class SpellingAnalyzer(_Analyzer):
             token.boost = 1.0
             token.stopped = False
             yield token
+
+
+class PairAnalyzer(_Analyzer):
+    """Whoosh analyzer for the pairs of adjacent terms that hold a stop word ("the file",
+    "table of", "of contents"), each pair once per document.
+
+    A quoted phrase's common words are in most sections, so their postings cannot narrow
+    where the phrase is checked; a pair with its neighbour can. A two-word phrase with a
+    stop word is then found by its pair alone, and a longer one is checked only where all
+    its pairs and rare words are.
+    """
+
+    def __init__(self, language: str) -> None:
+        if language not in LANGUAGES:
+            raise ValueError(f"no analyzer for language {language!r}")
+        self.language = language
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PairAnalyzer) and other.language == self.language
+
+    def __hash__(self) -> int:
+        return hash(("PairAnalyzer", self.language))
+
+    def tokens(
+        self, value: str, token: Token, keeporiginal: bool, start_pos: int, start_char: int
+    ) -> Iterator[Token]:
+        """Each distinct pair (no positions: the pair is itself the adjacency)."""
+        for pair in stop_pairs(self.language, term_maker(self.language).terms(value)):
+            token.text = pair
+            token.boost = 1.0
+            token.stopped = False
+            yield token
+
+
+def pair_term(first: str, second: str) -> str:
+    """The index term of two adjacent terms."""
+    return f"{first} {second}"
+
+
+def stop_pairs(language: str, terms: list[str]) -> set[str]:
+    """The distinct pairs of adjacent terms of which one (or both) is a stop word's."""
+    stop = term_maker(language).is_stop_term
+    return {pair_term(a, b) for a, b in pairwise(terms) if stop(a) or stop(b)}

@@ -18,16 +18,19 @@ from __future__ import annotations
 
 import heapq
 import math
+from bisect import bisect_left
+from collections import Counter
 from collections.abc import Iterator
+from itertools import chain, pairwise
 from typing import Any
 
 from whoosh import query as wq
 from whoosh.reading import IndexReader
 from whoosh.searching import Searcher
 
-from search_index.analysis import term_maker
+from search_index.analysis import pair_term, term_maker
 from search_index.query import Ranked
-from search_index.schema import STORED_TEXT, field_parts
+from search_index.schema import BODY, PAIR, STORED_TEXT, field_name, field_parts
 
 K1 = 1.2
 B = 0.75
@@ -86,6 +89,8 @@ class DocSets:
         self._postings: dict[tuple[str, str], Postings] = {}
         self._sets: dict[tuple[str, str], set[int]] = {}
         self._phrases: dict[tuple[str, tuple[str, ...]], set[int]] = {}
+        # Postings entries ranking looked at: the work it did, for tests and the bench.
+        self.scored = 0
 
     def postings(self, fieldname: str, text: str) -> Postings:
         key = (fieldname, text)
@@ -113,8 +118,12 @@ class DocSets:
             found = self._sets[key] = set(self.postings(fieldname, text)[0])
         return found
 
-    def evaluate(self, query: wq.Query) -> set[int]:
-        """The documents that match `query`. The set may be shared: do not change it."""
+    def evaluate(self, query: wq.Query, within: set[int] | None = None) -> set[int]:
+        """The documents that match `query`. The set may be shared: do not change it.
+
+        `within` lets a subclass narrow its work to those documents; the result may then
+        hold others too, so only its part inside `within` is meaningful.
+        """
         if isinstance(query, wq.Term):
             return self.term(query.fieldname, query.text)
         if isinstance(query, wq.Or):
@@ -131,13 +140,33 @@ class DocSets:
         raise TypeError(f"cannot evaluate a {type(query).__name__} query")
 
     def _phrase(self, query: wq.Phrase) -> set[int]:
-        # Only documents with every word can hold the phrase: check those. A common
-        # word's postings are long and add nothing to that filter when others are there.
         # Checking reads each candidate's stored text: the result is kept for the search.
-        words = [self.term(query.fieldname, w) for w in _rare_words(query)]
-        words.sort(key=len)
-        candidates = words[0].intersection(*words[1:]) if words else set()
+        candidates, certain = self.phrase_candidates(query)
+        if certain:
+            return candidates
         return {d for d in candidates if self._has_phrase(d, query.fieldname, query.words)}
+
+    def phrase_candidates(self, query: wq.Phrase) -> tuple[set[int], bool]:
+        """The documents that may hold the phrase, and whether they certainly do.
+
+        Only documents with every rarer word, and (in the body) every pair of adjacent
+        terms with a stop word in it, can hold the phrase. A stop word's own postings
+        are long and narrow nothing: they are not read. A two-word phrase with a stop
+        word is its pair: those documents hold it, no text needs reading.
+        """
+        kind, language = field_parts(query.fieldname)
+        stop = term_maker(language).is_stop_term
+        words = list(query.words)
+        sets = [self.term(query.fieldname, w) for w in words if not stop(w)]
+        certain = False
+        if kind == BODY:
+            pairs = [pair_term(a, b) for a, b in pairwise(words) if stop(a) or stop(b)]
+            sets += [self.term(field_name(PAIR, language), pair) for pair in pairs]
+            certain = len(words) == 2 and bool(pairs)
+        if not sets:  # a heading's phrase of stop words only: headings are short
+            sets = [self.term(query.fieldname, w) for w in words]
+        sets.sort(key=len)
+        return (sets[0].intersection(*sets[1:]) if sets else set()), certain
 
     def _has_phrase(self, docnum: int, fieldname: str, words: list[str]) -> bool:
         """Does the field's stored text hold these terms next to each other?"""
@@ -159,23 +188,27 @@ class DocSets:
 
         By BM25F; for a `Ranked` query, first the documents of the asker's language, then
         (for a long query that needs only some of its words) those that match more of
-        them.
+        them. Those two come before any score, so only the tiers that fill the page are
+        scored: a question whose words are common matches most of the index, and scoring
+        all of it cost more than the rest of the search.
         """
-        scores = self._scores(query, candidates)
-        first: set[int] = set()
+        first: set[int] | None = None
         matched: dict[int, int] = {}
         if isinstance(query, Ranked):
             if query.prefer and len(query.branches) > 1:
-                first = self.evaluate(query.branches[query.prefer])
-            for clauses in query.counted.values():
-                for clause in clauses:
-                    for docnum in self.evaluate(clause) & candidates:
-                        matched[docnum] = matched.get(docnum, 0) + 1
+                first = self.evaluate(query.branches[query.prefer], candidates) & candidates
+            clauses = [c for group in query.counted.values() for c in group]
+            if clauses:
+                matched = Counter(
+                    chain.from_iterable(self.evaluate(c, candidates) & candidates for c in clauses)
+                )
+        pool = _tiers_to_fill(candidates, first, matched, limit)
+        scores = self._scores(query, pool)
         best = heapq.nsmallest(
             limit,
             scores.items(),
             key=lambda item: (
-                item[0] not in first,
+                first is not None and item[0] not in first,
                 -matched.get(item[0], 0),
                 -item[1],
                 item[0],
@@ -183,16 +216,40 @@ class DocSets:
         )
         return [(score, docnum) for docnum, score in best]
 
+    def keep_scoring(self) -> bool:
+        """Whether ranking may read another term (a budget may say no)."""
+        return True
+
     def _scores(self, query: wq.Query, candidates: set[int]) -> dict[int, float]:
         scores: dict[int, float] = {}
         get = scores.get
-        for fieldname, text, boost in _leaf_terms(query):
-            ids, weights = self.postings(fieldname, text)
+        terms = [(f, t, b, self.postings(f, t)) for f, t, b in _leaf_terms(query)]
+        # Rarest first: they weigh most (highest idf), and are cheapest to add up.
+        terms.sort(key=lambda term: len(term[3][0]))
+        started = False
+        for fieldname, _text, boost, (ids, weights) in terms:
             if not ids:
                 continue
+            if started and not self.keep_scoring():
+                break
+            started = True
             idf = math.log(self._doc_count / (len(ids) + 1)) + 1
             factor = boost * idf * (K1 + 1)
             lengths, norm = self._lengths(fieldname)
+            if len(candidates) * _LOOKUP_COST < len(ids):
+                # Few candidates, long postings: find each candidate in the (sorted)
+                # postings rather than walking them all.
+                self.scored += len(candidates)
+                size = len(ids)
+                for docnum in candidates:
+                    at = bisect_left(ids, docnum)
+                    if at < size and ids[at] == docnum:
+                        weight = weights[at]
+                        scores[docnum] = get(docnum, 0.0) + factor * weight / (
+                            weight + norm[lengths[docnum]]
+                        )
+                continue
+            self.scored += len(ids)
             for docnum, weight in zip(ids, weights, strict=True):
                 if docnum in candidates:
                     scores[docnum] = get(docnum, 0.0) + factor * weight / (
@@ -201,6 +258,34 @@ class DocSets:
         for docnum in candidates - scores.keys():
             scores[docnum] = 0.0  # matched on nothing scored (a phrase of common words)
         return scores
+
+
+# A binary search costs about this many steps of a walk through postings.
+_LOOKUP_COST = 8
+
+
+def _tiers_to_fill(
+    candidates: set[int], first: set[int] | None, matched: dict[int, int], limit: int
+) -> set[int]:
+    """The candidates in the best tiers (asker's language first, then more words matched)
+    that hold at least `limit` documents: no document outside them can reach the page,
+    whatever its score."""
+    tiers = [candidates] if first is None else [first, candidates - first]
+    pool: set[int] = set()
+    for tier in tiers:
+        if not matched:
+            pool |= tier
+        else:
+            levels: dict[int, list[int]] = {}
+            for docnum in tier:
+                levels.setdefault(matched.get(docnum, 0), []).append(docnum)
+            for level in sorted(levels, reverse=True):
+                pool.update(levels[level])
+                if len(pool) >= limit:
+                    break
+        if len(pool) >= limit:
+            break
+    return pool
 
 
 def _rare_words(query: wq.Phrase) -> list[str]:

@@ -15,10 +15,13 @@
   documents are deleted and how the visibility filter is built. Course id, category and
   language are not indexed at all: facets and filters work on whole versions, through
   the version table each searcher keeps (see `view.py`).
+* `pair_xx` holds, once per document, each pair of adjacent body terms of which one is
+  a stop word's ("the file", "of contents"): what a quoted phrase's common words can
+  narrow by (see `docsets.py`). No frequencies, never scored.
 * No positions are indexed. Reading a block of postings costs in proportion to what
   it holds, and positions made every block ≈ 3× dearer for every query, to serve the few
   that are quoted phrases. A phrase is checked on the stored text of the documents
-  that hold all of its words instead (see `docsets.py`).
+  that hold all of its rarer words and pairs instead (see `docsets.py`).
 * Stored: `hit` (a small tuple for the result line), `head` and `text` (the text of
   the two analysed fields, for snippets and phrases) and, on the course document of
   each version only, `course`.
@@ -28,14 +31,21 @@ from __future__ import annotations
 
 from whoosh import fields, formats
 
-from search_index.analysis import LANGUAGES, FormAnalyzer, LanguageAnalyzer, SpellingAnalyzer
+from search_index.analysis import (
+    LANGUAGES,
+    FormAnalyzer,
+    LanguageAnalyzer,
+    PairAnalyzer,
+    SpellingAnalyzer,
+)
 
 # Bump when the fields or the analysis change: an index of another version is rebuilt.
 # 2: NFC text, Spanish stemmed before folding, stop words and one-letter words indexed,
 #    exact forms.
-SCHEMA_VERSION = 2
+# 3: pairs of adjacent body terms that hold a stop word (`pair_xx`), for phrases.
+SCHEMA_VERSION = 3
 
-HEAD, BODY, SPELL, FORM = "head", "body", "spell", "form"
+HEAD, BODY, SPELL, FORM, PAIR = "head", "body", "spell", "form", "pair"
 # BM25F field weights: a word in the lesson title or heading counts three times a word
 # in the body.
 WEIGHTS = {HEAD: 3.0, BODY: 1.0}
@@ -78,5 +88,9 @@ def build_schema() -> fields.Schema:
         schema.add(
             field_name(SPELL, language),
             fields.FieldType(formats.Existence(), SpellingAnalyzer(), scorable=True),
+        )
+        schema.add(
+            field_name(PAIR, language),
+            fields.FieldType(formats.Existence(), PairAnalyzer(language), scorable=True),
         )
     return schema
