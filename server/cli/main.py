@@ -33,7 +33,7 @@ from server.learning import assignments
 from server.ops.backup import BackupError
 from server.ops.logs import configure_logging
 from server.ops.upgrade import migrate
-from server.people import accounts, groups, roster
+from server.people import accounts, groups, pepper, roster
 from server.people.accounts import Role
 from server.people.audit import Actor, AuditKeyMissing, ensure_key, parse_head, verify_chain
 from server.people.demo import DEMO_PEOPLE, create_demo_people
@@ -102,9 +102,12 @@ def cli(ctx: click.Context, data_dir: Path) -> None:
 
 
 def initialize(settings: Settings) -> Database:
-    """Make the data folder, the secret and audit keys (mode 0600) and the database.
+    """Make the data folder, the secret, audit and PIN pepper keys (mode 0600) and the
+    database.
 
-    Idempotent."""
+    Idempotent. A facility made before the pepper gets one here (at `init`, `demo` or
+    the upgrade `serve` runs), unless PIN hashes already name a pepper whose file is
+    gone: that is refused, not papered over with a new pepper that opens nothing."""
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     key_path = settings.secret_key_path
     if settings.secret_key is None and not key_path.exists():
@@ -114,7 +117,16 @@ def initialize(settings: Settings) -> Database:
     ensure_key(settings.database_path)
     database = Database(settings.database_path)
     _migrate(settings, database)
+    _ensure_pepper(database)
     return database
+
+
+def _ensure_pepper(database: Database) -> None:
+    try:
+        pepper.keyring_in(database.reader)
+    except pepper.PepperMissing as exc:
+        database.close()
+        raise click.ClickException(exc.detail) from None
 
 
 def _print_credential(user: accounts.User, secret: str) -> None:
@@ -176,7 +188,9 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
     """
     settings = _settings(ctx, host=host, port=port, workers=workers)
     configure_logging()
-    _database(settings).close()
+    database = _database(settings)
+    _ensure_pepper(database)  # a facility made before the pepper gets one at its upgrade
+    database.close()
     run_server(settings, settings.workers)
 
 
