@@ -20,6 +20,7 @@ from server import __version__
 from server.cli.content import content_cli, sync_cli, trust_cli
 from server.cli.demo import SOURCE_COURSES, publish_demo_courses
 from server.cli.ops import backup_cli, check_cli, restore_cli
+from server.cli.pepper import pepper_cli
 from server.cli.preview import preview
 from server.cli.review import review_cli
 from server.cli.search import search_cli
@@ -482,6 +483,7 @@ cli.add_command(content_cli)
 cli.add_command(backup_cli)
 cli.add_command(restore_cli)
 cli.add_command(check_cli)
+cli.add_command(pepper_cli)
 cli.add_command(export_cli)
 cli.add_command(report_cli)
 cli.add_command(review_cli)
