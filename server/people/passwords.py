@@ -72,6 +72,10 @@ def use_hashers(hashers: Hashers) -> Hashers:
     return replaced
 
 
+def hashers_in_use() -> Hashers:
+    return _HASHERS
+
+
 def hash_secret(secret: str) -> str:
     """A staff password's hash (and, before the pepper, every secret's)."""
     return _HASHERS.staff.hash(secret)
