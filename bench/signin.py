@@ -98,18 +98,19 @@ async def one_learner(base: str, n: int, delay: float, outcome: Outcome) -> None
     await asyncio.sleep(delay)
     transport = httpx.AsyncHTTPTransport(local_address=tablet_address(n))
     async with httpx.AsyncClient(base_url=base, timeout=120, transport=transport) as client:
+        step = "form"
         try:
             form = await client.get("/signin")
             token = CSRF.search(form.text)
             if token is None:
                 outcome.errors.append(f"form {form.status_code}")
                 return
-            started = time.perf_counter()
+            step, started = "sign-in", time.perf_counter()
             response = await client.post(
                 "/signin", data={"facility_id": f"L{n:05d}", "pin": PIN, "csrf_token": token[1]}
             )
         except httpx.TransportError as exc:
-            outcome.errors.append(type(exc).__name__)
+            outcome.errors.append(f"{step} {type(exc).__name__}")
             return
         outcome.latencies.append(time.perf_counter() - started)
         if response.status_code != 303:
