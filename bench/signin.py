@@ -100,7 +100,10 @@ async def one_learner(base: str, n: int, delay: float, outcome: Outcome) -> None
     async with httpx.AsyncClient(base_url=base, timeout=120, transport=transport) as client:
         step = "form"
         try:
-            form = await client.get("/signin")
+            # The form's connection is closed after it: on a box this busy the client may
+            # send the POST after uvicorn's 5 s keep-alive ran out, which a browser would
+            # retry on a new connection but httpx reports as an error of the server.
+            form = await client.get("/signin", headers={"Connection": "close"})
             token = CSRF.search(form.text)
             if token is None:
                 outcome.errors.append(f"form {form.status_code}")
