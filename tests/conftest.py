@@ -29,7 +29,7 @@ from server.cli.main import initialize
 from server.core import clock, filemodes
 from server.core.db import Database
 from server.core.settings import Settings, load_settings
-from server.people import accounts, passwords
+from server.people import accounts, passwords, pepper
 from server.people.accounts import Role, User
 from server.people.audit import Actor
 
@@ -49,26 +49,27 @@ def pytest_configure(config: pytest.Config) -> None:
 # argon2's smallest parameters: a hash costs microseconds instead of ~50 ms. Sign-in
 # tests that measure delays and locks keep the real ones (`@pytest.mark.real_kdf`).
 CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+CHEAP_HASHERS = passwords.Hashers(staff=CHEAP_HASHER, pin=CHEAP_HASHER)
 
 
 @pytest.fixture(scope="session", autouse=True)
-def cheap_kdf() -> Iterator[PasswordHasher]:
-    """Cheap hashes for the whole session; yields the real hasher it replaced."""
-    real = passwords.use_hasher(CHEAP_HASHER)
+def cheap_kdf() -> Iterator[passwords.Hashers]:
+    """Cheap hashes for the whole session; yields the real hashers it replaced."""
+    real = passwords.use_hashers(CHEAP_HASHERS)
     yield real
-    passwords.use_hasher(real)
+    passwords.use_hashers(real)
 
 
 @pytest.fixture(autouse=True)
 def real_kdf_when_marked(
-    request: pytest.FixtureRequest, cheap_kdf: PasswordHasher
+    request: pytest.FixtureRequest, cheap_kdf: passwords.Hashers
 ) -> Iterator[None]:
     if request.node.get_closest_marker("real_kdf") is None:
         yield
         return
-    cheap = passwords.use_hasher(cheap_kdf)
+    cheap = passwords.use_hashers(cheap_kdf)
     yield
-    passwords.use_hasher(cheap)
+    passwords.use_hashers(cheap)
 
 
 class Templates:
@@ -221,20 +222,23 @@ def make_user(
     """A user who has already chosen their own PIN or password."""
     # The one-time secret `create_user` hashes is replaced at once: hash it cheaply even
     # in tests that use the real parameters.
-    hasher = passwords.use_hasher(CHEAP_HASHER)
+    hashers = passwords.use_hashers(CHEAP_HASHERS)
     try:
         user, _ = accounts.create_user(
             database, Actor.system("test"), role, login, name or login.title(), language
         )
     finally:
-        passwords.use_hasher(hasher)
+        passwords.use_hashers(hashers)
     secret = secret or (PIN if role is Role.LEARNER else PASSWORD)
-    # Each hash carries its own salt and parameters; reusing one for several accounts
-    # changes nothing a test looks at, and spares real-parameter tests ~40 ms a user.
-    key = (secret, hasher.time_cost, hasher.memory_cost)
-    if key not in _SECRET_HASHES:
-        _SECRET_HASHES[key] = passwords.hash_secret(secret)
     with database.write() as db:
+        # Each hash carries its own salt, parameters and pepper id; reusing one for
+        # several accounts changes nothing a test looks at, and spares real-parameter
+        # tests ~40 ms a user. A learner's is keyed with this folder's pepper.
+        peppers = pepper.keyring_in(db) if role is Role.LEARNER else None
+        cost = (hashers.staff.time_cost, hashers.staff.memory_cost, hashers.pin.memory_cost)
+        key = (secret, cost, peppers.current.id if peppers else "")
+        if key not in _SECRET_HASHES:
+            _SECRET_HASHES[key] = accounts.secret_hash_in(db, role, secret)
         db.execute(
             "UPDATE users SET secret_hash = ?, must_change_secret = 0 WHERE id = ?",
             [_SECRET_HASHES[key], user.id],
@@ -242,7 +246,7 @@ def make_user(
     return accounts.get_user(database, user.id)
 
 
-_SECRET_HASHES: dict[tuple[str, int, int], str] = {}
+_SECRET_HASHES: dict[tuple[str, tuple[int, int, int], str], str] = {}
 
 
 @dataclass

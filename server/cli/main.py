@@ -20,6 +20,7 @@ from server import __version__
 from server.cli.content import content_cli, sync_cli, trust_cli
 from server.cli.demo import SOURCE_COURSES, publish_demo_courses
 from server.cli.ops import backup_cli, check_cli, restore_cli
+from server.cli.pepper import pepper_cli
 from server.cli.preview import preview
 from server.cli.review import review_cli
 from server.cli.search import search_cli
@@ -34,7 +35,7 @@ from server.learning import assignments
 from server.ops.backup import BackupError
 from server.ops.logs import configure_logging
 from server.ops.upgrade import migrate
-from server.people import accounts, groups, roster
+from server.people import accounts, groups, pepper, roster
 from server.people.accounts import Role
 from server.people.audit import Actor, AuditKeyMissing, ensure_key, parse_head, verify_chain
 from server.people.demo import DEMO_PEOPLE, create_demo_people
@@ -103,9 +104,12 @@ def cli(ctx: click.Context, data_dir: Path) -> None:
 
 
 def initialize(settings: Settings) -> Database:
-    """Make the data folder, the secret and audit keys (mode 0600) and the database.
+    """Make the data folder, the secret, audit and PIN pepper keys (mode 0600) and the
+    database.
 
-    Idempotent."""
+    Idempotent. A facility made before the pepper gets one here (at `init`, `demo` or
+    the upgrade `serve` runs), unless PIN hashes already name a pepper whose file is
+    gone: that is refused, not papered over with a new pepper that opens nothing."""
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     key_path = settings.secret_key_path
     if settings.secret_key is None and not key_path.exists():
@@ -115,7 +119,16 @@ def initialize(settings: Settings) -> Database:
     ensure_key(settings.database_path)
     database = Database(settings.database_path)
     _migrate(settings, database)
+    _ensure_pepper(database)
     return database
+
+
+def _ensure_pepper(database: Database) -> None:
+    try:
+        pepper.keyring_in(database.reader)
+    except pepper.PepperMissing as exc:
+        database.close()
+        raise click.ClickException(exc.detail) from None
 
 
 def _print_credential(user: accounts.User, secret: str) -> None:
@@ -177,7 +190,9 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
     """
     settings = _settings(ctx, host=host, port=port, workers=workers)
     configure_logging()
-    _database(settings).close()
+    database = _database(settings)
+    _ensure_pepper(database)  # a facility made before the pepper gets one at its upgrade
+    database.close()
     run_server(settings, settings.workers)
 
 
@@ -470,6 +485,7 @@ cli.add_command(content_cli)
 cli.add_command(backup_cli)
 cli.add_command(restore_cli)
 cli.add_command(check_cli)
+cli.add_command(pepper_cli)
 cli.add_command(export_cli)
 cli.add_command(report_cli)
 cli.add_command(review_cli)

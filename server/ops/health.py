@@ -46,6 +46,7 @@ from server.core.db import Database, write_refused
 from server.core.errors import N_
 from server.core.settings import Settings
 from server.ops.migrations import pending_migrations
+from server.people import pepper
 
 # Quick store check (healthz, status page): stat every course file, re-hash a sample.
 SAMPLE_FILES = 16
@@ -141,6 +142,7 @@ def run_checks(settings: Settings, database: Database, *, full_store: bool = Fal
         check_certificate(settings, now),
         check_clock(settings, publishers, now),
         check_backup(database, now),
+        check_pepper(database),
     ]
     if not publishers:
         checks.insert(5, Check("sync", N_("Sync"), Status.OK, N_("No publisher is trusted yet.")))
@@ -514,6 +516,39 @@ def check_backup(database: Database, now: datetime) -> Check:
         message = N_("The last backup (%(name)s) is from %(when)s, more than two days ago.")
         return Check("backup", label, Status.WARN, message, params)
     return Check("backup", label, Status.OK, N_("Last backup %(when)s (%(name)s)."), params)
+
+
+def check_pepper(database: Database) -> Check:
+    """The key file learner PINs are hashed with is there and holds every pepper a PIN
+    names: without it, no learner can sign in (`server.people.pepper`)."""
+    label = N_("PIN pepper")
+    usage = pepper.usage_in(database.reader)
+    try:
+        ring = pepper.read_keyring(database.path)
+    except pepper.PepperMissing:
+        peppered = sum(n for pepper_id, n in usage.items() if pepper_id is not None)
+        if not peppered and not pepper.key_path(database.path).exists():
+            message = N_("Not made yet: the server makes it at its next start.")
+            return Check("pepper", label, Status.WARN, message)
+        message = N_(
+            "The key file pepper.key is missing or damaged: %(count)s learner(s) cannot sign"
+            " in. Copy it back from the newest backup (see the admin guide)."
+        )
+        return Check("pepper", label, Status.FAIL, message, {"count": str(peppered)})
+    known = {p.id for p in ring.peppers} | {None}
+    lost = sum(n for pepper_id, n in usage.items() if pepper_id not in known)
+    if lost:
+        message = N_(
+            "%(count)s learner PIN(s) use a pepper that pepper.key does not hold: they cannot"
+            " sign in. Copy pepper.key back from the newest backup, or reset those PINs."
+        )
+        return Check("pepper", label, Status.FAIL, message, {"count": str(lost)})
+    moving = sum(n for pepper_id, n in usage.items() if pepper_id != ring.current.id)
+    params = {"id": ring.current.id, "moving": str(moving)}
+    if moving:
+        message = N_("Current pepper %(id)s; %(moving)s PIN(s) move to it at their next sign-in.")
+        return Check("pepper", label, Status.OK, message, params)
+    return Check("pepper", label, Status.OK, N_("Every PIN uses pepper %(id)s."), params)
 
 
 # --- a cached report for monitoring ------------------------------------------------------

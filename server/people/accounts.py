@@ -17,7 +17,7 @@ from server.core import clock
 from server.core.db import Database
 from server.core.errors import N_, NotFound, ValidationError
 from server.core.settings import SUPPORTED_LANGUAGES
-from server.people import audit, passwords
+from server.people import audit, passwords, pepper
 from server.people.audit import Actor
 
 
@@ -152,6 +152,14 @@ def login_taken(db: sqlite_utils.Database, role: Role, login: str) -> bool:
     return db.execute(f"SELECT 1 FROM users WHERE {column} = ?", [login]).fetchone() is not None  # noqa: S608
 
 
+def secret_hash_in(db: sqlite_utils.Database, role: Role, secret: str) -> str:
+    """The record to store for a secret: a learner's PIN is keyed with the pepper of the
+    database's data folder (`server.people.pepper`), a staff password is not."""
+    if role is Role.LEARNER:
+        return passwords.hash_pin(secret, pepper.keyring_in(db))
+    return passwords.hash_secret(secret)
+
+
 def new_one_time_secret(role: Role) -> str:
     return passwords.one_time_pin() if role is Role.LEARNER else passwords.one_time_password()
 
@@ -181,7 +189,7 @@ def insert_user(
             login if role is Role.LEARNER else None,
             display_name,
             language,
-            passwords.hash_secret(secret),
+            secret_hash_in(db, role, secret),
             stamp,
             stamp,
         ],
@@ -249,7 +257,7 @@ def reset_secret(database: Database, actor: Actor, user_id: int) -> str:
         db.execute(
             "UPDATE users SET secret_hash = ?, must_change_secret = 1, locked_at = NULL,"
             " updated_at = ? WHERE id = ?",
-            [passwords.hash_secret(secret), clock.iso(), user_id],
+            [secret_hash_in(db, user.role, secret), clock.iso(), user_id],
         )
         _end_sessions(db, user_id, "secret-reset")
         _clear_failures(db, user)
@@ -272,7 +280,7 @@ def set_own_secret_in(db: sqlite_utils.Database, user: User, new: str) -> None:
     new one for the browser that made the change)."""
     db.execute(
         "UPDATE users SET secret_hash = ?, must_change_secret = 0, updated_at = ? WHERE id = ?",
-        [passwords.hash_secret(new), clock.iso(), user.id],
+        [secret_hash_in(db, user.role, new), clock.iso(), user.id],
     )
     ended = _end_sessions(db, user.id, "secret-changed")
     audit.record(db, user.actor(), "account.change-secret", user.label, sessions_ended=ended)
@@ -283,7 +291,7 @@ def rehash_secret(database: Database, user: User, secret: str) -> None:
     with database.write() as db:
         db.execute(
             "UPDATE users SET secret_hash = ? WHERE id = ?",
-            [passwords.hash_secret(secret), user.id],
+            [secret_hash_in(db, user.role, secret), user.id],
         )
 
 

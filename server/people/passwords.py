@@ -2,66 +2,130 @@
 
 argon2id with parameters that live inside each hash string, so a later release can raise
 them and re-hash at the next successful sign-in (`needs_rehash`).
+
+Staff passwords use OWASP's baseline. A learner PIN is first keyed with the facility's
+pepper (HMAC-SHA256, `server.people.pepper`) and then hashed with cheaper parameters: with
+at most 10^8 PINs no argon2 cost would save a leaked database on its own, the pepper kept
+outside it does, and the cheaper hash lets a shift change sign in without a queue. The
+stored record is ``$pepper$<id>`` followed by the argon2 string; PIN hashes made before
+the pepper (plain argon2 strings) still verify and are re-hashed at the next sign-in.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
 import itertools
 import secrets
+from dataclasses import dataclass
 from importlib import resources
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from server.core.errors import N_, ValidationError
+from server.people.pepper import PEPPERED, Keyring, pepper_id
 
-# OWASP's argon2id baseline: 19 MiB memory, 2 passes, 1 lane.
-_HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+
+@dataclass(frozen=True)
+class Hashers:
+    staff: PasswordHasher
+    pin: PasswordHasher
+
+
+_HASHERS = Hashers(
+    # OWASP's argon2id baseline: 19 MiB memory, 2 passes, 1 lane.
+    staff=PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1),
+    # 8 MiB, 1 pass: about a fifth of the staff cost (docs/admin-guide.md, "PINs and the
+    # pepper"). Still memory-hard, so whoever holds the pepper as well gains little from
+    # a GPU; without the pepper the database gives them nothing to try.
+    pin=PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1),
+)
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 256
 # Unambiguous characters for one-time passwords that staff read aloud or copy by hand.
 _ONE_TIME_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 # Hashes of a random secret, verified when the account does not exist, so a wrong id
-# costs the same time as a wrong password: one per set of parameters, made on first use
+# costs the same time as a wrong secret: one per set of parameters, made on first use
 # (not at import, which every worker and command would pay for).
 _DUMMY_HASHES: dict[tuple[int, ...], str] = {}
 
 
-def _dummy_hash() -> str:
-    params = (_HASHER.time_cost, _HASHER.memory_cost, _HASHER.parallelism, _HASHER.hash_len)
+def _dummy_hash(hasher: PasswordHasher) -> str:
+    params = (hasher.time_cost, hasher.memory_cost, hasher.parallelism, hasher.hash_len)
     if params not in _DUMMY_HASHES:
-        _DUMMY_HASHES[params] = _HASHER.hash(secrets.token_hex(16))
+        _DUMMY_HASHES[params] = hasher.hash(secrets.token_hex(16))
     return _DUMMY_HASHES[params]
 
 
-def use_hasher(hasher: PasswordHasher) -> PasswordHasher:
-    """Hash and verify with ``hasher`` from now on; returns the hasher it replaces.
+def use_hashers(hashers: Hashers) -> Hashers:
+    """Hash and verify with ``hashers`` from now on; returns the hashers they replace.
 
     For test suites: tests that are not about passwords run with cheap parameters. Each
-    hash carries its own parameters, so hashes made with either hasher still verify.
+    hash carries its own parameters, so hashes made with either still verify.
     """
-    global _HASHER
+    global _HASHERS
     # An unknown account keeps costing what a wrong secret costs: its dummy hash is made
     # with the parameters in use (`_dummy_hash`).
-    replaced, _HASHER = _HASHER, hasher
+    replaced, _HASHERS = _HASHERS, hashers
     return replaced
 
 
+def hashers_in_use() -> Hashers:
+    return _HASHERS
+
+
 def hash_secret(secret: str) -> str:
-    return _HASHER.hash(secret)
+    """A staff password's hash (and, before the pepper, every secret's)."""
+    return _HASHERS.staff.hash(secret)
+
+
+def _keyed(key: bytes, pin: str) -> str:
+    return hmac.new(key, pin.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def hash_pin(pin: str, peppers: Keyring) -> str:
+    """A learner PIN's record: keyed with the current pepper, then hashed."""
+    pepper = peppers.current
+    return f"{PEPPERED}{pepper.id}{_HASHERS.pin.hash(_keyed(pepper.key, pin))}"
+
+
+def to_check(stored: str | None, secret: str, peppers: Keyring | None) -> tuple[str | None, str]:
+    """What `verify_secret` checks for this record: the argon2 hash and the string to
+    verify against it. With ``peppers`` (a learner), a missing record is checked against a
+    dummy hash at the PIN cost, and a peppered one with its pepper.
+
+    Raises PepperMissing when the record names a pepper the keyring lacks.
+    """
+    if peppers is None:
+        return stored, secret
+    if stored is None:
+        return _dummy_hash(_HASHERS.pin), _keyed(peppers.current.key, secret)
+    pepper = peppers.pepper_for(stored)
+    if pepper is None:
+        return stored, secret  # made before the pepper: plain argon2 of the PIN
+    return stored[len(PEPPERED) + len(pepper.id) :], _keyed(pepper.key, secret)
 
 
 def verify_secret(stored_hash: str | None, secret: str) -> bool:
     """True when `secret` matches; always spends one hash verification."""
     try:
-        return _HASHER.verify(stored_hash or _dummy_hash(), secret) and stored_hash is not None
+        hashed = stored_hash or _dummy_hash(_HASHERS.staff)
+        return _HASHERS.staff.verify(hashed, secret) and stored_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
 
-def needs_rehash(stored_hash: str) -> bool:
-    return _HASHER.check_needs_rehash(stored_hash)
+def needs_rehash(stored_hash: str, peppers: Keyring | None = None) -> bool:
+    """True when a record that just verified should be stored again: older parameters,
+    or (a learner's, with ``peppers``) no pepper yet or not the current one."""
+    if peppers is None:
+        return _HASHERS.staff.check_needs_rehash(stored_hash)
+    named = pepper_id(stored_hash)
+    if named is None or named != peppers.current.id:
+        return True
+    return _HASHERS.pin.check_needs_rehash(stored_hash[len(PEPPERED) + len(named) :])
 
 
 @functools.cache

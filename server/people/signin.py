@@ -23,9 +23,10 @@ from server.core import clock
 from server.core.db import Database
 from server.core.errors import N_, StepstoneError, ValidationError
 from server.core.settings import Settings
-from server.people import accounts, audit, passwords, sessions
+from server.people import accounts, audit, passwords, pepper, sessions
 from server.people.accounts import Role, User
 from server.people.audit import Actor
+from server.people.pepper import Keyring
 
 ACCOUNT_FREE_TRIES = 3
 ACCOUNT_MAX_DELAY = 15 * 60
@@ -83,6 +84,17 @@ class Ticket:
     number: int
     user: User | None
     stored_hash: str | None
+    peppers: Keyring | None = None  # a learner's: the pepper keys PINs are checked with
+
+    def check(self, secret: str) -> bool:
+        """Whether `secret` opens the account (one hash verification, even for no account)."""
+        stored, keyed = passwords.to_check(self.stored_hash, secret, self.peppers)
+        return passwords.verify_secret(stored, keyed)
+
+    def needs_rehash(self) -> bool:
+        return self.stored_hash is not None and passwords.needs_rehash(
+            self.stored_hash, self.peppers
+        )
 
 
 @dataclass(frozen=True)
@@ -167,17 +179,23 @@ def _count_in(db: sqlite_utils.Database, key: str, forget_after: float) -> int:
 
 
 def admit(database: Database, settings: Settings, attempt: Attempt) -> Ticket:
-    """Count a try, or raise SignInRefused when it must wait or the account is locked."""
+    """Count a try, or raise SignInRefused when it must wait or the account is locked.
+
+    Raises PepperMissing, before anything is counted, when the PIN's hash names a pepper
+    the server does not have: no learner is locked out by a lost key file."""
     with database.write() as db:
         found = accounts.find_user_in(db, attempt.kind, attempt.login)
         user, stored = found if found else (None, None)
+        peppers = pepper.keyring_in(db) if attempt.kind is Role.LEARNER else None
+        if peppers is not None and stored is not None:
+            peppers.pepper_for(stored)
         refusal = _refusal_in(db, settings, attempt, user)
         if refusal is None:
             number = _count_in(db, attempt.account_key, ACCOUNT_MEMORY)
             _count_in(db, attempt.address_key, ADDRESS_MEMORY)
     if refusal is not None:
         raise refusal
-    return Ticket(number, user, stored)
+    return Ticket(number, user, stored, peppers)
 
 
 def _fail_in(
@@ -246,13 +264,13 @@ def sign_in(database: Database, settings: Settings, attempt: Attempt) -> tuple[U
     """Check an attempt; returns the user and the id of their new session, or raises
     SignInRefused with a safe message."""
     ticket = admit(database, settings, attempt)
-    good = passwords.verify_secret(ticket.stored_hash, attempt.secret)
+    good = ticket.check(attempt.secret)
     with database.write() as db:
         outcome = _settle_sign_in_in(db, settings, attempt, ticket, good)
     if isinstance(outcome, SignInRefused):
         raise outcome
     user, session_id = outcome
-    if ticket.stored_hash is not None and passwords.needs_rehash(ticket.stored_hash):
+    if ticket.needs_rehash():  # newer parameters, or a PIN's pepper
         accounts.rehash_secret(database, user, attempt.secret)
     return user, session_id
 
@@ -309,7 +327,7 @@ def change_own_secret(
     user = session.user
     accounts.check_new_secret(user, attempt.secret, new, settings.facility_name)
     ticket = admit(database, settings, attempt)
-    good = passwords.verify_secret(ticket.stored_hash, attempt.secret)
+    good = ticket.check(attempt.secret)
     with database.write() as db:
         outcome = _settle_change_in(db, settings, session, attempt, ticket, good, new)
     if isinstance(outcome, StepstoneError):

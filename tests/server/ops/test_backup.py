@@ -192,9 +192,10 @@ def test_a_backup_taken_during_writes_restores_to_the_database_as_of_one_commit(
         assert stat.S_IMODE((restored / "store" / name).stat().st_mode) == 0o444
     assert files_under(restored / "tuf") == files_under(settings.data_dir / "tuf")
     assert files_under(restored / "tuf")  # there was metadata to compare
-    key = restored / "secret.key"
-    assert key.read_bytes() == settings.secret_key_path.read_bytes()
-    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    for name in ("secret.key", "pepper.key"):  # the PIN pepper too: learners sign in
+        key = restored / name
+        assert key.read_bytes() == (settings.data_dir / name).read_bytes()
+        assert stat.S_IMODE(key.stat().st_mode) == 0o600
     assert stat.S_IMODE(made.path.stat().st_mode) == 0o700
 
     # A server started on the restored folder serves the course, its lessons and media.
@@ -203,7 +204,7 @@ def test_a_backup_taken_during_writes_restores_to_the_database_as_of_one_commit(
         people = Database(restored_settings.database_path)
         found = accounts.find_user(people, Role.LEARNER, "A100")
         people.close()
-        assert found is not None
+        assert found is not None and (found[1] or "").startswith("$pepper$")
         sign_in(client, found[0])
         assert "Workplace" in client.get(f"/learn/courses/{SAFETY}").text
         page = client.get(f"/learn/courses/{SAFETY}/lessons/four-safety-habits").text

@@ -92,7 +92,9 @@ def test_a_healthy_facility_is_ok_and_every_check_says_why(
         "tls",
         "clock",
         "backup",
+        "pepper",
     ]
+    assert check(report, "pepper").text.startswith("Every PIN uses pepper ")
     assert check(report, "store").text.startswith("41 course files present, 41 of them")
     assert check(report, "search").text == "5 course version(s) indexed."
     assert "signed metadata valid until" in check(report, "sync:stepstone-demo").text
@@ -336,6 +338,7 @@ def test_check_command_exit_status_table_and_json(tmp_path: Path) -> None:
         "tls",
         "clock",
         "backup",
+        "pepper",
     }
 
 
