@@ -56,6 +56,11 @@ class CSP:
     # Every page and answer, unless it says otherwise: nothing from outside the server.
     PAGE = Policy("page", _PAGE)
     # A PDF lesson embeds its file (`<object>`) from this server; the rest is the page's.
+    # Only where pdf.js is not installed (`server.web.pdfviewer`): with it, the lesson
+    # keeps PAGE, as pdf.js needs nothing more. Its worker is a module script from 'self'
+    # (worker-src falls back to script-src); the PDF, fonts and character maps come from
+    # 'self' (connect-src); it is told not to try eval; no blob:. Nor WebAssembly, so its
+    # wasm decoders are not shipped: a JPEG 2000 picture inside a PDF is left out.
     PDF_LESSON = Policy("pdf-lesson", {**_PAGE, "object-src": ("'self'",)})
     # Course files opened on their own (a tablet can open a picture's address directly).
     # An SVG is a document: `sandbox` gives it an opaque origin with no script, forms,

@@ -13,7 +13,7 @@ from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
 from server.learning import visibility
-from server.web import dates, i18n
+from server.web import dates, i18n, pdfviewer
 
 PACKAGE_DIR = Path(__file__).parent
 STATIC_DIR = PACKAGE_DIR / "static"
@@ -66,6 +66,7 @@ class Templates:
             i18n.gettext, i18n.ngettext, newstyle=True
         )
         self.env.globals["static"] = self.static.url
+        self.env.globals["pdf_viewer_installed"] = lambda: pdfviewer.installed(self.static.root)
         self.env.globals["language_names"] = i18n.LANGUAGE_NAMES
         self.env.filters["zip"] = lambda first, second: zip(first, second, strict=False)
         self.env.filters["long_date"] = _in_zone(dates.long_date)

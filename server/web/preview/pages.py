@@ -14,11 +14,12 @@ from server.core.settings import SUPPORTED_LANGUAGES
 from server.learning import quizzes, workbooks
 from server.learning.visibility import Lesson
 from server.people.accounts import TEXT_SIZES
-from server.web.headers import CSP
+from server.web import pdfviewer
 from server.web.lessonpage import course_url, lesson_url, media_url
 from server.web.plumbing import safe_next
 from server.web.preview.frame import Page
 from server.web.preview.learner import workbook_page
+from server.web.templating import STATIC_DIR
 
 
 def course_page(page: Page) -> Response:
@@ -110,7 +111,7 @@ def lesson_page(page: Page) -> Response:
     lessons, lesson = page.lesson()
     response = page.render("learn/lesson.html", _lesson_context(page, lessons, lesson))
     if lesson.kind == "pdf":
-        CSP.PDF_LESSON.apply(response)
+        pdfviewer.lesson_policy(STATIC_DIR).apply(response)
     return response
 
 

@@ -22,9 +22,10 @@ from server.learning.access import certificate_for, visible_course, visible_cour
 from server.learning.visibility import Course, Lesson
 from server.people import accounts
 from server.people.accounts import TEXT_SIZES, Role
-from server.web.headers import CSP
+from server.web import pdfviewer
 from server.web.lessonpage import course_url, lesson_html, lesson_url, media_url
 from server.web.plumbing import Req, access, redirect, safe_next
+from server.web.templating import STATIC_DIR
 
 _EVENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
@@ -291,7 +292,7 @@ def lesson_page(req: Req) -> Response:
         _record(req, course, lesson, event)
     response = req.render("learn/lesson.html", _lesson_context(req, course, lessons, lesson))
     if lesson.kind == "pdf":
-        CSP.PDF_LESSON.apply(response)
+        pdfviewer.lesson_policy(STATIC_DIR).apply(response)
     return response
 
 

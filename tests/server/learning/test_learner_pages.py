@@ -16,11 +16,11 @@ from server.core.db import Database
 from server.core.settings import Settings, load_settings
 from server.learning import access, assignments, quizzes, visibility, workbooks
 from server.learning.access import Scope
-from server.people import accounts, passwords
+from server.people import accounts
 from server.people.accounts import Role
 from server.people.audit import Actor
 from server.teaching import workbook_review
-from tests.conftest import CHEAP_HASHER, CSRF_RE, FakeClock, People, demo_facility, sign_in
+from tests.conftest import CSRF_RE, FakeClock, People, demo_facility, sign_in
 
 SAFETY = "org.stepstone.demo.workplace-safety"
 TRAPS = "org.stepstone.demo.thinking-traps"
@@ -98,13 +98,9 @@ def test_home_shows_a_teachers_reply_and_a_new_course_then_lets_them_age(
 def test_first_pin_change_has_no_bouncing_links_and_says_what_was_saved(
     client: TestClient, people: People, database: Database
 ) -> None:
-    hasher = passwords.use_hasher(CHEAP_HASHER)
-    try:
-        user, one_time = accounts.create_user(
-            database, Actor.system("test"), Role.LEARNER, "C300", "Cal New", "en"
-        )
-    finally:
-        passwords.use_hasher(hasher)
+    user, one_time = accounts.create_user(
+        database, Actor.system("test"), Role.LEARNER, "C300", "Cal New", "en"
+    )
     signed = client.post(
         "/signin",
         data={"facility_id": "C300", "pin": one_time, "csrf_token": _token(client, "/signin")},

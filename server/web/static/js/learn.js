@@ -224,6 +224,12 @@
     player.addEventListener("ended", function () { playing = false; report(true); });
   }
 
+  // ---- Other players (pdf-lesson.js): where the learner is, as a "progressed" event ----
+  document.addEventListener("stepstone:progress", function (e) {
+    add("progressed", { position: e.detail.position, duration: e.detail.duration });
+    if (e.detail.leaving) { flush(true); }
+  });
+
   // ---- Workbook: autosave drafts ---------------------------------------------------
   var form = document.getElementById("workbook");
   var autosave = document.getElementById("autosave");
