@@ -123,6 +123,20 @@ def feedback_for(question: Question, answer: Answer) -> list[str]:
     return list(dict.fromkeys(note for note in notes if note))
 
 
+def shown_results(quiz: Quiz, attempt: Attempt | None) -> dict[str, dict[str, Any]]:
+    """Each question's result a learner may see now, by key: every question once the
+    attempt is handed in, before that only the ones they asked to check. The learner's
+    pages and the author's preview both show these."""
+    results: dict[str, dict[str, Any]] = {}
+    if attempt is None:
+        return results
+    for q in quiz.questions:
+        if attempt.submitted or q.key in attempt.checked:
+            answer = attempt.answers.get(q.key)
+            results[q.key] = {"correct": is_correct(q, answer), "notes": feedback_for(q, answer)}
+    return results
+
+
 def right_count(quiz: Quiz, answers: dict[str, Answer]) -> int:
     """How many questions the answers got right, for "8 of 9 right"."""
     return sum(1 for q in quiz.questions if is_correct(q, answers.get(q.key)))

@@ -85,15 +85,7 @@ def _quiz_context(page: Page, lesson: Lesson) -> dict[str, Any]:
     quiz = quizzes.quiz_of(lesson)
     history = page.preview.learner.attempts(lesson.key)
     attempt = history[0] if history else None
-    results = {}
-    if attempt is not None:
-        for q in quiz.questions:
-            if attempt.submitted or q.key in attempt.checked:
-                answer = attempt.answers.get(q.key)
-                results[q.key] = {
-                    "correct": quizzes.is_correct(q, answer),
-                    "notes": quizzes.feedback_for(q, answer),
-                }
+    results = quizzes.shown_results(quiz, attempt)
     history = [a for a in history if a.submitted]
     right = quizzes.right_count(quiz, attempt.answers) if attempt is not None else 0
     return {

@@ -246,15 +246,7 @@ def _quiz_context(req: Req, course: Course, lesson: Lesson) -> dict[str, Any]:
     quiz = quizzes.quiz_of(lesson)
     history = quizzes.attempts(req.database, req.user.id, course.course_id, lesson.key)
     attempt = history[0] if history else None
-    results = {}
-    if attempt is not None:
-        for q in quiz.questions:
-            if attempt.submitted or q.key in attempt.checked:
-                answer = attempt.answers.get(q.key)
-                results[q.key] = {
-                    "correct": quizzes.is_correct(q, answer),
-                    "notes": quizzes.feedback_for(q, answer),
-                }
+    results = quizzes.shown_results(quiz, attempt)
     return {
         "quiz": quiz,
         "attempt": attempt,
