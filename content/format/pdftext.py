@@ -13,6 +13,7 @@ import io
 import logging
 import warnings
 import zlib
+from collections.abc import Iterator
 
 from pypdf import PdfReader
 from pypdf.errors import PyPdfError
@@ -44,21 +45,25 @@ def pdf_pages(data: bytes) -> tuple[str, ...]:
     """The text of each page (empty for a page of pictures only), cut at the limits."""
     # pypdf logs every repair it makes to a broken file; the reviewer sees the error.
     logging.getLogger("pypdf").setLevel(logging.ERROR)
-    pages: list[str] = []
-    total = 0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            reader = PdfReader(io.BytesIO(data))
-            for page in reader.pages[:MAX_PAGES]:
-                text = _tidy(page.extract_text())[:MAX_PAGE_CHARS]
-                total += len(text)
-                pages.append(text)
-                if total >= MAX_TOTAL_CHARS:
-                    break
+            return tuple(page_texts(PdfReader(io.BytesIO(data))))
         except _BROKEN_FILE as exc:
             raise PdfTextError(f"{type(exc).__name__}: {exc}"[:300]) from exc
-    return tuple(pages)
+
+
+def page_texts(reader: PdfReader) -> Iterator[str]:
+    """The tidied text of each page of an open PDF, within the page and character limits
+    (the review page and the import's flags read the same words). The caller handles the
+    parser's errors."""
+    total = 0
+    for page in reader.pages[:MAX_PAGES]:
+        text = _tidy(page.extract_text() or "")[:MAX_PAGE_CHARS]
+        total += len(text)
+        yield text
+        if total >= MAX_TOTAL_CHARS:
+            return
 
 
 def _tidy(text: str) -> str:

@@ -21,6 +21,7 @@ import pypdf
 from pypdf.errors import DependencyError, PyPdfError
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject
 
+from content.format.pdftext import page_texts
 from content.importing.flags import Flag, TextPlace, flag
 
 # What a PDF action does, for the reviewer (PDF 2.0, 12.6.4). Other actions (go to a
@@ -37,7 +38,6 @@ PDF_ACTIONS = {
 # Bounds, so a hostile PDF costs a reviewer's server little: objects visited by the walk,
 # pages whose text is read, bytes read by the raw fallback.
 MAX_PDF_OBJECTS = 200_000
-MAX_TEXT_PAGES = 500
 MAX_RAW_BYTES = 64 * 1024 * 1024
 _RAW_ACTION = re.compile(
     rb"/(JavaScript|JS|Launch|URI|SubmitForm|ImportData|GoToR|GoToE|OpenAction)(?![A-Za-z0-9])"
@@ -170,11 +170,8 @@ def _context(key: str, context: str) -> str:
 
 
 def _page_texts(reader: pypdf.PdfReader, path: str, lesson: str) -> Iterator[TextPlace]:
-    for number, page in enumerate(reader.pages, start=1):
-        if number > MAX_TEXT_PAGES:
-            return
-        text = page.extract_text() or ""
-        if text.strip():
+    for number, text in enumerate(page_texts(reader), start=1):
+        if text:
             yield TextPlace(lesson, f"{path}#page={number}", text)
 
 
