@@ -142,8 +142,9 @@ def copy_facility(template: Path, data: Path, *, secret_key: bool = True) -> Non
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return load_settings(environ={}, data_dir=tmp_path / "data")
+def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    demo = request.node.get_closest_marker("demo") is not None
+    return load_settings(environ={}, data_dir=tmp_path / "data", demo=demo)
 
 
 def new_database(settings: Settings) -> Database:
@@ -155,8 +156,13 @@ def new_database(settings: Settings) -> Database:
 
 
 @pytest.fixture
-def database(settings: Settings) -> Iterator[Database]:
-    database = new_database(settings)
+def database(settings: Settings, request: pytest.FixtureRequest) -> Iterator[Database]:
+    """The test's own facility: a new, migrated one; with `@pytest.mark.demo`, a copy of
+    the demo facility (the demo courses published and indexed, built once per process)."""
+    if request.node.get_closest_marker("demo") is not None:
+        _settings, database = demo_facility(settings.data_dir, indexed=True)
+    else:
+        database = new_database(settings)
     yield database
     database.close()
 

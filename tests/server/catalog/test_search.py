@@ -18,23 +18,11 @@ from server.core.db import Database
 from server.core.settings import Settings, load_settings
 from server.people.audit import Actor
 from server.web.plumbing import Services
-from tests.conftest import People, demo_facility, post, sign_in
+from tests.conftest import People, post, sign_in
+
+pytestmark = pytest.mark.demo  # each test has its own copy of the demo facility
 
 MATH = "org.stepstone.demo.everyday-math"
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return load_settings(environ={}, data_dir=tmp_path / "data", demo=True)
-
-
-@pytest.fixture
-def database(settings: Settings) -> Iterator[Database]:
-    """The test's own copy of the demo facility: the demo courses published and indexed
-    (built, signed and imported once per test process), no accounts yet."""
-    _settings, database = demo_facility(settings.data_dir, indexed=True)
-    yield database
-    database.close()
 
 
 @pytest.fixture

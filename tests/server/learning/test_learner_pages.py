@@ -5,38 +5,26 @@ Spanish pages in "tú"."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
 
 from content.format.lessondata import QuizChoice
 from server.core.db import Database
-from server.core.settings import Settings, load_settings
+from server.core.settings import Settings
 from server.learning import access, assignments, quizzes, visibility, workbooks
 from server.learning.access import Scope
 from server.people import accounts
 from server.people.accounts import Role
 from server.people.audit import Actor
 from server.teaching import workbook_review
-from tests.conftest import CSRF_RE, FakeClock, People, demo_facility, sign_in
+from tests.conftest import CSRF_RE, FakeClock, People, sign_in
+
+pytestmark = pytest.mark.demo  # each test has its own copy of the demo facility
 
 SAFETY = "org.stepstone.demo.workplace-safety"
 TRAPS = "org.stepstone.demo.thinking-traps"
 MATH = "org.stepstone.demo.everyday-math"
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return load_settings(environ={}, data_dir=tmp_path / "data", demo=True)
-
-
-@pytest.fixture
-def database(settings: Settings) -> Iterator[Database]:
-    _settings, database = demo_facility(settings.data_dir, indexed=True)
-    yield database
-    database.close()
 
 
 def _send_workbook_page(

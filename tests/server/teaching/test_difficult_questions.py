@@ -4,8 +4,6 @@ educator against an admin's, and the page."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from starlette.applications import Starlette
@@ -13,31 +11,21 @@ from starlette.testclient import TestClient
 
 from server.core.db import Database
 from server.core.errors import NotFound
-from server.core.settings import Settings, load_settings
+from server.core.settings import Settings
 from server.learning import assignments, quizzes, visibility
 from server.learning.access import Scope, visible_course
 from server.people import groups
 from server.people.accounts import Role, User
 from server.people.audit import Actor
 from server.teaching.difficult_questions import DifficultQuestions, difficult_questions
-from tests.conftest import People, demo_facility, make_user, sign_in
+from tests.conftest import People, make_user, sign_in
+
+pytestmark = pytest.mark.demo  # each test has its own copy of the demo facility
 
 MATH = "org.stepstone.demo.everyday-math"
 QUIZ = "fractions-quiz"
 SYSTEM = Actor.system("test")
 _events = itertools.count()
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return load_settings(environ={}, data_dir=tmp_path / "data", demo=True)
-
-
-@pytest.fixture
-def database(settings: Settings) -> Iterator[Database]:
-    _settings, database = demo_facility(settings.data_dir)
-    yield database
-    database.close()
 
 
 def take_quiz(

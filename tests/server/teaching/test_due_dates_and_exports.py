@@ -9,9 +9,7 @@ import csv
 import dataclasses
 import io
 import json
-from collections.abc import Iterator
 from datetime import date, timedelta
-from pathlib import Path
 
 import pytest
 from starlette.applications import Starlette
@@ -20,7 +18,7 @@ from starlette.testclient import TestClient
 from server.core import clock
 from server.core.db import Database
 from server.core.errors import ValidationError
-from server.core.settings import Settings, load_settings
+from server.core.settings import Settings
 from server.learning import assignments, visibility
 from server.learning.access import Scope
 from server.people import groups
@@ -29,24 +27,14 @@ from server.people.audit import Actor
 from server.teaching import dashboards, exports
 from server.web import dates
 from server.web.app import create_app
-from tests.conftest import CSRF_RE, FakeClock, People, demo_facility, make_user, sign_in
+from tests.conftest import CSRF_RE, FakeClock, People, make_user, sign_in
+
+pytestmark = pytest.mark.demo  # each test has its own copy of the demo facility
 
 SAFETY = "org.stepstone.demo.workplace-safety"
 TRAPS = "org.stepstone.demo.thinking-traps"
 SYSTEM = Actor.system("test")
 DAY = 86400
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return load_settings(environ={}, data_dir=tmp_path / "data", demo=True)
-
-
-@pytest.fixture
-def database(settings: Settings) -> Iterator[Database]:
-    _settings, database = demo_facility(settings.data_dir)
-    yield database
-    database.close()
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,25 +25,13 @@ from server.people import groups
 from server.people.accounts import Role
 from server.people.audit import Actor
 from server.teaching import impact
-from tests.conftest import CSRF_RE, FakeClock, People, demo_facility, make_user, sign_in
+from tests.conftest import CSRF_RE, FakeClock, People, make_user, sign_in
+
+pytestmark = pytest.mark.demo  # each test has its own copy of the demo facility
 
 SAFETY = "org.stepstone.demo.workplace-safety"
 TRAPS = "org.stepstone.demo.thinking-traps"
 SYSTEM = Actor.system("test")
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return load_settings(environ={}, data_dir=tmp_path / "data", demo=True)
-
-
-@pytest.fixture
-def database(settings: Settings) -> Iterator[Database]:
-    """The test's own copy of the demo facility: the demo courses published (built,
-    signed and imported once per test process), no accounts yet."""
-    _settings, database = demo_facility(settings.data_dir, indexed=True)
-    yield database
-    database.close()
 
 
 @pytest.fixture

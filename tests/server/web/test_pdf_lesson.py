@@ -5,34 +5,22 @@ viewer itself runs in Chromium: tests/browser/test_pdf_lesson.py.)"""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
 
 from server.core.db import Database
-from server.core.settings import Settings, load_settings
 from server.people.accounts import Role
 from server.web import pdfviewer
 from server.web.headers import CSP
 from server.web.templating import STATIC_DIR
-from tests.conftest import CSRF_RE, demo_facility, make_user, sign_in
+from tests.conftest import CSRF_RE, make_user, sign_in
+
+pytestmark = pytest.mark.demo  # each test has its own copy of the demo facility
 
 LESSON = "/learn/courses/org.stepstone.demo.workplace-safety/lessons/daily-safety-checklist"
 MEDIA = re.compile(r"/media/[0-9a-f]{64}/safety-checklist\.pdf")
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return load_settings(environ={}, data_dir=tmp_path / "data", demo=True)
-
-
-@pytest.fixture
-def database(settings: Settings) -> Iterator[Database]:
-    _settings, database = demo_facility(settings.data_dir)
-    yield database
-    database.close()
 
 
 @pytest.fixture
