@@ -32,22 +32,39 @@ def running_server(
     ``umask``: the one it is started with (as a shell would), when not this process's.
     """
     port = free_port()
-    log = data_dir.parent / f"server-{port}.log"
-    environ = os.environ | {"STEPSTONE_DATA_DIR": str(data_dir)} | env
     program = ["tests.fault_driver", fault] if fault else ["server"]
-    command = [
-        sys.executable,
-        "-m",
-        *program,
-        "serve",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-    ]
+    command = [*program, "serve", "--port", str(port), "--workers", str(workers)]
+    with running_process(
+        command,
+        port,
+        "/signin",
+        data_dir.parent / f"server-{port}.log",
+        env={"STEPSTONE_DATA_DIR": str(data_dir), **env},
+        umask=umask,
+    ) as base:
+        yield base
+
+
+@contextmanager
+def running_process(
+    module_args: list[str],
+    port: int,
+    ready_path: str,
+    log: Path,
+    env: dict[str, str] | None = None,
+    umask: int = -1,
+) -> Iterator[str]:
+    """`python -m <module_args>` serving on loopback `port`, its output in `log`; yields
+    the base URL once `ready_path` answers; stops it afterwards."""
+    environ = os.environ | (env or {})
     with log.open("wb") as output:
         process = subprocess.Popen(
-            command, env=environ, stdout=output, stderr=subprocess.STDOUT, cwd=ROOT, umask=umask
+            [sys.executable, "-m", *module_args],
+            env=environ,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            umask=umask,
         )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -56,11 +73,11 @@ def running_server(
         deadline = time.monotonic() + 60
         while True:
             try:
-                httpx.get(base + "/signin", timeout=5)
+                httpx.get(base + ready_path, timeout=5)
                 break
             except httpx.TransportError:
                 if time.monotonic() > deadline or process.poll() is not None:
-                    raise AssertionError("server did not start:\n" + log.read_text()) from None
+                    raise AssertionError("did not start:\n" + log.read_text()) from None
                 time.sleep(0.05)
         yield base
     finally:

@@ -16,16 +16,21 @@ import zlib
 from collections.abc import Iterator
 
 from pypdf import PdfReader
-from pypdf.errors import PyPdfError
+from pypdf.errors import DependencyError, PyPdfError
 
 MAX_PAGES = 300
 MAX_PAGE_CHARS = 20_000
 MAX_TOTAL_CHARS = 400_000
 
-# What pypdf raises on broken or hostile files besides its own errors: it parses by
-# indexing into objects the file describes, so a bad file surfaces as one of these.
-_BROKEN_FILE = (
+# What pypdf raises on a broken, hostile or encrypted file besides its own errors: it parses
+# by indexing into objects the file describes, so a bad file surfaces as one of these. Two
+# are pypdf's way of saying "this file needs what I do not have": DependencyError (a codec
+# such as AES or JPEG 2000 that is not installed) and NotImplementedError (a stream filter
+# or an encryption it does not implement) — for us, as for any other damage, unreadable.
+BROKEN_PDF: tuple[type[BaseException], ...] = (
     PyPdfError,
+    DependencyError,
+    NotImplementedError,
     ValueError,
     LookupError,
     TypeError,
@@ -49,7 +54,7 @@ def pdf_pages(data: bytes) -> tuple[str, ...]:
         warnings.simplefilter("ignore")
         try:
             return tuple(page_texts(PdfReader(io.BytesIO(data))))
-        except _BROKEN_FILE as exc:
+        except BROKEN_PDF as exc:
             raise PdfTextError(f"{type(exc).__name__}: {exc}"[:300]) from exc
 
 

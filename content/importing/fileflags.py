@@ -11,17 +11,16 @@ from __future__ import annotations
 import re
 import unicodedata
 import warnings
-import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pypdf
-from pypdf.errors import DependencyError, PyPdfError
+from pypdf.errors import PyPdfError
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject
 
-from content.format.pdftext import page_texts
+from content.format.pdftext import BROKEN_PDF, page_texts
 from content.importing.flags import Flag, TextPlace, flag
 
 # What a PDF action does, for the reviewer (PDF 2.0, 12.6.4). Other actions (go to a
@@ -47,22 +46,6 @@ _RAW_OVERLAP = 32
 # show as text at best.
 _VTT_TAGS = frozenset({"c", "i", "b", "u", "v", "lang", "ruby", "rt"})
 _TAG = re.compile(r"<\s*/?\s*([A-Za-z][A-Za-z0-9-]*)")
-
-
-# What pypdf raises on a damaged, hostile or encrypted file (it parses loosely and does not
-# wrap everything in its own errors).
-_UNREADABLE = (
-    PyPdfError,
-    DependencyError,
-    NotImplementedError,
-    zlib.error,
-    ValueError,
-    KeyError,
-    IndexError,
-    TypeError,
-    AttributeError,
-    RecursionError,
-)
 
 
 @dataclass
@@ -96,7 +79,7 @@ def read_pdf(local: Path, path: str, lesson: str = "") -> PdfFindings:
                 raise PyPdfError("the PDF is encrypted")
             _PdfWalk(findings, path).run(reader)
             findings.pages = list(_page_texts(reader, path, lesson))
-    except _UNREADABLE as exc:
+    except BROKEN_PDF as exc:
         findings.actions = [(path, what) for what in raw_pdf_actions(local)]
         findings.pages = []
         findings.unreadable = (

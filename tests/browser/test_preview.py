@@ -4,18 +4,14 @@ error turning up on the page; nothing loaded from elsewhere, the policy never br
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.browser.conftest import axe_report, watch
-from tests.live import ROOT, free_port
+from tests.live import free_port, running_process
 from tests.server.web.preview.folder import lesson_url, write_preview_course
 
 pytestmark = pytest.mark.browser
@@ -26,27 +22,9 @@ def preview(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """`stepstone package preview` of a new course folder; yields its URL and the folder."""
     folder = write_preview_course(tmp_path / "course")
     port = free_port()
-    log = tmp_path / "preview.log"
-    command = [sys.executable, "-m", "server", "package", "preview", str(folder)]
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [*command, "--port", str(port)], stdout=output, stderr=subprocess.STDOUT, cwd=ROOT
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(base + "/preview/changes", timeout=5)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise AssertionError("preview did not start:\n" + log.read_text()) from None
-                time.sleep(0.05)
+    command = ["server", "package", "preview", str(folder), "--port", str(port)]
+    with running_process(command, port, "/preview/changes", tmp_path / "preview.log") as base:
         yield base, folder
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def test_an_author_previews_edits_and_sees_lint(
