@@ -53,17 +53,21 @@ def running_process(
     log: Path,
     env: dict[str, str] | None = None,
     umask: int = -1,
+    python: str = sys.executable,
+    cwd: Path = ROOT,
 ) -> Iterator[str]:
     """`python -m <module_args>` serving on loopback `port`, its output in `log`; yields
-    the base URL once `ready_path` answers; stops it afterwards."""
+    the base URL once `ready_path` answers; stops it afterwards. ``python`` and ``cwd``:
+    another interpreter (an installed release's) and where it starts, so that it imports
+    its own code rather than this source tree's."""
     environ = os.environ | (env or {})
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", *module_args],
+            [python, "-m", *module_args],
             env=environ,
             stdout=output,
             stderr=subprocess.STDOUT,
-            cwd=ROOT,
+            cwd=cwd,
             umask=umask,
         )
     base = f"http://127.0.0.1:{port}"
