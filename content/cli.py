@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from content.convert.cartridge import convert_cartridge
 from content.errors import ContentError, LintFailed, Problem, Severity
 from content.format.lint import lint_course
 from content.package.build import build_package
@@ -110,6 +111,66 @@ def inspect(package: Path) -> None:
     except OSError as exc:
         _fail(f"{package}: {exc.strerror}")
     _describe(info)
+
+
+@package_cli.command("import-cc")
+@click.argument("export", type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    "target",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="The new course folder to write (must not exist, or be empty).",
+)
+@click.option(
+    "--id",
+    "course_id",
+    required=True,
+    help="The course id, in your publisher namespace (org.example.my-course).",
+)
+@click.option("--language", default=None, help="The course language (default: the cartridge's).")
+@click.option(
+    "--category",
+    type=click.Choice(["education", "vocational", "cbt", "job-skills", "reentry", "substance-use"]),
+    default="education",
+    show_default=True,
+)
+def import_cc(
+    export: Path, target: Path, course_id: str, language: str | None, category: str
+) -> None:
+    """Convert an IMS Common Cartridge export (Moodle, Canvas: .imscc) into a course folder.
+
+    Pages become readings, QTI quizzes and question banks quizzes, files media, web links
+    notes; discussions and LTI tools are listed as not converted. Prints what was
+    converted, changed and dropped, then lints the new folder: edit it, lint and build.
+
+    \b
+    Examples:
+      stepstone package import-cc export.imscc -o courses/ged-math --id org.example.ged-math
+    """
+    try:
+        report = convert_cartridge(
+            export, target, course_id=course_id, language=language, category=category
+        )
+    except ContentError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"{exc.filename or export}: {exc.strerror}")
+    click.echo(f"Converted {export} into {target}: {report.lessons} lesson(s).")
+    for title, lines in (
+        ("Converted", report.converted),
+        ("Changed", report.changed),
+        ("Not converted", report.dropped),
+    ):
+        click.echo(f"{title} ({len(lines)}):")
+        for line in lines:
+            click.echo(f"  - {line}")
+    errors, warnings = _report(lint_course(target), target)
+    click.echo(
+        f"{target}: {errors} error(s), {warnings} warning(s) from lint. Edit the folder, then:"
+        f" stepstone package lint {target}"
+    )
 
 
 def _describe(info: PackageInfo) -> None:
