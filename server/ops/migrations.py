@@ -578,3 +578,31 @@ def position_time(db: sqlite_utils.Database) -> None:
     of events that arrives late (sent before, answered after another) must not move a
     learner's place back (``learning.progress``)."""
     _run_script(db, "ALTER TABLE lesson_progress ADD COLUMN position_at TEXT;")
+
+
+@migrations(name="0021_ratings")
+def ratings(db: sqlite_utils.Database) -> None:
+    """Learners' faces for a course (``lesson_key`` empty) or a lesson, with the hard parts
+    ticked (``learning.ratings``), and the words of searches that found nothing, once per
+    learner and month (``catalog.search_misses``): what NGOs learn to make next."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE ratings (
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            course_id TEXT NOT NULL,
+            lesson_key TEXT NOT NULL DEFAULT '',
+            face TEXT NOT NULL CHECK (face IN ('hard', 'okay', 'good')),
+            reasons TEXT NOT NULL DEFAULT '[]',
+            rated_at TEXT NOT NULL,
+            PRIMARY KEY (user_id, course_id, lesson_key)
+        );
+        CREATE INDEX ratings_course ON ratings (course_id);
+        CREATE TABLE search_misses (
+            month TEXT NOT NULL,
+            words TEXT NOT NULL,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            PRIMARY KEY (month, words, user_id)
+        );
+        """,
+    )

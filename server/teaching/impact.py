@@ -30,12 +30,12 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from server.catalog import decisions
+from server.catalog import decisions, search_misses
 from server.core import clock, csvfiles
 from server.core.db import Database
 from server.core.errors import NotFound
 from server.core.settings import Settings
-from server.learning import visibility
+from server.learning import ratings, visibility
 from server.people import audit
 from server.people.audit import Actor
 
@@ -164,6 +164,41 @@ def build(database: Database, settings: Settings, publisher_name: str) -> dict[s
         "rows": rows,
         "totals": totals,
         "refused": decisions.publisher_summary(database, publisher["name"]),
+        "ratings": [
+            _ratings_row(ratings.summary(database, course_id), titles[course_id], k)
+            for course_id in sorted(titles)
+        ],
+        "ratings_note": (
+            "Learners' faces for each course and its lessons, and what they ticked as hard,"
+            f" all months. A count under {k} is not shown (null), nor any count of a course"
+            f" fewer than {k} learners rated."
+        ),
+        "unfound_searches": [
+            {"words": words, "learners": learners}
+            for words, learners in search_misses.common_misses(database, k)
+        ],
+        "unfound_searches_note": (
+            f"Words learners searched for that found nothing, each searched by at least {k}"
+            " different learners (all months; other words are not shown)."
+        ),
+    }
+
+
+def _ratings_row(summary: ratings.CourseRatings, title: str, k: int) -> dict[str, Any]:
+    """One course's ratings; every count below the minimum cell is hidden (None), and
+    everything is when fewer than that many learners rated at all."""
+    shown = summary.raters >= k
+
+    def cell(count: int) -> int | None:
+        return count if shown and count >= k else None
+
+    return {
+        "course_id": summary.course_id,
+        "course": title,
+        "raters": summary.raters if shown else None,
+        "course_faces": {face: cell(n) for face, n in summary.faces.items()},
+        "lesson_faces": {face: cell(n) for face, n in summary.lesson_faces.items()},
+        "hard_parts": {reason: cell(n) for reason, n in summary.reasons.items()},
     }
 
 

@@ -116,6 +116,7 @@ def routes() -> list[BaseRoute]:
         Route("/learn/courses/{course_id}", learn.course_page, methods=GET),
         Route("/learn/courses/{course_id}/enrol", learn.enrol, methods=POST),
         Route("/learn/courses/{course_id}/finished", learn.course_finished, methods=GET),
+        Route("/learn/courses/{course_id}/rate", learn.rate, methods=POST),
         Route("/learn/courses/{course_id}/lessons/{key}", learn.lesson_page, methods=GET),
         Route("/learn/courses/{course_id}/lessons/{key}/done", learn.lesson_done, methods=POST),
         Route("/learn/courses/{course_id}/lessons/{key}/quiz", learn.quiz_action, methods=POST),

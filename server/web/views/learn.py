@@ -17,7 +17,15 @@ from starlette.responses import JSONResponse, Response
 from server.catalog.sync import content_store
 from server.core import clock
 from server.core.errors import N_, BadRequest, NotFound, ValidationError
-from server.learning import certificates, plans, progress, quizzes, visibility, workbooks
+from server.learning import (
+    certificates,
+    plans,
+    progress,
+    quizzes,
+    ratings,
+    visibility,
+    workbooks,
+)
 from server.learning.access import certificate_for, visible_course, visible_courses
 from server.learning.visibility import Course, Lesson
 from server.people import accounts
@@ -165,8 +173,26 @@ def course_page(req: Req) -> Response:
             "lessons": lessons,
             "state": state,
             "certificate": _certificate_code(req, course),
+            "rating": ratings.rating_of(req.database, req.user.id, course.course_id, ""),
         },
     )
+
+
+@access(Role.LEARNER)
+def rate(req: Req) -> Response:
+    """A learner's faces for a course or one of its lessons; back to where they rated."""
+    course = _course(req)
+    key = req.field("lesson_key", 64)
+    back = finished_url(course.course_id)
+    if key:
+        lessons = visibility.lessons_of(req.database, course.version_id)
+        back = lesson_url(course.course_id, visibility.lesson_of(lessons, key).key)
+    try:
+        reasons = [r[:20] for r in req.form.getlist("reasons")[:10] if isinstance(r, str)]
+        ratings.rate(req.database, req.user, course.course_id, key, req.field("face", 10), reasons)
+    except ValidationError as exc:
+        raise BadRequest(exc.message) from None
+    return redirect(back, notice="rated")
 
 
 @access(Role.LEARNER)
@@ -220,6 +246,7 @@ def _lesson_context(
         "lesson_url": lesson_url(course.course_id, lesson.key),
         "course_url": course_url(course.course_id),
         "text_sizes": TEXT_SIZES,
+        "rating": ratings.rating_of(req.database, req.user.id, course.course_id, lesson.key),
     }
     if lesson.kind in {"video", "audio", "pdf"}:
         media = assets.get(lesson.data.media)

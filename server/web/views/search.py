@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 from starlette.responses import Response
 
+from server.catalog.search_misses import record_miss
 from server.learning.access import search_versions
 from server.people.accounts import Role
 from server.web.lessonpage import lesson_url
@@ -41,6 +42,16 @@ def search_page(req: Req) -> Response:
                 facets=facets,
                 page=results.pages,
             )
+    if (
+        results is not None
+        and results.ok
+        and not results.total
+        and not results.cut_short
+        and not facets
+        and user.role is Role.LEARNER
+    ):
+        # What the library lacks, for the NGOs (only words many learners looked for leave).
+        record_miss(req.database, user.id, query)
     return req.render(
         "search.html",
         {

@@ -71,6 +71,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/learn/courses/{course_id}/finished"): learner_only(404),
     ("GET", "/learn/courses/{course_id}/lessons/{key}"): learner_only(404),
     ("POST", "/learn/courses/{course_id}/lessons/{key}/done"): learner_only(404),
+    ("POST", "/learn/courses/{course_id}/rate"): learner_only(404),
     ("POST", "/learn/courses/{course_id}/lessons/{key}/quiz"): learner_only(404),
     ("POST", "/learn/courses/{course_id}/lessons/{key}/workbook"): learner_only(404),
     # JSON: 401 rather than a redirect; a form body is not the JSON batch it wants.
