@@ -578,3 +578,23 @@ def position_time(db: sqlite_utils.Database) -> None:
     of events that arrives late (sent before, answered after another) must not move a
     learner's place back (``learning.progress``)."""
     _run_script(db, "ALTER TABLE lesson_progress ADD COLUMN position_at TEXT;")
+
+
+@migrations(name="0020_books")
+def books(db: sqlite_utils.Database) -> None:
+    """What a course version that is a book (an EPUB converted at the publisher's build)
+    adds to the catalog: authors, subjects, reading level and cover, for the learners'
+    Library (``server.learning.bookshelf``). Written by ``catalog.library`` at import."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE books (
+            version_id INTEGER PRIMARY KEY REFERENCES course_versions(id) ON DELETE CASCADE,
+            authors TEXT NOT NULL DEFAULT '[]',
+            subjects TEXT NOT NULL DEFAULT '[]',
+            reading_level TEXT NOT NULL DEFAULT '',
+            cover TEXT,
+            epub_version TEXT NOT NULL DEFAULT ''
+        );
+        """,
+    )

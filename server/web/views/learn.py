@@ -17,7 +17,15 @@ from starlette.responses import JSONResponse, Response
 from server.catalog.sync import content_store
 from server.core import clock
 from server.core.errors import N_, BadRequest, NotFound, ValidationError
-from server.learning import certificates, plans, progress, quizzes, visibility, workbooks
+from server.learning import (
+    bookshelf,
+    certificates,
+    plans,
+    progress,
+    quizzes,
+    visibility,
+    workbooks,
+)
 from server.learning.access import certificate_for, visible_course, visible_courses
 from server.learning.visibility import Course, Lesson
 from server.people import accounts
@@ -165,6 +173,8 @@ def course_page(req: Req) -> Response:
             "lessons": lessons,
             "state": state,
             "certificate": _certificate_code(req, course),
+            "book": bookshelf.book_info(req.database, course.version_id),
+            "media_url": media_url,
         },
     )
 
