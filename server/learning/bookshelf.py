@@ -51,8 +51,15 @@ def book_info(database: Database, version_id: int) -> dict[str, Any] | None:
         "authors": tuple(json.loads(row["authors"])),
         "subjects": tuple(json.loads(row["subjects"])),
         "reading_level": row["reading_level"],
-        "cover": assets_of(database, version_id).get(row["cover"]) if row["cover"] else None,
+        "cover": _cover(database, version_id, row["cover"]),
     }
+
+
+def _cover(database: Database, version_id: int, path: str | None) -> dict[str, Any] | None:
+    """The cover's stored file, only when the package holds it and it is a picture: the
+    manifest names it, and a package is never trusted to name the right thing."""
+    asset = assets_of(database, version_id).get(path) if path else None
+    return asset if asset and str(asset["media_type"]).startswith("image/") else None
 
 
 def books_for(database: Database, settings: Settings, user: User) -> list[Book]:
@@ -71,7 +78,7 @@ def books_for(database: Database, settings: Settings, user: User) -> list[Book]:
 
 
 def _book(database: Database, course: Course, row: Any) -> Book:
-    cover = assets_of(database, course.version_id).get(row["cover"]) if row["cover"] else None
+    cover = _cover(database, course.version_id, row["cover"])
     return Book(
         course=course,
         authors=tuple(json.loads(row["authors"])),

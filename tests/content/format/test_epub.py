@@ -28,6 +28,7 @@ def test_a_book_gives_chapters_metadata_pictures_and_cover(tmp_path: Path, versi
     assert '<img src="media/book/images/boat.png" alt="A small boat on the river">' in first
     assert '<a href="lessons/ch2.html#end">the ending</a>' in first
     assert book.chapters[0].sections[0].heading == "The Beginning"
+    assert "The river was wide." in book.chapters[0].sections[0].text  # for search
     assert book.flags == []
 
 

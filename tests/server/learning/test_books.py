@@ -3,6 +3,7 @@ then found in the learners' Library and read chapter by chapter."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import textwrap
 from pathlib import Path
@@ -17,7 +18,7 @@ from server.catalog.library import CatalogHooks
 from server.catalog.sync import sync_all
 from server.core.db import Database
 from server.core.settings import Settings
-from server.learning import bookshelf
+from server.learning import assignments, bookshelf
 from server.ops.migrations import apply_migrations, migrations
 from tests.books import EpubChapter, EpubSpec, default_chapters, write_epub
 from tests.conftest import People, sign_in
@@ -214,3 +215,16 @@ def test_the_books_migration_upgrades_a_facility_that_has_courses(tmp_path: Path
     }
     assert bookshelf.book_info(database, 1) is None
     database.close()
+
+
+def test_an_assigned_chapter_puts_the_book_in_an_assigned_only_library(
+    tmp_path: Path, database: Database, settings: Settings, people: People
+) -> None:
+    publish(tmp_path, database, settings, [book_package(tmp_path)])
+    library.approve(database, CatalogHooks(), ADMIN, version_of(database, BOOK_ID))
+    closed = dataclasses.replace(settings, learner_catalog="assigned")
+    assert bookshelf.books_for(database, closed, people.learner) == []
+    assignments.assign(database, ADMIN, BOOK_ID, learners=[people.learner.id], lesson_key="ch2")
+    [book] = bookshelf.books_for(database, closed, people.learner)
+    assert book.course.assignment is not None and book.course.assignment.lesson_key == "ch2"
+    assert bookshelf.books_for(database, closed, people.other_learner) == []
