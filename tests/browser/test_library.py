@@ -9,6 +9,7 @@ the test writes, through the signed path the demo courses take.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import textwrap
 from collections.abc import Callable, Iterator
@@ -140,6 +141,9 @@ def test_the_library_shows_books_by_language_with_their_covers(
     expect(page.get_by_role("heading", name="The River Road", level=1)).to_be_visible()
     expect(page.get_by_role("link", name="The Beginning", exact=True)).to_be_visible()
     expect(page.get_by_role("link", name="The Ending", exact=True)).to_be_visible()
+    # The words of a chapter are found by search, like a lesson's.
+    page.goto(base + "/search?q=met+the+sea")
+    expect(page.locator("main").get_by_role("link", name=re.compile("The Ending"))).to_be_visible()
 
     assert watched.foreign_requests() == []
     assert watched.csp_violations() == []
