@@ -49,6 +49,7 @@ _QUIET_ATTRIBUTES = frozenset(
 _QUIET_ATTRIBUTES |= frozenset({"colspan", "rowspan", "cellpadding", "cellspacing", "span"})
 _NOTE_TYPES = frozenset({"footnote", "endnote", "rearnote", "note"})
 _BACK_WORDS = {"en": "Back to the text", "es": "Volver al texto"}
+_CHAPTER_WORDS = {"en": "Chapter {n}", "es": "Capítulo {n}"}
 
 
 @dataclass(frozen=True)
@@ -207,7 +208,9 @@ class _Converter:
         self.book, self.name, self.limits = book, name, limits
         language = (_metadata(book, "language") or ["en"])[0]
         self.language = language
-        self.back_words = _BACK_WORDS.get(language.split("-")[0].lower(), _BACK_WORDS["en"])
+        primary = language.split("-")[0].lower()
+        self.back_words = _BACK_WORDS.get(primary, _BACK_WORDS["en"])
+        self.chapter_words = _CHAPTER_WORDS.get(primary, _CHAPTER_WORDS["en"])
         self.documents = self._spine_documents()
         self.keys: dict[str, str] = {}
         taken: set[str] = set()
@@ -259,8 +262,12 @@ class _Converter:
                 self.toc_titles.setdefault(str(href).split("#")[0], str(title).strip())
 
     def convert(self) -> Book:
-        for index, item in enumerate(self.documents, start=1):
-            self.result.chapters.append(self._chapter(item, index))
+        for item in self.documents:
+            chapter = self._chapter(item, len(self.result.chapters) + 1)
+            if chapter is not None:
+                self.result.chapters.append(chapter)
+        if not self.result.chapters:
+            raise ContentError("the EPUB has no chapter with any text or picture", self.name)
         self.result.cover = self._cover()
         return self.result
 
@@ -269,7 +276,9 @@ class _Converter:
         if entry not in self.result.flags:
             self.result.flags.append(entry)
 
-    def _chapter(self, item: Any, index: int) -> Chapter:
+    def _chapter(self, item: Any, index: int) -> Chapter | None:
+        """The chapter as a lesson; None for a page with nothing left to read (a cover
+        page drawn in SVG, a blank separator), which would only be an empty lesson."""
         where = f"{self.name}: {item.file_name}"
         data = bytes(item.content or b"")
         if len(data) > self.limits.max_lesson_bytes:
@@ -283,10 +292,13 @@ class _Converter:
         _TreeRewriter(self, item.file_name, key).rewrite(body)
         raw = "".join(_inner_html(body))
         cleaned = sanitize_html(raw)
+        if not _has_content(cleaned.html):
+            self.result.flags = [f for f in self.result.flags if f[1] != key]
+            return None
         if cleaned.removed:
             self.flag("sanitized", key, "; ".join(cleaned.removed))
         title = self.toc_titles.get(item.file_name) or _first_heading(cleaned.html)
-        title = (title or f"{index}")[:120]
+        title = (title or self.chapter_words.format(n=index))[:120]
         sections = tuple(split_html_sections(cleaned.html, title))
         return Chapter(key, title, cleaned.html, sections, cleaned.removed)
 
@@ -482,6 +494,10 @@ def _inner_html(body: Any) -> list[str]:
 
 def _escape_text(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _has_content(html: str) -> bool:
+    return "<img" in html or any(s.text or s.heading for s in split_html_sections(html, ""))
 
 
 def _first_heading(html: str) -> str:

@@ -152,3 +152,18 @@ def test_html_entities_of_epub_2_chapters_are_read(tmp_path: Path) -> None:
     spec = EpubSpec(version=2, chapters=[EpubChapter("c1", "c1.xhtml", "T", "", raw=raw)])
     book = read_book(write_epub(tmp_path / "b.epub", spec), "b.epub")
     assert "café" in book.chapters[0].html
+
+
+def test_a_cover_page_with_nothing_to_read_is_not_a_chapter(tmp_path: Path) -> None:
+    cover = "<svg xmlns='http://www.w3.org/2000/svg'><image href='images/cover.png'/></svg>"
+    untitled = "<p>Words without a heading.</p>"
+    spec = EpubSpec(
+        language="es",
+        chapters=[
+            EpubChapter("cover", "cover.xhtml", "", cover),
+            EpubChapter("c1", "c1.xhtml", "", untitled),
+        ],
+    )
+    book = read_book(write_epub(tmp_path / "b.epub", spec), "b.epub")  # titles left empty
+    assert [(c.key, c.title) for c in book.chapters] == [("c1", "Capítulo 1")]
+    assert book.flags == []
