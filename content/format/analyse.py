@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from content.errors import ContentError, Report
+from content.format.epub import Book, read_book
 from content.format.limits import DEFAULT_LIMITS, Limits
 from content.format.mediatypes import file_type_for
 from content.format.model import Course, Lesson
@@ -42,10 +43,11 @@ _ROLE_WORDS = {
 class MediaFile:
     """A course file that goes into the package."""
 
-    source: str  # course path
+    source: str  # course path (for a book's image: "<book>.epub!<path in the EPUB>")
     package_path: str
     size: int
     media_type: str
+    data: bytes | None = None  # the bytes, when they come out of an EPUB, not a file
 
 
 @dataclass
@@ -80,12 +82,69 @@ def analyse_course(root: Path, limits: Limits = DEFAULT_LIMITS) -> Analysis:
     analysis = Analysis(root, course, report)
     if course is None:
         return analysis
+    if course.book is not None:
+        _analyse_book(analysis, course, limits)
+        _check_unused(analysis, files, course)
+        _check_total_size(analysis, limits)
+        return analysis
     for lesson in course.lessons:
         _check_lesson_media(analysis, files, lesson)
     _render_all(analysis, files, course)
     _check_unused(analysis, files, course)
     _check_total_size(analysis, limits)
     return analysis
+
+
+def _analyse_book(analysis: Analysis, course: Course, limits: Limits) -> None:
+    """A book's chapters become reading lessons, already rendered; its images, media."""
+    assert course.book is not None
+    try:
+        course_path = resolve_reference(course.book, COURSE_FILE, COURSE_FILE, None)
+        path = check_on_disk(analysis.root, course_path, COURSE_FILE, None)
+        book = read_book(path, course_path, limits)
+    except ContentError as exc:
+        analysis.report.add(exc)
+        return
+    course.book = course_path
+    for chapter in book.chapters:
+        lesson = Lesson(
+            chapter.key, chapter.title, "reading", f"{course_path}#{chapter.key}", "", 1
+        )
+        course.lessons.append(lesson)
+        analysis.rendered[chapter.key] = RenderedLesson(
+            chapter.html, chapter.sections, (), chapter.removed
+        )
+    for image in book.images.values():
+        analysis.media[f"{course_path}!{image.package_path}"] = MediaFile(
+            f"{course_path}!{image.package_path}",
+            image.package_path,
+            len(image.data),
+            image.media_type,
+            image.data,
+        )
+    _report_book(analysis, course, course_path, book)
+
+
+def _report_book(analysis: Analysis, course: Course, course_path: str, book: Book) -> None:
+    course.book_meta = {
+        "authors": list(course.authors or book.authors)[:20],
+        "subjects": list(course.subjects or book.subjects)[:20],
+        "reading_level": course.reading_level,
+        "cover": book.cover,
+        "epub_version": book.epub_version[:10],
+    }
+    if book.language and book.language.split("-")[0].lower() != course.language.split("-")[0]:
+        analysis.report.warning(
+            COURSE_FILE,
+            None,
+            f"course.yaml says language '{course.language}' but the EPUB says "
+            f"'{book.language}'; learners see the language in course.yaml",
+        )
+    if book.cover is None:
+        analysis.report.warning(course_path, None, "the book has no cover picture")
+    for kind, chapter, detail in book.flags:
+        analysis.report.warning(course_path, None, f"chapter {chapter}: {kind}: {detail}")
+        _flag(analysis, kind, chapter, detail)
 
 
 def _use_media(
@@ -271,7 +330,8 @@ def _check_unused(analysis: Analysis, files: CourseFiles, course: Course) -> Non
     lessons = {lesson.source for lesson in course.lessons}
     for name in files.sizes:
         hidden = any(part.startswith(".") for part in name.split("/"))
-        if hidden or name == COURSE_FILE or name in analysis.media or name in lessons:
+        used = name in analysis.media or name in lessons or name == course.book
+        if hidden or name == COURSE_FILE or used:
             continue
         if name.endswith(".md"):
             analysis.report.warning(

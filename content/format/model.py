@@ -120,6 +120,12 @@ class Course:
     authors: tuple[str, ...] = ()
     keywords: tuple[str, ...] = ()
     lessons: list[Lesson] = field(default_factory=list)
+    # A book: the EPUB file (course path) whose chapters become the lessons at build.
+    book: str | None = None
+    subjects: tuple[str, ...] = ()
+    reading_level: str = ""
+    # Filled in from the EPUB by the analysis: what the manifest's ``course.book`` holds.
+    book_meta: dict[str, object] | None = None
 
     def metadata(self) -> dict[str, object]:
         """Course fields as they appear in the manifest's ``course`` object."""
@@ -136,4 +142,4 @@ class Course:
             "credits": self.credits,
             "authors": list(self.authors),
             "keywords": list(self.keywords),
-        }
+        } | ({"book": self.book_meta} if self.book_meta is not None else {})

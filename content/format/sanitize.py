@@ -86,14 +86,24 @@ DROPPED_WITH_CONTENT = frozenset(
     }
 )
 ALLOWED_ATTRIBUTES: dict[str, set[str]] = {
-    "a": {"href", "title"},
+    "a": {"href", "title", "id"},
     "img": {"src", "alt", "title"},
     "ol": {"start"},
     **{f"h{level}": {"id"} for level in range(1, 7)},
+    # Books link to notes and back (EPUB noterefs), so these may carry an anchor id too.
+    **{tag: {"id"} for tag in ("p", "div", "span", "li", "dt", "dd")},
 }
 ALLOWED_CLASSES: dict[str, set[str]] = {
-    "div": {"callout", "callout-note", "callout-tip", "callout-warning", "callout-important"},
+    "div": {
+        "callout",
+        "callout-note",
+        "callout-tip",
+        "callout-warning",
+        "callout-important",
+        "footnote",
+    },
     "p": {"callout-title"},
+    "a": {"noteref"},
     "span": {"external-link"},
     "th": {"align-left", "align-center", "align-right"},
     "td": {"align-left", "align-center", "align-right"},

@@ -40,7 +40,7 @@ def load_course(
         return LoadResult(None, report)
     course = _course_from(root, data)
     seen_files: dict[str, int] = {}
-    for index, ref in enumerate(data.get("lessons") or []):
+    for index, ref in enumerate(data.get("lessons") or [] if course.book is None else []):
         line = lines.line_of(("lessons", index))
         lesson = _load_listed_lesson(root, str(ref), line, seen_files, limits, report)
         if lesson is not None:
@@ -93,6 +93,15 @@ def _read_course_yaml(
         report.add(error)
     # Bad metadata is reported but the lessons can still be checked; without a list of
     # lessons there is nothing more to check.
+    if isinstance(doc.data.get("book"), str):
+        if "lessons" in doc.data:
+            report.error(
+                COURSE_FILE,
+                doc.lines.line_of(("lessons",)),
+                "a book lists no lessons: its chapters come from the EPUB file; "
+                "remove 'lessons' or 'book'",
+            )
+        return doc.data, doc.lines
     if not isinstance(doc.data.get("lessons"), list):
         return None, None
     return doc.data, doc.lines
@@ -125,6 +134,9 @@ def _course_from(root: Path, data: dict[str, Any]) -> Course:
         credits=_number(data.get("credits"), 0),
         authors=tuple(str(a) for a in data.get("authors") or ()),
         keywords=tuple(str(k) for k in data.get("keywords") or ()),
+        book=str(data["book"]) if isinstance(data.get("book"), str) else None,
+        subjects=tuple(str(s) for s in data.get("subjects") or ()),
+        reading_level=str(data.get("reading_level", "")),
     )
 
 

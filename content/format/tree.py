@@ -59,6 +59,10 @@ def _check_file(
         )
         return
     hidden = any(part.startswith(".") for part in name.split("/"))
+    if name.lower().endswith(".epub"):
+        # A book's source: read (with its own limits) by content.format.epub, and never
+        # packaged itself — only the chapters and pictures converted from it are.
+        return
     if name.lower().endswith(_TEXT_SUFFIXES):
         _check_text_file(root / name, name, report)
         return

@@ -63,12 +63,15 @@ def build_package(
     assert analysis.course is not None
     show = sys.stderr.isatty() if progress is None else progress
     media = sorted(analysis.media.values(), key=lambda m: m.package_path)
-    with open_progress(show, 2 * sum(m.size for m in media)) as bar:
-        hashed = [hash_media(src, m, bar) for m in media]
+    on_disk = [m for m in media if m.data is None]
+    with open_progress(show, 2 * sum(m.size for m in on_disk)) as bar:
+        hashed = [hash_media(src, m, bar) for m in on_disk]
         lessons = {
-            package_lesson_path(key): rendered.html.encode("utf-8")
+            package_lesson_path(key): (rendered.html.encode("utf-8"), LESSON_MEDIA_TYPE)
             for key, rendered in analysis.rendered.items()
         }
+        # A book's pictures come out of its EPUB: written from memory like the lessons.
+        lessons |= {m.package_path: (m.data, m.media_type) for m in media if m.data is not None}
         manifest = _manifest(analysis, lessons, hashed)
         target = dist / package_name(analysis.course.id, analysis.course.version)
         _write_atomically(target, manifest, lessons, hashed, bar)
@@ -95,15 +98,17 @@ def _stamp(info: os.stat_result) -> tuple[int, int, int]:
     return info.st_size, info.st_mtime_ns, info.st_ino
 
 
-def _manifest(analysis: Analysis, lessons: dict[str, bytes], hashed: list[HashedMedia]) -> bytes:
+def _manifest(
+    analysis: Analysis, lessons: dict[str, tuple[bytes, str]], hashed: list[HashedMedia]
+) -> bytes:
     files: list[dict[str, Any]] = [
         {
             "path": path,
             "size": len(data),
             "sha256": hashlib.sha256(data).hexdigest(),
-            "media_type": LESSON_MEDIA_TYPE,
+            "media_type": media_type,
         }
-        for path, data in lessons.items()
+        for path, (data, media_type) in lessons.items()
     ]
     files += [
         {
@@ -122,7 +127,7 @@ def _manifest(analysis: Analysis, lessons: dict[str, bytes], hashed: list[Hashed
 def _write_atomically(
     target: Path,
     manifest: bytes,
-    lessons: dict[str, bytes],
+    lessons: dict[str, tuple[bytes, str]],
     hashed: list[HashedMedia],
     bar: ByteProgress,
 ) -> None:
@@ -130,7 +135,7 @@ def _write_atomically(
     with _temporary_in(target.parent) as (out, temp):
         writer = TarWriter(out)
         writer.add_bytes(MANIFEST_NAME, manifest)
-        members: list[tuple[str, bytes | HashedMedia]] = [*lessons.items()]
+        members: list[tuple[str, bytes | HashedMedia]] = [(p, d) for p, (d, _) in lessons.items()]
         members += [(h.media.package_path, h) for h in hashed]
         for name, content in sorted(members, key=lambda m: m[0]):
             if isinstance(content, bytes):

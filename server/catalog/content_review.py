@@ -35,6 +35,10 @@ FLAG_LABELS = {
     "caption-html": N_("HTML in captions"),
     "confusable-name": N_("File name that looks like another"),
     "watch-word": N_("Word on the facility's watch list"),
+    "remote-image": N_("Picture from outside the book (removed)"),
+    "missing-image": N_("Picture the book names but does not hold"),
+    "dropped-image": N_("Picture that is not a picture (removed)"),
+    "missing-alt": N_("Picture without a description"),
 }
 
 

@@ -194,6 +194,20 @@ def _insert_version(
                 json.dumps(lesson.data, sort_keys=True),
             ],
         )
+    book = course.get("book")
+    if isinstance(book, dict):
+        db.execute(
+            "INSERT INTO books (version_id, authors, subjects, reading_level, cover, epub_version)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                version_id,
+                json.dumps(book["authors"]),
+                json.dumps(book["subjects"]),
+                book["reading_level"],
+                book["cover"],
+                book["epub_version"],
+            ],
+        )
     for item in staged.files.values():
         db.execute(
             "INSERT INTO assets (version_id, path, sha256, size, media_type)"

@@ -580,6 +580,26 @@ def position_time(db: sqlite_utils.Database) -> None:
     _run_script(db, "ALTER TABLE lesson_progress ADD COLUMN position_at TEXT;")
 
 
+@migrations(name="0020_books")
+def books(db: sqlite_utils.Database) -> None:
+    """What a course version that is a book (an EPUB converted at the publisher's build)
+    adds to the catalog: authors, subjects, reading level and cover, for the learners'
+    Library (``server.learning.bookshelf``). Written by ``catalog.library`` at import."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE books (
+            version_id INTEGER PRIMARY KEY REFERENCES course_versions(id) ON DELETE CASCADE,
+            authors TEXT NOT NULL DEFAULT '[]',
+            subjects TEXT NOT NULL DEFAULT '[]',
+            reading_level TEXT NOT NULL DEFAULT '',
+            cover TEXT,
+            epub_version TEXT NOT NULL DEFAULT ''
+        );
+        """,
+    )
+
+
 @migrations(name="0021_ratings")
 def ratings(db: sqlite_utils.Database) -> None:
     """Learners' faces for a course (``lesson_key`` empty) or a lesson, with the hard parts

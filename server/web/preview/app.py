@@ -103,6 +103,8 @@ def _check_token(preview: Preview, token: Any) -> None:
 
 def _media(page: Page) -> Response:
     entry = page.course.media.get(page.request.path_params["token"])
+    if entry is not None and entry.data is not None:  # a book's picture, read from its EPUB
+        return Response(entry.data, media_type=entry.media_type)
     # The file passed lint's checks (inside the folder, no link) when the folder was
     # read; it may have been swapped for a link since.
     if entry is None or entry.path.is_symlink() or not entry.path.is_file():

@@ -38,6 +38,7 @@ class MediaEntry:
 
     path: Path
     media_type: str
+    data: bytes | None = None  # a book's picture, taken out of its EPUB
 
 
 @dataclass
@@ -131,6 +132,11 @@ def read_course(root: Path, stamp: str) -> PreviewCourse:
 
 def _add_media(found: PreviewCourse, analysis: Analysis, root: Path) -> None:
     for media in analysis.media.values():
+        if media.data is not None:
+            token = hashlib.sha256(media.data).hexdigest()
+            found.assets[media.package_path] = {"path": media.package_path, "sha256": token}
+            found.media[token] = MediaEntry(root, media.media_type, media.data)
+            continue
         path = root / media.source
         token = media_token(media.package_path, path)
         # `lessonpage` names the URL part sha256, as a facility's store does.

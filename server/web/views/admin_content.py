@@ -11,8 +11,10 @@ from starlette.datastructures import UploadFile
 from starlette.responses import FileResponse, Response
 
 from server.catalog import content_review, decisions, library, sync_runs, trust, watchlist
+from server.catalog.review_lessons import file_url
 from server.catalog.sync import content_store, sync_publisher
 from server.core.errors import N_, BadRequest, NotFound, ValidationError
+from server.learning import bookshelf
 from server.people.accounts import Role
 from server.web.headers import CSP
 from server.web.plumbing import Req, access, redirect
@@ -43,6 +45,8 @@ def _review_page(
             "r": data,
             "flag_labels": content_review.FLAG_LABELS,
             "flag_href": content_review.flag_href,
+            "book": bookshelf.book_info(req.database, version_id),
+            "file_url": file_url,
             "reasons": decisions.reasons(req.database),
             "error": error,
         },

@@ -18,6 +18,7 @@ from server.catalog.sync import content_store
 from server.core import clock
 from server.core.errors import N_, BadRequest, NotFound, ValidationError
 from server.learning import (
+    bookshelf,
     certificates,
     plans,
     progress,
@@ -173,7 +174,8 @@ def course_page(req: Req) -> Response:
             "lessons": lessons,
             "state": state,
             "certificate": _certificate_code(req, course),
-            "rating": ratings.rating_of(req.database, req.user.id, course.course_id, ""),
+            "book": bookshelf.book_info(req.database, course.version_id),
+            "media_url": media_url,
         },
     )
 
@@ -209,6 +211,7 @@ def course_finished(req: Req) -> Response:
             "course": course,
             "state": state,
             "certificate": _certificate_code(req, course),
+            "rating": ratings.rating_of(req.database, req.user.id, course.course_id, ""),
         },
     )
 

@@ -62,6 +62,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/account/secret"): {"anon": 303, "learner": 400, "educator": 400, "admin": 400},
     ("GET", "/learn"): {"anon": 303, "learner": 200, "educator": 403, "admin": 403},
     ("GET", "/learn/catalog"): LEARNER_ONLY_GET,
+    ("GET", "/library"): LEARNER_ONLY_GET,
     ("GET", "/learn/transcript"): LEARNER_ONLY_GET,
     ("POST", "/learn/text-size"): learner_only(400),
     # No content exists in this test: a learner's answer for a missing course is 404.

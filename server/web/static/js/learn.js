@@ -183,6 +183,40 @@
     observer.observe(end);
   }
 
+  // ---- Reading: the place to come back to -------------------------------------------
+  // The place is the number of the first block (paragraph, heading, item, note) still on
+  // screen, not a pixel offset: it stays right when the text size or the tablet changes.
+  // Kept by the server as the lesson's position, like a video's, and restored on return
+  // (a link to an anchor, such as a footnote, wins over it).
+  if (kind === "reading") {
+    var blocks = article.querySelectorAll(".lesson-text p, .lesson-text h1, .lesson-text h2, " +
+      ".lesson-text h3, .lesson-text h4, .lesson-text li, .lesson-text blockquote, " +
+      ".lesson-text pre, .lesson-text table, .lesson-text img");
+    var place = parseInt(article.getAttribute("data-position") || "0", 10) || 0;
+    if (place > 0 && place < blocks.length && !window.location.hash) {
+      blocks[place].scrollIntoView({ block: "start" });
+    }
+    var placeSent = place;
+    var placeTimer = null;
+    var firstVisible = function () {
+      for (var i = 0; i < blocks.length; i++) {
+        if (blocks[i].getBoundingClientRect().bottom > 0) { return i; }
+      }
+      return 0;
+    };
+    var reportPlace = function () {
+      var now = firstVisible();
+      if (now === placeSent) { return; }
+      placeSent = now;
+      add("progressed", { position: now, duration: blocks.length });
+    };
+    window.addEventListener("scroll", function () {
+      window.clearTimeout(placeTimer);
+      placeTimer = window.setTimeout(reportPlace, 1500);
+    }, { passive: true });
+    window.addEventListener("pagehide", reportPlace);
+  }
+
   // ---- Video and audio: position and what was played -----------------------------
   var player = document.getElementById("player");
   if (player) {

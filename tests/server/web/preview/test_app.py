@@ -17,6 +17,7 @@ from server.web.headers import CSP
 from server.web.preview.app import create_preview_app
 from server.web.preview.frame import CHANGES_URL
 from server.web.templating import STATIC_DIR
+from tests.books import PNG, write_epub
 from tests.server.web.preview.folder import COURSE_ID, KINDS, lesson_url, write_preview_course
 
 COURSE_URL = f"/learn/courses/{COURSE_ID}"
@@ -323,3 +324,21 @@ def test_an_unknown_address_or_method_is_the_learners_error_page(client: TestCli
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     assert too_big.status_code == 413
+
+
+def test_a_book_is_previewed_chapter_by_chapter_with_its_pictures(tmp_path: Path) -> None:
+    folder = tmp_path / "book"
+    folder.mkdir()
+    write_epub(folder / "book.epub")
+    (folder / "course.yaml").write_text(
+        "id: org.example.river\nversion: 1\ntitle: The River Road\nsummary: A book.\n"
+        "category: education\nlanguage: en\nlevel: beginner\nestimated_hours: 1\n"
+        "license: CC0\nbook: book.epub\n"
+    )
+    with TestClient(create_preview_app(folder), base_url="http://127.0.0.1:8100") as client:
+        chapter = client.get("/learn/courses/org.example.river/lessons/ch1")
+        assert chapter.status_code == 200
+        assert 'alt="A small boat on the river"' in chapter.text
+        [picture] = media_urls(chapter.text)
+        image = client.get(picture)
+        assert image.status_code == 200 and image.content == PNG
