@@ -68,6 +68,12 @@ def test_a_learner_rates_a_finished_lesson_and_can_change_it(
     assert ratings.rating_of(database, people.learner.id, SAFETY, LESSON) == ratings.Rating(
         "good", ()
     )
+    # The course itself is rated from the course-finished page, and sent back there.
+    finished = f"/learn/courses/{SAFETY}/finished"
+    assert _rate(client, LESSON_URL, "okay", ["unclear"], "") == finished + "?notice=rated"
+    assert ratings.rating_of(database, people.learner.id, SAFETY, "") == ratings.Rating(
+        "okay", ("unclear",)
+    )
     # Only the choices on the page are taken: nothing typed leaves this way.
     match = CSRF_RE.search(client.get(LESSON_URL).text)
     assert match
