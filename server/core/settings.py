@@ -79,6 +79,13 @@ class Settings:
         default="UTC",
         metadata={"help": "The facility's time zone for dates on pages, e.g. America/Chicago"},
     )
+    access_combine: str = field(
+        default="union",
+        metadata={
+            "help": "A learner in several groups with tablet hours may use a tablet when"
+            " any of them is open (union) or only when all are (strictest)"
+        },
+    )
     learner_idle_minutes: int = field(default=15, metadata={"help": "Learner idle sign-out"})
     staff_idle_minutes: int = field(default=30, metadata={"help": "Staff idle sign-out"})
     session_max_hours: int = field(default=12, metadata={"help": "Absolute session lifetime"})
@@ -229,6 +236,8 @@ def _validate(settings: Settings) -> None:
         raise ConfigError("Setting due_after_joining_days must be between 0 and 365.")
     if settings.xapi_actor not in {"facility_id", "pseudonym"}:
         raise ConfigError("Setting xapi_actor must be 'facility_id' or 'pseudonym'.")
+    if settings.access_combine not in {"union", "strictest"}:
+        raise ConfigError("Setting access_combine must be 'union' or 'strictest'.")
     if settings.learner_catalog not in {"open", "assigned"}:
         raise ConfigError("Setting learner_catalog must be 'open' or 'assigned'.")
     if not 3 <= settings.learner_lock_after <= 100:

@@ -37,6 +37,7 @@ from server.web.headers import SecurityHeadersMiddleware
 from server.web.plumbing import Services
 from server.web.templating import STATIC_DIR, Templates
 from server.web.views import (
+    admin_access,
     admin_audit,
     admin_content,
     admin_decisions,
@@ -48,6 +49,7 @@ from server.web.views import (
     auth,
     errors,
     home,
+    hours,
     learn,
     media,
     ops,
@@ -125,6 +127,7 @@ def routes() -> list[BaseRoute]:
             methods=POST,
         ),
         Route("/api/events", learn.events, methods=POST),
+        Route("/api/access", hours.status, methods=GET),
         Route("/search", search_views.search_page, methods=GET),
         Route("/verify", verify.verify_form, methods=GET),
         Route("/verify/{code}", verify.verify_code, methods=GET),
@@ -175,6 +178,14 @@ def routes() -> list[BaseRoute]:
         Route("/admin/roster/check", admin_roster.roster_check, methods=POST),
         Route("/admin/roster/import", admin_roster.roster_import, methods=POST),
         Route("/admin/audit", admin_audit.audit_log, methods=GET),
+        Route("/admin/access", admin_access.hours_page, methods=GET),
+        Route("/admin/access/now", admin_access.now_page, methods=GET),
+        Route("/admin/access/windows", admin_access.window_add, methods=POST),
+        Route(
+            "/admin/access/windows/{window_id:id}/remove", admin_access.window_remove, methods=POST
+        ),
+        Route("/admin/access/holidays", admin_access.holiday_add, methods=POST),
+        Route("/admin/access/holidays/{day:str}/remove", admin_access.holiday_remove, methods=POST),
         Route("/admin/reports/impact", admin_reports.impact_page, methods=GET),
         Route("/admin/reports/impact.{kind:str}", admin_reports.impact_download, methods=GET),
         Route("/admin/reports/facility-key.pem", admin_reports.facility_key, methods=GET),
