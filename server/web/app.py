@@ -42,6 +42,7 @@ from server.web.views import (
     admin_content,
     admin_decisions,
     admin_groups,
+    admin_lockdowns,
     admin_reports,
     admin_roster,
     admin_users,
@@ -184,6 +185,9 @@ def routes() -> list[BaseRoute]:
         Route(
             "/admin/access/windows/{window_id:id}/remove", admin_access.window_remove, methods=POST
         ),
+        Route("/admin/lockdowns", admin_lockdowns.lockdown_page, methods=GET),
+        Route("/admin/lockdowns", admin_lockdowns.lockdown_start, methods=POST),
+        Route("/admin/lockdowns/{lockdown_id:id}/end", admin_lockdowns.lockdown_end, methods=POST),
         Route("/admin/access/holidays", admin_access.holiday_add, methods=POST),
         Route("/admin/access/holidays/{day:str}/remove", admin_access.holiday_remove, methods=POST),
         Route("/admin/reports/impact", admin_reports.impact_page, methods=GET),

@@ -8,9 +8,11 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from click.testing import CliRunner
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
+from server.cli.main import cli
 from server.core.db import Database
 from server.core.settings import Settings
 from server.people import access_gate, access_windows, groups, lockdowns
@@ -163,3 +165,58 @@ def test_the_admin_pages_are_for_admins_only(
     sign_in(client, people.educator)
     assert client.get("/admin/access").status_code == 403
     assert client.get("/admin/access/now").status_code == 403
+
+
+def test_admin_locks_a_unit_down_and_ends_it_and_its_learner_is_signed_out(
+    app: Starlette, people: People, unit: int, fake_clock: FakeClock, database: Database
+) -> None:
+    with TestClient(app) as learner, TestClient(app) as admin:
+        sign_in(learner, people.learner)
+        sign_in(admin, people.admin)
+        started = post(
+            admin,
+            "/admin/lockdowns",
+            {"group": str(unit), "reason": "count", "hours": "2", "note": "Count"},
+            token_from="/admin/lockdowns",
+        )
+        assert "The lockdown has started" in started.text
+        assert "End the lockdown of Unit A" in started.text
+        gone = learner.get("/learn", follow_redirects=False)
+        assert gone.headers["location"] == "/signin?notice=closed-lockdown"
+        # The other learner, in no unit, and staff go on.
+        assert admin.get("/admin/access/now").status_code == 200
+        assert "No: Lockdown" in admin.get("/admin/access/now").text
+        (lockdown,) = lockdowns.history(database)
+        ended = post(admin, f"/admin/lockdowns/{lockdown.id}/end", token_from="/admin/lockdowns")
+        assert "The lockdown has ended" in ended.text and "End now" not in ended.text
+        sign_in(learner, people.learner)
+        assert learner.get("/learn").status_code == 200
+        refused = admin.post(
+            "/admin/lockdowns",
+            data={"reason": "because", "csrf_token": csrf_from(admin, "/admin/lockdowns")},
+        )
+        assert refused.status_code == 400 and "Choose the reason" in refused.text
+
+
+def test_lockdown_commands_start_list_and_end(
+    runner: CliRunner, settings: Settings, database: Database, unit: int
+) -> None:
+    data = ["--data-dir", str(settings.data_dir)]
+    started = runner.invoke(
+        cli,
+        [*data, "lockdown", "start", "--group", "Unit A", "--reason", "count", "--hours", "1"],
+        env={"STEPSTONE_TIME_ZONE": ZONE},
+    )
+    assert started.exit_code == 0, started.output
+    assert "Unit A\tcount\t2026-12-07 09:00\t2026-12-07 10:00" in started.output
+    listed = runner.invoke(cli, [*data, "lockdown", "list"])
+    assert listed.output.startswith("1\tin-force\tUnit A\tcount")
+    assert runner.invoke(cli, [*data, "lockdown", "end", "1"]).exit_code == 0
+    again = runner.invoke(cli, [*data, "lockdown", "end", "1"])
+    assert again.exit_code == 1 and "already ended" in again.output
+    nowhere = runner.invoke(
+        cli, [*data, "lockdown", "start", "--group", "Unit Z", "--reason", "count"]
+    )
+    assert nowhere.exit_code == 1 and "No group is named 'Unit Z'" in nowhere.output
+    audited = database.query("SELECT actor, action FROM audit_log WHERE action LIKE 'lockdown.%'")
+    assert [tuple(r) for r in audited] == [("cli", "lockdown.start"), ("cli", "lockdown.end")]
