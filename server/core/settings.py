@@ -111,6 +111,13 @@ class Settings:
             " 0: the group's due date"
         },
     )
+    lockdown_due_days_after: int = field(
+        default=7,
+        metadata={
+            "help": "A due date during a lockdown, or up to this many days after it, moves"
+            " later by the days the lockdown touched; 0: only due dates during it"
+        },
+    )
     xapi_actor: str = field(
         default="pseudonym",
         metadata={"help": "xAPI exports name learners by 'facility_id' or 'pseudonym'"},
@@ -234,6 +241,8 @@ def _validate(settings: Settings) -> None:
         raise ConfigError("Setting impact_min_cell must be at least 5.")
     if not 0 <= settings.due_after_joining_days <= 365:
         raise ConfigError("Setting due_after_joining_days must be between 0 and 365.")
+    if not 0 <= settings.lockdown_due_days_after <= 60:
+        raise ConfigError("Setting lockdown_due_days_after must be between 0 and 60.")
     if settings.xapi_actor not in {"facility_id", "pseudonym"}:
         raise ConfigError("Setting xapi_actor must be 'facility_id' or 'pseudonym'.")
     if settings.access_combine not in {"union", "strictest"}:

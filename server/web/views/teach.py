@@ -13,6 +13,7 @@ from server.core.db import row_id
 from server.core.errors import N_, BadRequest, NotFound, ValidationError
 from server.learning import assignments, plans, visibility
 from server.learning.access import Scope, visible_courses
+from server.learning.continuity import Continuity
 from server.people.accounts import Role
 from server.teaching import dashboards, difficult_questions, exports, workbook_review
 from server.web.plumbing import Req, access, parse_number, redirect, safe_next
@@ -57,6 +58,7 @@ def _group_page(req: Req, error: str = "", status: int = 200) -> Response:
         params.get("sort", ""),
         params.get("only", ""),
         req.settings.due_after_joining_days,
+        Continuity.load(req.database, req.settings),
     )
     courses = visible_courses(req.database, req.settings, req.user)
     return req.render(
@@ -198,7 +200,11 @@ def course_assign(req: Req) -> Response:
 def _learner_page(req: Req, error: str = "", status: int = 200) -> Response:
     scope = _scope(req)
     board = dashboards.learner_board(
-        req.database, scope, _int(req, "user_id"), req.settings.due_after_joining_days
+        req.database,
+        scope,
+        _int(req, "user_id"),
+        req.settings.due_after_joining_days,
+        Continuity.load(req.database, req.settings),
     )
     goals = plans.goals_of(req.database, board.learner.id, include_dropped=True)
     progress = {c["course_id"]: c for c in board.courses if c["started"]}
@@ -336,7 +342,11 @@ def _download(body: str | bytes, media_type: str, filename: str) -> Response:
 def export_progress(req: Req) -> Response:
     flt = _filter(req)
     rows = exports.progress_rows(
-        req.database, _scope(req), flt, req.settings.due_after_joining_days
+        req.database,
+        _scope(req),
+        flt,
+        req.settings.due_after_joining_days,
+        Continuity.load(req.database, req.settings),
     )
     exports.record_export(
         req.database, req.user.actor(req.client_address), "progress", flt, len(rows)
