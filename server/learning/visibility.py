@@ -143,7 +143,7 @@ def assignments_for(
     for row in rows:
         due = Due(row["due"], row["due"])
         if continuity is not None:
-            due = continuity.due(row["due"], member_of, row["created_at"])
+            due = continuity.due(row["due"], member_of, row["created_at"], user_id)
         kept = found.get(row["course_id"])
         if kept is None or (
             due.effective and (kept.due_date is None or due.effective < kept.due_date)

@@ -588,7 +588,9 @@ def access_windows(db: sqlite_utils.Database) -> None:
     facility's time zone, ``ends`` 1440 being midnight at the end of the day. A lockdown
     keeps the name of what it covered, so its history reads the same after a group is
     renamed or deleted. ``access_rules_state.version`` moves with every change to windows,
-    holidays or lockdowns, so each server process knows when to read them again."""
+    holidays or lockdowns, so each server process knows when to read them again. A
+    learner's absence that staff record (court, medical, transfer; ``people.absences``)
+    counts like a lockdown of that learner for their due dates and reports."""
     _run_script(
         db,
         """
@@ -625,5 +627,15 @@ def access_windows(db: sqlite_utils.Database) -> None:
             version INTEGER NOT NULL
         );
         INSERT INTO access_rules_state (id, version) VALUES (1, 0);
+        CREATE TABLE learner_absences (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            reason TEXT NOT NULL,
+            first_day TEXT NOT NULL,
+            last_day TEXT NOT NULL CHECK (last_day >= first_day),
+            recorded_by TEXT NOT NULL,
+            recorded_at TEXT NOT NULL
+        );
+        CREATE INDEX learner_absences_user ON learner_absences(user_id);
         """,
     )

@@ -216,7 +216,11 @@ def _due_for(
             due = row["due_date"]
             if due and row["group_id"] == group_id and joined_at and after_joining_days > 0:
                 due = _due_after_joining(due, row["created_at"], joined_at, after_joining_days)
-            moved = moves[0].due(due, moves[1], row["created_at"]) if moves else Due(due, due)
+            moved = (
+                moves[0].due(due, moves[1], row["created_at"], learner_id)
+                if moves
+                else Due(due, due)
+            )
             best = found if isinstance(found, Due) else None
             if best is None or (
                 moved.effective and (best.effective is None or moved.effective < best.effective)

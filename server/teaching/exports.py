@@ -200,12 +200,14 @@ def _assigned(
 def _move_past_lockdowns(
     database: Database, continuity: Continuity, assigned: dict[tuple[int, str], dict[str, Any]]
 ) -> None:
-    """Replace each due date by the one lockdowns moved, keeping the set one in "moved"."""
+    """Replace each due date by the one lockdowns and absences moved, keeping the set one
+    in "moved"."""
     member_of: dict[int, set[int]] = {}
     for r in database.query("SELECT user_id, group_id FROM group_members"):
         member_of.setdefault(r[0], set()).add(r[1])
     for (user_id, _course), a in assigned.items():
-        due = continuity.due(a["due"], frozenset(member_of.get(user_id, ())), a["assigned_at"])
+        groups_of = frozenset(member_of.get(user_id, ()))
+        due = continuity.due(a["due"], groups_of, a["assigned_at"], user_id)
         if due.moved:
             a["moved"] = due
             a["due"] = due.effective

@@ -103,7 +103,8 @@ def _days_between(start: str, end: str) -> float:
 
 EXCLUDED_NOTE = (
     "Days to complete leave out the days each learner's unit or the facility was locked"
-    " down between their start and their completion."
+    " down, and the days staff recorded the learner as away (court, medical, transfer),"
+    " between their start and their completion."
 )
 
 
@@ -209,7 +210,8 @@ def _suppressed(
 def _lockdown_days_by_month(continuity: Continuity) -> dict[str, int]:
     days: set[date] = set()
     for disruption in continuity.disruptions:
-        days |= disruption.day_set()
+        if not disruption.absence:  # one learner's absence is not the facility's
+            days |= disruption.day_set()
     counts: dict[str, int] = defaultdict(int)
     for day in days:
         counts[day.isoformat()[:7]] += 1
@@ -220,12 +222,13 @@ LostDays = dict[int, set[date]]
 
 
 def _lost_days(database: Database, continuity: Continuity) -> LostDays:
-    """Each learner's locked-down days (through their groups, or the whole facility)."""
+    """Each learner's locked-down days (through their groups, or the whole facility) and
+    the days staff recorded them as away."""
     member_of: dict[int, set[int]] = defaultdict(set)
     for user_id, group_id in database.query("SELECT user_id, group_id FROM group_members"):
         member_of[user_id].add(group_id)
     learners = [r[0] for r in database.query("SELECT id FROM users WHERE role = 'learner'")]
-    return {u: continuity.disrupted_days(frozenset(member_of.get(u, ()))) for u in learners}
+    return {u: continuity.disrupted_days(frozenset(member_of.get(u, ())), u) for u in learners}
 
 
 def _days_to_complete(start: str, completed: str, lost: set[date] | None) -> float:

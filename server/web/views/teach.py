@@ -14,6 +14,7 @@ from server.core.errors import N_, BadRequest, NotFound, ValidationError
 from server.learning import assignments, plans, visibility
 from server.learning.access import Scope, visible_courses
 from server.learning.continuity import Continuity
+from server.people import absences
 from server.people.accounts import Role
 from server.teaching import dashboards, difficult_questions, exports, workbook_review
 from server.web.plumbing import Req, access, parse_number, redirect, safe_next
@@ -221,6 +222,7 @@ def _learner_page(req: Req, error: str = "", status: int = 200) -> Response:
             "categories": visibility.CATEGORIES,
             "error": error,
             "max_minutes": max([m for _, m in board.weeks] or [0]),
+            "absences": absences.of_learner(req.database, board.learner.id),
         },
         status,
     )
@@ -264,6 +266,32 @@ def goal_status(req: Req) -> Response:
     except ValidationError as exc:
         raise BadRequest(exc.message) from None
     return redirect(f"/teach/learners/{learner.id}#plan", notice="saved")
+
+
+@access(*STAFF)
+def absence_add(req: Req) -> Response:
+    learner = _scope(req).learner(req.database, _int(req, "user_id"))
+    try:
+        absences.record(
+            req.database,
+            req.user.actor(req.client_address),
+            learner.id,
+            req.field("reason", 20),
+            req.field("first_day", 20),
+            req.field("last_day", 20),
+        )
+    except ValidationError as exc:
+        return _learner_page(req, exc.message, 400)
+    return redirect(f"/teach/learners/{learner.id}#absences", notice="saved")
+
+
+@access(*STAFF)
+def absence_remove(req: Req) -> Response:
+    learner = _scope(req).learner(req.database, _int(req, "user_id"))
+    absences.remove(
+        req.database, req.user.actor(req.client_address), learner.id, _int(req, "absence_id")
+    )
+    return redirect(f"/teach/learners/{learner.id}#absences", notice="saved")
 
 
 @access(*STAFF)

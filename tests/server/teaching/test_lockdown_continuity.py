@@ -18,11 +18,12 @@ from server.core.settings import Settings
 from server.learning import assignments
 from server.learning.continuity import Continuity
 from server.learning.visibility import assignments_for
-from server.people import groups, lockdowns
+from server.people import absences, groups, lockdowns
+from server.people.accounts import Role
 from server.people.audit import Actor
 from server.teaching import impact
 from server.web import dates
-from tests.conftest import FakeClock, People, post, sign_in
+from tests.conftest import FakeClock, People, make_user, post, sign_in
 from tests.server.teaching.test_teach import _fake_outcomes
 
 pytestmark = pytest.mark.demo
@@ -72,7 +73,7 @@ def test_a_lockdown_over_a_due_date_moves_it_and_nobody_is_late(
     teacher = TestClient(app)
     sign_in(teacher, people.educator)
     board = teacher.get(f"/teach/groups/{unit}").text
-    assert f"Due {moved}" in board and f"Moved from {due} by a lockdown" in board
+    assert f"Due {moved}" in board and f"Moved from {due}: days lost to a lockdown" in board
     assert "cell-overdue" not in board and "2 days" in board  # the lockdowns section
     page = teacher.get(f"/teach/learners/{people.learner.id}").text
     assert "Moved from" in page and "Yes, 1 day" not in page
@@ -126,3 +127,43 @@ def test_the_impact_report_marks_lockdown_days_and_can_leave_them_out(
     page = client.get("/admin/reports/impact?publisher=stepstone-demo&exclude_disrupted=yes").text
     assert "Leave lockdown days out of days to complete" in page
     assert "impact.csv?publisher=stepstone-demo&amp;exclude_disrupted=yes" in page
+
+
+def test_time_away_that_staff_record_moves_that_learners_due_date_only(
+    app: Starlette, database: Database, people: People, unit: int, fake_clock: FakeClock
+) -> None:
+    other = make_user(database, Role.LEARNER, "C300", "Cy Learner")
+    groups.add_member(database, SYSTEM, unit, other.id)
+    due = day(2)
+    assignments.assign(database, SYSTEM, SAFETY, group_id=unit, due_date=due)
+    teacher = TestClient(app)
+    sign_in(teacher, people.educator)
+    page = f"/teach/learners/{people.learner.id}"
+    refused = post(
+        teacher,
+        f"{page}/absences",
+        {"reason": "court", "first_day": day(3), "last_day": day(1)},
+        token_from=page,
+    )
+    assert "cannot be before the first" in refused.text
+    post(
+        teacher,
+        f"{page}/absences",
+        {"reason": "court", "first_day": day(1), "last_day": day(2)},
+        token_from=page,
+    )
+    fake_clock.advance(3 * DAY)  # a day past the date the educator set
+    sign_in(teacher, people.educator)  # again: three days is past the idle sign-out
+    board = teacher.get(f"/teach/groups/{unit}").text
+    assert f"Moved from {due}: days lost to a lockdown or time away" in board  # in court
+    assert board.count("cell-overdue") == 1  # Cy was not away: Cy is late
+    learner_page = teacher.get(page).text
+    assert "Court" in learner_page and "Moved from" in learner_page
+    (absence,) = absences.of_learner(database, people.learner.id)
+    post(teacher, f"{page}/absences/{absence.id}/remove", token_from=page)
+    assert "cell-overdue" in teacher.get(f"/teach/groups/{unit}").text
+    assert teacher.get(f"/teach/groups/{unit}").text.count("cell-overdue") == 2
+    audited = database.query(
+        "SELECT action FROM audit_log WHERE action LIKE 'absence.%' ORDER BY id"
+    )
+    assert [r[0] for r in audited] == ["absence.record", "absence.remove"]

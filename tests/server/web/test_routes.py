@@ -93,6 +93,8 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/teach/learners/{user_id:id}"): staff(404, 200),
     ("POST", "/teach/learners/{user_id:id}/goals"): staff(404, 400),
     ("POST", "/teach/learners/{user_id:id}/goals/{goal_id:id}"): staff(404, 400),
+    ("POST", "/teach/learners/{user_id:id}/absences"): staff(404, 400),
+    ("POST", "/teach/learners/{user_id:id}/absences/{absence_id:id}/remove"): staff(404, 404),
     ("GET", "/teach/reviews"): STAFF_GET,
     ("GET", "/teach/reviews/{entry_id:id}"): staff(404, 404),
     ("POST", "/teach/reviews/{entry_id:id}"): staff(404, 404),
@@ -201,6 +203,7 @@ def _url(path: str, people: People, group_id: int) -> str:
         "{word_id:id}",
         "{window_id:id}",
         "{lockdown_id:id}",
+        "{absence_id:id}",
     ):
         path = path.replace(name, "9999")
     path = path.replace("{course_id}", "org.example.missing").replace("{key}", "intro")
