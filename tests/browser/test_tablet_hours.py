@@ -17,7 +17,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from server.people import access_windows, groups
+from server.core.db import Database
+from server.core.settings import load_settings
+from server.people import access_windows, groups, lockdowns
 from server.people.accounts import Role
 from server.people.audit import Actor
 from tests.browser.conftest import axe_report, watch
@@ -46,6 +48,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]
     for login in ("A100", "A101"):
         learner = make_user(database, Role.LEARNER, login, f"Learner {login}")
         groups.add_member(database, Actor.system("test"), unit, learner.id)
+    # A unit without hours, for the lockdown test: its learner is not limited otherwise.
+    other = groups.create_group(database, Actor.system("test"), "Lockdown unit", "housing").id
+    learner = make_user(database, Role.LEARNER, "A102", "Learner A102")
+    groups.add_member(database, Actor.system("test"), other, learner.id)
     zone = _midday_zone()
     local = datetime.now(ZoneInfo(zone)) + timedelta(minutes=MINUTES_LEFT)
     access_windows.add_windows(
@@ -54,6 +60,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]
     database.close()
     with running_server(data, STEPSTONE_DEMO="true", STEPSTONE_TIME_ZONE=zone) as base:
         yield base, data
+
+
+def server_database(data: Path) -> Database:
+    """The running server's database, opened from the test (a connection of its own; the
+    server sees the change at its next request, as it would an admin's)."""
+    return Database(load_settings(environ={}, data_dir=data, demo=True).database_path)
 
 
 def _open(page: Page, base: str, facility_id: str, lesson: str) -> int:
@@ -169,4 +181,41 @@ def test_the_admin_pages_pass_axe_in_english(browser: Browser, site: tuple[str, 
     pages = ["/admin/access", "/admin/access/now", "/admin/lockdowns"]
     problems = axe_report(browser, [base + p for p in pages], context.storage_state())
     assert {url: found for url, found in problems.items() if found} == {}
+    context.close()
+
+
+def test_a_lockdown_reaches_an_open_page_which_saves_the_draft_and_leaves(
+    browser: Browser, site: tuple[str, Path]
+) -> None:
+    base, data = site
+    context = browser.new_context()
+    page = context.new_page()
+    page.clock.install()
+    page.goto(base + "/signin")
+    page.get_by_label("Your ID number").fill("A102")
+    page.get_by_label("Your PIN").fill(PIN)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/learn")
+    page.goto(f"{base}{TRAPS}/lessons/catch-your-thoughts")
+    page.clock.pause_at(time.time() + 0.5)
+    # Typed, and not yet autosaved (that waits two seconds) when the lockdown starts.
+    page.locator("textarea").first.fill("I will write to my sister.")
+    with sqlite3.connect(data / "stepstone.db") as db:
+        (unit,) = db.execute("SELECT id FROM groups WHERE name = 'Lockdown unit'").fetchone()
+    database = server_database(data)
+    lockdowns.start(database, Actor.system("test"), unit, "search")
+    database.close()
+    # The page asks every 30 seconds; the answer says "paused": it saves, then leaves.
+    page.clock.run_for(30_500)
+    expect(page.get_by_role("alert")).to_contain_text("Tablets are paused now")
+    deadline = time.monotonic() + 10
+    while not _query(data, "SELECT 1 FROM workbook_answers WHERE value LIKE '%my sister%'"):
+        assert time.monotonic() < deadline, "the draft was not saved"
+        time.sleep(0.1)
+    with page.expect_navigation(url="**/signin?notice=closed-lockdown"):
+        page.clock.run_for(5_000)
+    expect(page.get_by_text("Tablets are paused for your unit right now.")).to_be_visible()
+    # Signed out for real: the session is over, not only the page gone.
+    page.goto(base + "/learn")
+    expect(page).to_have_url(base + "/signin?notice=signed-out")
     context.close()
