@@ -111,6 +111,13 @@ class Settings:
             " 0: the group's due date"
         },
     )
+    lockdown_roles: tuple[str, ...] = field(
+        default=("admin",),
+        metadata={
+            "help": "Who may start and end lockdowns: admin, or admin,educator when the"
+            " facility names its program staff (admins always may)"
+        },
+    )
     lockdown_due_days_after: int = field(
         default=7,
         metadata={
@@ -241,6 +248,8 @@ def _validate(settings: Settings) -> None:
         raise ConfigError("Setting impact_min_cell must be at least 5.")
     if not 0 <= settings.due_after_joining_days <= 365:
         raise ConfigError("Setting due_after_joining_days must be between 0 and 365.")
+    if not set(settings.lockdown_roles) <= {"admin", "educator"}:
+        raise ConfigError("Setting lockdown_roles may name only admin and educator.")
     if not 0 <= settings.lockdown_due_days_after <= 60:
         raise ConfigError("Setting lockdown_due_days_after must be between 0 and 60.")
     if settings.xapi_actor not in {"facility_id", "pseudonym"}:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from server.core import clock
-from server.core.errors import N_, ValidationError
+from server.core.errors import N_, Forbidden, ValidationError
 from server.people import groups, lockdowns
 from server.people.accounts import Role
 from server.web import dates
@@ -41,13 +41,22 @@ def _page(req: Req, error: str = "", status: int = 200) -> Response:
     )
 
 
-@access(Role.ADMIN)
+def _may_lock_down(req: Req) -> None:
+    """Admins always; educators when the facility names them (`lockdown_roles`)."""
+    role = req.user.role
+    if role is not Role.ADMIN and role.value not in req.settings.lockdown_roles:
+        raise Forbidden()
+
+
+@access(Role.ADMIN, Role.EDUCATOR)
 def lockdown_page(req: Req) -> Response:
+    _may_lock_down(req)
     return _page(req)
 
 
-@access(Role.ADMIN)
+@access(Role.ADMIN, Role.EDUCATOR)
 def lockdown_start(req: Req) -> Response:
+    _may_lock_down(req)
     length = req.field("hours", 10)
     try:
         if length and not (length.isdigit() and int(length) in LENGTHS):
@@ -66,8 +75,9 @@ def lockdown_start(req: Req) -> Response:
     return redirect(PAGE, notice="lockdown-started")
 
 
-@access(Role.ADMIN)
+@access(Role.ADMIN, Role.EDUCATOR)
 def lockdown_end(req: Req) -> Response:
+    _may_lock_down(req)
     lockdown_id = int(req.request.path_params["lockdown_id"])
     try:
         lockdowns.end(req.database, req.user.actor(req.client_address), lockdown_id)

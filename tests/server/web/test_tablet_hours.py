@@ -17,6 +17,7 @@ from server.core.db import Database
 from server.core.settings import Settings
 from server.people import access_gate, access_windows, groups, lockdowns
 from server.people.audit import Actor
+from server.web.app import create_app
 from tests.conftest import PIN, FakeClock, People, csrf_from, post, sign_in
 
 ADMIN = Actor.system("test")
@@ -220,3 +221,20 @@ def test_lockdown_commands_start_list_and_end(
     assert nowhere.exit_code == 1 and "No group is named 'Unit Z'" in nowhere.output
     audited = database.query("SELECT actor, action FROM audit_log WHERE action LIKE 'lockdown.%'")
     assert [tuple(r) for r in audited] == [("cli", "lockdown.start"), ("cli", "lockdown.end")]
+
+
+def test_educators_lock_down_only_when_the_facility_names_them(
+    settings: Settings, database: Database, people: People, unit: int
+) -> None:
+    for roles, status in ((("admin",), 403), (("admin", "educator"), 200)):
+        app = create_app(dataclasses.replace(settings, lockdown_roles=roles))
+        with TestClient(app) as educator:
+            sign_in(educator, people.educator)
+            assert educator.get("/admin/lockdowns").status_code == status
+            assert ("/admin/lockdowns" in educator.get("/teach").text) is (status == 200)
+    with TestClient(app) as educator:
+        sign_in(educator, people.educator)
+        post(educator, "/admin/lockdowns", {"reason": "staffing"}, token_from="/admin/lockdowns")
+        assert educator.get("/admin/users").status_code == 403
+    (lockdown,) = lockdowns.active(database)
+    assert (lockdown.started_by, lockdown.whole_facility) == ("educator:teacher", True)
