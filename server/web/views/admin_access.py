@@ -13,6 +13,7 @@ from server.web import dates
 from server.web.plumbing import Req, access, redirect
 
 PAGE = "/admin/access"
+WEEKDAY_VALUES = frozenset("0123456")  # the form's values: 0 Monday .. 6 Sunday
 
 
 def _page(req: Req, error: str = "", status: int = 200) -> Response:
@@ -57,7 +58,7 @@ def hours_page(req: Req) -> Response:
 @access(Role.ADMIN)
 def window_add(req: Req) -> Response:
     actor = req.user.actor(req.client_address)
-    days = [int(d) for d in req.form.getlist("weekday") if isinstance(d, str) and d in "0123456"]
+    days = [int(d) for d in req.form.getlist("weekday") if d in WEEKDAY_VALUES]
     try:
         learner = req.field("learner", 40).strip()
         if learner:

@@ -138,6 +138,17 @@ def test_admin_sets_hours_in_a_week_view_and_sees_who_can_use_tablets_now(
         },
     )
     assert refused.status_code == 400 and "later than the start" in refused.text
+    odd = client.post(
+        "/admin/access/windows",
+        data={
+            "group": str(unit),
+            "starts": "9:00",
+            "ends": "10:00",
+            "weekday": ["", "9", "x"],
+            "csrf_token": csrf_from(client, "/admin/access"),
+        },
+    )
+    assert odd.status_code == 400 and "at least one day" in odd.text
     now = client.get("/admin/access/now").text
     assert "2 of 2 learners can use a tablet" not in now
     assert "Yes, until 11:00" in now and "Outside their hours" in now
