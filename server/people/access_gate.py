@@ -36,6 +36,7 @@ HOLIDAY = "holiday"
 LOCKDOWN = "lockdown"
 
 Spans = list[tuple[int, int]]
+Week = tuple[Spans, ...]  # a schedule's merged spans, Monday to Sunday
 
 
 @dataclass(frozen=True)
@@ -57,26 +58,29 @@ class Rules:
     """Every window, holiday and lockdown in force, as of `version`."""
 
     version: int
-    by_group: dict[int, list[access_windows.Window]] = field(default_factory=dict)
-    by_user: dict[int, list[access_windows.Window]] = field(default_factory=dict)
+    # Merged once when read, so a check only combines a learner's one to three weeks.
+    by_group: dict[int, Week] = field(default_factory=dict)
+    by_user: dict[int, Week] = field(default_factory=dict)
     holidays: frozenset[str] = frozenset()
     lockdowns: list[Lockdown] = field(default_factory=list)
 
     @classmethod
     def read(cls, database: Database) -> Rules:
         rules = cls(access_state.version(database))
+        groups: dict[int, list[access_windows.Window]] = {}
+        users: dict[int, list[access_windows.Window]] = {}
         for window in access_windows.windows(database):
             if window.group_id is not None:
-                rules.by_group.setdefault(window.group_id, []).append(window)
+                groups.setdefault(window.group_id, []).append(window)
             elif window.user_id is not None:
-                rules.by_user.setdefault(window.user_id, []).append(window)
+                users.setdefault(window.user_id, []).append(window)
+        rules.by_group = {g: _week(ws) for g, ws in groups.items()}
+        rules.by_user = {u: _week(ws) for u, ws in users.items()}
         rules.holidays = frozenset(h.day for h in access_windows.holidays(database))
         rules.lockdowns = lockdowns.not_over(database)
         return rules
 
-    def schedules(
-        self, user_id: int, group_ids: Iterable[int]
-    ) -> list[list[access_windows.Window]]:
+    def schedules(self, user_id: int, group_ids: Iterable[int]) -> list[Week]:
         """The schedules that apply to a learner: their own, else their groups' ones."""
         if user_id in self.by_user:
             return [self.by_user[user_id]]
@@ -106,15 +110,12 @@ class Rules:
         since = _at(local.date(), max(ended), zone) if ended else None
         return Verdict(False, HOURS, since=since)
 
-    def _spans(
-        self, schedules: list[list[access_windows.Window]], day: date, combine: str
-    ) -> Spans:
+    def _spans(self, schedules: list[Week], day: date, combine: str) -> Spans:
         if day.isoformat() in self.holidays:
             return []
-        per_schedule = [
-            _merge((w.starts, w.ends) for w in schedule if w.weekday == day.weekday())
-            for schedule in schedules
-        ]
+        per_schedule = [week[day.weekday()] for week in schedules]
+        if len(per_schedule) == 1:
+            return per_schedule[0]
         if combine == "strictest":
             result = per_schedule[0]
             for spans in per_schedule[1:]:
@@ -124,7 +125,7 @@ class Rules:
 
     def _closes(
         self,
-        schedules: list[list[access_windows.Window]],
+        schedules: list[Week],
         day: date,
         end: int,
         combine: str,
@@ -147,6 +148,10 @@ def _at(day: date, minutes: int, zone: ZoneInfo) -> float:
     wall = datetime(day.year, day.month, day.day, tzinfo=zone) + timedelta(minutes=minutes)
     # Wall-clock arithmetic: 08:00 is 08:00 local on a day the clocks change.
     return datetime.combine(wall.date(), wall.time(), tzinfo=zone).timestamp()
+
+
+def _week(windows: list[access_windows.Window]) -> Week:
+    return tuple(_merge((w.starts, w.ends) for w in windows if w.weekday == d) for d in range(7))
 
 
 def _merge(spans: Iterable[tuple[int, int]]) -> Spans:
