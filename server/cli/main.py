@@ -19,6 +19,7 @@ from content.tuf.publisher_cli import publisher_cli
 from server import __version__
 from server.cli.content import content_cli, sync_cli, trust_cli
 from server.cli.demo import SOURCE_COURSES, publish_demo_courses
+from server.cli.lockdown import lockdown_cli
 from server.cli.ops import backup_cli, check_cli, restore_cli
 from server.cli.pepper import pepper_cli
 from server.cli.preview import preview
@@ -489,6 +490,7 @@ cli.add_command(pepper_cli)
 cli.add_command(export_cli)
 cli.add_command(report_cli)
 cli.add_command(review_cli)
+cli.add_command(lockdown_cli)
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ import click
 from server.cli.content import CLI_ACTOR, open_data
 from server.core.errors import NotFound, ValidationError
 from server.learning.access import Scope
+from server.learning.continuity import Continuity
 from server.people import groups
 from server.teaching import exports, impact
 
@@ -70,7 +71,10 @@ def _export(ctx: click.Context, kind: str, group: str, course: str, start: str, 
             rows = exports.xapi_statements(database, settings, _CONSOLE, flt, settings.xapi_actor)
             data = json.dumps(rows, indent=2, ensure_ascii=False).encode("utf-8")
         elif kind == "progress":
-            rows = exports.progress_rows(database, _CONSOLE, flt, settings.due_after_joining_days)
+            moves = Continuity.load(database, settings)
+            rows = exports.progress_rows(
+                database, _CONSOLE, flt, settings.due_after_joining_days, moves
+            )
             data = exports.csv_bytes(rows, exports.PROGRESS_COLUMNS)
         else:
             rows = exports.completion_rows(database, _CONSOLE, flt)
@@ -110,19 +114,31 @@ def report_cli() -> None:
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="json")
 @click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option("--sign", is_flag=True, help="Also write OUT.sig and the facility's public key.")
+@click.option(
+    "--exclude-disrupted",
+    is_flag=True,
+    help="Leave the days a learner was locked down out of their days to complete.",
+)
 @click.pass_context
 def report_impact(
-    ctx: click.Context, publisher: str, fmt: str, out: Path | None, sign: bool
+    ctx: click.Context,
+    publisher: str,
+    fmt: str,
+    out: Path | None,
+    sign: bool,
+    exclude_disrupted: bool,
 ) -> None:
-    """De-identified outcomes per course and month for PUBLISHER (small cells hidden).
+    """De-identified outcomes per course and month for PUBLISHER (small cells hidden);
+    each month says its lockdown days.
 
     \b
     Example:
         stepstone report impact reentry-ngo --format csv -o impact.csv --sign
+        stepstone report impact reentry-ngo --exclude-disrupted
     """
     settings, database = open_data(ctx)
     try:
-        report = impact.build(database, settings, publisher)
+        report = impact.build(database, settings, publisher, exclude_disrupted)
     except NotFound:
         raise click.ClickException(f"No trusted publisher is called {publisher!r}.") from None
     data = impact.to_csv(report) if fmt == "csv" else impact.to_json(report)

@@ -79,6 +79,13 @@ class Settings:
         default="UTC",
         metadata={"help": "The facility's time zone for dates on pages, e.g. America/Chicago"},
     )
+    access_combine: str = field(
+        default="union",
+        metadata={
+            "help": "A learner in several groups with tablet hours may use a tablet when"
+            " any of them is open (union) or only when all are (strictest)"
+        },
+    )
     learner_idle_minutes: int = field(default=15, metadata={"help": "Learner idle sign-out"})
     staff_idle_minutes: int = field(default=30, metadata={"help": "Staff idle sign-out"})
     session_max_hours: int = field(default=12, metadata={"help": "Absolute session lifetime"})
@@ -102,6 +109,20 @@ class Settings:
             "help": "A learner who joins a group after a course with a due date was assigned"
             " to it has until this many days after joining (never before the due date);"
             " 0: the group's due date"
+        },
+    )
+    lockdown_roles: tuple[str, ...] = field(
+        default=("admin",),
+        metadata={
+            "help": "Who may start and end lockdowns: admin, or admin,educator when the"
+            " facility names its program staff (admins always may)"
+        },
+    )
+    lockdown_due_days_after: int = field(
+        default=7,
+        metadata={
+            "help": "A due date during a lockdown, or up to this many days after it, moves"
+            " later by the days the lockdown touched; 0: only due dates during it"
         },
     )
     xapi_actor: str = field(
@@ -227,8 +248,14 @@ def _validate(settings: Settings) -> None:
         raise ConfigError("Setting impact_min_cell must be at least 5.")
     if not 0 <= settings.due_after_joining_days <= 365:
         raise ConfigError("Setting due_after_joining_days must be between 0 and 365.")
+    if not set(settings.lockdown_roles) <= {"admin", "educator"}:
+        raise ConfigError("Setting lockdown_roles may name only admin and educator.")
+    if not 0 <= settings.lockdown_due_days_after <= 60:
+        raise ConfigError("Setting lockdown_due_days_after must be between 0 and 60.")
     if settings.xapi_actor not in {"facility_id", "pseudonym"}:
         raise ConfigError("Setting xapi_actor must be 'facility_id' or 'pseudonym'.")
+    if settings.access_combine not in {"union", "strictest"}:
+        raise ConfigError("Setting access_combine must be 'union' or 'strictest'.")
     if settings.learner_catalog not in {"open", "assigned"}:
         raise ConfigError("Setting learner_catalog must be 'open' or 'assigned'.")
     if not 3 <= settings.learner_lock_after <= 100:

@@ -33,6 +33,7 @@ from server.core.errors import N_, NotFound
 from server.core.settings import Settings
 from server.learning import certificates
 from server.learning.certificates import Certificate
+from server.learning.continuity import Continuity
 from server.learning.visibility import Course, assignments_for, enrolled_courses, make_course
 from server.people.accounts import Role, User, get_user
 from server.people.groups import Group, get_group, list_groups
@@ -76,7 +77,8 @@ def visible_courses(
     rows = database.query(sql + " ORDER BY v.title", params)
     if user.role is not Role.LEARNER:
         return [make_course(row, None, False) for row in rows]
-    assigned = assignments_for(database, user.id, settings.due_after_joining_days)
+    moves = Continuity.load(database, settings)
+    assigned = assignments_for(database, user.id, settings.due_after_joining_days, moves)
     enrolled = enrolled_courses(database, user.id)
     everything = catalog_is_open(settings, user)
     courses = [

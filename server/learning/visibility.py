@@ -19,6 +19,7 @@ from server.core import clock
 from server.core.db import Database
 from server.core.errors import N_, NotFound
 from server.learning import assignments
+from server.learning.continuity import Continuity, Due
 from server.people.accounts import User
 
 CATEGORIES = ("education", "vocational", "cbt", "job-skills", "reentry", "substance-use")
@@ -45,6 +46,7 @@ class Assignment:
     note: str
     lesson_key: str | None
     assigned_at: str = ""  # when it was last given (ISO UTC): "new" on the home page
+    moved_from: str | None = None  # the date the educator set, when a lockdown moved it
 
 
 @dataclass(frozen=True)
@@ -108,12 +110,16 @@ def make_course(row: sqlite3.Row, assignment: Assignment | None, enrolled: bool)
 
 
 def assignments_for(
-    database: Database, user_id: int, after_joining_days: int = 0
+    database: Database,
+    user_id: int,
+    after_joining_days: int = 0,
+    continuity: Continuity | None = None,
 ) -> dict[str, Assignment]:
     """Courses assigned to a learner, directly or through a group; the earliest due date
     wins when a course is assigned twice. With `after_joining_days`, a group's course
     assigned before the learner joined is due that many days after joining (see
-    `server.learning.assignments`)."""
+    `server.learning.assignments`); with `continuity`, due dates move past lockdowns
+    (`server.learning.continuity`)."""
     rows = database.query(
         f"SELECT a.course_id, {assignments.effective_due_sql(after_joining_days)} AS due,"
         " a.note, a.lesson_key, a.created_at FROM assignments a"
@@ -122,13 +128,33 @@ def assignments_for(
         " ORDER BY due IS NULL, due, a.id",
         {"u": user_id},
     )
+    member_of = (
+        frozenset(
+            r[0]
+            for r in database.query(
+                "SELECT group_id FROM group_members WHERE user_id = ?", [user_id]
+            )
+        )
+        if continuity is not None
+        else frozenset()
+    )
     found: dict[str, Assignment] = {}
     newest: dict[str, str] = {}
     for row in rows:
-        found.setdefault(
-            row["course_id"],
-            Assignment(row["course_id"], row["due"], row["note"], row["lesson_key"]),
-        )
+        due = Due(row["due"], row["due"])
+        if continuity is not None:
+            due = continuity.due(row["due"], member_of, row["created_at"], user_id)
+        kept = found.get(row["course_id"])
+        if kept is None or (
+            due.effective and (kept.due_date is None or due.effective < kept.due_date)
+        ):
+            found[row["course_id"]] = Assignment(
+                row["course_id"],
+                due.effective,
+                row["note"],
+                row["lesson_key"],
+                moved_from=due.original if due.moved else None,
+            )
         newest[row["course_id"]] = max(newest.get(row["course_id"], ""), row["created_at"])
     return {cid: replace(a, assigned_at=newest[cid]) for cid, a in found.items()}
 

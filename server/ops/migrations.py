@@ -580,6 +580,67 @@ def position_time(db: sqlite_utils.Database) -> None:
     _run_script(db, "ALTER TABLE lesson_progress ADD COLUMN position_at TEXT;")
 
 
+@migrations(name="0013_access_windows")
+def access_windows(db: sqlite_utils.Database) -> None:
+    """When learners may use tablets (``people.access_windows``) and lockdowns
+    (``people.lockdowns``). A window belongs to a group or to one learner (an exception
+    that replaces the groups' windows for them); minutes count from local midnight in the
+    facility's time zone, ``ends`` 1440 being midnight at the end of the day. A lockdown
+    keeps the name of what it covered, so its history reads the same after a group is
+    renamed or deleted. ``access_rules_state.version`` moves with every change to windows,
+    holidays or lockdowns, so each server process knows when to read them again. A
+    learner's absence that staff record (court, medical, transfer; ``people.absences``)
+    counts like a lockdown of that learner for their due dates and reports."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE access_windows (
+            id INTEGER PRIMARY KEY,
+            group_id INTEGER REFERENCES groups(id) ON DELETE CASCADE,
+            user_id INTEGER REFERENCES users(id) ON DELETE CASCADE,
+            weekday INTEGER NOT NULL CHECK (weekday BETWEEN 0 AND 6),
+            starts INTEGER NOT NULL CHECK (starts BETWEEN 0 AND 1439),
+            ends INTEGER NOT NULL CHECK (ends BETWEEN 1 AND 1440 AND ends > starts),
+            CHECK ((group_id IS NULL) != (user_id IS NULL))
+        );
+        CREATE INDEX access_windows_group ON access_windows(group_id);
+        CREATE INDEX access_windows_user ON access_windows(user_id);
+        CREATE TABLE access_holidays (
+            day TEXT PRIMARY KEY,
+            name TEXT NOT NULL
+        );
+        CREATE TABLE lockdowns (
+            id INTEGER PRIMARY KEY,
+            group_id INTEGER,
+            scope_name TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            note TEXT NOT NULL DEFAULT '',
+            started_at REAL NOT NULL,
+            planned_end REAL,
+            ended_at REAL,
+            started_by TEXT NOT NULL,
+            ended_by TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX lockdowns_open ON lockdowns(ended_at);
+        CREATE TABLE access_rules_state (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            version INTEGER NOT NULL
+        );
+        INSERT INTO access_rules_state (id, version) VALUES (1, 0);
+        CREATE TABLE learner_absences (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            reason TEXT NOT NULL,
+            first_day TEXT NOT NULL,
+            last_day TEXT NOT NULL CHECK (last_day >= first_day),
+            recorded_by TEXT NOT NULL,
+            recorded_at TEXT NOT NULL
+        );
+        CREATE INDEX learner_absences_user ON learner_absences(user_id);
+        """,
+    )
+
+
 @migrations(name="0020_books")
 def books(db: sqlite_utils.Database) -> None:
     """What a course version that is a book (an EPUB converted at the publisher's build)

@@ -81,8 +81,12 @@ def start_in(
     return session_id
 
 
-def load(database: Database, settings: Settings, session_id: str) -> Session | None:
-    """The live session for this id, or None (ending it if it just timed out)."""
+def load(
+    database: Database, settings: Settings, session_id: str, *, touch: bool = True
+) -> Session | None:
+    """The live session for this id, or None (ending it if it just timed out). Without
+    `touch`, the request does not count as activity (a page asking the server whether
+    tablets are still open is not the learner doing something)."""
     row = database.query_one(
         "SELECT s.*, u.role, u.disabled_at, u.locked_at FROM sessions s"
         " JOIN users u ON u.id = s.user_id WHERE s.id_hash = ? AND s.ended_at IS NULL",
@@ -103,7 +107,7 @@ def load(database: Database, settings: Settings, session_id: str) -> Session | N
     if reason:
         _best_effort(end, database, session_id, reason)
         return None
-    if moment - row["last_seen_at"] > TOUCH_INTERVAL:
+    if touch and moment - row["last_seen_at"] > TOUCH_INTERVAL:
         _best_effort(_touch, database, row["id_hash"], moment)
     user_row = database.query_one("SELECT * FROM users WHERE id = ?", [row["user_id"]])
     if user_row is None:
@@ -124,6 +128,11 @@ def _best_effort(write: Callable[..., object], database: Database, *args: object
         write(database, *args)
     except sqlite3.OperationalError as exc:
         log.warning("session write skipped: %s", exc, extra={"event": "session.write-failed"})
+
+
+def end_best_effort(database: Database, session_id: str, reason: str) -> None:
+    """End a session from a read path (a request refused by the access check)."""
+    _best_effort(end, database, session_id, reason)
 
 
 def end(database: Database, session_id: str, reason: str) -> bool:

@@ -23,7 +23,7 @@ from server.core import clock
 from server.core.db import Database
 from server.core.errors import N_, StepstoneError, ValidationError
 from server.core.settings import Settings
-from server.people import accounts, audit, passwords, pepper, sessions
+from server.people import access_gate, accounts, audit, passwords, pepper, sessions
 from server.people.accounts import Role, User
 from server.people.audit import Actor
 from server.people.pepper import Keyring
@@ -58,6 +58,13 @@ WRONG_STAFF = N_("That did not work. Check your username and password and try ag
 WRONG_CURRENT = N_("The current one is not right.")
 LOCKED = N_("This account is locked after too many tries. Ask staff to unlock it.")
 WAIT = N_("Too many tries. Please wait a moment and try again.")
+CLOSED = {
+    access_gate.HOURS: N_(
+        "Tablets are closed for you at this time. Come back in your tablet hours."
+    ),
+    access_gate.HOLIDAY: N_("Tablets are closed today for a holiday."),
+    access_gate.LOCKDOWN: N_("Tablets are paused for your unit right now. Your work is saved."),
+}
 
 
 @dataclass(frozen=True)
@@ -265,6 +272,8 @@ def sign_in(database: Database, settings: Settings, attempt: Attempt) -> tuple[U
     SignInRefused with a safe message."""
     ticket = admit(database, settings, attempt)
     good = ticket.check(attempt.secret)
+    if good and ticket.user is not None and ticket.user.role is Role.LEARNER:
+        _refuse_when_closed(database, settings, attempt, ticket)
     with database.write() as db:
         outcome = _settle_sign_in_in(db, settings, attempt, ticket, good)
     if isinstance(outcome, SignInRefused):
@@ -273,6 +282,23 @@ def sign_in(database: Database, settings: Settings, attempt: Attempt) -> tuple[U
     if ticket.needs_rehash():  # newer parameters, or a PIN's pepper
         accounts.rehash_secret(database, user, attempt.secret)
     return user, session_id
+
+
+def _refuse_when_closed(
+    database: Database, settings: Settings, attempt: Attempt, ticket: Ticket
+) -> None:
+    """A learner with the right PIN outside their tablet hours, on a holiday or in a
+    lockdown: no session, and no wrong try counted against them. Checked only after the
+    PIN, so the answer says nothing about an id whose PIN the person does not know."""
+    assert ticket.user is not None
+    verdict = access_gate.verdict(database, settings, ticket.user.id)
+    if verdict.open:
+        return
+    with database.write() as db:
+        _succeed_in(db, attempt, ticket)
+        actor = ticket.user.actor(attempt.client_address)
+        audit.record(db, actor, "signin.closed", ticket.user.label, reason=verdict.reason)
+    raise SignInRefused(CLOSED[verdict.reason])
 
 
 def sign_out(database: Database, session_id: str, actor: Actor, label: str) -> None:

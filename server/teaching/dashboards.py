@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from statistics import mean
 from typing import Any
@@ -25,6 +25,7 @@ from server.core.db import Database
 from server.core.errors import N_, NotFound
 from server.learning import visibility, workbooks
 from server.learning.access import Scope
+from server.learning.continuity import Continuity, Disruption, Due
 from server.people.accounts import User
 from server.people.groups import Group, groups_of
 
@@ -73,6 +74,7 @@ class Cell:
     due_date: str | None
     completed: bool
     started: bool
+    moved_from: str | None = None  # the date the educator set, when a lockdown moved it
 
     @property
     def status(self) -> str:
@@ -86,6 +88,8 @@ class Cell:
     def percent(self) -> int:
         return int(100 * self.done / self.total) if self.total else 0
 
+
+DISRUPTIONS_SHOWN_DAYS = 60
 
 STATUS_LABELS = {
     "done": N_("Done"),
@@ -101,6 +105,8 @@ class GroupBoard:
     courses: list[tuple[str, str]]  # (course id, title), in column order
     rows: list[tuple[User, dict[str, Cell]]]
     assignments: list[dict[str, Any]]
+    # Lockdowns of this group or the facility in the last DISRUPTIONS_SHOWN_DAYS days.
+    disruptions: list[Disruption] = field(default_factory=list)
 
     def overdue_count(self, user: User) -> int:
         cells = dict(self.rows).get(user, {})
@@ -114,6 +120,7 @@ def group_board(
     sort: str = "",
     only: str = "",
     after_joining_days: int = 0,
+    continuity: Continuity | None = None,
 ) -> GroupBoard:
     """The board of one group; `sort` by "name" or "progress" (default: late first),
     `only` a status ("overdue", "not-started", "started", "done") to keep learners with
@@ -130,6 +137,13 @@ def group_board(
     }
     ids = [u.id for u in learners]
     marks = ",".join("?" * len(ids)) or "NULL"
+    member_of: dict[int, frozenset[int]] = {}
+    for r in database.query(
+        f"SELECT user_id, group_concat(group_id) FROM group_members WHERE user_id IN ({marks})"
+        " GROUP BY user_id",
+        ids,
+    ):
+        member_of[r[0]] = frozenset(int(g) for g in str(r[1]).split(","))
     assigned = database.query(
         "SELECT a.id, a.course_id, a.user_id, a.group_id, a.due_date, a.note, a.lesson_key,"
         " a.created_at, u.display_name AS learner_name FROM assignments a"
@@ -151,23 +165,32 @@ def group_board(
         cells = {}
         for course_id in course_ids:
             joined_at = joined.get(learner.id)
-            due = _due_for(assigned, learner.id, group.id, course_id, joined_at, after_joining_days)
-            if due is _NOT_ASSIGNED:
+            moves = (continuity, member_of.get(learner.id, frozenset())) if continuity else None
+            due = _due_for(
+                assigned, learner.id, group.id, course_id, joined_at, after_joining_days, moves
+            )
+            if not isinstance(due, Due):
                 continue
             count, started = done.get((learner.id, course_id), (0, False))
             cells[course_id] = Cell(
                 count,
                 totals.get(course_id, 0),
-                due if isinstance(due, str) else None,
+                due.effective,
                 (learner.id, course_id) in finished,
                 started,
+                due.original if due.moved else None,
             )
         rows.append((learner, cells))
     rows = _sorted_rows(rows, sort)
     if only in STATUS_LABELS:
         rows = [row for row in rows if any(c.status == only for c in row[1].values())]
+    recent = []
+    if continuity is not None:
+        today = date.fromisoformat(clock.iso()[:10])
+        since = today - timedelta(days=DISRUPTIONS_SHOWN_DAYS)
+        recent = [d for d in continuity.touching(since, today) if d.covers(frozenset({group.id}))]
     return GroupBoard(
-        group, [(c, titles[c]) for c in course_ids], rows, [dict(r) for r in assigned]
+        group, [(c, titles[c]) for c in course_ids], rows, [dict(r) for r in assigned], recent
     )
 
 
@@ -181,7 +204,10 @@ def _due_for(
     course_id: str,
     joined_at: str | None = None,
     after_joining_days: int = 0,
-) -> str | object | None:
+    moves: tuple[Continuity, frozenset[int]] | None = None,
+) -> Due | object:
+    """The learner's earliest due date of a course, as a `Due` (moved by lockdowns when
+    `moves` gives the facility's lockdowns and the learner's groups)."""
     found: object = _NOT_ASSIGNED
     for row in assigned:
         if row["course_id"] != course_id:
@@ -190,8 +216,16 @@ def _due_for(
             due = row["due_date"]
             if due and row["group_id"] == group_id and joined_at and after_joining_days > 0:
                 due = _due_after_joining(due, row["created_at"], joined_at, after_joining_days)
-            if found is _NOT_ASSIGNED or (due and (found is None or due < str(found))):
-                found = due
+            moved = (
+                moves[0].due(due, moves[1], row["created_at"], learner_id)
+                if moves
+                else Due(due, due)
+            )
+            best = found if isinstance(found, Due) else None
+            if best is None or (
+                moved.effective and (best.effective is None or moved.effective < best.effective)
+            ):
+                found = moved
     return found
 
 
@@ -375,7 +409,11 @@ class LearnerBoard:
 
 
 def learner_board(
-    database: Database, scope: Scope, learner_id: int, after_joining_days: int = 0
+    database: Database,
+    scope: Scope,
+    learner_id: int,
+    after_joining_days: int = 0,
+    continuity: Continuity | None = None,
 ) -> LearnerBoard:
     """One learner's page: their courses (those they started, then those assigned and
     not started yet, with due dates), activity, quiz tries, shared workbook pages and
@@ -391,7 +429,7 @@ def learner_board(
     # Every lesson a learner has an event, try or page in has a progress row too.
     lessons_by_course = _lesson_titles(database, [r["course_id"] for r in progress_rows])
     totals = live_lesson_counts(database, [r["course_id"] for r in progress_rows])
-    assigned = visibility.assignments_for(database, learner.id, after_joining_days)
+    assigned = visibility.assignments_for(database, learner.id, after_joining_days, continuity)
     finished = {
         r[0]
         for r in database.query(
@@ -509,7 +547,8 @@ def _due(assignment: visibility.Assignment | None, finished: bool) -> dict[str, 
     late = 0
     if due and not finished and due < today:
         late = (date.fromisoformat(today) - date.fromisoformat(due)).days
-    return {"due": due or "", "days_late": late}
+    moved_from = assignment.moved_from if assignment is not None else None
+    return {"due": due or "", "days_late": late, "moved_from": moved_from or ""}
 
 
 def _lesson_titles(database: Database, course_ids: list[str]) -> dict[tuple[str, str], str]:

@@ -23,6 +23,7 @@ from server.core.errors import N_, ValidationError
 from server.core.settings import Settings
 from server.learning import assignments
 from server.learning.access import Scope
+from server.learning.continuity import Continuity, Due
 from server.people import audit
 from server.people.audit import Actor
 from server.teaching.dashboards import course_titles, live_lesson_counts
@@ -96,12 +97,18 @@ def _check_group(database: Database, scope: Scope, flt: Filter) -> None:
 
 
 def progress_rows(
-    database: Database, scope: Scope, flt: Filter, after_joining_days: int = 0
+    database: Database,
+    scope: Scope,
+    flt: Filter,
+    after_joining_days: int = 0,
+    continuity: Continuity | None = None,
 ) -> list[dict[str, Any]]:
     """One row per learner and course with activity in the range, and one per course
     assigned to a learner who has not started it yet (assigned by the end of the range;
     its progress cells are empty). Each row carries the due date, if any, and whether the
-    course is late: not finished by its due date (counted to today while not finished)."""
+    course is late: not finished by its due date (counted to today while not finished).
+    With `continuity`, the due date is the one lockdowns moved (`due_date`), beside the
+    date the educator set (`due_date_set`) and the days it moved (`lockdown_days`)."""
     _check_group(database, scope, flt)
     where, params = flt.where(scope, "p.user_id", "p.course_id")
     rows = database.query(
@@ -119,10 +126,13 @@ def progress_rows(
     titles = course_titles(database)
     totals = live_lesson_counts(database)
     assigned = _assigned(database, scope, flt, after_joining_days)
+    if continuity is not None:
+        _move_past_lockdowns(database, continuity, assigned)
     today = clock.iso()[:10]
     records = []
     for r in rows:
-        due = assigned.pop((r["user_id"], r["course_id"]), {}).get("due")
+        found = assigned.pop((r["user_id"], r["course_id"]), {})
+        due, moved = found.get("due"), found.get("moved")
         completed = (r["completed_at"] or "")[:10]
         records.append(
             {
@@ -138,6 +148,7 @@ def progress_rows(
                 "completed": completed,
                 "certificate": r["code"] or "",
                 **_lateness(due, completed, today),
+                **_moved(due, moved),
             }
         )
     for (_, course_id), a in assigned.items():
@@ -151,6 +162,7 @@ def progress_rows(
                 "course": titles.get(course_id, course_id),
                 "lessons_total": totals.get(course_id, 0),
                 **_lateness(a["due"], "", today),
+                **_moved(a["due"], a.get("moved")),
             }
         )
     return sorted(records, key=lambda x: (x["name"], x["course_id"]))
@@ -183,6 +195,28 @@ def _assigned(
         }
         for r in rows
     }
+
+
+def _move_past_lockdowns(
+    database: Database, continuity: Continuity, assigned: dict[tuple[int, str], dict[str, Any]]
+) -> None:
+    """Replace each due date by the one lockdowns and absences moved, keeping the set one
+    in "moved"."""
+    member_of: dict[int, set[int]] = {}
+    for r in database.query("SELECT user_id, group_id FROM group_members"):
+        member_of.setdefault(r[0], set()).add(r[1])
+    for (user_id, _course), a in assigned.items():
+        groups_of = frozenset(member_of.get(user_id, ()))
+        due = continuity.due(a["due"], groups_of, a["assigned_at"], user_id)
+        if due.moved:
+            a["moved"] = due
+            a["due"] = due.effective
+
+
+def _moved(due: str | None, moved: Due | None) -> dict[str, Any]:
+    if moved is None:
+        return {"due_date_set": due or "", "lockdown_days": 0 if due else ""}
+    return {"due_date_set": moved.original or "", "lockdown_days": moved.moved_days}
 
 
 def _lateness(due: str | None, completed: str, today: str) -> dict[str, Any]:
@@ -239,6 +273,8 @@ PROGRESS_COLUMNS = [
     "due_date",
     "late",
     "days_late",
+    "due_date_set",
+    "lockdown_days",
 ]
 COMPLETION_COLUMNS = [
     "facility_id",

@@ -11,6 +11,11 @@ It also says which of the publisher's course versions this facility refused and 
 (:func:`server.catalog.decisions.publisher_summary`: package, version, lesson, reason, and
 the admin's note only where they chose to share it), so the NGO can fix them.
 
+Lockdowns (``learning.continuity``): every month row says on how many days of that month
+any part of the facility was locked down (``lockdown_days``), so a dip reads as what it
+was. With ``exclude_disrupted``, the days a learner was locked down between starting and
+finishing a course are left out of their days to complete; the report says so.
+
 The report can be signed with the facility's own Ed25519 key (made on first use, kept in
 the data folder with mode 0600) so the NGO can check it came from this facility unaltered.
 """
@@ -22,7 +27,7 @@ import json
 import os
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from statistics import mean, median
 from typing import Any
@@ -36,6 +41,7 @@ from server.core.db import Database
 from server.core.errors import NotFound
 from server.core.settings import Settings
 from server.learning import ratings, visibility
+from server.learning.continuity import Continuity
 from server.people import audit
 from server.people.audit import Actor
 
@@ -95,7 +101,16 @@ def _days_between(start: str, end: str) -> float:
     return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds() / 86400
 
 
-def build(database: Database, settings: Settings, publisher_name: str) -> dict[str, Any]:
+EXCLUDED_NOTE = (
+    "Days to complete leave out the days each learner's unit or the facility was locked"
+    " down, and the days staff recorded the learner as away (court, medical, transfer),"
+    " between their start and their completion."
+)
+
+
+def build(
+    database: Database, settings: Settings, publisher_name: str, exclude_disrupted: bool = False
+) -> dict[str, Any]:
     """The report for one publisher, suppression applied. Same input, same output."""
     publisher = database.query_one(
         "SELECT id, name, display_name FROM publishers WHERE name = ?", [publisher_name]
@@ -110,10 +125,13 @@ def build(database: Database, settings: Settings, publisher_name: str) -> dict[s
     )
     cells: dict[tuple[str, str], Cell] = defaultdict(Cell)
     titles = {}
+    continuity = Continuity.load(database, settings)
+    lost = _lost_days(database, continuity) if exclude_disrupted else None
     for course in courses:
         course_id = course["course_id"]
         titles[course_id] = course["title"] or course_id
-        _collect(database, course_id, course["live_version_id"], cells)
+        _collect(database, course_id, course["live_version_id"], cells, lost)
+    locked_months = _lockdown_days_by_month(continuity)
     k = settings.impact_min_cell
     rows = []
     by_course: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -124,6 +142,7 @@ def build(database: Database, settings: Settings, publisher_name: str) -> dict[s
             cell.basis(),
             k,
         )
+        row["lockdown_days"] = locked_months.get(month, 0)
         rows.append(row)
         by_course[course_id].append(row)
     totals = []
@@ -144,6 +163,7 @@ def build(database: Database, settings: Settings, publisher_name: str) -> dict[s
             total.basis(),
             k,
         )
+        row["lockdown_days"] = sum(r["lockdown_days"] for r in by_course[course_id])
         for metric in METRICS:
             if any(metric in r["suppressed"] for r in by_course[course_id]):
                 row[metric] = None
@@ -161,6 +181,12 @@ def build(database: Database, settings: Settings, publisher_name: str) -> dict[s
             f"Counts of learners. A figure about fewer than {k} learners is not shown"
             " (null; '<k' in CSV), nor the course total of a figure with a hidden month."
         ),
+        "lockdowns": (
+            "lockdown_days: the days of the month on which any unit or the whole facility"
+            " was locked down (learners could not use tablets)."
+            + (" " + EXCLUDED_NOTE if exclude_disrupted else "")
+        ),
+        "disrupted_days_excluded": exclude_disrupted,
         "rows": rows,
         "totals": totals,
         "refused": decisions.publisher_summary(database, publisher["name"]),
@@ -216,8 +242,44 @@ def _suppressed(
     return row
 
 
+def _lockdown_days_by_month(continuity: Continuity) -> dict[str, int]:
+    days: set[date] = set()
+    for disruption in continuity.disruptions:
+        if not disruption.absence:  # one learner's absence is not the facility's
+            days |= disruption.day_set()
+    counts: dict[str, int] = defaultdict(int)
+    for day in days:
+        counts[day.isoformat()[:7]] += 1
+    return dict(counts)
+
+
+LostDays = dict[int, set[date]]
+
+
+def _lost_days(database: Database, continuity: Continuity) -> LostDays:
+    """Each learner's locked-down days (through their groups, or the whole facility) and
+    the days staff recorded them as away."""
+    member_of: dict[int, set[int]] = defaultdict(set)
+    for user_id, group_id in database.query("SELECT user_id, group_id FROM group_members"):
+        member_of[user_id].add(group_id)
+    learners = [r[0] for r in database.query("SELECT id FROM users WHERE role = 'learner'")]
+    return {u: continuity.disrupted_days(frozenset(member_of.get(u, ())), u) for u in learners}
+
+
+def _days_to_complete(start: str, completed: str, lost: set[date] | None) -> float:
+    days = max(0.0, _days_between(start, completed))
+    if lost:
+        first, last = date.fromisoformat(start[:10]), date.fromisoformat(completed[:10])
+        days = max(0.0, days - sum(1 for d in lost if first <= d <= last))
+    return days
+
+
 def _collect(
-    database: Database, course_id: str, version_id: int | None, cells: dict[tuple[str, str], Cell]
+    database: Database,
+    course_id: str,
+    version_id: int | None,
+    cells: dict[tuple[str, str], Cell],
+    lost: LostDays | None = None,
 ) -> None:
     starts = {
         r[0]: r[1]
@@ -235,7 +297,9 @@ def _collect(
         cell = cells[(course_id, _month(completed))]
         cell.completions += 1
         if user_id in starts:
-            cell.days = (cell.days or []) + [max(0.0, _days_between(starts[user_id], completed))]
+            learner_lost = lost.get(user_id) if lost is not None else None
+            took = _days_to_complete(starts[user_id], completed, learner_lost)
+            cell.days = (cell.days or []) + [took]
     takers: dict[str, dict[int, bool]] = defaultdict(dict)
     for user_id, submitted, passed in database.query(
         "SELECT user_id, submitted_at, passed FROM quiz_attempts"
@@ -290,9 +354,11 @@ def to_csv(report: dict[str, Any]) -> bytes:
     rows = (
         [row["course_id"], row["course"], row["month"]]
         + [hidden if m in row["suppressed"] else row[m] for m in METRICS]
+        + [row.get("lockdown_days", 0)]
         for row in [*report["rows"], *report["totals"]]
     )
-    return csvfiles.to_text(["course_id", "course", "month", *METRICS], rows).encode("utf-8")
+    header = ["course_id", "course", "month", *METRICS, "lockdown_days"]
+    return csvfiles.to_text(header, rows).encode("utf-8")
 
 
 # ---- Signing --------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_time
+from babel.dates import format_date, format_time, get_day_names
 
 from server.core import clock
 from server.web import i18n
@@ -94,3 +94,15 @@ def due_words(due: str | date, time_zone: str) -> tuple[str, bool]:
         return i18n.gettext("%(late)s: it was due %(date)s") % {"late": late, "date": when}, True
     relative = relative_day(due, time_zone)
     return i18n.gettext("Due %(date)s (%(relative)s)") % {"date": when, "relative": relative}, False
+
+
+def weekday_names() -> list[str]:
+    """Monday to Sunday in the page's language."""
+    names = get_day_names("wide", locale=i18n.current_language())
+    return [str(names[day]).capitalize() for day in range(7)]
+
+
+def clock_time(moment: float, time_zone: str) -> str:
+    """'14:05': a moment on the facility's clock."""
+    local = datetime.fromtimestamp(moment, ZoneInfo(time_zone))
+    return format_time(local, "HH:mm", locale=i18n.current_language())

@@ -23,8 +23,10 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
@@ -34,10 +36,11 @@ from starlette.types import Message
 
 from search_index import SearchService
 from server.catalog.library import CatalogHooks
+from server.core import clock
 from server.core.db import MAX_INTEGER, Database, row_id
 from server.core.errors import N_, BadRequest, CSRFError, Forbidden, NotSignedIn, PayloadTooLarge
 from server.core.settings import SUPPORTED_LANGUAGES, Settings
-from server.people import sessions
+from server.people import access_gate, sessions
 from server.people.accounts import Role, User
 from server.people.tokens import InvalidToken, Tokens
 from server.web import csrf, i18n
@@ -115,6 +118,8 @@ class Req:
     set_anon_csrf: bool = False
     extra_cookies: dict[str, str] = field(default_factory=dict)
     csrf_checked: bool = False
+    # A learner's tablet hours as of this request (None for staff and for nobody).
+    access: access_gate.Verdict | None = None
     _csrf: str | None = None
 
     @property
@@ -134,6 +139,20 @@ class Req:
     @property
     def client_address(self) -> str:
         return client_address(self.request, self.settings)
+
+    @property
+    def closes_in(self) -> int | None:
+        """For a learner whose tablet hours end: whole seconds left, at least 0."""
+        if self.access is None or self.access.until is None:
+            return None
+        return max(0, int(self.access.until - clock.now()))
+
+    def closes_at(self) -> str:
+        """When this learner's tablet hours end, as the facility's clock says it: '14:00'."""
+        if self.access is None or self.access.until is None:
+            return ""
+        local = datetime.fromtimestamp(self.access.until, ZoneInfo(self.settings.time_zone))
+        return local.strftime("%H:%M")
 
     def field(self, name: str, limit: int = 1000) -> str:
         value = self.form.get(name)
@@ -239,7 +258,7 @@ def _check_csrf(req: Req, token: str) -> None:
     csrf.check_token(req.services.tokens, token, expected)
 
 
-def _load_session(req: Req) -> None:
+def _load_session(req: Req, touch: bool = True) -> None:
     cookie = req.request.cookies.get(req.services.session_cookie)
     if not cookie:
         return
@@ -252,7 +271,23 @@ def _load_session(req: Req) -> None:
         if isinstance(session_id, str):
             req.services.verified_cookies.put(cookie, session_id)
     if isinstance(session_id, str):
-        req.session = sessions.load(req.database, req.settings, session_id)
+        req.session = sessions.load(req.database, req.settings, session_id, touch=touch)
+
+
+def _check_access(req: Req, while_closing: bool) -> None:
+    """A learner outside their tablet hours, on a holiday or in a lockdown is signed out
+    here, on the first request after the end. Endpoints marked `while_closing` (saving
+    work, asking whether tablets are open) still answer for a short grace after a sudden
+    lockdown, so the page can save the learner's draft and place, then leave."""
+    if req.session is None or req.session.user.role is not Role.LEARNER:
+        return
+    verdict = access_gate.verdict(req.database, req.settings, req.session.user.id)
+    req.access = verdict
+    if verdict.open or (while_closing and verdict.within_grace(clock.now())):
+        return
+    sessions.end_best_effort(req.database, req.session.id, f"closed-{verdict.reason}")
+    req.request.state.signed_out_notice = f"closed-{verdict.reason}"
+    req.session = None
 
 
 def _pick_language(req: Req) -> None:
@@ -280,15 +315,22 @@ View = Callable[[Req], Response]
 
 
 def access(
-    *who: Role | str, allow_pending_change: bool = False, inline: bool = False
+    *who: Role | str,
+    allow_pending_change: bool = False,
+    inline: bool = False,
+    while_closing: bool = False,
+    touch: bool = True,
 ) -> Callable[[View], Any]:
     """Declare who may use an endpoint: PUBLIC, SIGNED_IN, or one or more roles.
 
     `inline` runs the view on the event loop instead of the thread pool: only for GET
     views whose work is a few indexed reads (the media check answers nginx in ~0.1 ms;
-    the hop to a thread would cost ten times that).
+    the hop to a thread would cost ten times that). `while_closing`: a learner's page
+    may still use it for a short grace once their tablet hours ended. Without `touch`,
+    a request does not count as activity for the idle sign-out.
     """
     allowed = frozenset(who)
+    rules = _Rules(allow_pending_change, while_closing, touch)
 
     def decorate(view: View) -> Any:
         @functools.wraps(view)
@@ -298,11 +340,9 @@ def access(
             try:
                 if request.method in SAFE_METHODS:
                     if inline:
-                        return _handle(req, view, allowed, allow_pending_change)
-                    return await run_in_threadpool(
-                        _handle, req, view, allowed, allow_pending_change
-                    )
-                turned_away = await run_in_threadpool(_admit, req, allowed, allow_pending_change)
+                        return _handle(req, view, allowed, rules)
+                    return await run_in_threadpool(_handle, req, view, allowed, rules)
+                turned_away = await run_in_threadpool(_admit, req, allowed, rules)
                 if turned_away is not None:
                     return turned_away
                 await _read_body(req)
@@ -352,10 +392,20 @@ async def _read_body(req: Req) -> None:
         )
 
 
-def _admit(req: Req, allowed: frozenset[Role | str], pending_ok: bool) -> RedirectResponse | None:
+@dataclass(frozen=True)
+class _Rules:
+    """What `access` says of an endpoint, besides who may use it."""
+
+    pending_ok: bool
+    while_closing: bool
+    touch: bool
+
+
+def _admit(req: Req, allowed: frozenset[Role | str], rules: _Rules) -> RedirectResponse | None:
     """Everything decided from the headers, before any body is read: the session, the
     language, the origin and CSRF (when the token is outside the body), and the role."""
-    _load_session(req)
+    _load_session(req, rules.touch)
+    _check_access(req, rules.while_closing)
     if req.session is not None:
         req.request.state.user_id = req.session.user.id  # for the request's log line
     _pick_language(req)
@@ -378,7 +428,7 @@ def _admit(req: Req, allowed: frozenset[Role | str], pending_ok: bool) -> Redire
         user = req.session.user
         if SIGNED_IN not in allowed and user.role not in allowed:
             raise Forbidden()
-        if user.must_change_secret and not pending_ok:
+        if user.must_change_secret and not rules.pending_ok:
             return redirect("/account/secret")
     return None
 
@@ -393,8 +443,8 @@ def _answer(req: Req, view: View) -> Response:
     return response
 
 
-def _handle(req: Req, view: View, allowed: frozenset[Role | str], pending_ok: bool) -> Response:
-    turned_away = _admit(req, allowed, pending_ok)
+def _handle(req: Req, view: View, allowed: frozenset[Role | str], rules: _Rules) -> Response:
+    turned_away = _admit(req, allowed, rules)
     return turned_away if turned_away is not None else _answer(req, view)
 
 

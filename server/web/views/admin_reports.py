@@ -18,15 +18,27 @@ from server.web.plumbing import Req, access
 def impact_page(req: Req) -> Response:
     publishers = trust.publisher_names(req.database)
     chosen = req.request.query_params.get("publisher", "")
+    excluded = _excluded(req)
     report = None
     preview = ""
     if chosen:
-        report = impact.build(req.database, req.settings, chosen)
+        report = impact.build(req.database, req.settings, chosen, excluded)
         preview = impact.to_json(report).decode("utf-8")
     return req.render(
         "admin/impact.html",
-        {"publishers": publishers, "chosen": chosen, "report": report, "preview": preview},
+        {
+            "publishers": publishers,
+            "chosen": chosen,
+            "report": report,
+            "preview": preview,
+            "excluded": excluded,
+        },
     )
+
+
+def _excluded(req: Req) -> bool:
+    """Whether the report leaves lockdown days out of days to complete."""
+    return req.request.query_params.get("exclude_disrupted", "") == "yes"
 
 
 @access(Role.ADMIN)
@@ -35,7 +47,7 @@ def impact_download(req: Req) -> Response:
     kind = req.request.path_params["kind"]
     if kind not in ("csv", "json", "signed"):
         raise NotFound()
-    report = impact.build(req.database, req.settings, name)
+    report = impact.build(req.database, req.settings, name, _excluded(req))
     if kind == "csv":
         body, media_type, filename = impact.to_csv(report), "text/csv; charset=utf-8", "csv"
     elif kind == "json":

@@ -56,8 +56,10 @@ async def http_error(request: Request, exc: Exception) -> Response:
         services: Services = request.app.state.services
         staff_page = request.url.path.startswith(("/admin", "/teach"))
         had_session = services.session_cookie in request.cookies
+        # Signed out by the access check: say why (tablet hours, holiday, lockdown).
+        why = getattr(request.state, "signed_out_notice", "signed-out")
         return redirect(
-            "/staff/signin" if staff_page else "/signin", notice="signed-out" if had_session else ""
+            "/staff/signin" if staff_page else "/signin", notice=why if had_session else ""
         )
     return render_error(request, exc.status, exc.message)
 

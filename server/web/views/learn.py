@@ -429,7 +429,7 @@ def workbook_action(req: Req) -> Response:
     return redirect(lesson_url(course.course_id, lesson.key), notice="draft-saved")
 
 
-@access(Role.LEARNER)
+@access(Role.LEARNER, while_closing=True)
 def events(req: Req) -> Response:
     """POST /api/events: {"events": [...]} → what was accepted, duplicated, rejected."""
     payload = req.json()

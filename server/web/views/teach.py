@@ -13,6 +13,8 @@ from server.core.db import row_id
 from server.core.errors import N_, BadRequest, NotFound, ValidationError
 from server.learning import assignments, plans, visibility
 from server.learning.access import Scope, visible_courses
+from server.learning.continuity import Continuity
+from server.people import absences
 from server.people.accounts import Role
 from server.teaching import dashboards, difficult_questions, exports, workbook_review
 from server.web.plumbing import Req, access, parse_number, redirect, safe_next
@@ -57,6 +59,7 @@ def _group_page(req: Req, error: str = "", status: int = 200) -> Response:
         params.get("sort", ""),
         params.get("only", ""),
         req.settings.due_after_joining_days,
+        Continuity.load(req.database, req.settings),
     )
     courses = visible_courses(req.database, req.settings, req.user)
     return req.render(
@@ -198,7 +201,11 @@ def course_assign(req: Req) -> Response:
 def _learner_page(req: Req, error: str = "", status: int = 200) -> Response:
     scope = _scope(req)
     board = dashboards.learner_board(
-        req.database, scope, _int(req, "user_id"), req.settings.due_after_joining_days
+        req.database,
+        scope,
+        _int(req, "user_id"),
+        req.settings.due_after_joining_days,
+        Continuity.load(req.database, req.settings),
     )
     goals = plans.goals_of(req.database, board.learner.id, include_dropped=True)
     progress = {c["course_id"]: c for c in board.courses if c["started"]}
@@ -215,6 +222,7 @@ def _learner_page(req: Req, error: str = "", status: int = 200) -> Response:
             "categories": visibility.CATEGORIES,
             "error": error,
             "max_minutes": max([m for _, m in board.weeks] or [0]),
+            "absences": absences.of_learner(req.database, board.learner.id),
         },
         status,
     )
@@ -258,6 +266,32 @@ def goal_status(req: Req) -> Response:
     except ValidationError as exc:
         raise BadRequest(exc.message) from None
     return redirect(f"/teach/learners/{learner.id}#plan", notice="saved")
+
+
+@access(*STAFF)
+def absence_add(req: Req) -> Response:
+    learner = _scope(req).learner(req.database, _int(req, "user_id"))
+    try:
+        absences.record(
+            req.database,
+            req.user.actor(req.client_address),
+            learner.id,
+            req.field("reason", 20),
+            req.field("first_day", 20),
+            req.field("last_day", 20),
+        )
+    except ValidationError as exc:
+        return _learner_page(req, exc.message, 400)
+    return redirect(f"/teach/learners/{learner.id}#absences", notice="saved")
+
+
+@access(*STAFF)
+def absence_remove(req: Req) -> Response:
+    learner = _scope(req).learner(req.database, _int(req, "user_id"))
+    absences.remove(
+        req.database, req.user.actor(req.client_address), learner.id, _int(req, "absence_id")
+    )
+    return redirect(f"/teach/learners/{learner.id}#absences", notice="saved")
 
 
 @access(*STAFF)
@@ -336,7 +370,11 @@ def _download(body: str | bytes, media_type: str, filename: str) -> Response:
 def export_progress(req: Req) -> Response:
     flt = _filter(req)
     rows = exports.progress_rows(
-        req.database, _scope(req), flt, req.settings.due_after_joining_days
+        req.database,
+        _scope(req),
+        flt,
+        req.settings.due_after_joining_days,
+        Continuity.load(req.database, req.settings),
     )
     exports.record_export(
         req.database, req.user.actor(req.client_address), "progress", flt, len(rows)

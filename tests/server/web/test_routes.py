@@ -77,6 +77,8 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/learn/courses/{course_id}/lessons/{key}/workbook"): learner_only(404),
     # JSON: 401 rather than a redirect; a form body is not the JSON batch it wants.
     ("POST", "/api/events"): {"anon": 401, "learner": 400, "educator": 403, "admin": 403},
+    # Whether tablets are open for this learner now: only learners ask.
+    ("GET", "/api/access"): {"anon": 401, "learner": 200, "educator": 403, "admin": 403},
     ("GET", "/media/{sha256}/{name}"): {"anon": 303, "learner": 404, "educator": 404, "admin": 404},
     ("GET", "/search"): {"anon": 303, "learner": 200, "educator": 200, "admin": 200},
     ("GET", "/verify"): {"anon": 303, "learner": 403, "educator": 200, "admin": 200},
@@ -93,6 +95,8 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/teach/learners/{user_id:id}"): staff(404, 200),
     ("POST", "/teach/learners/{user_id:id}/goals"): staff(404, 400),
     ("POST", "/teach/learners/{user_id:id}/goals/{goal_id:id}"): staff(404, 400),
+    ("POST", "/teach/learners/{user_id:id}/absences"): staff(404, 400),
+    ("POST", "/teach/learners/{user_id:id}/absences/{absence_id:id}/remove"): staff(404, 404),
     ("GET", "/teach/reviews"): STAFF_GET,
     ("GET", "/teach/reviews/{entry_id:id}"): staff(404, 404),
     ("POST", "/teach/reviews/{entry_id:id}"): staff(404, 404),
@@ -141,6 +145,15 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/admin/content/reasons"): admin_only_post(400),
     ("POST", "/admin/content/reasons/{code:str}/remove"): admin_only_post(404),
     ("GET", "/admin/content/decisions.{kind:str}"): ADMIN_ONLY_GET,
+    ("GET", "/admin/access"): ADMIN_ONLY_GET,
+    ("GET", "/admin/access/now"): ADMIN_ONLY_GET,
+    ("POST", "/admin/access/windows"): admin_only_post(400),
+    ("POST", "/admin/access/windows/{window_id:id}/remove"): admin_only_post(404),
+    ("POST", "/admin/access/holidays"): admin_only_post(400),
+    ("POST", "/admin/access/holidays/{day:str}/remove"): admin_only_post(404),
+    ("GET", "/admin/lockdowns"): ADMIN_ONLY_GET,
+    ("POST", "/admin/lockdowns"): admin_only_post(400),
+    ("POST", "/admin/lockdowns/{lockdown_id:id}/end"): admin_only_post(404),
     ("GET", "/admin/content/watch-list"): ADMIN_ONLY_GET,
     ("POST", "/admin/content/watch-list"): admin_only_post(400),
     ("POST", "/admin/content/watch-list/{word_id:id}/remove"): admin_only_post(404),
@@ -181,7 +194,7 @@ def _url(path: str, people: People, group_id: int) -> str:
         return "/static/css/app.css"
     path = path.replace("{user_id:id}", str(people.other_learner.id))
     path = path.replace("{group_id:id}", str(group_id)).replace("{path:path}", "media/x.png")
-    path = path.replace("{kind:str}", "csv")
+    path = path.replace("{kind:str}", "csv").replace("{day:str}", "2026-12-25")
     for name in (
         "{publisher_id:id}",
         "{version_id:id}",
@@ -190,6 +203,9 @@ def _url(path: str, people: People, group_id: int) -> str:
         "{goal_id:id}",
         "{entry_id:id}",
         "{word_id:id}",
+        "{window_id:id}",
+        "{lockdown_id:id}",
+        "{absence_id:id}",
     ):
         path = path.replace(name, "9999")
     path = path.replace("{course_id}", "org.example.missing").replace("{key}", "intro")

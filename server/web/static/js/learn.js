@@ -256,6 +256,10 @@
     player.addEventListener("pause", function () { playing = false; report(true); });
     player.addEventListener("seeked", function () { report(true); });
     player.addEventListener("ended", function () { playing = false; report(true); });
+    // Tablet hours end (app.js): stop where the learner is and keep that place.
+    document.addEventListener("stepstone:closing", function () {
+      if (!player.paused) { player.pause(); } else { report(true); }
+    });
   }
 
   // ---- Other players (pdf-lesson.js): where the learner is, as a "progressed" event ----
@@ -325,6 +329,10 @@
         catch (e) { time = new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }); }
         autosave.textContent = autosave.getAttribute("data-saved").replace("%(time)s", time);
       }
+    });
+    document.addEventListener("stepstone:closing", function () {
+      window.clearTimeout(draftTimer);
+      saveDraft();
     });
     document.addEventListener("stepstone:connection", function (e) {
       if (e.detail.offline && pending) { autosave.textContent = autosave.getAttribute("data-waiting"); }
