@@ -69,8 +69,8 @@ def test_a_learner_rates_a_finished_lesson_and_can_change_it(
         "good", ()
     )
     # The course itself is rated from the course-finished page, and sent back there.
-    finished = f"/learn/courses/{SAFETY}/finished"
-    assert _rate(client, LESSON_URL, "okay", ["unclear"], "") == finished + "?notice=rated"
+    finished_page = f"/learn/courses/{SAFETY}/finished"
+    assert _rate(client, LESSON_URL, "okay", ["unclear"], "") == finished_page + "?notice=rated"
     assert ratings.rating_of(database, people.learner.id, SAFETY, "") == ratings.Rating(
         "okay", ("unclear",)
     )
