@@ -19,6 +19,7 @@ from content.tuf.publisher_cli import publisher_cli
 from server import __version__
 from server.cli.content import content_cli, sync_cli, trust_cli
 from server.cli.demo import SOURCE_COURSES, publish_demo_courses
+from server.cli.facility import facility_cli
 from server.cli.ops import backup_cli, check_cli, restore_cli
 from server.cli.pepper import pepper_cli
 from server.cli.preview import preview
@@ -39,6 +40,7 @@ from server.people import accounts, groups, pepper, roster
 from server.people.accounts import Role
 from server.people.audit import Actor, AuditKeyMissing, ensure_key, parse_head, verify_chain
 from server.people.demo import DEMO_PEOPLE, create_demo_people
+from server.records import identity
 
 CLI_ACTOR = Actor.system("cli")
 
@@ -104,8 +106,8 @@ def cli(ctx: click.Context, data_dir: Path) -> None:
 
 
 def initialize(settings: Settings) -> Database:
-    """Make the data folder, the secret, audit and PIN pepper keys (mode 0600) and the
-    database.
+    """Make the data folder, the secret, audit, PIN pepper and facility keys (mode 0600)
+    and the database.
 
     Idempotent. A facility made before the pepper gets one here (at `init`, `demo` or
     the upgrade `serve` runs), unless PIN hashes already name a pepper whose file is
@@ -120,7 +122,18 @@ def initialize(settings: Settings) -> Database:
     database = Database(settings.database_path)
     _migrate(settings, database)
     _ensure_pepper(database)
+    _ensure_identity(settings, database)
     return database
+
+
+def _ensure_identity(settings: Settings, database: Database) -> None:
+    """The facility key and card (`server.records.identity`); a folder made before
+    facilities had keys gets them here, at `init`, `demo` or the upgrade `serve` runs."""
+    try:
+        identity.set_up(settings, database)
+    except ConfigError as exc:
+        database.close()
+        raise click.ClickException(str(exc)) from None
 
 
 def _ensure_pepper(database: Database) -> None:
@@ -192,6 +205,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
     configure_logging()
     database = _database(settings)
     _ensure_pepper(database)  # a facility made before the pepper gets one at its upgrade
+    _ensure_identity(settings, database)
     database.close()
     run_server(settings, settings.workers)
 
@@ -489,6 +503,7 @@ cli.add_command(pepper_cli)
 cli.add_command(export_cli)
 cli.add_command(report_cli)
 cli.add_command(review_cli)
+cli.add_command(facility_cli)
 
 
 def main() -> None:
