@@ -27,6 +27,7 @@ from server.cli.review import review_cli
 from server.cli.search import search_cli
 from server.cli.serving import run_server
 from server.cli.teach import export_cli, report_cli
+from server.cli.transfer import transfer_cli
 from server.cli.watchlist import watch_list_cli
 from server.core import clock, csvfiles, filemodes
 from server.core.db import Database, refusal, write_refused
@@ -504,6 +505,7 @@ cli.add_command(export_cli)
 cli.add_command(report_cli)
 cli.add_command(review_cli)
 cli.add_command(facility_cli)
+cli.add_command(transfer_cli)
 
 
 def main() -> None:

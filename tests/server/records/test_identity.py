@@ -194,5 +194,6 @@ def test_the_migration_adds_the_tables_to_a_facility_with_learners(tmp_path: Pat
     tables = set(database.reader.table_names())
     assert {"trusted_facilities", "transfers", "from_elsewhere", "carried_pages"} <= tables
     assert {"transfer_choices"} <= tables
-    assert database.query_one("SELECT display_name FROM users")["display_name"] == "Al"  # type: ignore[index]
+    row = database.query_one("SELECT display_name FROM users")
+    assert row is not None and row["display_name"] == "Al"
     database.close()
