@@ -66,6 +66,8 @@ def _show(preview: Preview) -> None:
         click.echo(f"Merges into: {preview.account.display_name} ({preview.account.login})")
     elif preview.new_login:
         click.echo(f"Makes a new account: {preview.new_login}")
+    else:
+        click.echo("Account here: not chosen yet (--match ID or --new ID)")
     for line in preview.courses:
         outcome = "merged into progress here" if line.held else "completed elsewhere"
         if line.held and line.certificate:
@@ -111,15 +113,14 @@ def transfer_import(
     _, database = open_identity(ctx)
     try:
         data = bundle.read_file(file)
-        if match is None and new is None and not only_preview:
-            found = transfer_in.suggested_account(database, data)
-            match = found.login if found is not None else None
         shown = transfer_in.preview(database, data, match=match, new=new)
     except ValidationError as exc:
         raise click.ClickException(exc.message) from None
     _show(shown)
     if only_preview or shown.already_imported:
         return
+    if shown.needs_account:
+        raise click.ClickException("Choose the account: --match ID (existing) or --new ID.")
     if not yes and not click.confirm("Import it?"):
         raise click.ClickException("Nothing imported.")
     try:

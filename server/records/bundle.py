@@ -29,7 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from server.core.errors import ValidationError
+from server.core.errors import N_, ValidationError
 
 TYPE = "stepstone-transfer"
 VERSION = 1
@@ -84,7 +84,7 @@ def parse(data: bytes) -> dict[str, Any]:
     try:
         document = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
-        raise BundleRefused("This file is not a transfer bundle (not JSON).") from None
+        raise BundleRefused(N_("This file is not a transfer bundle (not JSON).")) from None
     _check_depth(document)
     return check(document)
 
@@ -94,7 +94,7 @@ def _gunzip(data: bytes) -> bytes:
         with gzip.GzipFile(fileobj=io.BytesIO(data)) as handle:
             plain = handle.read(MAX_BYTES + 1)
     except (OSError, EOFError, zlib.error):
-        raise BundleRefused("The bundle's compression is damaged.") from None
+        raise BundleRefused(N_("The bundle's compression is damaged.")) from None
     if len(plain) > MAX_BYTES:
         raise BundleRefused(_too_big())
     return plain
@@ -174,7 +174,7 @@ def check(document: Any) -> dict[str, Any]:
     """``document`` if it is a transfer bundle of a known version with well-formed known
     sections (the signature is checked elsewhere: ``identity.verify_document``)."""
     if not isinstance(document, dict) or document.get("type") != TYPE:
-        raise BundleRefused("This file is not a Stepstone transfer bundle.")
+        raise BundleRefused(N_("This file is not a Stepstone transfer bundle."))
     if document.get("version") != VERSION:
         raise BundleRefused(f"Transfer bundle version {document.get('version')!r} is not known.")
     record(document, "the bundle", ("bundle_id", "issued_at", "expires_at", "sender"))

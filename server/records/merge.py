@@ -305,6 +305,32 @@ def from_elsewhere_of(database: Database, user_id: int) -> list[FromElsewhere]:
     ]
 
 
+@dataclass(frozen=True)
+class CameWith:
+    """What came with a learner from other facilities, for their home page."""
+
+    facilities: list[str]
+    courses: int
+    pages: int
+
+
+def came_with(database: Database, user_id: int) -> CameWith | None:
+    """None when nothing came with the learner."""
+    row = database.query_one(
+        "SELECT (SELECT group_concat(DISTINCT facility_name) FROM (SELECT facility_name FROM"
+        "   from_elsewhere WHERE user_id = :u UNION SELECT t.name FROM carried_pages c"
+        "   JOIN trusted_facilities t ON t.facility_id = c.facility_id WHERE c.user_id = :u)),"
+        " (SELECT count(*) FROM from_elsewhere WHERE user_id = :u),"
+        " (SELECT count(*) FROM carried_pages WHERE user_id = :u),"
+        " (SELECT count(*) FROM transfers WHERE user_id = :u)",
+        {"u": user_id},
+    )
+    if row is None or not row[3]:
+        return None
+    names = sorted(set((row[0] or "").split(","))) if row[0] else []
+    return CameWith(names, row[1], row[2])
+
+
 def carried_pages_of(database: Database, user_id: int, *, own: bool) -> list[CarriedPage]:
     """Pages the learner brought. ``own``: the learner reads every answer; anyone else
     (staff) reads only the answers the learner had shared with educators."""

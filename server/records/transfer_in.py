@@ -41,7 +41,7 @@ import sqlite_utils
 
 from server.core import clock
 from server.core.db import Database
-from server.core.errors import ValidationError
+from server.core.errors import N_, ValidationError
 from server.people import accounts, audit
 from server.people.accounts import Role, User
 from server.people.audit import Actor
@@ -85,6 +85,11 @@ class Preview:
     pages: int = 0
     private_pages: int = 0
     not_understood: list[str] = field(default_factory=list)
+
+    @property
+    def needs_account(self) -> bool:
+        """No account is chosen yet: the import needs ``match`` or ``new``."""
+        return self.account is None and self.new_login is None
 
     @property
     def completed_elsewhere(self) -> list[CourseLine]:
@@ -164,7 +169,7 @@ def _account(
 ) -> User | None:
     """The account the bundle goes to; None when a new one is to be made."""
     if match and new:
-        raise ValidationError("Choose either an existing account or a new one, not both.")
+        raise ValidationError(N_("Choose either an existing account or a new one, not both."))
     if new:
         login = accounts.validate_login(Role.LEARNER, new)
         if accounts.login_taken(db, Role.LEARNER, login):
@@ -179,7 +184,7 @@ def _account(
     if previous is not None:
         return accounts.get_user_in(db, previous["user_id"])
     raise ValidationError(
-        "Choose the learner's account here: an existing one, or a new one with a new id.",
+        N_("Choose the learner's account here: an existing one, or a new one with a new id."),
         "match",
     )
 
@@ -291,16 +296,11 @@ def preview(
     db = database.reader
     document, sender = checked(db, data)
     already = _refuse_older(db, document)
-    account = _account(db, document, match, new) if (match or new or not already) else None
+    if match or new or _previous(db, document) is not None:
+        account = _account(db, document, match, new)
+    else:
+        account = None  # a person chooses before the import: shown as undecided
     return _plan(db, document, sender, account, new, already)
-
-
-def suggested_account(database: Database, data: bytes) -> User | None:
-    """The account an earlier bundle of the same learner went to, if any."""
-    db = database.reader
-    document, _ = checked(db, data)
-    previous = _previous(db, document)
-    return accounts.get_user_in(db, previous["user_id"]) if previous is not None else None
 
 
 # --- the import ------------------------------------------------------------------------

@@ -26,7 +26,7 @@ import sqlite_utils
 
 from server.core import clock
 from server.core.db import Database
-from server.core.errors import ValidationError
+from server.core.errors import N_, ValidationError
 from server.core.settings import Settings
 from server.learning.assignments import effective_due_sql
 from server.people import accounts, audit
@@ -106,7 +106,7 @@ def choose_pages(database: Database, learner: User, entry_ids: Iterable[int]) ->
     with database.write() as db:
         own = {choice.entry_id for choice in page_choices(db, learner.id)}
         if not wanted <= own:
-            raise ValidationError("Choose only your own workbook pages.", "pages")
+            raise ValidationError(N_("Choose only your own workbook pages."), "pages")
         db.execute("DELETE FROM transfer_choices WHERE user_id = ?", [learner.id])
         now = clock.iso()
         for entry_id in sorted(wanted):
@@ -263,7 +263,7 @@ def export_learner_in(
     db: sqlite_utils.Database, settings: Settings, actor: Actor, learner: User
 ) -> Exported:
     if learner.role is not Role.LEARNER:
-        raise ValidationError("Only a learner's record can be transferred.", "learner")
+        raise ValidationError(N_("Only a learner's record can be transferred."), "learner")
     last = db.execute(
         "SELECT max(sequence) FROM transfer_exports WHERE user_id = ?", [learner.id]
     ).fetchone()[0]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gzip
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,171 +14,11 @@ from click.testing import CliRunner
 from server.cli.main import cli
 from server.core.db import Database
 from server.core.errors import ValidationError
-from server.people.accounts import Role, User
+from server.people.accounts import Role
 from server.records import bundle, identity, merge, transfer_in, transfer_out
 from tests.conftest import FakeClock, make_user
-from tests.server.records.twofacilities import ADMIN, Facility, new_facility, trust_each_other
-
-SAFETY = "org.stepstone.demo.workplace-safety"
-MATH = "org.stepstone.demo.everyday-math"
-JOBS = "org.stepstone.demo.job-ready"
-
-
-@dataclass
-class Pair:
-    a: Facility
-    b: Facility
-    alex: User  # the learner at A
-    bea: User  # the same person's account at B, made before the transfer
-
-
-def _live(database: Database, course_id: str) -> tuple[int, int, list[str]]:
-    row = database.query_one(
-        "SELECT v.id, v.version FROM courses c JOIN course_versions v ON v.id = c.live_version_id"
-        " WHERE c.course_id = ?",
-        [course_id],
-    )
-    assert row is not None
-    keys = [
-        r[0]
-        for r in database.query(
-            "SELECT key FROM lessons WHERE version_id = ? ORDER BY position", [row[0]]
-        )
-    ]
-    return row[0], row[1], keys
-
-
-def _lesson(database: Database, user: User, course: str, key: str, **values: Any) -> None:
-    row = {"status": "in_progress", "seconds_spent": 60.0, "score": None, "passed": None}
-    row |= {"started_at": "2026-10-01T09:00:00+00:00", "completed_at": None}
-    row |= values
-    with database.write() as db:
-        db.execute(
-            "INSERT INTO lesson_progress (user_id, course_id, lesson_key, status, seconds_spent,"
-            " score, passed, started_at, completed_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                user.id,
-                course,
-                key,
-                row["status"],
-                row["seconds_spent"],
-                row["score"],
-                row["passed"],
-                row["started_at"],
-                row["completed_at"],
-                row["started_at"],
-            ],
-        )
-
-
-def _page(database: Database, user: User, course: str, key: str, answers: dict[str, str]) -> int:
-    version_id, _, _ = _live(database, course)
-    with database.write() as db:
-        entry = db.execute(
-            "INSERT INTO workbook_entries (user_id, course_id, lesson_key, version_id, status,"
-            " created_at, updated_at, submitted_at) VALUES (?, ?, ?, ?, 'submitted', ?, ?, ?)",
-            [
-                user.id,
-                course,
-                key,
-                version_id,
-                "2026-10-02T10:00:00+00:00",
-                "2026-10-02T10:00:00+00:00",
-                "2026-10-02T10:00:00+00:00",
-            ],
-        ).lastrowid
-        for prompt, value in answers.items():
-            visibility = "private" if prompt.startswith("private") else "educator"
-            db.execute(
-                "INSERT INTO workbook_answers (entry_id, prompt_key, visibility, value,"
-                " updated_at) VALUES (?, ?, ?, ?, ?)",
-                [entry, prompt, visibility, json.dumps(value), "2026-10-02T10:00:00+00:00"],
-            )
-    assert entry is not None
-    return entry
-
-
-@pytest.fixture
-def pair(tmp_path: Path) -> Pair:
-    a = new_facility(tmp_path / "a", "North Unit", demo=True)
-    b = new_facility(tmp_path / "b", "South Unit", demo=True)
-    trust_each_other(a, b)
-    with b.database.write() as db:  # B holds a newer Everyday Math than A's learner took
-        db.execute(
-            "UPDATE course_versions SET version = version + 1"
-            " WHERE course_pk = (SELECT id FROM courses WHERE course_id = ?)",
-            [MATH],
-        )
-    alex = make_user(a.database, Role.LEARNER, "A100", "Alex Rivera", language="es")
-    bea = make_user(b.database, Role.LEARNER, "S-77", "Alex R.")
-    # At A: safety half done with a quiz, math finished with a certificate, jobs assigned,
-    # a plan goal, three workbook pages of which Alex chose two (one private).
-    version_id, math_version, math_keys = _live(a.database, MATH)
-    safety_id, _, safety = _live(a.database, SAFETY)
-    _lesson(
-        a.database,
-        alex,
-        SAFETY,
-        safety[0],
-        status="done",
-        seconds_spent=900.0,
-        completed_at="2026-10-01T09:30:00+00:00",
-    )
-    _lesson(a.database, alex, SAFETY, safety[1], seconds_spent=300.0)
-    for key in math_keys:
-        _lesson(
-            a.database,
-            alex,
-            MATH,
-            key,
-            status="done",
-            score=0.9,
-            completed_at="2026-10-05T12:00:00+00:00",
-        )
-    with a.database.write() as db:
-        db.execute(
-            "INSERT INTO quiz_attempts (user_id, course_id, lesson_key, version_id, answers,"
-            ' score, passed, started_at, submitted_at) VALUES (?, ?, ?, ?, \'{"q1": "b"}\','
-            " 0.8, 1, '2026-10-01T09:40:00+00:00', '2026-10-01T09:45:00+00:00')",
-            [alex.id, SAFETY, safety[-1], safety_id],
-        )
-        db.execute(
-            "INSERT INTO certificates (code, user_id, course_id, version_id, learner_name,"
-            " facility_id, course_title, publisher, hours, credits, facility, completed_at,"
-            " issued_at) VALUES ('ABCD-EFGH-JKLM', ?, ?, ?, 'Alex Rivera', 'A100',"
-            " 'Everyday Math', 'Stepstone', 6, 1, 'North Unit', '2026-10-05T12:00:00+00:00',"
-            " '2026-10-05T12:00:00+00:00')",
-            [alex.id, MATH, version_id],
-        )
-        db.execute(
-            "INSERT INTO assignments (course_id, user_id, due_date, note, created_at)"
-            " VALUES (?, ?, '2027-01-15', 'Before your hearing', '2026-10-01')",
-            [JOBS, alex.id],
-        )
-        db.execute(
-            "INSERT INTO plan_goals (learner_id, category, title, status, created_at,"
-            " updated_at) VALUES (?, 'job-skills', 'Write my resume', 'active', 'x', 'x')",
-            [alex.id],
-        )
-    assert math_version == 1
-    shared = _page(a.database, alex, SAFETY, safety[2], {"hazard": "Wet floor by the laundry"})
-    private = _page(a.database, alex, JOBS, "my-story", {"private-story": "What happened"})
-    _page(a.database, alex, JOBS, "left-behind", {"notes": "not chosen"})
-    transfer_out.choose_pages(a.database, alex, [shared, private])
-    # At B: the same person already started safety here, with a goal of their own.
-    _lesson(b.database, bea, SAFETY, safety[0], seconds_spent=1500.0)
-    with b.database.write() as db:
-        db.execute(
-            "INSERT INTO plan_goals (learner_id, category, title, status, created_at,"
-            " updated_at) VALUES (?, 'education', 'Finish my GED', 'active', 'x', 'x')",
-            [bea.id],
-        )
-    return Pair(a, b, alex, bea)
-
-
-def _export(facility: Facility, learner: User) -> bytes:
-    return transfer_out.export_learner(facility.database, facility.settings, ADMIN, learner).data
+from tests.server.records.conftest import JOBS, MATH, SAFETY, Pair, export, lesson, live
+from tests.server.records.twofacilities import ADMIN, new_facility
 
 
 def _state(database: Database) -> list[Any]:
@@ -205,7 +44,7 @@ def _state(database: Database) -> list[Any]:
 
 def test_a_learner_moves_from_a_to_b_and_back(pair: Pair) -> None:
     a, b = pair.a, pair.b
-    data = _export(a, pair.alex)
+    data = export(a, pair.alex)
     shown = transfer_in.preview(b.database, data, match="S-77")
     assert (shown.sender.name, shown.name, shown.language) == ("North Unit", "Alex Rivera", "es")
     assert shown.account is not None and shown.account.id == pair.bea.id
@@ -264,8 +103,8 @@ def test_a_learner_moves_from_a_to_b_and_back(pair: Pair) -> None:
     assert _state(b.database) == before
 
     # Back to A: Alex finished another safety lesson at B.
-    _, _, keys = _live(b.database, SAFETY)
-    _lesson(
+    _, _, keys = live(b.database, SAFETY)
+    lesson(
         b.database,
         pair.bea,
         SAFETY,
@@ -273,7 +112,7 @@ def test_a_learner_moves_from_a_to_b_and_back(pair: Pair) -> None:
         status="done",
         completed_at="2026-11-01T09:00:00+00:00",
     )
-    back = _export(b, pair.bea)
+    back = export(b, pair.bea)
     assert transfer_in.preview(a.database, back, match="A100").account == pair.alex
     transfer_in.import_bundle(a.database, ADMIN, back, match="A100")
     rows = {
@@ -292,38 +131,39 @@ def test_a_learner_moves_from_a_to_b_and_back(pair: Pair) -> None:
 
 
 def test_a_later_bundle_finds_the_account_and_an_older_one_is_refused(pair: Pair) -> None:
-    first, second = _export(pair.a, pair.alex), _export(pair.a, pair.alex)
+    first, second = export(pair.a, pair.alex), export(pair.a, pair.alex)
     transfer_in.import_bundle(pair.b.database, ADMIN, second, new="N-1")
-    assert transfer_in.suggested_account(pair.b.database, second) is not None
     before = _state(pair.b.database)
     with pytest.raises(bundle.BundleRefused, match="newer bundle of this learner"):
         transfer_in.import_bundle(pair.b.database, ADMIN, first, match="N-1")
     assert _state(pair.b.database) == before
-    third = _export(pair.a, pair.alex)
+    third = export(pair.a, pair.alex)
     shown = transfer_in.preview(pair.b.database, third)  # no account named: the same as before
     assert shown.account is not None and shown.account.login == "N-1"
 
 
 def test_a_new_account_gets_the_profile_and_a_one_time_pin(pair: Pair) -> None:
+    data = export(pair.a, pair.alex)
+    assert transfer_in.preview(pair.b.database, data).needs_account
     with pytest.raises(ValidationError, match="Choose the learner's account"):
-        transfer_in.preview(pair.b.database, _export(pair.a, pair.alex))
-    done = transfer_in.import_bundle(pair.b.database, ADMIN, _export(pair.a, pair.alex), new="N-2")
+        transfer_in.import_bundle(pair.b.database, ADMIN, data)
+    done = transfer_in.import_bundle(pair.b.database, ADMIN, export(pair.a, pair.alex), new="N-2")
     assert (done.user.display_name, done.user.language) == ("Alex Rivera", "es")
     assert done.one_time_pin and done.user.must_change_secret
     with pytest.raises(ValidationError, match="already used"):
-        transfer_in.preview(pair.b.database, _export(pair.a, pair.alex), new="S-77")
+        transfer_in.preview(pair.b.database, export(pair.a, pair.alex), new="S-77")
 
 
 def _resigned(pair: Pair, change: Any) -> bytes:
     """A bundle from A, changed by ``change`` and then signed again by A (well signed,
     badly made)."""
-    document = json.loads(gzip.decompress(_export(pair.a, pair.alex)))
+    document = json.loads(gzip.decompress(export(pair.a, pair.alex)))
     change(document)
     return bundle.encode(identity.sign_document(pair.a.settings, document))
 
 
 def _tampered(pair: Pair) -> bytes:
-    document = json.loads(gzip.decompress(_export(pair.a, pair.alex)))
+    document = json.loads(gzip.decompress(export(pair.a, pair.alex)))
     document["sections"]["courses.v1"][0]["lessons"][0]["score"] = 1.0
     return bundle.encode(document)
 
@@ -370,8 +210,8 @@ def test_unknown_revoked_and_expired_senders_are_refused(
     outsider = make_user(stranger.database, Role.LEARNER, "Z1", "Zed")
     before = _state(pair.b.database)
     with pytest.raises(bundle.BundleRefused, match="not a trusted facility"):
-        transfer_in.import_bundle(pair.b.database, ADMIN, _export(stranger, outsider), new="Z1")
-    data = _export(pair.a, pair.alex)
+        transfer_in.import_bundle(pair.b.database, ADMIN, export(stranger, outsider), new="Z1")
+    data = export(pair.a, pair.alex)
     fake_clock.advance(91 * 86400)
     with pytest.raises(bundle.BundleRefused, match="expired on"):
         transfer_in.import_bundle(pair.b.database, ADMIN, data, match="S-77")
@@ -400,7 +240,7 @@ def test_only_chosen_pages_travel_and_only_own_pages_can_be_chosen(pair: Pair) -
     with pytest.raises(ValidationError, match="your own"):
         transfer_out.choose_pages(pair.a.database, other, [choices[0].entry_id])
     transfer_out.choose_pages(pair.a.database, pair.alex, [])
-    document = json.loads(gzip.decompress(_export(pair.a, pair.alex)))
+    document = json.loads(gzip.decompress(export(pair.a, pair.alex)))
     assert document["sections"]["workbook.v1"] == []
 
 
