@@ -129,12 +129,12 @@ def initialize(settings: Settings) -> Database:
 
 def _ensure_identity(settings: Settings, database: Database) -> None:
     """The facility key and card (`server.records.identity`); a folder made before
-    facilities had keys gets them here, at `init`, `demo` or the upgrade `serve` runs."""
+    facilities had keys gets them here, at `init`, `demo` or the upgrade `serve` runs.
+    A lost key stops only transfers, not the server: a warning says what to do."""
     try:
         identity.set_up(settings, database)
     except ConfigError as exc:
-        database.close()
-        raise click.ClickException(str(exc)) from None
+        click.echo(f"Warning: {exc} Until then, transfers are refused.", err=True)
 
 
 def _ensure_pepper(database: Database) -> None:

@@ -243,7 +243,8 @@ def routes() -> list[BaseRoute]:
 
 
 def housekeeping(services: Services) -> None:
-    """Start-up chores: forget long-ended sessions, drop roster uploads nobody imported,
+    """Start-up chores: forget long-ended sessions, drop roster and transfer uploads nobody
+    imported,
     and remove staging folders left by an import that was killed (folders of an import
     still running in another process are locked and kept)."""
     try:
@@ -255,10 +256,11 @@ def housekeeping(services: Services) -> None:
             raise
         log.warning("could not forget ended sessions at start-up: %s", exc)
     content_store(services.settings).sweep_staging()
-    uploads = services.settings.data_dir / admin_roster.UPLOAD_DIR
-    if uploads.is_dir():
-        cutoff = time.time() - 86400
-        for leftover in uploads.iterdir():
+    cutoff = time.time() - 86400
+    # Roster files and transfer bundles hold learners' data: none stays a day unimported.
+    for name in (admin_roster.UPLOAD_DIR, transfers.UPLOAD_DIR):
+        uploads = services.settings.data_dir / name
+        for leftover in uploads.iterdir() if uploads.is_dir() else ():
             if leftover.stat().st_mtime < cutoff:
                 leftover.unlink()
 

@@ -8,11 +8,12 @@ import json
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
-from server.core.errors import N_, BadRequest, ValidationError
+from server.core.errors import N_, BadRequest, ConfigError, ValidationError
 from server.people.accounts import Role
 from server.people.tokens import InvalidToken
 from server.records import bundle, identity, transfer_in, transfer_out
@@ -50,12 +51,15 @@ def take_with_me_save(req: Req) -> Response:
 
 
 def _page(req: Req, error: str = "", status: int = 200) -> Response:
-    card = identity.own_card(req.settings)
+    try:
+        card: dict[str, Any] | None = identity.own_card(req.settings)
+    except ConfigError as exc:  # the key is lost: the page says so, the rest still works
+        card, error, status = None, error or str(exc), status if error else 503
     return req.render(
         "admin/transfers.html",
         {
             "card": card,
-            "fingerprint": identity.card_fingerprint(card),
+            "fingerprint": identity.card_fingerprint(card) if card else "",
             "trusted": identity.list_trusted(req.database),
             "error": error,
         },
@@ -117,6 +121,8 @@ def export(req: Req) -> Response:
         )
     except ValidationError as exc:
         return _page(req, exc.message, 400)
+    except ConfigError as exc:
+        return _page(req, str(exc), 503)
     return Response(
         exported.data,
         media_type="application/octet-stream",
