@@ -98,6 +98,11 @@ def page(database: Database, user: User, course: str, key: str, answers: dict[st
 
 @pytest.fixture
 def pair(tmp_path: Path) -> Pair:
+    return make_pair(tmp_path)
+
+
+def make_pair(tmp_path: Path) -> Pair:
+    """Facilities A and B in ``tmp_path``, Alex's record at A, Alex's account at B."""
     a = new_facility(tmp_path / "a", "North Unit", demo=True)
     b = new_facility(tmp_path / "b", "South Unit", demo=True)
     trust_each_other(a, b)
