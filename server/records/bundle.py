@@ -286,6 +286,7 @@ def _workbook(value: Any, where: str) -> None:
             got = record(answer, f"{at}.answers[{j}]", ("prompt", "visibility", "value"))
             text(got["prompt"], f"{at}.answers[{j}].prompt", empty=False, limit=200)
             choice(got["visibility"], f"{at}.answers[{j}].visibility", ("private", "educator"))
+            text(got.get("question", ""), f"{at}.answers[{j}].question", limit=2000)
             if not isinstance(got["value"], str | list):
                 raise _fail(f"{at}.answers[{j}].value", "must be a text or a list")
 

@@ -157,7 +157,7 @@ def _refuse_older(db: sqlite_utils.Database, document: dict[str, Any]) -> bool:
     last = _previous(db, document)
     if last is not None and last["sequence"] >= document["learner"]["sequence"]:
         raise BundleRefused(
-            f"A newer bundle of this learner (number {last['sequence']}, imported on"
+            f"A bundle of this learner at least as new (number {last['sequence']}, imported on"
             f" {last['imported_at'][:10]}) was already merged; this one (number"
             f" {int(document['learner']['sequence'])}) is older and is refused."
         )
@@ -254,13 +254,10 @@ def _plan(
                     cert["code"],
                 )
             )
-    for item in sections.get("assignments.v1", []):
-        added = _offered(db, item["course_id"]) and not (
-            account and _assigned(db, account.id, item["course_id"])
-        )
-        (preview.assignments_added if added else preview.assignments_not_added).append(
-            item["course_id"]
-        )
+    for course_id in dict.fromkeys(a["course_id"] for a in sections.get("assignments.v1", [])):
+        # One per course, as the merge adds it (a course given twice, alone and to a group).
+        added = _offered(db, course_id) and not (account and _assigned(db, account.id, course_id))
+        (preview.assignments_added if added else preview.assignments_not_added).append(course_id)
     for goal in sections.get("plan.v1", []):
         if not (account and _has_goal(db, account.id, goal)):
             preview.goals_added.append(goal["title"])

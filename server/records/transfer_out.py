@@ -224,8 +224,18 @@ def _workbook(db: sqlite_utils.Database, user_id: int) -> list[dict[str, Any]]:
             " WHERE entry_id = ? ORDER BY prompt_key",
             [choice.entry_id],
         )
+        questions = dict(
+            db.execute(
+                "SELECT json_extract(p.value, '$.key'), json_extract(p.value, '$.prompt')"
+                " FROM lessons l, json_each(l.data, '$.workbook.prompts') p"
+                " WHERE l.version_id = ? AND l.key = ?",
+                [entry["version_id"], entry["lesson_key"]],
+            ).fetchall()
+        )
         for answer in answers:
             answer["value"] = json.loads(answer["value"])
+            # The question's words, so the page reads the same where the course is not held.
+            answer["question"] = str(questions.get(answer["prompt"]) or answer["prompt"])
         pages.append(
             {
                 "entry": str(choice.entry_id),

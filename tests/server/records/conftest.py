@@ -19,6 +19,8 @@ from tests.server.records.twofacilities import ADMIN, Facility, new_facility, tr
 SAFETY = "org.stepstone.demo.workplace-safety"
 MATH = "org.stepstone.demo.everyday-math"
 JOBS = "org.stepstone.demo.job-ready"
+# Prompts the demo courses mark private (the others in these tests are shared).
+PRIVATE_PROMPTS = {"my-conviction-answer", "private-note"}
 
 
 @dataclass
@@ -86,7 +88,7 @@ def page(database: Database, user: User, course: str, key: str, answers: dict[st
             ],
         ).lastrowid
         for prompt, value in answers.items():
-            visibility = "private" if prompt.startswith("private") else "educator"
+            visibility = "private" if prompt in PRIVATE_PROMPTS else "educator"
             db.execute(
                 "INSERT INTO workbook_answers (entry_id, prompt_key, visibility, value,"
                 " updated_at) VALUES (?, ?, ?, ?, ?)",
@@ -165,7 +167,9 @@ def make_pair(tmp_path: Path) -> Pair:
         )
     assert math_version == 1
     shared = page(a.database, alex, SAFETY, safety[2], {"hazard": "Wet floor by the laundry"})
-    private = page(a.database, alex, JOBS, "my-story", {"private-story": "What happened"})
+    private = page(
+        a.database, alex, JOBS, "my-resume-and-answers", {"my-conviction-answer": "What happened"}
+    )
     page(a.database, alex, JOBS, "left-behind", {"notes": "not chosen"})
     transfer_out.choose_pages(a.database, alex, [shared, private])
     # At B: the same person already started safety here, with a goal of their own.
