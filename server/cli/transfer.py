@@ -83,6 +83,8 @@ def _show(preview: Preview) -> None:
         click.echo(f"  assignment not added (not offered here, or already assigned): {course_id}")
     click.echo(f"  plan goals added: {len(preview.goals_added)}")
     click.echo(f"  workbook pages: {preview.pages} ({preview.private_pages} private, stay private)")
+    for record in preview.passed_on:
+        click.echo(f"  record from another facility, passed on: {record}")
     for name in preview.not_understood:
         click.echo(f"  not understood, kept as evidence: {name}")
 

@@ -46,6 +46,7 @@ KNOWN_SECTIONS = (
     "plan.v1",
     "certificates.v1",
     "workbook.v1",
+    "elsewhere.v1",
 )
 
 
@@ -291,6 +292,25 @@ def _workbook(value: Any, where: str) -> None:
                 raise _fail(f"{at}.answers[{j}].value", "must be a text or a list")
 
 
+def _elsewhere(value: Any, where: str) -> None:
+    for i, raw in enumerate(items(value, where)):
+        at = f"{where}[{i}]"
+        fields = ("facility_id", "facility_name", "course_id", "course_title", "version")
+        found = record(raw, at, (*fields, "status", "seconds_spent", "evidence"))
+        text(found["facility_id"], f"{at}.facility_id", empty=False, limit=64)
+        text(found["facility_name"], f"{at}.facility_name", empty=False, limit=200)
+        text(found["course_id"], f"{at}.course_id", empty=False, limit=200)
+        text(found["course_title"], f"{at}.course_title", limit=300)
+        number(found["version"], f"{at}.version", 1, 1e9)
+        choice(found["status"], f"{at}.status", ("completed", "in_progress"))
+        number(found["seconds_spent"], f"{at}.seconds_spent")
+        maybe_number(found.get("score"), f"{at}.score", 0, 1)
+        for name in ("started_at", "completed_at", "certificate_code"):
+            maybe_text(found.get(name), f"{at}.{name}")
+        if not isinstance(found["evidence"], dict):
+            raise _fail(f"{at}.evidence", "must be an object")
+
+
 _CHECKS: dict[str, Callable[[Any, str], None]] = {
     "profile.v1": _profile,
     "courses.v1": _courses,
@@ -298,4 +318,5 @@ _CHECKS: dict[str, Callable[[Any, str], None]] = {
     "plan.v1": _plan,
     "certificates.v1": _certificates,
     "workbook.v1": _workbook,
+    "elsewhere.v1": _elsewhere,
 }

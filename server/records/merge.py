@@ -77,6 +77,10 @@ def merge_in(
         _goal(db, learner.id, goal)
     for page in sections.get("workbook.v1", []):
         _page(context, page)
+    here = db.execute("SELECT facility_id FROM trusted_facilities WHERE own = 1").fetchone()
+    for found in sections.get("elsewhere.v1", []):
+        if here is None or found["facility_id"] != here[0]:  # our own came back: we have it
+            _passed_on(context, found)
 
 
 def held_version(db: sqlite_utils.Database, course_id: str, version: float) -> int | None:
@@ -191,6 +195,37 @@ def _elsewhere(
             or (cert["hours"] * 3600 if cert else 0),
             cert["code"] if cert else None,
             json.dumps({"course": course, "certificate": cert}, sort_keys=True),
+            bundle_id,
+        ],
+    )
+
+
+def _passed_on(
+    context: tuple[sqlite_utils.Database, str, VerifiedSender, User], found: dict[str, Any]
+) -> None:
+    """A record the sender had from a third facility: kept as that facility's, noting who
+    passed it on; one already here (the receiver's own, or an earlier copy) is kept."""
+    db, bundle_id, sender, learner = context
+    evidence = {**found["evidence"], "passed_on_by": sender.facility_id}
+    db.execute(
+        "INSERT INTO from_elsewhere (user_id, facility_id, facility_name, course_id,"
+        " course_title, version, status, started_at, completed_at, score, seconds_spent,"
+        " certificate_code, evidence, bundle_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (user_id, facility_id, course_id, version) DO NOTHING",
+        [
+            learner.id,
+            found["facility_id"],
+            found["facility_name"],
+            found["course_id"],
+            found["course_title"],
+            int(found["version"]),
+            found["status"],
+            found.get("started_at"),
+            found.get("completed_at"),
+            found.get("score"),
+            found["seconds_spent"],
+            found.get("certificate_code"),
+            json.dumps(evidence, sort_keys=True),
             bundle_id,
         ],
     )

@@ -23,6 +23,9 @@ Merge rules (the receiver's own data is never lost or overwritten):
 - **Plan goals** are added unless the same goal (category and title) is there.
 - **Workbook pages** the learner chose are kept as pages they brought, each answer with
   its privacy: private answers stay readable by the learner alone.
+- **Records the sender had from other facilities** are kept as those facilities'
+  records (noting who passed them on), unless one is here already; this facility's own
+  records coming back are not taken (it has the originals).
 - **Sections this version does not understand** are listed in the preview and kept with
   the import's record, never silently dropped.
 
@@ -84,6 +87,7 @@ class Preview:
     goals_added: list[str] = field(default_factory=list)
     pages: int = 0
     private_pages: int = 0
+    passed_on: list[str] = field(default_factory=list)  # records from third facilities
     not_understood: list[str] = field(default_factory=list)
 
     @property
@@ -261,6 +265,10 @@ def _plan(
     for goal in sections.get("plan.v1", []):
         if not (account and _has_goal(db, account.id, goal)):
             preview.goals_added.append(goal["title"])
+    preview.passed_on = [
+        f"{found['course_title'] or found['course_id']} ({found['facility_name']})"
+        for found in sections.get("elsewhere.v1", [])
+    ]
     pages = sections.get("workbook.v1", [])
     preview.pages = len(pages)
     preview.private_pages = sum(

@@ -6,7 +6,9 @@ id here is the envelope's ``learner.sender_id``), each course's lesson states, q
 attempts and time with the version they were made in, the learner's assignments with
 their due dates (a group's included, as the learner's own), the learning plan, the
 certificates, and only the workbook pages the learner ticked: a private answer goes only
-if the learner chose its page, and is still marked private at the other end.
+if the learner chose its page, and is still marked private at the other end. Records
+that came from other facilities before travel on too, so nothing is lost on a second
+move.
 
 Each export is numbered per learner (``transfer_exports``), so the receiving facility can
 refuse a bundle older than one it already merged.
@@ -212,6 +214,20 @@ def _certificates(db: sqlite_utils.Database, user_id: int) -> list[dict[str, Any
     )
 
 
+def _elsewhere(db: sqlite_utils.Database, user_id: int) -> list[dict[str, Any]]:
+    """Records that came here from other facilities: they travel on with the learner."""
+    rows = _rows(
+        db,
+        "SELECT facility_id, facility_name, course_id, course_title, version, status,"
+        " started_at, completed_at, score, seconds_spent, certificate_code, evidence"
+        " FROM from_elsewhere WHERE user_id = ? ORDER BY id",
+        [user_id],
+    )
+    for row in rows:
+        row["evidence"] = json.loads(row["evidence"])
+    return rows
+
+
 def _workbook(db: sqlite_utils.Database, user_id: int) -> list[dict[str, Any]]:
     pages = []
     for choice in page_choices(db, user_id):
@@ -289,6 +305,7 @@ def export_learner_in(
         "plan.v1": _plan(db, learner.id),
         "certificates.v1": _certificates(db, learner.id),
         "workbook.v1": _workbook(db, learner.id),
+        "elsewhere.v1": _elsewhere(db, learner.id),
     }
     bundle_id = secrets.token_hex(16)
     payload: dict[str, Any] = {

@@ -18,7 +18,7 @@ from server.people.accounts import Role
 from server.records import bundle, identity, merge, transfer_in, transfer_out
 from tests.conftest import FakeClock, make_user
 from tests.server.records.conftest import JOBS, MATH, SAFETY, Pair, export, lesson, live
-from tests.server.records.twofacilities import ADMIN, new_facility
+from tests.server.records.twofacilities import ADMIN, new_facility, trust_each_other
 
 
 def _state(database: Database) -> list[Any]:
@@ -132,6 +132,25 @@ def test_a_learner_moves_from_a_to_b_and_back(pair: Pair) -> None:
         len(a.database.query("SELECT 1 FROM quiz_attempts WHERE user_id = ?", [pair.alex.id])) == 1
     )
     assert a.database.query_one("SELECT count(*) FROM certificates")[0] == 1  # type: ignore[index]
+    # A's own Everyday Math record came back through B: A keeps its original, no copy.
+    assert merge.from_elsewhere_of(a.database, pair.alex.id) == []
+
+
+def test_on_a_second_move_the_records_from_the_first_facility_travel_on(
+    pair: Pair, tmp_path: Path
+) -> None:
+    transfer_in.import_bundle(pair.b.database, ADMIN, export(pair.a, pair.alex), match="S-77")
+    c = new_facility(tmp_path / "c", "East Unit", demo=True)
+    trust_each_other(pair.b, c)
+    onward = export(pair.b, pair.bea)
+    shown = transfer_in.preview(c.database, onward, new="E-1")
+    assert shown.passed_on == ["Everyday Math (North Unit)"]
+    done = transfer_in.import_bundle(c.database, ADMIN, onward, new="E-1")
+    (math,) = merge.from_elsewhere_of(c.database, done.user.id)
+    assert (math.facility_name, math.certificate_code) == ("North Unit", "ABCD-EFGH-JKLM")
+    row = c.database.query_one("SELECT facility_id, evidence FROM from_elsewhere")
+    assert row is not None and row["facility_id"] == pair.a.facility_id
+    assert json.loads(row["evidence"])["passed_on_by"] == pair.b.facility_id
 
 
 def test_a_later_bundle_finds_the_account_and_an_older_one_is_refused(pair: Pair) -> None:
