@@ -141,6 +141,7 @@ def routes() -> list[BaseRoute]:
         Route("/teach/courses/{course_id}/questions", teach.questions_page, methods=GET),
         Route("/teach/learners/{user_id:id}", teach.learner_page, methods=GET),
         Route("/teach/learners/{user_id:id}/goals", teach.goal_add, methods=POST),
+        Route("/teach/learners/{user_id:id}/transfer", transfers.learner_export, methods=POST),
         Route("/teach/learners/{user_id:id}/goals/{goal_id:id}", teach.goal_status, methods=POST),
         Route("/teach/reviews", teach.review_queue, methods=GET),
         Route("/teach/reviews/{entry_id:id}", teach.review_page, methods=GET),

@@ -209,6 +209,7 @@ def _learner_page(req: Req, error: str = "", status: int = 200) -> Response:
             "board": board,
             "goals": goals,
             "elsewhere": merge.from_elsewhere_of(req.database, board.learner.id),
+            "may_transfer": req.user.role is Role.ADMIN or req.settings.transfer_by_educators,
             "brought": merge.carried_pages_of(req.database, board.learner.id, own=False),
             "progress": progress,
             "courses": sorted(

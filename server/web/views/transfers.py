@@ -13,7 +13,8 @@ from typing import Any
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
-from server.core.errors import N_, BadRequest, ConfigError, ValidationError
+from server.core.errors import N_, BadRequest, ConfigError, Forbidden, HTTPError, ValidationError
+from server.learning.access import Scope
 from server.people.accounts import Role
 from server.people.tokens import InvalidToken
 from server.records import bundle, identity, transfer_in, transfer_out
@@ -123,6 +124,32 @@ def export(req: Req) -> Response:
         return _page(req, exc.message, 400)
     except ConfigError as exc:
         return _page(req, str(exc), 503)
+    return _download(exported)
+
+
+@access(Role.EDUCATOR, Role.ADMIN)
+def learner_export(req: Req) -> Response:
+    """The transfer bundle of a learner, from their page: admins, and educators (for a
+    learner in their groups) where the facility allows it."""
+    if req.user.role is Role.EDUCATOR and not req.settings.transfer_by_educators:
+        raise Forbidden(N_("Only an admin can export a learner's record here."))
+    learner = Scope.of(req.user).learner(req.database, int(req.request.path_params["user_id"]))
+    try:
+        exported = transfer_out.export_learner(
+            req.database, req.settings, req.user.actor(req.client_address), learner
+        )
+    except ConfigError as exc:
+        raise CannotSign(str(exc)) from None
+    return _download(exported)
+
+
+class CannotSign(HTTPError):
+    """The facility key is missing: nothing can be signed until it is replaced."""
+
+    status = 503
+
+
+def _download(exported: transfer_out.Exported) -> Response:
     return Response(
         exported.data,
         media_type="application/octet-stream",

@@ -3,10 +3,12 @@ preview and confirm, and what the learner and their educator see afterwards."""
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
@@ -148,3 +150,38 @@ def test_an_admin_exports_a_bundle_and_trusts_a_card_by_fingerprint(
     listed = at_a.get("/admin/transfers").text
     assert "South Unit" in listed and identity.card_fingerprint(card) in listed
     assert at_a.get("/admin/transfers/card.json").json()["facility_id"] == pair.a.facility_id
+
+
+def _group_with(facility: Facility, *members: int) -> None:
+    with facility.database.write() as db:
+        group = db.execute(
+            "INSERT INTO groups (name, kind, created_at) VALUES ('Unit A', 'housing', 'x')"
+        ).lastrowid
+        for member in members:
+            db.execute(
+                "INSERT INTO group_members (group_id, user_id, added_at) VALUES (?, ?, 'x')",
+                [group, member],
+            )
+
+
+@pytest.mark.parametrize("allowed", [False, True])
+def test_an_educator_exports_only_where_allowed_and_only_their_learners(
+    pair: Pair, tmp_path: Path, allowed: bool
+) -> None:
+    settings = dataclasses.replace(pair.a.settings, transfer_by_educators=allowed)
+    teacher = make_user(pair.a.database, Role.EDUCATOR, "teacher")
+    outsider = make_user(pair.a.database, Role.LEARNER, "A999", "Not In The Group")
+    _group_with(pair.a, teacher.id, pair.alex.id)
+    with TestClient(create_app(settings)) as client:
+        sign_in(client, teacher)
+        page = client.get(f"/teach/learners/{pair.alex.id}")
+        assert ("Download the transfer file" in page.text) is allowed
+        token = _csrf(client, "/account")
+        got = client.post(f"/teach/learners/{pair.alex.id}/transfer", data={"csrf_token": token})
+        assert got.status_code == (200 if allowed else 403)
+        if allowed:
+            assert json.loads(gzip.decompress(got.content))["learner"]["sender_id"] == "A100"
+        other = client.post(f"/teach/learners/{outsider.id}/transfer", data={"csrf_token": token})
+        assert other.status_code == (404 if allowed else 403)
+    exports = pair.a.database.query("SELECT exported_by FROM transfer_exports")
+    assert [row[0] for row in exports] == (["educator:teacher"] if allowed else [])

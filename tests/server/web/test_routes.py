@@ -92,6 +92,8 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/teach/courses/{course_id}/questions"): staff(404, 404),
     ("GET", "/teach/learners/{user_id:id}"): staff(404, 200),
     ("POST", "/teach/learners/{user_id:id}/goals"): staff(404, 400),
+    # Educators only where the facility allows it (it does not by default).
+    ("POST", "/teach/learners/{user_id:id}/transfer"): staff(403, 200),
     ("POST", "/teach/learners/{user_id:id}/goals/{goal_id:id}"): staff(404, 400),
     ("GET", "/teach/reviews"): STAFF_GET,
     ("GET", "/teach/reviews/{entry_id:id}"): staff(404, 404),
