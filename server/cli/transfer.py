@@ -12,6 +12,15 @@ from server.core.errors import ValidationError
 from server.records import bundle, transfer_in, transfer_out
 from server.records.transfer_in import Preview
 
+_PARTS = {
+    "courses": "courses",
+    "assignments": "assignments",
+    "plan": "plan goals",
+    "certificates": "certificates",
+    "workbook": "workbook pages",
+    "elsewhere": "records from other facilities",
+}
+
 
 @click.group("transfer")
 def transfer_cli() -> None:
@@ -48,7 +57,9 @@ def transfer_export(ctx: click.Context, learner: str, output: Path) -> None:
     draft.write_bytes(exported.data)
     draft.replace(path)
     click.echo(f"Transfer bundle number {exported.sequence} for {learner}: {path}")
-    counts = ", ".join(f"{count} {name}" for name, count in exported.summary.items())
+    counts = ", ".join(
+        f"{_PARTS.get(name, name)}: {count}" for name, count in exported.summary.items()
+    )
     click.echo(f"  {counts}")
     click.echo(f"  Import it before {exported.expires_at[:10]}.")
 
@@ -61,7 +72,12 @@ def _show(preview: Preview) -> None:
         f" {preview.language}); bundle number {preview.sequence} of {preview.issued_at[:10]}"
     )
     if preview.already_imported:
-        click.echo("This bundle was imported already: importing it again changes nothing.")
+        assert preview.account is not None
+        click.echo(
+            f"This bundle was imported already, into {preview.account.display_name}"
+            f" ({preview.account.login}): importing it again changes nothing."
+        )
+        return
     if preview.account is not None:
         click.echo(f"Merges into: {preview.account.display_name} ({preview.account.login})")
     elif preview.new_login:
