@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import stat
 from pathlib import Path
 from typing import Any
@@ -215,3 +216,22 @@ def test_a_lost_key_stops_only_transfers_and_a_rotation_replaces_it(
     card = identity.own_card(a.settings)
     assert card["keys"][0]["keyid"] == old["keys"][0]["keyid"]
     assert [k["status"] for k in card["keys"]] == ["retired", "active"]
+
+
+def test_a_database_that_refuses_writes_does_not_stop_a_start_or_a_look(
+    tmp_path: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a = new_facility(tmp_path / "a", "North Unit")
+
+    def refuse(*_: object) -> None:
+        exc = sqlite3.OperationalError("attempt to write a readonly database")
+        exc.sqlite_errorcode = sqlite3.SQLITE_READONLY
+        raise exc
+
+    monkeypatch.setattr(identity, "record_own_card_in", refuse)
+    data_dir = ["--data-dir", str(a.settings.data_dir)]
+    listed = runner.invoke(cli, [*data_dir, "facility", "trust", "list"])
+    assert listed.exit_code == 0 and "North Unit" in listed.output
+    assert "refuses writes" in listed.output
+    started = runner.invoke(cli, [*data_dir, "init"])
+    assert started.exit_code == 0 and "facility card was not updated" in started.output
