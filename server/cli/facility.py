@@ -125,6 +125,13 @@ def trust_add(ctx: click.Context, card: Path, fingerprint: str | None, yes: bool
     shown = identity.card_fingerprint(parsed)
     click.echo(f"Card of {parsed['name']} ({parsed['facility_id']})")
     click.echo(f"  Fingerprint: {shown}")
+    for earlier in identity.list_trusted(database):
+        if earlier.facility_id == parsed["facility_id"] and earlier.fingerprint != shown:
+            # A new card for a trusted facility: after its key rotation, or an impostor.
+            click.echo(
+                f"  This replaces its card trusted since {earlier.added_at[:10]}"
+                f" (fingerprint {earlier.fingerprint}): compare the new one with its admin."
+            )
     if fingerprint is None and not yes and not click.confirm("Does every group match?"):
         raise click.ClickException("Not trusted: the fingerprint was not confirmed.")
     try:

@@ -180,6 +180,11 @@ def test_the_cli_exchanges_cards_and_rotates(tmp_path: Path, runner: CliRunner) 
     assert rotated.exit_code == 0, rotated.output
     assert identity.own_fingerprint(a.settings) != fingerprint
     assert identity.own_fingerprint(a.settings) in rotated.output
+    runner.invoke(
+        cli, ["--data-dir", str(a.settings.data_dir), "facility", "card", "-o", str(card_file)]
+    )
+    again = runner.invoke(cli, [*add, "--fingerprint", identity.own_fingerprint(a.settings)])
+    assert again.exit_code == 0 and "This replaces its card trusted since" in again.output
 
 
 def test_the_migration_adds_the_tables_to_a_facility_with_learners(tmp_path: Path) -> None:
