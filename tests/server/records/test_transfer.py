@@ -240,6 +240,8 @@ def test_unknown_revoked_and_expired_senders_are_refused(
     with pytest.raises(bundle.BundleRefused, match="not a trusted facility"):
         transfer_in.import_bundle(pair.b.database, ADMIN, export(stranger, outsider), new="Z1")
     data = export(pair.a, pair.alex)
+    with pytest.raises(bundle.BundleRefused, match="made here"):
+        transfer_in.import_bundle(pair.a.database, ADMIN, data, match="A100")
     fake_clock.advance(91 * 86400)
     with pytest.raises(bundle.BundleRefused, match="expired on"):
         transfer_in.import_bundle(pair.b.database, ADMIN, data, match="S-77")
