@@ -19,6 +19,7 @@ from content.tuf.publisher_cli import publisher_cli
 from server import __version__
 from server.cli.content import content_cli, sync_cli, trust_cli
 from server.cli.demo import SOURCE_COURSES, publish_demo_courses
+from server.cli.facility import facility_cli
 from server.cli.lockdown import lockdown_cli
 from server.cli.ops import backup_cli, check_cli, restore_cli
 from server.cli.pepper import pepper_cli
@@ -27,6 +28,7 @@ from server.cli.review import review_cli
 from server.cli.search import search_cli
 from server.cli.serving import run_server
 from server.cli.teach import export_cli, report_cli
+from server.cli.transfer import transfer_cli
 from server.cli.watchlist import watch_list_cli
 from server.core import clock, csvfiles, filemodes
 from server.core.db import Database, refusal, write_refused
@@ -40,6 +42,7 @@ from server.people import accounts, groups, pepper, roster
 from server.people.accounts import Role
 from server.people.audit import Actor, AuditKeyMissing, ensure_key, parse_head, verify_chain
 from server.people.demo import DEMO_PEOPLE, create_demo_people
+from server.records import identity
 
 CLI_ACTOR = Actor.system("cli")
 
@@ -105,8 +108,8 @@ def cli(ctx: click.Context, data_dir: Path) -> None:
 
 
 def initialize(settings: Settings) -> Database:
-    """Make the data folder, the secret, audit and PIN pepper keys (mode 0600) and the
-    database.
+    """Make the data folder, the secret, audit, PIN pepper and facility keys (mode 0600)
+    and the database.
 
     Idempotent. A facility made before the pepper gets one here (at `init`, `demo` or
     the upgrade `serve` runs), unless PIN hashes already name a pepper whose file is
@@ -121,7 +124,23 @@ def initialize(settings: Settings) -> Database:
     database = Database(settings.database_path)
     _migrate(settings, database)
     _ensure_pepper(database)
+    _ensure_identity(settings, database)
     return database
+
+
+def _ensure_identity(settings: Settings, database: Database) -> None:
+    """The facility key and card (`server.records.identity`); a folder made before
+    facilities had keys gets them here, at `init`, `demo` or the upgrade `serve` runs.
+    A lost key stops only transfers, not the server: a warning says what to do."""
+    try:
+        identity.set_up(settings, database)
+    except ConfigError as exc:
+        click.echo(f"Warning: {exc} Until then, transfers are refused.", err=True)
+    except (sqlite3.Error, OSError) as exc:
+        if not write_refused(exc):
+            raise
+        # A full or read-only disk must not stop a server that can still serve reads.
+        click.echo(f"Warning: the facility card was not updated: {refusal(exc)}.", err=True)
 
 
 def _ensure_pepper(database: Database) -> None:
@@ -193,6 +212,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
     configure_logging()
     database = _database(settings)
     _ensure_pepper(database)  # a facility made before the pepper gets one at its upgrade
+    _ensure_identity(settings, database)
     database.close()
     run_server(settings, settings.workers)
 
@@ -491,6 +511,8 @@ cli.add_command(export_cli)
 cli.add_command(report_cli)
 cli.add_command(review_cli)
 cli.add_command(lockdown_cli)
+cli.add_command(facility_cli)
+cli.add_command(transfer_cli)
 
 
 def main() -> None:

@@ -22,6 +22,7 @@ from server.core.errors import ConfigError
 
 SUPPORTED_LANGUAGES = ("en", "es")
 _PATH_SEGMENT = re.compile(r"[A-Za-z0-9._~-]+")
+_FACILITY_ID = re.compile(r"[a-z0-9][a-z0-9.-]{2,63}")
 
 
 class Secret:
@@ -58,7 +59,24 @@ class Settings:
         default=None,
         metadata={"help": "Signing key; read from DATA_DIR/secret.key when not set"},
     )
-    facility_name: str = field(default="Stepstone", metadata={"help": "Shown on pages"})
+    facility_name: str = field(
+        default="Stepstone", metadata={"help": "Shown on pages and on the facility card"}
+    )
+    facility_id: str = field(
+        default="",
+        metadata={
+            "help": "This facility's id on its card and signed records (lower case letters,"
+            " digits, . and -); empty: the random id `stepstone init` made"
+        },
+    )
+    transfer_by_educators: bool = field(
+        default=False,
+        metadata={"help": "Educators may export the transfer bundle of a learner in their groups"},
+    )
+    transfer_valid_days: int = field(
+        default=90,
+        metadata={"help": "A learner's transfer bundle can be imported for this many days"},
+    )
     host: str = field(default="127.0.0.1", metadata={"help": "Address to listen on"})
     port: int = field(default=8000, metadata={"help": "Port to listen on"})
     workers: int = field(default=2, metadata={"help": "uvicorn worker processes (use >= 2)"})
@@ -270,6 +288,13 @@ def _validate(settings: Settings) -> None:
         raise ConfigError("Setting max_upload_mb must be between 1 and 1024.")
     if settings.min_free_disk_mb < 0:
         raise ConfigError("Setting min_free_disk_mb must be 0 or more.")
+    if settings.facility_id and not _FACILITY_ID.fullmatch(settings.facility_id):
+        raise ConfigError(
+            "Setting facility_id must be 3 to 64 lower case letters, digits, . or -,"
+            f" starting with a letter or digit, got {settings.facility_id!r}."
+        )
+    if not 1 <= settings.transfer_valid_days <= 3650:
+        raise ConfigError("Setting transfer_valid_days must be between 1 and 3650.")
     _validate_accel_prefix(settings.media_accel_prefix)
     _validate_time_zone(settings.time_zone)
 

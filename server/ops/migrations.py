@@ -641,6 +641,108 @@ def access_windows(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="0015_facility_trust")
+def facility_trust(db: sqlite_utils.Database) -> None:
+    """Facility identity and learner transfers (``server.records``).
+
+    ``trusted_facilities``: the facility cards this facility pinned, and its own; a
+    removed card stays (``removed_at``) so its records are refused as revoked.
+    ``transfers``: each transfer bundle imported, by its id, with the sender's per-learner
+    sequence, so the same bundle twice changes nothing and an older one is refused, and the
+    sender's record as received (``received``: every section but the workbook pages).
+    ``from_elsewhere``: a course record that came with a learner for a course version this
+    facility does not hold ("completed elsewhere"), with its evidence.
+    ``carried_pages``: workbook pages a learner brought, answers with their privacy.
+    ``transfer_choices``: the workbook pages a learner chose to take when they leave.
+    ``transfer_exports``: each bundle this facility signed for a learner, numbered per
+    learner, so the receiver can tell a newer bundle from an older one.
+    """
+    _run_script(
+        db,
+        """
+        CREATE TABLE trusted_facilities (
+            facility_id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            card TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            own INTEGER NOT NULL DEFAULT 0,
+            added_by TEXT NOT NULL,
+            added_at TEXT NOT NULL,
+            removed_at TEXT,
+            removed_by TEXT
+        );
+        CREATE TABLE transfers (
+            bundle_id TEXT PRIMARY KEY,
+            sender_facility_id TEXT NOT NULL,
+            sender_learner_id TEXT NOT NULL,
+            sequence INTEGER NOT NULL,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            bundle_sha256 TEXT NOT NULL,
+            issued_at TEXT NOT NULL,
+            imported_at TEXT NOT NULL,
+            imported_by TEXT NOT NULL,
+            summary TEXT NOT NULL DEFAULT '{}',
+            received TEXT NOT NULL DEFAULT '{}',
+            extra_sections TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX transfers_sender
+            ON transfers(sender_facility_id, sender_learner_id, sequence);
+        CREATE INDEX transfers_user ON transfers(user_id);
+        CREATE TABLE from_elsewhere (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            facility_id TEXT NOT NULL,
+            facility_name TEXT NOT NULL,
+            course_id TEXT NOT NULL,
+            course_title TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('completed', 'in_progress')),
+            started_at TEXT,
+            completed_at TEXT,
+            score REAL,
+            seconds_spent REAL NOT NULL DEFAULT 0,
+            certificate_code TEXT,
+            evidence TEXT NOT NULL DEFAULT '{}',
+            bundle_id TEXT NOT NULL,
+            UNIQUE (user_id, facility_id, course_id, version)
+        );
+        CREATE INDEX from_elsewhere_course ON from_elsewhere(course_id);
+        CREATE TABLE carried_pages (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            facility_id TEXT NOT NULL,
+            origin_entry TEXT NOT NULL,
+            course_id TEXT NOT NULL,
+            course_title TEXT NOT NULL,
+            lesson_key TEXT NOT NULL,
+            lesson_title TEXT NOT NULL,
+            status TEXT NOT NULL,
+            answers TEXT NOT NULL DEFAULT '[]',
+            feedback TEXT NOT NULL DEFAULT '',
+            written_at TEXT NOT NULL,
+            bundle_id TEXT NOT NULL,
+            UNIQUE (user_id, facility_id, origin_entry)
+        );
+        CREATE TABLE transfer_exports (
+            bundle_id TEXT PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            sequence INTEGER NOT NULL,
+            bundle_sha256 TEXT NOT NULL,
+            issued_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            exported_by TEXT NOT NULL,
+            UNIQUE (user_id, sequence)
+        );
+        CREATE TABLE transfer_choices (
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            entry_id INTEGER NOT NULL REFERENCES workbook_entries(id) ON DELETE CASCADE,
+            chosen_at TEXT NOT NULL,
+            PRIMARY KEY (user_id, entry_id)
+        );
+        """,
+    )
+
+
 @migrations(name="0020_books")
 def books(db: sqlite_utils.Database) -> None:
     """What a course version that is a book (an EPUB converted at the publisher's build)

@@ -56,6 +56,7 @@ from server.web.views import (
     media,
     ops,
     teach,
+    transfers,
     verify,
 )
 from server.web.views import search as search_views
@@ -136,6 +137,8 @@ def routes() -> list[BaseRoute]:
         Route("/verify", verify.verify_form, methods=GET),
         Route("/verify/{code}", verify.verify_code, methods=GET),
         Route("/learn/plan", learn.plan, methods=GET),
+        Route("/learn/take-with-me", transfers.take_with_me, methods=GET),
+        Route("/learn/take-with-me", transfers.take_with_me_save, methods=POST),
         Route("/teach", teach.home, methods=GET),
         Route("/teach/groups/{group_id:id}", teach.group_page, methods=GET),
         Route("/teach/groups/{group_id:id}/assign", teach.assign, methods=POST),
@@ -151,6 +154,7 @@ def routes() -> list[BaseRoute]:
             teach.absence_remove,
             methods=POST,
         ),
+        Route("/teach/learners/{user_id:id}/transfer", transfers.learner_export, methods=POST),
         Route("/teach/learners/{user_id:id}/goals/{goal_id:id}", teach.goal_status, methods=POST),
         Route("/teach/reviews", teach.review_queue, methods=GET),
         Route("/teach/reviews/{entry_id:id}", teach.review_page, methods=GET),
@@ -199,6 +203,13 @@ def routes() -> list[BaseRoute]:
         Route("/admin/lockdowns/{lockdown_id:id}/end", admin_lockdowns.lockdown_end, methods=POST),
         Route("/admin/access/holidays", admin_access.holiday_add, methods=POST),
         Route("/admin/access/holidays/{day:str}/remove", admin_access.holiday_remove, methods=POST),
+        Route("/admin/transfers", transfers.transfers_page, methods=GET),
+        Route("/admin/transfers/card.json", transfers.own_card, methods=GET),
+        Route("/admin/transfers/trust", transfers.trust_add, methods=POST),
+        Route("/admin/transfers/trust/remove", transfers.trust_remove, methods=POST),
+        Route("/admin/transfers/export", transfers.export, methods=POST),
+        Route("/admin/transfers/check", transfers.check, methods=POST),
+        Route("/admin/transfers/import", transfers.confirm, methods=POST),
         Route("/admin/reports/impact", admin_reports.impact_page, methods=GET),
         Route("/admin/reports/impact.{kind:str}", admin_reports.impact_download, methods=GET),
         Route("/admin/reports/facility-key.pem", admin_reports.facility_key, methods=GET),
@@ -257,7 +268,8 @@ def routes() -> list[BaseRoute]:
 
 
 def housekeeping(services: Services) -> None:
-    """Start-up chores: forget long-ended sessions, drop roster uploads nobody imported,
+    """Start-up chores: forget long-ended sessions, drop roster and transfer uploads nobody
+    imported,
     and remove staging folders left by an import that was killed (folders of an import
     still running in another process are locked and kept)."""
     try:
@@ -269,10 +281,11 @@ def housekeeping(services: Services) -> None:
             raise
         log.warning("could not forget ended sessions at start-up: %s", exc)
     content_store(services.settings).sweep_staging()
-    uploads = services.settings.data_dir / admin_roster.UPLOAD_DIR
-    if uploads.is_dir():
-        cutoff = time.time() - 86400
-        for leftover in uploads.iterdir():
+    cutoff = time.time() - 86400
+    # Roster files and transfer bundles hold learners' data: none stays a day unimported.
+    for name in (admin_roster.UPLOAD_DIR, transfers.UPLOAD_DIR):
+        uploads = services.settings.data_dir / name
+        for leftover in uploads.iterdir() if uploads.is_dir() else ():
             if leftover.stat().st_mtime < cutoff:
                 leftover.unlink()
 

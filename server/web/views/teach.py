@@ -16,6 +16,7 @@ from server.learning.access import Scope, visible_courses
 from server.learning.continuity import Continuity
 from server.people import absences
 from server.people.accounts import Role
+from server.records import merge
 from server.teaching import dashboards, difficult_questions, exports, workbook_review
 from server.web.plumbing import Req, access, parse_number, redirect, safe_next
 
@@ -214,6 +215,9 @@ def _learner_page(req: Req, error: str = "", status: int = 200) -> Response:
         {
             "board": board,
             "goals": goals,
+            "elsewhere": merge.from_elsewhere_of(req.database, board.learner.id),
+            "may_transfer": req.user.role is Role.ADMIN or req.settings.transfer_by_educators,
+            "brought": merge.carried_pages_of(req.database, board.learner.id, own=False),
             "progress": progress,
             "courses": sorted(
                 visible_courses(req.database, req.settings, req.user),

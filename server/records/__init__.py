@@ -1,0 +1,1 @@
+"""Records that leave the facility signed: its identity, and a learner's transfer."""
