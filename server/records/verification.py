@@ -280,12 +280,18 @@ def check_code(trust: Trust, text: str, lookup: Lookup | None) -> Verdict:
     return _with_revocation(verdict, lookup, sender, codes)
 
 
+def is_text(text: str) -> bool:
+    """Whether ``text`` is meant as a check code or a pasted credential (not a file name)."""
+    stripped = text.strip()
+    return checkcodes.looks_like(stripped) or stripped.startswith("eyJ")
+
+
 def check_text(trust: Trust, text: str, lookup: Lookup | None = None) -> Verdict:
     """A check code (scanned or typed) or a credential pasted as text."""
     stripped = text.strip()
     if checkcodes.looks_like(stripped):
         return check_code(trust, stripped, lookup)
-    if stripped.startswith("eyJ") and stripped.count(".") == 2:
+    if stripped.startswith("eyJ"):
         return check_badge(trust, stripped, lookup)
     return Verdict(
         False,
