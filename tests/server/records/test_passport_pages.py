@@ -14,7 +14,7 @@ from server.core.db import Database
 from server.core.settings import Settings
 from server.learning import certificates
 from server.records import checkcodes, passports
-from tests.conftest import People, form_action, post, sign_in
+from tests.conftest import CSRF_RE, People, form_action, post, sign_in
 from tests.server.records.records_helpers import MATH, STAFF, finish, goal_met
 
 pytestmark = pytest.mark.demo
@@ -41,7 +41,15 @@ def test_staff_issue_a_passport_that_prints_in_the_learners_language(
     page = client.get(f"/teach/learners/{learner.id}/passports")
     assert page.status_code == 200 and "Issue a Learning Passport now" in page.text
     assert "Everyday Math" in page.text  # what it would say
-    issued = post(client, f"/teach/learners/{learner.id}/passports", follow_redirects=False)
+    # The form on the page itself, with the token it carries.
+    form = rf'action="/teach/learners/{learner.id}/passports">\s*<input type="hidden" '
+    token = re.search(form + CSRF_RE.pattern, page.text)
+    assert token is not None
+    issued = client.post(
+        f"/teach/learners/{learner.id}/passports",
+        data={"csrf_token": token.group(1)},
+        follow_redirects=False,
+    )
     assert issued.status_code == 303
     [passport] = passports.of_learner(database, learner.id)
     assert issued.headers["location"].startswith(f"/teach/passports/{passport.id}")
