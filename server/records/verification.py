@@ -160,12 +160,10 @@ NOT_TRUSTED = N_("Not checked: it comes from a facility this one does not trust.
 REVOKED = N_("Revoked: the facility that issued it withdrew it.")
 
 
-def _refused(kind: str, exc: IdentityError | ValidationError) -> Verdict:
-    if isinstance(exc, identity.Revoked):
-        return Verdict(False, kind, NOT_TRUSTED, exc.message)
-    if isinstance(exc, NotTrusted):
-        return Verdict(False, kind, NOT_TRUSTED, exc.message)
-    return Verdict(False, kind, NOT_GENUINE, exc.message)
+def _refused(kind: str, exc: IdentityError) -> Verdict:
+    """An unknown or removed sender is "not checked"; anything else is "not genuine"."""
+    untrusted = isinstance(exc, NotTrusted | identity.Revoked)
+    return Verdict(False, kind, NOT_TRUSTED if untrusted else NOT_GENUINE, exc.message)
 
 
 def _revoked(lookup: Lookup | None, sender: VerifiedSender, codes: Iterable[str]) -> list[str]:
