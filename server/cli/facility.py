@@ -69,17 +69,22 @@ def key_cli() -> None:
 def key_rotate(ctx: click.Context, yes: bool) -> None:
     """Make a new signing key. The old one stays on the card as retired: what it signed
     before still verifies. Other facilities must trust the new card (and compare its new
-    fingerprint) before they accept what this facility signs from now on.
+    fingerprint) before they accept what this facility signs from now on. Also the way to
+    replace a lost or stolen key.
 
     \b
     Example:
         stepstone facility key rotate
         stepstone facility card -o new-card.json
     """
-    settings, database = open_identity(ctx)
+    # Not open_identity: a rotation is also how a lost or stolen key is replaced.
+    settings, database = open_data(ctx)
     if not yes and not click.confirm("Make a new facility key now?"):
         raise click.ClickException("Nothing changed.")
-    new = identity.rotate(settings, database, CLI_ACTOR)
+    try:
+        new = identity.rotate(settings, database, CLI_ACTOR)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"New facility key. Fingerprint: {new}")
     click.echo("Send the new card (stepstone facility card) to the facilities that trust you.")
 

@@ -28,6 +28,7 @@ from server.cli.review import review_cli
 from server.cli.search import search_cli
 from server.cli.serving import run_server
 from server.cli.teach import export_cli, report_cli
+from server.cli.transfer import transfer_cli
 from server.cli.watchlist import watch_list_cli
 from server.core import clock, csvfiles, filemodes
 from server.core.db import Database, refusal, write_refused
@@ -129,12 +130,12 @@ def initialize(settings: Settings) -> Database:
 
 def _ensure_identity(settings: Settings, database: Database) -> None:
     """The facility key and card (`server.records.identity`); a folder made before
-    facilities had keys gets them here, at `init`, `demo` or the upgrade `serve` runs."""
+    facilities had keys gets them here, at `init`, `demo` or the upgrade `serve` runs.
+    A lost key stops only transfers, not the server: a warning says what to do."""
     try:
         identity.set_up(settings, database)
     except ConfigError as exc:
-        database.close()
-        raise click.ClickException(str(exc)) from None
+        click.echo(f"Warning: {exc} Until then, transfers are refused.", err=True)
 
 
 def _ensure_pepper(database: Database) -> None:
@@ -508,6 +509,7 @@ cli.add_command(facility_cli)
 cli.add_command(verify_command)
 cli.add_command(passport_cli)
 cli.add_command(certificate_cli)
+cli.add_command(transfer_cli)
 
 
 def main() -> None:

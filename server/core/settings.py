@@ -69,6 +69,10 @@ class Settings:
             " digits, . and -); empty: the random id `stepstone init` made"
         },
     )
+    transfer_by_educators: bool = field(
+        default=False,
+        metadata={"help": "Educators may export the transfer bundle of a learner in their groups"},
+    )
     transfer_valid_days: int = field(
         default=90,
         metadata={"help": "A learner's transfer bundle can be imported for this many days"},

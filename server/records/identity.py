@@ -42,7 +42,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from content.tuf.fingerprint import grouped, normalised
 from server.core import clock
 from server.core.db import Database
-from server.core.errors import ConfigError, StepstoneError, ValidationError
+from server.core.errors import N_, ConfigError, StepstoneError, ValidationError
 from server.core.settings import Settings
 from server.people import audit
 from server.people.audit import Actor
@@ -351,7 +351,7 @@ def _public_keys(card: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def check_card(card: Any) -> dict[str, Any]:
     """``card`` if it is a well-formed facility card signed by its own active key."""
     if not isinstance(card, dict) or card.get("type") != CARD_TYPE:
-        raise ValidationError("This is not a Stepstone facility card.")
+        raise ValidationError(N_("This is not a Stepstone facility card."))
     if card.get("version") != CARD_VERSION:
         raise ValidationError(f"Facility card version {card.get('version')!r} is not known.")
     if not isinstance(card.get("facility_id"), str) or not FACILITY_ID.fullmatch(
@@ -384,7 +384,7 @@ def parse_card(data: bytes) -> dict[str, Any]:
     try:
         card = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
-        raise ValidationError("This file is not a facility card (not JSON).") from None
+        raise ValidationError(N_("This file is not a facility card (not JSON).")) from None
     return check_card(card)
 
 
@@ -455,15 +455,17 @@ def trust_card_in(
     shown = card_fingerprint(card)
     if normalised(confirmed_fingerprint) != normalised(shown):
         raise ValidationError(
-            "This card does not have the fingerprint that was confirmed. Do not trust it:"
-            " ask the other facility to read out its fingerprint again."
+            N_(
+                "This card does not have the fingerprint that was confirmed. Do not trust it:"
+                " ask the other facility to read out its fingerprint again."
+            )
         )
     own = db.execute(
         "SELECT 1 FROM trusted_facilities WHERE own = 1 AND facility_id = ?",
         [card["facility_id"]],
     ).fetchone()
     if own:
-        raise ValidationError("This is this facility's own card: it is always trusted.")
+        raise ValidationError(N_("This is this facility's own card: it is always trusted."))
     db.execute(
         "INSERT INTO trusted_facilities (facility_id, name, card, fingerprint, own, added_by,"
         " added_at) VALUES (?, ?, ?, ?, 0, ?, ?)"
@@ -500,7 +502,7 @@ def remove_trusted_in(db: sqlite_utils.Database, facility: str, actor: Actor) ->
     as revoked (not merely unknown) and the audit log says who did it."""
     current = _get_in(db, facility)
     if current.own:
-        raise ValidationError("This facility's own card cannot be removed.")
+        raise ValidationError(N_("This facility's own card cannot be removed."))
     if current.removed_at is not None:
         raise ValidationError(f"The facility {facility!r} is already removed.")
     db.execute(

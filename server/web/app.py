@@ -53,6 +53,7 @@ from server.web.views import (
     ops,
     passports,
     teach,
+    transfers,
     verify,
 )
 from server.web.views import search as search_views
@@ -134,6 +135,8 @@ def routes() -> list[BaseRoute]:
         Route("/verify/file", verify.verify_file, methods=POST),
         Route("/verify/{code}", verify.verify_code, methods=GET),
         Route("/learn/plan", learn.plan, methods=GET),
+        Route("/learn/take-with-me", transfers.take_with_me, methods=GET),
+        Route("/learn/take-with-me", transfers.take_with_me_save, methods=POST),
         Route("/teach", teach.home, methods=GET),
         Route("/teach/groups/{group_id:id}", teach.group_page, methods=GET),
         Route("/teach/groups/{group_id:id}/assign", teach.assign, methods=POST),
@@ -143,6 +146,7 @@ def routes() -> list[BaseRoute]:
         Route("/teach/courses/{course_id}/questions", teach.questions_page, methods=GET),
         Route("/teach/learners/{user_id:id}", teach.learner_page, methods=GET),
         Route("/teach/learners/{user_id:id}/goals", teach.goal_add, methods=POST),
+        Route("/teach/learners/{user_id:id}/transfer", transfers.learner_export, methods=POST),
         Route("/teach/learners/{user_id:id}/goals/{goal_id:id}", teach.goal_status, methods=POST),
         Route("/teach/learners/{user_id:id}/passports", passports.learner_passports, methods=GET),
         Route("/teach/learners/{user_id:id}/passports", passports.issue_passport, methods=POST),
@@ -184,6 +188,13 @@ def routes() -> list[BaseRoute]:
         Route("/admin/roster/check", admin_roster.roster_check, methods=POST),
         Route("/admin/roster/import", admin_roster.roster_import, methods=POST),
         Route("/admin/audit", admin_audit.audit_log, methods=GET),
+        Route("/admin/transfers", transfers.transfers_page, methods=GET),
+        Route("/admin/transfers/card.json", transfers.own_card, methods=GET),
+        Route("/admin/transfers/trust", transfers.trust_add, methods=POST),
+        Route("/admin/transfers/trust/remove", transfers.trust_remove, methods=POST),
+        Route("/admin/transfers/export", transfers.export, methods=POST),
+        Route("/admin/transfers/check", transfers.check, methods=POST),
+        Route("/admin/transfers/import", transfers.confirm, methods=POST),
         Route("/admin/reports/impact", admin_reports.impact_page, methods=GET),
         Route("/admin/reports/impact.{kind:str}", admin_reports.impact_download, methods=GET),
         Route("/admin/reports/facility-key.pem", admin_reports.facility_key, methods=GET),
@@ -242,7 +253,8 @@ def routes() -> list[BaseRoute]:
 
 
 def housekeeping(services: Services) -> None:
-    """Start-up chores: forget long-ended sessions, drop roster uploads nobody imported,
+    """Start-up chores: forget long-ended sessions, drop roster and transfer uploads nobody
+    imported,
     and remove staging folders left by an import that was killed (folders of an import
     still running in another process are locked and kept)."""
     try:
@@ -254,10 +266,11 @@ def housekeeping(services: Services) -> None:
             raise
         log.warning("could not forget ended sessions at start-up: %s", exc)
     content_store(services.settings).sweep_staging()
-    uploads = services.settings.data_dir / admin_roster.UPLOAD_DIR
-    if uploads.is_dir():
-        cutoff = time.time() - 86400
-        for leftover in uploads.iterdir():
+    cutoff = time.time() - 86400
+    # Roster files and transfer bundles hold learners' data: none stays a day unimported.
+    for name in (admin_roster.UPLOAD_DIR, transfers.UPLOAD_DIR):
+        uploads = services.settings.data_dir / name
+        for leftover in uploads.iterdir() if uploads.is_dir() else ():
             if leftover.stat().st_mtime < cutoff:
                 leftover.unlink()
 

@@ -22,7 +22,7 @@ from server.learning.access import certificate_for, visible_course, visible_cour
 from server.learning.visibility import Course, Lesson
 from server.people import accounts
 from server.people.accounts import TEXT_SIZES, Role
-from server.records import checkcodes
+from server.records import checkcodes, merge
 from server.web import pdfviewer
 from server.web.lessonpage import course_url, lesson_html, lesson_url, media_url
 from server.web.plumbing import Req, access, redirect, safe_next
@@ -104,6 +104,7 @@ def learner_home(req: Req) -> Response:
             "open_catalog": req.settings.learner_catalog == "open",
             "today": _today(),
             "certificates": certificates.of_learner(req.database, user.id),
+            "came_with_me": merge.came_with(req.database, user.id),
         },
     )
 
@@ -434,6 +435,8 @@ def transcript(req: Req) -> Response:
     return req.render(
         "learn/transcript.html",
         {
+            "elsewhere": merge.from_elsewhere_of(req.database, user.id),
+            "brought": merge.carried_pages_of(req.database, user.id, own=True),
             "certificates": earned,
             "in_progress": [
                 (courses[cid], counts)

@@ -14,6 +14,7 @@ from server.core.errors import N_, BadRequest, NotFound, ValidationError
 from server.learning import assignments, plans, visibility
 from server.learning.access import Scope, visible_courses
 from server.people.accounts import Role
+from server.records import merge
 from server.teaching import dashboards, difficult_questions, exports, workbook_review
 from server.web.plumbing import Req, access, parse_number, redirect, safe_next
 
@@ -207,6 +208,9 @@ def _learner_page(req: Req, error: str = "", status: int = 200) -> Response:
         {
             "board": board,
             "goals": goals,
+            "elsewhere": merge.from_elsewhere_of(req.database, board.learner.id),
+            "may_transfer": req.user.role is Role.ADMIN or req.settings.transfer_by_educators,
+            "brought": merge.carried_pages_of(req.database, board.learner.id, own=False),
             "progress": progress,
             "courses": sorted(
                 visible_courses(req.database, req.settings, req.user),

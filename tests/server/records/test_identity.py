@@ -194,5 +194,24 @@ def test_the_migration_adds_the_tables_to_a_facility_with_learners(tmp_path: Pat
     tables = set(database.reader.table_names())
     assert {"trusted_facilities", "transfers", "from_elsewhere", "carried_pages"} <= tables
     assert {"transfer_choices"} <= tables
-    assert database.query_one("SELECT display_name FROM users")["display_name"] == "Al"  # type: ignore[index]
+    row = database.query_one("SELECT display_name FROM users")
+    assert row is not None and row["display_name"] == "Al"
     database.close()
+
+
+def test_a_lost_key_stops_only_transfers_and_a_rotation_replaces_it(
+    tmp_path: Path, runner: CliRunner
+) -> None:
+    a = new_facility(tmp_path / "a", "North Unit")
+    old = identity.own_card(a.settings)
+    (a.settings.data_dir / identity.KEY_FILE).unlink()
+    data_dir = ["--data-dir", str(a.settings.data_dir)]
+    refused = runner.invoke(cli, [*data_dir, "facility", "card"])
+    assert refused.exit_code == 1 and "facility key" in refused.output
+    started = runner.invoke(cli, [*data_dir, "init"])  # as every start does: a warning
+    assert started.exit_code == 0 and "transfers are refused" in started.output
+    rotated = runner.invoke(cli, [*data_dir, "facility", "key", "rotate", "--yes"])
+    assert rotated.exit_code == 0, rotated.output
+    card = identity.own_card(a.settings)
+    assert card["keys"][0]["keyid"] == old["keys"][0]["keyid"]
+    assert [k["status"] for k in card["keys"]] == ["retired", "active"]

@@ -12,7 +12,7 @@ from server.core.db import Database
 from server.core.settings import Settings, load_settings
 from server.people.audit import Actor
 from server.records import identity
-from tests.conftest import Templates, _build_migrated, copy_facility
+from tests.conftest import Templates, _build_demo_indexed, _build_migrated, copy_facility
 
 ADMIN = Actor.system("test")
 
@@ -27,9 +27,15 @@ class Facility:
         return identity.facility_id(self.settings)
 
 
-def new_facility(data: Path, name: str, **settings: object) -> Facility:
-    """A migrated facility at ``data`` named ``name`` with its own key and id."""
-    copy_facility(Templates.get("migrated", _build_migrated), data)
+def new_facility(data: Path, name: str, *, demo: bool = False, **settings: object) -> Facility:
+    """A migrated facility at ``data`` named ``name`` with its own key and id; with
+    ``demo``, the demo courses published."""
+    if demo:
+        # With its search index, so a server started on it has nothing to rebuild.
+        copy_facility(Templates.get("demo-indexed", _build_demo_indexed), data)
+        settings["demo"] = True
+    else:
+        copy_facility(Templates.get("migrated", _build_migrated), data)
     for file in (identity.KEY_FILE, identity.STATE_FILE):
         (data / file).unlink(missing_ok=True)
     # In the folder's stepstone.toml, so the `stepstone` command sees the same settings.

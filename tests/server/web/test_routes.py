@@ -86,6 +86,8 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/verify/file"): staff(200, 200),
     ("GET", "/teach"): STAFF_GET,
     ("GET", "/learn/plan"): LEARNER_ONLY_GET,
+    ("GET", "/learn/take-with-me"): LEARNER_ONLY_GET,
+    ("POST", "/learn/take-with-me"): learner_only(303),
     # The educator is not in the test's group, so it and its learner are out of scope.
     ("GET", "/teach/groups/{group_id:id}"): staff(404, 200),
     ("POST", "/teach/groups/{group_id:id}/assign"): staff(404, 400),
@@ -95,6 +97,8 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/teach/courses/{course_id}/questions"): staff(404, 404),
     ("GET", "/teach/learners/{user_id:id}"): staff(404, 200),
     ("POST", "/teach/learners/{user_id:id}/goals"): staff(404, 400),
+    # Educators only where the facility allows it (it does not by default).
+    ("POST", "/teach/learners/{user_id:id}/transfer"): staff(403, 200),
     ("POST", "/teach/learners/{user_id:id}/goals/{goal_id:id}"): staff(404, 400),
     ("GET", "/teach/learners/{user_id:id}/passports"): staff(404, 200),
     ("POST", "/teach/learners/{user_id:id}/passports"): staff(404, 303),
@@ -133,6 +137,13 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/admin/roster/check"): admin_only_post(400),
     ("POST", "/admin/roster/import"): admin_only_post(400),
     ("GET", "/admin/audit"): ADMIN_ONLY_GET,
+    ("GET", "/admin/transfers"): ADMIN_ONLY_GET,
+    ("GET", "/admin/transfers/card.json"): ADMIN_ONLY_GET,
+    ("POST", "/admin/transfers/trust"): admin_only_post(400),
+    ("POST", "/admin/transfers/trust/remove"): admin_only_post(400),
+    ("POST", "/admin/transfers/export"): admin_only_post(400),
+    ("POST", "/admin/transfers/check"): admin_only_post(400),
+    ("POST", "/admin/transfers/import"): admin_only_post(400),
     ("GET", "/admin/status"): ADMIN_ONLY_GET,
     # Monitoring answers only on loopback; the test client is not (tests/server/ops/test_health.py).
     ("GET", "/healthz"): {"anon": 404, "learner": 404, "educator": 404, "admin": 404},
