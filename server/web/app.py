@@ -134,6 +134,7 @@ def routes() -> list[BaseRoute]:
         Route("/verify", verify.verify_form, methods=GET),
         Route("/verify/file", verify.verify_file, methods=POST),
         Route("/verify/{code}", verify.verify_code, methods=GET),
+        Route("/verify/{code}/revoke", verify.revoke, methods=POST),
         Route("/learn/plan", learn.plan, methods=GET),
         Route("/learn/take-with-me", transfers.take_with_me, methods=GET),
         Route("/learn/take-with-me", transfers.take_with_me_save, methods=POST),

@@ -7,7 +7,7 @@ from __future__ import annotations
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
-from server.core.errors import N_, NotFound
+from server.core.errors import N_, NotFound, ValidationError
 from server.learning import certificates
 from server.learning.access import certificate_for
 from server.learning.certificates import Certificate
@@ -24,14 +24,19 @@ def _lookup(req: Req) -> verification.Lookup:
 
 
 def _page(
-    req: Req, typed: str = "", cert: Certificate | None = None, verdict: Verdict | None = None
+    req: Req,
+    typed: str = "",
+    cert: Certificate | None = None,
+    verdict: Verdict | None = None,
+    error: str = "",
 ) -> Response:
     checked = bool(typed) or verdict is not None
     failed = checked and cert is None and (verdict is None or verdict.exit_code != 0)
+    status = 400 if error else 404 if failed and verdict is None else 200
     return req.render(
         "verify.html",
-        {"typed": typed, "checked": checked, "cert": cert, "verdict": verdict},
-        404 if failed and verdict is None else 200,
+        {"typed": typed, "checked": checked, "cert": cert, "verdict": verdict, "error": error},
+        status,
     )
 
 
@@ -70,3 +75,21 @@ def verify_file(req: Req) -> Response:
         trust = DatabaseTrust(req.database)
         verdict = verification.check_file(trust, data, _lookup(req))
     return _page(req, verdict=verdict)
+
+
+@access(Role.ADMIN)
+def revoke(req: Req) -> Response:
+    """An admin withdraws a certificate issued by mistake, saying why (audited)."""
+    code = req.request.path_params["code"]
+    cert = certificate_for(req.database, req.settings, req.user, code)
+    try:
+        certificates.revoke(
+            req.database,
+            req.settings,
+            req.user.actor(req.client_address),
+            cert.code,
+            req.field("reason", 600),
+        )
+    except ValidationError as exc:
+        return _page(req, cert.code, cert, error=exc.message)
+    return redirect(f"/verify/{cert.code}", notice="saved")

@@ -128,3 +128,26 @@ def test_an_open_badge_downloads_verifies_and_reports_revocation(
         in client.get(f"/learn/certificates/{cert.code}").text
     )
     assert client.get(f"/learn/certificates/{cert.code}/open-badge").status_code == 404
+
+
+def test_an_admin_revokes_a_certificate_from_its_verify_page(
+    client: TestClient, settings: Settings, database: Database, people: People
+) -> None:
+    cert = finish(database, settings, people.learner, MATH)
+    educator = _client(client)
+    sign_in(educator, people.educator)
+    assert "Revoke this certificate" not in educator.get(f"/verify/{cert.code}").text
+    sign_in(client, people.admin)
+    page = client.get(f"/verify/{cert.code}").text
+    form = rf'action="/verify/{cert.code}/revoke" class="stack">\s*<input type="hidden" '
+    token = re.search(form + CSRF_RE.pattern, page)
+    assert token is not None
+    action = f"/verify/{cert.code}/revoke"
+    short = client.post(action, data={"csrf_token": token.group(1), "reason": "x"})
+    assert short.status_code == 400 and "3 to 500 characters" in short.text
+    done = client.post(action, data={"csrf_token": token.group(1), "reason": "Wrong learner"})
+    assert done.status_code == 200 and "This certificate was revoked: Wrong learner" in done.text
+    found = certificates.find(database, settings, cert.code)
+    assert found is not None and found.revoked
+    entry = database.query_one("SELECT * FROM audit_log WHERE action = 'certificate.revoke'")
+    assert entry is not None and entry["actor"] == people.admin.label

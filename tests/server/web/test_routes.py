@@ -84,6 +84,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/verify/{code}"): {"anon": 303, "learner": 403, "educator": 404, "admin": 404},
     # Without a file the page says to choose one.
     ("POST", "/verify/file"): staff(200, 200),
+    ("POST", "/verify/{code}/revoke"): admin_only_post(404),
     ("GET", "/teach"): STAFF_GET,
     ("GET", "/learn/plan"): LEARNER_ONLY_GET,
     ("GET", "/learn/take-with-me"): LEARNER_ONLY_GET,
