@@ -6,7 +6,8 @@ the Open Badges 3.0.3 context) whose subject is an ``AchievementSubject`` naming
 learner and the course's ``Achievement``. Its proof is the VC-JWT of Open Badges 3.0
 (section 8.2, "JSON Web Token Proof Format"): a compact JWS whose payload is the
 credential itself plus the registered claims that section maps from it (``iss`` from the
-issuer's id, ``jti`` from the credential's id, ``nbf`` from ``validFrom``), signed with
+issuer's id, ``jti`` from the credential's id, ``nbf`` from ``validFrom``, and ``iat``,
+when it was signed), signed with
 the facility's Ed25519 key, ``alg: EdDSA``. The header names the key (``kid``: the
 issuer's id, ``#``, the key id of the facility card) and carries the public key
 (``jwk``) for tools that check integrity only; Stepstone itself trusts only the key of a
@@ -34,6 +35,7 @@ from joserfc.errors import JoseError, UnsupportedAlgorithmError
 from joserfc.jwk import OKPKey
 from joserfc.jws import JWSRegistry
 
+from server.core import clock
 from server.core.errors import N_
 from server.learning.certificates import Certificate
 
@@ -151,6 +153,9 @@ def sign(credential: dict[str, Any], key: Ed25519PrivateKey, keyid: str) -> str:
     claims["iss"] = credential["issuer"]["id"]
     claims["jti"] = credential["id"]
     claims["nbf"] = int(datetime.fromisoformat(credential["validFrom"]).timestamp())
+    # When it was signed: the key that signs a download made after a key rotation is
+    # the new one, though the certificate (validFrom) is older.
+    claims["iat"] = int(clock.now())
     return jwt.encode(header, claims, OKPKey.import_key(key), registry=_REGISTRY)
 
 
@@ -160,7 +165,7 @@ class Claimed:
 
     facility_id: str
     keyid: str
-    valid_from: str
+    signed_at: str  # when the key signed it, to check the key was valid then
     credential: dict[str, Any]
 
 
@@ -185,10 +190,13 @@ def read_claims(token: str) -> Claimed:
     issuer = body["issuer"]["id"]
     if not isinstance(kid, str) or not kid.startswith(issuer + "#"):
         raise BadCredential(N_("The credential does not say which facility key signed it."))
+    signed_at = body.get("iat")
+    if not isinstance(signed_at, int) or isinstance(signed_at, bool) or not 0 < signed_at < 10**11:
+        raise BadCredential(N_("The credential does not say when it was signed."))
     return Claimed(
         facility_id=issuer.removeprefix("urn:stepstone:facility:"),
         keyid=kid[len(issuer) + 1 :],
-        valid_from=body["validFrom"],
+        signed_at=clock.iso(signed_at),
         credential=body,
     )
 

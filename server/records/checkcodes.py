@@ -16,6 +16,7 @@ import binascii
 import json
 from typing import Any
 
+from server.core import clock
 from server.core.errors import N_, ValidationError
 from server.core.settings import Settings
 from server.learning.certificates import Certificate
@@ -32,7 +33,9 @@ class BadCheckCode(ValidationError):
 
 
 def _encode(settings: Settings, fields: dict[str, Any]) -> str:
-    signed = identity.sign_document(settings, {"type": TYPE, **fields})
+    # Signed now, with the key active now: a reprint after a key rotation carries a code
+    # the new key signed, dated when it was (what it vouches for keeps its own dates).
+    signed = identity.sign_document(settings, {"type": TYPE, **fields, "issued_at": clock.iso()})
     return PREFIX + identity.b64(identity.canonical(signed))
 
 
@@ -44,7 +47,7 @@ def for_passport(settings: Settings, passport: Passport) -> str:
             "kind": "passport",
             "id": passport.id,
             "learner": document["learner"]["name"],
-            "issued_at": passport.issued_at,
+            "dated": passport.issued_at,
             "courses": document["totals"]["courses"],
             "hours": document["totals"]["course_hours"],
         },
@@ -61,7 +64,7 @@ def for_certificate(settings: Settings, cert: Certificate) -> str:
             "course": cert.course_title,
             "completed_at": cert.completed_at,
             "hours": round(cert.hours, 1),
-            "issued_at": cert.issued_at,
+            "dated": cert.issued_at,
         },
     )
 

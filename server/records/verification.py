@@ -222,7 +222,7 @@ def check_passport(trust: Trust, document: dict[str, Any], lookup: Lookup | None
 def check_badge(trust: Trust, token: str, lookup: Lookup | None) -> Verdict:
     try:
         claimed = badges.read_claims(token)
-        public, sender = trust.public_key(claimed.facility_id, claimed.keyid, claimed.valid_from)
+        public, sender = trust.public_key(claimed.facility_id, claimed.keyid, claimed.signed_at)
         credential = badges.verify(token, public)
     except badges.BadCredential as exc:
         return Verdict(False, "badge", NOT_GENUINE, str(exc))
@@ -268,7 +268,7 @@ def check_code(trust: Trust, text: str, lookup: Lookup | None) -> Verdict:
     else:
         headline = N_("This Learning Passport is genuine.")
         facts += [
-            (N_("Issued on"), str(document.get("issued_at", ""))),
+            (N_("Issued on"), str(document.get("dated", ""))),
             (N_("Passport number"), str(document.get("id", ""))),
             (N_("Courses finished"), str(document.get("courses", ""))),
             (N_("Course hours"), str(document.get("hours", ""))),

@@ -16,9 +16,9 @@ from server.core.errors import ValidationError
 from server.core.settings import Settings
 from server.learning import certificates
 from server.ops.migrations import apply_migrations, migrations
-from server.records import checkcodes, identity, passports, verification
+from server.records import badges, checkcodes, identity, passports, verification
 from server.records.verification import CardTrust, DatabaseTrust
-from tests.conftest import People
+from tests.conftest import FakeClock, People
 from tests.server.records.records_helpers import MATH, SAFETY, STAFF, finish, goal_met
 from tests.server.records.twofacilities import new_facility
 
@@ -211,3 +211,28 @@ def test_the_migration_keeps_certificates_and_adds_passports(tmp_path: Path) -> 
     assert "passports" in database.reader.table_names()
     assert certificates.of_learner(database, 1)[0].code == "AAAA-BBBB-CCCC-DDDD"
     database.close()
+
+
+def test_after_a_key_rotation_old_and_new_documents_verify(
+    settings: Settings, database: Database, people: People, fake_clock: FakeClock
+) -> None:
+    cert = finish(database, settings, people.learner, MATH)
+    before = passports.issue(database, settings, STAFF, people.learner)
+    old_badge = _badge(settings, cert)
+    fake_clock.advance(3600)
+    identity.rotate(settings, database, STAFF)
+    fake_clock.advance(60)
+    trust = CardTrust([identity.own_card(settings)])  # the new card, old key retired
+    assert verification.check_file(trust, before.data).ok
+    assert verification.check_text(trust, old_badge).ok
+    # Printed or downloaded again after the rotation: signed by the new key, still good.
+    assert verification.check_text(trust, checkcodes.for_passport(settings, before)).ok
+    assert verification.check_text(trust, _badge(settings, cert)).ok
+    after = passports.issue(database, settings, STAFF, people.learner)
+    assert verification.check_file(DatabaseTrust(database), after.data).ok
+
+
+def _badge(settings: Settings, cert: certificates.Certificate) -> str:
+    credential = badges.credential(cert, identity.facility_id(settings), "Stepstone")
+    key = identity.load_signing_key(settings)
+    return badges.sign(credential, key, identity.keyid_of(identity.raw_public(key.public_key())))
