@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import click
 
 from server.cli.content import CLI_ACTOR, open_data
-from server.core.db import Database
+from server.core.db import Database, refusal, write_refused
 from server.core.errors import ConfigError, ValidationError
 from server.core.settings import Settings
 from server.records import identity
@@ -22,6 +23,11 @@ def open_identity(ctx: click.Context) -> tuple[Settings, Database]:
         identity.set_up(settings, database)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+    except (sqlite3.Error, OSError) as exc:
+        if not write_refused(exc):
+            raise
+        # Reading cards and trust still works on a database that refuses writes.
+        click.echo(f"Warning: the database refuses writes ({refusal(exc)}).", err=True)
     return settings, database
 
 
@@ -119,6 +125,13 @@ def trust_add(ctx: click.Context, card: Path, fingerprint: str | None, yes: bool
     shown = identity.card_fingerprint(parsed)
     click.echo(f"Card of {parsed['name']} ({parsed['facility_id']})")
     click.echo(f"  Fingerprint: {shown}")
+    for earlier in identity.list_trusted(database):
+        if earlier.facility_id == parsed["facility_id"] and earlier.fingerprint != shown:
+            # A new card for a trusted facility: after its key rotation, or an impostor.
+            click.echo(
+                f"  This replaces its card trusted since {earlier.added_at[:10]}"
+                f" (fingerprint {earlier.fingerprint}): compare the new one with its admin."
+            )
     if fingerprint is None and not yes and not click.confirm("Does every group match?"):
         raise click.ClickException("Not trusted: the fingerprint was not confirmed.")
     try:

@@ -136,6 +136,11 @@ def _ensure_identity(settings: Settings, database: Database) -> None:
         identity.set_up(settings, database)
     except ConfigError as exc:
         click.echo(f"Warning: {exc} Until then, transfers are refused.", err=True)
+    except (sqlite3.Error, OSError) as exc:
+        if not write_refused(exc):
+            raise
+        # A full or read-only disk must not stop a server that can still serve reads.
+        click.echo(f"Warning: the facility card was not updated: {refusal(exc)}.", err=True)
 
 
 def _ensure_pepper(database: Database) -> None:

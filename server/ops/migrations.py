@@ -587,7 +587,8 @@ def facility_trust(db: sqlite_utils.Database) -> None:
     ``trusted_facilities``: the facility cards this facility pinned, and its own; a
     removed card stays (``removed_at``) so its records are refused as revoked.
     ``transfers``: each transfer bundle imported, by its id, with the sender's per-learner
-    sequence, so the same bundle twice changes nothing and an older one is refused.
+    sequence, so the same bundle twice changes nothing and an older one is refused, and the
+    sender's record as received (``received``: every section but the workbook pages).
     ``from_elsewhere``: a course record that came with a learner for a course version this
     facility does not hold ("completed elsewhere"), with its evidence.
     ``carried_pages``: workbook pages a learner brought, answers with their privacy.
@@ -620,6 +621,7 @@ def facility_trust(db: sqlite_utils.Database) -> None:
             imported_at TEXT NOT NULL,
             imported_by TEXT NOT NULL,
             summary TEXT NOT NULL DEFAULT '{}',
+            received TEXT NOT NULL DEFAULT '{}',
             extra_sections TEXT NOT NULL DEFAULT '{}'
         );
         CREATE INDEX transfers_sender

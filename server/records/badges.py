@@ -37,7 +37,10 @@ from joserfc.jws import JWSRegistry
 
 from server.core import clock
 from server.core.errors import N_
+from server.core.settings import Settings
 from server.learning.certificates import Certificate
+from server.records import identity
+from server.records.cards import keyid_of, raw_public
 
 CONTEXTS = [
     "https://www.w3.org/ns/credentials/v2",
@@ -157,6 +160,13 @@ def sign(credential: dict[str, Any], key: Ed25519PrivateKey, keyid: str) -> str:
     # the new one, though the certificate (validFrom) is older.
     claims["iat"] = int(clock.now())
     return jwt.encode(header, claims, OKPKey.import_key(key), registry=_REGISTRY)
+
+
+def issue(settings: Settings, cert: Certificate) -> str:
+    """The certificate's credential, signed now with this facility's active key."""
+    key = identity.load_signing_key(settings)
+    body = credential(cert, identity.facility_id(settings), settings.facility_name)
+    return sign(body, key, keyid_of(raw_public(key.public_key())))
 
 
 @dataclass(frozen=True)

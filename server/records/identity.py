@@ -1,5 +1,4 @@
-"""Facility identity: the key this facility signs records with, its public card, and the
-cards of the other facilities it trusts.
+"""Facility identity: the key this facility signs records with and its public card.
 
 Facilities are air-gapped, so whatever leaves one (a learner's transfer bundle, a Learning
 Passport, a badge) travels as a file that the other end must be able to check without
@@ -15,125 +14,101 @@ A rotation (:func:`rotate_key`) makes a new key and keeps the old public key on 
 as "retired", valid until the rotation: what it signed before still verifies, nothing it
 signs after does.
 
-Canonical bytes are ``json.dumps(sort_keys=True, separators=(",", ":"),
-ensure_ascii=False)``; a key id is the hex SHA-256 of the raw 32-byte public key.
+The card's format lives in ``cards`` and the list of trusted cards, with checking a
+signed document against it, in ``trusted``; this module is the one to import: it names
+the whole API (``__all__``).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
-import hashlib
 import json
 import os
-import re
 import secrets
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from content.tuf.fingerprint import grouped, normalised
 from server.core import clock
 from server.core.db import Database
-from server.core.errors import N_, ConfigError, StepstoneError, ValidationError
+from server.core.errors import ConfigError
 from server.core.settings import Settings
 from server.people import audit
 from server.people.audit import Actor
+from server.records import trusted
+from server.records.cards import (
+    CARD_TYPE,
+    CARD_VERSION,
+    FACILITY_ID,
+    MAX_CARD_BYTES,
+    BadSignature,
+    IdentityError,
+    NotTrusted,
+    Revoked,
+    b64,
+    canonical,
+    card_fingerprint,
+    check_card,
+    fingerprint,
+    keyid_of,
+    parse_card,
+    raw_public,
+    unb64,
+)
+from server.records.trusted import (
+    TrustedFacility,
+    VerifiedSender,
+    list_trusted,
+    remove_trusted_in,
+    trust_card_in,
+    verify_document,
+)
+
+# The API other modules use: this module's own names and the card format's.
+__all__ = [
+    "CARD_TYPE",
+    "CARD_VERSION",
+    "FACILITY_ID",
+    "KEY_FILE",
+    "MAX_CARD_BYTES",
+    "STATE_FILE",
+    "BadSignature",
+    "IdentityError",
+    "NotTrusted",
+    "Revoked",
+    "TrustedFacility",
+    "VerifiedSender",
+    "b64",
+    "canonical",
+    "card_fingerprint",
+    "check_card",
+    "ensure_identity",
+    "facility_id",
+    "fingerprint",
+    "key_rotated_in",
+    "list_trusted",
+    "load_signing_key",
+    "own_card",
+    "own_fingerprint",
+    "parse_card",
+    "record_own_card_in",
+    "remove_trusted",
+    "remove_trusted_in",
+    "rotate",
+    "rotate_key",
+    "set_up",
+    "sign_document",
+    "trust_card",
+    "trust_card_in",
+    "unb64",
+    "verify_document",
+]
 
 KEY_FILE = "facility.key"
 STATE_FILE = "facility.json"
-CARD_TYPE = "stepstone-facility-card"
-CARD_VERSION = 1
-FACILITY_ID = re.compile(r"[a-z0-9][a-z0-9.-]{2,63}")
-KEYID = re.compile(r"[0-9a-f]{64}")
-MAX_CARD_BYTES = 64 * 1024
-MAX_CARD_KEYS = 32
-
-
-class IdentityError(StepstoneError):
-    """A signed record or a card cannot be accepted; the message names the problem."""
-
-    def __init__(self, message: str) -> None:
-        self.message = message
-        super().__init__(message)
-
-
-class NotTrusted(IdentityError):
-    """The sender is not a facility this one trusts (or signed with a key its card lacks)."""
-
-
-class BadSignature(IdentityError):
-    """The bytes were changed after signing, or the key was not valid when it signed."""
-
-
-class Revoked(IdentityError):
-    """The sender was trusted once and an admin removed it."""
-
-
-@dataclass(frozen=True)
-class VerifiedSender:
-    """Who signed a document that :func:`verify_document` accepted."""
-
-    facility_id: str
-    name: str
-    keyid: str
-    own: bool  # signed by this facility itself
-
-    @property
-    def fingerprint(self) -> str:
-        return grouped(self.keyid)
-
-
-@dataclass(frozen=True)
-class TrustedFacility:
-    """A facility card this facility pinned (or its own)."""
-
-    facility_id: str
-    name: str
-    fingerprint: str
-    own: bool
-    added_by: str
-    added_at: str
-    removed_at: str | None
-    card: dict[str, Any]
-
-
-# --- bytes -------------------------------------------------------------------------
-
-
-def canonical(document: dict[str, Any]) -> bytes:
-    """The bytes a signature covers."""
-    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def unb64(text: str) -> bytes:
-    if not isinstance(text, str) or not re.fullmatch(r"[A-Za-z0-9_-]*", text):
-        raise ValueError("not base64url")
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def raw_public(key: Ed25519PublicKey) -> bytes:
-    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-
-
-def keyid_of(raw: bytes) -> str:
-    return hashlib.sha256(raw).hexdigest()
-
-
-def fingerprint(keyid: str) -> str:
-    """A key id as people compare it: upper case, in groups of four."""
-    return grouped(keyid)
 
 
 # --- this facility's key and card ----------------------------------------------------
@@ -310,206 +285,18 @@ def sign_document(settings: Settings, payload: dict[str, Any]) -> dict[str, Any]
     return {**body, "signature": {"facility_id": facility_id(settings), "keyid": keyid, "sig": sig}}
 
 
-# --- cards -------------------------------------------------------------------------
-
-
-def _moment(text: Any, what: str) -> datetime:
-    if not isinstance(text, str):
-        raise ValidationError(f"The {what} is missing or not a date and time.")
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValidationError(f"The {what} {text!r} is not a date and time.") from None
-    if moment.tzinfo is None:
-        raise ValidationError(f"The {what} {text!r} has no time zone.")
-    return moment
-
-
-def _public_keys(card: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    keys = card.get("keys")
-    if not isinstance(keys, list) or not 1 <= len(keys) <= MAX_CARD_KEYS:
-        raise ValidationError(f"A facility card needs between 1 and {MAX_CARD_KEYS} keys.")
-    found: dict[str, dict[str, Any]] = {}
-    for entry in keys:
-        if not isinstance(entry, dict) or entry.get("status") not in {"active", "retired"}:
-            raise ValidationError("A key on the facility card is not active or retired.")
-        try:
-            raw = unb64(entry.get("public_key", ""))
-        except (ValueError, binascii.Error):
-            raise ValidationError("A public key on the facility card is not base64url.") from None
-        if len(raw) != 32 or entry.get("keyid") != keyid_of(raw):
-            raise ValidationError("A key id on the facility card does not match its key.")
-        _moment(entry.get("valid_from"), "key's valid_from")
-        if entry.get("valid_until") is not None:
-            _moment(entry["valid_until"], "key's valid_until")
-        found[entry["keyid"]] = entry
-    if sum(1 for e in found.values() if e["status"] == "active") != 1:
-        raise ValidationError("A facility card must have exactly one active key.")
-    return found
-
-
-def check_card(card: Any) -> dict[str, Any]:
-    """``card`` if it is a well-formed facility card signed by its own active key."""
-    if not isinstance(card, dict) or card.get("type") != CARD_TYPE:
-        raise ValidationError(N_("This is not a Stepstone facility card."))
-    if card.get("version") != CARD_VERSION:
-        raise ValidationError(f"Facility card version {card.get('version')!r} is not known.")
-    if not isinstance(card.get("facility_id"), str) or not FACILITY_ID.fullmatch(
-        card["facility_id"]
-    ):
-        raise ValidationError("The facility card's facility_id is missing or not valid.")
-    if not isinstance(card.get("name"), str) or not 1 <= len(card["name"]) <= 200:
-        raise ValidationError("The facility card's name is missing or too long.")
-    _moment(card.get("issued_at"), "card's issued_at")
-    keys = _public_keys(card)
-    active = next(k for k in keys.values() if k["status"] == "active")
-    body = {k: v for k, v in card.items() if k != "signatures"}
-    signatures = card.get("signatures")
-    if not isinstance(signatures, list):
-        raise BadSignature("The facility card is not signed.")
-    for signature in signatures:
-        if (
-            isinstance(signature, dict)
-            and signature.get("keyid") == active["keyid"]
-            and _verifies(active, signature.get("sig"), canonical(body))
-        ):
-            return card
-    raise BadSignature("The facility card's signature does not match: it was changed.")
-
-
-def parse_card(data: bytes) -> dict[str, Any]:
-    """A card from a file's bytes, checked (:func:`check_card`)."""
-    if len(data) > MAX_CARD_BYTES:
-        raise ValidationError(f"A facility card is at most {MAX_CARD_BYTES // 1024} KiB.")
-    try:
-        card = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise ValidationError(N_("This file is not a facility card (not JSON).")) from None
-    return check_card(card)
-
-
-def card_fingerprint(card: dict[str, Any]) -> str:
-    """The fingerprint to compare before trusting ``card``: its active key's id."""
-    active = next(k for k in _public_keys(card).values() if k["status"] == "active")
-    return fingerprint(active["keyid"])
-
-
-def _verifies(entry: dict[str, Any], sig: Any, body: bytes) -> bool:
-    try:
-        public = Ed25519PublicKey.from_public_bytes(unb64(entry["public_key"]))
-        public.verify(unb64(sig), body)
-    except (InvalidSignature, ValueError, TypeError, binascii.Error):
-        return False
-    return True
-
-
-# --- trusted cards -----------------------------------------------------------------
-
-
-def _reader(db: Database | sqlite_utils.Database) -> sqlite_utils.Database:
-    return db.reader if isinstance(db, Database) else db
-
-
-def _facility(row: Any) -> TrustedFacility:
-    return TrustedFacility(
-        facility_id=row["facility_id"],
-        name=row["name"],
-        fingerprint=row["fingerprint"],
-        own=bool(row["own"]),
-        added_by=row["added_by"],
-        added_at=row["added_at"],
-        removed_at=row["removed_at"],
-        card=json.loads(row["card"]),
-    )
+# --- kept in the trusted list ------------------------------------------------------
 
 
 def record_own_card_in(db: sqlite_utils.Database, settings: Settings) -> None:
-    """Keep this facility's own card in the trusted list (at start and after a rotation),
-    so a record it signed itself verifies like any other."""
-    card = own_card(settings)
-    db.execute(
-        "INSERT INTO trusted_facilities (facility_id, name, card, fingerprint, own, added_by,"
-        " added_at) VALUES (?, ?, ?, ?, 1, 'this facility', ?)"
-        " ON CONFLICT (facility_id) DO UPDATE SET name = excluded.name, card = excluded.card,"
-        " fingerprint = excluded.fingerprint, own = 1, removed_at = NULL, removed_by = NULL",
-        [card["facility_id"], card["name"], json.dumps(card), card_fingerprint(card), clock.iso()],
-    )
-    db.execute(
-        "UPDATE trusted_facilities SET own = 0 WHERE own = 1 AND facility_id != ?",
-        [card["facility_id"]],
-    )
+    """This facility's card, signed now, in the trusted list (``trusted.record_own_in``)."""
+    trusted.record_own_in(db, own_card(settings))
 
 
 def key_rotated_in(db: sqlite_utils.Database, settings: Settings, actor: Actor) -> None:
     """After :func:`rotate_key`: the own card with the new key, and the audit entry."""
     record_own_card_in(db, settings)
     audit.record(db, actor, "facility.key_rotate", "", fingerprint=own_fingerprint(settings))
-
-
-def trust_card_in(
-    db: sqlite_utils.Database, card: dict[str, Any], confirmed_fingerprint: str, actor: Actor
-) -> TrustedFacility:
-    """Pin ``card`` (or replace the pinned card of its facility) after a person confirmed
-    its fingerprint over a second channel; a card whose fingerprint differs is refused."""
-    check_card(card)
-    shown = card_fingerprint(card)
-    if normalised(confirmed_fingerprint) != normalised(shown):
-        raise ValidationError(
-            N_(
-                "This card does not have the fingerprint that was confirmed. Do not trust it:"
-                " ask the other facility to read out its fingerprint again."
-            )
-        )
-    own = db.execute(
-        "SELECT 1 FROM trusted_facilities WHERE own = 1 AND facility_id = ?",
-        [card["facility_id"]],
-    ).fetchone()
-    if own:
-        raise ValidationError(N_("This is this facility's own card: it is always trusted."))
-    db.execute(
-        "INSERT INTO trusted_facilities (facility_id, name, card, fingerprint, own, added_by,"
-        " added_at) VALUES (?, ?, ?, ?, 0, ?, ?)"
-        " ON CONFLICT (facility_id) DO UPDATE SET name = excluded.name, card = excluded.card,"
-        " fingerprint = excluded.fingerprint, added_by = excluded.added_by,"
-        " added_at = excluded.added_at, removed_at = NULL, removed_by = NULL",
-        [card["facility_id"], card["name"], json.dumps(card), shown, actor.label, clock.iso()],
-    )
-    audit.record(
-        db, actor, "facility.trust", card["facility_id"], name=card["name"], fingerprint=shown
-    )
-    return _get_in(db, card["facility_id"])
-
-
-def _get_in(db: sqlite_utils.Database, facility: str) -> TrustedFacility:
-    row = db.execute(
-        "SELECT * FROM trusted_facilities WHERE facility_id = ?", [facility]
-    ).fetchone()
-    if row is None:
-        raise ValidationError(f"No trusted facility {facility!r}.")
-    return _facility(row)
-
-
-def list_trusted(db: Database | sqlite_utils.Database) -> list[TrustedFacility]:
-    """Every pinned card, this facility's own first, removed ones last."""
-    rows = _reader(db).execute(
-        "SELECT * FROM trusted_facilities ORDER BY own DESC, removed_at IS NOT NULL, name"
-    )
-    return [_facility(row) for row in rows.fetchall()]
-
-
-def remove_trusted_in(db: sqlite_utils.Database, facility: str, actor: Actor) -> None:
-    """Stop trusting a facility. The row stays, marked removed, so its records are refused
-    as revoked (not merely unknown) and the audit log says who did it."""
-    current = _get_in(db, facility)
-    if current.own:
-        raise ValidationError(N_("This facility's own card cannot be removed."))
-    if current.removed_at is not None:
-        raise ValidationError(f"The facility {facility!r} is already removed.")
-    db.execute(
-        "UPDATE trusted_facilities SET removed_at = ?, removed_by = ? WHERE facility_id = ?",
-        [clock.iso(), actor.label, facility],
-    )
-    audit.record(db, actor, "facility.remove", facility, name=current.name)
 
 
 def set_up(settings: Settings, database: Database) -> None:
@@ -533,58 +320,10 @@ def trust_card(
 ) -> TrustedFacility:
     """:func:`trust_card_in` in a transaction of its own."""
     with database.write() as db:
-        return trust_card_in(db, card, confirmed_fingerprint, actor)
+        return trusted.trust_card_in(db, card, confirmed_fingerprint, actor)
 
 
 def remove_trusted(database: Database, facility: str, actor: Actor) -> None:
     """:func:`remove_trusted_in` in a transaction of its own."""
     with database.write() as db:
-        remove_trusted_in(db, facility, actor)
-
-
-# --- verifying -----------------------------------------------------------------------
-
-
-def verify_document(db: Database | sqlite_utils.Database, doc: dict[str, Any]) -> VerifiedSender:
-    """The sender of ``doc`` (made by :func:`sign_document`), once its card is trusted,
-    the signing key was valid at the document's ``issued_at`` and the signature matches."""
-    signature = doc.get("signature") if isinstance(doc, dict) else None
-    if not isinstance(signature, dict) or not isinstance(signature.get("facility_id"), str):
-        raise BadSignature("The document is not signed by a facility.")
-    sender = signature["facility_id"]
-    row = (
-        _reader(db)
-        .execute("SELECT * FROM trusted_facilities WHERE facility_id = ?", [sender])
-        .fetchone()
-    )
-    if row is None:
-        raise NotTrusted(
-            f"The sender {sender!r} is not a trusted facility. Add its card first"
-            " (stepstone facility trust add)."
-        )
-    trusted = _facility(row)
-    if trusted.removed_at is not None:
-        raise Revoked(
-            f"The sender {trusted.name} ({sender}) was removed from the trusted facilities"
-            f" on {trusted.removed_at}: its records are refused."
-        )
-    entry = _public_keys(trusted.card).get(str(signature.get("keyid")))
-    if entry is None:
-        raise NotTrusted(
-            f"The document is signed with a key that the trusted card of {trusted.name} does"
-            " not hold. Ask for their new card and trust it again."
-        )
-    try:
-        issued = _moment(doc.get("issued_at"), "document's issued_at")
-    except ValidationError as exc:
-        raise BadSignature(exc.message) from None
-    starts = _moment(entry["valid_from"], "key's valid_from")
-    ends = _moment(entry["valid_until"], "key's valid_until") if entry["valid_until"] else None
-    if issued < starts or (ends is not None and issued > ends):
-        raise BadSignature(
-            f"The key that signed this document was not valid at its date ({doc['issued_at']})."
-        )
-    body = {k: v for k, v in doc.items() if k != "signature"}
-    if not _verifies(entry, signature.get("sig"), canonical(body)):
-        raise BadSignature("The signature does not match: the document was changed after signing.")
-    return VerifiedSender(sender, trusted.name, entry["keyid"], trusted.own)
+        trusted.remove_trusted_in(db, facility, actor)

@@ -10,6 +10,8 @@ Merge rules (the receiver's own data is never lost or overwritten):
 - **Account**: an existing learner chosen by id (``match``), or a new account (``new``,
   with the profile's name and language). A later bundle of the same learner finds the
   account the earlier one went to. An existing account keeps its name and language.
+- **Both histories stay**: the sender's record as received (all but the workbook pages)
+  is kept with the import's row in ``transfers``, beside what was merged.
 - **Courses this facility holds in the same version**: lesson states are merged lesson
   by lesson (done if done at either; the longer time, the best score, the earliest start
   and completion); quiz attempts are added unless one started at the same moment is
@@ -342,8 +344,8 @@ def import_bundle(
         merge_in(db, document, sender, account)
         db.execute(
             "INSERT INTO transfers (bundle_id, sender_facility_id, sender_learner_id, sequence,"
-            " user_id, bundle_sha256, issued_at, imported_at, imported_by, summary,"
-            " extra_sections) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " user_id, bundle_sha256, issued_at, imported_at, imported_by, summary, received,"
+            " extra_sections) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 document["bundle_id"],
                 sender.facility_id,
@@ -355,6 +357,7 @@ def import_bundle(
                 clock.iso(),
                 actor.label,
                 json.dumps(_summary(plan)),
+                json.dumps(_received(document)),
                 json.dumps({n: document["sections"][n] for n in plan.not_understood}),
             ],
         )
@@ -368,6 +371,13 @@ def import_bundle(
             **_summary(plan),
         )
     return Imported(plan, account, pin)
+
+
+def _received(document: dict[str, Any]) -> dict[str, Any]:
+    """The sender's record as it came, kept beside what was merged (both histories stay):
+    everything but the workbook pages, which ``carried_pages`` keeps with their privacy."""
+    sections = {k: v for k, v in document["sections"].items() if k != "workbook.v1"}
+    return {"sender": document["sender"], "learner": document["learner"], "sections": sections}
 
 
 def _summary(plan: Preview) -> dict[str, Any]:

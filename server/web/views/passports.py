@@ -117,12 +117,7 @@ def certificate_badge(req: Req) -> Response:
     cert = certificate_for(req.database, req.settings, req.user, req.request.path_params["code"])
     if cert.revoked:
         raise NotFound()
-    credential = badges.credential(
-        cert, identity.facility_id(req.settings), req.settings.facility_name
-    )
-    key = identity.load_signing_key(req.settings)
-    keyid = identity.keyid_of(identity.raw_public(key.public_key()))
-    token = badges.sign(credential, key, keyid)
+    token = badges.issue(req.settings, cert)
     name = f"open-badge-{cert.code}{badges.FILE_SUFFIX}"
     return Response(
         token,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import stat
 from pathlib import Path
 from typing import Any
@@ -179,6 +180,11 @@ def test_the_cli_exchanges_cards_and_rotates(tmp_path: Path, runner: CliRunner) 
     assert rotated.exit_code == 0, rotated.output
     assert identity.own_fingerprint(a.settings) != fingerprint
     assert identity.own_fingerprint(a.settings) in rotated.output
+    runner.invoke(
+        cli, ["--data-dir", str(a.settings.data_dir), "facility", "card", "-o", str(card_file)]
+    )
+    again = runner.invoke(cli, [*add, "--fingerprint", identity.own_fingerprint(a.settings)])
+    assert again.exit_code == 0 and "This replaces its card trusted since" in again.output
 
 
 def test_the_migration_adds_the_tables_to_a_facility_with_learners(tmp_path: Path) -> None:
@@ -215,3 +221,22 @@ def test_a_lost_key_stops_only_transfers_and_a_rotation_replaces_it(
     card = identity.own_card(a.settings)
     assert card["keys"][0]["keyid"] == old["keys"][0]["keyid"]
     assert [k["status"] for k in card["keys"]] == ["retired", "active"]
+
+
+def test_a_database_that_refuses_writes_does_not_stop_a_start_or_a_look(
+    tmp_path: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a = new_facility(tmp_path / "a", "North Unit")
+
+    def refuse(*_: object) -> None:
+        exc = sqlite3.OperationalError("attempt to write a readonly database")
+        exc.sqlite_errorcode = sqlite3.SQLITE_READONLY
+        raise exc
+
+    monkeypatch.setattr(identity, "record_own_card_in", refuse)
+    data_dir = ["--data-dir", str(a.settings.data_dir)]
+    listed = runner.invoke(cli, [*data_dir, "facility", "trust", "list"])
+    assert listed.exit_code == 0 and "North Unit" in listed.output
+    assert "refuses writes" in listed.output
+    started = runner.invoke(cli, [*data_dir, "init"])
+    assert started.exit_code == 0 and "facility card was not updated" in started.output

@@ -99,6 +99,11 @@ def test_a_learner_moves_from_a_to_b_and_back(pair: Pair) -> None:
     assert answers["my-conviction-answer"]["question"].startswith("Draft your answer to")
     assert [a["prompt"] for p in staff_view for a in p.answers] == ["hazard"]
     assert sum(p.private_hidden for p in staff_view) == 1
+    received = b.database.query_one("SELECT received FROM transfers")
+    assert received is not None
+    kept = json.loads(received[0])["sections"]
+    assert "workbook.v1" not in kept  # private words live only in carried_pages
+    assert {c["course_id"] for c in kept["courses.v1"]} == {SAFETY, MATH}  # A's history
 
     # The same bundle again: nothing changes, not even the audit log.
     before = _state(b.database)
@@ -235,6 +240,8 @@ def test_unknown_revoked_and_expired_senders_are_refused(
     with pytest.raises(bundle.BundleRefused, match="not a trusted facility"):
         transfer_in.import_bundle(pair.b.database, ADMIN, export(stranger, outsider), new="Z1")
     data = export(pair.a, pair.alex)
+    with pytest.raises(bundle.BundleRefused, match="made here"):
+        transfer_in.import_bundle(pair.a.database, ADMIN, data, match="A100")
     fake_clock.advance(91 * 86400)
     with pytest.raises(bundle.BundleRefused, match="expired on"):
         transfer_in.import_bundle(pair.b.database, ADMIN, data, match="S-77")

@@ -53,9 +53,7 @@ def test_verify_needs_only_the_cards(
     code, out = _verify(runner, tmp_path, check, "--cards", str(cards))
     assert code == 0 and "This certificate is genuine." in out
 
-    credential = badges.credential(cert, identity.facility_id(settings), "Stepstone")
-    key = identity.load_signing_key(settings)
-    token = badges.sign(credential, key, identity.keyid_of(identity.raw_public(key.public_key())))
+    token = badges.issue(settings, cert)
     badge = tmp_path / "badge.jwt"
     badge.write_text(token)
     code, out = _verify(runner, tmp_path, str(badge), "--cards", str(cards / "."))
