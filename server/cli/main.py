@@ -24,6 +24,7 @@ from server.cli.lockdown import lockdown_cli
 from server.cli.ops import backup_cli, check_cli, restore_cli
 from server.cli.pepper import pepper_cli
 from server.cli.preview import preview
+from server.cli.records import certificate_cli, passport_cli, verify_command
 from server.cli.review import review_cli
 from server.cli.search import search_cli
 from server.cli.serving import run_server
@@ -512,6 +513,9 @@ cli.add_command(report_cli)
 cli.add_command(review_cli)
 cli.add_command(lockdown_cli)
 cli.add_command(facility_cli)
+cli.add_command(verify_command)
+cli.add_command(passport_cli)
+cli.add_command(certificate_cli)
 cli.add_command(transfer_cli)
 
 

@@ -250,6 +250,16 @@ def may_read_answer(
 # ---- Certificates --------------------------------------------------------------------
 
 
+def record_owner(database: Database, viewer: User, learner_id: int) -> User:
+    """The learner whose record (a Learning Passport) `viewer` opens: themselves, or a
+    learner in a staff member's scope; NotFound otherwise."""
+    if viewer.role is Role.LEARNER:
+        if viewer.id != learner_id:
+            raise NotFound()
+        return viewer
+    return Scope.of(viewer).learner(database, learner_id)
+
+
 def may_see_certificate(viewer: User, certificate: Certificate) -> bool:
     """A learner sees their own certificates; staff verify any genuine one."""
     return viewer.role.is_staff or certificate.user_id == viewer.id

@@ -6,6 +6,10 @@ paper: 8 random base32 characters and 8 characters of an itsdangerous signature 
 them (purpose "certificate", keyed by the facility's secret), e.g. ``K7QM-2XDA-PL4R-9TZE``.
 Staff check a code at ``/verify/CODE``: the signature proves this facility made it, even
 from paper, and the database row says what it certifies. Both work without a network.
+
+An admin can revoke a certificate issued by mistake (or obtained dishonestly): the row
+stays, marked with when, by whom and why, so a check of its code says "revoked" rather
+than "unknown", and the learner's record no longer lists it.
 """
 
 from __future__ import annotations
@@ -23,9 +27,12 @@ from itsdangerous import Signer
 
 from server.core import clock
 from server.core.db import Database
+from server.core.errors import N_, NotFound, ValidationError
 from server.core.settings import Settings
 from server.learning.visibility import Course
+from server.people import audit
 from server.people.accounts import User
+from server.people.audit import Actor
 
 _ALPHABET = re.compile(r"^[A-Z2-7]{16}$")
 
@@ -75,6 +82,12 @@ class Certificate:
     facility: str
     completed_at: str
     issued_at: str
+    revoked_at: str | None = None
+    revoke_reason: str = ""
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Certificate:
@@ -91,6 +104,8 @@ class Certificate:
             row["facility"],
             row["completed_at"],
             row["issued_at"],
+            row["revoked_at"],
+            row["revoke_reason"],
         )
 
 
@@ -153,7 +168,34 @@ def find(database: Database, settings: Settings, code: str) -> Certificate | Non
 
 
 def of_learner(database: Database, user_id: int) -> list[Certificate]:
+    """The learner's certificates that stand (revoked ones are not part of their record)."""
     rows = database.query(
-        "SELECT * FROM certificates WHERE user_id = ? ORDER BY completed_at DESC", [user_id]
+        "SELECT * FROM certificates WHERE user_id = ? AND revoked_at IS NULL"
+        " ORDER BY completed_at DESC",
+        [user_id],
     )
     return [Certificate.from_row(row) for row in rows]
+
+
+def revoke(database: Database, settings: Settings, actor: Actor, code: str, reason: str) -> None:
+    """Revoke the certificate with this code, saying why; audited. Revoking twice is refused."""
+    reason = " ".join(reason.split())
+    if not 3 <= len(reason) <= 500:
+        raise ValidationError(N_("Say why, in 3 to 500 characters."), "reason")
+    if not signature_ok(settings, code):
+        raise NotFound(N_("There is no certificate with this code."))
+    canonical = normalize(code)
+    with database.write() as db:
+        row = db.execute(
+            "SELECT revoked_at, learner_name FROM certificates WHERE code = ?", [canonical]
+        ).fetchone()
+        if row is None:
+            raise NotFound(N_("There is no certificate with this code."))
+        if row[0] is not None:
+            raise ValidationError(N_("This certificate is already revoked."))
+        db.execute(
+            "UPDATE certificates SET revoked_at = ?, revoked_by = ?, revoke_reason = ?"
+            " WHERE code = ?",
+            [clock.iso(), actor.label, reason, canonical],
+        )
+        audit.record(db, actor, "certificate.revoke", canonical, reason=reason)

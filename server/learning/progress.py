@@ -546,6 +546,17 @@ def progress_by_course(database: Database, user_id: int) -> dict[str, tuple[int,
     return {row["course_id"]: (int(row["done"]), float(row["seconds"])) for row in rows}
 
 
+def quiz_scores(database: Database, user_id: int) -> dict[str, float]:
+    """course id → the mean of the learner's best score (percent) on each quiz they
+    finished in it, for the Learning Passport; courses without a scored quiz are absent."""
+    rows = database.query(
+        "SELECT course_id, avg(score) AS score FROM lesson_progress"
+        " WHERE user_id = ? AND score IS NOT NULL GROUP BY course_id",
+        [user_id],
+    )
+    return {row["course_id"]: round(float(row["score"]), 1) for row in rows}
+
+
 @dataclass(frozen=True)
 class Resume:
     course: Course

@@ -743,6 +743,33 @@ def facility_trust(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="0016_passports")
+def passports(db: sqlite_utils.Database) -> None:
+    """Learning Passports as issued (``records.passports``): the signed file's exact bytes,
+    so a reprint or a second download is the same document, and the check of a passport
+    brought back to this facility can say it was issued here. Certificates can now be
+    revoked (``learning.certificates``): when, by whom and why; the row stays, so a check of
+    its code says "revoked" instead of "unknown"."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE passports (
+            id TEXT PRIMARY KEY,
+            learner_id INTEGER NOT NULL REFERENCES users(id),
+            language TEXT NOT NULL,
+            issued_at TEXT NOT NULL,
+            issued_by TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            document TEXT NOT NULL
+        );
+        CREATE INDEX passports_learner ON passports(learner_id, issued_at);
+        ALTER TABLE certificates ADD COLUMN revoked_at TEXT;
+        ALTER TABLE certificates ADD COLUMN revoked_by TEXT NOT NULL DEFAULT '';
+        ALTER TABLE certificates ADD COLUMN revoke_reason TEXT NOT NULL DEFAULT '';
+        """,
+    )
+
+
 @migrations(name="0020_books")
 def books(db: sqlite_utils.Database) -> None:
     """What a course version that is a book (an EPUB converted at the publisher's build)

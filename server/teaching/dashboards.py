@@ -273,8 +273,8 @@ def _finished(
     if not user_ids or not course_ids:
         return set()
     rows = database.query(
-        "SELECT user_id, course_id FROM certificates"
-        f" WHERE user_id IN ({','.join('?' * len(user_ids))})"
+        "SELECT user_id, course_id FROM certificates WHERE revoked_at IS NULL"
+        f" AND user_id IN ({','.join('?' * len(user_ids))})"
         f" AND course_id IN ({','.join('?' * len(course_ids))})",
         [*user_ids, *course_ids],
     )
@@ -338,7 +338,8 @@ def course_board(database: Database, scope: Scope, course_id: str) -> CourseBoar
     )
     cwhere, cparams = scope.learners_sql("c.user_id")
     finished = database.query_one(
-        f"SELECT count(*) FROM certificates c WHERE c.course_id = :course AND {cwhere}",
+        "SELECT count(*) FROM certificates c WHERE c.course_id = :course"
+        f" AND c.revoked_at IS NULL AND {cwhere}",
         {"course": course_id, **cparams},
     )
     best = _best_scores(database, scope, course_id)
@@ -433,7 +434,8 @@ def learner_board(
     finished = {
         r[0]
         for r in database.query(
-            "SELECT course_id FROM certificates WHERE user_id = ?", [learner.id]
+            "SELECT course_id FROM certificates WHERE user_id = ? AND revoked_at IS NULL",
+            [learner.id],
         )
     }
     courses = [
@@ -523,8 +525,8 @@ def learner_board(
     certs = [
         dict(r)
         for r in database.query(
-            "SELECT code, course_title, completed_at, hours FROM certificates WHERE user_id = ?"
-            " ORDER BY completed_at DESC",
+            "SELECT code, course_title, completed_at, hours FROM certificates"
+            " WHERE user_id = ? AND revoked_at IS NULL ORDER BY completed_at DESC",
             [learner.id],
         )
     ]

@@ -118,6 +118,7 @@ def progress_rows(
         " max(p.updated_at) AS last, c.completed_at, c.code"
         " FROM lesson_progress p JOIN users u ON u.id = p.user_id"
         " LEFT JOIN certificates c ON c.user_id = p.user_id AND c.course_id = p.course_id"
+        " AND c.revoked_at IS NULL"
         f" WHERE {where} GROUP BY p.user_id, p.course_id"
         " HAVING substr(max(p.updated_at), 1, 10) >= :start"
         " AND substr(min(p.started_at), 1, 10) <= :end",
@@ -238,7 +239,8 @@ def completion_rows(database: Database, scope: Scope, flt: Filter) -> list[dict[
     rows = database.query(
         "SELECT c.facility_id, c.learner_name, c.course_id, c.course_title, c.publisher,"
         " c.hours, c.credits, c.completed_at, c.code FROM certificates c"
-        f" WHERE {where} AND substr(c.completed_at, 1, 10) BETWEEN :start AND :end"
+        f" WHERE {where} AND c.revoked_at IS NULL"
+        " AND substr(c.completed_at, 1, 10) BETWEEN :start AND :end"
         " ORDER BY c.learner_name, c.completed_at",
         {**params, "start": flt.start, "end": flt.end},
     )
@@ -351,7 +353,8 @@ def xapi_statements(
     cwhere, cparams = flt.where(scope, "c.user_id", "c.course_id")
     for r in database.query(
         "SELECT c.code, c.course_id, c.facility_id, c.completed_at, c.hours FROM certificates c"
-        f" WHERE {cwhere} AND substr(c.completed_at, 1, 10) BETWEEN :start AND :end",
+        f" WHERE {cwhere} AND c.revoked_at IS NULL"
+        " AND substr(c.completed_at, 1, 10) BETWEEN :start AND :end",
         {**cparams, "start": flt.start, "end": flt.end},
     ):
         statements.append(

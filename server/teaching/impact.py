@@ -292,7 +292,8 @@ def _collect(
     for started in starts.values():
         cells[(course_id, _month(started))].enrolments += 1
     for user_id, completed in database.query(
-        "SELECT user_id, completed_at FROM certificates WHERE course_id = ?", [course_id]
+        "SELECT user_id, completed_at FROM certificates WHERE course_id = ? AND revoked_at IS NULL",
+        [course_id],
     ):
         cell = cells[(course_id, _month(completed))]
         cell.completions += 1

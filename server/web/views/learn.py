@@ -31,10 +31,11 @@ from server.learning.access import certificate_for, visible_course, visible_cour
 from server.learning.visibility import Course, Lesson
 from server.people import accounts
 from server.people.accounts import TEXT_SIZES, Role
-from server.records import merge
+from server.records import checkcodes, merge
 from server.web import pdfviewer
 from server.web.lessonpage import course_url, lesson_html, lesson_url, media_url
 from server.web.plumbing import Req, access, redirect, safe_next
+from server.web.qr import qr_svg
 from server.web.templating import STATIC_DIR
 
 _EVENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
@@ -489,7 +490,11 @@ def plan(req: Req) -> Response:
 def certificate_page(req: Req) -> Response:
     code = req.request.path_params["code"]
     found = certificate_for(req.database, req.settings, req.user, code)
-    return req.render("learn/certificate.html", {"cert": found})
+    check = "" if found.revoked else checkcodes.for_certificate(req.settings, found)
+    return req.render(
+        "learn/certificate.html",
+        {"cert": found, "check_code": check, "qr": qr_svg(check) if check else ""},
+    )
 
 
 @access(Role.LEARNER)

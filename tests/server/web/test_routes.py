@@ -67,6 +67,9 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/learn/text-size"): learner_only(400),
     # No content exists in this test: a learner's answer for a missing course is 404.
     ("GET", "/learn/certificates/{code}"): learner_only(404),
+    ("GET", "/learn/certificates/{code}/open-badge"): learner_only(404),
+    ("GET", "/learn/passport"): LEARNER_ONLY_GET,
+    ("GET", "/learn/passport/{passport_id}/file"): learner_only(404),
     ("GET", "/learn/courses/{course_id}"): learner_only(404),
     ("POST", "/learn/courses/{course_id}/enrol"): learner_only(404),
     ("GET", "/learn/courses/{course_id}/finished"): learner_only(404),
@@ -83,6 +86,9 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/search"): {"anon": 303, "learner": 200, "educator": 200, "admin": 200},
     ("GET", "/verify"): {"anon": 303, "learner": 403, "educator": 200, "admin": 200},
     ("GET", "/verify/{code}"): {"anon": 303, "learner": 403, "educator": 404, "admin": 404},
+    # Without a file the page says to choose one.
+    ("POST", "/verify/file"): staff(200, 200),
+    ("POST", "/verify/{code}/revoke"): admin_only_post(404),
     ("GET", "/teach"): STAFF_GET,
     ("GET", "/learn/plan"): LEARNER_ONLY_GET,
     ("GET", "/learn/take-with-me"): LEARNER_ONLY_GET,
@@ -101,6 +107,10 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/teach/learners/{user_id:id}/goals/{goal_id:id}"): staff(404, 400),
     ("POST", "/teach/learners/{user_id:id}/absences"): staff(404, 400),
     ("POST", "/teach/learners/{user_id:id}/absences/{absence_id:id}/remove"): staff(404, 404),
+    ("GET", "/teach/learners/{user_id:id}/passports"): staff(404, 200),
+    ("POST", "/teach/learners/{user_id:id}/passports"): staff(404, 303),
+    ("GET", "/teach/passports/{passport_id}"): staff(404, 404),
+    ("GET", "/teach/passports/{passport_id}/file"): staff(404, 404),
     ("GET", "/teach/reviews"): STAFF_GET,
     ("GET", "/teach/reviews/{entry_id:id}"): staff(404, 404),
     ("POST", "/teach/reviews/{entry_id:id}"): staff(404, 404),
@@ -221,6 +231,7 @@ def _url(path: str, people: People, group_id: int) -> str:
         path = path.replace(name, "9999")
     path = path.replace("{course_id}", "org.example.missing").replace("{key}", "intro")
     path = path.replace("{code}", "ABCD-EFGH-JKLM-NPQR").replace("{sha256}", "a" * 64)
+    path = path.replace("{passport_id}", "0123456789abcdef")
     return path.replace("{name}", "video.webm")
 
 
