@@ -41,6 +41,7 @@ from server.web.views import (
     admin_content,
     admin_decisions,
     admin_groups,
+    admin_offers,
     admin_reports,
     admin_roster,
     admin_users,
@@ -187,6 +188,8 @@ def routes() -> list[BaseRoute]:
             methods=POST,
         ),
         Route("/admin/content", admin_content.content_list, methods=GET),
+        Route("/admin/content/offers/{course_id}", admin_offers.offer_page, methods=GET),
+        Route("/admin/content/offers/{course_id}", admin_offers.offer_save, methods=POST),
         Route("/admin/content/reasons", admin_decisions.reason_list, methods=GET),
         Route("/admin/content/reasons", admin_decisions.reason_add, methods=POST),
         Route(

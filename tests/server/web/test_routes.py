@@ -135,6 +135,8 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     # No content exists in this test: the admin's answer for a missing id is 404.
     ("POST", "/admin/publishers/{publisher_id:id}/sync"): admin_only_post(404),
     ("GET", "/admin/content"): ADMIN_ONLY_GET,
+    ("GET", "/admin/content/offers/{course_id}"): admin_only_post(404),
+    ("POST", "/admin/content/offers/{course_id}"): admin_only_post(404),
     ("GET", "/admin/content/reasons"): ADMIN_ONLY_GET,
     ("POST", "/admin/content/reasons"): admin_only_post(400),
     ("POST", "/admin/content/reasons/{code:str}/remove"): admin_only_post(404),
