@@ -17,8 +17,17 @@ from starlette.responses import JSONResponse, Response
 from server.catalog.sync import content_store
 from server.core import clock
 from server.core.errors import N_, BadRequest, NotFound, ValidationError
-from server.learning import certificates, plans, progress, quizzes, visibility, workbooks
+from server.learning import (
+    certificates,
+    ledger,
+    plans,
+    progress,
+    quizzes,
+    visibility,
+    workbooks,
+)
 from server.learning.access import certificate_for, visible_course, visible_courses
+from server.learning.credit_rules import CREDIT_TYPES
 from server.learning.visibility import Course, Lesson
 from server.people import accounts
 from server.people.accounts import TEXT_SIZES, Role
@@ -429,10 +438,14 @@ def transcript(req: Req) -> Response:
     done = progress.progress_by_course(req.database, user.id)
     earned = certificates.of_learner(req.database, user.id)
     finished = {cert.course_id for cert in earned}
+    credit = ledger.entries_of(req.database, user.id)
     return req.render(
         "learn/transcript.html",
         {
             "certificates": earned,
+            "credit": ledger.standing(credit),
+            "credit_totals": ledger.totals(credit),
+            "credit_types": CREDIT_TYPES,
             "in_progress": [
                 (courses[cid], counts)
                 for cid, counts in sorted(done.items())
