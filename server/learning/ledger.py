@@ -4,9 +4,10 @@ When a learner finishes a course (in the transaction that issues its certificate
 credit rule in force that day (`server.learning.credit_rules`) decides whether it earns
 credit; if it does, one entry is written with the evidence: the course version, when the
 learner started and finished, the nominal hours and the measured hours (both, whichever
-counts), the quiz score and the certificate. An entry is never changed: a correction is a
-new entry that points at the one it corrects and says why, and from then on it stands in
-its place. Each entry may be corrected once; a later correction corrects the correction.
+counts), the average of the learner's best quiz scores (percent) and the certificate.
+An entry is never changed: a correction is a new entry that points at the one it
+corrects and says why, and from then on it stands in its place. Each entry may be
+corrected once; a later correction corrects the correction.
 
 Tamper-evidence comes from the audit log. Each entry's SHA-256 digest, over every field,
 is written into an audit entry in the same transaction, and the audit log is a keyed hash

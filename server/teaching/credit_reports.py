@@ -37,7 +37,7 @@ COLUMNS = (
     "hours_basis",
     "nominal_hours",
     "measured_hours",
-    "score",
+    "quiz_score_percent",
     "started_at",
     "completed_at",
     "certificate",

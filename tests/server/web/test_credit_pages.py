@@ -63,6 +63,11 @@ def test_credit_from_rule_to_record_to_correction_to_signed_export(
         assert "Earned time</strong>: 3.00 hours" in record
         assert f"{entry.measured_hours:.2f}" in record
 
+    with TestClient(client.app) as spanish:
+        sign_in(spanish, people.other_learner)  # Bea reads Spanish and has earned nothing
+        record = spanish.get("/learn/transcript").text
+        assert "Crédito que gané" in record and "Todavía no hay crédito ganado." in record
+
     with TestClient(client.app) as teacher:
         sign_in(teacher, people.educator)
         page = teacher.get(f"/teach/learners/{people.learner.id}/credit").text
