@@ -4,7 +4,8 @@ Beside the route × role matrix (tests/server/web/test_routes.py), this one is a
 objects. A facility whose catalog shows learners only their assigned courses holds one
 object of each kind in each state, named from the learner Alex's side:
 
-* own: Alex's (a course assigned to Alex, Alex's certificate, workbook, board, group);
+* own: Alex's (a course assigned to Alex, Alex's certificate, workbook, board,
+  credit ledger, group);
 * other learner: Bea's, in Alex's group;
 * other group: Cal's, in another group (and that group's course);
 * unassigned: Dee's, who is in no group (a course assigned to nobody, an empty group);
@@ -35,11 +36,13 @@ from server.cli.demo import publish_demo_courses
 from server.cli.main import initialize
 from server.core import clock
 from server.core.db import Database
+from server.core.errors import NotFound
 from server.core.settings import Settings, load_settings
 from server.learning import (
     access,
     assignments,
     certificates,
+    credit_rules,
     offers,
     progress,
     visibility,
@@ -47,10 +50,12 @@ from server.learning import (
 )
 from server.learning.access import Scope
 from server.learning.certificates import Certificate
+from server.learning.credit_rules import NewRule
 from server.people import groups
 from server.people.accounts import Role, User
 from server.people.audit import Actor
 from server.people.groups import Group
+from server.teaching import credit_reports
 from server.web.app import create_app
 from tests.conftest import make_user, sign_in
 from tests.content.conftest import PNG, WORKBOOK, write_course
@@ -74,6 +79,7 @@ KINDS = (
     "certificate",
     "workbook",
     "board",
+    "credit",
     "group",
 )
 Y, N, NA = True, False, None
@@ -137,6 +143,14 @@ EXPECTED: dict[str, dict[str, tuple[bool | None, ...]]] = {
         "educator": (Y, Y, N, N, NA, NA, NA, NA),
         "other educator": (N, N, Y, N, NA, NA, NA, NA),
         "admin": (Y, Y, Y, Y, NA, NA, NA, NA),
+    },
+    # A learner's credit ledger (entries for the course they finished, a pulled one too).
+    "credit": {
+        "learner": (Y, N, N, N, Y, NA, NA, NA),
+        "other learner": (N, Y, N, N, N, NA, NA, NA),
+        "educator": (Y, Y, N, N, Y, NA, NA, NA),
+        "other educator": (N, N, Y, N, N, NA, NA, NA),
+        "admin": (Y, Y, Y, Y, Y, NA, NA, NA),
     },
     # A group's board ("own" and "other learner" are the same group, Alex's and Bea's).
     "group": {
@@ -265,6 +279,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         SYSTEM,
         offers.Offer("course", course_id("group only"), "only", frozenset({unit_a.id})),
     )
+    # Every completion of these courses earns credit, so each owner has a ledger entry.
+    rule = NewRule("category", "education", "earned-time", "nominal", "2000-01-01")
+    credit_rules.add_rule(database, SYSTEM, rule)
     owners = {"own": alex, "other learner": bea, "other group": cal, "unassigned": dee}
     owners["pulled"] = alex
     # Alex works in the own and the pulled course; the others in a course of their own.
@@ -340,6 +357,14 @@ def sees(world: World, kind: str, viewer: User, state: str) -> bool:
         return access.may_read_answer(db, viewer, owner.id, "submitted", access.SHARED)
     if kind == "board":
         return Scope.of(viewer).sees_learner(db, world.owners[state].id)
+    if kind == "credit":
+        owner = world.owners[state]
+        try:
+            found = credit_reports.lines(db, Scope.of(viewer), learner_id=owner.id)
+        except NotFound:
+            return False
+        course = "pulled" if state == "pulled" else "own" if state == "own" else "unassigned"
+        return any(line.entry.course_id == course_id(course) for line in found)
     if kind == "group":
         return world.groups[state].id in {g.id for g in Scope.of(viewer).groups(db)}
     raise AssertionError(kind)
@@ -422,6 +447,10 @@ def _board(client: TestClient, world: World, state: str) -> bool:
     return _status(client, f"/teach/learners/{world.owners[state].id}")
 
 
+def _credit(client: TestClient, world: World, state: str) -> bool:
+    return _status(client, f"/teach/learners/{world.owners[state].id}/credit")
+
+
 def _group(client: TestClient, world: World, state: str) -> bool:
     return _status(client, f"/teach/groups/{world.groups[state].id}")
 
@@ -441,6 +470,7 @@ PROBES: dict[tuple[str, bool], Probe] = {
     ("certificate", False): _verify,
     ("workbook", False): _review,
     ("board", False): _board,
+    ("credit", False): _credit,
     ("group", False): _group,
 }
 
