@@ -13,6 +13,7 @@ search and exports; staff always see every servable item, since they assign and 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import sqlite_utils
@@ -28,16 +29,27 @@ KINDS = ("course",)  # "book" and "collection" join when they exist
 EVERYONE, ONLY, EXCEPT = "all", "only", "except"
 MODES = (EVERYONE, ONLY, EXCEPT)
 
-# The offer rule in SQL, over a course `c`; `:user` is the learner. Fails closed: an
-# "only" offer whose groups were all deleted reaches nobody.
+# Whether the learner `:user` is in one of the groups an offer `o` names.
 _MEMBER = (
     "EXISTS (SELECT 1 FROM offer_groups og JOIN group_members gm ON gm.group_id = og.group_id"
     " WHERE og.item_kind = o.item_kind AND og.item_id = o.item_id AND gm.user_id = :user)"
 )
-OFFERED_SQL = f"""
-    NOT EXISTS (SELECT 1 FROM offers o WHERE o.item_kind = 'course' AND o.item_id = c.course_id
-    AND ((o.mode = 'only' AND NOT {_MEMBER}) OR (o.mode = 'except' AND {_MEMBER})))
-"""  # noqa: S608 - built from the constant above, never from input
+
+
+def offered_sql(item_kind: str, id_column: str) -> str:
+    """The offer rule in SQL: whether the item of this kind whose id is in `id_column`
+    is offered to the learner `:user`. Fails closed: an "only" offer whose groups were
+    all deleted reaches nobody."""
+    if item_kind not in KINDS or not re.fullmatch(r"[a-z_]+(\.[a-z_]+)?", id_column):
+        raise ValueError(f"no offer rule for {item_kind!r} over {id_column!r}")
+    return (
+        f"NOT EXISTS (SELECT 1 FROM offers o WHERE o.item_kind = '{item_kind}'"  # noqa: S608 - checked above
+        f" AND o.item_id = {id_column}"
+        f" AND ((o.mode = 'only' AND NOT {_MEMBER}) OR (o.mode = 'except' AND {_MEMBER})))"
+    )
+
+
+OFFERED_SQL = offered_sql("course", "c.course_id")  # over a course `c`
 
 
 @dataclass(frozen=True)

@@ -360,11 +360,11 @@ def sees(world: World, kind: str, viewer: User, state: str) -> bool:
     if kind == "credit":
         owner = world.owners[state]
         try:
-            found = credit_reports.lines(db, Scope.of(viewer), learner_id=owner.id)
+            ledger = credit_reports.lines(db, Scope.of(viewer), learner_id=owner.id)
         except NotFound:
             return False
         course = "pulled" if state == "pulled" else "own" if state == "own" else "unassigned"
-        return any(line.entry.course_id == course_id(course) for line in found)
+        return any(line.entry.course_id == course_id(course) for line in ledger)
     if kind == "group":
         return world.groups[state].id in {g.id for g in Scope.of(viewer).groups(db)}
     raise AssertionError(kind)
