@@ -4,6 +4,8 @@ entry against the audit log. The clock is moved through `server.core.clock`."""
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, datetime
 
 import pytest
@@ -155,6 +157,19 @@ def test_a_correction_is_a_new_entry_that_stands_in_place_of_the_old_one(
         voided.id,
     ]
     assert ledger.verify_ledger(database).checked == 3
+
+    # The console's export has the whole history, each entry marked.
+    data = ["--data-dir", str(settings.data_dir), "export", "credit", "--learner", "a100"]
+    exported = CliRunner().invoke(cli, data)
+    assert exported.exit_code == 0, exported.output
+    rows = list(csv.DictReader(io.StringIO(exported.stdout.removeprefix("\ufeff"))))
+    assert [(r["entry"], r["status"], r["credit_type"]) for r in rows] == [
+        (str(original.id), "corrected", "earned-time"),
+        (str(fixed.id), "corrected", "college-credit"),
+        (str(voided.id), "in force", "none"),
+    ]
+    missing = CliRunner().invoke(cli, [*data[:-1], "Z999"])
+    assert missing.exit_code == 1 and "No learner has the facility ID 'Z999'" in missing.output
 
 
 def test_an_entry_edited_or_removed_behind_the_triggers_is_found(
