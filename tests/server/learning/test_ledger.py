@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 from click.testing import CliRunner
+from starlette.testclient import TestClient
 
 from server.cli.main import cli
 from server.core.db import Database
@@ -21,7 +22,7 @@ from server.learning.ledger import Correction
 from server.ops.migrations import apply_migrations, migrations
 from server.people.accounts import User
 from server.people.audit import Actor, verify_chain
-from tests.conftest import FakeClock, People
+from tests.conftest import FakeClock, People, sign_in
 
 pytestmark = pytest.mark.demo  # each test has its own copy of the demo facility
 
@@ -173,7 +174,11 @@ def test_a_correction_is_a_new_entry_that_stands_in_place_of_the_old_one(
 
 
 def test_an_entry_edited_or_removed_behind_the_triggers_is_found(
-    database: Database, settings: Settings, people: People, fake_clock: FakeClock
+    client: TestClient,
+    database: Database,
+    settings: Settings,
+    people: People,
+    fake_clock: FakeClock,
 ) -> None:
     fake_clock.moment = at("2027-03-01")
     credit_rules.add_rule(
@@ -193,6 +198,10 @@ def test_an_entry_edited_or_removed_behind_the_triggers_is_found(
     checked = CliRunner().invoke(cli, ["--data-dir", str(settings.data_dir), "audit", "verify"])
     assert checked.exit_code == 1
     assert f"Credit ledger BROKEN at entry {report.entry_id}" in checked.output
+    sign_in(client, people.admin)
+    page = client.get("/admin/audit", params={"verify": "1"}).text
+    assert f"The credit ledger was changed! Entry {report.entry_id} does not match" in page
+    assert "The log is whole" in page
     with database.write() as db:
         db.execute("DROP TRIGGER credit_ledger_no_delete")
         db.execute("DELETE FROM credit_ledger WHERE user_id = ?", [people.learner.id])

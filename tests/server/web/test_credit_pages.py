@@ -125,6 +125,8 @@ def test_credit_from_rule_to_record_to_correction_to_signed_export(
         f"user:{people.learner.id}",
     )
     assert ledger.verify_ledger(database).checked == 2
+    checked = client.get("/admin/audit", params={"verify": "1"}).text
+    assert "The credit ledger matches the log: 2 entries checked." in checked
 
 
 def _text(client: TestClient, query: str) -> str:
