@@ -36,6 +36,7 @@ from server.core.db import Database, refusal, write_refused
 from server.core.errors import ConfigError, StepstoneError, ValidationError
 from server.core.settings import Settings, load_settings
 from server.learning import assignments
+from server.learning.ledger import verify_ledger
 from server.ops.backup import BackupError
 from server.ops.logs import configure_logging
 from server.ops.upgrade import migrate
@@ -453,7 +454,8 @@ def audit_group() -> None:
 )
 @click.pass_context
 def audit_verify(ctx: click.Context, saved_head: str | None) -> None:
-    """Check the keyed hash chain of the audit log; exit 1 at the first broken link.
+    """Check the keyed hash chain of the audit log, and every credit ledger entry against
+    the digest the log recorded for it; exit 1 at the first broken link or entry.
 
     \b
     Also check that a head you wrote down earlier is still in the log:
@@ -464,7 +466,8 @@ def audit_verify(ctx: click.Context, saved_head: str | None) -> None:
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--against") from None
     try:
-        report = verify_chain(_database(_settings(ctx)), against)
+        database = _database(_settings(ctx))
+        report = verify_chain(database, against)
     except AuditKeyMissing as exc:
         raise click.ClickException(str(exc)) from None
     if report.first_broken_id is not None:
@@ -482,6 +485,15 @@ def audit_verify(ctx: click.Context, saved_head: str | None) -> None:
         )
         sys.exit(1)
     click.echo(f"Audit log OK: {report.checked} entries, every link intact.")
+    credit = verify_ledger(database)
+    if not credit.ok:
+        click.echo(
+            f"Credit ledger BROKEN at entry {credit.entry_id}: it {credit.problem}. "
+            f"{credit.checked} entries before it match the audit log.",
+            err=True,
+        )
+        sys.exit(1)
+    click.echo(f"Credit ledger OK: {credit.checked} entries, each matches the audit log.")
     if report.against is not None:
         click.echo(f"The saved head (entry {report.against.id}) is still in the log.")
     if report.head is not None:

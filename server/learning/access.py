@@ -8,8 +8,11 @@ decides which objects they see there, and every page, export, command and search
   still trusted (a demo publisher only in demo mode). Staff see every servable course (they
   assign and review them). A learner sees a servable course when the facility's catalog is
   open (`learner_catalog = "open"`) or the course is assigned to them, directly or through
-  one of their groups. Search hits follow the same rule, except that admins also find
-  versions waiting for review (clearly marked on the page).
+  one of their groups, and in either case only if the course is offered to them
+  (`server.learning.offers`: all learners, chosen groups only, or all but chosen groups;
+  an assignment never reaches a learner a course is held back from). Search hits follow
+  the same rule, except that admins also find versions waiting for review (clearly
+  marked on the page).
 * **Learners' data** (progress, boards, groups, exports): a learner sees only their own,
   from their own pages; an educator sees the learners of the groups they belong to; an
   admin, and the console, the whole facility. That is `Scope`.
@@ -34,6 +37,7 @@ from server.core.settings import Settings
 from server.learning import certificates
 from server.learning.certificates import Certificate
 from server.learning.continuity import Continuity
+from server.learning.offers import OFFERED_SQL
 from server.learning.visibility import Course, assignments_for, enrolled_courses, make_course
 from server.people.accounts import Role, User, get_user
 from server.people.groups import Group, get_group, list_groups
@@ -71,9 +75,11 @@ def visible_courses(
 ) -> list[Course]:
     """Every course this user may open now, assigned ones first (by due date); `only`
     limits the answer to one course id (a page about one course needs no more)."""
-    sql, params = _SERVABLE_COURSES, {"demo": settings.demo, "only": only}
+    sql, params = _SERVABLE_COURSES, {"demo": settings.demo, "only": only, "user": user.id}
     if only is not None:
         sql += " AND c.course_id = :only"
+    if user.role is Role.LEARNER:
+        sql += f" AND {OFFERED_SQL}"
     rows = database.query(sql + " ORDER BY v.title", params)
     if user.role is not Role.LEARNER:
         return [make_course(row, None, False) for row in rows]
@@ -133,6 +139,8 @@ def media_for(
         " JOIN publishers p ON p.id = c.publisher_id"
         f" WHERE a.sha256 = :sha AND {SERVABLE_SQL}"
     )
+    if user.role is Role.LEARNER:
+        sql += f" AND {OFFERED_SQL}"
     if not catalog_is_open(settings, user):
         sql += f" AND {ASSIGNED_SQL}"
     row = database.query_one(

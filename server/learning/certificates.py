@@ -1,7 +1,9 @@
 """Course certificates and their verification codes.
 
 A certificate is issued once per learner and course, in the same transaction as the
-event that completed the course's last lesson. Its code is short enough to type from
+event that completed the course's last lesson, with the entry in the credit ledger that
+the completion earns (`server.learning.ledger`). It shows the course's nominal hours
+and, beside them, the time the learner was measured to spend. Its code is short enough to type from
 paper: 8 random base32 characters and 8 characters of an itsdangerous signature over
 them (purpose "certificate", keyed by the facility's secret), e.g. ``K7QM-2XDA-PL4R-9TZE``.
 Staff check a code at ``/verify/CODE``: the signature proves this facility made it, even
@@ -29,6 +31,7 @@ from server.core import clock
 from server.core.db import Database
 from server.core.errors import N_, NotFound, ValidationError
 from server.core.settings import Settings
+from server.learning import ledger
 from server.learning.visibility import Course
 from server.people import audit
 from server.people.accounts import User
@@ -84,6 +87,9 @@ class Certificate:
     issued_at: str
     revoked_at: str | None = None
     revoke_reason: str = ""
+    # Time the learner was measured to spend (None on certificates issued before it was
+    # kept); shown beside the nominal `hours`, which are the publisher's estimate.
+    measured_seconds: float | None = None
 
     @property
     def revoked(self) -> bool:
@@ -106,6 +112,7 @@ class Certificate:
             row["issued_at"],
             row["revoked_at"],
             row["revoke_reason"],
+            row["measured_seconds"],
         )
 
 
@@ -129,10 +136,16 @@ def issue_if_complete_in(
     if exists:
         return None
     code = new_code(settings)
+    measured = db.execute(
+        "SELECT coalesce(sum(seconds_spent), 0) FROM lesson_progress"
+        " WHERE user_id = ? AND course_id = ?",
+        [user.id, course.course_id],
+    ).fetchone()[0]
+    completed_at = row[2] or clock.iso()
     db.execute(
         "INSERT INTO certificates (code, user_id, course_id, version_id, learner_name,"
         " facility_id, course_title, publisher, hours, credits, facility, completed_at,"
-        " issued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " issued_at, measured_seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             code,
             user.id,
@@ -145,10 +158,12 @@ def issue_if_complete_in(
             course.estimated_hours,
             course.credits,
             settings.facility_name,
-            row[2] or clock.iso(),
+            completed_at,
             clock.iso(),
+            float(measured),
         ],
     )
+    ledger.earn_in(db, user, course, code, completed_at)
     return code
 
 

@@ -641,6 +641,85 @@ def access_windows(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="0014_credit_ledger")
+def credit_ledger(db: sqlite_utils.Database) -> None:
+    """Who a catalog item is offered to (``learning.offers``), the facility's credit rules
+    and the earned-credit ledger (``learning.credit``), and the time a learner actually
+    spent, kept on each certificate beside its nominal hours.
+
+    Rules and ledger entries are never changed or removed: a rule is superseded by a newer
+    version, an entry by a correction that points at it (the triggers refuse the rest)."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE offers (
+            item_kind TEXT NOT NULL,
+            item_id TEXT NOT NULL,
+            mode TEXT NOT NULL CHECK (mode IN ('only', 'except')),
+            changed_at TEXT NOT NULL,
+            PRIMARY KEY (item_kind, item_id)
+        );
+        CREATE TABLE offer_groups (
+            item_kind TEXT NOT NULL,
+            item_id TEXT NOT NULL,
+            group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+            PRIMARY KEY (item_kind, item_id, group_id),
+            FOREIGN KEY (item_kind, item_id) REFERENCES offers(item_kind, item_id)
+                ON DELETE CASCADE
+        );
+        CREATE INDEX offer_groups_group ON offer_groups(group_id);
+        CREATE TABLE credit_rules (
+            id INTEGER PRIMARY KEY,
+            target_kind TEXT NOT NULL CHECK (target_kind IN ('course', 'category')),
+            target TEXT NOT NULL,
+            credit_type TEXT NOT NULL CHECK (credit_type IN
+                ('earned-time', 'program-completion', 'college-credit', 'none')),
+            hours_basis TEXT NOT NULL CHECK (hours_basis IN ('nominal', 'measured')),
+            effective_from TEXT NOT NULL,
+            note TEXT NOT NULL DEFAULT '',
+            created_by TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX credit_rules_target ON credit_rules(target_kind, target, effective_from);
+        CREATE TRIGGER credit_rules_no_update BEFORE UPDATE ON credit_rules
+            BEGIN SELECT RAISE(ABORT, 'credit rules are never edited: add a new version'); END;
+        CREATE TRIGGER credit_rules_no_delete BEFORE DELETE ON credit_rules
+            BEGIN SELECT RAISE(ABORT, 'credit rules are never edited: add a new version'); END;
+        CREATE TABLE credit_ledger (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id),
+            course_id TEXT NOT NULL,
+            course_title TEXT NOT NULL,
+            course_version INTEGER NOT NULL,
+            rule_id INTEGER REFERENCES credit_rules(id),
+            credit_type TEXT NOT NULL,
+            hours_basis TEXT NOT NULL,
+            nominal_hours REAL NOT NULL,
+            measured_hours REAL NOT NULL,
+            hours REAL NOT NULL,
+            score REAL,
+            started_at TEXT,
+            completed_at TEXT NOT NULL,
+            certificate_code TEXT,
+            corrects_id INTEGER REFERENCES credit_ledger(id),
+            reason TEXT NOT NULL DEFAULT '',
+            recorded_by TEXT NOT NULL,
+            recorded_at TEXT NOT NULL,
+            digest TEXT NOT NULL
+        );
+        CREATE UNIQUE INDEX credit_ledger_earned_once ON credit_ledger(user_id, course_id)
+            WHERE corrects_id IS NULL;
+        CREATE UNIQUE INDEX credit_ledger_corrected_once ON credit_ledger(corrects_id)
+            WHERE corrects_id IS NOT NULL;
+        CREATE TRIGGER credit_ledger_no_update BEFORE UPDATE ON credit_ledger
+            BEGIN SELECT RAISE(ABORT, 'credit_ledger is append-only'); END;
+        CREATE TRIGGER credit_ledger_no_delete BEFORE DELETE ON credit_ledger
+            BEGIN SELECT RAISE(ABORT, 'credit_ledger is append-only'); END;
+        ALTER TABLE certificates ADD COLUMN measured_seconds REAL;
+        """,
+    )
+
+
 @migrations(name="0015_facility_trust")
 def facility_trust(db: sqlite_utils.Database) -> None:
     """Facility identity and learner transfers (``server.records``).

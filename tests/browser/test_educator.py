@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from server.learning import credit_rules
+from server.learning.credit_rules import NewRule
 from server.people import groups
 from server.people.accounts import Role
 from server.people.audit import Actor
@@ -32,6 +34,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, 
     group = groups.create_group(database, Actor.system("t"), "GED Class", "class")
     groups.add_member(database, Actor.system("t"), group.id, teacher.id)
     groups.add_member(database, Actor.system("t"), group.id, learner.id)
+    rule = NewRule("category", "education", "earned-time", "measured", "2020-01-01")
+    credit_rules.add_rule(database, Actor.system("t"), rule)
     database.close()
     with running_server(data, STEPSTONE_DEMO="true") as base:
         yield base, data, group.id
@@ -98,6 +102,10 @@ def test_educator_assigns_and_sees_completion(
     page.get_by_role("link", name="Alex Learner").click()
     expect(page.get_by_role("heading", name="Certificates")).to_be_visible()
     expect(page.locator("main")).to_contain_text("Everyday Math")
+    learner_page = page.url.removeprefix(base)
+    page.get_by_role("link", name="Earned credit").click()
+    expect(page.locator("main")).to_contain_text("Everyday Math")
+    expect(page.locator("main")).to_contain_text("Earned time")
 
     assert watched.foreign_requests() == []
     assert watched.csp_violations() == []
@@ -107,7 +115,9 @@ def test_educator_assigns_and_sees_completion(
         f"/teach/groups/{group_id}",
         "/teach/courses/org.stepstone.demo.everyday-math",
         f"/teach/courses/org.stepstone.demo.everyday-math/questions?group={group_id}",
-        page.url.removeprefix(base),
+        learner_page,
+        learner_page + "/credit",
+        f"/teach/groups/{group_id}/credit",
         "/teach/reviews",
         "/teach/exports",
         "/verify",

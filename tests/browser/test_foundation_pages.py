@@ -75,7 +75,10 @@ ADMIN_PAGES = [
     "/admin/roster",
     "/admin/audit",
     "/admin/content/watch-list",
+    "/admin/credit",
     "/teach",
+    "/teach/learners/2/credit",
+    "/teach/groups/1/credit",
     "/account/secret",
 ]
 

@@ -3,6 +3,7 @@ version with a reason, in a real browser; the pages pass axe-core and the CSP.""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -95,8 +96,14 @@ def test_trust_by_fingerprint_then_reject_with_a_reason(
         page.get_by_text("Contact information: A phone number in the video lesson.")
     ).to_be_visible()
 
+    page.goto(url + "/admin/content")
+    page.get_by_role("link", name="All learners").first.click()
+    expect(page.get_by_role("heading", name=re.compile("^Who sees"))).to_be_visible()
+    offer = page.url
+
     state = context.storage_state()
     pages = [url + "/admin/publishers", url + "/admin/content/reasons", review]
+    pages += [url + "/admin/content", offer]
     found = axe_report(browser, pages, state)
     assert {page_url: problems for page_url, problems in found.items() if problems} == {}
     assert watched.foreign_requests() == []

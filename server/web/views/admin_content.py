@@ -14,7 +14,7 @@ from server.catalog import content_review, decisions, library, sync_runs, trust,
 from server.catalog.review_lessons import file_url
 from server.catalog.sync import content_store, sync_publisher
 from server.core.errors import N_, BadRequest, NotFound, ValidationError
-from server.learning import bookshelf
+from server.learning import bookshelf, offers
 from server.people.accounts import Role
 from server.web.headers import CSP
 from server.web.plumbing import Req, access, redirect
@@ -27,7 +27,12 @@ def _version_id(req: Req) -> int:
 @access(Role.ADMIN)
 def content_list(req: Req) -> Response:
     versions = content_review.versions(req.database)
-    return req.render("admin/content.html", {"versions": versions})
+    names = offers.group_names(req.database)
+    offered = {
+        course_id: (offer.mode, ", ".join(sorted(names[g] for g in offer.group_ids)))
+        for course_id, offer in offers.offers_by_course(req.database).items()
+    }
+    return req.render("admin/content.html", {"versions": versions, "offered": offered})
 
 
 def _review_page(

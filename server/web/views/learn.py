@@ -20,6 +20,7 @@ from server.core.errors import N_, BadRequest, NotFound, ValidationError
 from server.learning import (
     bookshelf,
     certificates,
+    ledger,
     plans,
     progress,
     quizzes,
@@ -28,6 +29,7 @@ from server.learning import (
     workbooks,
 )
 from server.learning.access import certificate_for, visible_course, visible_courses
+from server.learning.credit_rules import CREDIT_TYPES
 from server.learning.visibility import Course, Lesson
 from server.people import accounts
 from server.people.accounts import TEXT_SIZES, Role
@@ -462,12 +464,16 @@ def transcript(req: Req) -> Response:
     done = progress.progress_by_course(req.database, user.id)
     earned = certificates.of_learner(req.database, user.id)
     finished = {cert.course_id for cert in earned}
+    credit = ledger.entries_of(req.database, user.id)
     return req.render(
         "learn/transcript.html",
         {
             "elsewhere": merge.from_elsewhere_of(req.database, user.id),
             "brought": merge.carried_pages_of(req.database, user.id, own=True),
             "certificates": earned,
+            "credit": ledger.standing(credit),
+            "credit_totals": ledger.totals(credit),
+            "credit_types": CREDIT_TYPES,
             "in_progress": [
                 (courses[cid], counts)
                 for cid, counts in sorted(done.items())

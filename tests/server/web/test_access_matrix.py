@@ -4,12 +4,15 @@ Beside the route × role matrix (tests/server/web/test_routes.py), this one is a
 objects. A facility whose catalog shows learners only their assigned courses holds one
 object of each kind in each state, named from the learner Alex's side:
 
-* own: Alex's (a course assigned to Alex, Alex's certificate, workbook, board, group);
+* own: Alex's (a course assigned to Alex, Alex's certificate, workbook, board,
+  credit ledger, group);
 * other learner: Bea's, in Alex's group;
 * other group: Cal's, in another group (and that group's course);
 * unassigned: Dee's, who is in no group (a course assigned to nobody, an empty group);
 * pulled: a course assigned to Alex, then pulled by the admin (and Alex's data in it);
-* pending: a course assigned to Alex whose only version waits for review.
+* pending: a course assigned to Alex whose only version waits for review;
+* held back: a course assigned to Alex's group, which the admin holds back from that group;
+* group only: a course assigned to Alex and to Cal, offered only to Alex's group.
 
 Each cell of EXPECTED says whether the viewer may see the object. It is checked through
 `server.learning.access` and, where a route shows the object to that viewer, through
@@ -33,19 +36,40 @@ from server.cli.demo import publish_demo_courses
 from server.cli.main import initialize
 from server.core import clock
 from server.core.db import Database
+from server.core.errors import NotFound
 from server.core.settings import Settings, load_settings
-from server.learning import access, assignments, certificates, progress, visibility, workbooks
+from server.learning import (
+    access,
+    assignments,
+    certificates,
+    credit_rules,
+    offers,
+    progress,
+    visibility,
+    workbooks,
+)
 from server.learning.access import Scope
 from server.learning.certificates import Certificate
+from server.learning.credit_rules import NewRule
 from server.people import groups
 from server.people.accounts import Role, User
 from server.people.audit import Actor
 from server.people.groups import Group
+from server.teaching import credit_reports
 from server.web.app import create_app
 from tests.conftest import make_user, sign_in
 from tests.content.conftest import PNG, WORKBOOK, write_course
 
-STATES = ("own", "other learner", "other group", "unassigned", "pulled", "pending")
+STATES = (
+    "own",
+    "other learner",
+    "other group",
+    "unassigned",
+    "pulled",
+    "pending",
+    "held back",
+    "group only",
+)
 VIEWERS = ("learner", "other learner", "educator", "other educator", "admin")
 KINDS = (
     "course",
@@ -55,75 +79,86 @@ KINDS = (
     "certificate",
     "workbook",
     "board",
+    "credit",
     "group",
 )
 Y, N, NA = True, False, None
 
 # kind -> viewer -> one answer per state, in the order of STATES.
 EXPECTED: dict[str, dict[str, tuple[bool | None, ...]]] = {
-    # Staff see every servable course; a learner only theirs (the catalog is "assigned").
+    # Staff see every servable course; a learner only theirs (the catalog is "assigned"),
+    # and of those only what is offered to them: held back from their group, or offered
+    # to another group only, a course assigned to them stays hidden.
     "course": {
-        "learner": (Y, N, N, N, N, N),
-        "other learner": (N, Y, N, N, N, N),
-        "educator": (Y, Y, Y, Y, N, N),
-        "other educator": (Y, Y, Y, Y, N, N),
-        "admin": (Y, Y, Y, Y, N, N),
+        "learner": (Y, N, N, N, N, N, N, Y),
+        "other learner": (N, Y, N, N, N, N, N, N),
+        "educator": (Y, Y, Y, Y, N, N, Y, Y),
+        "other educator": (Y, Y, Y, Y, N, N, Y, Y),
+        "admin": (Y, Y, Y, Y, N, N, Y, Y),
     },
     # The version a learner opens: the live one; a pending version is nobody's to open.
     "version": {
-        "learner": (Y, N, N, N, N, N),
-        "other learner": (N, Y, N, N, N, N),
-        "educator": (Y, Y, Y, Y, N, N),
-        "other educator": (Y, Y, Y, Y, N, N),
-        "admin": (Y, Y, Y, Y, N, N),
+        "learner": (Y, N, N, N, N, N, N, Y),
+        "other learner": (N, Y, N, N, N, N, N, N),
+        "educator": (Y, Y, Y, Y, N, N, Y, Y),
+        "other educator": (Y, Y, Y, Y, N, N, Y, Y),
+        "admin": (Y, Y, Y, Y, N, N, Y, Y),
     },
     # A lesson's picture, by its content address.
     "media": {
-        "learner": (Y, N, N, N, N, N),
-        "other learner": (N, Y, N, N, N, N),
-        "educator": (Y, Y, Y, Y, N, N),
-        "other educator": (Y, Y, Y, Y, N, N),
-        "admin": (Y, Y, Y, Y, N, N),
+        "learner": (Y, N, N, N, N, N, N, Y),
+        "other learner": (N, Y, N, N, N, N, N, N),
+        "educator": (Y, Y, Y, Y, N, N, Y, Y),
+        "other educator": (Y, Y, Y, Y, N, N, Y, Y),
+        "admin": (Y, Y, Y, Y, N, N, Y, Y),
     },
     # Search hits: as the course, except that admins find what waits for their review.
     "search": {
-        "learner": (Y, N, N, N, N, N),
-        "other learner": (N, Y, N, N, N, N),
-        "educator": (Y, Y, Y, Y, N, N),
-        "other educator": (Y, Y, Y, Y, N, N),
-        "admin": (Y, Y, Y, Y, N, Y),
+        "learner": (Y, N, N, N, N, N, N, Y),
+        "other learner": (N, Y, N, N, N, N, N, N),
+        "educator": (Y, Y, Y, Y, N, N, Y, Y),
+        "other educator": (Y, Y, Y, Y, N, N, Y, Y),
+        "admin": (Y, Y, Y, Y, N, Y, Y, Y),
     },
     # A learner sees their own certificates (even of a pulled course); staff verify any.
     "certificate": {
-        "learner": (Y, N, N, N, Y, NA),
-        "other learner": (N, Y, N, N, N, NA),
-        "educator": (Y, Y, Y, Y, Y, NA),
-        "other educator": (Y, Y, Y, Y, Y, NA),
-        "admin": (Y, Y, Y, Y, Y, NA),
+        "learner": (Y, N, N, N, Y, NA, NA, NA),
+        "other learner": (N, Y, N, N, N, NA, NA, NA),
+        "educator": (Y, Y, Y, Y, Y, NA, NA, NA),
+        "other educator": (Y, Y, Y, Y, Y, NA, NA, NA),
+        "admin": (Y, Y, Y, Y, Y, NA, NA, NA),
     },
     # A sent answer written for "you and your teacher": the learner and staff in scope.
     "workbook": {
-        "learner": (Y, N, N, N, Y, NA),
-        "other learner": (N, Y, N, N, N, NA),
-        "educator": (Y, Y, N, N, Y, NA),
-        "other educator": (N, N, Y, N, N, NA),
-        "admin": (Y, Y, Y, Y, Y, NA),
+        "learner": (Y, N, N, N, Y, NA, NA, NA),
+        "other learner": (N, Y, N, N, N, NA, NA, NA),
+        "educator": (Y, Y, N, N, Y, NA, NA, NA),
+        "other educator": (N, N, Y, N, N, NA, NA, NA),
+        "admin": (Y, Y, Y, Y, Y, NA, NA, NA),
     },
     # A learner's progress board.
     "board": {
-        "learner": (Y, N, N, N, NA, NA),
-        "other learner": (N, Y, N, N, NA, NA),
-        "educator": (Y, Y, N, N, NA, NA),
-        "other educator": (N, N, Y, N, NA, NA),
-        "admin": (Y, Y, Y, Y, NA, NA),
+        "learner": (Y, N, N, N, NA, NA, NA, NA),
+        "other learner": (N, Y, N, N, NA, NA, NA, NA),
+        "educator": (Y, Y, N, N, NA, NA, NA, NA),
+        "other educator": (N, N, Y, N, NA, NA, NA, NA),
+        "admin": (Y, Y, Y, Y, NA, NA, NA, NA),
+    },
+    # A learner's credit ledger (entries for the course they finished, a pulled one too).
+    "credit": {
+        "learner": (Y, N, N, N, Y, NA, NA, NA),
+        "other learner": (N, Y, N, N, N, NA, NA, NA),
+        "educator": (Y, Y, N, N, Y, NA, NA, NA),
+        "other educator": (N, N, Y, N, N, NA, NA, NA),
+        "admin": (Y, Y, Y, Y, Y, NA, NA, NA),
     },
     # A group's board ("own" and "other learner" are the same group, Alex's and Bea's).
     "group": {
-        "learner": (N, N, N, N, NA, NA),
-        "other learner": (N, N, N, N, NA, NA),
-        "educator": (Y, Y, N, N, NA, NA),
-        "other educator": (N, N, Y, N, NA, NA),
-        "admin": (Y, Y, Y, Y, NA, NA),
+        "learner": (N, N, N, N, NA, NA, NA, NA),
+        "other learner": (N, N, N, N, NA, NA, NA, NA),
+        "educator": (Y, Y, N, N, NA, NA, NA, NA),
+        "other educator": (N, N, Y, N, NA, NA, NA, NA),
+        "admin": (Y, Y, Y, Y, NA, NA, NA, NA),
     },
 }
 
@@ -231,6 +266,22 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             assignments.assign_in(db, SYSTEM, course_id(state), user_id=alex.id)
         assignments.assign_in(db, SYSTEM, course_id("other learner"), user_id=bea.id)
         assignments.assign_in(db, SYSTEM, course_id("other group"), group_id=unit_b.id)
+        assignments.assign_in(db, SYSTEM, course_id("held back"), group_id=unit_a.id)
+        for learner in (alex, cal):
+            assignments.assign_in(db, SYSTEM, course_id("group only"), user_id=learner.id)
+    offers.set_offer(
+        database,
+        SYSTEM,
+        offers.Offer("course", course_id("held back"), "except", frozenset({unit_a.id})),
+    )
+    offers.set_offer(
+        database,
+        SYSTEM,
+        offers.Offer("course", course_id("group only"), "only", frozenset({unit_a.id})),
+    )
+    # Every completion of these courses earns credit, so each owner has a ledger entry.
+    rule = NewRule("category", "education", "earned-time", "nominal", "2000-01-01")
+    credit_rules.add_rule(database, SYSTEM, rule)
     owners = {"own": alex, "other learner": bea, "other group": cal, "unassigned": dee}
     owners["pulled"] = alex
     # Alex works in the own and the pulled course; the others in a course of their own.
@@ -306,6 +357,14 @@ def sees(world: World, kind: str, viewer: User, state: str) -> bool:
         return access.may_read_answer(db, viewer, owner.id, "submitted", access.SHARED)
     if kind == "board":
         return Scope.of(viewer).sees_learner(db, world.owners[state].id)
+    if kind == "credit":
+        owner = world.owners[state]
+        try:
+            ledger = credit_reports.lines(db, Scope.of(viewer), learner_id=owner.id)
+        except NotFound:
+            return False
+        course = "pulled" if state == "pulled" else "own" if state == "own" else "unassigned"
+        return any(line.entry.course_id == course_id(course) for line in ledger)
     if kind == "group":
         return world.groups[state].id in {g.id for g in Scope.of(viewer).groups(db)}
     raise AssertionError(kind)
@@ -388,6 +447,10 @@ def _board(client: TestClient, world: World, state: str) -> bool:
     return _status(client, f"/teach/learners/{world.owners[state].id}")
 
 
+def _credit(client: TestClient, world: World, state: str) -> bool:
+    return _status(client, f"/teach/learners/{world.owners[state].id}/credit")
+
+
 def _group(client: TestClient, world: World, state: str) -> bool:
     return _status(client, f"/teach/groups/{world.groups[state].id}")
 
@@ -407,6 +470,7 @@ PROBES: dict[tuple[str, bool], Probe] = {
     ("certificate", False): _verify,
     ("workbook", False): _review,
     ("board", False): _board,
+    ("credit", False): _credit,
     ("group", False): _group,
 }
 
