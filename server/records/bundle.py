@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from server.core.errors import N_, ValidationError
+from server.learning.credit_rules import CREDIT_TYPES
 
 TYPE = "stepstone-transfer"
 VERSION = 1
@@ -47,6 +48,7 @@ KNOWN_SECTIONS = (
     "certificates.v1",
     "workbook.v1",
     "elsewhere.v1",
+    "credit.v1",
 )
 
 
@@ -311,6 +313,24 @@ def _elsewhere(value: Any, where: str) -> None:
             raise _fail(f"{at}.evidence", "must be an object")
 
 
+def _credit(value: Any, where: str) -> None:
+    """Earned-credit ledger entries in force, each with the facility that wrote it."""
+    for i, raw in enumerate(items(value, where)):
+        at = f"{where}[{i}]"
+        fields = ("facility_id", "facility_name", "course_id", "course_title", "credit_type")
+        entry = record(raw, at, (*fields, "hours", "nominal_hours", "measured_hours"))
+        text(entry["facility_id"], f"{at}.facility_id", empty=False, limit=64)
+        text(entry["facility_name"], f"{at}.facility_name", limit=200)
+        text(entry["course_id"], f"{at}.course_id", empty=False, limit=200)
+        text(entry["course_title"], f"{at}.course_title", limit=300)
+        choice(entry["credit_type"], f"{at}.credit_type", tuple(CREDIT_TYPES))
+        for name in ("hours", "nominal_hours", "measured_hours"):
+            number(entry[name], f"{at}.{name}", 0, 1e5)
+        maybe_number(entry.get("score"), f"{at}.score", 0, 100)
+        for name in ("completed_at", "started_at", "certificate_code", "digest", "reason"):
+            maybe_text(entry.get(name), f"{at}.{name}")
+
+
 _CHECKS: dict[str, Callable[[Any, str], None]] = {
     "profile.v1": _profile,
     "courses.v1": _courses,
@@ -319,4 +339,5 @@ _CHECKS: dict[str, Callable[[Any, str], None]] = {
     "certificates.v1": _certificates,
     "workbook.v1": _workbook,
     "elsewhere.v1": _elsewhere,
+    "credit.v1": _credit,
 }

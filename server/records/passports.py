@@ -24,11 +24,11 @@ from server.core import clock
 from server.core.db import Database
 from server.core.errors import N_, ValidationError
 from server.core.settings import Settings
-from server.learning import certificates, plans, progress
+from server.learning import certificates, ledger, plans, progress
 from server.people import audit
 from server.people.accounts import Role, User
 from server.people.audit import Actor
-from server.records import identity
+from server.records import identity, transfer_out
 
 TYPE = "stepstone-learning-passport"
 VERSION = 1
@@ -60,7 +60,7 @@ class Passport:
         return f"learning-passport-{self.issued_at[:10]}{FILE_SUFFIX}"
 
 
-def contents(database: Database, learner: User) -> dict[str, Any]:
+def contents(database: Database, settings: Settings, learner: User) -> dict[str, Any]:
     """What the learner's passport says today, unsigned: for the preview and for issuing."""
     earned = certificates.of_learner(database, learner.id)
     scores = progress.quiz_scores(database, learner.id)
@@ -97,7 +97,36 @@ def contents(database: Database, learner: User) -> dict[str, Any]:
             "time_spent_hours": round(sum(c["time_spent_hours"] for c in courses), 1),
         },
         "goals_met": goals,
+        "earned_credit": _earned_credit(database, settings, learner),
     }
+
+
+def _earned_credit(database: Database, settings: Settings, learner: User) -> list[dict[str, Any]]:
+    """The earned-credit ledger in force, here and from the facilities the learner came
+    from (as they wrote it), for case managers and parole files after release."""
+    here = [
+        {
+            "course_title": e.course_title,
+            "credit_type": e.credit_type,
+            "hours": e.hours,
+            "completed_at": e.completed_at,
+            "facility": settings.facility_name,
+        }
+        for e in ledger.standing(ledger.entries_of(database, learner.id))
+        if e.credit_type != "none"
+    ]
+    elsewhere = [
+        {
+            "course_title": e["course_title"],
+            "credit_type": e["credit_type"],
+            "hours": e["hours"],
+            "completed_at": e.get("completed_at") or "",
+            "facility": e.get("facility_name") or e["facility_id"],
+        }
+        for e in transfer_out.credit_elsewhere_of(database, settings, learner.id)
+        if e["credit_type"] != "none"
+    ]
+    return here + elsewhere
 
 
 def file_bytes(signed: dict[str, Any]) -> bytes:
@@ -110,7 +139,7 @@ def issue(database: Database, settings: Settings, actor: Actor, learner: User) -
     """Sign and keep the learner's passport as of now; audited."""
     if learner.role is not Role.LEARNER:
         raise ValidationError(N_("Only a learner has a Learning Passport."))
-    body = contents(database, learner)
+    body = contents(database, settings, learner)
     body["passport_id"] = secrets.token_hex(8)
     body["issued_at"] = clock.iso()
     body["facility"] = {"id": identity.facility_id(settings), "name": settings.facility_name}

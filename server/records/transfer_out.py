@@ -228,6 +228,63 @@ def _elsewhere(db: sqlite_utils.Database, user_id: int) -> list[dict[str, Any]]:
     return rows
 
 
+# The columns of `credit_ledger` a bundle carries (not the ids, which are this facility's).
+CREDIT_COLUMNS = (
+    "course_id",
+    "course_title",
+    "course_version",
+    "credit_type",
+    "hours_basis",
+    "nominal_hours",
+    "measured_hours",
+    "hours",
+    "score",
+    "started_at",
+    "completed_at",
+    "certificate_code",
+    "reason",
+    "recorded_at",
+    "digest",
+)
+_CREDIT_SQL = (
+    f"SELECT {', '.join(CREDIT_COLUMNS)} FROM credit_ledger l WHERE user_id = ?"  # noqa: S608 (fixed names)
+    " AND NOT EXISTS (SELECT 1 FROM credit_ledger c WHERE c.corrects_id = l.id) ORDER BY id"
+)
+
+
+def _credit(db: sqlite_utils.Database, settings: Settings, user_id: int) -> list[dict[str, Any]]:
+    """The earned-credit ledger in force (corrected entries replaced by their corrections),
+    this facility's own, then what came from others (``credit_elsewhere``), each entry
+    with the facility that wrote it: credit earned anywhere travels with the learner."""
+    own = _rows(db, _CREDIT_SQL, [user_id])
+    here = identity.facility_id(settings)
+    mine = {"facility_id": here, "facility_name": settings.facility_name}
+    return [{**mine, **row} for row in own] + credit_elsewhere_in(db, user_id, here)
+
+
+def credit_elsewhere_in(db: sqlite_utils.Database, user_id: int, here: str) -> list[dict[str, Any]]:
+    rows = db.execute(
+        "SELECT received FROM transfers WHERE user_id = ? ORDER BY issued_at, imported_at",
+        [user_id],
+    ).fetchall()
+    return credit_received([row[0] for row in rows], here)
+
+
+def credit_received(received: Iterable[str], here: str) -> list[dict[str, Any]]:
+    """Credit entries that came with a learner's transfers (``received``: the records as
+    received, oldest first), as the facilities that wrote them sent them: for each facility,
+    those of the newest bundle that carried any (a bundle carries all of a facility's
+    entries in force). Never this facility's own, which are in its ledger."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for text in received:
+        by_facility: dict[str, list[dict[str, Any]]] = {}
+        for entry in json.loads(text).get("sections", {}).get("credit.v1", []):
+            if entry["facility_id"] != here:
+                by_facility.setdefault(entry["facility_id"], []).append(entry)
+        found.update(by_facility)
+    return [entry for entries in found.values() for entry in entries]
+
+
 def _workbook(db: sqlite_utils.Database, user_id: int) -> list[dict[str, Any]]:
     pages = []
     for choice in page_choices(db, user_id):
@@ -306,6 +363,7 @@ def export_learner_in(
         "certificates.v1": _certificates(db, learner.id),
         "workbook.v1": _workbook(db, learner.id),
         "elsewhere.v1": _elsewhere(db, learner.id),
+        "credit.v1": _credit(db, settings, learner.id),
     }
     bundle_id = secrets.token_hex(16)
     payload: dict[str, Any] = {
@@ -343,3 +401,15 @@ def export_learner_in(
         **summary,
     )
     return Exported(data, bundle_id, sequence, expires, summary)
+
+
+def credit_elsewhere_of(
+    database: Database, settings: Settings, user_id: int
+) -> list[dict[str, Any]]:
+    """What :func:`credit_received` finds for a learner here: credit earned at other
+    facilities, for their record, their passport and the staff."""
+    rows = database.query(
+        "SELECT received FROM transfers WHERE user_id = ? ORDER BY issued_at, imported_at",
+        [user_id],
+    )
+    return credit_received([row[0] for row in rows], identity.facility_id(settings))

@@ -33,7 +33,7 @@ from server.learning.credit_rules import CREDIT_TYPES
 from server.learning.visibility import Course, Lesson
 from server.people import accounts
 from server.people.accounts import TEXT_SIZES, Role
-from server.records import checkcodes, merge
+from server.records import checkcodes, merge, transfer_out
 from server.web import pdfviewer
 from server.web.lessonpage import course_url, lesson_html, lesson_url, media_url
 from server.web.plumbing import Req, access, redirect, safe_next
@@ -474,6 +474,9 @@ def transcript(req: Req) -> Response:
             "credit": ledger.standing(credit),
             "credit_totals": ledger.totals(credit),
             "credit_types": CREDIT_TYPES,
+            "credit_elsewhere": transfer_out.credit_elsewhere_of(
+                req.database, req.settings, user.id
+            ),
             "in_progress": [
                 (courses[cid], counts)
                 for cid, counts in sorted(done.items())

@@ -67,7 +67,7 @@ def my_passport(req: Req) -> Response:
         return _printable(req, issued[0], "/learn/transcript")
     return req.render(
         "learn/passport_preview.html",
-        {"doc": passports.contents(req.database, req.user)},
+        {"doc": passports.contents(req.database, req.settings, req.user)},
     )
 
 
@@ -90,7 +90,7 @@ def learner_passports(req: Req) -> Response:
         {
             "learner": learner,
             "issued": passports.of_learner(req.database, learner.id),
-            "doc": passports.contents(req.database, learner),
+            "doc": passports.contents(req.database, req.settings, learner),
             "fingerprint": identity.own_fingerprint(req.settings),
         },
     )

@@ -177,7 +177,7 @@ def test_a_revoked_certificate_leaves_the_record_and_checks_as_revoked(
     found = certificates.find(database, settings, cert.code)
     assert found is not None and found.revoked and found.revoke_reason == "Issued by mistake"
     assert certificates.of_learner(database, people.learner.id) == []
-    assert passports.contents(database, people.learner)["courses"] == []
+    assert passports.contents(database, settings, people.learner)["courses"] == []
     with pytest.raises(ValidationError, match="already revoked"):
         certificates.revoke(database, settings, STAFF, cert.code, "Again")
     entry = database.query_one("SELECT * FROM audit_log WHERE action = 'certificate.revoke'")

@@ -14,8 +14,10 @@ from click.testing import CliRunner
 from server.cli.main import cli
 from server.core.db import Database
 from server.core.errors import ValidationError
+from server.learning import access, credit_rules, ledger
+from server.learning.credit_rules import NewRule
 from server.people.accounts import Role
-from server.records import bundle, identity, merge, transfer_in, transfer_out
+from server.records import bundle, identity, merge, passports, transfer_in, transfer_out
 from tests.conftest import FakeClock, make_user
 from tests.server.records.conftest import JOBS, MATH, SAFETY, Pair, export, lesson, live
 from tests.server.records.twofacilities import ADMIN, new_facility, trust_each_other
@@ -318,3 +320,42 @@ def test_the_cli_exports_and_imports_with_a_preview(
         ],
     )
     assert nobody.exit_code == 1 and "No learner" in nobody.output
+
+
+def test_earned_credit_travels_and_shows_on_the_record_and_the_passport(pair: Pair) -> None:
+    """Credit A's rules gave Alex comes to B as A wrote it: on Alex's record at B, on the
+    Learning Passport B issues at release, and on to a third facility with the next move."""
+    credit_rules.add_rule(
+        pair.a.database,
+        ADMIN,
+        NewRule("course", MATH, "earned-time", "nominal", "2026-01-01"),
+    )
+    math = access.visible_course(pair.a.database, pair.a.settings, pair.alex, MATH)
+    with pair.a.database.write() as db:
+        earned = ledger.earn_in(db, pair.alex, math, "ABCD-EFGH-JKLM", "2026-10-20T10:00:00+00:00")
+    assert earned is not None
+    data = export(pair.a, pair.alex)
+    done = transfer_in.import_bundle(pair.b.database, ADMIN, data, match="S-77")
+    (entry,) = transfer_out.credit_elsewhere_of(pair.b.database, pair.b.settings, done.user.id)
+    assert (entry["facility_name"], entry["course_id"], entry["credit_type"]) == (
+        "North Unit",
+        MATH,
+        "earned-time",
+    )
+    assert entry["hours"] == earned.hours and entry["digest"] == earned.digest
+    assert ledger.entries_of(pair.b.database, done.user.id) == []  # B's own ledger untouched
+    body = passports.contents(pair.b.database, pair.b.settings, done.user)
+    assert body["earned_credit"] == [
+        {
+            "course_title": earned.course_title,
+            "credit_type": "earned-time",
+            "hours": earned.hours,
+            "completed_at": earned.completed_at,
+            "facility": "North Unit",
+        }
+    ]
+    # A bundle whose credit entry was changed after signing is refused like any other.
+    document = json.loads(gzip.decompress(data))
+    document["sections"]["credit.v1"][0]["hours"] = 999
+    with pytest.raises(bundle.BundleRefused):
+        transfer_in.preview(pair.b.database, bundle.encode(document))
