@@ -1,0 +1,76 @@
+"""The tablet-first learner pages: bottom tabs, covers and category icons, progress in
+words, and Spanish speakers kept to courses they can read."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from starlette.testclient import TestClient
+
+from tests.conftest import People, sign_in
+
+pytestmark = pytest.mark.demo  # each test has its own copy of the demo facility
+
+SAFETY = "org.stepstone.demo.workplace-safety"
+TRAPS = "org.stepstone.demo.thinking-traps"
+TRAPS_ES = "org.stepstone.demo.thinking-traps-es"
+
+
+def _tabs(page: str) -> list[tuple[str, bool]]:
+    """The bottom tabs of a page: (link, is it the current one)."""
+    bar = re.search(r'<nav class="tab-bar"[^>]*>(.*?)</nav>', page, re.S)
+    assert bar, "no bottom tabs on the page"
+    links = re.findall(r'<a href="([^"]+)"( aria-current="page")?>', bar.group(1))
+    return [(href, bool(current)) for href, current in links]
+
+
+@pytest.mark.parametrize(
+    ("path", "current"),
+    [
+        ("/learn", "/learn"),
+        ("/learn/catalog", "/learn/catalog"),
+        (f"/learn/courses/{SAFETY}", "/learn/catalog"),
+        (f"/learn/courses/{SAFETY}/lessons/protective-gear", "/learn/catalog"),
+        ("/search?q=safety", "/search"),
+        ("/account", "/account"),
+        ("/learn/plan", "/account"),
+        ("/learn/transcript", "/account"),
+    ],
+)
+def test_every_learner_page_has_the_bottom_tabs_with_its_own_marked(
+    client: TestClient, people: People, path: str, current: str
+) -> None:
+    sign_in(client, people.learner)
+    page = client.get(path)
+    assert page.status_code == 200
+    tabs = _tabs(page.text)
+    assert [href for href, _ in tabs] == ["/learn", "/learn/catalog", "/search", "/account"]
+    assert [href for href, marked in tabs if marked] == [current]
+    # Each tab is an icon drawn inline (hidden from screen readers) and a word.
+    bar = page.text[page.text.index('class="tab-bar"') :]
+    icons = re.findall(r"<svg [^>]*>", bar)
+    assert len(icons) == 4 and all('aria-hidden="true"' in svg for svg in icons)
+    assert re.search(r"</svg><span>Home</span>", bar)
+    # The old row of small links at the top is gone for learners.
+    assert 'class="nav-list"' not in page.text
+
+
+def test_tabs_are_in_spanish_for_a_spanish_speaker(client: TestClient, people: People) -> None:
+    sign_in(client, people.other_learner)
+    bar = client.get("/learn").text.split('class="tab-bar"')[1]
+    for word in ("Inicio", "Cursos", "Buscar", "Yo"):
+        assert f"<span>{word}</span>" in bar
+
+
+def test_staff_keep_the_menu_at_the_top(client: TestClient, people: People) -> None:
+    sign_in(client, people.educator)
+    page = client.get("/teach").text
+    assert 'class="tab-bar"' not in page
+    assert 'class="nav-list"' in page
+
+
+def test_the_me_tab_leads_to_plan_and_record(client: TestClient, people: People) -> None:
+    sign_in(client, people.learner)
+    page = client.get("/account").text
+    assert 'href="/learn/plan"' in page and 'href="/learn/transcript"' in page
