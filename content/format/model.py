@@ -24,6 +24,15 @@ class Caption:
 
 
 @dataclass(frozen=True)
+class Cover:
+    """The picture shown for a course in the catalog, with words for who cannot see it."""
+
+    src: str
+    alt: str
+    line: int
+
+
+@dataclass(frozen=True)
 class Choice:
     """One answer choice of a single- or multiple-choice question."""
 
@@ -119,11 +128,16 @@ class Course:
     credits: float = 0
     authors: tuple[str, ...] = ()
     keywords: tuple[str, ...] = ()
+    cover: Cover | None = None
+    # The same course in other languages: language → course id (same publisher).
+    editions: dict[str, str] = field(default_factory=dict)
     lessons: list[Lesson] = field(default_factory=list)
 
     def metadata(self) -> dict[str, object]:
-        """Course fields as they appear in the manifest's ``course`` object."""
-        return {
+        """Course fields as they appear in the manifest's ``course`` object (without the
+        cover, whose package path the analysis decides)."""
+        optional: dict[str, object] = {"editions": dict(self.editions)} if self.editions else {}
+        return optional | {
             "id": self.id,
             "version": self.version,
             "title": self.title,

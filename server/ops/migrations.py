@@ -578,3 +578,24 @@ def position_time(db: sqlite_utils.Database) -> None:
     of events that arrives late (sent before, answered after another) must not move a
     learner's place back (``learning.progress``)."""
     _run_script(db, "ALTER TABLE lesson_progress ADD COLUMN position_at TEXT;")
+
+
+@migrations(name="0019_course_editions")
+def course_editions(db: sqlite_utils.Database) -> None:
+    """A version's cover picture (its package path and alt text) and the course's editions
+    in other languages (JSON: language → course id), as columns, so the catalog and the
+    assign form read them without parsing each manifest. Versions imported before are
+    filled from their manifests."""
+    _run_script(
+        db,
+        """
+        ALTER TABLE course_versions ADD COLUMN cover TEXT;
+        ALTER TABLE course_versions ADD COLUMN cover_alt TEXT NOT NULL DEFAULT '';
+        ALTER TABLE course_versions ADD COLUMN editions TEXT NOT NULL DEFAULT '{}';
+        UPDATE course_versions SET
+            cover = json_extract(manifest, '$.course.cover.src'),
+            cover_alt = coalesce(json_extract(manifest, '$.course.cover.alt'), ''),
+            editions = coalesce(json_extract(manifest, '$.course.editions'), '{}')
+        WHERE json_valid(manifest);
+        """,
+    )

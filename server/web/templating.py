@@ -15,6 +15,7 @@ from starlette.templating import Jinja2Templates
 from server.learning import visibility
 from server.web import dates, i18n, learnernav, pdfviewer
 from server.web.icons import Icons
+from server.web.lessonpage import media_url
 
 PACKAGE_DIR = Path(__file__).parent
 STATIC_DIR = PACKAGE_DIR / "static"
@@ -70,6 +71,7 @@ class Templates:
         self.env.globals["icon"] = Icons(self.static.root / "icons")
         self.env.globals["learner_tabs"] = learnernav.TABS
         self.env.globals["current_tab"] = learnernav.current_tab
+        self.env.globals["media_url"] = media_url
         self.env.globals["pdf_viewer_installed"] = lambda: pdfviewer.installed(self.static.root)
         self.env.globals["language_names"] = i18n.LANGUAGE_NAMES
         self.env.filters["zip"] = lambda first, second: zip(first, second, strict=False)

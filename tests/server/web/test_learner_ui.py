@@ -74,3 +74,48 @@ def test_the_me_tab_leads_to_plan_and_record(client: TestClient, people: People)
     sign_in(client, people.learner)
     page = client.get("/account").text
     assert 'href="/learn/plan"' in page and 'href="/learn/transcript"' in page
+
+
+def _card(page: str, course_id: str) -> str:
+    start = page.rindex('<li class="course-card">', 0, page.index(f"/learn/courses/{course_id}"))
+    return page[start : page.index("</li>", start)]
+
+
+def test_cards_show_the_cover_or_the_topic_icon(client: TestClient, people: People) -> None:
+    sign_in(client, people.learner)
+    catalog = client.get("/learn/catalog?language=").text
+    safety = _card(catalog, SAFETY)
+    cover = re.search(
+        r'<img src="(/media/[0-9a-f]{64}/safety-habits-poster.png)" alt="([^"]+)"', safety
+    )
+    assert cover and cover.group(2) == "Safety First: four habits for every shift"
+    picture = client.get(cover.group(1))
+    assert picture.status_code == 200 and picture.headers["content-type"] == "image/png"
+    # A course without a cover: its topic's icon, drawn inline and hidden from screen
+    # readers (the topic is written on the card).
+    traps = _card(catalog, TRAPS)
+    assert "<img" not in traps
+    assert re.search(
+        r'<div class="course-picture topic-cbt">\s*<svg [^>]*aria-hidden="true"', traps
+    )
+    # The course page shows the same picture.
+    course = client.get(f"/learn/courses/{SAFETY}").text
+    assert cover.group(1) in course
+
+
+def test_progress_is_a_bar_with_words_on_home_catalog_and_course(
+    client: TestClient, people: People
+) -> None:
+    sign_in(client, people.learner)
+    page = f"/learn/courses/{SAFETY}/lessons/protective-gear"
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get(page).text)
+    event = re.search(r'name="event_id" value="([^"]+)"', client.get(page).text)
+    assert token and event
+    done = client.post(
+        page + "/done", data={"csrf_token": token.group(1), "event_id": event.group(1)}
+    )
+    assert done.status_code == 200
+    for path in ("/learn", "/learn/catalog?language=", f"/learn/courses/{SAFETY}"):
+        text = client.get(path).text
+        assert re.search(r'<progress max="7" value="1"[^>]*>', text), path
+        assert "1 of 7 lessons done" in text, path
