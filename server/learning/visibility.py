@@ -36,7 +36,9 @@ LEVEL_LABELS = {
     "intermediate": N_("Intermediate"),
     "advanced": N_("Advanced"),
 }
-LANGUAGE_LABELS = {"en": "English", "es": "Español"}
+LANGUAGE_LABELS = {"en": "English", "es": "Español"}  # each in its own language
+# The same, in the reader's language, for sentences ("This course is in English.").
+LANGUAGE_NAMES = {"en": N_("English"), "es": N_("Spanish")}
 
 
 @dataclass(frozen=True)

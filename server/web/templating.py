@@ -83,6 +83,7 @@ class Templates:
         self.env.globals["CATEGORY_LABELS"] = visibility.CATEGORY_LABELS
         self.env.globals["LEVEL_LABELS"] = visibility.LEVEL_LABELS
         self.env.globals["LANGUAGE_LABELS"] = visibility.LANGUAGE_LABELS
+        self.env.globals["LANGUAGE_NAMES"] = visibility.LANGUAGE_NAMES
         self._starlette = Jinja2Templates(env=self.env)
 
     def render(self, name: str, context: Mapping[str, Any]) -> str:

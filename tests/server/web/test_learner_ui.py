@@ -8,7 +8,10 @@ import re
 import pytest
 from starlette.testclient import TestClient
 
-from tests.conftest import People, sign_in
+from server.core.db import Database
+from server.learning import assignments
+from server.people.audit import Actor
+from tests.conftest import People, csrf_from, sign_in
 
 pytestmark = pytest.mark.demo  # each test has its own copy of the demo facility
 
@@ -77,7 +80,11 @@ def test_the_me_tab_leads_to_plan_and_record(client: TestClient, people: People)
 
 
 def _card(page: str, course_id: str) -> str:
-    start = page.rindex('<li class="course-card">', 0, page.index(f"/learn/courses/{course_id}"))
+    start = page.rindex(
+        '<li class="course-card">',
+        0,
+        page.index(f'class="course-title"><a href="/learn/courses/{course_id}"'),
+    )
     return page[start : page.index("</li>", start)]
 
 
@@ -119,3 +126,66 @@ def test_progress_is_a_bar_with_words_on_home_catalog_and_course(
         text = client.get(path).text
         assert re.search(r'<progress max="7" value="1"[^>]*>', text), path
         assert "1 of 7 lessons done" in text, path
+
+
+def _course_links(page: str) -> set[str]:
+    return set(re.findall(r'class="course-title"><a href="/learn/courses/([^"]+)"', page))
+
+
+def test_the_catalog_opens_in_the_learners_language_with_the_others_one_tap_away(
+    client: TestClient, people: People
+) -> None:
+    sign_in(client, people.other_learner)  # reads Spanish
+    page = client.get("/learn/catalog").text
+    assert _course_links(page) == {TRAPS_ES}
+    row = re.search(r'<nav class="choice-row"[^>]*>(.*?)</nav>', page, re.S)
+    assert row
+    links = re.findall(
+        r'<a [^>]*href="([^"]+)"[^>]*?( aria-current="true")?>([^<]+)</a>', row.group(1)
+    )
+    # Their language first and chosen; every other language and "all" one tap away.
+    assert [(href, bool(cur), words) for href, cur, words in links] == [
+        ("?language=es", True, "Español (1)"),
+        ("?language=en", False, "English (4)"),
+        ("?language=", False, "Todos los idiomas (5)"),
+    ]
+    assert _course_links(client.get("/learn/catalog?language=").text) >= {TRAPS, TRAPS_ES, SAFETY}
+    assert _course_links(client.get("/learn/catalog?language=en").text) == {
+        c for c in _course_links(client.get("/learn/catalog?language=").text) if c != TRAPS_ES
+    }
+    # A topic keeps the language chosen.
+    cbt = client.get("/learn/catalog?language=es&category=cbt").text
+    assert _course_links(cbt) == {TRAPS_ES}
+    assert 'name="language" value="es"' in cbt
+
+
+def test_an_english_reader_starts_with_english_courses(client: TestClient, people: People) -> None:
+    sign_in(client, people.learner)
+    assert TRAPS_ES not in _course_links(client.get("/learn/catalog").text)
+    assert SAFETY in _course_links(client.get("/learn/catalog").text)
+
+
+def test_home_says_when_an_assigned_course_is_not_in_the_learners_language(
+    client: TestClient, people: People, database: Database
+) -> None:
+    teacher = Actor(people.educator.id, "teacher")
+    spanish = people.other_learner
+    # An English course with a Spanish edition, and one without.
+    assignments.assign(database, teacher, TRAPS, learners=[spanish.id])
+    assignments.assign(database, teacher, SAFETY, learners=[spanish.id])
+    sign_in(client, spanish)
+    home = client.get("/learn").text
+    traps = _card(home, TRAPS)
+    assert "Este curso está en inglés." in traps
+    assert re.search(rf'<a href="/learn/courses/{TRAPS_ES}" lang="es">Ábrelo en español: ', traps)
+    safety = _card(home, SAFETY)
+    assert "Este curso está en inglés." in safety
+    assert "pregúntale a tu docente" in safety
+    # A course in their own language says nothing of the kind.
+    assignments.assign(database, teacher, TRAPS_ES, learners=[spanish.id])
+    assert "Este curso está en" not in _card(client.get("/learn").text, TRAPS_ES)
+    # Nor does an English course for an English reader.
+    client.post("/signout", data={"csrf_token": csrf_from(client, "/learn")})
+    assignments.assign(database, teacher, TRAPS, learners=[people.learner.id])
+    sign_in(client, people.learner)
+    assert "This course is in" not in client.get("/learn").text
