@@ -189,3 +189,25 @@ def test_home_says_when_an_assigned_course_is_not_in_the_learners_language(
     assignments.assign(database, teacher, TRAPS, learners=[people.learner.id])
     sign_in(client, people.learner)
     assert "This course is in" not in client.get("/learn").text
+
+
+def test_search_results_come_first_and_captions_are_the_lesson(
+    client: TestClient, people: People
+) -> None:
+    sign_in(client, people.learner)
+    page = client.get("/search?q=twist").text
+    results = page.index('<ol class="results">')
+    # The filters fold into one line above the results, closed until one is chosen.
+    facets = re.search(r'<details class="facets card"( open)?>\s*<summary>([^<]+)</summary>', page)
+    assert facets and not facets.group(1) and facets.group(2) == "Narrow the results"
+    assert facets.start() < results
+    # A hit in the captions is the video lesson, marked as what is said in it, not a
+    # result named after the captions file's language.
+    titles = re.findall(r'<h2 class="result-title">(.*?)</h2>', page, re.S)
+    caption = next(t for t in titles if "four-safety-habits" in t and "Words said in it" in t)
+    assert "› English" not in caption
+    narrowed = client.get("/search?q=twist&category=vocational").text
+    chosen = re.search(
+        r'<details class="facets card"( open)?>\s*<summary>([^<]+)</summary>', narrowed
+    )
+    assert chosen and chosen.group(1) == " open" and chosen.group(2) == "Narrow the results: 1"
