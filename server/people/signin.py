@@ -63,7 +63,8 @@ class SignedOutAfterWrongTries(StepstoneError):
 
 WRONG = N_("That did not work. Check your id and PIN and try again.")
 WRONG_STAFF = N_("That did not work. Check your username and password and try again.")
-WRONG_CURRENT = N_("The current one is not right.")
+WRONG_CURRENT_PIN = N_("That is not your PIN now.")
+WRONG_CURRENT_PASSWORD = N_("That is not your password now.")
 LOCKED = N_("This account is locked after too many tries. Ask staff to unlock it.")
 WAIT = N_("Too many tries. Please wait a moment and try again.")
 
@@ -315,8 +316,9 @@ def _settle_change_in(
     if in_a_row >= ACCOUNT_FREE_TRIES:
         sessions.end_in(db, session.id, "wrong-current-secret")
         return SignedOutAfterWrongTries()
-    field = "current_pin" if attempt.kind is Role.LEARNER else "current_password"
-    return ValidationError(WRONG_CURRENT, field)
+    if attempt.kind is Role.LEARNER:
+        return ValidationError(WRONG_CURRENT_PIN, "current_pin")
+    return ValidationError(WRONG_CURRENT_PASSWORD, "current_password")
 
 
 def change_own_secret(

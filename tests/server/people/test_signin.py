@@ -357,7 +357,7 @@ def test_wrong_current_pin_is_counted_audited_and_signs_out(
     sign_in(client, people.learner)
     for _ in range(2):
         wrong = change_pin(client, "000999", "5820")
-        assert wrong.status_code == 400 and "not right" in wrong.text
+        assert wrong.status_code == 400 and "That is not your PIN now." in wrong.text
     out = change_pin(client, "000998", "5820")
     assert out.headers["location"] == "/signin?notice=wrong-tries"
     # The right PIN now comes too late: this browser was signed out and nothing changed.

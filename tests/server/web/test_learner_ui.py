@@ -4,13 +4,16 @@ words, and Spanish speakers kept to courses they can read."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
+from babel.messages.pofile import read_po
 from starlette.testclient import TestClient
 
 from server.core.db import Database
 from server.learning import assignments
 from server.people.audit import Actor
+from server.web import i18n
 from tests.conftest import People, csrf_from, sign_in
 
 pytestmark = pytest.mark.demo  # each test has its own copy of the demo facility
@@ -211,3 +214,18 @@ def test_search_results_come_first_and_captions_are_the_lesson(
         r'<details class="facets card"( open)?>\s*<summary>([^<]+)</summary>', narrowed
     )
     assert chosen and chosen.group(1) == " open" and chosen.group(2) == "Narrow the results: 1"
+
+
+def test_spanish_says_pin_and_keeps_clave_for_keys_only() -> None:
+    """A PIN is "PIN" in Spanish, for learners and staff alike; "clave" is kept for what
+    the English calls a key (a key file, a public key, keywords)."""
+    po = Path(i18n.__file__).parent / "translations" / "es" / "LC_MESSAGES" / "messages.po"
+    with po.open("rb") as file:
+        catalog = read_po(file)
+    wrong = []
+    for message in catalog:
+        english = " ".join(message.id) if isinstance(message.id, tuple) else message.id
+        spanish = " ".join(message.string) if isinstance(message.string, tuple) else message.string
+        if "clave" in (spanish or "").lower() and not re.search(r"\bkey", english, re.I):
+            wrong.append((english, spanish))
+    assert wrong == []
