@@ -200,7 +200,11 @@ def test_a_learners_day(browser: Browser, site: tuple[str, Path]) -> None:
         page.get_by_role("navigation", name="Main").get_by_role("link", name="Me", exact=True)
     ).to_have_attribute("aria-current", "page")
     tap_tab(page, "Home")
-    visited |= {"/learn/transcript", "/learn/plan", "/account", "/search?q=safety"}
+    # Every other learner page too: choosing a new PIN, the catalog in every language,
+    # a search whose filters are open, a page that is not there.
+    visited |= {"/learn/transcript", "/learn/plan", "/account", "/account/secret"}
+    visited |= {"/search?q=safety", "/search?q=safety&category=vocational"}
+    visited |= {"/learn/catalog?language=", TRAPS, "/learn/courses/no.such.course"}
 
     assert watched.foreign_requests() == []
     assert watched.csp_violations() == []
