@@ -23,6 +23,7 @@ from whoosh import query as wq
 from whoosh.searching import Searcher
 
 from search_index.docsets import DocSets, Postings
+from search_index.documents import Part
 from search_index.query import Compiled
 from search_index.results import FACETS, FacetValue, Hit
 from search_index.snippets import make_snippet
@@ -236,7 +237,12 @@ class QueryRun:
             "hit"
         ]
         meta = self.view.versions[version_id]
-        snippet = make_snippet(stored.get("text", ""), self.compiled.highlight[language], language)
+        text = stored.get("text", "")
+        if part == Part.COURSE:
+            # A course document holds its summary, then its keywords a line each (to be
+            # found by them); a learner reads the summary, never a list of keywords.
+            text = text.partition("\n")[0]
+        snippet = make_snippet(text, self.compiled.highlight[language], language)
         return Hit(
             version_id=version_id,
             course_id=meta.course_id,

@@ -44,7 +44,9 @@ def version_documents(docs: VersionDocs) -> Iterator[dict[str, Any]]:
     docs.check()
     version = str(docs.version_id)
     course_language = docs.analysis_language
-    summary = "\n".join([docs.course_summary, *docs.keywords]).strip()
+    # The summary on one line, the keywords a line each after it: a snippet shows only
+    # the first line (see `execution`).
+    summary = "\n".join([" ".join(docs.course_summary.split()), *docs.keywords]).strip()
     # The spelling dictionary only needs each word once per version, not once per
     # section: the course document carries them all (4x fewer postings to write).
     words: dict[str, set[str]] = {}

@@ -89,6 +89,7 @@ def analyse_course(root: Path, limits: Limits = DEFAULT_LIMITS) -> Analysis:
         return analysis
     for lesson in course.lessons:
         _check_lesson_media(analysis, files, lesson)
+    _check_cover(analysis, files, course, limits)
     _render_all(analysis, files, course)
     _check_unused(analysis, files, course)
     _check_total_size(analysis, limits)
@@ -214,6 +215,31 @@ def _check_lesson_media(analysis: Analysis, files: CourseFiles, lesson: Lesson) 
             "'captions:' with a .vtt file for learners who cannot hear it",
         )
         _flag(analysis, "missing-captions", lesson.key, "video lesson without captions")
+
+
+def _check_cover(analysis: Analysis, files: CourseFiles, course: Course, limits: Limits) -> None:
+    cover = course.cover
+    if cover is None:
+        return
+    if _use_media(analysis, files, cover.src, ("image",), COURSE_FILE, cover.line) is None:
+        course.cover = None
+        return
+    size = files.sizes[cover.src]
+    if size > limits.max_cover_bytes:
+        analysis.report.error(
+            COURSE_FILE,
+            cover.line,
+            f"the cover '{cover.src}' is {size:,} bytes; at most "
+            f"{limits.max_cover_bytes:,} are allowed — a tablet shows it small, so make "
+            "it about 600 pixels wide",
+        )
+
+
+def cover_json(course: Course) -> dict[str, str] | None:
+    """The manifest's ``cover``: the picture's package path and its alt text."""
+    if course.cover is None:
+        return None
+    return {"src": package_media_path(course.cover.src), "alt": course.cover.alt}
 
 
 def _flag(analysis: Analysis, kind: str, lesson: str, detail: str) -> None:

@@ -206,6 +206,9 @@ class CourseInfo:
     category: str
     language: str
     keywords: tuple[str, ...]
+    cover_src: str = ""
+    cover_alt: str = ""
+    editions: tuple[tuple[str, str], ...] = ()  # (language, course id), sorted
 
 
 @dataclass(frozen=True)
@@ -247,6 +250,11 @@ def manifest(raw: Any) -> Manifest:
             category=_text(course.get("category")),
             language=_text(course.get("language")),
             keywords=tuple(_text(k) for k in _items(course.get("keywords"))),
+            cover_src=_text(_mapping(course.get("cover")).get("src")),
+            cover_alt=_text(_mapping(course.get("cover")).get("alt")),
+            editions=tuple(
+                sorted((_text(k), _text(v)) for k, v in _mapping(course.get("editions")).items())
+            ),
         ),
         lessons=tuple(manifest_lesson(entry) for entry in _items(raw.get("lessons"))),
     )

@@ -29,6 +29,7 @@ class Limits:
     max_lesson_bytes: int = 4 * MIB
     max_svg_bytes: int = 5 * MIB
     max_captions_bytes: int = 10 * MIB
+    max_cover_bytes: int = 2 * MIB
     max_manifest_bytes: int = 256 * MIB
 
 

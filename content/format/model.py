@@ -24,6 +24,15 @@ class Caption:
 
 
 @dataclass(frozen=True)
+class Cover:
+    """The picture shown for a course in the catalog, with words for who cannot see it."""
+
+    src: str
+    alt: str
+    line: int
+
+
+@dataclass(frozen=True)
 class Choice:
     """One answer choice of a single- or multiple-choice question."""
 
@@ -119,6 +128,9 @@ class Course:
     credits: float = 0
     authors: tuple[str, ...] = ()
     keywords: tuple[str, ...] = ()
+    cover: Cover | None = None
+    # The same course in other languages: language → course id (same publisher).
+    editions: dict[str, str] = field(default_factory=dict)
     lessons: list[Lesson] = field(default_factory=list)
     # A book: the EPUB file (course path) whose chapters become the lessons at build.
     book: str | None = None
@@ -128,18 +140,24 @@ class Course:
     book_meta: dict[str, object] | None = None
 
     def metadata(self) -> dict[str, object]:
-        """Course fields as they appear in the manifest's ``course`` object."""
-        return {
-            "id": self.id,
-            "version": self.version,
-            "title": self.title,
-            "summary": self.summary,
-            "category": self.category,
-            "language": self.language,
-            "level": self.level,
-            "estimated_hours": self.estimated_hours,
-            "license": self.license,
-            "credits": self.credits,
-            "authors": list(self.authors),
-            "keywords": list(self.keywords),
-        } | ({"book": self.book_meta} if self.book_meta is not None else {})
+        """Course fields as they appear in the manifest's ``course`` object (without the
+        cover, whose package path the analysis decides)."""
+        optional: dict[str, object] = {"editions": dict(self.editions)} if self.editions else {}
+        return (
+            optional
+            | {
+                "id": self.id,
+                "version": self.version,
+                "title": self.title,
+                "summary": self.summary,
+                "category": self.category,
+                "language": self.language,
+                "level": self.level,
+                "estimated_hours": self.estimated_hours,
+                "license": self.license,
+                "credits": self.credits,
+                "authors": list(self.authors),
+                "keywords": list(self.keywords),
+            }
+            | ({"book": self.book_meta} if self.book_meta is not None else {})
+        )

@@ -14,10 +14,10 @@ from typing import Any
 from content.errors import ContentError, Report
 from content.format.lessonfile import load_lesson
 from content.format.limits import DEFAULT_LIMITS, Limits
-from content.format.model import Course, Lesson
+from content.format.model import Course, Cover, Lesson
 from content.format.paths import check_on_disk, resolve_reference
 from content.format.validate import schema_errors
-from content.format.yamlload import load_yaml
+from content.format.yamlload import LineMap, load_yaml
 
 COURSE_FILE = "course.yaml"
 
@@ -39,6 +39,8 @@ def load_course(
     if data is None:
         return LoadResult(None, report)
     course = _course_from(root, data)
+    course.cover = _cover(root, data.get("cover"), lines, report)
+    course.editions = _editions(course, data.get("editions"), lines, report)
     seen_files: dict[str, int] = {}
     for index, ref in enumerate(data.get("lessons") or [] if course.book is None else []):
         line = lines.line_of(("lessons", index))
@@ -138,6 +140,49 @@ def _course_from(root: Path, data: dict[str, Any]) -> Course:
         subjects=tuple(str(s) for s in data.get("subjects") or ()),
         reading_level=str(data.get("reading_level", "")),
     )
+
+
+def _cover(root: Path, data: Any, lines: LineMap, report: Report) -> Cover | None:
+    """The cover picture's course path and alt text; a missing or unsafe file is reported
+    here, its type and size where the package's files are decided (``analyse``)."""
+    if not isinstance(data, dict) or not isinstance(data.get("src"), str) or not data["src"]:
+        return None  # the schema said what is wrong
+    line = lines.line_of(("cover", "src"))
+    try:
+        course_path = resolve_reference(data["src"], COURSE_FILE, COURSE_FILE, line)
+        check_on_disk(root, course_path, COURSE_FILE, line)
+    except ContentError as exc:
+        report.add(exc)
+        return None
+    return Cover(course_path, str(data.get("alt", "")), line)
+
+
+def _editions(course: Course, data: Any, lines: LineMap, report: Report) -> dict[str, str]:
+    """Other-language editions of this course: language → course id."""
+    if not isinstance(data, dict):
+        return {}
+    editions = {}
+    for language, course_id in data.items():
+        if not isinstance(language, str) or not isinstance(course_id, str):
+            continue  # the schema said what is wrong
+        line = lines.line_of(("editions", language))
+        if language == course.language:
+            report.error(
+                COURSE_FILE,
+                line,
+                f"'editions' names the course's own language '{language}'; list only the "
+                "editions in other languages",
+            )
+        elif course_id == course.id:
+            report.error(
+                COURSE_FILE,
+                line,
+                f"the '{language}' edition is this course itself; give the id of the "
+                "course in that language",
+            )
+        else:
+            editions[language] = course_id
+    return dict(sorted(editions.items()))
 
 
 def _int(value: Any, default: int) -> int:

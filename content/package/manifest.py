@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from content.errors import PackageError
-from content.format.analyse import Analysis, package_lesson_path, package_media_path
+from content.format.analyse import Analysis, cover_json, package_lesson_path, package_media_path
 from content.format.model import Lesson, Quiz, Workbook
 from content.format.validate import first_compiled_error, is_valid, validator
 
@@ -43,9 +43,13 @@ def build_manifest(analysis: Analysis, files: list[dict[str, Any]]) -> dict[str,
     course = analysis.course
     lessons = [lesson_entry(lesson, analysis) for lesson in course.lessons]
     flags = sorted(analysis.flags, key=lambda f: (f["lesson"], f["kind"], f["detail"]))
+    metadata = course.metadata()
+    cover = cover_json(course)
+    if cover is not None:
+        metadata["cover"] = cover
     return {
         "format": FORMAT,
-        "course": course.metadata(),
+        "course": metadata,
         "lessons": lessons,
         "files": sorted(files, key=lambda f: str(f["path"])),
         "review_flags": flags,

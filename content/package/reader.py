@@ -83,7 +83,7 @@ def read_manifest(stream: IO[bytes], size: int, limits: Limits = DEFAULT_LIMITS)
         # The parser and the validators recurse once per level: a manifest nested
         # thousands of levels deep must be a refusal, not a crash of the whole sync.
         raise PackageError("manifest.json is nested too deeply", MANIFEST_NAME) from None
-    _check_manifest_consistency(manifest)
+    _check_manifest_consistency(manifest, limits)
     return dict(manifest)
 
 
@@ -118,7 +118,7 @@ def _not_a_number(text: str) -> float:
     )
 
 
-def _check_manifest_consistency(manifest: dict[str, Any]) -> None:
+def _check_manifest_consistency(manifest: dict[str, Any], limits: Limits) -> None:
     listed = [f["path"] for f in manifest["files"]]
     if len(set(listed)) != len(listed):
         raise PackageError("manifest.json lists a file twice", MANIFEST_NAME)
@@ -126,6 +126,7 @@ def _check_manifest_consistency(manifest: dict[str, Any]) -> None:
     if len(set(keys)) != len(keys):
         raise PackageError("manifest.json lists a lesson key twice", MANIFEST_NAME)
     known = set(listed)
+    _check_cover(manifest, limits)
     for lesson in manifest["lessons"]:
         refs = [lesson["html"], lesson.get("media"), lesson.get("poster")]
         refs += [c["src"] for c in lesson.get("captions", [])]
@@ -140,6 +141,25 @@ def _check_manifest_consistency(manifest: dict[str, Any]) -> None:
             raise PackageError(
                 f"lesson '{lesson['key']}' is broken: {'; '.join(problems[:5])}", MANIFEST_NAME
             )
+
+
+def _check_cover(manifest: dict[str, Any], limits: Limits) -> None:
+    """A cover must be an image file of the package, and small: every catalog page shows
+    it, so a hostile package must not make each one heavy."""
+    cover = manifest["course"].get("cover")
+    if cover is None:
+        return
+    entry = next((f for f in manifest["files"] if f["path"] == cover["src"]), None)
+    if entry is None:
+        raise PackageError(f"the cover {cover['src']} is not in the package", MANIFEST_NAME)
+    if not entry["media_type"].startswith("image/"):
+        raise PackageError(f"the cover {cover['src']} is not an image", MANIFEST_NAME)
+    if entry["size"] > limits.max_cover_bytes:
+        raise PackageError(
+            f"the cover {cover['src']} is {entry['size']:,} bytes; the limit is "
+            f"{limits.max_cover_bytes:,}",
+            MANIFEST_NAME,
+        )
 
 
 def _open(path: Path) -> tarfile.TarFile:

@@ -63,6 +63,7 @@ class Review:
     diffs: dict[str, LessonDiff]  # by lesson key, for changed lessons
     files: list[FileChange]  # files added, changed or removed since the live version
     flags: list[dict[str, Any]]
+    cover_url: str = ""  # the course's cover picture, shown whole to the reviewer
 
 
 def _lessons(database: Database, version_id: int) -> dict[str, dict[str, Any]]:
@@ -102,9 +103,10 @@ def load_review(database: Database, store: ContentStore, version_id: int) -> Rev
     views = lesson_views(database, store, version_id, list(mine.values()), assets)
     course = stored_manifest(version["manifest"]).course
     flags = json.loads(version["review_flags"])
+    cover_url = str(assets.get(course.cover_src, {}).get("url", ""))
     if live is None:
         added = [LessonChange(k, r["title"], "added") for k, r in mine.items()]
-        return Review(version, None, course, views, added, [], {}, [], flags)
+        return Review(version, None, course, views, added, [], {}, [], flags, cover_url)
     course_changes, _ = compare(
         course_items(live, stored_manifest(live["manifest"]).course),
         course_items(version, course),
@@ -125,7 +127,9 @@ def load_review(database: Database, store: ContentStore, version_id: int) -> Rev
     ]
     changes += [LessonChange(k, r["title"], "removed") for k, r in theirs.items() if k not in mine]
     files = file_changes(assets, their_assets)
-    return Review(version, live, course, views, changes, course_changes, diffs, files, flags)
+    return Review(
+        version, live, course, views, changes, course_changes, diffs, files, flags, cover_url
+    )
 
 
 def _same(

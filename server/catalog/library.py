@@ -161,7 +161,8 @@ def _insert_version(
     cursor = db.execute(
         "INSERT INTO course_versions (course_pk, version, status, title, summary, category,"
         " language, level, estimated_hours, credits, license, manifest, package_sha256,"
-        " review_flags, imported_at) VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " review_flags, imported_at, cover, cover_alt, editions)"
+        " VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             course_pk,
             staged.version,
@@ -177,6 +178,9 @@ def _insert_version(
             package_sha256,
             json.dumps(flags, sort_keys=True),
             clock.iso(),
+            (course.get("cover") or {}).get("src"),
+            (course.get("cover") or {}).get("alt", ""),
+            json.dumps(course.get("editions") or {}, sort_keys=True),
         ],
     )
     version_id = int(cursor.lastrowid or 0)

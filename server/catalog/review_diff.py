@@ -169,10 +169,26 @@ def lesson_diff(before: LessonView, after: LessonView) -> LessonDiff:
 
 def course_items(version: Mapping[str, Any], course: CourseInfo) -> list[Item]:
     """The course's own texts, as its catalog page and card show them."""
-    return [
+    items = [
         Item(("title",), N_("Title"), {}, str(version["title"])),
         Item(("summary",), N_("Summary"), {}, str(version["summary"])),
         Item(("keywords",), N_("Keywords"), {}, ", ".join(course.keywords)),
+        Item(
+            ("cover",),
+            N_("Cover picture (file and words for who cannot see it)"),
+            {},
+            f"{course.cover_src}: {course.cover_alt}" if course.cover_src else "",
+        ),
+        Item(
+            ("editions",),
+            N_("Editions in other languages"),
+            {},
+            ", ".join(f"{language}: {course_id}" for language, course_id in course.editions),
+        ),
+    ]
+    # A course without a cover or editions has nothing there to read.
+    return [
+        item for item in items if item.text or item.key in {("title",), ("summary",), ("keywords",)}
     ]
 
 

@@ -56,7 +56,9 @@ ASSIGNED_SQL = (
 _SERVABLE_COURSES = f"""
     SELECT c.id AS course_pk, c.course_id, v.id AS version_id, v.version, v.title, v.summary,
            v.category, v.language, v.level, v.estimated_hours, v.credits,
-           p.display_name AS publisher,
+           p.display_name AS publisher, v.cover, v.cover_alt, v.editions,
+           (SELECT a.sha256 FROM assets a WHERE a.version_id = v.id AND a.path = v.cover)
+             AS cover_sha256,
            (SELECT count(*) FROM lessons l WHERE l.version_id = v.id) AS lesson_count
     FROM courses c
     JOIN course_versions v ON v.id = c.live_version_id

@@ -14,7 +14,7 @@ setting or the assignment changes every learner's date at once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -24,6 +24,7 @@ from server.core import clock
 from server.core.db import Database
 from server.core.errors import N_, NotFound, ValidationError
 from server.people import audit
+from server.people.accounts import User
 from server.people.audit import Actor
 
 
@@ -128,6 +129,67 @@ def assign(
                 lesson_key=lesson_key,
                 past_due_ok=past_due_ok,
             )
+
+
+def assign_each(
+    database: Database,
+    actor: Actor,
+    plan: Sequence[tuple[int, str]],
+    *,
+    due_date: str | None = None,
+    note: str = "",
+    past_due_ok: bool = False,
+) -> None:
+    """Give each learner their own course, as (learner id, course id) pairs, all or none:
+    the same course in each learner's language (see `language_mismatches`)."""
+    with database.write() as db:
+        for user_id, course_id in plan:
+            assign_in(
+                db,
+                actor,
+                course_id,
+                user_id=user_id,
+                due_date=due_date,
+                note=note,
+                past_due_ok=past_due_ok,
+            )
+
+
+@dataclass(frozen=True)
+class LanguageMismatch:
+    """Learners about to be given a course in a language other than their own."""
+
+    course_language: str
+    language: str  # the learners' language
+    learners: tuple[User, ...]
+    edition: str | None  # the course's edition in their language, if the facility has it
+
+
+def language_mismatches(
+    course_language: str,
+    editions: Mapping[str, str],
+    learners: Sequence[User],
+    available: Collection[str],
+) -> list[LanguageMismatch]:
+    """Who would get a course they may not be able to read, by their language, with the
+    edition its publisher named for that language when it is among `available` (the
+    course ids the facility serves). A learner's language is the one their pages are in;
+    a course's is its main language tag (`es-US` is Spanish)."""
+    base = course_language.split("-")[0].lower()
+    found: dict[str, list[User]] = {}
+    for learner in learners:
+        if learner.language != base:
+            found.setdefault(learner.language, []).append(learner)
+    by_base = {code.split("-")[0].lower(): cid for code, cid in editions.items()}
+    return [
+        LanguageMismatch(
+            course_language,
+            language,
+            tuple(people),
+            by_base[language] if by_base.get(language) in available else None,
+        )
+        for language, people in sorted(found.items())
+    ]
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,11 @@ assignments and enrolments, which that rule needs.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from content.format.lessondata import LessonData, stored_lesson_data
@@ -36,7 +37,9 @@ LEVEL_LABELS = {
     "intermediate": N_("Intermediate"),
     "advanced": N_("Advanced"),
 }
-LANGUAGE_LABELS = {"en": "English", "es": "Español"}
+LANGUAGE_LABELS = {"en": "English", "es": "Español"}  # each in its own language
+# The same, in the reader's language, for sentences ("This course is in English.").
+LANGUAGE_NAMES = {"en": N_("English"), "es": N_("Spanish")}
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,15 @@ class Assignment:
     lesson_key: str | None
     assigned_at: str = ""  # when it was last given (ISO UTC): "new" on the home page
     moved_from: str | None = None  # the date the educator set, when a lockdown moved it
+
+
+@dataclass(frozen=True)
+class Cover:
+    """A course's cover picture: a stored file (served like any media) and its alt text."""
+
+    path: str
+    sha256: str
+    alt: str
 
 
 @dataclass(frozen=True)
@@ -68,6 +80,9 @@ class Course:
     lesson_count: int
     assignment: Assignment | None = None
     enrolled: bool = False
+    cover: Cover | None = None
+    # The same course in other languages, as its publisher named them: language → id.
+    editions: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -106,7 +121,21 @@ def make_course(row: sqlite3.Row, assignment: Assignment | None, enrolled: bool)
         lesson_count=row["lesson_count"],
         assignment=assignment,
         enrolled=enrolled,
+        cover=Cover(row["cover"], row["cover_sha256"], row["cover_alt"])
+        if row["cover"] and row["cover_sha256"]
+        else None,
+        editions=_editions(row["editions"]),
     )
+
+
+def _editions(text: str | None) -> dict[str, str]:
+    try:
+        found = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    if not isinstance(found, dict):
+        return {}
+    return {str(k): v for k, v in found.items() if isinstance(v, str)}
 
 
 def assignments_for(

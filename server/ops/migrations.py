@@ -849,6 +849,27 @@ def passports(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="0019_course_editions")
+def course_editions(db: sqlite_utils.Database) -> None:
+    """A version's cover picture (its package path and alt text) and the course's editions
+    in other languages (JSON: language → course id), as columns, so the catalog and the
+    assign form read them without parsing each manifest. Versions imported before are
+    filled from their manifests."""
+    _run_script(
+        db,
+        """
+        ALTER TABLE course_versions ADD COLUMN cover TEXT;
+        ALTER TABLE course_versions ADD COLUMN cover_alt TEXT NOT NULL DEFAULT '';
+        ALTER TABLE course_versions ADD COLUMN editions TEXT NOT NULL DEFAULT '{}';
+        UPDATE course_versions SET
+            cover = json_extract(manifest, '$.course.cover.src'),
+            cover_alt = coalesce(json_extract(manifest, '$.course.cover.alt'), ''),
+            editions = coalesce(json_extract(manifest, '$.course.editions'), '{}')
+        WHERE json_valid(manifest);
+        """,
+    )
+
+
 @migrations(name="0020_books")
 def books(db: sqlite_utils.Database) -> None:
     """What a course version that is a book (an EPUB converted at the publisher's build)

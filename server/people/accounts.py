@@ -272,7 +272,12 @@ def check_new_secret(user: User, current: str, new: str, facility_name: str = ""
     else:
         passwords.check_password(new, user.login, facility_name)
     if new == current:
-        raise ValidationError(N_("Choose a new one, not the one you have now."), "new")
+        raise ValidationError(
+            N_("Choose a new PIN, not the one you have now.")
+            if user.role is Role.LEARNER
+            else N_("Choose a new password, not the one you have now."),
+            "new",
+        )
 
 
 def set_own_secret_in(db: sqlite_utils.Database, user: User, new: str) -> None:

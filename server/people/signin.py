@@ -41,12 +41,20 @@ ADDRESS_MEMORY = 3600
 
 
 class SignInRefused(StepstoneError):
-    """The sign-in did not succeed; `message` is safe to show, `retry_after` in seconds."""
+    """The sign-in did not succeed; `message` is safe to show, `retry_after` in seconds,
+    `tries_left` the wrong tries a learner has before the account locks, when few."""
 
-    def __init__(self, message: str, retry_after: int = 0) -> None:
+    def __init__(self, message: str, retry_after: int = 0, tries_left: int = 0) -> None:
         self.message = message
         self.retry_after = retry_after
+        self.tries_left = tries_left
         super().__init__(message)
+
+
+# A learner is told how many wrong tries are left once this few remain: a lock needs
+# staff to undo it, so it should never come as a surprise. The count is kept per id
+# typed, known or not, so the warning says nothing about which ids exist.
+WARN_TRIES_LEFT = 2
 
 
 class SignedOutAfterWrongTries(StepstoneError):
@@ -55,7 +63,8 @@ class SignedOutAfterWrongTries(StepstoneError):
 
 WRONG = N_("That did not work. Check your id and PIN and try again.")
 WRONG_STAFF = N_("That did not work. Check your username and password and try again.")
-WRONG_CURRENT = N_("The current one is not right.")
+WRONG_CURRENT_PIN = N_("That is not your PIN now.")
+WRONG_CURRENT_PASSWORD = N_("That is not your password now.")
 LOCKED = N_("This account is locked after too many tries. Ask staff to unlock it.")
 WAIT = N_("Too many tries. Please wait a moment and try again.")
 CLOSED = {
@@ -262,9 +271,10 @@ def _settle_sign_in_in(
     why = "unknown-id" if ticket.user is None else now
     anonymous = Actor(None, "anonymous", attempt.client_address)
     in_a_row = _fail_in(db, settings, attempt, ticket, (anonymous, "signin.failed", why))
-    return SignInRefused(
-        LOCKED if _locks(settings, attempt.kind, in_a_row) else _wrong(attempt.kind)
-    )
+    if _locks(settings, attempt.kind, in_a_row):
+        return SignInRefused(LOCKED)
+    left = settings.learner_lock_after - in_a_row if attempt.kind is Role.LEARNER else 0
+    return SignInRefused(_wrong(attempt.kind), tries_left=left if left <= WARN_TRIES_LEFT else 0)
 
 
 def sign_in(database: Database, settings: Settings, attempt: Attempt) -> tuple[User, str]:
@@ -332,8 +342,9 @@ def _settle_change_in(
     if in_a_row >= ACCOUNT_FREE_TRIES:
         sessions.end_in(db, session.id, "wrong-current-secret")
         return SignedOutAfterWrongTries()
-    field = "current_pin" if attempt.kind is Role.LEARNER else "current_password"
-    return ValidationError(WRONG_CURRENT, field)
+    if attempt.kind is Role.LEARNER:
+        return ValidationError(WRONG_CURRENT_PIN, "current_pin")
+    return ValidationError(WRONG_CURRENT_PASSWORD, "current_password")
 
 
 def change_own_secret(

@@ -13,7 +13,9 @@ from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
 from server.learning import visibility
-from server.web import dates, i18n, pdfviewer
+from server.web import dates, i18n, learnernav, pdfviewer
+from server.web.icons import Icons
+from server.web.lessonpage import media_url
 
 PACKAGE_DIR = Path(__file__).parent
 STATIC_DIR = PACKAGE_DIR / "static"
@@ -66,6 +68,10 @@ class Templates:
             i18n.gettext, i18n.ngettext, newstyle=True
         )
         self.env.globals["static"] = self.static.url
+        self.env.globals["icon"] = Icons(self.static.root / "icons")
+        self.env.globals["learner_tabs"] = learnernav.TABS
+        self.env.globals["current_tab"] = learnernav.current_tab
+        self.env.globals["media_url"] = media_url
         self.env.globals["pdf_viewer_installed"] = lambda: pdfviewer.installed(self.static.root)
         self.env.globals["language_names"] = i18n.LANGUAGE_NAMES
         self.env.filters["zip"] = lambda first, second: zip(first, second, strict=False)
@@ -77,6 +83,7 @@ class Templates:
         self.env.globals["CATEGORY_LABELS"] = visibility.CATEGORY_LABELS
         self.env.globals["LEVEL_LABELS"] = visibility.LEVEL_LABELS
         self.env.globals["LANGUAGE_LABELS"] = visibility.LANGUAGE_LABELS
+        self.env.globals["LANGUAGE_NAMES"] = visibility.LANGUAGE_NAMES
         self._starlette = Jinja2Templates(env=self.env)
 
     def render(self, name: str, context: Mapping[str, Any]) -> str:

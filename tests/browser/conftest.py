@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
 AXE = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
@@ -29,6 +29,8 @@ LOCAL = (
     "chrome://resources/",
     "chrome-extension://mhjfbmdgcfjbbpaeojofohoefgiehjai/",
 )
+# A cheap tablet held upright: what learner pages are drawn for.
+TABLET_PORTRAIT: ViewportSize = {"width": 800, "height": 1280}
 FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -77,12 +79,18 @@ def axe_violations(browser: Browser, url: str, storage_state: Any) -> list[str]:
     return axe_report(browser, [url], storage_state)[url]
 
 
-def axe_report(browser: Browser, urls: list[str], storage_state: Any) -> dict[str, list[str]]:
+def axe_report(
+    browser: Browser, urls: list[str], storage_state: Any, viewport: ViewportSize | None = None
+) -> dict[str, list[str]]:
     """:func:`axe_violations` of each of `urls`, visited in turn in one browser context
-    (a context per page cost more than the check itself)."""
+    (a context per page cost more than the check itself), at `viewport` size if given."""
     if not AXE.exists():
         pytest.fail(f"axe-core is missing at {AXE}: npm --prefix tests/browser install")
-    context = browser.new_context(bypass_csp=True, storage_state=storage_state)
+    context = (
+        browser.new_context(bypass_csp=True, storage_state=storage_state, viewport=viewport)
+        if viewport
+        else browser.new_context(bypass_csp=True, storage_state=storage_state)
+    )
     found = {}
     try:
         page = context.new_page()

@@ -63,7 +63,7 @@ def test_educator_assigns_and_sees_completion(
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/teach")
     page.get_by_role("link", name="GED Class").click()
-    page.get_by_label("Course", exact=True).select_option(label="Everyday Math")
+    page.get_by_label("Course", exact=True).select_option(label="Everyday Math — English")
     page.get_by_label("Due date (optional)").fill("2030-01-15")
     page.get_by_label("Note for the learners (optional)").fill("Fractions first, please.")
     page.get_by_role("button", name="Assign").click()

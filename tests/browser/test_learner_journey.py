@@ -16,7 +16,13 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from server.people.accounts import Role
-from tests.browser.conftest import answer_right, axe_report, quiz_questions, watch
+from tests.browser.conftest import (
+    TABLET_PORTRAIT,
+    answer_right,
+    axe_report,
+    quiz_questions,
+    watch,
+)
 from tests.conftest import PIN, demo_facility, make_user
 from tests.live import running_server
 
@@ -50,9 +56,23 @@ def query(data: Path, sql: str, *params: object) -> list[tuple[object, ...]]:
         return db.execute(sql, params).fetchall()
 
 
+def tap_tab(page: Page, name: str) -> None:
+    """Tap one of the bottom tabs with a finger, and check it is then the current one."""
+    tab = page.get_by_role("navigation", name="Main").get_by_role("link", name=name, exact=True)
+    box = tab.bounding_box()
+    assert box is not None and box["height"] >= 48 and box["width"] >= 48, box
+    # In reach of a thumb: at the bottom of the screen, whatever the page's length.
+    assert box["y"] + box["height"] >= TABLET_PORTRAIT["height"] - 2, box
+    with page.expect_navigation():
+        tab.tap()
+    expect(
+        page.get_by_role("navigation", name="Main").get_by_role("link", name=name, exact=True)
+    ).to_have_attribute("aria-current", "page")
+
+
 def test_a_learners_day(browser: Browser, site: tuple[str, Path]) -> None:
     base, data = site
-    context = browser.new_context(viewport={"width": 800, "height": 1100})
+    context = browser.new_context(viewport=TABLET_PORTRAIT, has_touch=True)
     context.add_init_script("window.print = () => { window.__printed = true; };")
     watched = watch(context, base)
     ranges: list[int] = []
@@ -61,8 +81,12 @@ def test_a_learners_day(browser: Browser, site: tuple[str, Path]) -> None:
     sign_in(page, base)
     visited = {"/learn"}
 
-    # Start a course from the catalog; the first lesson is the video.
-    page.get_by_role("link", name="All courses").first.click()
+    # Start a course from the catalog, reached by the bottom tabs; the first lesson is
+    # the video.
+    expect(
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Home")
+    ).to_have_attribute("aria-current", "page")
+    tap_tab(page, "Courses")
     page.get_by_role("link", name="Workplace Safety").click()
     visited |= {"/learn/catalog", SAFETY}
     page.get_by_role("link", name="Start: Video: four safety habits").click()
@@ -167,19 +191,36 @@ def test_a_learners_day(browser: Browser, site: tuple[str, Path]) -> None:
     expect(page.locator("textarea").first).to_have_value(
         "The officer said no to my phone call. I felt angry."
     )
-    visited |= {"/learn/transcript"}
+    # The other tabs: search, and "Me" with the plan and the record.
+    tap_tab(page, "Search")
+    tap_tab(page, "Me")
+    page.get_by_role("link", name="My record").tap()
+    page.wait_for_url("**/learn/transcript")
+    expect(
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Me", exact=True)
+    ).to_have_attribute("aria-current", "page")
+    tap_tab(page, "Home")
+    # Every other learner page too: choosing a new PIN, the catalog in every language,
+    # a search whose filters are open, a page that is not there.
+    visited |= {"/learn/transcript", "/learn/plan", "/account", "/account/secret"}
+    visited |= {"/search?q=safety", "/search?q=safety&category=vocational"}
+    visited |= {"/learn/catalog?language=", TRAPS, "/learn/courses/no.such.course"}
 
     assert watched.foreign_requests() == []
     assert watched.csp_violations() == []
     state = context.storage_state()
-    problems = axe_report(browser, [base + path for path in sorted(visited)], state)
+    problems = axe_report(
+        browser, [base + path for path in sorted(visited)], state, TABLET_PORTRAIT
+    )
     assert {url: found for url, found in problems.items() if found} == {}
     # The same pages in Spanish.
     page.goto(base + "/learn")
     page.get_by_role("button", name="Español").click()
     expect(page.get_by_role("heading", name="Hola, Alex Learner")).to_be_visible()
     state = context.storage_state()
-    problems = axe_report(browser, [base + path for path in sorted(visited)], state)
+    problems = axe_report(
+        browser, [base + path for path in sorted(visited)], state, TABLET_PORTRAIT
+    )
     assert {url: found for url, found in problems.items() if found} == {}
     context.close()
 

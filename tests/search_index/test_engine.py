@@ -284,3 +284,11 @@ def test_every_course_is_found_by_its_own_words(tmp_path: Path) -> None:
         for version_id, word in expected.items():
             results = service.search(word, visible_versions=frozenset({version_id}))
             assert results.total >= 1 and results.hits[0].version_id == version_id, word
+
+
+def test_a_course_found_by_a_keyword_shows_its_summary_not_its_keywords(
+    service: SearchService,
+) -> None:
+    hits = [h for h in service.search("math", visible_versions=ALL_LIVE).hits if h.part == "course"]
+    assert hits, "the course document is found by its keyword"
+    assert str(hits[0].snippet) == "Fractions, decimals and percents for daily life."

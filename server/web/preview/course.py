@@ -20,13 +20,14 @@ from typing import Any
 from markupsafe import Markup
 
 from content.errors import Problem
-from content.format.analyse import Analysis, analyse_course
+from content.format.analyse import Analysis, analyse_course, cover_json
 from content.format.lessondata import lesson_data
 from content.format.limits import DEFAULT_LIMITS
 from content.format.lint import sort_problems
+from content.format.model import Course as SourceCourse
 from content.format.sanitize import sanitize_html
 from content.package.manifest import lesson_entry
-from server.learning.visibility import Course, Lesson
+from server.learning.visibility import Course, Cover, Lesson
 from server.web.lessonpage import link_lesson_html
 
 PUBLISHER = "Preview"
@@ -126,8 +127,17 @@ def read_course(root: Path, stamp: str) -> PreviewCourse:
         publisher=PUBLISHER,
         lesson_count=len(found.lessons),
         enrolled=True,
+        cover=_cover(found, source),
+        editions=dict(source.editions),
     )
     return found
+
+
+def _cover(found: PreviewCourse, source: SourceCourse) -> Cover | None:
+    cover = cover_json(source)
+    if cover is None or cover["src"] not in found.assets:
+        return None
+    return Cover(cover["src"], found.assets[cover["src"]]["sha256"], cover["alt"])
 
 
 def _add_media(found: PreviewCourse, analysis: Analysis, root: Path) -> None:

@@ -35,11 +35,23 @@ def home(req: Req) -> Response:
 
 
 def _signin_page(
-    req: Req, staff: bool, error: str = "", retry_after: int = 0, login: str = "", status: int = 200
+    req: Req,
+    staff: bool,
+    error: str = "",
+    retry_after: int = 0,
+    login: str = "",
+    status: int = 200,
+    tries_left: int = 0,
 ) -> Response:
     if req.session is not None and not error:
         return redirect(HOMES[req.session.user.role])
-    context = {"staff": staff, "error": error, "retry_after": retry_after, "login": login}
+    context = {
+        "staff": staff,
+        "error": error,
+        "retry_after": retry_after,
+        "login": login,
+        "tries_left": tries_left,
+    }
     return req.render("signin.html", context, status)
 
 
@@ -61,7 +73,9 @@ def _sign_in(req: Req, staff: bool) -> Response:
         user, session_id = sign_in(req.database, req.settings, attempt)
     except SignInRefused as refused:
         status = 429 if refused.retry_after else 401
-        return _signin_page(req, staff, refused.message, refused.retry_after, login, status)
+        return _signin_page(
+            req, staff, refused.message, refused.retry_after, login, status, refused.tries_left
+        )
     if req.session is not None:
         sessions.end(req.database, req.session.id, "replaced")
     response = redirect("/account/secret" if user.must_change_secret else HOMES[user.role])

@@ -116,17 +116,39 @@ def learner_home(req: Req) -> Response:
             "today": _today(),
             "certificates": certificates.of_learner(req.database, user.id),
             "came_with_me": merge.came_with(req.database, user.id),
+            "editions": own_language_editions(courses, assigned, user.language),
         },
     )
 
 
+def own_language_editions(
+    visible: list[Course], courses: list[Course], language: str
+) -> dict[str, Course | None]:
+    """For each of `courses` not in `language`: its edition in that language, when the
+    publisher named one and the learner may open it (else None)."""
+    by_id = {c.course_id: c for c in visible}
+    return {
+        c.course_id: by_id.get(c.editions.get(language, ""))
+        for c in courses
+        if c.language != language
+    }
+
+
 @access(Role.LEARNER)
 def catalog(req: Req) -> Response:
+    """Courses by topic. A learner first sees the courses in their own language (when
+    there are any), with every other language one tap away: `?language=` shows all."""
     courses = visible_courses(req.database, req.settings, req.user)
-    category = req.request.query_params.get("category", "")
-    language = req.request.query_params.get("language", "")
+    params = req.request.query_params
+    category = params.get("category", "")
+    languages = sorted(
+        {c.language for c in courses}, key=lambda code: (code != req.user.language, code)
+    )
+    if "language" in params:
+        language = params["language"]
+    else:
+        language = req.user.language if req.user.language in languages else ""
     categories = sorted({c.category for c in courses}, key=_category_order)
-    languages = sorted({c.language for c in courses})
     shown = [
         c
         for c in courses
@@ -138,11 +160,12 @@ def catalog(req: Req) -> Response:
         {
             "groups": [(cat, items) for cat, items in groups if items],
             "categories": categories,
-            "languages": languages,
+            "languages": [(code, sum(c.language == code for c in courses)) for code in languages],
             "category": category,
             "language_filter": language,
             "done": progress.progress_by_course(req.database, req.user.id),
             "total": len(shown),
+            "everything": len(courses),
         },
     )
 

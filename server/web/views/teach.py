@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from starlette.responses import Response
@@ -15,7 +16,7 @@ from server.learning import assignments, plans, visibility
 from server.learning.access import Scope, visible_courses
 from server.learning.continuity import Continuity
 from server.people import absences
-from server.people.accounts import Role
+from server.people.accounts import Role, User
 from server.records import merge
 from server.teaching import dashboards, difficult_questions, exports, workbook_review
 from server.web.plumbing import Req, access, parse_number, redirect, safe_next
@@ -50,7 +51,9 @@ def home(req: Req) -> Response:
     )
 
 
-def _group_page(req: Req, error: str = "", status: int = 200) -> Response:
+def _group_page(
+    req: Req, error: str = "", status: int = 200, warning: list[Any] | None = None
+) -> Response:
     scope = _scope(req)
     params = req.request.query_params
     board = dashboards.group_board(
@@ -74,6 +77,8 @@ def _group_page(req: Req, error: str = "", status: int = 200) -> Response:
             "only": params.get("only", ""),
             "error": error,
             "entered": _entered(req),
+            "ticked": {v for v in req.form.getlist("learner") if isinstance(v, str)},
+            "mismatches": warning or [],
         },
         status,
     )
@@ -83,13 +88,13 @@ def _entered(req: Req) -> dict[str, str]:
     """What a refused assign form held, to show it again (empty on a plain GET)."""
     return {
         name: req.field(name, 500)
-        for name in ("course_id", "group_id", "lesson_key", "due_date", "note")
+        for name in ("course_id", "group_id", "lesson_key", "due_date", "note", "past_due_ok")
     }
 
 
 def _assign(
     req: Req,
-    again: Callable[[Req, str, int], Response],
+    again: Callable[..., Response],
     course_id: str,
     group_id: int,
     *,
@@ -97,22 +102,62 @@ def _assign(
     lesson_key: str | None = None,
 ) -> Response:
     """Assign with the form's due date and note, then show the group; when refused, the
-    page the form was on (``again``) says why."""
+    page the form was on (``again``) says why.
+
+    Learners who would get a course in a language other than their own are named first,
+    with the choice to assign it anyway or, where the publisher made one, to give them
+    the edition in their language (each learner then gets their course by name)."""
+    targets = dashboards.group_learners(req.database, group_id)
+    if learners:
+        targets = [m for m in targets if m.id in learners]
+    mismatches = _language_mismatches(req, course_id, targets, lesson_key)
+    choice = req.field("language_choice", 20)
+    due_date = req.field("due_date", 20) or None
+    note = req.field("note", 500)
+    past_due_ok = req.field("past_due_ok", 5) == "yes"
     try:
-        assignments.assign(
-            req.database,
-            req.user.actor(req.client_address),
-            course_id,
-            learners=learners,
-            group_id=group_id,
-            due_date=req.field("due_date", 20) or None,
-            note=req.field("note", 500),
-            lesson_key=lesson_key,
-            past_due_ok=req.field("past_due_ok", 5) == "yes",
-        )
+        if mismatches and choice not in ("anyway", "editions"):
+            return again(req, "", 400, mismatches)
+        if mismatches and choice == "editions":
+            instead = {u.id: m.edition for m in mismatches if m.edition for u in m.learners}
+            plan = [(u.id, instead.get(u.id, course_id)) for u in targets]
+            assignments.assign_each(
+                req.database,
+                req.user.actor(req.client_address),
+                plan,
+                due_date=due_date,
+                note=note,
+                past_due_ok=past_due_ok,
+            )
+        else:
+            assignments.assign(
+                req.database,
+                req.user.actor(req.client_address),
+                course_id,
+                learners=learners,
+                group_id=group_id,
+                lesson_key=lesson_key,
+                due_date=due_date,
+                note=note,
+                past_due_ok=past_due_ok,
+            )
     except ValidationError as exc:
         return again(req, exc.message, 400)
     return redirect(f"/teach/groups/{group_id}", notice="assigned")
+
+
+def _language_mismatches(
+    req: Req, course_id: str, targets: list[User], lesson_key: str | None
+) -> list[assignments.LanguageMismatch]:
+    courses = {c.course_id: c for c in visible_courses(req.database, req.settings, req.user)}
+    course = courses.get(course_id)
+    if course is None:
+        return []
+    found = assignments.language_mismatches(course.language, course.editions, targets, courses)
+    if lesson_key is not None:
+        # One lesson of this course has no counterpart to offer in another edition.
+        found = [replace(m, edition=None) for m in found]
+    return found
 
 
 @access(*STAFF)
@@ -150,7 +195,9 @@ def unassign(req: Req) -> Response:
     return redirect(safe_next(back, under="/teach/", default="/teach"), notice="unassigned")
 
 
-def _course_page(req: Req, error: str = "", status: int = 200) -> Response:
+def _course_page(
+    req: Req, error: str = "", status: int = 200, warning: list[Any] | None = None
+) -> Response:
     scope = _scope(req)
     board = dashboards.course_board(req.database, scope, req.request.path_params["course_id"])
     return req.render(
@@ -160,6 +207,8 @@ def _course_page(req: Req, error: str = "", status: int = 200) -> Response:
             "groups": scope.groups(req.database),
             "error": error,
             "entered": _entered(req),
+            "mismatches": warning or [],
+            "titles": dashboards.course_titles(req.database),
         },
         status,
     )

@@ -209,6 +209,15 @@ def write_review_course(root: Path, version: int) -> Path:
             "title": "Money sense",
             "summary": "Plan and count your money." if version == 1 else "Plan, count and save.",
             "keywords": ["budget", "coins"],
+            # Version 2 gains a cover picture and names its Spanish edition.
+            **(
+                {
+                    "cover": {"src": "media/jar.png", "alt": "A jar of coins"},
+                    "editions": {"es": COURSE_ID + "-es"},
+                }
+                if version == 2
+                else {}
+            ),
             "lessons": list(lessons),
         },
         lessons=lessons,

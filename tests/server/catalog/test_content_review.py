@@ -280,6 +280,25 @@ def test_changes_to_the_courses_own_texts_are_shown(
     assert "Title" not in course and "Keywords" not in course  # the same in both
 
 
+def test_a_new_cover_and_editions_are_shown_to_the_reviewer(
+    client: TestClient, people: People, reviewed: Reviewed
+) -> None:
+    page = _page(client, people, reviewed.pending)
+    text = _text(page)
+    course = text[text.index("What changed in the course's own texts") :]
+    course = course[: course.index("What changed in", 10)]
+    assert "Cover picture (file and words for who cannot see it) new" in course
+    assert "media/jar.png: A jar of coins" in course
+    assert "Editions in other languages new added: es: org.example.review-es" in course
+    # The picture itself, whole, with the words the learner's screen reader will say.
+    assert re.search(
+        rf'<dt>Cover picture</dt><dd><img class="review-image" src="/admin/content/versions/'
+        rf'{reviewed.pending}/files/media/jar.png"',
+        page,
+    )
+    assert "Words for who cannot see it: A jar of coins" in text
+
+
 @pytest.mark.parametrize(
     ("where", "href"),
     [

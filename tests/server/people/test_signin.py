@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import httpx2
@@ -85,6 +86,27 @@ def test_learner_locks_after_ten_failures_until_staff_unlock(
         try_pin(client, "NOBODY1", "000999")
     assert "locked" in try_pin(client, "NOBODY1", PIN).text
     accounts.unlock(database, Actor.system("test"), people.learner.id)
+    assert try_pin(client, people.learner.login, PIN).status_code == 303
+
+
+def test_a_learner_is_warned_before_the_lock(
+    client: TestClient, people: People, fake_clock: FakeClock
+) -> None:
+    warned = []
+    for _ in range(9):
+        fake_clock.advance(3600)
+        page = try_pin(client, people.learner.login, "000999").text
+        warned.append(re.findall(r"After (\d+) more wrong (?:try|tries), this account locks", page))
+    # The eighth and ninth wrong tries (of ten) say how many are left, in plain words.
+    assert warned == [[]] * 7 + [["2"], ["1"]]
+    assert "After 1 more wrong try, this account locks and staff must unlock it." in page
+    # The same for an id nobody has: the warning says nothing about which ids exist.
+    for _ in range(8):
+        fake_clock.advance(3600)
+        unknown = try_pin(client, "NOBODY1", "000999").text
+    assert "After 2 more wrong tries, this account locks" in unknown
+    # A good PIN before the lock starts the count again.
+    fake_clock.advance(3600)
     assert try_pin(client, people.learner.login, PIN).status_code == 303
 
 
@@ -335,7 +357,7 @@ def test_wrong_current_pin_is_counted_audited_and_signs_out(
     sign_in(client, people.learner)
     for _ in range(2):
         wrong = change_pin(client, "000999", "5820")
-        assert wrong.status_code == 400 and "not right" in wrong.text
+        assert wrong.status_code == 400 and "That is not your PIN now." in wrong.text
     out = change_pin(client, "000998", "5820")
     assert out.headers["location"] == "/signin?notice=wrong-tries"
     # The right PIN now comes too late: this browser was signed out and nothing changed.
