@@ -3,7 +3,7 @@
 Learners use tablets held upright, with a thumb: the tabs sit at the bottom of every
 learner page, each at least 48 px high, and the one the page belongs to is marked
 (`aria-current="page"`, and by shape and weight, not colour alone). Staff pages keep the
-menu at the top. A new learner section (a library, say) is one more `Tab` here.
+menu at the top. A new learner section is one more `Tab` here.
 """
 
 from __future__ import annotations
@@ -25,13 +25,21 @@ class Tab:
 TABS = (
     Tab("home", "/learn", N_("Home"), "home", ()),
     Tab("courses", "/learn/catalog", N_("Courses"), "courses", ("/learn/courses/",)),
+    Tab("library", "/library", N_("Library"), "library", ("/library/",)),
     Tab("search", "/search", N_("Search"), "search", ()),
     Tab(
         "me",
         "/account",
         N_("Me"),
         "me",
-        ("/account/", "/learn/plan", "/learn/transcript", "/learn/certificates/"),
+        (
+            "/account/",
+            "/learn/plan",
+            "/learn/transcript",
+            "/learn/certificates/",
+            "/learn/passport",
+            "/learn/take-with-me",
+        ),
     ),
 )
 
