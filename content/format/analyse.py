@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from content.errors import ContentError, Report
+from content.format.applint import check_app
 from content.format.limits import DEFAULT_LIMITS, Limits
 from content.format.mediatypes import file_type_for
 from content.format.model import Course, Lesson
@@ -75,13 +76,19 @@ def package_lesson_path(key: str) -> str:
 def analyse_course(root: Path, limits: Limits = DEFAULT_LIMITS) -> Analysis:
     """Check and render a course source folder; never raises for problems in the source."""
     report = Report()
-    files = scan_tree(root, limits, report) if root.is_dir() else CourseFiles()
     course = load_course(root, limits, report).course
+    apps = tuple(lesson.app for lesson in course.lessons if lesson.app) if course else ()
+    files = scan_tree(root, limits, report, apps) if root.is_dir() else CourseFiles()
     analysis = Analysis(root, course, report)
     if course is None:
         return analysis
     for lesson in course.lessons:
         _check_lesson_media(analysis, files, lesson)
+        if lesson.app:
+            for source, package_path, size, media_type in check_app(
+                root, lesson, files, limits, report, analysis.flags
+            ):
+                analysis.media[source] = MediaFile(source, package_path, size, media_type)
     _render_all(analysis, files, course)
     _check_unused(analysis, files, course)
     _check_total_size(analysis, limits)
@@ -272,6 +279,8 @@ def _check_unused(analysis: Analysis, files: CourseFiles, course: Course) -> Non
     for name in files.sizes:
         hidden = any(part.startswith(".") for part in name.split("/"))
         if hidden or name == COURSE_FILE or name in analysis.media or name in lessons:
+            continue
+        if name in files.app_files:  # in an app folder: checked by the app's rules
             continue
         if name.endswith(".md"):
             analysis.report.warning(

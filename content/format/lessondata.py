@@ -100,6 +100,7 @@ class LessonData:
     sections: tuple[Section, ...] = ()
     quiz: QuizData | None = None
     workbook: WorkbookData | None = None
+    app: str = ""  # an interactive lesson's folder in the package, "apps/<key>/"
 
     @property
     def assessment(self) -> str | None:
@@ -185,6 +186,7 @@ def lesson_data(raw: Any) -> LessonData:
         ),
         quiz=_quiz(raw.get("quiz")),
         workbook=_workbook(raw.get("workbook")),
+        app=_text(raw.get("app")),
     )
 
 

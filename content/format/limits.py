@@ -30,6 +30,8 @@ class Limits:
     max_svg_bytes: int = 5 * MIB
     max_captions_bytes: int = 10 * MIB
     max_manifest_bytes: int = 256 * MIB
+    max_app_files: int = 10_000
+    max_app_bytes: int = 1 * GIB
 
 
 DEFAULT_LIMITS = Limits()

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-LESSON_KINDS = ("reading", "video", "audio", "pdf", "quiz", "workbook")
+LESSON_KINDS = ("reading", "video", "audio", "pdf", "quiz", "workbook", "html5")
+INTERACTIVE_KINDS = ("html5",)
 MEDIA_KINDS = ("video", "audio", "pdf")
 
 
@@ -95,6 +96,7 @@ class Lesson:
     captions: tuple[Caption, ...] = ()
     quiz: Quiz | None = None
     workbook: Workbook | None = None
+    app: str | None = None  # course path of an html5 lesson's app folder
     lines: dict[str, int] = field(default_factory=dict)
 
     def line(self, field_name: str) -> int:
