@@ -9,6 +9,9 @@ pages read.
 Completion rules per kind (the server decides, never the client alone):
 
 * reading and PDF: the learner reached the end of the page or pressed "I finished";
+* html5 (an interactive app): the app said it is done (a message the lesson page checks
+  and turns into a "completed" event with ``method = app``) or the learner pressed
+  "Mark as done";
 * video and audio: 90 % of the media was played (the played ranges are merged on the
   server, so seeking to the end does not count), or the learner used the transcript
   instead ("completed" with ``method = transcript``, kept in the event for educators);
@@ -48,6 +51,9 @@ from server.people.accounts import User
 CLIENT_TYPES = frozenset({"started", "progressed", "completed", "heartbeat", "draft"})
 SERVER_TYPES = frozenset({"answered", "passed", "failed", "submitted"})
 MEDIA_KINDS = frozenset({"video", "audio"})
+# Lessons the learner says they finished: a reading or PDF by its button; an html5 app by
+# its own "done" message (through the page, `server.web.sandbox`) or its "Mark as done".
+DONE_BY_LEARNER = frozenset({"reading", "pdf", "html5"})
 COMPLETE_FRACTION = 0.9
 HEARTBEAT_MAX = 60.0
 PAGE_MAX = 600.0
@@ -369,7 +375,7 @@ def record_in(
 def _check_allowed(lesson: Lesson, event: Event) -> None:
     if event.type == "completed":
         transcript = event.data.get("method") == "transcript"
-        if not (lesson.kind in {"reading", "pdf"} or (lesson.kind in MEDIA_KINDS and transcript)):
+        if not (lesson.kind in DONE_BY_LEARNER or (lesson.kind in MEDIA_KINDS and transcript)):
             raise ValidationError(
                 "a quiz is completed by passing it and a workbook by submitting it"
             )

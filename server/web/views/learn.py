@@ -14,6 +14,7 @@ from typing import Any
 
 from starlette.responses import JSONResponse, Response
 
+from content.format.model import INTERACTIVE_KINDS
 from server.catalog.sync import content_store
 from server.core import clock
 from server.core.errors import N_, BadRequest, NotFound, ValidationError
@@ -22,7 +23,8 @@ from server.learning.access import certificate_for, visible_course, visible_cour
 from server.learning.visibility import Course, Lesson
 from server.people import accounts
 from server.people.accounts import TEXT_SIZES, Role
-from server.web import pdfviewer
+from server.web import pdfviewer, sandbox
+from server.web.headers import CSP
 from server.web.lessonpage import course_url, lesson_html, lesson_url, media_url
 from server.web.plumbing import Req, access, redirect, safe_next
 from server.web.templating import STATIC_DIR
@@ -282,10 +284,28 @@ def lesson_page(req: Req) -> Response:
     if progress.opening_counts(req.database, req.user.id, course.course_id, lesson.key):
         event = progress.Event(new_event_id(), "started", course.course_id, lesson.key)
         _record(req, course, lesson, event)
-    response = req.render("learn/lesson.html", _lesson_context(req, course, lessons, lesson))
+    context = _lesson_context(req, course, lessons, lesson)
+    if lesson.kind in INTERACTIVE_KINDS:
+        context.update(_app_context(req, course, lesson))
+    response = req.render("learn/lesson.html", context)
     if lesson.kind == "pdf":
         pdfviewer.lesson_policy(STATIC_DIR).apply(response)
+    if context.get("app_origin"):
+        sandbox.lesson_policy(CSP.PAGE, context["app_origin"]).apply(response)
     return response
+
+
+def _app_context(req: Req, course: Course, lesson: Lesson) -> dict[str, Any]:
+    """Where the lesson's app is framed from: its own signed prefix on the sandbox origin
+    (none when the server has no sandbox origin: the page says so)."""
+    origin = sandbox.sandbox_origin(req.settings, req.request)
+    if origin is None:
+        return {"app_src": None, "app_origin": None}
+    address = sandbox.AppAddress(
+        course.version_id, lesson.key, origin, sandbox.request_origin(req.request), review=False
+    )
+    prefix = sandbox.app_prefix(address, req.services.tokens.sandbox)
+    return {"app_src": sandbox.entry_url(prefix), "app_origin": origin}
 
 
 def _after(
