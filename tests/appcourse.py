@@ -8,6 +8,8 @@ what got through). They are published like any course: built, signed, synced, ap
 from __future__ import annotations
 
 import hashlib
+import struct
+import zlib
 from pathlib import Path
 
 from server.cli.demo import publish_demo_courses
@@ -21,6 +23,20 @@ APPS = Path(__file__).parent / "apps"
 COURSE_ID = "org.stepstone.demo.apps"
 OTHER_COURSE_ID = "org.stepstone.demo.other"
 COURSE_URL = f"/learn/courses/{COURSE_ID}"
+
+
+def tiny_png() -> bytes:
+    """A real 1×1 PNG (the format tests' PNG is only a signature: no browser draws it)."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(kind + body)
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(b"\x00\xff\xcc\x00")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
 
 
 def _app_files(name: str, folder: str) -> dict[str, bytes]:
@@ -56,7 +72,7 @@ def write_app_courses(courses: Path) -> None:
         files={
             **_app_files("counter", "apps/counter"),
             **_app_files("hostile", "apps/hostile"),
-            "apps/hostile/star.png": PNG,
+            "apps/hostile/star.png": tiny_png(),
         },
     )
     write_course(courses / "other", course={"id": OTHER_COURSE_ID, "title": "Another course"})

@@ -68,7 +68,7 @@
       });
     }),
     attempt("other-course-file", function () { return image(otherCourseFile); }),
-    attempt("other-origin-image", function () { return image(app + "/static/favicon.svg"); }),
+    attempt("other-origin-image", function () { return image(app + "/static/favicon.svg?from-app"); }),
     attempt("outside-host", function () {
       return sent("http://outside.invalid/beacon", { mode: "no-cors" });
     }),
