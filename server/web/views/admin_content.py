@@ -10,10 +10,12 @@ import threading
 from starlette.datastructures import UploadFile
 from starlette.responses import FileResponse, Response
 
+from content.format.model import INTERACTIVE_KINDS
 from server.catalog import content_review, decisions, library, sync_runs, trust, watchlist
 from server.catalog.sync import content_store, sync_publisher
 from server.core.errors import N_, BadRequest, NotFound, ValidationError
 from server.people.accounts import Role
+from server.web import sandbox
 from server.web.headers import CSP
 from server.web.plumbing import Req, access, redirect
 
@@ -37,7 +39,8 @@ def _review_page(
     # The watch list changes after import: its flags are found now, not stored.
     watched = watchlist.version_flags(req.database, store, version_id)
     data = dataclasses.replace(data, flags=data.flags + watched)
-    return req.render(
+    origin = sandbox.sandbox_origin(req.settings, req.request)
+    response = req.render(
         "admin/review.html",
         {
             "r": data,
@@ -45,9 +48,34 @@ def _review_page(
             "flag_href": content_review.flag_href,
             "reasons": decisions.reasons(req.database),
             "error": error,
+            "app_src": _app_sources(req, version_id, data, origin),
+            "sandbox_ready": origin is not None,
         },
         status,
     )
+    if origin is not None:
+        sandbox.lesson_policy(CSP.PAGE, origin).apply(response)
+    return response
+
+
+def _app_sources(
+    req: Req, version_id: int, data: content_review.Review, origin: str | None
+) -> dict[str, str]:
+    """Where each interactive lesson of the version runs for its reviewer: the learners'
+    sandbox, for a version that need not be live yet."""
+    if origin is None:
+        return {}
+    page = sandbox.request_origin(req.request)
+    return {
+        lesson.key: sandbox.entry_url(
+            sandbox.app_prefix(
+                sandbox.AppAddress(version_id, lesson.key, origin, page, review=True),
+                req.services.tokens.sandbox,
+            )
+        )
+        for lesson in data.lessons
+        if lesson.kind in INTERACTIVE_KINDS
+    }
 
 
 @access(Role.ADMIN)

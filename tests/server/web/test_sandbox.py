@@ -18,7 +18,7 @@ from server.core.settings import load_settings
 from server.people.accounts import Role, User, find_user
 from server.web.app import create_app
 from tests.appcourse import COURSE_URL, app_facility
-from tests.conftest import CSRF_RE, sign_in
+from tests.conftest import CSRF_RE, make_user, sign_in
 
 APP = "http://127.0.0.1:8000"
 SANDBOX = "http://localhost:8000"
@@ -187,3 +187,35 @@ def test_the_apps_done_message_and_the_button_complete_the_lesson(client: TestCl
     )
     assert done.status_code == 303
     assert "You finished this lesson." in client.get(f"{COURSE_URL}/lessons/hostile").text
+
+
+def test_the_review_page_runs_a_pending_app_and_lists_its_files(data: Path) -> None:
+    database = Database(data / "stepstone.db")
+    admin = make_user(database, Role.ADMIN, "reviewer")
+    row = database.query_one(
+        "SELECT c.live_version_id AS id FROM courses c WHERE c.course_id = ?",
+        ["org.stepstone.demo.apps"],
+    )
+    assert row is not None
+    version_id = row["id"]
+    database.close()
+    app = create_app(load_settings(environ={}, data_dir=data, demo=True))
+    with sqlite3.connect(data / "stepstone.db") as db:
+        db.execute("UPDATE course_versions SET status = 'pending' WHERE id = ?", [version_id])
+    try:
+        with TestClient(app, base_url=APP) as client:
+            sign_in(client, admin)
+            page = client.get(f"/admin/content/versions/{version_id}")
+            assert page.status_code == 200
+            assert f"frame-src {SANDBOX}" in page.headers["content-security-policy"]
+            sources = re.findall(
+                r'<iframe class="app-frame" src="([^"]+)" sandbox="allow-scripts"', page.text
+            )
+            assert len(sources) == 2
+            assert client.get(sources[0]).status_code == 200
+            assert "4 files in the activity" in page.text
+            assert "Interactive app reaches outside itself" in page.text
+            assert "outside.invalid" in page.text
+    finally:
+        with sqlite3.connect(data / "stepstone.db") as db:
+            db.execute("UPDATE course_versions SET status = 'approved' WHERE id = ?", [version_id])
