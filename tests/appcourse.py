@@ -58,7 +58,13 @@ def write_app_courses(courses: Path) -> None:
         course={
             "id": COURSE_ID,
             "title": "Activities",
-            "lessons": [*COURSE["lessons"], "lessons/03-counter.md", "lessons/04-hostile.md"],
+            "lessons": [
+                *COURSE["lessons"],
+                "lessons/03-counter.md",
+                "lessons/04-hostile.md",
+                "lessons/05-signs.md",
+                "lessons/06-interview.md",
+            ],
         },
         lessons={
             "lessons/03-counter.md": lesson(
@@ -68,8 +74,16 @@ def write_app_courses(courses: Path) -> None:
             "lessons/04-hostile.md": lesson(
                 "key: hostile\ntitle: Not what it seems\nkind: html5\napp: ../apps/hostile"
             ),
+            "lessons/05-signs.md": lesson(
+                "key: signs\ntitle: Safety signs\nkind: scorm\napp: ../scorm/signs"
+            ),
+            "lessons/06-interview.md": lesson(
+                "key: interview\ntitle: Interview practice\nkind: scorm\napp: ../scorm/interview"
+            ),
         },
         files={
+            **_app_files("scorm12", "scorm/signs"),
+            **_app_files("scorm2004", "scorm/interview"),
             **_app_files("counter", "apps/counter"),
             **_app_files("hostile", "apps/hostile"),
             "apps/hostile/star.png": tiny_png(),

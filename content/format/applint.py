@@ -13,7 +13,7 @@ from typing import Any
 
 from content.errors import Report
 from content.format.apps import (
-    APP_ENTRY,
+    app_entry,
     app_file_problem,
     app_media_type,
     decode_text,
@@ -26,6 +26,7 @@ from content.format.apps import (
 from content.format.limits import Limits
 from content.format.mediatypes import read_head
 from content.format.model import Lesson
+from content.format.scorm import MANIFEST, ScormError, read_manifest
 from content.format.tree import CourseFiles
 
 # A page or style sheet larger than this is not read for references (a minified
@@ -53,12 +54,15 @@ def check_app(
     )
     inside = {name.removeprefix(folder): name for name in names}
     line = lesson.line("app")
-    if APP_ENTRY not in inside:
+    entry = app_entry(lesson.kind)
+    if entry not in inside:
         report.error(
             lesson.source,
             line,
-            f"the app folder '{lesson.app}' has no {APP_ENTRY}; the app starts from it",
+            f"the app folder '{lesson.app}' has no {entry}; the app starts from it",
         )
+    elif lesson.kind == "scorm":
+        lesson.scorm = _scorm(root / inside[entry], lesson, set(inside), report)
     _check_size(lesson, folder, [files.sizes[n] for n in names], limits, report)
     found: list[AppFile] = []
     for relative, name in inside.items():
@@ -69,6 +73,22 @@ def check_app(
         if scans_references(name) and files.sizes[name] <= _SCAN_BYTES:
             _check_references(root, lesson, relative, name, set(inside), report, flags)
     return found
+
+
+def _scorm(path: Path, lesson: Lesson, present: set[str], report: Report) -> dict[str, Any] | None:
+    """Read a SCORM package's manifest; every SCO and listed file must be in the folder."""
+    where = f"{lesson.app}/{MANIFEST}"
+    try:
+        package = read_manifest(path.read_bytes())
+    except ScormError as exc:
+        report.error(where, None, str(exc))
+        return None
+    launched = {sco.href for sco in package.scos}
+    for name in sorted(launched | {f.partition("?")[0] for f in package.files}):
+        if name not in present:
+            what = "the SCO" if name in launched else "the file"
+            report.error(where, None, f"{what} '{name}' is not in the package's folder")
+    return package.as_json()
 
 
 def _check_size(

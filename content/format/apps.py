@@ -50,7 +50,18 @@ _OUTSIDE = re.compile(r"^(?:[a-z][a-z0-9+.-]*:|//)", re.IGNORECASE)
 _INSIDE_SCHEMES = ("data:", "blob:", "javascript:", "about:", "#")
 _URL_IN_TEXT = re.compile(r"""(?:https?|wss?|ftp)://[^\s"'`<>()\\]{1,200}""", re.IGNORECASE)
 _CSS_URL = re.compile(r"""url\(\s*(['"]?)([^'")]+)\1\s*\)|@import\s+(['"])([^'"]+)\3""")
+# Names that look like addresses but are never fetched: XML namespaces, schema locations
+# and a document type's identifier. Blanked (keeping line breaks) before text is searched.
+_NOT_FETCHED = re.compile(
+    r"""(?:xmlns(?::[\w.-]+)?|[\w.-]+:schemaLocation)\s*=\s*("[^"]*"|'[^']*')|<!DOCTYPE[^>]*>""",
+    re.IGNORECASE,
+)
 _REF_ATTRIBUTES = frozenset({"src", "href", "poster", "data", "action", "formaction"})
+
+
+def app_entry(kind: str) -> str:
+    """The file an app of this lesson kind starts from (a SCORM package: its manifest)."""
+    return "imsmanifest.xml" if kind == "scorm" else APP_ENTRY
 
 
 def package_app_root(lesson_key: str) -> str:
@@ -168,6 +179,7 @@ def references(file: str, text: str) -> Iterator[Reference]:
     """Every address written in one app file: attributes and style of an HTML page,
     ``url()`` of a style sheet, and full addresses quoted in a script or data file."""
     suffix = PurePosixPath(file).suffix.lower()
+    text = _NOT_FETCHED.sub(lambda m: "\n" * m.group(0).count("\n"), text)
     if suffix in (".html", ".htm"):
         parser = _References()
         parser.feed(text)
@@ -209,6 +221,7 @@ __all__ = [
     "APP_ROOT",
     "Reference",
     "allowed_suffixes",
+    "app_entry",
     "app_file_problem",
     "app_media_type",
     "css_addresses",

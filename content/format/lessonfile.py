@@ -141,6 +141,7 @@ def _check_kind_fields(lesson: Lesson, data: dict[str, Any], report: Report) -> 
         "workbook": {"workbook"},
         "reading": set(),
         "html5": {"app"},
+        "scorm": {"app"},
     }.get(lesson.kind, set())
     for name in ("media", "captions", "poster", "quiz", "workbook", "app"):
         if name in data and name not in used:

@@ -54,6 +54,8 @@ def manifest_lesson_problems(entry: Mapping[str, Any]) -> list[str]:
         problems.append(f"a {kind} lesson needs its 'media' file")
     if kind in INTERACTIVE_KINDS and entry.get("app") != f"apps/{entry.get('key')}/":
         problems.append(f"an {kind} lesson needs its 'app' folder, apps/{entry.get('key')}/")
+    if kind == "scorm" and not entry.get("scorm"):
+        problems.append("a scorm lesson needs its 'scorm' organization")
     for part in ("quiz", "workbook"):
         if kind == part and not entry.get(part):
             problems.append(f"a {part} lesson needs its '{part}'")

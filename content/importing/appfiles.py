@@ -24,6 +24,9 @@ from content.format.apps import (
 )
 from content.format.limits import Limits
 from content.format.mediatypes import read_head
+from content.format.scorm import MANIFEST as SCORM_MANIFEST
+from content.format.scorm import ScormError
+from content.format.scorm import read_manifest as read_scorm
 from content.importing.flags import Flag
 from content.package.extract import ExtractedPackage, ImportRefused, shown
 
@@ -74,6 +77,32 @@ def check_app_limits(manifest: Mapping[str, Any], limits: Limits) -> None:
                 f" the limits are {limits.max_app_files:,} files and"
                 f" {limits.max_app_bytes:,} bytes",
                 f"{APP_ROOT}/{key}/",
+            )
+
+
+def check_scorm(extracted: ExtractedPackage, manifest: Mapping[str, Any]) -> None:
+    """A scorm lesson's organization, as the manifest gives it, must be what its own
+    imsmanifest.xml says (read again here): the lesson page launches what is listed."""
+    for lesson in manifest["lessons"]:
+        if lesson["kind"] != "scorm":
+            continue
+        path = f"{lesson['app']}{SCORM_MANIFEST}"
+        try:
+            package = read_scorm(extracted.local_path(path).read_bytes())
+        except ScormError as exc:
+            raise ImportRefused(f"'{shown(path)}': {exc}", path) from exc
+        if package.as_json() != lesson.get("scorm"):
+            raise ImportRefused(
+                f"lesson '{lesson['key']}': the manifest's SCORM organization is not what "
+                f"{SCORM_MANIFEST} says",
+                path,
+            )
+        missing = [
+            sco.href for sco in package.scos if f"{lesson['app']}{sco.href}" not in extracted.files
+        ]
+        if missing:
+            raise ImportRefused(
+                f"lesson '{lesson['key']}': the SCO '{missing[0]}' is missing", path
             )
 
 

@@ -39,7 +39,13 @@ from content.format.apps import APP_ROOT
 from content.format.limits import DEFAULT_LIMITS, Limits
 from content.format.mediatypes import check_media, file_type_for, read_head, sniff_family
 from content.format.sanitize import SanitizeResult, sanitize_html
-from content.importing.appfiles import app_flags, app_roots, check_app_file, check_app_limits
+from content.importing.appfiles import (
+    app_flags,
+    app_roots,
+    check_app_file,
+    check_app_limits,
+    check_scorm,
+)
 from content.importing.fileflags import caption_flags, confusable_flags, pdf_flags
 from content.importing.flags import Flag, TextPlace, file_lessons, manifest_texts, text_flags
 from content.importing.store import ContentStore
@@ -122,6 +128,7 @@ def import_package(
         extracted, manifest = _extract_and_read_manifest(package, tree, limits)
         listed = _check_files(extracted, manifest)
         check_app_limits(manifest, limits)
+        check_scorm(extracted, manifest)
         flags = [_package_flag(flag) for flag in manifest["review_flags"]]
         files = _check_types(extracted, listed, flags, app_roots(manifest))
         sanitized = folder / "sanitized"

@@ -78,6 +78,8 @@ def lesson_entry(lesson: Lesson, analysis: Analysis) -> dict[str, Any]:
         ]
     if lesson.kind in INTERACTIVE_KINDS and lesson.app:
         entry["app"] = package_app_root(lesson.key)
+    if lesson.kind == "scorm" and lesson.scorm:
+        entry["scorm"] = lesson.scorm
     if lesson.kind == "quiz" and lesson.quiz:
         entry["quiz"] = quiz_json(lesson.quiz)
     if lesson.kind == "workbook" and lesson.workbook:

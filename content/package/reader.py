@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from content.errors import PackageError
-from content.format.apps import APP_ENTRY
+from content.format.apps import app_entry
 from content.format.limits import DEFAULT_LIMITS, Limits
 from content.format.rules import manifest_lesson_problems
 from content.package.manifest import MANIFEST_NAME, validate_manifest
@@ -132,8 +132,8 @@ def _check_manifest_consistency(manifest: dict[str, Any]) -> None:
         refs = [lesson["html"], lesson.get("media"), lesson.get("poster")]
         refs += [c["src"] for c in lesson.get("captions", [])]
         missing = [r for r in refs if r is not None and r not in known]
-        if lesson.get("app") and lesson["app"] + APP_ENTRY not in known:
-            missing.append(lesson["app"] + APP_ENTRY)
+        if lesson.get("app") and lesson["app"] + app_entry(lesson["kind"]) not in known:
+            missing.append(lesson["app"] + app_entry(lesson["kind"]))
         if missing:
             raise PackageError(
                 f"lesson '{lesson['key']}' refers to {missing[0]}, which is not in the package",

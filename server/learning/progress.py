@@ -16,7 +16,9 @@ Completion rules per kind (the server decides, never the client alone):
   server, so seeking to the end does not count), or the learner used the transcript
   instead ("completed" with ``method = transcript``, kept in the event for educators);
 * quiz: an attempt passed (graded on the server, `server.learning.quizzes`);
-* workbook: an entry was submitted (`server.learning.workbooks`).
+* workbook: an entry was submitted (`server.learning.workbooks`);
+* scorm: every SCO of the package reported itself complete (`server.learning.scorm`),
+  with their mean score, which then counts as a quiz result does.
 
 Time spent is credited per event and bounded twice: one event credits at most
 `HEARTBEAT_MAX` seconds (JavaScript heartbeats) or `PAGE_MAX` (a plain page or form), and
@@ -48,7 +50,7 @@ from server.learning.access import visible_courses
 from server.learning.visibility import Course, Lesson, lessons_of
 from server.people.accounts import User
 
-CLIENT_TYPES = frozenset({"started", "progressed", "completed", "heartbeat", "draft"})
+CLIENT_TYPES = frozenset({"started", "progressed", "completed", "heartbeat", "draft", "scorm"})
 SERVER_TYPES = frozenset({"answered", "passed", "failed", "submitted"})
 MEDIA_KINDS = frozenset({"video", "audio"})
 # Lessons the learner says they finished: a reading or PDF by its button; an html5 app by
@@ -231,8 +233,12 @@ def covered(ranges: Iterable[tuple[float, float]], duration: float) -> float:
 # and counts them, then hands each new one over (a draft carries workbook answers). The
 # kind's module registers its handler here, so progress imports none of the modules that
 # are built on it.
-HANDLED_ELSEWHERE = frozenset({"draft"})
-EventHandler = Callable[[sqlite_utils.Database, User, Course, Lesson, Event, float], None]
+HANDLED_ELSEWHERE = frozenset({"draft", "scorm"})
+# A handler may finish the lesson: it returns (score, passed) to complete it with.
+Completion = tuple[float | None, bool | None]
+EventHandler = Callable[
+    [sqlite_utils.Database, User, Course, Lesson, Event, float], Completion | None
+]
 _handlers: dict[str, EventHandler] = {}
 
 
@@ -333,7 +339,28 @@ def record_in(
 ) -> bool:
     """Store one event and apply it, inside the caller's write transaction.
 
-    Returns False if the event was already stored (nothing is applied twice)."""
+    Returns False if the event was already stored (nothing is applied twice). An event
+    refused while it is applied (a handler's ValidationError) leaves nothing behind: the
+    rest of the caller's batch goes on."""
+    db.execute("SAVEPOINT record_event")
+    try:
+        fresh = _record_in(db, settings, user, course, lesson, event)
+    except ValidationError:
+        db.execute("ROLLBACK TO record_event")
+        db.execute("RELEASE record_event")
+        raise
+    db.execute("RELEASE record_event")
+    return fresh
+
+
+def _record_in(
+    db: sqlite_utils.Database,
+    settings: Settings,
+    user: User,
+    course: Course,
+    lesson: Lesson,
+    event: Event,
+) -> bool:
     _check_allowed(lesson, event)
     now = clock.now()
     stored_data = {k: v for k, v in event.data.items() if k != "answers"}
@@ -381,6 +408,8 @@ def _check_allowed(lesson: Lesson, event: Event) -> None:
             )
     if event.type == "draft" and lesson.kind != "workbook":
         raise ValidationError("only a workbook has drafts")
+    if event.type == "scorm" and lesson.kind != "scorm":
+        raise ValidationError("only a SCORM lesson has SCORM data")
 
 
 def _credit(db: sqlite_utils.Database, user_id: int, event: Event, now: float) -> float:
@@ -438,7 +467,9 @@ def _apply(
     elif event.type == "completed":
         complete_in(db, settings, user, course, lesson.key, now)
     elif event.type in HANDLED_ELSEWHERE:
-        _handler(event.type)(db, user, course, lesson, event, now)
+        completion = _handler(event.type)(db, user, course, lesson, event, now)
+        if completion is not None:
+            complete_in(db, settings, user, course, lesson.key, now, *completion)
 
 
 def _progressed(db: sqlite_utils.Database, lesson: Lesson, event: Event, key: list[Any]) -> bool:

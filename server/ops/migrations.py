@@ -578,3 +578,28 @@ def position_time(db: sqlite_utils.Database) -> None:
     of events that arrives late (sent before, answered after another) must not move a
     learner's place back (``learning.progress``)."""
     _run_script(db, "ALTER TABLE lesson_progress ADD COLUMN position_at TEXT;")
+
+
+@migrations(name="0017_interactive")
+def interactive(db: sqlite_utils.Database) -> None:
+    """What a SCORM lesson's packages keep of each learner (``learning.scorm``): the
+    runtime data (``cmi``) of each SCO, per attempt, so a learner resumes where they left
+    off on any tablet, and a new attempt starts once one is finished."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE scorm_attempts (
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            course_id TEXT NOT NULL,
+            lesson_key TEXT NOT NULL,
+            sco_id TEXT NOT NULL,
+            attempt INTEGER NOT NULL CHECK (attempt >= 1),
+            cmi TEXT NOT NULL DEFAULT '{}',
+            finished INTEGER NOT NULL DEFAULT 0,
+            score REAL,
+            passed INTEGER,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (user_id, course_id, lesson_key, sco_id, attempt)
+        );
+        """,
+    )

@@ -23,6 +23,8 @@ which checks the sending frame and the message's shape and records ordinary even
 
 from __future__ import annotations
 
+import base64
+import json
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -88,6 +90,14 @@ def app_prefix(address: AppAddress, service: TokenService) -> str:
 
 def entry_url(prefix: str, entry: str = "index.html") -> str:
     return prefix + quote(entry)
+
+
+def sco_url(prefix: str, href: str, query: str, version: str, cmi: dict[str, str]) -> str:
+    """A SCO's launch address, with the learner's saved values after ``#stepstone=`` for
+    the runtime in the frame (``static/js/scorm-runtime.js``) to start from."""
+    state = json.dumps({"v": version, "cmi": cmi}, separators=(",", ":"), sort_keys=True)
+    packed = base64.urlsafe_b64encode(state.encode()).decode().rstrip("=")
+    return entry_url(prefix, href) + (f"?{query}" if query else "") + f"#stepstone={packed}"
 
 
 def file_policy(prefix: str, page_origin: str) -> Policy:

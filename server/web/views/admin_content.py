@@ -66,16 +66,24 @@ def _app_sources(
     if origin is None:
         return {}
     page = sandbox.request_origin(req.request)
-    return {
-        lesson.key: sandbox.entry_url(
-            sandbox.app_prefix(
-                sandbox.AppAddress(version_id, lesson.key, origin, page, review=True),
-                req.services.tokens.sandbox,
-            )
+    sources = {}
+    for lesson in data.lessons:
+        if lesson.kind not in INTERACTIVE_KINDS:
+            continue
+        prefix = sandbox.app_prefix(
+            sandbox.AppAddress(version_id, lesson.key, origin, page, review=True),
+            req.services.tokens.sandbox,
         )
-        for lesson in data.lessons
-        if lesson.kind in INTERACTIVE_KINDS
-    }
+        package = lesson.data.scorm
+        if package is None:
+            sources[lesson.key] = sandbox.entry_url(prefix)
+        elif package.scos:
+            # The first SCO, with no saved values: the reviewer starts where learners do.
+            first = package.scos[0]
+            sources[lesson.key] = sandbox.sco_url(
+                prefix, first.href, first.query, package.version, {}
+            )
+    return sources
 
 
 @access(Role.ADMIN)

@@ -14,11 +14,20 @@ from typing import Any
 
 from starlette.responses import JSONResponse, Response
 
+from content.format.lessondata import ScormData
 from content.format.model import INTERACTIVE_KINDS
 from server.catalog.sync import content_store
 from server.core import clock
 from server.core.errors import N_, BadRequest, NotFound, ValidationError
-from server.learning import certificates, plans, progress, quizzes, visibility, workbooks
+from server.learning import (
+    certificates,
+    plans,
+    progress,
+    quizzes,
+    scorm,
+    visibility,
+    workbooks,
+)
 from server.learning.access import certificate_for, visible_course, visible_courses
 from server.learning.visibility import Course, Lesson
 from server.people import accounts
@@ -305,7 +314,29 @@ def _app_context(req: Req, course: Course, lesson: Lesson) -> dict[str, Any]:
         course.version_id, lesson.key, origin, sandbox.request_origin(req.request), review=False
     )
     prefix = sandbox.app_prefix(address, req.services.tokens.sandbox)
-    return {"app_src": sandbox.entry_url(prefix), "app_origin": origin}
+    if lesson.data.scorm is None:
+        return {"app_src": sandbox.entry_url(prefix), "app_origin": origin}
+    return {"app_origin": origin, **_sco_context(req, course, lesson, lesson.data.scorm, prefix)}
+
+
+def _sco_context(
+    req: Req, course: Course, lesson: Lesson, package: ScormData, prefix: str
+) -> dict[str, Any]:
+    """The SCO to launch (the one asked for, else the first not finished) with the
+    learner's attempt to resume in the frame's address, and the list to choose from."""
+    states = scorm.states(req.database, req.user.id, course.course_id, lesson.key, package)
+    wanted = req.request.query_params.get("sco")
+    chosen = next((s for s in package.scos if s.id == wanted), None) or next(
+        (s for s in package.scos if not states[s.id].finished), package.scos[0]
+    )
+    state = states[chosen.id]
+    return {
+        "app_src": sandbox.sco_url(prefix, chosen.href, chosen.query, package.version, state.cmi),
+        "scos": [(s, states[s.id]) for s in package.scos],
+        "sco": chosen,
+        "sco_attempt": state.attempt,
+        "scorm_version": package.version,
+    }
 
 
 def _after(

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import re
+
 from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 
 from server.catalog.sync import content_store
 from server.learning.access import app_file_for
+from server.learning.visibility import lessons_of
 from server.web.plumbing import Services, sandboxed
 from server.web.sandbox import PREFIX, AppAddress, file_policy, request_origin
+from server.web.templating import STATIC_DIR
+
+RUNTIME = "__stepstone__/scorm-runtime.js"
+_HEAD = re.compile(rb"<head(\s[^>]*)?>", re.IGNORECASE)
 
 
 @sandboxed
@@ -17,18 +24,34 @@ def app_file(request: Request, services: Services) -> Response:
     # Only on the origin the page named: never on the app's own, where cookies live.
     if address is None or request_origin(request) != address.sandbox:
         return not_found()
+    path = request.path_params["path"]
+    if path == RUNTIME:
+        response: Response = FileResponse(
+            STATIC_DIR / "js" / "scorm-runtime.js", media_type="text/javascript"
+        )
+        return _sandboxed(response, request, address)
     asset = app_file_for(
         services.database,
         services.settings,
         address.version_id,
         address.lesson_key,
-        request.path_params["path"],
+        path,
         review=address.review,
     )
     store = content_store(services.settings)
     if asset is None or not store.has(asset["sha256"]):
         return not_found()
-    response = FileResponse(store.path_for(asset["sha256"]), media_type=asset["media_type"])
+    prefix = f"{address.sandbox}{PREFIX}{request.path_params['token']}/"
+    if path in sco_pages(services, address):
+        # A SCO page gets the runtime API first of all: it looks for it as it loads.
+        html = store.path_for(asset["sha256"]).read_bytes()
+        response = Response(with_runtime(html, prefix + RUNTIME), media_type="text/html")
+    else:
+        response = FileResponse(store.path_for(asset["sha256"]), media_type=asset["media_type"])
+    return _sandboxed(response, request, address)
+
+
+def _sandboxed(response: Response, request: Request, address: AppAddress) -> Response:
     prefix = f"{address.sandbox}{PREFIX}{request.path_params['token']}/"
     file_policy(prefix, address.page).apply(response)
     # The frame's origin is opaque, so its own files are "cross-origin" to it: scripts,
@@ -39,6 +62,22 @@ def app_file(request: Request, services: Services) -> Response:
     response.headers["Access-Control-Allow-Origin"] = "*"
     response.headers["Cache-Control"] = "private, max-age=3600"
     return response
+
+
+def sco_pages(services: Services, address: AppAddress) -> frozenset[str]:
+    """The launch pages of a SCORM lesson's SCOs (none for other lessons)."""
+    for lesson in lessons_of(services.database, address.version_id):
+        if lesson.key == address.lesson_key and lesson.data.scorm is not None:
+            return frozenset(sco.href for sco in lesson.data.scorm.scos)
+    return frozenset()
+
+
+def with_runtime(html: bytes, runtime_url: str) -> bytes:
+    """The page with the runtime's script as the first thing in its <head>."""
+    tag = f'<script src="{runtime_url}"></script>'.encode()
+    match = _HEAD.search(html)
+    at = match.end() if match else 0
+    return html[:at] + tag + html[at:]
 
 
 def not_found() -> Response:

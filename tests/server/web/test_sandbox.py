@@ -211,7 +211,7 @@ def test_the_review_page_runs_a_pending_app_and_lists_its_files(data: Path) -> N
             sources = re.findall(
                 r'<iframe class="app-frame" src="([^"]+)" sandbox="allow-scripts"', page.text
             )
-            assert len(sources) == 2
+            assert len(sources) == 4  # two html5 activities, two SCORM packages
             assert client.get(sources[0]).status_code == 200
             assert "4 files in the activity" in page.text
             assert "Interactive app reaches outside itself" in page.text

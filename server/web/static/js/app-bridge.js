@@ -19,9 +19,49 @@
     return keys.length === 1 && keys[0] === "stepstone" && data.stepstone === "done";
   }
 
+  // SCORM: the runtime in the SCO's frame posts {stepstone: "scorm", cmi: {...}} on
+  // each commit; only the elements the server keeps, as strings, of this SCORM version.
+  var KEPT = {
+    "1.2": ["cmi.core.lesson_status", "cmi.core.lesson_location", "cmi.core.score.raw",
+            "cmi.core.score.min", "cmi.core.score.max", "cmi.core.exit",
+            "cmi.core.session_time", "cmi.suspend_data"],
+    "2004": ["cmi.completion_status", "cmi.success_status", "cmi.location",
+             "cmi.score.scaled", "cmi.score.raw", "cmi.score.min", "cmi.score.max",
+             "cmi.exit", "cmi.session_time", "cmi.suspend_data"]
+  };
+  var version = frame.getAttribute("data-scorm");
+
+  function scormValues(data) {
+    if (!version || !data || typeof data !== "object" || Array.isArray(data)) { return null; }
+    var keys = Object.keys(data);
+    if (keys.length !== 2 || data.stepstone !== "scorm") { return null; }
+    var cmi = data.cmi;
+    if (!cmi || typeof cmi !== "object" || Array.isArray(cmi)) { return null; }
+    var out = {};
+    var names = Object.keys(cmi);
+    if (!names.length || names.length > KEPT[version].length) { return null; }
+    for (var i = 0; i < names.length; i++) {
+      if (KEPT[version].indexOf(names[i]) < 0 || typeof cmi[names[i]] !== "string" ||
+          cmi[names[i]].length > 64000) { return null; }
+      out[names[i]] = cmi[names[i]];
+    }
+    return out;
+  }
+
   window.addEventListener("message", function (event) {
     if (event.source !== frame.contentWindow || event.origin !== "null") { return; }
-    if (finished || !isDone(event.data)) { return; }
+    var cmi = scormValues(event.data);
+    if (cmi) {
+      document.dispatchEvent(new CustomEvent("stepstone:record", {
+        detail: { type: "scorm", data: {
+          sco: frame.getAttribute("data-sco"),
+          attempt: parseInt(frame.getAttribute("data-attempt"), 10),
+          cmi: cmi
+        } }
+      }));
+      return;
+    }
+    if (version || finished || !isDone(event.data)) { return; }
     finished = true;
     document.dispatchEvent(new CustomEvent("stepstone:record", {
       detail: { type: "completed", data: { method: "app" } }

@@ -148,7 +148,9 @@
   // this one queue; they name only the type and its data, never the course or lesson.
   document.addEventListener("stepstone:record", function (e) {
     var detail = e.detail || {};
-    if (detail.type === "completed") { add("completed", { data: detail.data || {} }); }
+    if (detail.type === "completed" || detail.type === "scorm") {
+      add(detail.type, { data: detail.data || {} });
+    }
   });
 
   // ---- Time on task --------------------------------------------------------------
