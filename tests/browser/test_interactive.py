@@ -175,3 +175,67 @@ def test_a_well_behaved_app_finishes_its_lesson(browser: Browser, site: tuple[st
     state = context.storage_state()
     context.close()
     assert axe_violations(browser, base + COURSE_URL + "/lessons/counter", state) == []
+
+
+def events_with(text: str) -> Any:
+    """A predicate for `expect_response`: a batch of events whose body holds `text`."""
+    return lambda r: r.url.endswith("/api/events") and text in (r.request.post_data or "")
+
+
+def lesson_row(data: Path, key: str) -> tuple[str, float | None] | None:
+    with sqlite3.connect(data / "stepstone.db") as db:
+        row = db.execute(
+            "SELECT status, score FROM lesson_progress WHERE lesson_key = ?", [key]
+        ).fetchone()
+    return None if row is None else (str(row[0]), row[1])
+
+
+def test_a_scorm_12_sco_resumes_on_another_tablet_and_passes(
+    browser: Browser, site: tuple[str, Path]
+) -> None:
+    base, data = site
+    first = browser.new_context()
+    page = watch(first, base).page
+    sign_in(page, base)
+    page.goto(base + COURSE_URL + "/lessons/signs")
+    sco = page.frame_locator("#app-frame")
+    expect(sco.get_by_text("Page 1 (ab-initio)")).to_be_visible(timeout=10_000)
+    with page.expect_response(events_with("page=2"), timeout=10_000) as sent:
+        sco.get_by_role("button", name="Next page").click()
+    assert sent.value.ok
+    first.close()
+
+    second = browser.new_context()  # another tablet: only the server knows the place
+    watched = watch(second, base)
+    page = watched.page
+    sign_in(page, base)
+    page.goto(base + COURSE_URL + "/lessons/signs")
+    sco = page.frame_locator("#app-frame")
+    expect(sco.get_by_text("Page 2 (resume)")).to_be_visible(timeout=10_000)
+    with page.expect_response(events_with("passed"), timeout=10_000) as sent:
+        sco.get_by_role("button", name="Finish").click()
+    assert sent.value.ok
+    assert lesson_row(data, "signs") == ("done", 80.0)
+    assert watched.csp_violations() == []
+    second.close()
+
+
+def test_a_scorm_2004_package_of_two_scos_completes_when_both_are(
+    browser: Browser, site: tuple[str, Path]
+) -> None:
+    base, data = site
+    context = browser.new_context()
+    page = watch(context, base).page
+    sign_in(page, base)
+    page.goto(base + COURSE_URL + "/lessons/interview")
+    sco = page.frame_locator("#app-frame")
+    expect(sco.get_by_text("Started (ab-initio)")).to_be_visible(timeout=10_000)
+    with page.expect_response(events_with("passed"), timeout=10_000):
+        sco.get_by_role("button", name="Finish part one").click()
+    assert lesson_row(data, "interview") == ("in_progress", None)
+    page.get_by_role("link", name="During the interview").click()
+    sco = page.frame_locator("#app-frame")
+    with page.expect_response(events_with("passed"), timeout=10_000):
+        sco.get_by_role("button", name="Finish part two").click()
+    assert lesson_row(data, "interview") == ("done", 90.0)
+    context.close()
