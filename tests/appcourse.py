@@ -64,6 +64,7 @@ def write_app_courses(courses: Path) -> None:
                 "lessons/04-hostile.md",
                 "lessons/05-signs.md",
                 "lessons/06-interview.md",
+                "lessons/07-ready.md",
             ],
         },
         lessons={
@@ -77,11 +78,15 @@ def write_app_courses(courses: Path) -> None:
             "lessons/05-signs.md": lesson(
                 "key: signs\ntitle: Safety signs\nkind: scorm\napp: ../scorm/signs"
             ),
+            "lessons/07-ready.md": lesson(
+                "key: ready\ntitle: Ready for the interview\nkind: h5p\napp: ../h5p/ready"
+            ),
             "lessons/06-interview.md": lesson(
                 "key: interview\ntitle: Interview practice\nkind: scorm\napp: ../scorm/interview"
             ),
         },
         files={
+            **_app_files("h5p-tap", "h5p/ready"),
             **_app_files("scorm12", "scorm/signs"),
             **_app_files("scorm2004", "scorm/interview"),
             **_app_files("counter", "apps/counter"),

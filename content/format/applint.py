@@ -23,6 +23,8 @@ from content.format.apps import (
     resolve_in_app,
     scans_references,
 )
+from content.format.h5p import MANIFEST as H5P_MANIFEST
+from content.format.h5p import H5pError, missing_files, read_h5p_json
 from content.format.limits import Limits
 from content.format.mediatypes import read_head
 from content.format.model import Lesson
@@ -63,6 +65,8 @@ def check_app(
         )
     elif lesson.kind == "scorm":
         lesson.scorm = _scorm(root / inside[entry], lesson, set(inside), report)
+    elif lesson.kind == "h5p":
+        _h5p(root / inside[entry], lesson, set(inside), report)
     _check_size(lesson, folder, [files.sizes[n] for n in names], limits, report)
     found: list[AppFile] = []
     for relative, name in inside.items():
@@ -89,6 +93,18 @@ def _scorm(path: Path, lesson: Lesson, present: set[str], report: Report) -> dic
             what = "the SCO" if name in launched else "the file"
             report.error(where, None, f"{what} '{name}' is not in the package's folder")
     return package.as_json()
+
+
+def _h5p(path: Path, lesson: Lesson, present: set[str], report: Report) -> None:
+    """Read an H5P folder's h5p.json; its content and every library must be there."""
+    where = f"{lesson.app}/{H5P_MANIFEST}"
+    try:
+        content = read_h5p_json(path.read_bytes())
+    except H5pError as exc:
+        report.error(where, None, str(exc))
+        return
+    for name in missing_files(content, present):
+        report.error(where, None, f"'{name}' is not in the H5P folder; unzip the whole .h5p file")
 
 
 def _check_size(

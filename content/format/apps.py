@@ -61,7 +61,7 @@ _REF_ATTRIBUTES = frozenset({"src", "href", "poster", "data", "action", "formact
 
 def app_entry(kind: str) -> str:
     """The file an app of this lesson kind starts from (a SCORM package: its manifest)."""
-    return "imsmanifest.xml" if kind == "scorm" else APP_ENTRY
+    return {"scorm": "imsmanifest.xml", "h5p": "h5p.json"}.get(kind, APP_ENTRY)
 
 
 def package_app_root(lesson_key: str) -> str:

@@ -142,6 +142,7 @@ def _check_kind_fields(lesson: Lesson, data: dict[str, Any], report: Report) -> 
         "reading": set(),
         "html5": {"app"},
         "scorm": {"app"},
+        "h5p": {"app"},
     }.get(lesson.kind, set())
     for name in ("media", "captions", "poster", "quiz", "workbook", "app"):
         if name in data and name not in used:

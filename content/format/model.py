@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-LESSON_KINDS = ("reading", "video", "audio", "pdf", "quiz", "workbook", "html5", "scorm")
-INTERACTIVE_KINDS = ("html5", "scorm")
+LESSON_KINDS = ("reading", "video", "audio", "pdf", "quiz", "workbook", "html5", "scorm", "h5p")
+INTERACTIVE_KINDS = ("html5", "scorm", "h5p")
 MEDIA_KINDS = ("video", "audio", "pdf")
 
 

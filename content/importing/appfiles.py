@@ -22,6 +22,8 @@ from content.format.apps import (
     references,
     scans_references,
 )
+from content.format.h5p import MANIFEST as H5P_MANIFEST
+from content.format.h5p import H5pError, missing_files, read_h5p_json
 from content.format.limits import Limits
 from content.format.mediatypes import read_head
 from content.format.scorm import MANIFEST as SCORM_MANIFEST
@@ -104,6 +106,24 @@ def check_scorm(extracted: ExtractedPackage, manifest: Mapping[str, Any]) -> Non
             raise ImportRefused(
                 f"lesson '{lesson['key']}': the SCO '{missing[0]}' is missing", path
             )
+
+
+def check_h5p(extracted: ExtractedPackage, manifest: Mapping[str, Any]) -> None:
+    """An h5p lesson's folder holds what its h5p.json needs (read again here)."""
+    for lesson in manifest["lessons"]:
+        if lesson["kind"] != "h5p":
+            continue
+        path = f"{lesson['app']}{H5P_MANIFEST}"
+        try:
+            content = read_h5p_json(extracted.local_path(path).read_bytes())
+        except H5pError as exc:
+            raise ImportRefused(f"'{shown(path)}': {exc}", path) from exc
+        present = {
+            p.removeprefix(lesson["app"]) for p in extracted.files if p.startswith(lesson["app"])
+        }
+        missing = missing_files(content, present)
+        if missing:
+            raise ImportRefused(f"lesson '{lesson['key']}': '{missing[0]}' is missing", path)
 
 
 def app_flags(extracted: ExtractedPackage, manifest: Mapping[str, Any]) -> list[Flag]:

@@ -44,6 +44,7 @@ from content.importing.appfiles import (
     app_roots,
     check_app_file,
     check_app_limits,
+    check_h5p,
     check_scorm,
 )
 from content.importing.fileflags import caption_flags, confusable_flags, pdf_flags
@@ -129,6 +130,7 @@ def import_package(
         listed = _check_files(extracted, manifest)
         check_app_limits(manifest, limits)
         check_scorm(extracted, manifest)
+        check_h5p(extracted, manifest)
         flags = [_package_flag(flag) for flag in manifest["review_flags"]]
         files = _check_types(extracted, listed, flags, app_roots(manifest))
         sanitized = folder / "sanitized"

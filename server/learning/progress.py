@@ -50,7 +50,9 @@ from server.learning.access import visible_courses
 from server.learning.visibility import Course, Lesson, lessons_of
 from server.people.accounts import User
 
-CLIENT_TYPES = frozenset({"started", "progressed", "completed", "heartbeat", "draft", "scorm"})
+CLIENT_TYPES = frozenset(
+    {"started", "progressed", "completed", "heartbeat", "draft", "scorm", "h5p"}
+)
 SERVER_TYPES = frozenset({"answered", "passed", "failed", "submitted"})
 MEDIA_KINDS = frozenset({"video", "audio"})
 # Lessons the learner says they finished: a reading or PDF by its button; an html5 app by
@@ -233,7 +235,7 @@ def covered(ranges: Iterable[tuple[float, float]], duration: float) -> float:
 # and counts them, then hands each new one over (a draft carries workbook answers). The
 # kind's module registers its handler here, so progress imports none of the modules that
 # are built on it.
-HANDLED_ELSEWHERE = frozenset({"draft", "scorm"})
+HANDLED_ELSEWHERE = frozenset({"draft", "scorm", "h5p"})
 # A handler may finish the lesson: it returns (score, passed) to complete it with.
 Completion = tuple[float | None, bool | None]
 EventHandler = Callable[
@@ -408,8 +410,8 @@ def _check_allowed(lesson: Lesson, event: Event) -> None:
             )
     if event.type == "draft" and lesson.kind != "workbook":
         raise ValidationError("only a workbook has drafts")
-    if event.type == "scorm" and lesson.kind != "scorm":
-        raise ValidationError("only a SCORM lesson has SCORM data")
+    if event.type in {"scorm", "h5p"} and lesson.kind != event.type:
+        raise ValidationError(f"only a {event.type} lesson sends {event.type} events")
 
 
 def _credit(db: sqlite_utils.Database, user_id: int, event: Event, now: float) -> float:

@@ -239,3 +239,27 @@ def test_a_scorm_2004_package_of_two_scos_completes_when_both_are(
         sco.get_by_role("button", name="Finish part two").click()
     assert lesson_row(data, "interview") == ("done", 90.0)
     context.close()
+
+
+def test_an_h5p_activity_runs_in_the_sandbox_and_its_score_counts(
+    browser: Browser, site: tuple[str, Path]
+) -> None:
+    base, data = site
+    context = browser.new_context()
+    watched = watch(context, base)
+    page = watched.page
+    sign_in(page, base)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(base + COURSE_URL + "/lessons/ready")
+    button = page.frame_locator("#app-frame").get_by_role("button", name="Yes, I am ready")
+    expect(button).to_be_visible(timeout=20_000)
+    with page.expect_response(events_with("completed"), timeout=10_000) as sent:
+        button.click()
+    assert sent.value.ok
+    assert lesson_row(data, "ready") == ("done", 100.0)
+    # The player and the content came from this server: the page's origin or the sandbox's.
+    sandbox = base.replace("127.0.0.1", "localhost")
+    assert [u for u in watched.foreign_requests() if not u.startswith(sandbox)] == []
+    assert errors == []
+    context.close()

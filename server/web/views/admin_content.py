@@ -75,7 +75,9 @@ def _app_sources(
             req.services.tokens.sandbox,
         )
         package = lesson.data.scorm
-        if package is None:
+        if lesson.kind == "h5p":
+            sources[lesson.key] = prefix + "__stepstone__/h5p.html"
+        elif package is None:
             sources[lesson.key] = sandbox.entry_url(prefix)
         elif package.scos:
             # The first SCO, with no saved values: the reviewer starts where learners do.

@@ -32,7 +32,7 @@ from server.learning.access import certificate_for, visible_course, visible_cour
 from server.learning.visibility import Course, Lesson
 from server.people import accounts
 from server.people.accounts import TEXT_SIZES, Role
-from server.web import pdfviewer, sandbox
+from server.web import h5pplayer, pdfviewer, sandbox
 from server.web.headers import CSP
 from server.web.lessonpage import course_url, lesson_html, lesson_url, media_url
 from server.web.plumbing import Req, access, redirect, safe_next
@@ -314,6 +314,10 @@ def _app_context(req: Req, course: Course, lesson: Lesson) -> dict[str, Any]:
         course.version_id, lesson.key, origin, sandbox.request_origin(req.request), review=False
     )
     prefix = sandbox.app_prefix(address, req.services.tokens.sandbox)
+    if lesson.kind == "h5p":
+        if not h5pplayer.installed(STATIC_DIR):
+            return {"app_src": None, "app_origin": None, "h5p_missing": h5pplayer.INSTALL_STEP}
+        return {"app_src": prefix + "__stepstone__/h5p.html", "app_origin": origin, "h5p": True}
     if lesson.data.scorm is None:
         return {"app_src": sandbox.entry_url(prefix), "app_origin": origin}
     return {"app_origin": origin, **_sco_context(req, course, lesson, lesson.data.scorm, prefix)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
@@ -10,11 +11,13 @@ from starlette.responses import FileResponse, PlainTextResponse, Response
 from server.catalog.sync import content_store
 from server.learning.access import app_file_for
 from server.learning.visibility import lessons_of
+from server.web import h5pplayer
 from server.web.plumbing import Services, sandboxed
 from server.web.sandbox import PREFIX, AppAddress, file_policy, request_origin
 from server.web.templating import STATIC_DIR
 
-RUNTIME = "__stepstone__/scorm-runtime.js"
+OURS = "__stepstone__/"  # files Stepstone adds to a lesson's address: runtimes, players
+RUNTIME = OURS + "scorm-runtime.js"
 _HEAD = re.compile(rb"<head(\s[^>]*)?>", re.IGNORECASE)
 
 
@@ -25,11 +28,11 @@ def app_file(request: Request, services: Services) -> Response:
     if address is None or request_origin(request) != address.sandbox:
         return not_found()
     path = request.path_params["path"]
-    if path == RUNTIME:
-        response: Response = FileResponse(
-            STATIC_DIR / "js" / "scorm-runtime.js", media_type="text/javascript"
-        )
-        return _sandboxed(response, request, address)
+    if path.startswith(OURS):
+        own = _our_file(path.removeprefix(OURS))
+        if own is None:
+            return not_found()
+        return _sandboxed(FileResponse(own), request, address)
     asset = app_file_for(
         services.database,
         services.settings,
@@ -62,6 +65,12 @@ def _sandboxed(response: Response, request: Request, address: AppAddress) -> Res
     response.headers["Access-Control-Allow-Origin"] = "*"
     response.headers["Cache-Control"] = "private, max-age=3600"
     return response
+
+
+def _our_file(path: str) -> Path | None:
+    if path == "scorm-runtime.js":
+        return STATIC_DIR / "js" / "scorm-runtime.js"
+    return h5pplayer.player_file(STATIC_DIR, path)
 
 
 def sco_pages(services: Services, address: AppAddress) -> frozenset[str]:

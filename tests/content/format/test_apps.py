@@ -160,3 +160,87 @@ def test_import_refuses_an_app_file_that_breaks_the_rules(
     assert not [
         p for p in (tmp_path / "store").rglob("*") if p.is_file() and "staging" not in str(p)
     ]
+
+
+H5P_JSON = (
+    b'{"title": "T", "mainLibrary": "H5P.Tap", "preloadedDependencies":'
+    b' [{"machineName": "H5P.Tap", "majorVersion": "1", "minorVersion": "0"}]}'
+)
+
+
+def test_an_h5p_folder_needs_its_content_and_every_library(tmp_path: Path) -> None:
+    root = write_course(
+        tmp_path / "course",
+        course={"lessons": [*COURSE["lessons"], "lessons/03-h5p.md"]},
+        lessons={"lessons/03-h5p.md": lesson("key: tap\ntitle: Tap\nkind: h5p\napp: ../h5p/tap")},
+        files={
+            "h5p/tap/h5p.json": H5P_JSON,
+            "h5p/tap/content/content.json": b"{}",
+            "h5p/tap/H5P.Tap-1.0/library.json": b"{}",
+            "h5p/tap/H5P.Tap-1.0/tap.js": b"var H5P = H5P || {};",
+        },
+    )
+    assert messages(root) == []
+    (root / "h5p/tap/H5P.Tap-1.0/library.json").unlink()
+    assert any("'H5P.Tap-1.0/library.json' is not in the H5P folder" in m for m in messages(root))
+    (root / "h5p/tap/h5p.json").write_bytes(b'{"title": "no main library"}')
+    assert any("must name its 'mainLibrary'" in m for m in messages(root))
+
+
+SCORM_12 = b"""<?xml version="1.0"?>
+<manifest identifier="m" xmlns="http://www.imsproject.org/xsd/imscp_rootv1p1p2"
+  xmlns:adlcp="http://www.adlnet.org/xsd/adlcp_rootv1p2">
+  <metadata><schemaversion>1.2</schemaversion></metadata>
+  <organizations default="o"><organization identifier="o">
+    <item identifier="i1" identifierref="r1"><title>One</title></item>
+  </organization></organizations>
+  <resources><resource identifier="r1" adlcp:scormtype="sco" href="one.html">
+    <file href="one.html"/><file href="one.js"/></resource></resources>
+</manifest>"""
+
+
+def test_a_scorm_manifest_is_read_and_its_files_checked(tmp_path: Path) -> None:
+    root = write_course(
+        tmp_path / "course",
+        course={"lessons": [*COURSE["lessons"], "lessons/03-scorm.md"]},
+        lessons={"lessons/03-scorm.md": lesson("key: pkg\ntitle: P\nkind: scorm\napp: ../pkg")},
+        files={"pkg/imsmanifest.xml": SCORM_12, "pkg/one.html": b"<html></html>"},
+    )
+    assert any("the file 'one.js' is not in the package's folder" in m for m in messages(root))
+    (root / "pkg/one.js").write_bytes(b"// sco")
+    assert messages(root) == []
+    # Namespaces look like addresses but are never fetched: no warning for them.
+    assert not any("imsproject" in m for m in messages(root, Severity.WARNING))
+    package = build_package(root, tmp_path / "dist", progress=False)
+    entry = next(x for x in take_apart(package).manifest["lessons"] if x["key"] == "pkg")
+    assert entry["scorm"] == {
+        "version": "1.2",
+        "scos": [{"id": "i1", "title": "One", "href": "one.html", "query": ""}],
+    }
+    (root / "pkg/imsmanifest.xml").write_bytes(
+        b'<!DOCTYPE x [<!ENTITY a "aaaa">]>' + SCORM_12.split(b"?>", 1)[1]
+    )
+    assert any("declares a DTD" in m for m in messages(root))
+
+
+def test_import_refuses_a_scorm_organization_that_its_manifest_does_not_say(
+    tmp_path: Path,
+) -> None:
+    root = write_course(
+        tmp_path / "course",
+        course={"lessons": [*COURSE["lessons"], "lessons/03-scorm.md"]},
+        lessons={"lessons/03-scorm.md": lesson("key: pkg\ntitle: P\nkind: scorm\napp: ../pkg")},
+        files={
+            "pkg/imsmanifest.xml": SCORM_12,
+            "pkg/one.html": b"<html></html>",
+            "pkg/one.js": b"//",
+        },
+    )
+    bad = take_apart(build_package(root, tmp_path / "dist", progress=False))
+    entry = next(x for x in bad.manifest["lessons"] if x["key"] == "pkg")
+    entry["scorm"]["scos"][0]["href"] = "one.js"
+    path = tmp_path / "bad.tar"
+    path.write_bytes(archive(bad))
+    with pytest.raises(ImportRefused) as refused:
+        import_package(path, ContentStore(tmp_path / "store"))
+    assert "is not what imsmanifest.xml says" in str(refused.value)

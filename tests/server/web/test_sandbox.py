@@ -16,6 +16,7 @@ from starlette.testclient import TestClient
 from server.core.db import Database
 from server.core.settings import load_settings
 from server.people.accounts import Role, User, find_user
+from server.web import h5pplayer
 from server.web.app import create_app
 from tests.appcourse import COURSE_URL, app_facility
 from tests.conftest import CSRF_RE, make_user, sign_in
@@ -211,7 +212,7 @@ def test_the_review_page_runs_a_pending_app_and_lists_its_files(data: Path) -> N
             sources = re.findall(
                 r'<iframe class="app-frame" src="([^"]+)" sandbox="allow-scripts"', page.text
             )
-            assert len(sources) == 4  # two html5 activities, two SCORM packages
+            assert len(sources) == 5  # two html5 activities, two SCORM packages, one H5P
             assert client.get(sources[0]).status_code == 200
             assert "4 files in the activity" in page.text
             assert "Interactive app reaches outside itself" in page.text
@@ -219,3 +220,26 @@ def test_the_review_page_runs_a_pending_app_and_lists_its_files(data: Path) -> N
     finally:
         with sqlite3.connect(data / "stepstone.db") as db:
             db.execute("UPDATE course_versions SET status = 'approved' WHERE id = ?", [version_id])
+
+
+def test_without_the_h5p_player_an_h5p_lesson_names_the_install_step(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(h5pplayer, "installed", lambda static_dir: False)
+    page = client.get(f"{COURSE_URL}/lessons/ready")
+    assert page.status_code == 200
+    assert "<iframe" not in page.text
+    assert "npm ci --prefix frontend" in page.text
+    assert client.get(f"{COURSE_URL}/lessons/counter").status_code == 200
+
+
+def test_the_h5p_player_is_served_only_under_a_lessons_address(client: TestClient) -> None:
+    page = client.get(f"{COURSE_URL}/lessons/ready")
+    found = re.search(r'<iframe id="app-frame"[^>]* src="([^"]+)"', page.text)
+    assert found and found.group(1).endswith("/__stepstone__/h5p.html")
+    prefix = found.group(1).removesuffix("h5p.html")
+    assert client.get(prefix + "h5p.html").status_code == 200
+    assert client.get(prefix + "h5p-player.js").status_code == 200
+    assert client.get(prefix + "h5p/%2e%2e/pdfjs/LICENSE").status_code == 404
+    assert client.get(prefix + "h5p/..%2f..%2fjs%2flearn.js").status_code == 404
+    assert client.get(prefix + "nothing.js").status_code == 404

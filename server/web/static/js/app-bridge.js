@@ -48,8 +48,27 @@
     return out;
   }
 
+  // H5P: the player posts {stepstone: "xapi", statement: {...}} for each xAPI statement;
+  // an object of at most 32 KB with a verb, passed on as it is (the server reads it).
+  var h5p = frame.getAttribute("data-h5p") === "1";
+  function xapiStatement(data) {
+    if (!h5p || !data || typeof data !== "object" || data.stepstone !== "xapi") { return null; }
+    var statement = data.statement;
+    if (Object.keys(data).length !== 2 || !statement || typeof statement !== "object" ||
+        !statement.verb || typeof statement.verb.id !== "string") { return null; }
+    try { if (JSON.stringify(statement).length > 32000) { return null; } } catch (e) { return null; }
+    return statement;
+  }
+
   window.addEventListener("message", function (event) {
     if (event.source !== frame.contentWindow || event.origin !== "null") { return; }
+    var statement = xapiStatement(event.data);
+    if (statement) {
+      document.dispatchEvent(new CustomEvent("stepstone:record", {
+        detail: { type: "h5p", data: { statement: statement } }
+      }));
+      return;
+    }
     var cmi = scormValues(event.data);
     if (cmi) {
       document.dispatchEvent(new CustomEvent("stepstone:record", {
@@ -61,7 +80,7 @@
       }));
       return;
     }
-    if (version || finished || !isDone(event.data)) { return; }
+    if (version || h5p || finished || !isDone(event.data)) { return; }
     finished = true;
     document.dispatchEvent(new CustomEvent("stepstone:record", {
       detail: { type: "completed", data: { method: "app" } }

@@ -148,7 +148,7 @@
   // this one queue; they name only the type and its data, never the course or lesson.
   document.addEventListener("stepstone:record", function (e) {
     var detail = e.detail || {};
-    if (detail.type === "completed" || detail.type === "scorm") {
+    if (detail.type === "completed" || detail.type === "scorm" || detail.type === "h5p") {
       add(detail.type, { data: detail.data || {} });
     }
   });
