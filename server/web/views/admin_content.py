@@ -40,6 +40,7 @@ def _review_page(
     watched = watchlist.version_flags(req.database, store, version_id)
     data = dataclasses.replace(data, flags=data.flags + watched)
     origin = sandbox.sandbox_origin(req.settings, req.request)
+    apps = _app_sources(req, version_id, data, origin)
     response = req.render(
         "admin/review.html",
         {
@@ -48,12 +49,12 @@ def _review_page(
             "flag_href": content_review.flag_href,
             "reasons": decisions.reasons(req.database),
             "error": error,
-            "app_src": _app_sources(req, version_id, data, origin),
+            "app_src": apps,
             "sandbox_ready": origin is not None,
         },
         status,
     )
-    if origin is not None:
+    if origin is not None and apps:
         sandbox.lesson_policy(CSP.PAGE, origin).apply(response)
     return response
 
