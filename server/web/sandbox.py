@@ -7,9 +7,9 @@ sees their cookies, storage or CSRF token, and cannot script them. On top of tha
 
 * the page frames it with ``sandbox="allow-scripts"`` (an opaque origin: no cookies or
   storage at all, no forms, pop-ups, top navigation or same-origin access);
-* every file answer carries a sandboxing Content-Security-Policy that allows loading,
-  connecting and fetching only under the lesson's own address prefix, no forms and no
-  framing except by the page's origin;
+* every file answer carries a sandboxing policy (`web.headers.sandbox_file_policy`)
+  that allows loading, connecting and fetching only under the lesson's own address
+  prefix, no forms and no framing except by the page's origin;
 * the address prefix is a signed token naming one lesson of one course version
   (`Tokens.sandbox`), and the path after it is checked against that lesson's own files
   (`server.learning.access.app_file_for`): another version, lesson or course, or the
@@ -34,7 +34,6 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from server.core.settings import Settings
 from server.people.tokens import InvalidToken, TokenService
-from server.web.headers import Policy
 
 PREFIX = "/sandbox/"
 LOOPBACK_PAIRS = {"localhost": "127.0.0.1", "127.0.0.1": "localhost"}
@@ -98,38 +97,6 @@ def sco_url(prefix: str, href: str, query: str, version: str, cmi: dict[str, str
     state = json.dumps({"v": version, "cmi": cmi}, separators=(",", ":"), sort_keys=True)
     packed = base64.urlsafe_b64encode(state.encode()).decode().rstrip("=")
     return entry_url(prefix, href) + (f"?{query}" if query else "") + f"#stepstone={packed}"
-
-
-def file_policy(prefix: str, page_origin: str) -> Policy:
-    """The policy of every file of an app: it runs (scripts and styles inline too: it is
-    someone else's code, held by the sandbox, not by this policy), but loads, connects to
-    and sends nothing outside its own prefix, and only the lesson page may frame it."""
-    own = (prefix,)
-    return Policy(
-        "sandbox-file",
-        {
-            "sandbox": ("allow-scripts",),
-            "default-src": ("'none'",),
-            "script-src": (*own, "'unsafe-inline'", "'unsafe-eval'"),
-            "style-src": (*own, "'unsafe-inline'"),
-            "img-src": (*own, "data:", "blob:"),
-            "media-src": (*own, "data:", "blob:"),
-            "font-src": (*own, "data:"),
-            "connect-src": own,
-            "frame-src": own,
-            "worker-src": own,
-            "manifest-src": ("'none'",),
-            "object-src": ("'none'",),
-            "base-uri": ("'none'",),
-            "form-action": ("'none'",),
-            "frame-ancestors": (page_origin,),
-        },
-    )
-
-
-def lesson_policy(base: Policy, sandbox: str) -> Policy:
-    """The lesson page's own policy, plus framing the sandbox origin (nothing else)."""
-    return Policy(f"{base.name}+sandbox", {**base.directives, "frame-src": (sandbox,)})
 
 
 class SandboxHostMiddleware:

@@ -16,7 +16,7 @@ from server.catalog.sync import content_store, sync_publisher
 from server.core.errors import N_, BadRequest, NotFound, ValidationError
 from server.people.accounts import Role
 from server.web import sandbox
-from server.web.headers import CSP
+from server.web.headers import CSP, framing_sandbox
 from server.web.plumbing import Req, access, redirect
 
 
@@ -55,7 +55,7 @@ def _review_page(
         status,
     )
     if origin is not None and apps:
-        sandbox.lesson_policy(CSP.PAGE, origin).apply(response)
+        framing_sandbox(CSP.PAGE, origin).apply(response)
     return response
 
 

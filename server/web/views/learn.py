@@ -33,7 +33,7 @@ from server.learning.visibility import Course, Lesson
 from server.people import accounts
 from server.people.accounts import TEXT_SIZES, Role
 from server.web import h5pplayer, pdfviewer, sandbox
-from server.web.headers import CSP
+from server.web.headers import CSP, framing_sandbox
 from server.web.lessonpage import course_url, lesson_html, lesson_url, media_url
 from server.web.plumbing import Req, access, redirect, safe_next
 from server.web.templating import STATIC_DIR
@@ -300,7 +300,7 @@ def lesson_page(req: Req) -> Response:
     if lesson.kind == "pdf":
         pdfviewer.lesson_policy(STATIC_DIR).apply(response)
     if context.get("app_origin"):
-        sandbox.lesson_policy(CSP.PAGE, context["app_origin"]).apply(response)
+        framing_sandbox(CSP.PAGE, context["app_origin"]).apply(response)
     return response
 
 

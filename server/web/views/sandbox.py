@@ -12,8 +12,9 @@ from server.catalog.sync import content_store
 from server.learning.access import app_file_for
 from server.learning.visibility import lessons_of
 from server.web import h5pplayer
+from server.web.headers import sandbox_file_policy
 from server.web.plumbing import Services, sandboxed
-from server.web.sandbox import PREFIX, AppAddress, file_policy, request_origin
+from server.web.sandbox import PREFIX, AppAddress, request_origin
 from server.web.templating import STATIC_DIR
 
 OURS = "__stepstone__/"  # files Stepstone adds to a lesson's address: runtimes, players
@@ -56,7 +57,7 @@ def app_file(request: Request, services: Services) -> Response:
 
 def _sandboxed(response: Response, request: Request, address: AppAddress) -> Response:
     prefix = f"{address.sandbox}{PREFIX}{request.path_params['token']}/"
-    file_policy(prefix, address.page).apply(response)
+    sandbox_file_policy(prefix, address.page).apply(response)
     # The frame's origin is opaque, so its own files are "cross-origin" to it: scripts,
     # images and fonts need CORP to allow that, and fetch() needs CORS. Neither opens
     # anything to other sites: the address is the capability, and nothing here is private
