@@ -46,3 +46,17 @@ fs.writeFileSync(path.join(target, "text_layer.css"), textLayerCss());
 const version = JSON.parse(fs.readFileSync(path.join(pdfjs, "package.json"), "utf8")).version;
 fs.writeFileSync(path.join(target, "VERSION"), `pdfjs-dist ${version}\n`);
 console.log(`pdf.js ${version} copied to server/web/static/vendor/pdfjs`);
+
+// h5p-standalone: the H5P player for h5p lessons, run inside the sandbox (served under
+// each lesson's own address by server/web/views/sandbox.py). Only its built files.
+const h5p = path.join(here, "node_modules", "h5p-standalone");
+const h5pTarget = path.join(here, "..", "server", "web", "static", "vendor", "h5p");
+fs.rmSync(h5pTarget, { recursive: true, force: true });
+fs.cpSync(path.join(h5p, "dist"), h5pTarget, {
+  recursive: true,
+  filter: (name) => !name.endsWith(".d.ts"),
+});
+fs.copyFileSync(path.join(h5p, "LICENSE"), path.join(h5pTarget, "LICENSE"));
+const h5pVersion = JSON.parse(fs.readFileSync(path.join(h5p, "package.json"), "utf8")).version;
+fs.writeFileSync(path.join(h5pTarget, "VERSION"), `h5p-standalone ${h5pVersion}\n`);
+console.log(`h5p-standalone ${h5pVersion} copied to server/web/static/vendor/h5p`);

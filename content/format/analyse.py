@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from content.errors import ContentError, Report
+from content.format.applint import check_app
 from content.format.epub import Book, read_book
 from content.format.limits import DEFAULT_LIMITS, Limits
 from content.format.mediatypes import file_type_for
@@ -77,8 +78,9 @@ def package_lesson_path(key: str) -> str:
 def analyse_course(root: Path, limits: Limits = DEFAULT_LIMITS) -> Analysis:
     """Check and render a course source folder; never raises for problems in the source."""
     report = Report()
-    files = scan_tree(root, limits, report) if root.is_dir() else CourseFiles()
     course = load_course(root, limits, report).course
+    apps = tuple(lesson.app for lesson in course.lessons if lesson.app) if course else ()
+    files = scan_tree(root, limits, report, apps) if root.is_dir() else CourseFiles()
     analysis = Analysis(root, course, report)
     if course is None:
         return analysis
@@ -89,6 +91,11 @@ def analyse_course(root: Path, limits: Limits = DEFAULT_LIMITS) -> Analysis:
         return analysis
     for lesson in course.lessons:
         _check_lesson_media(analysis, files, lesson)
+        if lesson.app:
+            for source, package_path, size, media_type in check_app(
+                root, lesson, files, limits, report, analysis.flags
+            ):
+                analysis.media[source] = MediaFile(source, package_path, size, media_type)
     _check_cover(analysis, files, course, limits)
     _render_all(analysis, files, course)
     _check_unused(analysis, files, course)
@@ -358,6 +365,8 @@ def _check_unused(analysis: Analysis, files: CourseFiles, course: Course) -> Non
         hidden = any(part.startswith(".") for part in name.split("/"))
         used = name in analysis.media or name in lessons or name == course.book
         if hidden or name == COURSE_FILE or used:
+            continue
+        if name in files.app_files:  # in an app folder: checked by the app's rules
             continue
         if name.endswith(".md"):
             analysis.report.warning(

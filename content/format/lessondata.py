@@ -88,6 +88,40 @@ class WorkbookData:
 
 
 @dataclass(frozen=True)
+class ScoData:
+    """One SCO of a SCORM lesson: what the lesson page offers and launches."""
+
+    id: str
+    title: str
+    href: str  # inside the app folder
+    query: str
+
+
+@dataclass(frozen=True)
+class ScormData:
+    version: str = ""  # "1.2" | "2004"
+    scos: tuple[ScoData, ...] = ()
+
+
+def _scorm(value: Any) -> ScormData | None:
+    raw = _mapping(value)
+    if not raw:
+        return None
+    return ScormData(
+        version=_text(raw.get("version")),
+        scos=tuple(
+            ScoData(
+                _text(s.get("id")),
+                _text(s.get("title")),
+                _text(s.get("href")),
+                _text(s.get("query")),
+            )
+            for s in map(_mapping, _items(raw.get("scos")))
+        ),
+    )
+
+
+@dataclass(frozen=True)
 class LessonData:
     """One lesson's stored data: everything its manifest entry says beyond key, title,
     kind and HTML."""
@@ -100,6 +134,8 @@ class LessonData:
     sections: tuple[Section, ...] = ()
     quiz: QuizData | None = None
     workbook: WorkbookData | None = None
+    app: str = ""  # an interactive lesson's folder in the package, "apps/<key>/"
+    scorm: ScormData | None = None
 
     @property
     def assessment(self) -> str | None:
@@ -185,6 +221,8 @@ def lesson_data(raw: Any) -> LessonData:
         ),
         quiz=_quiz(raw.get("quiz")),
         workbook=_workbook(raw.get("workbook")),
+        app=_text(raw.get("app")),
+        scorm=_scorm(raw.get("scorm")),
     )
 
 

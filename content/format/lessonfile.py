@@ -6,7 +6,17 @@ from pathlib import Path
 from typing import Any
 
 from content.errors import ContentError, Report
-from content.format.model import Caption, Choice, Lesson, Prompt, Question, Quiz, Workbook
+from content.format.apps import APP_ENTRY
+from content.format.model import (
+    INTERACTIVE_KINDS,
+    Caption,
+    Choice,
+    Lesson,
+    Prompt,
+    Question,
+    Quiz,
+    Workbook,
+)
 from content.format.paths import check_on_disk, resolve_reference
 from content.format.rules import question_problems
 from content.format.validate import schema_errors
@@ -62,6 +72,7 @@ def load_lesson(root: Path, source: str, text: str, report: Report) -> Lesson | 
         lines={str(k[0]): v for k, v in doc.lines.lines.items() if len(k) == 1},
     )
     _attach_media(root, lesson, data, doc.lines, report)
+    lesson.app = _app_folder(root, lesson, data.get("app"), doc.lines.line_of(("app",)), report)
     lesson.quiz = _quiz(data.get("quiz"), doc.lines, source, report)
     lesson.workbook = _workbook(data.get("workbook"), doc.lines, source, report)
     _check_kind_fields(lesson, data, report)
@@ -82,6 +93,24 @@ def _media_ref(root: Path, lesson: Lesson, ref: Any, line: int, report: Report) 
         report.add(exc)
         return None
     return course_path
+
+
+def _app_folder(root: Path, lesson: Lesson, ref: Any, line: int, report: Report) -> str | None:
+    """The course path of an html5 lesson's app folder, once it is known to be a folder."""
+    if lesson.kind not in INTERACTIVE_KINDS:
+        return None
+    folder = _media_ref(root, lesson, ref, line, report)
+    if folder is None:
+        return None
+    if not (root / folder).is_dir():
+        report.error(
+            lesson.source,
+            line,
+            f"'app: {ref}' must be a folder with the app's files and its {APP_ENTRY}; "
+            "unzip an app into a folder of the course",
+        )
+        return None
+    return folder
 
 
 def _attach_media(
@@ -111,8 +140,11 @@ def _check_kind_fields(lesson: Lesson, data: dict[str, Any], report: Report) -> 
         "quiz": {"quiz"},
         "workbook": {"workbook"},
         "reading": set(),
+        "html5": {"app"},
+        "scorm": {"app"},
+        "h5p": {"app"},
     }.get(lesson.kind, set())
-    for name in ("media", "captions", "poster", "quiz", "workbook"):
+    for name in ("media", "captions", "poster", "quiz", "workbook", "app"):
         if name in data and name not in used:
             report.warning(
                 lesson.source,

@@ -31,6 +31,8 @@ class Limits:
     max_captions_bytes: int = 10 * MIB
     max_cover_bytes: int = 2 * MIB
     max_manifest_bytes: int = 256 * MIB
+    max_app_files: int = 10_000
+    max_app_bytes: int = 1 * GIB
 
 
 DEFAULT_LIMITS = Limits()

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-LESSON_KINDS = ("reading", "video", "audio", "pdf", "quiz", "workbook")
+LESSON_KINDS = ("reading", "video", "audio", "pdf", "quiz", "workbook", "html5", "scorm", "h5p")
+INTERACTIVE_KINDS = ("html5", "scorm", "h5p")
 MEDIA_KINDS = ("video", "audio", "pdf")
 
 
@@ -104,6 +105,8 @@ class Lesson:
     captions: tuple[Caption, ...] = ()
     quiz: Quiz | None = None
     workbook: Workbook | None = None
+    app: str | None = None  # course path of an html5 or scorm lesson's app folder
+    scorm: dict[str, object] | None = None  # a scorm lesson's version and SCOs
     lines: dict[str, int] = field(default_factory=dict)
 
     def line(self, field_name: str) -> int:

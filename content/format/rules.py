@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from content.format.model import MEDIA_KINDS, Choice, Question
+from content.format.model import INTERACTIVE_KINDS, MEDIA_KINDS, Choice, Question
 
 
 def question_problems(q: Question) -> list[tuple[str, str]]:
@@ -52,6 +52,10 @@ def manifest_lesson_problems(entry: Mapping[str, Any]) -> list[str]:
     problems = []
     if kind in MEDIA_KINDS and not entry.get("media"):
         problems.append(f"a {kind} lesson needs its 'media' file")
+    if kind in INTERACTIVE_KINDS and entry.get("app") != f"apps/{entry.get('key')}/":
+        problems.append(f"an {kind} lesson needs its 'app' folder, apps/{entry.get('key')}/")
+    if kind == "scorm" and not entry.get("scorm"):
+        problems.append("a scorm lesson needs its 'scorm' organization")
     for part in ("quiz", "workbook"):
         if kind == part and not entry.get(part):
             problems.append(f"a {part} lesson needs its '{part}'")

@@ -25,11 +25,19 @@ class CourseFiles:
 
     sizes: dict[str, int] = field(default_factory=dict)
     types: dict[str, FileType] = field(default_factory=dict)
+    app_files: set[str] = field(default_factory=set)  # checked by the app's own rules
 
 
-def scan_tree(root: Path, limits: Limits, report: Report) -> CourseFiles:
-    """List the folder, refusing symlinks, oversize files and forbidden types."""
+def scan_tree(
+    root: Path, limits: Limits, report: Report, apps: tuple[str, ...] = ()
+) -> CourseFiles:
+    """List the folder, refusing symlinks, oversize files and forbidden types.
+
+    Files inside an app folder (``apps``: course paths of html5 lessons' folders) are only
+    listed here; ``content.format.applint`` checks them by the rules of apps.
+    """
     files = CourseFiles()
+    prefixes = tuple(app.rstrip("/") + "/" for app in apps)
     for found in walk_course(root, limits):
         if not isinstance(found, FoundFile):
             report.error(found.path, None, found.message)
@@ -42,6 +50,9 @@ def scan_tree(root: Path, limits: Limits, report: Report) -> CourseFiles:
                 f"the course folder has more than "
                 f"{limits.max_files} files; remove unused files or split the course",
             )
+        if found.path.startswith(prefixes):
+            files.app_files.add(found.path)
+            continue
         _check_file(root, found, limits, files, report)
     return files
 

@@ -13,8 +13,9 @@ records in one transaction. Steps, each of which may refuse the package:
    (an SVG must hold only allowed SVG, see ``content.format.svg``, and is flagged for the reviewer);
 5. re-sanitize every lesson's HTML (the server never trusts a package's HTML) and flag
    for the reviewer whatever the sanitizer removed;
-6. flag what the text and files hold (``content.importing.flags`` and ``fileflags``):
-   addresses, phone numbers, PDF actions, HTML in captions, look-alike file names;
+6. flag what the text and files hold (``content.importing.flags``, ``fileflags`` and
+   ``appfiles``): addresses, phone numbers, PDF actions, HTML in captions, look-alike
+   file names, an interactive app's addresses outside itself;
 7. only then, and once the caller's ``confirm`` passed (for a streamed package: its whole
    SHA-256 and its course against the signed target's), move the blobs into the store
    (deduplicated).
@@ -34,9 +35,18 @@ from pathlib import Path
 from typing import Any
 
 from content.errors import ContentError, MediaTypeError
+from content.format.apps import APP_ROOT
 from content.format.limits import DEFAULT_LIMITS, Limits
 from content.format.mediatypes import check_media, file_type_for, read_head, sniff_family
 from content.format.sanitize import SanitizeResult, sanitize_html
+from content.importing.appfiles import (
+    app_flags,
+    app_roots,
+    check_app_file,
+    check_app_limits,
+    check_h5p,
+    check_scorm,
+)
 from content.importing.fileflags import caption_flags, confusable_flags, pdf_flags
 from content.importing.flags import Flag, TextPlace, file_lessons, manifest_texts, text_flags
 from content.importing.store import ContentStore
@@ -118,8 +128,11 @@ def import_package(
         tree.mkdir()
         extracted, manifest = _extract_and_read_manifest(package, tree, limits)
         listed = _check_files(extracted, manifest)
+        check_app_limits(manifest, limits)
+        check_scorm(extracted, manifest)
+        check_h5p(extracted, manifest)
         flags = [_package_flag(flag) for flag in manifest["review_flags"]]
-        files = _check_types(extracted, listed, flags)
+        files = _check_types(extracted, listed, flags, app_roots(manifest))
         sanitized = folder / "sanitized"
         sanitized.mkdir()
         lessons = _sanitize_lessons(extracted, manifest, sanitized, limits, flags)
@@ -154,6 +167,7 @@ def _content_flags(
         places += texts
     flags += text_flags(places)
     flags += confusable_flags(extracted.files)
+    flags += app_flags(extracted, manifest)
     return flags
 
 
@@ -234,9 +248,13 @@ def _check_files(extracted: ExtractedPackage, manifest: dict[str, Any]) -> dict[
 
 
 def _check_types(
-    extracted: ExtractedPackage, listed: dict[str, Any], flags: list[dict[str, Any]]
+    extracted: ExtractedPackage,
+    listed: dict[str, Any],
+    flags: list[dict[str, Any]],
+    apps: dict[str, str],
 ) -> dict[str, StagedFile]:
-    """Check every file's type; returns the media files (lesson HTML is handled apart)."""
+    """Check every file's type; returns the media and app files (lesson HTML is handled
+    apart)."""
     files = {}
     for path, entry in sorted(listed.items()):
         declared = entry["media_type"]
@@ -246,7 +264,10 @@ def _check_types(
                     f"'{shown(path)}': only lesson HTML may be under lessons/", path
                 )
             continue
-        media_type = _check_media_file(extracted, path, declared, flags)
+        if path.startswith(APP_ROOT + "/"):
+            media_type = check_app_file(extracted, path, declared, apps)
+        else:
+            media_type = _check_media_file(extracted, path, declared, flags)
         files[path] = StagedFile(path, entry["sha256"], entry["size"], media_type)
     return files
 

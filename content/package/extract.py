@@ -23,7 +23,7 @@ from content.package.manifest import MANIFEST_NAME
 from content.package.stagewriter import ExtractedFile, ImportRefused, StagingWriter, shown
 from content.package.tarstream import Readable, TarFormatError, TarMember, TarStream
 
-_TOP_FOLDERS = ("lessons", "media")
+_TOP_FOLDERS = ("lessons", "media", "apps")
 
 __all__ = [
     "ExtractedFile",
@@ -212,11 +212,13 @@ def check_name(name: str, is_dir: bool, limits: Limits) -> str:
 
 
 def check_top_folder(path: str, is_dir: bool) -> None:
-    """Refuse anything but ``lessons/...`` and ``media/...`` (and those two folders)."""
+    """Refuse anything but ``lessons/...``, ``media/...`` and ``apps/...`` (and those
+    folders)."""
     parts = path.split("/")
     if parts[0] not in _TOP_FOLDERS or len(parts) < 2 - is_dir:
         raise ImportRefused(
-            f"'{shown(path)}' is outside lessons/ and media/; a package holds nothing else", path
+            f"'{shown(path)}' is outside lessons/, media/ and apps/; a package holds nothing else",
+            path,
         )
 
 

@@ -7,7 +7,8 @@ from typing import Any
 
 from content.errors import PackageError
 from content.format.analyse import Analysis, cover_json, package_lesson_path, package_media_path
-from content.format.model import Lesson, Quiz, Workbook
+from content.format.apps import package_app_root
+from content.format.model import INTERACTIVE_KINDS, Lesson, Quiz, Workbook
 from content.format.validate import first_compiled_error, is_valid, validator
 
 FORMAT = 1
@@ -79,6 +80,10 @@ def lesson_entry(lesson: Lesson, analysis: Analysis) -> dict[str, Any]:
             {"src": package_media_path(c.src), "language": c.language, "label": c.label}
             for c in lesson.captions
         ]
+    if lesson.kind in INTERACTIVE_KINDS and lesson.app:
+        entry["app"] = package_app_root(lesson.key)
+    if lesson.kind == "scorm" and lesson.scorm:
+        entry["scorm"] = lesson.scorm
     if lesson.kind == "quiz" and lesson.quiz:
         entry["quiz"] = quiz_json(lesson.quiz)
     if lesson.kind == "workbook" and lesson.workbook:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from content.errors import PackageError
+from content.format.apps import app_entry
 from content.format.limits import DEFAULT_LIMITS, Limits
 from content.format.rules import manifest_lesson_problems
 from content.package.manifest import MANIFEST_NAME, validate_manifest
@@ -24,12 +25,13 @@ _CHUNK = 1024 * 1024
 # Sizes, versions and minutes fit in far fewer digits; a longer number can only be an
 # attack on the parser or on what stores it (SQLite holds 19 digits at most).
 MAX_NUMBER_DIGITS = 15
-_PACKAGE_PATH = re.compile(r"(lessons|media)/[^/\\\x00]+(/[^/\\\x00]+)*")
+_PACKAGE_PATH = re.compile(r"(lessons|media|apps)/[^/\\\x00]+(/[^/\\\x00]+)*")
 _DOT_SEGMENT = re.compile(r"(^|/)\.\.?(/|$)")
 
 
 def is_package_path(name: str) -> bool:
-    """True for a safe member name: under lessons/ or media/, relative, no ``.``/``..``."""
+    """True for a safe member name: under lessons/, media/ or apps/, relative, no
+    ``.``/``..``."""
     return _PACKAGE_PATH.fullmatch(name) is not None and not _DOT_SEGMENT.search(name)
 
 
@@ -131,6 +133,8 @@ def _check_manifest_consistency(manifest: dict[str, Any], limits: Limits) -> Non
         refs = [lesson["html"], lesson.get("media"), lesson.get("poster")]
         refs += [c["src"] for c in lesson.get("captions", [])]
         missing = [r for r in refs if r is not None and r not in known]
+        if lesson.get("app") and lesson["app"] + app_entry(lesson["kind"]) not in known:
+            missing.append(lesson["app"] + app_entry(lesson["kind"]))
         if missing:
             raise PackageError(
                 f"lesson '{lesson['key']}' refers to {missing[0]}, which is not in the package",

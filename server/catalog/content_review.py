@@ -29,6 +29,7 @@ FLAG_LABELS = {
     "phone": N_("Phone number"),
     "missing-captions": N_("Video or audio without captions"),
     "type-mismatch": N_("File type did not match"),
+    "app-outside": N_("Interactive app reaches outside itself"),
     "svg": N_("Drawing (SVG): open it and look at it"),
     "web-address": N_("Web address"),
     "pdf-action": N_("PDF that runs or opens something"),

@@ -69,6 +69,8 @@ class LessonView:
     poster_url: str | None
     captions: tuple[Captions, ...]
     pdf: PdfText | None
+    # An interactive lesson's app: each of its files (asset rows with their review url).
+    app_files: tuple[dict[str, Any], ...] = ()
 
 
 def file_url(version_id: int, path: str) -> str:
@@ -119,6 +121,11 @@ def _view(
             for track in data.captions
         ),
         pdf=pdf,
+        app_files=tuple(
+            {**row, "url": file_url(version_id, path)}
+            for path, row in sorted(assets.items())
+            if data.app and path.startswith(data.app)
+        ),
     )
 
 

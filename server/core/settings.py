@@ -23,6 +23,7 @@ from server.core.errors import ConfigError
 SUPPORTED_LANGUAGES = ("en", "es")
 _PATH_SEGMENT = re.compile(r"[A-Za-z0-9._~-]+")
 _FACILITY_ID = re.compile(r"[a-z0-9][a-z0-9.-]{2,63}")
+_ORIGIN = re.compile(r"https?://[a-z0-9]([a-z0-9.-]{0,252}[a-z0-9])?(:[0-9]{1,5})?")
 
 
 class Secret:
@@ -153,6 +154,14 @@ class Settings:
         metadata={
             "help": "Behind nginx: internal location that serves the content store, e.g."
             " /_media/; empty = the app serves files itself"
+        },
+    )
+    sandbox_origin: str = field(
+        default="",
+        metadata={
+            "help": "Origin (scheme://host[:port]) that serves interactive lessons' files,"
+            " e.g. https://apps.stepstone.lan; empty = on loopback, localhost and 127.0.0.1"
+            " serve each other's (interactive lessons need it elsewhere)"
         },
     )
     sync_every_hours: int = field(
@@ -296,6 +305,7 @@ def _validate(settings: Settings) -> None:
     if not 1 <= settings.transfer_valid_days <= 3650:
         raise ConfigError("Setting transfer_valid_days must be between 1 and 3650.")
     _validate_accel_prefix(settings.media_accel_prefix)
+    _validate_sandbox_origin(settings.sandbox_origin)
     _validate_time_zone(settings.time_zone)
 
 
@@ -307,6 +317,16 @@ def _validate_time_zone(name: str) -> None:
         raise ConfigError(
             f"Setting time_zone must be a time zone name like America/Chicago or UTC, got {name!r}."
         ) from None
+
+
+def _validate_sandbox_origin(origin: str) -> None:
+    """Interactive lessons run from this origin, which must differ from the app's: it is
+    an origin only (no path), so the browser keeps the two apart."""
+    if origin and not _ORIGIN.fullmatch(origin):
+        raise ConfigError(
+            "Setting sandbox_origin must be a scheme and host name, with a port if needed"
+            f" (like https://apps.stepstone.lan), got {origin!r}."
+        )
 
 
 def _validate_accel_prefix(prefix: str) -> None:

@@ -151,6 +151,39 @@ def media_for(
     return dict(row) if row is not None else None
 
 
+def app_file_for(
+    database: Database,
+    settings: Settings,
+    version_id: int,
+    lesson_key: str,
+    path: str,
+    *,
+    review: bool,
+) -> dict[str, Any] | None:
+    """A file of one interactive lesson's app, by its path inside the app, or None.
+
+    Only this version's files under this lesson's own folder (``apps/<key>/``) are
+    addressable: another lesson's, another version's or another course's files never
+    are, whatever the path says. Outside a review the version must still be servable
+    (the sandbox has no session: whoever may open the lesson got the address from its
+    page, which checked the learner; a pulled course stops at once)."""
+    parts = path.split("/")
+    if not path or any(part in ("", ".", "..") for part in parts) or "\\" in path:
+        return None
+    sql = (
+        "SELECT a.path, a.sha256, a.size, a.media_type FROM assets a"
+        " JOIN course_versions v ON v.id = a.version_id"
+        " JOIN courses c ON c.id = v.course_pk"
+        " JOIN publishers p ON p.id = c.publisher_id"
+        " WHERE a.version_id = :version AND a.path = :path"
+    )
+    if not review:
+        sql += f" AND c.live_version_id = v.id AND {SERVABLE_SQL}"
+    params = {"version": version_id, "path": f"apps/{lesson_key}/{path}", "demo": settings.demo}
+    row = database.query_one(sql, params)
+    return dict(row) if row is not None else None
+
+
 # ---- Learners' data: the scope of staff ----------------------------------------------
 
 

@@ -9,11 +9,16 @@ pages read.
 Completion rules per kind (the server decides, never the client alone):
 
 * reading and PDF: the learner reached the end of the page or pressed "I finished";
+* html5 (an interactive app): the app said it is done (a message the lesson page checks
+  and turns into a "completed" event with ``method = app``) or the learner pressed
+  "Mark as done";
 * video and audio: 90 % of the media was played (the played ranges are merged on the
   server, so seeking to the end does not count), or the learner used the transcript
   instead ("completed" with ``method = transcript``, kept in the event for educators);
 * quiz: an attempt passed (graded on the server, `server.learning.quizzes`);
-* workbook: an entry was submitted (`server.learning.workbooks`).
+* workbook: an entry was submitted (`server.learning.workbooks`);
+* scorm: every SCO of the package reported itself complete (`server.learning.scorm`),
+  with their mean score, which then counts as a quiz result does.
 
 Time spent is credited per event and bounded twice: one event credits at most
 `HEARTBEAT_MAX` seconds (JavaScript heartbeats) or `PAGE_MAX` (a plain page or form), and
@@ -45,9 +50,14 @@ from server.learning.access import visible_courses
 from server.learning.visibility import Course, Lesson, lessons_of
 from server.people.accounts import User
 
-CLIENT_TYPES = frozenset({"started", "progressed", "completed", "heartbeat", "draft"})
+CLIENT_TYPES = frozenset(
+    {"started", "progressed", "completed", "heartbeat", "draft", "scorm", "h5p"}
+)
 SERVER_TYPES = frozenset({"answered", "passed", "failed", "submitted"})
 MEDIA_KINDS = frozenset({"video", "audio"})
+# Lessons the learner says they finished: a reading or PDF by its button; an html5 app by
+# its own "done" message (through the page, `server.web.sandbox`) or its "Mark as done".
+DONE_BY_LEARNER = frozenset({"reading", "pdf", "html5"})
 COMPLETE_FRACTION = 0.9
 HEARTBEAT_MAX = 60.0
 PAGE_MAX = 600.0
@@ -225,8 +235,12 @@ def covered(ranges: Iterable[tuple[float, float]], duration: float) -> float:
 # and counts them, then hands each new one over (a draft carries workbook answers). The
 # kind's module registers its handler here, so progress imports none of the modules that
 # are built on it.
-HANDLED_ELSEWHERE = frozenset({"draft"})
-EventHandler = Callable[[sqlite_utils.Database, User, Course, Lesson, Event, float], None]
+HANDLED_ELSEWHERE = frozenset({"draft", "scorm", "h5p"})
+# A handler may finish the lesson: it returns (score, passed) to complete it with.
+Completion = tuple[float | None, bool | None]
+EventHandler = Callable[
+    [sqlite_utils.Database, User, Course, Lesson, Event, float], Completion | None
+]
 _handlers: dict[str, EventHandler] = {}
 
 
@@ -327,7 +341,28 @@ def record_in(
 ) -> bool:
     """Store one event and apply it, inside the caller's write transaction.
 
-    Returns False if the event was already stored (nothing is applied twice)."""
+    Returns False if the event was already stored (nothing is applied twice). An event
+    refused while it is applied (a handler's ValidationError) leaves nothing behind: the
+    rest of the caller's batch goes on."""
+    db.execute("SAVEPOINT record_event")
+    try:
+        fresh = _record_in(db, settings, user, course, lesson, event)
+    except ValidationError:
+        db.execute("ROLLBACK TO record_event")
+        db.execute("RELEASE record_event")
+        raise
+    db.execute("RELEASE record_event")
+    return fresh
+
+
+def _record_in(
+    db: sqlite_utils.Database,
+    settings: Settings,
+    user: User,
+    course: Course,
+    lesson: Lesson,
+    event: Event,
+) -> bool:
     _check_allowed(lesson, event)
     now = clock.now()
     stored_data = {k: v for k, v in event.data.items() if k != "answers"}
@@ -369,12 +404,14 @@ def record_in(
 def _check_allowed(lesson: Lesson, event: Event) -> None:
     if event.type == "completed":
         transcript = event.data.get("method") == "transcript"
-        if not (lesson.kind in {"reading", "pdf"} or (lesson.kind in MEDIA_KINDS and transcript)):
+        if not (lesson.kind in DONE_BY_LEARNER or (lesson.kind in MEDIA_KINDS and transcript)):
             raise ValidationError(
                 "a quiz is completed by passing it and a workbook by submitting it"
             )
     if event.type == "draft" and lesson.kind != "workbook":
         raise ValidationError("only a workbook has drafts")
+    if event.type in {"scorm", "h5p"} and lesson.kind != event.type:
+        raise ValidationError(f"only a {event.type} lesson sends {event.type} events")
 
 
 def _credit(db: sqlite_utils.Database, user_id: int, event: Event, now: float) -> float:
@@ -432,7 +469,9 @@ def _apply(
     elif event.type == "completed":
         complete_in(db, settings, user, course, lesson.key, now)
     elif event.type in HANDLED_ELSEWHERE:
-        _handler(event.type)(db, user, course, lesson, event, now)
+        completion = _handler(event.type)(db, user, course, lesson, event, now)
+        if completion is not None:
+            complete_in(db, settings, user, course, lesson.key, now, *completion)
 
 
 def _progressed(db: sqlite_utils.Database, lesson: Lesson, event: Event, key: list[Any]) -> bool:

@@ -849,6 +849,31 @@ def passports(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="0017_interactive")
+def interactive(db: sqlite_utils.Database) -> None:
+    """What a SCORM lesson's packages keep of each learner (``learning.scorm``): the
+    runtime data (``cmi``) of each SCO, per attempt, so a learner resumes where they left
+    off on any tablet, and a new attempt starts once one is finished."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE scorm_attempts (
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            course_id TEXT NOT NULL,
+            lesson_key TEXT NOT NULL,
+            sco_id TEXT NOT NULL,
+            attempt INTEGER NOT NULL CHECK (attempt >= 1),
+            cmi TEXT NOT NULL DEFAULT '{}',
+            finished INTEGER NOT NULL DEFAULT 0,
+            score REAL,
+            passed INTEGER,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (user_id, course_id, lesson_key, sco_id, attempt)
+        );
+        """,
+    )
+
+
 @migrations(name="0019_course_editions")
 def course_editions(db: sqlite_utils.Database) -> None:
     """A version's cover picture (its package path and alt text) and the course's editions

@@ -45,3 +45,6 @@ class Tokens:
         self.session = TokenService(secret, "session", session_max_age)
         self.csrf = TokenService(secret, "csrf", session_max_age)
         self.one_time = TokenService(secret, "one-time", 15 * 60)
+        # The address of one interactive lesson's files for the page that shows it
+        # (`server.web.sandbox`); it lives as long as a session may.
+        self.sandbox = TokenService(secret, "sandbox", session_max_age)

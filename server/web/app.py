@@ -35,6 +35,7 @@ from server.people.tokens import Tokens
 from server.web.asgi import MetricsMiddleware, RequestLogMiddleware
 from server.web.headers import SecurityHeadersMiddleware
 from server.web.plumbing import Services
+from server.web.sandbox import SandboxHostMiddleware
 from server.web.templating import STATIC_DIR, Templates
 from server.web.views import (
     admin_access,
@@ -62,6 +63,7 @@ from server.web.views import (
     transfers,
     verify,
 )
+from server.web.views import sandbox as sandbox_views
 from server.web.views import search as search_views
 
 GET, POST = ["GET"], ["POST"]
@@ -106,6 +108,7 @@ def routes() -> list[BaseRoute]:
     return [
         # First: the media check runs for every seek of every video (routes match in order).
         Route("/media/{sha256}/{name}", media.media_file, methods=GET),
+        Route("/sandbox/{token}/{path:path}", sandbox_views.app_file, methods=GET),
         Route("/", auth.home, methods=GET),
         Route("/signin", auth.learner_signin_form, methods=GET),
         Route("/signin", auth.learner_signin, methods=POST),
@@ -349,6 +352,7 @@ def create_app(settings: Settings) -> Starlette:
 
     middleware = [
         Middleware(SecurityHeadersMiddleware, https=settings.https),
+        Middleware(SandboxHostMiddleware, settings=settings),
         Middleware(RequestLogMiddleware, settings=settings),
     ]
     if counters is not None:

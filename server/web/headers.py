@@ -84,6 +84,43 @@ class CSP:
     ALL = (PAGE, PDF_LESSON, MEDIA, PDF_MEDIA, REVIEW_FILE)
 
 
+# Interactive lessons (`server.web.sandbox`). These two depend on the request (the
+# lesson's own address, the sandbox's origin), so they are made per answer, here.
+
+
+def sandbox_file_policy(prefix: str, page_origin: str) -> Policy:
+    """The policy of every file of an interactive lesson: it runs (scripts and styles
+    inline too: it is someone else's code, held by the sandbox, not by this policy), but
+    loads, connects to and sends nothing outside its own address prefix, and only the
+    lesson page's origin may frame it."""
+    own = (prefix,)
+    return Policy(
+        "sandbox-file",
+        {
+            "sandbox": ("allow-scripts",),
+            "default-src": ("'none'",),
+            "script-src": (*own, "'unsafe-inline'", "'unsafe-eval'"),
+            "style-src": (*own, "'unsafe-inline'"),
+            "img-src": (*own, "data:", "blob:"),
+            "media-src": (*own, "data:", "blob:"),
+            "font-src": (*own, "data:"),
+            "connect-src": own,
+            "frame-src": own,
+            "worker-src": own,
+            "manifest-src": ("'none'",),
+            "object-src": ("'none'",),
+            "base-uri": ("'none'",),
+            "form-action": ("'none'",),
+            "frame-ancestors": (page_origin,),
+        },
+    )
+
+
+def framing_sandbox(base: Policy, sandbox_origin: str) -> Policy:
+    """A page's policy, plus framing the sandbox's origin (and nothing else)."""
+    return Policy(f"{base.name}+sandbox", {**base.directives, "frame-src": (sandbox_origin,)})
+
+
 class SecurityHeadersMiddleware:
     def __init__(self, app: ASGIApp, *, https: bool) -> None:
         self.app = app

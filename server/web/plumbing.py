@@ -48,6 +48,7 @@ from server.web.templating import Templates
 
 PUBLIC = "public"
 SIGNED_IN = "signed-in"
+SANDBOX = "sandbox"  # no session at all: the files of interactive lessons
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_JSON_BODY = 512 * 1024
 MAX_FORM_BODY = 1024 * 1024  # a form without files (nginx's client_max_body_size is 1m)
@@ -354,6 +355,21 @@ def access(
         return endpoint
 
     return decorate
+
+
+def sandboxed(view: Callable[[Request, Services], Response]) -> Any:
+    """Declare the one kind of endpoint that runs without any session: the files of an
+    interactive lesson, served on the sandbox's origin (`server.web.sandbox`). It reads no
+    cookie and sets none, and only answers GET; what it may serve is decided by the signed
+    address it is given, and the path is checked against that lesson's own files."""
+
+    @functools.wraps(view)
+    async def endpoint(request: Request) -> Response:
+        # A few indexed reads and a signature check, like the media check: on the loop.
+        return view(request, request.app.state.services)
+
+    endpoint.access = frozenset({SANDBOX})  # type: ignore[attr-defined]
+    return endpoint
 
 
 def _limited(request: Request, limit: int, message: str) -> Request:

@@ -465,7 +465,9 @@ CASES: dict[str, Case] = {
     "control-char": Case(with_member("media/a\nb.png"), ("control character", "media/a\\x0ab.png")),
     "bidi-override": Case(with_member("media/gnp\u202e.exe"), ("control character", "\\u202e")),
     "backslash": Case(with_member("media\\..\\evil.png"), ("backslash",)),
-    "outside-top-folders": Case(with_member("evil.sh"), ("outside lessons/ and media/", "evil.sh")),
+    "outside-top-folders": Case(
+        with_member("evil.sh"), ("outside lessons/, media/ and apps/", "evil.sh")
+    ),
     "duplicate-manifest": Case(with_member("manifest.json", b"{}"), ("twice", "manifest.json")),
     "deep-300": Case(with_member(DEPTH_300), ("302 levels deep", "the limit is 9")),
     "long-name": Case(with_member("media/" + "n" * 300 + ".png"), ("longer than 255",)),

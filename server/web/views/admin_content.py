@@ -10,13 +10,15 @@ import threading
 from starlette.datastructures import UploadFile
 from starlette.responses import FileResponse, Response
 
+from content.format.model import INTERACTIVE_KINDS
 from server.catalog import content_review, decisions, library, sync_runs, trust, watchlist
 from server.catalog.review_lessons import file_url
 from server.catalog.sync import content_store, sync_publisher
 from server.core.errors import N_, BadRequest, NotFound, ValidationError
 from server.learning import bookshelf, offers
 from server.people.accounts import Role
-from server.web.headers import CSP
+from server.web import sandbox
+from server.web.headers import CSP, framing_sandbox
 from server.web.plumbing import Req, access, redirect
 
 
@@ -44,7 +46,9 @@ def _review_page(
     # The watch list changes after import: its flags are found now, not stored.
     watched = watchlist.version_flags(req.database, store, version_id)
     data = dataclasses.replace(data, flags=data.flags + watched)
-    return req.render(
+    origin = sandbox.sandbox_origin(req.settings, req.request)
+    apps = _app_sources(req, version_id, data, origin)
+    response = req.render(
         "admin/review.html",
         {
             "r": data,
@@ -54,9 +58,44 @@ def _review_page(
             "file_url": file_url,
             "reasons": decisions.reasons(req.database),
             "error": error,
+            "app_src": apps,
+            "sandbox_ready": origin is not None,
         },
         status,
     )
+    if origin is not None and apps:
+        framing_sandbox(CSP.PAGE, origin).apply(response)
+    return response
+
+
+def _app_sources(
+    req: Req, version_id: int, data: content_review.Review, origin: str | None
+) -> dict[str, str]:
+    """Where each interactive lesson of the version runs for its reviewer: the learners'
+    sandbox, for a version that need not be live yet."""
+    if origin is None:
+        return {}
+    page = sandbox.request_origin(req.request)
+    sources = {}
+    for lesson in data.lessons:
+        if lesson.kind not in INTERACTIVE_KINDS:
+            continue
+        prefix = sandbox.app_prefix(
+            sandbox.AppAddress(version_id, lesson.key, origin, page, review=True),
+            req.services.tokens.sandbox,
+        )
+        package = lesson.data.scorm
+        if lesson.kind == "h5p":
+            sources[lesson.key] = prefix + "__stepstone__/h5p.html"
+        elif package is None:
+            sources[lesson.key] = sandbox.entry_url(prefix)
+        elif package.scos:
+            # The first SCO, with no saved values: the reviewer starts where learners do.
+            first = package.scos[0]
+            sources[lesson.key] = sandbox.sco_url(
+                prefix, first.href, first.query, package.version, {}
+            )
+    return sources
 
 
 @access(Role.ADMIN)

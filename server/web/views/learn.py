@@ -14,6 +14,8 @@ from typing import Any
 
 from starlette.responses import JSONResponse, Response
 
+from content.format.lessondata import ScormData
+from content.format.model import INTERACTIVE_KINDS
 from server.catalog.sync import content_store
 from server.core import clock
 from server.core.errors import N_, BadRequest, NotFound, ValidationError
@@ -25,6 +27,7 @@ from server.learning import (
     progress,
     quizzes,
     ratings,
+    scorm,
     visibility,
     workbooks,
 )
@@ -34,7 +37,8 @@ from server.learning.visibility import Course, Lesson
 from server.people import accounts
 from server.people.accounts import TEXT_SIZES, Role
 from server.records import checkcodes, merge, transfer_out
-from server.web import pdfviewer
+from server.web import h5pplayer, pdfviewer, sandbox
+from server.web.headers import CSP, framing_sandbox
 from server.web.lessonpage import course_url, lesson_html, lesson_url, media_url
 from server.web.plumbing import Req, access, redirect, safe_next
 from server.web.qr import qr_svg
@@ -340,10 +344,54 @@ def lesson_page(req: Req) -> Response:
     if progress.opening_counts(req.database, req.user.id, course.course_id, lesson.key):
         event = progress.Event(new_event_id(), "started", course.course_id, lesson.key)
         _record(req, course, lesson, event)
-    response = req.render("learn/lesson.html", _lesson_context(req, course, lessons, lesson))
+    context = _lesson_context(req, course, lessons, lesson)
+    if lesson.kind in INTERACTIVE_KINDS:
+        context.update(_app_context(req, course, lesson))
+    response = req.render("learn/lesson.html", context)
     if lesson.kind == "pdf":
         pdfviewer.lesson_policy(STATIC_DIR).apply(response)
+    if context.get("app_origin"):
+        framing_sandbox(CSP.PAGE, context["app_origin"]).apply(response)
     return response
+
+
+def _app_context(req: Req, course: Course, lesson: Lesson) -> dict[str, Any]:
+    """Where the lesson's app is framed from: its own signed prefix on the sandbox origin
+    (none when the server has no sandbox origin: the page says so)."""
+    origin = sandbox.sandbox_origin(req.settings, req.request)
+    if origin is None:
+        return {"app_src": None, "app_origin": None}
+    address = sandbox.AppAddress(
+        course.version_id, lesson.key, origin, sandbox.request_origin(req.request), review=False
+    )
+    prefix = sandbox.app_prefix(address, req.services.tokens.sandbox)
+    if lesson.kind == "h5p":
+        if not h5pplayer.installed(STATIC_DIR):
+            return {"app_src": None, "app_origin": None, "h5p_missing": h5pplayer.INSTALL_STEP}
+        return {"app_src": prefix + "__stepstone__/h5p.html", "app_origin": origin, "h5p": True}
+    if lesson.data.scorm is None:
+        return {"app_src": sandbox.entry_url(prefix), "app_origin": origin}
+    return {"app_origin": origin, **_sco_context(req, course, lesson, lesson.data.scorm, prefix)}
+
+
+def _sco_context(
+    req: Req, course: Course, lesson: Lesson, package: ScormData, prefix: str
+) -> dict[str, Any]:
+    """The SCO to launch (the one asked for, else the first not finished) with the
+    learner's attempt to resume in the frame's address, and the list to choose from."""
+    states = scorm.states(req.database, req.user.id, course.course_id, lesson.key, package)
+    wanted = req.request.query_params.get("sco")
+    chosen = next((s for s in package.scos if s.id == wanted), None) or next(
+        (s for s in package.scos if not states[s.id].finished), package.scos[0]
+    )
+    state = states[chosen.id]
+    return {
+        "app_src": sandbox.sco_url(prefix, chosen.href, chosen.query, package.version, state.cmi),
+        "scos": [(s, states[s.id]) for s in package.scos],
+        "sco": chosen,
+        "sco_attempt": state.attempt,
+        "scorm_version": package.version,
+    }
 
 
 def _after(

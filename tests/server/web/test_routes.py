@@ -23,7 +23,7 @@ from server.core.settings import load_settings
 from server.people import groups
 from server.people.audit import Actor
 from server.web.app import create_app
-from server.web.plumbing import PUBLIC, SIGNED_IN
+from server.web.plumbing import PUBLIC, SANDBOX, SIGNED_IN
 from tests.conftest import CSRF_RE, People, make_people, new_database, sign_in
 
 ROLES = ("anon", "learner", "educator", "admin")
@@ -83,6 +83,13 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     # Whether tablets are open for this learner now: only learners ask.
     ("GET", "/api/access"): {"anon": 401, "learner": 200, "educator": 403, "admin": 403},
     ("GET", "/media/{sha256}/{name}"): {"anon": 303, "learner": 404, "educator": 404, "admin": 404},
+    # No session there at all: an address that is not a signed one is simply not found.
+    ("GET", "/sandbox/{token}/{path:path}"): {
+        "anon": 404,
+        "learner": 404,
+        "educator": 404,
+        "admin": 404,
+    },
     ("GET", "/search"): {"anon": 303, "learner": 200, "educator": 200, "admin": 200},
     ("GET", "/verify"): {"anon": 303, "learner": 403, "educator": 200, "admin": 200},
     ("GET", "/verify/{code}"): {"anon": 303, "learner": 403, "educator": 404, "admin": 404},
@@ -216,7 +223,7 @@ def test_every_route_has_a_rule(app: Starlette) -> None:
         if isinstance(route, Route):
             rule = getattr(route.endpoint, "access", None)
             assert rule, f"{route.path} has no @access rule"
-            assert rule <= {PUBLIC, SIGNED_IN, "admin", "educator", "learner"}
+            assert rule <= {PUBLIC, SIGNED_IN, SANDBOX, "admin", "educator", "learner"}
 
 
 def _url(path: str, people: People, group_id: int) -> str:
@@ -239,6 +246,7 @@ def _url(path: str, people: People, group_id: int) -> str:
     ):
         path = path.replace(name, "9999")
     path = path.replace("{course_id}", "org.example.missing").replace("{key}", "intro")
+    path = path.replace("{token}", "not-a-token")
     path = path.replace("{code}", "ABCD-EFGH-JKLM-NPQR").replace("{sha256}", "a" * 64)
     path = path.replace("{passport_id}", "0123456789abcdef")
     return path.replace("{name}", "video.webm")

@@ -144,6 +144,15 @@
   }
   if (queue.length) { schedule(500); }
 
+  // Other scripts of the page (the interactive lesson's bridge) record events through
+  // this one queue; they name only the type and its data, never the course or lesson.
+  document.addEventListener("stepstone:record", function (e) {
+    var detail = e.detail || {};
+    if (detail.type === "completed" || detail.type === "scorm" || detail.type === "h5p") {
+      add(detail.type, { data: detail.data || {} });
+    }
+  });
+
   // ---- Time on task --------------------------------------------------------------
   // A heartbeat every 30 s, only while the page is visible and the learner did
   // something in the last two minutes (or media is playing). The server bounds it too.
