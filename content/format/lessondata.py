@@ -45,6 +45,15 @@ class CaptionTrack:
 
 
 @dataclass(frozen=True)
+class NarrationFiles:
+    """A lesson read aloud: an audio file and the WebVTT cues ("sN") that time its
+    sentences; both paths in the package, like the lesson's media."""
+
+    audio: str
+    timings: str
+
+
+@dataclass(frozen=True)
 class QuizChoice:
     text: str
     correct: bool
@@ -97,6 +106,7 @@ class LessonData:
     media: str = ""
     poster: str = ""
     captions: tuple[CaptionTrack, ...] = ()
+    narration: NarrationFiles | None = None
     sections: tuple[Section, ...] = ()
     quiz: QuizData | None = None
     workbook: WorkbookData | None = None
@@ -167,6 +177,12 @@ def _workbook(raw: Any) -> WorkbookData | None:
     return WorkbookData(tuple(_prompt(p) for p in map(_mapping, _items(raw.get("prompts")))))
 
 
+def _narration(raw: Any) -> NarrationFiles | None:
+    raw = _mapping(raw)
+    audio, timings = _text(raw.get("audio")), _text(raw.get("timings"))
+    return NarrationFiles(audio, timings) if audio and timings else None
+
+
 def lesson_data(raw: Any) -> LessonData:
     """A lesson's data from its manifest entry (or the stored copy of it)."""
     raw = _mapping(raw)
@@ -179,6 +195,7 @@ def lesson_data(raw: Any) -> LessonData:
             CaptionTrack(_text(c.get("src")), _text(c.get("language")), _text(c.get("label")))
             for c in map(_mapping, _items(raw.get("captions")))
         ),
+        narration=_narration(raw.get("narration")),
         sections=tuple(
             Section(_text(s.get("anchor")), _text(s.get("heading")), _text(s.get("text")))
             for s in map(_mapping, _items(raw.get("sections")))

@@ -23,7 +23,13 @@ from server.learning.visibility import Course, Lesson
 from server.people import accounts
 from server.people.accounts import TEXT_SIZES, Role
 from server.web import pdfviewer
-from server.web.lessonpage import course_url, lesson_html, lesson_url, media_url
+from server.web.lessonpage import (
+    course_url,
+    lesson_html,
+    lesson_url,
+    media_url,
+    narration_urls,
+)
 from server.web.plumbing import Req, access, redirect, safe_next
 from server.web.templating import STATIC_DIR
 
@@ -220,6 +226,7 @@ def _lesson_context(
         "lesson_url": lesson_url(course.course_id, lesson.key),
         "course_url": course_url(course.course_id),
         "text_sizes": TEXT_SIZES,
+        "narration": narration_urls(lesson.data.narration, assets),
     }
     if lesson.kind in {"video", "audio", "pdf"}:
         media = assets.get(lesson.data.media)
