@@ -15,6 +15,7 @@ from content.errors import ContentError, Report
 from content.format.limits import DEFAULT_LIMITS, Limits
 from content.format.mediatypes import file_type_for
 from content.format.model import Course, Lesson
+from content.format.narration import TimingsError, narration_paths, parse_timings, timings_problems
 from content.format.paths import check_on_disk, resolve_reference
 from content.format.render import (
     ParsedLesson,
@@ -25,6 +26,7 @@ from content.format.render import (
     parse_lesson,
     render_lesson,
 )
+from content.format.sentences import mark_sentences
 from content.format.source import COURSE_FILE, load_course
 from content.format.tree import CourseFiles, scan_tree
 
@@ -59,6 +61,8 @@ class Analysis:
     media: dict[str, MediaFile] = field(default_factory=dict)
     flags: list[dict[str, str]] = field(default_factory=list)
     owners: dict[str, str] = field(default_factory=dict)  # package path -> course path
+    # lesson key -> package paths of its narration's audio and timings
+    narration: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 def package_media_path(course_path: str) -> str:
@@ -83,6 +87,8 @@ def analyse_course(root: Path, limits: Limits = DEFAULT_LIMITS) -> Analysis:
     for lesson in course.lessons:
         _check_lesson_media(analysis, files, lesson)
     _render_all(analysis, files, course)
+    for lesson in course.lessons:
+        _check_narration(analysis, files, lesson)
     _check_unused(analysis, files, course)
     _check_total_size(analysis, limits)
     return analysis
@@ -155,6 +161,42 @@ def _check_lesson_media(analysis: Analysis, files: CourseFiles, lesson: Lesson) 
             "'captions:' with a .vtt file for learners who cannot hear it",
         )
         _flag(analysis, "missing-captions", lesson.key, "video lesson without captions")
+
+
+def _check_narration(analysis: Analysis, files: CourseFiles, lesson: Lesson) -> None:
+    """A lesson's narration is used when both files are there and its cues name the
+    lesson's sentences, in order, with their text."""
+    timings, audio = narration_paths(lesson.key, files.sizes)
+    if timings is None and not audio:
+        return
+    where = timings or audio[0]
+    if timings is None or len(audio) != 1:
+        analysis.report.error(
+            where,
+            None,
+            f"narration of '{lesson.key}' needs one audio file and its timings "
+            f"(narration/{lesson.key}.vtt); found {', '.join(audio) or 'no audio file'}",
+        )
+        return
+    try:
+        cues = parse_timings((analysis.root / timings).read_text(encoding="utf-8"))
+    except (TimingsError, UnicodeDecodeError) as exc:
+        analysis.report.error(timings, None, f"narration timings: {exc}")
+        return
+    sentences = mark_sentences(analysis.rendered[lesson.key].html).sentences
+    problems = timings_problems(cues, sentences)
+    if problems:
+        analysis.report.error(
+            timings,
+            None,
+            f"narration does not match the text of '{lesson.key}': {problems[0]}; "
+            "make it again (stepstone package narrate) after changing a lesson",
+        )
+        return
+    audio_path = _use_media(analysis, files, audio[0], ("audio",), timings, None)
+    timings_path = _use_media(analysis, files, timings, ("captions",), timings, None)
+    if audio_path and timings_path:
+        analysis.narration[lesson.key] = (audio_path, timings_path)
 
 
 def _flag(analysis: Analysis, kind: str, lesson: str, detail: str) -> None:

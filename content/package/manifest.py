@@ -75,6 +75,9 @@ def lesson_entry(lesson: Lesson, analysis: Analysis) -> dict[str, Any]:
             {"src": package_media_path(c.src), "language": c.language, "label": c.label}
             for c in lesson.captions
         ]
+    if lesson.key in analysis.narration:
+        audio, timings = analysis.narration[lesson.key]
+        entry["narration"] = {"audio": audio, "timings": timings}
     if lesson.kind == "quiz" and lesson.quiz:
         entry["quiz"] = quiz_json(lesson.quiz)
     if lesson.kind == "workbook" and lesson.workbook:

@@ -9,6 +9,7 @@ which sentence was highlighted at that moment.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,10 @@ from playwright.sync_api import Browser, Page, expect
 from server.people.accounts import Role
 from tests.browser.conftest import watch
 from tests.conftest import PIN, demo_facility, make_user
-from tests.live import running_server
+from tests.content.narrated import narrate_with_tones
+from tests.live import free_port, running_process, running_server
+from tests.server.web.preview.folder import lesson_url as preview_lesson_url
+from tests.server.web.preview.folder import write_preview_course
 
 pytestmark = pytest.mark.browser
 
@@ -168,4 +172,64 @@ def test_quiz_choices_and_spanish_pages_are_read_in_their_language(
     context.add_init_script("window.__voices = [{ lang: 'en-US', name: 'Test English' }]")
     page.reload()
     expect(page.locator("[data-listen]")).to_be_hidden()
+    context.close()
+
+
+@pytest.fixture
+def narrated_preview(tmp_path: Path) -> Iterator[str]:
+    """The author's preview of a course whose first lesson has narration (a WAV tone of
+    half a second a sentence, and its cues)."""
+    folder = write_preview_course(tmp_path / "course")
+    narrate_with_tones(folder, "intro", per_sentence=0.5)
+    port = free_port()
+    command = ["server", "package", "preview", str(folder), "--port", str(port)]
+    with running_process(command, port, "/preview/changes", tmp_path / "preview.log") as base:
+        yield base
+
+
+SEEN = """() => {
+  window.__seen = [];
+  new MutationObserver(() => {
+    const now = document.querySelector(".lesson-text .listen-now");
+    const s = now && now.getAttribute("data-s");
+    if (s && window.__seen[window.__seen.length - 1] !== s) { window.__seen.push(s); }
+  }).observe(document.querySelector(".lesson-text"), { subtree: true, attributes: true });
+}"""
+
+
+def test_narration_plays_and_the_highlight_follows_its_cues(
+    browser: Browser, narrated_preview: str
+) -> None:
+    base = narrated_preview
+    context = browser.new_context()
+    watched = watch(context, base)
+    page = watched.page
+    page.goto(base + preview_lesson_url("intro"))
+    audio = page.locator("[data-listen-audio]")
+    assert audio.get_attribute("src", timeout=5000)
+    expect(page.get_by_role("button", name="Listen")).to_be_visible()
+    assert page.locator(".lesson-text[data-narrated]").count() == 1
+    page.evaluate(SEEN)
+
+    page.get_by_role("button", name="Listen").click()
+    page.wait_for_function("() => window.__seen.includes('3')")
+    assert page.evaluate("document.querySelector('[data-listen-audio]').paused") is False
+    page.get_by_role("button", name="Back a sentence").click()
+    page.wait_for_function("() => window.__seen.includes('5')", timeout=10_000)
+    # The highlight went 1, 2, 3 ..., back one sentence, then on to the end, in step with
+    # the audio (where exactly "back" was pressed depends on the machine's speed).
+    seen = [int(s) for s in page.evaluate("window.__seen")]
+    steps = [b - a for a, b in itertools.pairwise(seen)]
+    assert seen[:3] == [1, 2, 3] and seen[-1] == 5, seen
+    assert sorted(steps) == [-1] + [1] * (len(steps) - 1), seen
+    page.wait_for_function("() => document.querySelector('[data-listen-audio]').ended")
+    expect(page.get_by_role("button", name="Listen")).to_be_visible()
+    assert page.locator(".listen-now").count() == 0
+
+    # Faster: the audio's own playback rate, no new file.
+    page.get_by_role("button", name="Speed 1×").click()
+    page.get_by_role("button", name="Speed 1.25×").click()
+    assert page.evaluate("document.querySelector('[data-listen-audio]').playbackRate") == 1.5
+    assert watched.csp_violations() == []
+    assert watched.foreign_requests() == []
     context.close()
