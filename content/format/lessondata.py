@@ -47,10 +47,13 @@ class CaptionTrack:
 @dataclass(frozen=True)
 class NarrationFiles:
     """A lesson read aloud: an audio file and the WebVTT cues ("sN") that time its
-    sentences; both paths in the package, like the lesson's media."""
+    sentences; both paths of the course version's files, like the lesson's media.
+    ``made_by`` names the engine when the facility made it at import ("" for narration
+    the package brought)."""
 
     audio: str
     timings: str
+    made_by: str = ""
 
 
 @dataclass(frozen=True)
@@ -180,7 +183,8 @@ def _workbook(raw: Any) -> WorkbookData | None:
 def _narration(raw: Any) -> NarrationFiles | None:
     raw = _mapping(raw)
     audio, timings = _text(raw.get("audio")), _text(raw.get("timings"))
-    return NarrationFiles(audio, timings) if audio and timings else None
+    made_by = _text(raw.get("made_by"))
+    return NarrationFiles(audio, timings, made_by) if audio and timings else None
 
 
 def lesson_data(raw: Any) -> LessonData:

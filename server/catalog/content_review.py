@@ -35,6 +35,8 @@ FLAG_LABELS = {
     "caption-html": N_("HTML in captions"),
     "confusable-name": N_("File name that looks like another"),
     "watch-word": N_("Word on the facility's watch list"),
+    "narration-made": N_("Read aloud at import: listen before approving"),
+    "narration-missing": N_("No narration made at import"),
 }
 
 
