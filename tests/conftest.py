@@ -76,9 +76,11 @@ def real_kdf_when_marked(
 @pytest.fixture(autouse=True)
 def no_import_narration(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """Imports in tests read no lesson aloud (eSpeak NG costs a few hundred milliseconds a
-    course), except in tests marked ``narration``."""
+    course), except in tests marked ``narration``: neither in this process nor in the
+    ``stepstone`` processes a test starts (they read the setting from the environment)."""
     if request.node.get_closest_marker("narration") is None:
         monkeypatch.setattr(catalog_sync, "import_engine", lambda _settings: None)
+        monkeypatch.setenv("STEPSTONE_IMPORT_NARRATION", "off")
 
 
 class Templates:

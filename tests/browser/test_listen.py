@@ -10,6 +10,7 @@ which sentence was highlighted at that moment.
 from __future__ import annotations
 
 import itertools
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from tests.server.web.preview.folder import write_preview_course
 pytestmark = pytest.mark.browser
 
 MATH = "/learn/courses/org.stepstone.demo.everyday-math"
+TRAPS = "/learn/courses/org.stepstone.demo.thinking-traps"
 
 FAKE_SPEECH = r"""
 (() => {
@@ -68,6 +70,14 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]
     make_user(database, Role.LEARNER, "A100", "Alex Learner")
     make_user(database, Role.LEARNER, "A101", "Bea Aprendiz", language="es")
     database.close()
+    # Everyday math as if its package had brought no narration (and none was made at
+    # import): its lessons are read by the browser's voice. The other courses keep theirs.
+    with sqlite3.connect(data / "stepstone.db") as db:
+        db.execute(
+            "UPDATE lessons SET data = json_remove(data, '$.narration') WHERE version_id IN"
+            " (SELECT v.id FROM course_versions v JOIN courses c ON c.id = v.course_pk"
+            "  WHERE c.course_id = 'org.stepstone.demo.everyday-math')"
+        )
     with running_server(data, STEPSTONE_DEMO="true") as base:
         yield base, data
 
@@ -172,6 +182,34 @@ def test_quiz_choices_and_spanish_pages_are_read_in_their_language(
     context.add_init_script("window.__voices = [{ lang: 'en-US', name: 'Test English' }]")
     page.reload()
     expect(page.locator("[data-listen]")).to_be_hidden()
+    context.close()
+
+
+def test_a_demo_lesson_plays_the_narration_its_course_ships(
+    browser: Browser, site: tuple[str, Path]
+) -> None:
+    base, _data = site
+    context = browser.new_context()  # headless Chromium: no voice, only the narration
+    watched = watch(context, base)
+    page = watched.page
+    sign_in(page, base)
+    page.goto(base + TRAPS + "/lessons/thoughts-feelings-actions")
+    page.evaluate(SEEN)
+    page.get_by_role("button", name="Speed 1×").click()
+    page.get_by_role("button", name="Speed 1.25×").click()  # now 1.5×
+    page.get_by_role("button", name="Listen").click()
+    page.wait_for_function("() => window.__seen.includes('2')", timeout=15_000)
+    state = page.evaluate(
+        "(() => { const a = document.querySelector('[data-listen-audio]');"
+        " return [a.paused, a.currentTime, a.playbackRate, a.currentSrc]; })()"
+    )
+    assert state[0] is False and state[1] > 1 and state[2] == 1.5, state
+    assert state[3].endswith("/thoughts-feelings-actions.opus")
+    assert page.evaluate("window.__seen")[:2] == ["1", "2"]
+    page.get_by_role("button", name="Pause").click()
+    assert page.evaluate("document.querySelector('[data-listen-audio]').paused") is True
+    assert watched.csp_violations() == []
+    assert watched.foreign_requests() == []
     context.close()
 
 

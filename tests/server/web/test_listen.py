@@ -33,7 +33,16 @@ def test_a_reading_has_numbered_sentences_and_the_listen_control(
     assert "data-listen " in page and ">Listen</span>" in page
     assert ">Back a sentence</button>" in page
     assert "js/listen.js" in page
-    assert 'class="lesson-text" data-readable>' in page  # no narration in this course
+    # The demo courses ship their narration: Opus audio and its sentence cues.
+    assert 'class="lesson-text" data-readable data-narrated>' in page
+    audio = re.search(
+        r'data-listen-audio preload="metadata" src="(/media/[0-9a-f]{64}/[^"]+)"', page
+    )
+    track = re.search(r'<track kind="metadata" src="([^"]+)" default>', page)
+    assert audio and track and audio.group(1).endswith("/fractions-in-daily-life.opus")
+    cues = parse_timings(client.get(track.group(1)).text)
+    assert [c.sentence for c in cues] == list(range(1, max(numbers) + 1))
+    assert client.get(audio.group(1)).headers["content-type"] == "audio/ogg"
 
 
 def test_quiz_home_and_catalog_pages_can_be_read_aloud(client: TestClient, people: People) -> None:
