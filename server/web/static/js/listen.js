@@ -40,6 +40,8 @@
     var nodes = scope.querySelectorAll("[data-s], " + BLOCKS);
     Array.prototype.forEach.call(nodes, function (el) {
       if (el.closest(SKIP)) { return; }
+      var folded = el.closest("details:not([open])");
+      if (folded && !el.closest("summary")) { return; } // what a closed fold hides is not read
       var readable = el.closest("[data-readable]");
       if (el.hasAttribute("data-s")) {
         if (!readable) { return; }
