@@ -92,7 +92,9 @@ def _narrate(
         store.adopt_all(moves)
     if not narrated:
         return ImportNarration(staged, (), 0.0, "")
-    keys = ", ".join(narrated)
+    shown = list(narrated)[:10]
+    more = len(narrated) - len(shown)
+    keys = ", ".join(shown) + (f" and {more} more" if more else "")
     detail = (
         f"Read aloud at import by {engine.name} ({len(narrated)} lessons, "
         f"{seconds / 60:.1f} min): {keys}. Listen to some before approving."

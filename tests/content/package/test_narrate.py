@@ -7,7 +7,6 @@ import shutil
 import stat
 import sys
 import wave
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -20,23 +19,7 @@ from content.format.narration import parse_timings
 from content.package.narrate import PAUSE_SECONDS, narrate_course
 from content.package.speech import EspeakEngine, PiperEngine, SpeechError, read_wav
 from tests.content.conftest import WriteCourse
-from tests.content.narrated import RATE, lesson_sentences, tone_wav
-
-
-@dataclass
-class ToneEngine:
-    """A stand-in engine: a tone of 0.05 s a character, and a record of what it read."""
-
-    said: list[str] = field(default_factory=list)
-    name: str = "tones"
-
-    def check(self, language: str) -> None:
-        if language not in ("en", "es"):
-            raise SpeechError(f"no voice for '{language}'")
-
-    def speak(self, text: str, language: str, wav: Path) -> None:
-        self.said.append(text)
-        wav.write_bytes(tone_wav(len(text) * 0.05))
+from tests.content.narrated import RATE, ToneEngine, lesson_sentences
 
 
 def errors(course: Path) -> list[str]:
