@@ -1,4 +1,4 @@
-"""``stepstone package …``: lint, build and inspect course packages.
+"""``stepstone package …``: lint, narrate, build and inspect course packages.
 
 The lead wires :data:`package_cli` into the ``stepstone`` command. Every failure prints
 ``file:line: what to change`` and exits with status 1 — never a traceback.
@@ -14,7 +14,9 @@ from content.convert.cartridge import convert_cartridge
 from content.errors import ContentError, LintFailed, Problem, Severity
 from content.format.lint import lint_course
 from content.package.build import build_package
+from content.package.narrate import narrate_course
 from content.package.reader import PackageInfo, inspect_package
+from content.package.speech import EspeakEngine, PiperEngine, SpeechEngine
 
 
 def _show(problem: Problem, src: Path) -> str:
@@ -93,6 +95,67 @@ def build(src: Path, dist: Path, progress: bool | None) -> None:
     except OSError as exc:
         _fail(f"{exc.filename or dist}: {exc.strerror}")
     click.echo(str(path))
+
+
+@package_cli.command()
+@click.argument("src", type=click.Path(path_type=Path))
+@click.option(
+    "--engine",
+    type=click.Choice(["espeak-ng", "piper"]),
+    default="espeak-ng",
+    show_default=True,
+    help="Speech engine: eSpeak NG (Debian's espeak-ng) or Piper with --piper-model.",
+)
+@click.option(
+    "--piper-model",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Piper voice model (.onnx, with its .onnx.json beside it) for --engine piper.",
+)
+@click.option(
+    "--piper-program", default="piper", show_default=True, help="The Piper program to run."
+)
+@click.option("--lesson", "lessons", multiple=True, help="Only this lesson key (repeatable).")
+@click.option("--force", is_flag=True, help="Make narration again even where it is current.")
+def narrate(
+    src: Path,
+    engine: str,
+    piper_model: Path | None,
+    piper_program: str,
+    lessons: tuple[str, ...],
+    force: bool,
+) -> None:
+    """Read the lessons of the course folder SRC aloud into narration/<key>.opus and
+    narration/<key>.vtt (the sentence timings).
+
+    Only lessons whose narration is missing or no longer matches their text are made
+    again. Audio is Ogg/Opus when opusenc (Debian: opus-tools) is installed, else WAV.
+    Nothing is downloaded: the engine and its voices must be on this machine.
+
+    \b
+    Examples:
+      stepstone package narrate courses/everyday-math
+      stepstone package narrate courses/finlit --engine piper \\
+          --piper-model voices/en_US-lessac-medium.onnx
+    """
+    if engine == "piper" and piper_model is None:
+        _fail("--engine piper needs --piper-model (the voice model file)")
+    speaker: SpeechEngine = (
+        PiperEngine(piper_model, piper_program) if piper_model is not None else EspeakEngine()
+    )
+    try:
+        result = narrate_course(
+            src, speaker, lessons=lessons, force=force, on_lesson=lambda key: click.echo(key)
+        )
+    except ContentError as exc:
+        _fail(f"{src}: {exc}")
+    except OSError as exc:
+        _fail(f"{exc.filename or src}: {exc.strerror}")
+    rate = result.seconds_taken / (result.seconds_of_audio / 60) if result.made else 0.0
+    click.echo(
+        f"{len(result.made)} made, {len(result.current)} already current, "
+        f"{len(result.silent)} with nothing to read; {result.seconds_of_audio / 60:.1f} min "
+        f"of audio, {result.bytes_written:,} bytes, {rate:.1f} s per minute of audio"
+    )
 
 
 @package_cli.command()

@@ -23,6 +23,7 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 import server.ops.migrations
+from server.catalog import sync as catalog_sync
 from server.catalog.search import search_indexer
 from server.cli.demo import SOURCE_COURSES, publish_demo_courses
 from server.cli.main import initialize
@@ -70,6 +71,23 @@ def real_kdf_when_marked(
     cheap = passwords.use_hashers(cheap_kdf)
     yield
     passwords.use_hashers(cheap)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_import_narration_in_processes() -> Iterator[None]:
+    """The ``stepstone`` processes tests start read no lesson aloud at import (they read
+    the setting from the environment); see :func:`no_import_narration`."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("STEPSTONE_IMPORT_NARRATION", "off")
+        yield
+
+
+@pytest.fixture(autouse=True)
+def no_import_narration(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Imports in tests read no lesson aloud (eSpeak NG costs a few hundred milliseconds a
+    course), except in tests marked ``narration``."""
+    if request.node.get_closest_marker("narration") is None:
+        monkeypatch.setattr(catalog_sync, "import_engine", lambda _settings: None)
 
 
 class Templates:

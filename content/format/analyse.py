@@ -17,6 +17,7 @@ from content.format.epub import Book, read_book
 from content.format.limits import DEFAULT_LIMITS, Limits
 from content.format.mediatypes import file_type_for
 from content.format.model import Course, Lesson
+from content.format.narration import TimingsError, narration_paths, parse_timings, timings_problems
 from content.format.paths import check_on_disk, resolve_reference
 from content.format.render import (
     ParsedLesson,
@@ -27,6 +28,7 @@ from content.format.render import (
     parse_lesson,
     render_lesson,
 )
+from content.format.sentences import mark_sentences
 from content.format.source import COURSE_FILE, load_course
 from content.format.tree import CourseFiles, scan_tree
 
@@ -62,6 +64,8 @@ class Analysis:
     media: dict[str, MediaFile] = field(default_factory=dict)
     flags: list[dict[str, str]] = field(default_factory=list)
     owners: dict[str, str] = field(default_factory=dict)  # package path -> course path
+    # lesson key -> package paths of its narration's audio and timings
+    narration: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 def package_media_path(course_path: str) -> str:
@@ -98,6 +102,8 @@ def analyse_course(root: Path, limits: Limits = DEFAULT_LIMITS) -> Analysis:
                 analysis.media[source] = MediaFile(source, package_path, size, media_type)
     _check_cover(analysis, files, course, limits)
     _render_all(analysis, files, course)
+    for lesson in course.lessons:
+        _check_narration(analysis, files, lesson)
     _check_unused(analysis, files, course)
     _check_total_size(analysis, limits)
     return analysis
@@ -247,6 +253,42 @@ def cover_json(course: Course) -> dict[str, str] | None:
     if course.cover is None:
         return None
     return {"src": package_media_path(course.cover.src), "alt": course.cover.alt}
+
+
+def _check_narration(analysis: Analysis, files: CourseFiles, lesson: Lesson) -> None:
+    """A lesson's narration is used when both files are there and its cues name the
+    lesson's sentences, in order, with their text."""
+    timings, audio = narration_paths(lesson.key, files.sizes)
+    if timings is None and not audio:
+        return
+    where = timings or audio[0]
+    if timings is None or len(audio) != 1:
+        analysis.report.error(
+            where,
+            None,
+            f"narration of '{lesson.key}' needs one audio file and its timings "
+            f"(narration/{lesson.key}.vtt); found {', '.join(audio) or 'no audio file'}",
+        )
+        return
+    try:
+        cues = parse_timings((analysis.root / timings).read_text(encoding="utf-8"))
+    except (TimingsError, UnicodeDecodeError) as exc:
+        analysis.report.error(timings, None, f"narration timings: {exc}")
+        return
+    sentences = mark_sentences(analysis.rendered[lesson.key].html).sentences
+    problems = timings_problems(cues, sentences)
+    if problems:
+        analysis.report.error(
+            timings,
+            None,
+            f"narration does not match the text of '{lesson.key}': {problems[0]}; "
+            "make it again (stepstone package narrate) after changing a lesson",
+        )
+        return
+    audio_path = _use_media(analysis, files, audio[0], ("audio",), timings, None)
+    timings_path = _use_media(analysis, files, timings, ("captions",), timings, None)
+    if audio_path and timings_path:
+        analysis.narration[lesson.key] = (audio_path, timings_path)
 
 
 def _flag(analysis: Analysis, kind: str, lesson: str, detail: str) -> None:

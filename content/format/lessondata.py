@@ -45,6 +45,18 @@ class CaptionTrack:
 
 
 @dataclass(frozen=True)
+class NarrationFiles:
+    """A lesson read aloud: an audio file and the WebVTT cues ("sN") that time its
+    sentences; both paths of the course version's files, like the lesson's media.
+    ``made_by`` names the engine when the facility made it at import ("" for narration
+    the package brought)."""
+
+    audio: str
+    timings: str
+    made_by: str = ""
+
+
+@dataclass(frozen=True)
 class QuizChoice:
     text: str
     correct: bool
@@ -131,6 +143,7 @@ class LessonData:
     media: str = ""
     poster: str = ""
     captions: tuple[CaptionTrack, ...] = ()
+    narration: NarrationFiles | None = None
     sections: tuple[Section, ...] = ()
     quiz: QuizData | None = None
     workbook: WorkbookData | None = None
@@ -203,6 +216,13 @@ def _workbook(raw: Any) -> WorkbookData | None:
     return WorkbookData(tuple(_prompt(p) for p in map(_mapping, _items(raw.get("prompts")))))
 
 
+def _narration(raw: Any) -> NarrationFiles | None:
+    raw = _mapping(raw)
+    audio, timings = _text(raw.get("audio")), _text(raw.get("timings"))
+    made_by = _text(raw.get("made_by"))
+    return NarrationFiles(audio, timings, made_by) if audio and timings else None
+
+
 def lesson_data(raw: Any) -> LessonData:
     """A lesson's data from its manifest entry (or the stored copy of it)."""
     raw = _mapping(raw)
@@ -215,6 +235,7 @@ def lesson_data(raw: Any) -> LessonData:
             CaptionTrack(_text(c.get("src")), _text(c.get("language")), _text(c.get("label")))
             for c in map(_mapping, _items(raw.get("captions")))
         ),
+        narration=_narration(raw.get("narration")),
         sections=tuple(
             Section(_text(s.get("anchor")), _text(s.get("heading")), _text(s.get("text")))
             for s in map(_mapping, _items(raw.get("sections")))

@@ -98,12 +98,13 @@ def manifest_texts(manifest: Mapping[str, Any]) -> Iterator[TextPlace]:
 
 
 def file_lessons(manifest: Mapping[str, Any]) -> dict[str, str]:
-    """The lesson that uses each media, poster and captions file (the first one, when
+    """The lesson that uses each media, poster, captions and narration file (the first one, when
     several do), so a flag in a file names its lesson too."""
     owners: dict[str, str] = {}
     for entry in manifest.get("lessons", []):
         data = lesson_data(entry)
-        for path in (data.media, data.poster, *(c.src for c in data.captions)):
+        narration = (data.narration.audio, data.narration.timings) if data.narration else ()
+        for path in (data.media, data.poster, *(c.src for c in data.captions), *narration):
             if path:
                 owners.setdefault(path, str(entry.get("key", "")))
     return owners

@@ -84,6 +84,9 @@ def lesson_entry(lesson: Lesson, analysis: Analysis) -> dict[str, Any]:
         entry["app"] = package_app_root(lesson.key)
     if lesson.kind == "scorm" and lesson.scorm:
         entry["scorm"] = lesson.scorm
+    if lesson.key in analysis.narration:
+        audio, timings = analysis.narration[lesson.key]
+        entry["narration"] = {"audio": audio, "timings": timings}
     if lesson.kind == "quiz" and lesson.quiz:
         entry["quiz"] = quiz_json(lesson.quiz)
     if lesson.kind == "workbook" and lesson.workbook:

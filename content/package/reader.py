@@ -132,6 +132,7 @@ def _check_manifest_consistency(manifest: dict[str, Any], limits: Limits) -> Non
     for lesson in manifest["lessons"]:
         refs = [lesson["html"], lesson.get("media"), lesson.get("poster")]
         refs += [c["src"] for c in lesson.get("captions", [])]
+        refs += list(lesson.get("narration", {}).values())
         missing = [r for r in refs if r is not None and r not in known]
         if lesson.get("app") and lesson["app"] + app_entry(lesson["kind"]) not in known:
             missing.append(lesson["app"] + app_entry(lesson["kind"]))

@@ -13,10 +13,14 @@ What it makes (all small, all generated, nothing downloaded):
     courses/workplace-safety/media/safety-checklist.pdf  one-page printable checklist (fpdf2)
     courses/job-ready/media/interview-tip.ogg            ~45 s spoken tip, Opus mono (espeak-ng)
     courses/job-ready/media/interview-tip.en.vtt         WebVTT captions for the audio
+    courses/*/narration/<lesson>.opus and .vtt           every lesson of every demo course
+                                                         read aloud (espeak-ng, opusenc),
+                                                         by `stepstone package narrate`'s
+                                                         own code, with its sentence cues
 
 What it needs (Debian 12):
 
-    apt-get install -y ffmpeg espeak-ng fonts-dejavu-core
+    apt-get install -y ffmpeg espeak-ng opus-tools fonts-dejavu-core
     .venv/bin/pip install fpdf2        # brings Pillow; a generation tool only, not a
                                        # runtime dependency of Stepstone
 
@@ -25,6 +29,9 @@ How to run it (from the repository root):
     .venv/bin/python courses/_tools/make_media.py            # rebuild everything
     .venv/bin/python courses/_tools/make_media.py --check    # rebuild in a temp dir and
                                                              # compare with the committed files
+    .venv/bin/python courses/_tools/make_media.py --narration   # only the lessons whose
+                                                             # text changed since their narration
+                                                             # (lint says which), no ffmpeg needed
 
 Reproducibility: fixed text, fixed voices and speeds, no random seeds needed, ffmpeg run
 single-threaded with `-fflags +bitexact -flags:v +bitexact -flags:a +bitexact
@@ -465,6 +472,28 @@ def make_pngs(out_dir: Path) -> None:
     )
 
 
+def make_narration(root: Path) -> list[Path]:
+    """Every demo course's lessons read aloud into ``<course>/narration/``. Into
+    ``courses/`` only what is missing or out of date is made; into another folder (a
+    check) every lesson is made, from a copy of the course."""
+    from content.package.narrate import narrate_course
+    from content.package.speech import EspeakEngine
+
+    outs: list[Path] = []
+    for course in sorted(p for p in COURSES.iterdir() if (p / "course.yaml").is_file()):
+        target = root / course.name
+        if target.resolve() != course:
+            shutil.copytree(
+                course,
+                target,
+                dirs_exist_ok=True,
+                ignore=shutil.ignore_patterns("narration", "media"),
+            )
+        narrate_course(target, EspeakEngine(), force=target.resolve() != course, opus=True)
+        outs += sorted((target / "narration").iterdir())
+    return outs
+
+
 def build(root: Path) -> list[Path]:
     dirs = {
         name: root / name / "media" for name in ("everyday-math", "workplace-safety", "job-ready")
@@ -479,7 +508,8 @@ def build(root: Path) -> list[Path]:
         make_audio(dirs["job-ready"], tmp / "a")
     make_pdf(dirs["workplace-safety"])
     make_pngs(dirs["everyday-math"])
-    return sorted(p for d in dirs.values() for p in d.iterdir() if p.is_file())
+    media = sorted(p for d in dirs.values() for p in d.iterdir() if p.is_file())
+    return media + make_narration(root)
 
 
 def main() -> int:
@@ -489,8 +519,17 @@ def main() -> int:
         action="store_true",
         help="build into a temp dir and compare byte for byte with courses/",
     )
+    ap.add_argument(
+        "--narration",
+        action="store_true",
+        help="only make the narration of lessons whose text changed (no ffmpeg needed)",
+    )
     args = ap.parse_args()
-    for tool in ("ffmpeg", "espeak-ng"):
+    if args.narration:
+        for p in make_narration(COURSES):
+            print(f"{p.stat().st_size:>8}  {p.relative_to(COURSES)}")
+        return 0
+    for tool in ("ffmpeg", "espeak-ng", "opusenc"):
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} not found: apt-get install -y ffmpeg espeak-ng")
     if not FONT.exists():

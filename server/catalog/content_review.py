@@ -40,6 +40,8 @@ FLAG_LABELS = {
     "missing-image": N_("Picture the book names but does not hold"),
     "dropped-image": N_("Picture that is not a picture (removed)"),
     "missing-alt": N_("Picture without a description"),
+    "narration-made": N_("Read aloud at import: listen before approving"),
+    "narration-missing": N_("No narration made at import"),
 }
 
 

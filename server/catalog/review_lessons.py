@@ -71,6 +71,8 @@ class LessonView:
     pdf: PdfText | None
     # An interactive lesson's app: each of its files (asset rows with their review url).
     app_files: tuple[dict[str, Any], ...] = ()
+    # The narration's audio asset row with its url, and who made it ("" for the package)
+    narration: dict[str, Any] | None = None
 
 
 def file_url(version_id: int, path: str) -> str:
@@ -126,7 +128,19 @@ def _view(
             for path, row in sorted(assets.items())
             if data.app and path.startswith(data.app)
         ),
+        narration=_narration(version_id, data, assets),
     )
+
+
+def _narration(
+    version_id: int, data: LessonData, assets: dict[str, dict[str, Any]]
+) -> dict[str, Any] | None:
+    """The lesson's narration audio for the reviewer to listen to, and who made it: the
+    package, or this facility at import (``made_by``)."""
+    if data.narration is None or data.narration.audio not in assets:
+        return None
+    asset = assets[data.narration.audio]
+    return {**asset, "url": file_url(version_id, asset["path"]), "made_by": data.narration.made_by}
 
 
 def lesson_preview(store: ContentStore, version_id: int, html_sha256: str | None) -> Markup:

@@ -17,7 +17,9 @@ from urllib.parse import urlsplit
 
 from content.errors import ContentError
 from content.importing.importer import import_package
+from content.importing.narration import add_narration
 from content.importing.store import ContentStore
+from content.package.speech import EspeakEngine, SpeechEngine
 from content.tuf.updater import (
     FolderSource,
     MirrorSource,
@@ -240,7 +242,15 @@ def _install(
         staged = import_package(
             stream, content_store(settings), confirm=partial(_confirm, stream, target)
         )
+    # Before the version is recorded, so it is reviewed with its narration; long before
+    # any learner asks for it.
+    staged = add_narration(staged, content_store(settings), import_engine(settings)).staged
     library.record_import(database, hooks, publisher, staged, target.sha256, actor)
+
+
+def import_engine(settings: Settings) -> SpeechEngine | None:
+    """The engine that reads lessons aloud at import, or None when that is turned off."""
+    return EspeakEngine() if settings.import_narration == "espeak-ng" else None
 
 
 def _confirm(stream: TargetStream, target: RemoteTarget, course: Mapping[str, Any]) -> None:

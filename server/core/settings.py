@@ -194,6 +194,13 @@ class Settings:
         default=True,
         metadata={"help": "Count requests for GET /metrics (Prometheus; loopback only)"},
     )
+    import_narration: str = field(
+        default="espeak-ng",
+        metadata={
+            "help": "Read lessons aloud at import when a package brings no narration:"
+            " 'espeak-ng' (when installed) or 'off'"
+        },
+    )
 
     @property
     def database_path(self) -> Path:
@@ -283,6 +290,8 @@ def _validate(settings: Settings) -> None:
         raise ConfigError("Setting xapi_actor must be 'facility_id' or 'pseudonym'.")
     if settings.access_combine not in {"union", "strictest"}:
         raise ConfigError("Setting access_combine must be 'union' or 'strictest'.")
+    if settings.import_narration not in {"espeak-ng", "off"}:
+        raise ConfigError("Setting import_narration must be 'espeak-ng' or 'off'.")
     if settings.learner_catalog not in {"open", "assigned"}:
         raise ConfigError("Setting learner_catalog must be 'open' or 'assigned'.")
     if not 3 <= settings.learner_lock_after <= 100:

@@ -3,7 +3,9 @@
 The HTML was sanitized when the package was built and again at import; here only its
 package-relative links change: ``media/x.png`` becomes the content-addressed media URL
 (``/media/<sha256>/x.png``, checked against the learner's access on every request), and
-``lessons/<key>.html#anchor`` becomes the lesson page in this course.
+``lessons/<key>.html#anchor`` becomes the lesson page in this course. Each sentence is
+wrapped in ``<span data-s="N">`` (``content.format.sentences``) for read-aloud: its
+highlight, and the cues of the lesson's narration, which name sentences by N.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from urllib.parse import quote
 
 from markupsafe import Markup
 
+from content.format.lessondata import NarrationFiles
+from content.format.sentences import mark_sentences
 from content.importing.store import ContentStore
 
 _MEDIA_ATTR = re.compile(r'(src|href|poster)="media/([^"]+)"')
@@ -29,6 +33,16 @@ def media_url(asset: dict[str, Any] | None) -> str | None:
         return None
     name = quote(PurePosixPath(str(asset["path"])).name)
     return f"/media/{asset['sha256']}/{name}"
+
+
+def narration_urls(
+    files: NarrationFiles | None, assets: dict[str, dict[str, Any]]
+) -> dict[str, str] | None:
+    """The URLs of a lesson's narration (audio and timings), when the course has both."""
+    if files is None:
+        return None
+    audio, timings = media_url(assets.get(files.audio)), media_url(assets.get(files.timings))
+    return {"audio": audio, "timings": timings} if audio and timings else None
 
 
 def course_url(course_id: str) -> str:
@@ -78,8 +92,8 @@ def _render(
 
 def link_lesson_html(html: str, assets: dict[str, dict[str, Any]], course_id: str) -> Markup:
     """Sanitized lesson HTML with its package-relative links made into this server's
-    URLs; a link to a file the course does not have is dropped. Only for HTML that the
-    sanitizer produced."""
+    URLs (a link to a file the course does not have is dropped) and its sentences marked.
+    Only for HTML that the sanitizer produced."""
 
     def media(match: re.Match[str]) -> str:
         url = media_url(assets.get("media/" + match.group(2)))
@@ -90,4 +104,4 @@ def link_lesson_html(html: str, assets: dict[str, dict[str, Any]], course_id: st
 
     html = _MEDIA_ATTR.sub(media, html)
     html = _LESSON_LINK.sub(lesson, html)
-    return Markup(html)  # noqa: S704 - the caller's HTML is the sanitizer's output
+    return Markup(mark_sentences(html).html)  # noqa: S704 - the caller's HTML is the sanitizer's output

@@ -15,7 +15,7 @@ from server.learning import quizzes, workbooks
 from server.learning.visibility import Lesson
 from server.people.accounts import TEXT_SIZES
 from server.web import pdfviewer
-from server.web.lessonpage import course_url, lesson_url, media_url
+from server.web.lessonpage import course_url, lesson_url, media_url, narration_urls
 from server.web.plumbing import safe_next
 from server.web.preview.frame import Page
 from server.web.preview.learner import workbook_page
@@ -58,6 +58,7 @@ def _lesson_context(page: Page, lessons: list[Lesson], lesson: Lesson) -> dict[s
         "course_url": course_url(course.course_id),
         "text_sizes": TEXT_SIZES,
         "reload_url": lesson_url(course.course_id, lesson.key),
+        "narration": narration_urls(lesson.data.narration, assets),
     }
     if lesson.kind in {"video", "audio", "pdf"}:
         context["media"] = assets.get(lesson.data.media)

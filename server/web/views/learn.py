@@ -39,7 +39,13 @@ from server.people.accounts import TEXT_SIZES, Role
 from server.records import checkcodes, merge, transfer_out
 from server.web import h5pplayer, pdfviewer, sandbox
 from server.web.headers import CSP, framing_sandbox
-from server.web.lessonpage import course_url, lesson_html, lesson_url, media_url
+from server.web.lessonpage import (
+    course_url,
+    lesson_html,
+    lesson_url,
+    media_url,
+    narration_urls,
+)
 from server.web.plumbing import Req, access, redirect, safe_next
 from server.web.qr import qr_svg
 from server.web.templating import STATIC_DIR
@@ -282,6 +288,7 @@ def _lesson_context(
         "course_url": course_url(course.course_id),
         "text_sizes": TEXT_SIZES,
         "rating": ratings.rating_of(req.database, req.user.id, course.course_id, lesson.key),
+        "narration": narration_urls(lesson.data.narration, assets),
     }
     if lesson.kind in {"video", "audio", "pdf"}:
         media = assets.get(lesson.data.media)
