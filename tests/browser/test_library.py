@@ -179,7 +179,7 @@ def test_a_chapter_reads_with_footnotes_pictures_and_comes_back_to_the_place(
     # With the largest text (the place is a paragraph, not pixels), scroll into the
     # chapter: the place is sent once the learner stops.
     page.get_by_role("button", name="Largest text").click()
-    expect(page.locator("body")).to_have_class("text-larger", timeout=5_000)
+    expect(page.locator("body")).to_have_class(re.compile(r"\btext-larger\b"), timeout=5_000)
     target = page.locator(".lesson-text p").nth(20)
     with page.expect_response(sends_a_place_past(15), timeout=15_000) as sent:
         target.evaluate("p => p.scrollIntoView({block: 'start'})")

@@ -73,7 +73,8 @@ def test_a_lockdown_over_a_due_date_moves_it_and_nobody_is_late(
     teacher = TestClient(app)
     sign_in(teacher, people.educator)
     board = teacher.get(f"/teach/groups/{unit}").text
-    assert f"Due {moved}" in board and f"Moved from {due}: days lost to a lockdown" in board
+    assert f"Due {dates.long_date(moved, 'UTC')}" in board
+    assert f"Moved from {dates.long_date(due, 'UTC')}: days lost to a lockdown" in board
     assert "cell-overdue" not in board and "2 days" in board  # the lockdowns section
     page = teacher.get(f"/teach/learners/{people.learner.id}").text
     assert "Moved from" in page and "Yes, 1 day" not in page
@@ -155,7 +156,8 @@ def test_time_away_that_staff_record_moves_that_learners_due_date_only(
     fake_clock.advance(3 * DAY)  # a day past the date the educator set
     sign_in(teacher, people.educator)  # again: three days is past the idle sign-out
     board = teacher.get(f"/teach/groups/{unit}").text
-    assert f"Moved from {due}: days lost to a lockdown or time away" in board  # in court
+    moved_from = f"Moved from {dates.long_date(due, 'UTC')}: days lost to a lockdown or time away"
+    assert moved_from in board  # in court
     assert board.count("cell-overdue") == 1  # Cy was not away: Cy is late
     learner_page = teacher.get(page).text
     assert "Court" in learner_page and "Moved from" in learner_page

@@ -42,6 +42,8 @@ def _tabs(page: str) -> list[tuple[str, bool]]:
         ("/account", "/account"),
         ("/learn/plan", "/account"),
         ("/learn/transcript", "/account"),
+        ("/library", "/library"),
+        ("/learn/passport", "/account"),
     ],
 )
 def test_every_learner_page_has_the_bottom_tabs_with_its_own_marked(
@@ -51,12 +53,13 @@ def test_every_learner_page_has_the_bottom_tabs_with_its_own_marked(
     page = client.get(path)
     assert page.status_code == 200
     tabs = _tabs(page.text)
-    assert [href for href, _ in tabs] == ["/learn", "/learn/catalog", "/search", "/account"]
+    tab_hrefs = ["/learn", "/learn/catalog", "/library", "/search", "/account"]
+    assert [href for href, _ in tabs] == tab_hrefs
     assert [href for href, marked in tabs if marked] == [current]
     # Each tab is an icon drawn inline (hidden from screen readers) and a word.
     bar = page.text[page.text.index('class="tab-bar"') :]
     icons = re.findall(r"<svg [^>]*>", bar)
-    assert len(icons) == 4 and all('aria-hidden="true"' in svg for svg in icons)
+    assert len(icons) == len(tab_hrefs) and all('aria-hidden="true"' in svg for svg in icons)
     assert re.search(r"</svg><span>Home</span>", bar)
     # The old row of small links at the top is gone for learners.
     assert 'class="nav-list"' not in page.text
