@@ -9,6 +9,7 @@ how many rows; never the rows themselves).
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import hmac
 import json
@@ -16,6 +17,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
+from urllib.parse import urlsplit
 
 from server.core import clock, csvfiles
 from server.core.db import Database, row_id
@@ -311,7 +313,8 @@ def pseudonym(settings: Settings, facility_id: str) -> str:
 def xapi_statements(
     database: Database, settings: Settings, scope: Scope, flt: Filter, actor_mode: str
 ) -> list[dict[str, Any]]:
-    """xAPI 1.0.3 statements for lesson events and course completions in the range."""
+    """xAPI 1.0.3 statements for lesson events and course completions in the range, and
+    H5P's own statements passed through (`h5p_statement`)."""
     if actor_mode not in ("facility_id", "pseudonym"):
         raise ValidationError(N_("Choose how learners are named: ID number or pseudonym."))
     _check_group(database, scope, flt)
@@ -327,12 +330,23 @@ def xapi_statements(
     for r in database.query(
         "SELECT e.event_id, e.type, e.course_id, e.lesson_key, e.data, e.received_at,"
         " e.user_id, u.facility_id FROM progress_events e JOIN users u ON u.id = e.user_id"
-        f" WHERE {where} AND e.type IN ('completed', 'passed', 'failed', 'submitted')"
+        f" WHERE {where} AND e.type IN ('completed', 'passed', 'failed', 'submitted', 'h5p')"
         " AND substr(e.received_at, 1, 10) BETWEEN :start AND :end ORDER BY e.id",
         {**params, "start": flt.start, "end": flt.end},
     ):
-        verb_id, verb = XAPI_VERBS[r["type"]]
         data = json.loads(r["data"])
+        if r["type"] == "h5p":
+            passed = h5p_statement(
+                data.get("statement"),
+                _uuid(f"{r['user_id']}:{r['event_id']}"),
+                agent(r["facility_id"]),
+                f"urn:stepstone:course:{r['course_id']}:lesson:{r['lesson_key']}",
+                r["received_at"],
+            )
+            if passed is not None:
+                statements.append(passed)
+            continue
+        verb_id, verb = XAPI_VERBS[r["type"]]
         statement: dict[str, Any] = {
             "id": _uuid(f"{r['user_id']}:{r['event_id']}"),
             "actor": agent(r["facility_id"]),
@@ -378,6 +392,60 @@ def xapi_statements(
             }
         )
     return statements
+
+
+# Where interactive lessons are served (`server.web.sandbox`): an H5P player names its
+# activities by that address, whose first part is a signed token, good for a while, to
+# the lesson's files. It means nothing outside the facility and must not leave it.
+SANDBOX_PATH = "/sandbox/"
+# Parts of a statement that name people other than the actor, or that the record store
+# sets itself: never passed on.
+DROPPED_CONTEXT = ("instructor", "team")
+DROPPED_STATEMENT = ("authority", "stored", "voided")
+
+
+def h5p_statement(
+    statement: Any, statement_id: str, actor: dict[str, Any], lesson: str, received_at: str
+) -> dict[str, Any] | None:
+    """H5P's own xAPI statement, as the learner's tablet sent it, made fit to leave the
+    facility: the actor replaced by `actor` (the pseudonym or ID number, never what the
+    player said), a stable id, the time the server received it, and the player's
+    addresses for the lesson rewritten to the lesson's `urn:stepstone:` id (keeping H5P's
+    ``subContentId`` for a part of the content). None for anything that is not a statement
+    about an activity (an xAPI statement about a person or another statement)."""
+    if not isinstance(statement, dict) or not isinstance(statement.get("verb"), dict):
+        return None
+    found = statement.get("object")
+    if not isinstance(found, dict) or found.get("objectType", "Activity") != "Activity":
+        return None
+    out = {
+        k: copy.deepcopy(v)
+        for k, v in statement.items()
+        if k not in DROPPED_STATEMENT and k not in ("id", "actor", "timestamp")
+    }
+    out["object"] = _activity(out["object"], lesson)
+    context = out.get("context")
+    if isinstance(context, dict):
+        for k in DROPPED_CONTEXT:
+            context.pop(k, None)
+        activities = context.get("contextActivities")
+        if isinstance(activities, dict):
+            for kind, listed in activities.items():
+                items = listed if isinstance(listed, list) else [listed]
+                activities[kind] = [_activity(a, lesson) for a in items if isinstance(a, dict)]
+    return {"id": statement_id, "actor": actor, **out, "timestamp": received_at}
+
+
+def _activity(activity: dict[str, Any], lesson: str) -> dict[str, Any]:
+    """An activity with the lesson's id in place of a sandbox address."""
+    found = activity.get("id")
+    if not isinstance(found, str):
+        return activity
+    parts = urlsplit(found)
+    if parts.scheme not in ("http", "https") or not parts.path.startswith(SANDBOX_PATH):
+        return activity  # e.g. H5P's library ids, http://h5p.org/libraries/...
+    part = [q for q in parts.query.split("&") if q.startswith("subContentId=")]
+    return {**activity, "id": lesson + (f"?{part[0]}" if part else "")}
 
 
 def _uuid(seed: str) -> str:
