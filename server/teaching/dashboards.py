@@ -407,6 +407,7 @@ class LearnerBoard:
     attempts: list[dict[str, Any]]
     entries: list[dict[str, Any]]
     certificates: list[dict[str, Any]]
+    activities: list[dict[str, Any]]
 
 
 def learner_board(
@@ -539,7 +540,38 @@ def learner_board(
         attempts,
         entries,
         certs,
+        _activities(database, learner.id),
     )
+
+
+# Lessons whose result the learner's tablet reports from the content itself: an
+# activity's "done", a SCORM package's status and score, H5P's statements.
+INTERACTIVE_KINDS = ("html5", "scorm", "h5p")
+
+
+def _activities(database: Database, learner_id: int) -> list[dict[str, Any]]:
+    """The learner's interactive lessons in the live versions of their courses: done or
+    not, the score and whether it passed (as the content reported it), newest first."""
+    titles = course_titles(database)
+    marks = ",".join("?" * len(INTERACTIVE_KINDS))
+    return [
+        {
+            "course": titles.get(r["course_id"], r["course_id"]),
+            "lesson": r["title"],
+            "done": r["status"] == "done",
+            "score": r["score"],
+            "passed": None if r["passed"] is None else bool(r["passed"]),
+            "at": r["completed_at"] or r["updated_at"],
+        }
+        for r in database.query(
+            "SELECT p.course_id, l.title, p.status, p.score, p.passed, p.completed_at,"
+            " p.updated_at FROM lesson_progress p"
+            " JOIN courses c ON c.course_id = p.course_id"
+            " JOIN lessons l ON l.version_id = c.live_version_id AND l.key = p.lesson_key"
+            f" WHERE p.user_id = ? AND l.kind IN ({marks}) ORDER BY p.updated_at DESC LIMIT 50",
+            [learner_id, *INTERACTIVE_KINDS],
+        )
+    ]
 
 
 def _due(assignment: visibility.Assignment | None, finished: bool) -> dict[str, Any]:

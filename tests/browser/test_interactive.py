@@ -8,6 +8,7 @@ each fails when that property is taken away (see the docstrings).
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,9 +17,13 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from server.core.db import Database
+from server.people import groups
+from server.people.accounts import Role, find_user
+from server.people.audit import Actor
 from tests.appcourse import COURSE_URL, app_facility
 from tests.browser.conftest import Watched, axe_violations, watch
-from tests.conftest import PIN
+from tests.conftest import PASSWORD, PIN, make_user
 from tests.live import running_server
 
 pytestmark = pytest.mark.browser
@@ -35,6 +40,14 @@ window.addEventListener("message", function (e) {
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     data = app_facility(tmp_path_factory.mktemp("interactive"))
+    database = Database(data / "stepstone.db")
+    teacher = make_user(database, Role.EDUCATOR, "teacher", "Terry Teacher")
+    found = find_user(database, Role.LEARNER, "A100")
+    assert found is not None
+    group = groups.create_group(database, Actor.system("t"), "Reentry class", "class")
+    groups.add_member(database, Actor.system("t"), group.id, teacher.id)
+    groups.add_member(database, Actor.system("t"), group.id, found[0].id)
+    database.close()
     with running_server(data, STEPSTONE_DEMO="true") as base:
         yield base, data
 
@@ -171,10 +184,31 @@ def test_a_well_behaved_app_finishes_its_lesson(browser: Browser, site: tuple[st
         ).fetchone()
     assert row == ("done",)
     assert method is not None and '"method": "app"' in method[0]
+    educator_sees(browser, base, "Count to three", "done", "—")
     assert watched.csp_violations() == []
     state = context.storage_state()
     context.close()
     assert axe_violations(browser, base + COURSE_URL + "/lessons/counter", state) == []
+
+
+def educator_sees(browser: Browser, base: str, lesson: str, result: str, score: str) -> None:
+    """The learner's educator opens the class board, then the learner's page: the lesson
+    is in "Interactive activities" with its result and score, as the content reported."""
+    context = browser.new_context()
+    page = watch(context, base).page
+    page.goto(base + "/staff/signin")
+    page.get_by_label("Username").fill("teacher")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/teach")
+    page.get_by_role("link", name="Reentry class").click()
+    page.get_by_role("link", name="Alex Learner").first.click()
+    section = page.get_by_role("region", name="Interactive activities")
+    row = section.get_by_role("row").filter(has_text=re.compile(f"^{re.escape(lesson)} "))
+    expect(row.get_by_role("cell")).to_have_text(
+        [re.compile(f"^{re.escape(lesson)} "), result, score, re.compile(".")]
+    )
+    context.close()
 
 
 def events_with(text: str) -> Any:
@@ -218,6 +252,7 @@ def test_a_scorm_12_sco_resumes_on_another_tablet_and_passes(
     assert lesson_row(data, "signs") == ("done", 80.0)
     assert watched.csp_violations() == []
     second.close()
+    educator_sees(browser, base, "Safety signs", "done", "80%")
 
 
 def test_a_scorm_2004_package_of_two_scos_completes_when_both_are(
@@ -258,6 +293,7 @@ def test_an_h5p_activity_runs_in_the_sandbox_and_its_score_counts(
         button.click()
     assert sent.value.ok
     assert lesson_row(data, "ready") == ("done", 100.0)
+    educator_sees(browser, base, "Ready for the interview", "done", "100%")
     # The player and the content came from this server: the page's origin or the sandbox's.
     sandbox = base.replace("127.0.0.1", "localhost")
     assert [u for u in watched.foreign_requests() if not u.startswith(sandbox)] == []
