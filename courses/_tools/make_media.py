@@ -13,6 +13,8 @@ What it makes (all small, all generated, nothing downloaded):
     courses/workplace-safety/media/safety-checklist.pdf  one-page printable checklist (fpdf2)
     courses/job-ready/media/interview-tip.ogg            ~45 s spoken tip, Opus mono (espeak-ng)
     courses/job-ready/media/interview-tip.en.vtt         WebVTT captions for the audio
+    courses/money-basics/apps/budget/*                   the budget game, an HTML5 activity, and
+    courses/money-basics/scorm/money-traps/*             a SCORM 1.2 package (money_apps.py)
     courses/*/narration/<lesson>.opus and .vtt           every lesson of every demo course
                                                          read aloud (espeak-ng, opusenc),
                                                          by `stepstone package narrate`'s
@@ -55,6 +57,8 @@ import sys
 import tempfile
 import wave
 from pathlib import Path
+
+from money_apps import make_money_apps
 
 COURSES = Path(__file__).resolve().parent.parent
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
@@ -487,7 +491,8 @@ def make_narration(root: Path) -> list[Path]:
                 course,
                 target,
                 dirs_exist_ok=True,
-                ignore=shutil.ignore_patterns("narration", "media"),
+                # Made files are not copied: a check compares the ones it made.
+                ignore=shutil.ignore_patterns("narration", "media", "apps", "scorm"),
             )
         narrate_course(target, EspeakEngine(), force=target.resolve() != course, opus=True)
         outs += sorted((target / "narration").iterdir())
@@ -509,7 +514,8 @@ def build(root: Path) -> list[Path]:
     make_pdf(dirs["workplace-safety"])
     make_pngs(dirs["everyday-math"])
     media = sorted(p for d in dirs.values() for p in d.iterdir() if p.is_file())
-    return media + make_narration(root)
+    apps = make_money_apps(root / "money-basics")
+    return media + apps + make_narration(root)
 
 
 def main() -> int:
@@ -526,6 +532,7 @@ def main() -> int:
     )
     args = ap.parse_args()
     if args.narration:
+        make_money_apps(COURSES / "money-basics")  # the lessons name them: lint needs them
         for p in make_narration(COURSES):
             print(f"{p.stat().st_size:>8}  {p.relative_to(COURSES)}")
         return 0
