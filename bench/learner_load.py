@@ -1197,7 +1197,8 @@ class CountReport:
         """The capacity limits: p95 under 250 ms, no error, no event lost or unsent."""
         everything = self.steady["all"]
         return (
-            everything.p95 < P95_LIMIT
+            self.steady_seconds > 0
+            and everything.p95 < P95_LIMIT
             and not (everything.errors or self.ramp_errors)
             and not (self.lost or self.unsent or self.rejected)
         )
@@ -1216,8 +1217,8 @@ class CountReport:
     def misses(self) -> list[str]:
         """What keeps this run from the target (empty when met)."""
         everything = self.steady["all"]
-        found = []
-        if not everything.p95 < P95_LIMIT:
+        found = [] if self.steady_seconds > 0 else ["no steady state"]
+        if self.steady_seconds > 0 and not everything.p95 < P95_LIMIT:
             found.append(f"p95 {everything.p95 * 1000:.0f} ms")
         if everything.errors or self.ramp_errors:
             found.append(f"{everything.errors + self.ramp_errors} errors")
@@ -1261,7 +1262,12 @@ def tablet_phase(ctx: Context, logins: list[str]) -> tuple[CountReport, list[str
     ramp_done = max(outcome.first_rounds_done for outcome in outcomes)
     steady_from = max(last_signin + args.settle, ramp_done)
     seconds = stop_at - steady_from
-    if seconds < args.seconds / 2:
+    if seconds <= 0:
+        # The first rounds were still queued when the run ended: no steady state at all,
+        # which is itself the answer for this count (it does not hold).
+        print("warning: the ramp's backlog ran past the end: no steady state")
+        steady_from, seconds = stop_at, 0.0
+    elif seconds < args.seconds / 2:
         print(f"warning: the ramp's backlog left only {seconds:.0f} s of steady state")
     samples = [s for outcome in outcomes for s in outcome.samples]
     acked = {k: v for outcome in outcomes for k, v in outcome.acked.items()}
@@ -1279,8 +1285,10 @@ def tablet_phase(ctx: Context, logins: list[str]) -> tuple[CountReport, list[str
     signins = [s for s in samples if s[0] == "signin"]
     outside = [s for s in samples if not steady_sample(s) and s[0] != "signin"]
     signin_span = max((s[1] + s[2] for s in signins), default=start_at) - start_at
-    generator = sum(cpu_in(outcome.cpu_trace, steady_from, stop_at) for outcome in outcomes)
-    cores = recorder.cores(steady_from, stop_at, generator)
+    # Without a steady window, the cores of the whole tablet phase show who was busy.
+    since = steady_from if seconds else start_at
+    generator = sum(cpu_in(outcome.cpu_trace, since, stop_at) for outcome in outcomes)
+    cores = recorder.cores(since, stop_at, generator)
     requests = max(1, steady["all"].count)
     report = CountReport(
         tablets=len(logins),
@@ -1293,7 +1301,7 @@ def tablet_phase(ctx: Context, logins: list[str]) -> tuple[CountReport, list[str
         steady_seconds=seconds,
         steady_cores=cores,
         steady_cpu_ms={
-            name: 1000 * cores[name] * seconds / requests
+            name: 1000 * cores[name] * seconds / requests if seconds else math.nan
             for name in ("server", "nginx", "generator")
         },
         rss_mib=rss,
@@ -1414,7 +1422,7 @@ def print_report(report: CountReport, args: argparse.Namespace) -> None:
     for kind in (*STEADY_KINDS, "all"):
         print(report.steady[kind].row(kind))
     print(
-        f"  events stored {report.events_stored / report.steady_seconds:.1f}/s "
+        f"  events stored {report.events_stored / (report.steady_seconds or math.inf):.1f}/s "
         f"({report.events_stored} acknowledged in the window); over the whole run: "
         f"{report.acked} acknowledged, lost {report.lost}, rejected {report.rejected}, "
         f"unsent {report.unsent}"
@@ -1468,7 +1476,7 @@ def print_summary(reports: Sequence[CountReport]) -> None:
             f"{report.tablets:>7} {everything.rate:>7.1f} {everything.p50 * 1000:>7.1f} "
             f"{everything.p95 * 1000:>7.1f} {everything.p99 * 1000:>7.1f} "
             f"{everything.errors + report.ramp_errors:>6} "
-            f"{report.events_stored / report.steady_seconds:>8.1f} "
+            f"{report.events_stored / (report.steady_seconds or math.inf):>8.1f} "
             f"{report.lost + report.unsent:>5} "
             f"{cpu['server']:>11.2f}+{cpu['nginx']:<8.2f} {max(report.rss_mib, default=0):>7.0f} "
             f"{cores:>21} {report.lesson_ratio:>9.2f} "
