@@ -1,8 +1,15 @@
-"""Benchmark: N learner tablets against a real `stepstone serve`, beside two anchors.
+"""Benchmark: N learner tablets against a real `stepstone serve` in its deployed shape,
+beside two anchors, and the capacity curve over rising N.
 
 A fresh data folder gets the demo courses plus one generated course with a large video,
 and N learner accounts per tablet count. `stepstone serve` (uvicorn, 2 workers) runs on
-loopback in demo mode. A load generator in separate processes then plays N tablets:
+loopback in demo mode with the settings of deploy/stepstone.env, behind Debian's nginx with
+the shipped site (deploy/nginx/stepstone.conf, only ports and paths replaced, by
+tests/deploy/nginx_site.py) and a certificate from deploy/make-certs.sh: the tablets talk
+TLS to nginx, and the video goes out through `X-Accel-Redirect` (nginx sends it from the
+store once Stepstone allowed it). `--direct` keeps the older shape: plain HTTP straight to
+uvicorn, which then sends the video itself. A load generator in separate processes then
+plays N tablets:
 
 1. sign-in, ramped at `--signin-rate` per second (argon2id makes each one cost ~35 ms of
    CPU, so 500 at once would only measure the KDF queue); reported on its own;
@@ -16,18 +23,23 @@ loopback in demo mode. A load generator in separate processes then plays N table
 The steady state is the `--seconds` window that opens `--settle` seconds after the last
 sign-in began (later, and so shorter, if the last first round is not done by then); its
 figures (requests/s, p50/p95/p99 per kind, errors, events stored per second) are what the
-target is about: p95 < 250 ms with zero errors and zero lost events at 500 tablets. Lost
-events are event ids the server acknowledged that are not in `progress_events` afterwards.
+limits are about: p95 < 250 ms with zero errors and zero lost events. Lost events are
+event ids the server acknowledged that are not in `progress_events` afterwards. Each count
+also reports the CPU milliseconds per steady request of the server, nginx and the
+generator, and each server worker's resident memory; the summary is the capacity curve
+and the largest count that holds the limits (and every count below it).
 
-Then, in the same run and with the same N connections, closed-loop bursts (every connection
-requests again as soon as it has its answer) measure throughput against two anchors:
+Then, in the same run and with the same N connections (or `--burst-connections`),
+closed-loop bursts (every connection requests again as soon as it has its answer) measure
+throughput against two anchors, which in the deployed shape sit behind the same nginx and
+TLS (two bench-only locations added to the site):
 
 - anchor 1: a bare Starlette app (`anchor_app` below, uvicorn, same worker count) that
   renders the same lesson template with a context built once at start-up: no database,
   no session, no CSRF signing, no middleware;
 - anchor 2: nginx with sendfile serving the same video file with the same Range header.
 
-Targets: lesson page >= 50% of anchor 1. The media ratio is reported for context (the
+Targets: lesson page >= 75% of anchor 1. The media ratio is reported for context (the
 design answer to it is nginx `X-Accel-Redirect` in front, see DESIGN).
 
 The generator is a small HTTP/1.1 client on asyncio (uvloop) written for this file. httpx
@@ -39,6 +51,8 @@ the server, the generator and anything else running; the report shows each one's
 (and "others") so a starved run is visible.
 
     .venv/bin/python bench/learner_load.py --dir /srv/scratch            # N = 100, 300, 500
+    .venv/bin/python bench/learner_load.py --dir /srv/scratch --curve 500,1000,2000,3000 \
+        --seconds 40 --signin-rate 100 --burst-connections 200
     .venv/bin/python bench/learner_load.py --dir /srv/scratch --quick    # N = 20, 10 s
     .venv/bin/python bench/learner_load.py --dir /srv/scratch --tablets 500 --seconds 120
 """
@@ -58,6 +72,7 @@ import shutil
 import signal
 import socket
 import sqlite3
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -96,6 +111,7 @@ from server.web import i18n  # noqa: E402
 from server.web.plumbing import Req, Services  # noqa: E402
 from server.web.templating import Templates  # noqa: E402
 from server.web.views import learn  # noqa: E402
+from tests.deploy.nginx_site import Site, make_certificates, running_nginx  # noqa: E402
 
 PIN = "582046"
 MIB = 1024 * 1024
@@ -115,13 +131,19 @@ FORM_CSRF = re.compile(rb'name="csrf_token" value="([^"]+)"')
 PAGE_CSRF = re.compile(rb'data-csrf="([^"]+)"')
 PLAYER_SRC = re.compile(rb'id="player"[^>]*?\ssrc="([^"#]+)')
 STEADY_KINDS = ("home", "lesson", "media", "events")
-BURSTS = (  # (key, label, which server answers)
+BURSTS = (  # (key, label, which server answers when the tablets talk to it directly)
     ("lesson", "lesson page, Stepstone", "server"),
     ("anchor", "lesson template, anchor 1", "anchor"),
     ("media", "1 MiB range, Stepstone", "server"),
     ("nginx", "1 MiB range, nginx anchor 2", "nginx"),
 )
-SERVED_BY = {key: served_by for key, _, served_by in BURSTS}
+LESSON_TARGET = 0.75  # lesson page requests/s over anchor 1's, in the same run
+P95_LIMIT = 0.250  # seconds, over every steady-state request
+DEPLOY_ENV = ROOT / "deploy" / "stepstone.env"
+# Deployed shape: both anchors sit behind the same nginx and TLS as Stepstone, so that the
+# ratios compare the application only.
+ANCHOR_PREFIX = "/_bench_anchor"
+PLAIN_MEDIA = "/_bench_plain/talk.webm"
 
 
 # ---------------------------------------------------------------------------------------
@@ -243,8 +265,16 @@ class _Http1(asyncio.BufferedProtocol):
 class Connection:
     """What one tablet's browser holds: one keep-alive connection, reopened when needed."""
 
-    def __init__(self, host: str, port: int, timeout: float) -> None:
-        self.host, self.port, self.timeout = host, port, timeout
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        timeout: float,
+        tls: ssl.SSLContext | None = None,
+        source: str | None = None,
+    ) -> None:
+        self.host, self.port, self.timeout, self.tls = host, port, timeout, tls
+        self.source = (source, 0) if source else None
         self._protocol: _Http1 | None = None
 
     async def request(
@@ -271,7 +301,19 @@ class Connection:
     async def _connect(self) -> None:
         self.close()
         loop = asyncio.get_running_loop()
-        _, self._protocol = await loop.create_connection(_Http1, self.host, self.port)
+        if self.tls is None:
+            _, self._protocol = await loop.create_connection(
+                _Http1, self.host, self.port, local_addr=self.source
+            )
+        else:
+            _, self._protocol = await loop.create_connection(
+                _Http1,
+                self.host,
+                self.port,
+                ssl=self.tls,
+                server_hostname=self.host,
+                local_addr=self.source,
+            )
 
     async def _exchange(
         self, method: str, target: str, headers: Mapping[str, str], body: bytes, keep: bool
@@ -325,6 +367,7 @@ class TabletPlan:
     stop_at: float
     page_every_ticks: int
     timeout: float
+    ca: str = ""  # the facility CA's file when the tablets talk TLS to nginx; "" for HTTP
 
 
 @dataclass
@@ -344,7 +387,9 @@ class Tablet:
 
     def __init__(self, plan: TabletPlan, slot: int, login: str, outcome: TabletOutcome) -> None:
         self.plan, self.slot, self.login, self.outcome = plan, slot, login, outcome
-        self.connection = Connection(plan.host, plan.port, plan.timeout)
+        self.connection = Connection(
+            plan.host, plan.port, plan.timeout, client_tls(plan.ca), tablet_address(slot)
+        )
         self.cookies: dict[str, str] = {}
         self.csrf = ""
         self.media = ""
@@ -562,6 +607,26 @@ def _is_first_mib(reply: Reply) -> str | None:
     return None
 
 
+_TLS: dict[str, ssl.SSLContext] = {}
+
+
+def tablet_address(slot: int) -> str:
+    """Each tablet its own loopback address (Linux answers all of 127/8), as each has its
+    own on the facility network: the sign-in throttle counts tries per address, and 500
+    tablets behind one address would be one client guessing PINs."""
+    return f"127.{1 + slot // 62500}.{slot // 250 % 250}.{slot % 250 + 1}"
+
+
+def client_tls(ca: str) -> ssl.SSLContext | None:
+    """One TLS context per generator process (as a browser has one), trusting only the
+    facility CA; None for plain HTTP. TLS 1.3, as a current tablet browser negotiates."""
+    if not ca:
+        return None
+    if ca not in _TLS:
+        _TLS[ca] = ssl.create_default_context(cafile=ca)
+    return _TLS[ca]
+
+
 async def _sleep_until(moment: float) -> None:
     await asyncio.sleep(max(0.0, moment - time.monotonic()))
 
@@ -615,6 +680,7 @@ class BurstPlan:
     start_at: float
     stop_at: float
     timeout: float
+    ca: str = ""
 
 
 @dataclass
@@ -633,7 +699,7 @@ def run_burst(plan: BurstPlan) -> BurstOutcome:
 
 async def _burst(plan: BurstPlan, outcome: BurstOutcome) -> None:
     async def loop(cookie: str) -> None:
-        connection = Connection(plan.host, plan.port, plan.timeout)
+        connection = Connection(plan.host, plan.port, plan.timeout, client_tls(plan.ca))
         headers = {"Cookie": cookie} if cookie else {}
         if plan.range_header:
             headers["Range"] = MEDIA_RANGE
@@ -775,10 +841,14 @@ def prepare(run_dir: Path, sizes: Sequence[int], media_mb: int) -> Prepared:
 
 @dataclass(frozen=True)
 class _AnchorReq:
-    """The two things templates read from `req`."""
+    """What templates read from `req`: no tablet hours end for the anchor's learner."""
 
     settings: Settings
     request: Request
+    closes_in: int | None = None
+
+    def closes_at(self) -> str:
+        return ""
 
 
 def fixed_lesson_context(settings: Settings, database: Database) -> dict[str, Any]:
@@ -1064,6 +1134,14 @@ class Figures:
         return f"  {label:<{width}} {self.count:>8} {self.rate:>9.1f} {ms} {self.errors:>7}"
 
 
+@dataclass(frozen=True)
+class BurstTarget:
+    port: int
+    target: str
+    media: bool
+    served_by: tuple[str, ...]  # the processes whose CPU answers it
+
+
 @dataclass
 class Context:
     """What every phase needs."""
@@ -1075,6 +1153,9 @@ class Context:
     nginx: Service
     prepared: Prepared
     args: argparse.Namespace
+    front: int  # the port the tablets talk to: nginx's TLS port, or the server's
+    ca: str  # the facility CA file when `front` is TLS, else ""
+    targets: dict[str, BurstTarget]
 
     @property
     def services(self) -> list[Service]:
@@ -1097,14 +1178,30 @@ class CountReport:
     lost: int
     rejected: int
     unsent: int
+    steady_cpu_ms: dict[str, float]  # CPU ms per steady-state request, per party
+    rss_mib: list[float]  # each server worker's resident memory at the window's end
     bursts: dict[str, tuple[Figures, dict[str, float]]]
+    served_by: dict[str, tuple[str, ...]]
     errors: list[str]
 
     def rate(self, burst: str, per_core: bool = False) -> float:
         """Requests/s of a burst, or per core busy in the processes that served it (which
         other load on a shared machine disturbs much less)."""
         figures, used = self.bursts[burst]
-        return figures.rate / used[SERVED_BY[burst]] if per_core else figures.rate
+        if not per_core:
+            return figures.rate
+        return figures.rate / sum(used[name] for name in self.served_by[burst])
+
+    @property
+    def holds(self) -> bool:
+        """The capacity limits: p95 under 250 ms, no error, no event lost or unsent."""
+        everything = self.steady["all"]
+        return (
+            self.steady_seconds > 0
+            and everything.p95 < P95_LIMIT
+            and not (everything.errors or self.ramp_errors)
+            and not (self.lost or self.unsent or self.rejected)
+        )
 
     @property
     def lesson_ratio(self) -> float:
@@ -1120,14 +1217,14 @@ class CountReport:
     def misses(self) -> list[str]:
         """What keeps this run from the target (empty when met)."""
         everything = self.steady["all"]
-        found = []
-        if not everything.p95 < 0.250:
+        found = [] if self.steady_seconds > 0 else ["no steady state"]
+        if self.steady_seconds > 0 and not everything.p95 < P95_LIMIT:
             found.append(f"p95 {everything.p95 * 1000:.0f} ms")
         if everything.errors or self.ramp_errors:
             found.append(f"{everything.errors + self.ramp_errors} errors")
         if self.lost or self.unsent or self.rejected:
             found.append(f"{self.lost + self.unsent + self.rejected} events lost/unsent")
-        if not self.lesson_ratio >= 0.5:
+        if not self.lesson_ratio >= LESSON_TARGET:
             found.append(f"lesson/anchor {self.lesson_ratio:.2f}")
         return found
 
@@ -1147,23 +1244,30 @@ def tablet_phase(ctx: Context, logins: list[str]) -> tuple[CountReport, list[str
     plans = [
         TabletPlan(
             "127.0.0.1",
-            ctx.server.port,
+            ctx.front,
             slots[shard :: ctx.generators],
             start_at,
             interval,
             stop_at,
             every,
             args.timeout,
+            ctx.ca,
         )
         for shard in range(ctx.generators)
     ]
     with CpuRecorder(ctx.services) as recorder:
         futures = [ctx.pool.submit(run_tablets, plan) for plan in plans]
         outcomes = [future.result() for future in futures]
+        rss = resident_mib(_process_tree(ctx.server.pid)[1:])  # the workers, still loaded
     ramp_done = max(outcome.first_rounds_done for outcome in outcomes)
     steady_from = max(last_signin + args.settle, ramp_done)
     seconds = stop_at - steady_from
-    if seconds < args.seconds / 2:
+    if seconds <= 0:
+        # The first rounds were still queued when the run ended: no steady state at all,
+        # which is itself the answer for this count (it does not hold).
+        print("warning: the ramp's backlog ran past the end: no steady state")
+        steady_from, seconds = stop_at, 0.0
+    elif seconds < args.seconds / 2:
         print(f"warning: the ramp's backlog left only {seconds:.0f} s of steady state")
     samples = [s for outcome in outcomes for s in outcome.samples]
     acked = {k: v for outcome in outcomes for k, v in outcome.acked.items()}
@@ -1181,7 +1285,11 @@ def tablet_phase(ctx: Context, logins: list[str]) -> tuple[CountReport, list[str
     signins = [s for s in samples if s[0] == "signin"]
     outside = [s for s in samples if not steady_sample(s) and s[0] != "signin"]
     signin_span = max((s[1] + s[2] for s in signins), default=start_at) - start_at
-    generator = sum(cpu_in(outcome.cpu_trace, steady_from, stop_at) for outcome in outcomes)
+    # Without a steady window, the cores of the whole tablet phase show who was busy.
+    since = steady_from if seconds else start_at
+    generator = sum(cpu_in(outcome.cpu_trace, since, stop_at) for outcome in outcomes)
+    cores = recorder.cores(since, stop_at, generator)
+    requests = max(1, steady["all"].count)
     report = CountReport(
         tablets=len(logins),
         signin=Figures.of([(s[2], s[3]) for s in signins], signin_span),
@@ -1191,7 +1299,12 @@ def tablet_phase(ctx: Context, logins: list[str]) -> tuple[CountReport, list[str
         ramp_errors=sum(1 for s in outside if not s[3]),
         steady=steady,
         steady_seconds=seconds,
-        steady_cores=recorder.cores(steady_from, stop_at, generator),
+        steady_cores=cores,
+        steady_cpu_ms={
+            name: 1000 * cores[name] * seconds / requests if seconds else math.nan
+            for name in ("server", "nginx", "generator")
+        },
+        rss_mib=rss,
         events_stored=sum(
             1 for k, t in acked.items() if steady_from <= t < stop_at and k in stored
         ),
@@ -1200,6 +1313,7 @@ def tablet_phase(ctx: Context, logins: list[str]) -> tuple[CountReport, list[str
         rejected=sum(o.rejected for o in outcomes),
         unsent=sum(o.unsent for o in outcomes),
         bursts={},
+        served_by={key: target.served_by for key, target in ctx.targets.items()},
         errors=[e for outcome in outcomes for e in outcome.errors],
     )
     return report, [cookie for outcome in outcomes for cookie in outcome.cookies]
@@ -1215,8 +1329,22 @@ def stored_event_ids(data_dir: Path) -> set[str]:
         return {row[0] for row in rows}
 
 
+def resident_mib(pids: Sequence[int]) -> list[float]:
+    """Resident memory (VmRSS) of each process, largest first."""
+    sizes = []
+    for pid in pids:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue  # ended meanwhile
+        found = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
+        if found:
+            sizes.append(int(found.group(1)) / 1024)
+    return sorted(sizes, reverse=True)
+
+
 def burst(
-    ctx: Context, service: Service, target: str, cookies: list[str], media: bool
+    ctx: Context, name: str, target: BurstTarget, cookies: list[str]
 ) -> tuple[Figures, dict[str, float]]:
     """One closed-loop burst, one connection per cookie, measured after a second's start."""
     start_at = time.monotonic() + 1
@@ -1224,13 +1352,14 @@ def burst(
     plans = [
         BurstPlan(
             "127.0.0.1",
-            service.port,
-            target,
+            target.port,
+            target.target,
             cookies[shard :: ctx.generators],
-            media,
+            target.media,
             start_at,
             stop_at,
             ctx.args.timeout,
+            ctx.ca,
         )
         for shard in range(ctx.generators)
     ]
@@ -1245,7 +1374,7 @@ def burst(
     ]
     for outcome in outcomes:
         if outcome.errors:
-            print(f"  {service.name} {target}: {outcome.errors[:3]}")
+            print(f"  {name} {target.target}: {outcome.errors[:3]}")
     generator = sum(cpu_in(outcome.cpu_trace, measured, stop_at) for outcome in outcomes)
     return Figures.of(done, ctx.args.burst_seconds), recorder.cores(measured, stop_at, generator)
 
@@ -1255,14 +1384,10 @@ def run_count(ctx: Context, logins: list[str]) -> CountReport:
     report, cookies = tablet_phase(ctx, logins)
     if not cookies:
         raise SystemExit(f"no tablet signed in; first errors: {report.errors[:5]}")
-    targets = {
-        "lesson": (ctx.server, VIDEO_PATH, False),
-        "anchor": (ctx.anchor, VIDEO_PATH, False),
-        "media": (ctx.server, ctx.prepared.media_url, True),
-        "nginx": (ctx.nginx, "/media/talk.webm", True),
-    }
-    for key, (service, target, media) in targets.items():
-        report.bursts[key] = burst(ctx, service, target, cookies, media)
+    if ctx.args.burst_connections:
+        cookies = cookies[: ctx.args.burst_connections]
+    for key, target in ctx.targets.items():
+        report.bursts[key] = burst(ctx, key, target, cookies)
     return report
 
 
@@ -1288,33 +1413,39 @@ def print_report(report: CountReport, args: argparse.Namespace) -> None:
         f"during the ramp, last flushes): {report.ramp_requests} requests, "
         f"{report.ramp_errors} errors"
     )
-    cores = _cores(report.steady_cores, "server", "generator", "others", "irq")
+    cores = _cores(report.steady_cores, "server", "nginx", "generator", "others", "irq")
     print(f"steady state, {report.steady_seconds:g} s; cores busy: {cores}")
+    cpu = ", ".join(f"{name} {ms:.2f}" for name, ms in report.steady_cpu_ms.items())
+    rss = ", ".join(f"{mib:.0f}" for mib in report.rss_mib)
+    print(f"  CPU ms per request: {cpu}; server workers' RSS (MiB): {rss}")
     print(f"  {'kind':<12} {Figures.HEADER}")
     for kind in (*STEADY_KINDS, "all"):
         print(report.steady[kind].row(kind))
     print(
-        f"  events stored {report.events_stored / report.steady_seconds:.1f}/s "
+        f"  events stored {report.events_stored / (report.steady_seconds or math.inf):.1f}/s "
         f"({report.events_stored} acknowledged in the window); over the whole run: "
         f"{report.acked} acknowledged, lost {report.lost}, rejected {report.rejected}, "
         f"unsent {report.unsent}"
     )
     width = 27
-    print(f"closed loop, {report.tablets} connections, {args.burst_seconds:g} s each:")
+    connections = min(report.tablets, args.burst_connections or report.tablets)
+    print(f"closed loop, {connections} connections, {args.burst_seconds:g} s each:")
     print(
         f"  {'':<{width}} {Figures.HEADER} {'per core':>8}   cores: served by, generator, "
         "others, irq"
     )
-    for key, label, served_by in BURSTS:
+    for key, label, _ in BURSTS:
         figures, used = report.bursts[key]
-        shares = ", ".join(f"{used[n]:.2f}" for n in (served_by, "generator", "others", "irq"))
+        served = sum(used[name] for name in report.served_by[key])
+        shares = ", ".join(f"{v:.2f}" for v in (served, *(used[n] for n in BURST_OTHERS)))
         # A generator process near a full core may be what limits the rate.
         bound = "  generator-bound" if used["generator"] > 0.85 * args.generators else ""
         print(
             f"{figures.row(label, width)} {report.rate(key, per_core=True):>8.0f}   {shares}{bound}"
         )
     print(
-        f"  lesson page / anchor 1: {report.lesson_ratio:.2f} (target >= 0.50), per core "
+        f"  lesson page / anchor 1: {report.lesson_ratio:.2f} (target >= {LESSON_TARGET}), "
+        "per core "
         f"{report.per_core_ratio('lesson', 'anchor'):.2f}; 1 MiB range / nginx: "
         f"{report.media_ratio:.2f}, per core {report.per_core_ratio('media', 'nginx'):.2f}"
     )
@@ -1322,26 +1453,53 @@ def print_report(report: CountReport, args: argparse.Namespace) -> None:
         print(f"  error: {error}")
 
 
+BURST_OTHERS = ("generator", "others", "irq")
+
+
 def print_summary(reports: Sequence[CountReport]) -> None:
-    print("\n=== summary (steady state; ratios from the closed-loop bursts) ===")
+    """The capacity curve: one line per tablet count, then the largest count that holds."""
+    print("\n=== capacity curve (steady state; ratios from the closed-loop bursts) ===")
     print(
         f"{'tablets':>7} {'req/s':>7} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'errors':>6} "
-        f"{'events/s':>8} {'lost':>5} {'lesson/a1':>9} {'per core':>8} {'media/a2':>8} "
-        f"{'per core':>8}  target"
+        f"{'events/s':>8} {'lost':>5} {'CPU ms/req srv+nginx':>20} {'RSS MiB':>7} "
+        f"{'cores srv,ngx,gen,oth':>21} {'lesson/a1':>9} {'per core':>8} {'media/a2':>8}  "
+        "target"
     )
     for report in reports:
         everything = report.steady["all"]
         misses = report.misses()
+        cpu = report.steady_cpu_ms
+        cores = ",".join(
+            f"{report.steady_cores[n]:.2f}" for n in ("server", "nginx", "generator", "others")
+        )
         print(
             f"{report.tablets:>7} {everything.rate:>7.1f} {everything.p50 * 1000:>7.1f} "
             f"{everything.p95 * 1000:>7.1f} {everything.p99 * 1000:>7.1f} "
             f"{everything.errors + report.ramp_errors:>6} "
-            f"{report.events_stored / report.steady_seconds:>8.1f} "
-            f"{report.lost + report.unsent:>5} {report.lesson_ratio:>9.2f} "
-            f"{report.per_core_ratio('lesson', 'anchor'):>8.2f} {report.media_ratio:>8.2f} "
-            f"{report.per_core_ratio('media', 'nginx'):>8.2f}  "
+            f"{report.events_stored / (report.steady_seconds or math.inf):>8.1f} "
+            f"{report.lost + report.unsent:>5} "
+            f"{cpu['server']:>11.2f}+{cpu['nginx']:<8.2f} {max(report.rss_mib, default=0):>7.0f} "
+            f"{cores:>21} {report.lesson_ratio:>9.2f} "
+            f"{report.per_core_ratio('lesson', 'anchor'):>8.2f} {report.media_ratio:>8.2f}  "
             + ("met" if not misses else "missed: " + ", ".join(misses))
         )
+    holding = [report.tablets for report in reports if report.holds]
+    # The largest count below which every measured count holds: a count that holds above
+    # one that failed is luck of the run, not capacity.
+    largest = 0
+    for report in sorted(reports, key=lambda r: r.tablets):
+        if not report.holds:
+            break
+        largest = report.tablets
+    print(
+        f"largest count holding p95 < {P95_LIMIT * 1000:.0f} ms, 0 errors, 0 lost events: "
+        + (f"{largest} tablets" if largest else "none of those measured")
+        + (
+            f" (also held alone: {holding})"
+            if set(holding) - {r for r in holding if r <= largest}
+            else ""
+        )
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -1357,6 +1515,22 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     add = parser.add_argument
     add("--dir", type=Path, default=Path(default_dir), help="scratch folder (outside the repo)")
     add("--tablets", type=int, nargs="+", default=[100, 300, 500], help="tablet counts, in turn")
+    add(
+        "--curve",
+        type=_counts,
+        help="capacity curve: comma-separated tablet counts, e.g. 500,1000,2000 (as --tablets)",
+    )
+    add(
+        "--direct",
+        action="store_true",
+        help="the old shape: tablets talk plain HTTP to uvicorn, which sends the video itself",
+    )
+    add(
+        "--burst-connections",
+        type=int,
+        default=0,
+        help="connections of each closed-loop burst (default: one per tablet)",
+    )
     add("--seconds", type=float, default=60, help="steady-state window (s)")
     add("--burst-seconds", type=float, default=10, help="each closed-loop burst (s)")
     add("--signin-rate", type=float, default=25, help="sign-ins started per second")
@@ -1370,6 +1544,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     add("--keep", action="store_true", help="keep the run's folder and server logs")
     add("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
+    if args.curve:
+        args.tablets = args.curve
     if args.quick:
         args.tablets, args.seconds, args.burst_seconds = [20], 10.0, 3.0
         args.settle, args.page_every = 3.0, TICK  # so every kind of request is in the window
@@ -1377,6 +1553,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("--media-mb must be at least 1: the tablets fetch a 1 MiB range")
     if min(args.tablets) < 1 or args.generators < 1 or args.workers < 1:
         parser.error("--tablets, --generators and --workers must be at least 1")
+    if args.burst_connections < 0:
+        parser.error("--burst-connections must be 0 (one per tablet) or more")
     if min(args.seconds, args.burst_seconds, args.signin_rate, args.timeout) <= 0:
         parser.error("--seconds, --burst-seconds, --signin-rate and --timeout must be > 0")
     if args.page_every < TICK:
@@ -1385,6 +1563,29 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if args.dir.is_relative_to(ROOT):
         parser.error(f"--dir must be outside the repository ({ROOT})")
     return args
+
+
+def _counts(text: str) -> list[int]:
+    try:
+        counts = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a comma-separated list of counts: {text!r}"
+        ) from None
+    if not counts:
+        raise argparse.ArgumentTypeError("no tablet count given")
+    return counts
+
+
+def deployed_settings() -> dict[str, str]:
+    """The settings lines of deploy/stepstone.env (what the systemd unit passes on)."""
+    found = {}
+    for line in DEPLOY_ENV.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            name, _, value = line.partition("=")
+            found[name.strip()] = value.strip()
+    return found
 
 
 def find_nginx() -> str:
@@ -1433,8 +1634,13 @@ def run(args: argparse.Namespace, run_dir: Path, nginx: str) -> list[CountReport
         f"{sum(args.tablets)} learners, a {size / MIB:.0f} MiB video"
     )
     env = server_env(prepared.data_dir)
+    if not args.direct:
+        env |= deployed_settings()
     ports = {name: free_port() for name in ("server", "anchor", "nginx")}
     conf = nginx_files(run_dir, prepared.media_file, args.workers, ports["nginx"])
+    commands = server_commands(args, ports, conf, nginx)
+    if not args.direct:
+        del commands["nginx"]  # the shipped site below serves anchor 2 as well
     with ExitStack() as stack:
         pool = stack.enter_context(
             ProcessPoolExecutor(args.generators, mp_context=get_context("spawn"))
@@ -1444,16 +1650,65 @@ def run(args: argparse.Namespace, run_dir: Path, nginx: str) -> list[CountReport
             name: stack.enter_context(
                 running(name, command, env, run_dir / f"{name}.log", ready, ports[name])
             )
-            for name, (command, ready) in server_commands(args, ports, conf, nginx).items()
+            for name, (command, ready) in commands.items()
         }
+        if args.direct:
+            front, ca = up["server"].port, ""
+            targets = {
+                "lesson": BurstTarget(front, VIDEO_PATH, False, ("server",)),
+                "anchor": BurstTarget(up["anchor"].port, VIDEO_PATH, False, ("anchor",)),
+                "media": BurstTarget(front, prepared.media_url, True, ("server",)),
+                "nginx": BurstTarget(up["nginx"].port, "/media/talk.webm", True, ("nginx",)),
+            }
+        else:
+            up["nginx"], front, ca = stack.enter_context(
+                deployed_front(run_dir, prepared, args.workers, up["server"], up["anchor"])
+            )
+            targets = {
+                "lesson": BurstTarget(front, VIDEO_PATH, False, ("server", "nginx")),
+                "anchor": BurstTarget(
+                    front, ANCHOR_PREFIX + VIDEO_PATH, False, ("anchor", "nginx")
+                ),
+                "media": BurstTarget(front, prepared.media_url, True, ("server", "nginx")),
+                "nginx": BurstTarget(front, PLAIN_MEDIA, True, ("nginx",)),
+            }
         ctx = Context(
-            pool, args.generators, up["server"], up["anchor"], up["nginx"], prepared, args
+            pool,
+            args.generators,
+            up["server"],
+            up["anchor"],
+            up["nginx"],
+            prepared,
+            args,
+            front,
+            ca,
+            targets,
         )
         reports = []
         for logins in prepared.learners:
             reports.append(run_count(ctx, logins))
             print_report(reports[-1], args)
     return reports
+
+
+@contextmanager
+def deployed_front(
+    run_dir: Path, prepared: Prepared, workers: int, server: Service, anchor: Service
+) -> Iterator[tuple[Service, int, str]]:
+    """nginx with the shipped site over TLS in front of the server (media by
+    `X-Accel-Redirect` from the store), plus two bench-only locations in the same TLS
+    server: anchor 1 proxied as Stepstone is, and the video's file sent directly (anchor
+    2). Yields (nginx, its TLS port, the facility CA file)."""
+    certificates = make_certificates(run_dir / "tls")
+    anchors = (
+        f"    location {ANCHOR_PREFIX}/ {{ proxy_pass http://127.0.0.1:{anchor.port}/; }}\n"
+        f"    location = {PLAIN_MEDIA} {{ alias {prepared.media_file}; }}\n"
+    )
+    store = prepared.media_file.parents[1]
+    site = Site(free_port(), free_port(), f"127.0.0.1:{server.port}", store, certificates)
+    with running_nginx(run_dir / "site", site, anchors, workers=workers) as folder:
+        pid = int((folder / "nginx.pid").read_text())
+        yield Service("nginx", pid, site.https_port), site.https_port, str(certificates.ca)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -63,6 +63,10 @@ class Templates:
             extensions=["jinja2.ext.i18n"],
             trim_blocks=True,
             lstrip_blocks=True,
+            # Templates ship with the release and never change under a running server:
+            # without this, every page would stat each template it extends, includes
+            # or imports to see whether it changed.
+            auto_reload=False,
         )
         self.env.install_gettext_callables(  # type: ignore[attr-defined]
             i18n.gettext, i18n.ngettext, newstyle=True
