@@ -117,7 +117,8 @@ def version_texts(database: Database, store: ContentStore, version_id: int) -> l
     ):
         data = stored_lesson_data(row["data"])
         places += lesson_texts(row["key"], row["title"], data)
-        for path in (data.media, *(c.src for c in data.captions)):
+        narration = (data.narration.timings,) if data.narration else ()
+        for path in (data.media, *(c.src for c in data.captions), *narration):
             owners.setdefault(path, row["key"])
     for row in database.query(
         "SELECT path, sha256, media_type FROM assets WHERE version_id = ?"

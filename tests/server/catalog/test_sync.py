@@ -173,6 +173,12 @@ def test_review_flags_find_contact_details(
     src = _course_copy(tmp_path, "job-ready", 1)
     lesson = next((src / "lessons").glob("01-*.md"))
     lesson.write_text(lesson.read_text() + "\n\nCall Dee at 555-201-3344 or dee@example.org.\n")
+    # The lesson's text changed, so its narration no longer matches: the author would make
+    # it again; here it is left out (lint refuses narration that does not match).
+    key = re.search(r"^key: (\S+)$", lesson.read_text(), re.M)
+    assert key is not None
+    for stale in (src / "narration").glob(f"{key.group(1)}.*"):
+        stale.unlink()
     dist = tmp_path / "dist"
     add_packages(ngo, [build_package(src, dist)])
     sync_all(database, settings, CatalogHooks(), ADMIN)
