@@ -12,12 +12,20 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, sync_playwright
+
+from server.cli.demo import publish_demo_courses
+from server.cli.main import initialize
+from server.core.settings import load_settings
+from server.people.accounts import Role
+from tests.conftest import PIN, Templates, _build_migrated, copy_facility, make_user
+from tests.live import running_server
 
 CHROMIUM = "/usr/bin/chromium"
 AXE = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
@@ -129,3 +137,28 @@ def answer_right(page: Page, spec: dict[str, Any]) -> None:
         for choice in spec["choices"]:
             if choice.get("correct"):
                 question.get_by_label(choice["text"], exact=True).check()
+
+
+@contextmanager
+def courses_served(root: Path) -> Iterator[tuple[str, Path]]:
+    """A demo-mode facility with the course folders in ``root/courses`` published and the
+    learner A100, served by a real server; yields its base URL and data folder."""
+    data = root / "data"
+    copy_facility(Templates.get("migrated", _build_migrated), data)
+    settings = load_settings(environ={}, data_dir=data, demo=True)
+    database = initialize(settings)
+    report = publish_demo_courses(settings, database, root / "courses")
+    assert report.status == "ok", report.message
+    make_user(database, Role.LEARNER, "A100", "Alex Learner")
+    database.close()
+    with running_server(data, STEPSTONE_DEMO="true") as base:
+        yield base, data
+
+
+def sign_in_learner(page: Page, base: str, login: str = "A100") -> None:
+    """Sign a learner in through the form, as on a tablet, and wait for their home."""
+    page.goto(base + "/signin")
+    page.get_by_label("Your ID number").fill(login)
+    page.get_by_label("Your PIN").fill(PIN)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/learn")

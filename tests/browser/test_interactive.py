@@ -15,15 +15,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
 from server.core.db import Database
 from server.people import groups
 from server.people.accounts import Role, find_user
 from server.people.audit import Actor
 from tests.appcourse import COURSE_URL, app_facility
-from tests.browser.conftest import Watched, axe_violations, watch
-from tests.conftest import PASSWORD, PIN, make_user
+from tests.browser.conftest import Watched, axe_violations, sign_in_learner, watch
+from tests.conftest import PASSWORD, make_user
 from tests.live import running_server
 
 pytestmark = pytest.mark.browser
@@ -52,14 +52,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]
         yield base, data
 
 
-def sign_in(page: Page, base: str) -> None:
-    page.goto(base + "/signin")
-    page.get_by_label("Your ID number").fill("A100")
-    page.get_by_label("Your PIN").fill(PIN)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/learn")
-
-
 @pytest.fixture(scope="module")
 def hostile(browser: Browser, site: tuple[str, Path]) -> Iterator[tuple[Watched, dict[str, Any]]]:
     """The hostile lesson opened once by a signed-in learner, and what the app reported."""
@@ -68,7 +60,7 @@ def hostile(browser: Browser, site: tuple[str, Path]) -> Iterator[tuple[Watched,
     context.add_init_script(LISTEN)
     watched = watch(context, base)
     page = watched.page
-    sign_in(page, base)
+    sign_in_learner(page, base)
     # Chromium announces a request before its policy checks stop it: what counts is
     # whether an answer came back, and why a request failed.
     page.on("response", lambda response: ANSWERED.append(response.url))
@@ -166,7 +158,7 @@ def test_a_well_behaved_app_finishes_its_lesson(browser: Browser, site: tuple[st
     context = browser.new_context()
     watched = watch(context, base)
     page = watched.page
-    sign_in(page, base)
+    sign_in_learner(page, base)
     page.goto(base + COURSE_URL + "/lessons/counter")
     app = page.frame_locator("#app-frame")
     button = app.get_by_role("button", name="Count")
@@ -230,7 +222,7 @@ def test_a_scorm_12_sco_resumes_on_another_tablet_and_passes(
     base, data = site
     first = browser.new_context()
     page = watch(first, base).page
-    sign_in(page, base)
+    sign_in_learner(page, base)
     page.goto(base + COURSE_URL + "/lessons/signs")
     sco = page.frame_locator("#app-frame")
     expect(sco.get_by_text("Page 1 (ab-initio)")).to_be_visible(timeout=10_000)
@@ -242,7 +234,7 @@ def test_a_scorm_12_sco_resumes_on_another_tablet_and_passes(
     second = browser.new_context()  # another tablet: only the server knows the place
     watched = watch(second, base)
     page = watched.page
-    sign_in(page, base)
+    sign_in_learner(page, base)
     page.goto(base + COURSE_URL + "/lessons/signs")
     sco = page.frame_locator("#app-frame")
     expect(sco.get_by_text("Page 2 (resume)")).to_be_visible(timeout=10_000)
@@ -261,7 +253,7 @@ def test_a_scorm_2004_package_of_two_scos_completes_when_both_are(
     base, data = site
     context = browser.new_context()
     page = watch(context, base).page
-    sign_in(page, base)
+    sign_in_learner(page, base)
     page.goto(base + COURSE_URL + "/lessons/interview")
     sco = page.frame_locator("#app-frame")
     expect(sco.get_by_text("Started (ab-initio)")).to_be_visible(timeout=10_000)
@@ -283,7 +275,7 @@ def test_an_h5p_activity_runs_in_the_sandbox_and_its_score_counts(
     context = browser.new_context()
     watched = watch(context, base)
     page = watched.page
-    sign_in(page, base)
+    sign_in_learner(page, base)
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(base + COURSE_URL + "/lessons/ready")

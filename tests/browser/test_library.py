@@ -18,14 +18,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, Response, expect
 
-from server.cli.demo import publish_demo_courses
-from server.cli.main import initialize
-from server.core.settings import load_settings
-from server.people.accounts import Role
 from tests.books import EpubChapter, EpubSpec, default_chapters, write_epub
-from tests.browser.conftest import axe_report, watch
-from tests.conftest import PIN, Templates, _build_migrated, copy_facility, make_user
-from tests.live import running_server
+from tests.browser.conftest import axe_report, courses_served, sign_in_learner, watch
 
 pytestmark = pytest.mark.browser
 
@@ -70,24 +64,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]
         "rio",
         EpubSpec(title="El Río", language="es", subject="Novela", chapters=spanish),
     )
-    data = root / "data"
-    copy_facility(Templates.get("migrated", _build_migrated), data)
-    settings = load_settings(environ={}, data_dir=data, demo=True)
-    database = initialize(settings)
-    report = publish_demo_courses(settings, database, root / "courses")
-    assert report.status == "ok", report.message
-    make_user(database, Role.LEARNER, "A100", "Alex Learner")
-    database.close()
-    with running_server(data, STEPSTONE_DEMO="true") as base:
-        yield base, data
-
-
-def sign_in(page: Page, base: str) -> None:
-    page.goto(base + "/signin")
-    page.get_by_label("Your ID number").fill("A100")
-    page.get_by_label("Your PIN").fill(PIN)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/learn")
+    with courses_served(root) as served:
+        yield served
 
 
 def saved_place(data: Path) -> float | None:
@@ -127,7 +105,7 @@ def test_the_library_shows_books_by_language_with_their_covers(
     context = browser.new_context(viewport={"width": 800, "height": 1000})
     watched = watch(context, base)
     page = watched.page
-    sign_in(page, base)
+    sign_in_learner(page, base)
     page.goto(base + "/library")
     expect(page.get_by_role("heading", name="Library", level=1)).to_be_visible()
     languages = page.locator("section h2[id^=lang-]")
@@ -160,7 +138,7 @@ def test_a_chapter_reads_with_footnotes_pictures_and_comes_back_to_the_place(
     context = browser.new_context(viewport={"width": 800, "height": 600})
     watched = watch(context, base)
     page = watched.page
-    sign_in(page, base)
+    sign_in_learner(page, base)
     page.goto(base + CHAPTER)
     article = page.locator("#lesson")
     expect(article).to_have_attribute("lang", "en")

@@ -11,13 +11,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, Response, expect
+from playwright.sync_api import Browser, Response, expect
 
 from server.people import groups
 from server.people.accounts import Role
 from server.people.audit import Actor
-from tests.browser.conftest import watch
-from tests.conftest import PASSWORD, PIN, demo_facility, make_user
+from tests.browser.conftest import sign_in_learner, watch
+from tests.conftest import PASSWORD, demo_facility, make_user
 from tests.live import running_server
 
 pytestmark = pytest.mark.browser
@@ -41,14 +41,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, 
         yield base, data, learner.id
 
 
-def sign_in(page: Page, base: str) -> None:
-    page.goto(base + "/signin")
-    page.get_by_label("Your ID number").fill("A100")
-    page.get_by_label("Your PIN").fill(PIN)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/learn")
-
-
 def lesson_row(data: Path, key: str) -> tuple[str, float | None] | None:
     with sqlite3.connect(data / "stepstone.db") as db:
         row = db.execute(
@@ -69,7 +61,7 @@ def test_the_budget_game_and_the_scorm_quiz_count_on_the_educators_page(
     context = browser.new_context()
     watched = watch(context, base)
     page = watched.page
-    sign_in(page, base)
+    sign_in_learner(page, base)
 
     page.goto(base + COURSE + "/lessons/the-budget-game")
     game = page.frame_locator("#app-frame")

@@ -16,17 +16,11 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from server.cli.demo import publish_demo_courses
-from server.cli.main import initialize
-from server.core.settings import load_settings
-from server.people.accounts import Role
 from server.web import pdfviewer
 from server.web.templating import STATIC_DIR
-from tests.browser.conftest import AXE, watch
-from tests.conftest import PIN, Templates, _build_migrated, copy_facility, make_user
+from tests.browser.conftest import AXE, courses_served, sign_in_learner, watch
 from tests.content.conftest import COURSE as COURSE_YAML
 from tests.content.conftest import write_course
-from tests.live import running_server
 
 pytestmark = pytest.mark.browser
 
@@ -80,24 +74,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]
         lessons={"lessons/03-sheet.md": sheet + "---\nTwo pages to read.\n"},
         files={"media/sheet.pdf": two_page_pdf()},
     )
-    data = root / "data"
-    copy_facility(Templates.get("migrated", _build_migrated), data)
-    settings = load_settings(environ={}, data_dir=data, demo=True)
-    database = initialize(settings)
-    report = publish_demo_courses(settings, database, root / "courses")
-    assert report.status == "ok", report.message
-    make_user(database, Role.LEARNER, "A100", "Alex Learner")
-    database.close()
-    with running_server(data, STEPSTONE_DEMO="true") as base:
-        yield base, data
-
-
-def sign_in(page: Page, base: str) -> None:
-    page.goto(base + "/signin")
-    page.get_by_label("Your ID number").fill("A100")
-    page.get_by_label("Your PIN").fill(PIN)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/learn")
+    with courses_served(root) as served:
+        yield served
 
 
 def saved_page(data: Path) -> float | None:
@@ -127,7 +105,7 @@ def test_a_pdf_lesson_is_drawn_in_the_page_and_reopens_at_the_last_page(
     context = browser.new_context(viewport={"width": 800, "height": 1100})
     watched = watch(context, base)
     page = watched.page
-    sign_in(page, base)
+    sign_in_learner(page, base)
     page.goto(base + LESSON)
 
     viewer = page.locator("#pdf-viewer")
