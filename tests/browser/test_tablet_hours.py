@@ -95,6 +95,14 @@ def _run_to(page: Page, seconds_after_load: float) -> None:
     page.clock.run_for(max(0, int(loaded + seconds_after_load * 1000 - now)))
 
 
+def _tick(page: Page, ms: int) -> None:
+    """A moment passes, in real time and on the page's clock, as on a tablet. The page sends
+    one batch of events at a time and sends the next from a timer: a save queued while an
+    earlier batch was on its way goes out only once the page's clock moves on."""
+    time.sleep(0.1)
+    page.clock.run_for(ms)
+
+
 def _query(data: Path, sql: str, *params: object) -> list[tuple[object, ...]]:
     with sqlite3.connect(data / "stepstone.db") as db:
         return db.execute(sql, params).fetchall()
@@ -123,7 +131,7 @@ def test_the_end_of_tablet_hours_warns_saves_the_draft_and_signs_out(
     deadline = time.monotonic() + 10
     while not _query(data, "SELECT 1 FROM workbook_answers WHERE value LIKE '%call again%'"):
         assert time.monotonic() < deadline, "the draft was not saved before the end"
-        time.sleep(0.1)
+        _tick(page, 100)
     # At the end the page leaves for the sign-in page, which says why (the server, whose
     # clock has not moved, still knows the session here and sends it on to /learn).
     with page.expect_request("**/signin?notice=closed-hours"):
@@ -163,7 +171,7 @@ def test_the_end_of_tablet_hours_stops_the_video_and_keeps_its_place(
         if rows and abs(float(rows[0][0] or 0) - stopped) < 0.5:  # type: ignore[arg-type]
             break
         assert time.monotonic() < deadline, f"the place {stopped} was not saved: {rows}"
-        time.sleep(0.1)
+        _tick(page, 100)
     with page.expect_request("**/signin?notice=closed-hours"):
         _run_to(page, left + 2)
     context.close()
@@ -211,7 +219,7 @@ def test_a_lockdown_reaches_an_open_page_which_saves_the_draft_and_leaves(
     deadline = time.monotonic() + 10
     while not _query(data, "SELECT 1 FROM workbook_answers WHERE value LIKE '%my sister%'"):
         assert time.monotonic() < deadline, "the draft was not saved"
-        time.sleep(0.1)
+        _tick(page, 20)  # well short of the 4 s after which the page leaves
     with page.expect_navigation(url="**/signin?notice=closed-lockdown"):
         page.clock.run_for(5_000)
     expect(page.get_by_text("Tablets are paused for your unit right now.")).to_be_visible()
