@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import faulthandler
 import hashlib
 import hmac
 import html
@@ -10,8 +9,7 @@ import json
 import re
 import shutil
 import sqlite3
-import sys
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,23 +43,6 @@ def pytest_configure(config: pytest.Config) -> None:
     # As every `stepstone` command and the web app do: what the fixtures make is then
     # as private as what the server makes, and the file-permissions check stays quiet.
     filemodes.use_private_umask()
-
-
-# A test that hangs (a browser call waiting on a page that went away, a child process that
-# never answers) ends its worker after this long, printing every thread's stack: the run
-# then reports that test as failed within minutes instead of waiting out CI's whole limit.
-# Setup is included: the slowest module fixture (building two release bundles) takes
-# about three minutes on a loaded machine.
-HANG_SECONDS = 600
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, None, None]:
-    faulthandler.dump_traceback_later(HANG_SECONDS, exit=True, file=sys.stderr)
-    try:
-        yield
-    finally:
-        faulthandler.cancel_dump_traceback_later()
 
 
 # --- speed: cheap hashes and facilities made once per test process ----------------------
