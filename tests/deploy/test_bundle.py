@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -50,6 +51,28 @@ class Bundles:
     certificates: Certificates
 
 
+# How long each step may take on a loaded machine before the test gives up on it and says
+# which step it was and what it printed so far (a build fetches wheels from the index).
+BUILD_SECONDS = 300
+STEP_SECONDS = 180
+
+
+def _step(command: list[str], seconds: int, **options: Any) -> subprocess.CompletedProcess[str]:
+    """`command` run to its end, its output captured; a step still running after `seconds`
+    is stopped and fails the test with what it printed, instead of waiting for ever."""
+    try:
+        return subprocess.run(
+            command, capture_output=True, text=True, check=False, timeout=seconds, **options
+        )
+    except subprocess.TimeoutExpired as late:
+        printed = "".join(
+            part.decode(errors="replace") if isinstance(part, bytes) else part
+            for part in (late.stdout, late.stderr)
+            if part
+        )
+        pytest.fail(f"{' '.join(command)} did not end within {seconds} s; it printed:\n{printed}")
+
+
 def _unpack(tarball: Path, into: Path) -> Path:
     with tarfile.open(tarball) as archive:
         archive.extractall(into, filter="data")
@@ -61,10 +84,10 @@ def bundles(tmp_path_factory: pytest.TempPathFactory) -> Bundles:
     if nginx_binary() is None and not os.environ.get("CI"):
         pytest.skip("nginx is not installed here (apt-get install nginx-light); CI has it")
     base = tmp_path_factory.mktemp("bundle")
-    env = os.environ | {"PYTHON": "python3"}
-    built = subprocess.run(
-        ["bash", str(BUILD), "--out", str(base / "one")], env=env, capture_output=True, text=True
-    )
+    # An index that stops answering fails the build in a minute or two, not in pip's own
+    # three minutes a try (PIP_DEFAULT_TIMEOUT may be set that high on a build machine).
+    env = os.environ | {"PYTHON": "python3", "PIP_DEFAULT_TIMEOUT": "30", "PIP_RETRIES": "2"}
+    built = _step(["bash", str(BUILD), "--out", str(base / "one")], BUILD_SECONDS, env=env)
     assert built.returncode == 0, built.stdout + built.stderr
     first = _unpack(base / "one" / f"stepstone-{__version__}.tar.gz", base / "one")
     # The same tree, another version: a copy with only the version line changed, built with
@@ -91,12 +114,7 @@ def bundles(tmp_path_factory: pytest.TempPathFactory) -> Bundles:
         text.replace(f'__version__ = "{__version__}"', f'__version__ = "{NEXT}"'), encoding="utf-8"
     )
     again = ["--out", str(base / "two"), "--wheels", str(first / "wheels")]
-    built = subprocess.run(
-        ["bash", str(tree / "deploy/release/build.sh"), *again],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    built = _step(["bash", str(tree / "deploy/release/build.sh"), *again], BUILD_SECONDS, env=env)
     assert built.returncode == 0, built.stdout + built.stderr
     second = _unpack(base / "two" / f"stepstone-{NEXT}.tar.gz", base / "two")
     return Bundles(first, second, make_certificates(base / "tls"))
@@ -113,29 +131,25 @@ def _offline(command: list[str]) -> list[str]:
 
 def _can_unshare() -> bool:
     probe = ["unshare", "--map-root-user", "--net", "true"]
-    return subprocess.run(probe, capture_output=True, check=False).returncode == 0
+    return _step(probe, STEP_SECONDS).returncode == 0
 
 
 def _run(bundle: Path, prefix: Path, *args: str, offline: bool = False) -> str:
     command = ["bash", str(bundle / "install.sh"), *args]
-    done = subprocess.run(
+    done = _step(
         _offline(command) if offline else command,
+        STEP_SECONDS,
         env=os.environ | {"STEPSTONE_PREFIX": str(prefix)},
-        capture_output=True,
-        text=True,
-        check=False,
     )
     assert done.returncode == 0, f"install.sh {' '.join(args)}:\n{done.stdout}{done.stderr}"
     return done.stdout
 
 
 def _stepstone(prefix: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+    return _step(
         [str(prefix / "opt/stepstone/venv/bin/stepstone"), *args],
+        STEP_SECONDS,
         env=os.environ | {"STEPSTONE_DATA_DIR": str(prefix / "var/lib/stepstone")},
-        capture_output=True,
-        text=True,
-        check=False,
         cwd=prefix,
     )
 
@@ -204,12 +218,10 @@ def test_a_changed_byte_in_the_bundle_stops_the_install(bundles: Bundles, tmp_pa
     data = bytearray(wheel.read_bytes())
     data[len(data) // 2] ^= 1
     wheel.write_bytes(bytes(data))
-    done = subprocess.run(
+    done = _step(
         ["bash", str(copy / "install.sh"), "install"],
+        STEP_SECONDS,
         env=os.environ | {"STEPSTONE_PREFIX": str(tmp_path / "root")},
-        capture_output=True,
-        text=True,
-        check=False,
     )
     assert done.returncode == 1
     assert "does not match its SHA256SUMS" in done.stderr
