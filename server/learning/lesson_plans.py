@@ -700,3 +700,41 @@ def local_texts_list(database: Database, limit: int = 500) -> list[LocalText]:
         [limit],
     )
     return [LocalText(*row) for row in rows]
+
+
+# ---- The builder's search and browse -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Found:
+    course: Course
+    lessons: list[Lesson]
+    course_matches: bool
+
+
+def find_content(
+    database: Database, settings: Settings, viewer: User, query: str = "", course_id: str = ""
+) -> list[Found]:
+    """What the educator may put in a plan: with ``course_id``, every lesson (or chapter)
+    of that course; with ``query``, the courses, books and lessons whose titles hold all
+    its words (no case); at most 30 courses."""
+    courses = visible_courses(database, settings, viewer)
+    if course_id:
+        return [
+            Found(c, visibility.lessons_of(database, c.version_id), True)
+            for c in courses
+            if c.course_id == course_id
+        ]
+    words = query.casefold().split()
+    if not words:
+        return []
+    found = []
+    for course in sorted(courses, key=lambda c: c.title.casefold()):
+        lessons = visibility.lessons_of(database, course.version_id)
+        hit_course = all(w in course.title.casefold() for w in words)
+        hits = [x for x in lessons if all(w in x.title.casefold() for w in words)]
+        if hit_course or hits:
+            found.append(Found(course, hits, hit_course))
+        if len(found) >= 30:
+            break
+    return found
