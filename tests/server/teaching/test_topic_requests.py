@@ -13,6 +13,7 @@ from starlette.testclient import TestClient
 from server.core.db import Database
 from server.core.settings import Settings
 from server.learning import topic_requests
+from server.learning.access import Scope
 from server.people import groups
 from server.people.accounts import Role
 from server.people.audit import Actor
@@ -90,7 +91,7 @@ def test_requests_are_counted_moderated_and_suppressed(
     moderation = teacher.get("/teach/requests").text
     assert SECRET_WORDS in moderation
     suggestion = topic_requests.waiting_suggestions(
-        database, topic_requests.Scope.of(people.educator), SYSTEM
+        database, Scope.of(people.educator), SYSTEM
     )[0]
     refused = teacher.post(
         f"/teach/requests/{suggestion.id}",
@@ -124,7 +125,7 @@ def test_requests_are_counted_moderated_and_suppressed(
         data={"csrf_token": token(learner, "/learn/requests"), "text": "something else"},
     )
     second = topic_requests.waiting_suggestions(
-        database, topic_requests.Scope.of(people.admin), SYSTEM
+        database, Scope.of(people.admin), SYSTEM
     )[0]
     teacher.post(
         f"/teach/requests/{second.id}",
