@@ -81,7 +81,7 @@ def test_requests_are_counted_moderated_and_suppressed(
         "/learn/requests",
         data={"csrf_token": token(learner, "/learn/requests"), "text": SECRET_WORDS},
     )
-    assert sent.status_code == 200 and "We counted your request" in sent.text
+    assert sent.status_code == 200 and "We got your request" in sent.text
     group = groups.create_group(database, SYSTEM, "Class A", "class")
     groups.add_member(database, SYSTEM, group.id, people.educator.id)
     teacher = TestClient(app, base_url="http://testserver")
