@@ -90,9 +90,7 @@ def test_requests_are_counted_moderated_and_suppressed(
     groups.add_member(database, SYSTEM, group.id, people.learner.id)
     moderation = teacher.get("/teach/requests").text
     assert SECRET_WORDS in moderation
-    suggestion = topic_requests.waiting_suggestions(
-        database, Scope.of(people.educator), SYSTEM
-    )[0]
+    suggestion = topic_requests.waiting_suggestions(database, Scope.of(people.educator), SYSTEM)[0]
     refused = teacher.post(
         f"/teach/requests/{suggestion.id}",
         data={"csrf_token": token(teacher, "/teach"), "action": "approve", "label": ""},
@@ -124,9 +122,7 @@ def test_requests_are_counted_moderated_and_suppressed(
         "/learn/requests",
         data={"csrf_token": token(learner, "/learn/requests"), "text": "something else"},
     )
-    second = topic_requests.waiting_suggestions(
-        database, Scope.of(people.admin), SYSTEM
-    )[0]
+    second = topic_requests.waiting_suggestions(database, Scope.of(people.admin), SYSTEM)[0]
     teacher.post(
         f"/teach/requests/{second.id}",
         data={"csrf_token": token(teacher, "/teach"), "action": "reject", "label": ""},
