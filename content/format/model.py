@@ -134,6 +134,8 @@ class Course:
     cover: Cover | None = None
     # The same course in other languages: language → course id (same publisher).
     editions: dict[str, str] = field(default_factory=dict)
+    # Topics the publisher could make next, which learners may ask for (optional).
+    requestable_topics: tuple[str, ...] = ()
     lessons: list[Lesson] = field(default_factory=list)
     # A book: the EPUB file (course path) whose chapters become the lessons at build.
     book: str | None = None
@@ -146,6 +148,8 @@ class Course:
         """Course fields as they appear in the manifest's ``course`` object (without the
         cover, whose package path the analysis decides)."""
         optional: dict[str, object] = {"editions": dict(self.editions)} if self.editions else {}
+        if self.requestable_topics:
+            optional["requestable_topics"] = list(self.requestable_topics)
         return (
             optional
             | {

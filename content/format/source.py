@@ -139,6 +139,9 @@ def _course_from(root: Path, data: dict[str, Any]) -> Course:
         book=str(data["book"]) if isinstance(data.get("book"), str) else None,
         subjects=tuple(str(s) for s in data.get("subjects") or ()),
         reading_level=str(data.get("reading_level", "")),
+        requestable_topics=tuple(
+            " ".join(str(t).split()) for t in data.get("requestable_topics") or ()
+        ),
     )
 
 

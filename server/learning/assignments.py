@@ -28,7 +28,9 @@ from server.people.accounts import User
 from server.people.audit import Actor
 
 
-def _check_due(due_date: str | None, past_due_ok: bool = False) -> str | None:
+def check_due(due_date: str | None, past_due_ok: bool = False) -> str | None:
+    """A due date as written (ISO), None when empty; a date in the past is refused
+    unless `past_due_ok` (course assignments and lesson plans share this rule)."""
     if not due_date:
         return None
     try:
@@ -87,7 +89,7 @@ def assign_in(
     """Record one assignment inside the caller's transaction; returns its id."""
     if (user_id is None) == (group_id is None):
         raise ValueError("assign to exactly one learner or one group")
-    due = _check_due(due_date, past_due_ok)
+    due = check_due(due_date, past_due_ok)
     cursor = db.execute(
         "INSERT INTO assignments (course_id, lesson_key, user_id, group_id, due_date, note,"
         " assigned_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

@@ -941,3 +941,98 @@ def ratings(db: sqlite_utils.Database) -> None:
         );
         """,
     )
+
+
+@migrations(name="0023_lesson_plans")
+def lesson_plans(db: sqlite_utils.Database) -> None:
+    """Lesson plans educators build for a group (``learning.lesson_plans``): ordered items
+    (a lesson or book chapter, a whole course or book, or a quiz of questions picked from
+    approved courses' quizzes), assigned with a due date; the learners' tries at those
+    quizzes; every piece of local text staff wrote, as written (the admins' list). Topic
+    requests (``learning.topic_requests``): a learner's pick from the topics publishers
+    list, and short free texts that wait for staff to approve under a local label or drop."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE lesson_plans (
+            id INTEGER PRIMARY KEY,
+            group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+            title TEXT NOT NULL,
+            instructions TEXT NOT NULL DEFAULT '',
+            due_date TEXT,
+            assigned_at TEXT,
+            created_by INTEGER REFERENCES users(id),
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX lesson_plans_group ON lesson_plans(group_id);
+        CREATE TABLE bank_quizzes (
+            id INTEGER PRIMARY KEY,
+            plan_id INTEGER NOT NULL REFERENCES lesson_plans(id) ON DELETE CASCADE,
+            title TEXT NOT NULL,
+            instructions TEXT NOT NULL DEFAULT '',
+            pass_mark REAL NOT NULL DEFAULT 0 CHECK (pass_mark BETWEEN 0 AND 100),
+            created_by INTEGER REFERENCES users(id),
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE bank_quiz_questions (
+            quiz_id INTEGER NOT NULL REFERENCES bank_quizzes(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            course_id TEXT NOT NULL,
+            lesson_key TEXT NOT NULL,
+            question_key TEXT NOT NULL,
+            PRIMARY KEY (quiz_id, position),
+            UNIQUE (quiz_id, course_id, lesson_key, question_key)
+        );
+        CREATE TABLE bank_quiz_attempts (
+            id INTEGER PRIMARY KEY,
+            quiz_id INTEGER NOT NULL REFERENCES bank_quizzes(id) ON DELETE CASCADE,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            answers TEXT NOT NULL DEFAULT '{}',
+            score REAL NOT NULL,
+            passed INTEGER NOT NULL,
+            submitted_at TEXT NOT NULL
+        );
+        CREATE INDEX bank_quiz_attempts_user ON bank_quiz_attempts(user_id, quiz_id);
+        CREATE TABLE lesson_plan_items (
+            id INTEGER PRIMARY KEY,
+            plan_id INTEGER NOT NULL REFERENCES lesson_plans(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('lesson', 'course', 'quiz')),
+            course_id TEXT,
+            lesson_key TEXT,
+            quiz_id INTEGER REFERENCES bank_quizzes(id) ON DELETE CASCADE,
+            CHECK ((kind = 'quiz') = (quiz_id IS NOT NULL)),
+            CHECK ((kind = 'quiz') = (course_id IS NULL)),
+            CHECK ((kind = 'lesson') = (lesson_key IS NOT NULL))
+        );
+        CREATE INDEX lesson_plan_items_plan ON lesson_plan_items(plan_id, position);
+        CREATE TABLE local_texts (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            object_id INTEGER NOT NULL,
+            field TEXT NOT NULL,
+            text TEXT NOT NULL,
+            written_by INTEGER REFERENCES users(id),
+            author TEXT NOT NULL,
+            written_at TEXT NOT NULL
+        );
+        CREATE TABLE topic_requests (
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            publisher_id INTEGER NOT NULL REFERENCES publishers(id) ON DELETE CASCADE,
+            topic TEXT NOT NULL,
+            requested_at TEXT NOT NULL,
+            PRIMARY KEY (user_id, publisher_id, topic)
+        );
+        CREATE TABLE topic_suggestions (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            text TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'waiting' CHECK (status IN ('waiting', 'approved')),
+            label TEXT,
+            created_at TEXT NOT NULL,
+            decided_by TEXT,
+            decided_at TEXT
+        );
+        """,
+    )

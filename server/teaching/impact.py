@@ -40,7 +40,7 @@ from server.core import clock, csvfiles
 from server.core.db import Database
 from server.core.errors import NotFound
 from server.core.settings import Settings
-from server.learning import ratings, visibility
+from server.learning import ratings, topic_requests, visibility
 from server.learning.continuity import Continuity
 from server.people import audit
 from server.people.audit import Actor
@@ -206,6 +206,12 @@ def build(
         "unfound_searches_note": (
             f"Words learners searched for that found nothing, each searched by at least {k}"
             " different learners (all months; other words are not shown)."
+        ),
+        "topic_requests": topic_requests.publisher_counts(database, publisher["id"], k),
+        "topic_requests_note": (
+            "For each topic your courses list as requestable: how many learners asked for a"
+            f" course on it (all months). A count under {k} is not shown (null). What learners"
+            " wrote in their own words stays in the facility."
         ),
     }
 

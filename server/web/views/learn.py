@@ -23,6 +23,7 @@ from server.learning import (
     bookshelf,
     certificates,
     ledger,
+    lesson_plans,
     plans,
     progress,
     quizzes,
@@ -127,6 +128,10 @@ def learner_home(req: Req) -> Response:
             "certificates": certificates.of_learner(req.database, user.id),
             "came_with_me": merge.came_with(req.database, user.id),
             "editions": own_language_editions(courses, assigned, user.language),
+            "lesson_plans": [
+                lesson_plans.state_for(req.database, req.settings, user, plan, user.id)
+                for plan in lesson_plans.assigned_plans_for(req.database, user.id)
+            ],
         },
     )
 

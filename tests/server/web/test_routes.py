@@ -123,6 +123,27 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/teach/groups/{group_id:id}/credit"): staff(404, 200),
     ("GET", "/teach/exports/credit.csv"): STAFF_GET,
     ("GET", "/teach/exports/credit.json"): STAFF_GET,
+    # Lesson plans: reached through their group; none exists in this test.
+    ("GET", "/teach/groups/{group_id:id}/lesson-plans"): staff(404, 200),
+    ("POST", "/teach/groups/{group_id:id}/lesson-plans"): staff(404, 400),
+    ("GET", "/teach/lesson-plans/{plan_id:id}"): staff(404, 404),
+    ("POST", "/teach/lesson-plans/{plan_id:id}"): staff(404, 404),
+    ("POST", "/teach/lesson-plans/{plan_id:id}/items"): staff(404, 404),
+    ("POST", "/teach/lesson-plans/{plan_id:id}/items/{item_id:id}"): staff(404, 404),
+    ("POST", "/teach/lesson-plans/{plan_id:id}/assign"): staff(404, 404),
+    ("GET", "/teach/lesson-plans/{plan_id:id}/quiz"): staff(404, 404),
+    ("POST", "/teach/lesson-plans/{plan_id:id}/quiz"): staff(404, 404),
+    ("GET", "/teach/lesson-plans/{plan_id:id}/quizzes/{quiz_id:id}"): staff(404, 404),
+    ("GET", "/learn/lesson-plans/{plan_id:id}"): learner_only(404),
+    ("GET", "/learn/lesson-plans/{plan_id:id}/quizzes/{quiz_id:id}"): learner_only(404),
+    ("POST", "/learn/lesson-plans/{plan_id:id}/quizzes/{quiz_id:id}"): learner_only(404),
+    ("GET", "/learn/requests"): LEARNER_ONLY_GET,
+    # An empty request is refused with its reason.
+    ("POST", "/learn/requests"): learner_only(400),
+    ("GET", "/teach/requests"): STAFF_GET,
+    # Without approve or reject the form is refused before the request is looked up.
+    ("POST", "/teach/requests/{suggestion_id:id}"): staff(400, 400),
+    ("GET", "/admin/local-text"): ADMIN_ONLY_GET,
     ("GET", "/teach/reviews"): STAFF_GET,
     ("GET", "/teach/reviews/{entry_id:id}"): staff(404, 404),
     ("POST", "/teach/reviews/{entry_id:id}"): staff(404, 404),
@@ -243,6 +264,10 @@ def _url(path: str, people: People, group_id: int) -> str:
         "{window_id:id}",
         "{lockdown_id:id}",
         "{absence_id:id}",
+        "{plan_id:id}",
+        "{item_id:id}",
+        "{quiz_id:id}",
+        "{suggestion_id:id}",
     ):
         path = path.replace(name, "9999")
     path = path.replace("{course_id}", "org.example.missing").replace("{key}", "intro")
