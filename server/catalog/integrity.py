@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 
 from content.format.lessondata import stored_manifest
 from content.importing.store import ContentStore
+from server.catalog import teacher_files
 from server.core import clock
 from server.core.db import Database
 from server.core.errors import ValidationError
@@ -181,7 +182,9 @@ class StoreCheck:
         self.unreferenced: list[str] | None = None
         if all_blobs:
             listed = set(store.blobs()) if store.root.is_dir() else set()
-            self.unreferenced = sorted(listed - self._referenced)
+            # Educators' files are referenced by their own table, not by a version.
+            educators = teacher_files.blobs_in(database.reader)
+            self.unreferenced = sorted(listed - self._referenced - educators)
         wanted = self._referenced | set(self.unreferenced or [])
         self._stats = {sha256: _stat(store, sha256) for sha256 in sorted(wanted)}
         self.total_bytes = sum(s.size for s in self._stats.values() if s.exists and s.regular)
@@ -339,7 +342,7 @@ def collect_garbage(
                 "SELECT sha256 FROM assets UNION SELECT html_sha256 FROM lessons"
                 " WHERE html_sha256 IS NOT NULL"
             )
-        }
+        } | teacher_files.blobs_in(db)
         removed, removed_bytes, young = _remove_unreferenced(store, keep, cutoff)
         audit.record(
             db,

@@ -190,6 +190,13 @@ class Settings:
             " nginx's client_max_body_size for /admin/ the same"
         },
     )
+    teacher_file_max_mb: int = field(
+        default=100,
+        metadata={
+            "help": "Largest file (PDF or video) an educator may upload in MiB; keep nginx's"
+            " client_max_body_size for /teach/files 1 more"
+        },
+    )
     metrics: bool = field(
         default=True,
         metadata={"help": "Count requests for GET /metrics (Prometheus; loopback only)"},
@@ -304,6 +311,8 @@ def _validate(settings: Settings) -> None:
         raise ConfigError("Setting backup_keep must be between 1 and 1000.")
     if not 1 <= settings.max_upload_mb <= 1024:
         raise ConfigError("Setting max_upload_mb must be between 1 and 1024.")
+    if not 1 <= settings.teacher_file_max_mb <= 4096:
+        raise ConfigError("Setting teacher_file_max_mb must be between 1 and 4096.")
     if settings.min_free_disk_mb < 0:
         raise ConfigError("Setting min_free_disk_mb must be 0 or more.")
     if settings.facility_id and not _FACILITY_ID.fullmatch(settings.facility_id):

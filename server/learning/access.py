@@ -314,3 +314,37 @@ def certificate_for(database: Database, settings: Settings, viewer: User, code: 
     if found is None or not may_see_certificate(viewer, found):
         raise NotFound()
     return found
+
+
+# ---- Files educators made ---------------------------------------------------------------
+
+_FILE_IN_PLAN_OF = """
+    SELECT 1 FROM lesson_plan_items i
+    JOIN lesson_plans p ON p.id = i.plan_id
+    JOIN group_members m ON m.group_id = p.group_id AND m.user_id = :user
+    WHERE i.file_id = :file
+"""
+
+
+def teacher_file_for(database: Database, viewer: User, file_id: int) -> dict[str, Any] | None:
+    """A file an educator made (``catalog.teacher_files``), if `viewer` may open it now:
+    an admin any, whatever its state (they review it); an educator their own, and any in
+    a lesson plan of a group they are in; a learner only an approved file that is an item
+    of a plan assigned to one of their groups. None otherwise (a 404)."""
+    row = database.query_one(
+        "SELECT id, owner_id, status, title, file_name, kind, media_type, sha256, size"
+        " FROM teacher_files WHERE id = ?",
+        [file_id],
+    )
+    if row is None:
+        return None
+    found = dict(row)
+    if viewer.role is Role.ADMIN or found["owner_id"] == viewer.id:
+        return found
+    params = {"user": viewer.id, "file": file_id}
+    if viewer.role is Role.EDUCATOR:
+        return found if database.query_one(_FILE_IN_PLAN_OF, params) else None
+    if found["status"] != "approved":
+        return None
+    assigned = database.query_one(_FILE_IN_PLAN_OF + " AND p.assigned_at IS NOT NULL", params)
+    return found if assigned else None

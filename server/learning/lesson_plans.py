@@ -2,10 +2,11 @@
 short instructions and a due date. Not the learner's goal plan (`learning.plans`).
 
 An item is a lesson of a course (a book's chapter is a lesson of the book), a whole course
-or book, or a quiz the educator made by picking questions from quizzes of approved
-courses (a *bank quiz*). The item's ``kind`` names which; a new kind (an article of an
-offline reference collection) is a new value of that column and a new branch in
-`_resolve`, nothing else.
+or book, a quiz the educator made by picking questions from quizzes of approved
+courses (a *bank quiz*), or a file an educator made (a PDF handout, a short video:
+``catalog.teacher_files``), which learners open only once it is approved. The item's
+``kind`` names which; a new kind (an article of an offline reference collection) is a
+new value of that column and a new branch in `_resolve`, nothing else.
 
 Items hold references, never copies: what a learner opens is the course's live,
 approved version, through the same rules as everywhere (`learning.access`). An item
@@ -17,7 +18,8 @@ What counts as done comes from progress already recorded, nothing new: a lesson 
 chapter) when its progress says done — the learner finished it the way that kind of
 lesson finishes (read to the end and tapped *Done*, watched, passed its quiz); a course
 or book when every lesson of its live version is done; a bank quiz when a try reached its
-pass mark (any handed-in try when the mark is 0). The plan is done when every item that
+pass mark (any handed-in try when the mark is 0); a file when the learner opened its page.
+The plan is done when every item that
 can still be done is done.
 
 Bank quizzes are graded by `quizzes.score_of`, the one scoring code; each try is kept.
@@ -43,10 +45,10 @@ from server.learning import assignments, progress, quizzes, visibility
 from server.learning.access import visible_courses
 from server.learning.visibility import Course, Lesson
 from server.people import audit
-from server.people.accounts import User
+from server.people.accounts import Role, User
 from server.people.audit import Actor
 
-KINDS = ("lesson", "course", "quiz")
+KINDS = ("lesson", "course", "quiz", "file")
 MAX_TITLE = 120
 MAX_INSTRUCTIONS = 1000
 MAX_ITEMS = 60
@@ -76,6 +78,7 @@ class Item:
     course_id: str | None
     lesson_key: str | None
     quiz_id: int | None
+    file_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,7 @@ class Shown:
     where: str  # the course or book it is in ("" for a bank quiz)
     url: str | None  # None: unavailable
     done: bool = False
+    state: str = ""  # a file's review state, for staff: waiting | approved | rejected | withdrawn
 
     @property
     def available(self) -> bool:
@@ -184,7 +188,7 @@ def learner_plan(database: Database, learner: User, plan_id: int) -> Plan:
 
 def items_of(database: Database, plan_id: int) -> list[Item]:
     rows = database.query(
-        "SELECT id, position, kind, course_id, lesson_key, quiz_id FROM lesson_plan_items"
+        "SELECT id, position, kind, course_id, lesson_key, quiz_id, file_id FROM lesson_plan_items"
         " WHERE plan_id = ? ORDER BY position, id",
         [plan_id],
     )
@@ -282,6 +286,7 @@ def _append_in(
     course_id: str | None,
     lesson_key: str | None,
     quiz_id: int | None,
+    file_id: int | None = None,
 ) -> int:
     count, last = db.execute(
         "SELECT count(*), coalesce(max(position), 0) FROM lesson_plan_items WHERE plan_id = ?",
@@ -290,9 +295,9 @@ def _append_in(
     if count >= MAX_ITEMS:
         raise ValidationError(N_("A plan holds at most 60 items. Make a second plan."))
     cursor = db.execute(
-        "INSERT INTO lesson_plan_items (plan_id, position, kind, course_id, lesson_key, quiz_id)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
-        [plan.id, last + 1, kind, course_id, lesson_key, quiz_id],
+        "INSERT INTO lesson_plan_items (plan_id, position, kind, course_id, lesson_key, quiz_id,"
+        " file_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [plan.id, last + 1, kind, course_id, lesson_key, quiz_id, file_id],
     )
     db.execute("UPDATE lesson_plans SET updated_at = ? WHERE id = ?", [clock.iso(), plan.id])
     return int(cursor.lastrowid or 0)
@@ -336,6 +341,58 @@ def add_item(
             course=course_id,
             lesson=lesson_key or None,
         )
+
+
+def add_file(
+    database: Database, actor: User, client_address: str, plan: Plan, file_id: int
+) -> None:
+    """Add a file to the end of the plan: the educator's own (an admin: anyone's), waiting
+    for review or approved. Learners see it once it is approved."""
+    row = database.query_one("SELECT owner_id, status FROM teacher_files WHERE id = ?", [file_id])
+    if row is None or (row["owner_id"] != actor.id and actor.role is not Role.ADMIN):
+        raise ValidationError(N_("Choose one of your files."))
+    if row["status"] not in ("waiting", "approved"):
+        raise ValidationError(N_("That file was rejected or taken back. Choose another."))
+    with database.write() as db:
+        same = db.execute(
+            "SELECT 1 FROM lesson_plan_items WHERE plan_id = ? AND file_id = ?",
+            [plan.id, file_id],
+        ).fetchone()
+        if same is not None:
+            raise ValidationError(N_("That is already in the plan."))
+        _append_in(db, plan, "file", None, None, None, file_id)
+        audit.record(
+            db,
+            actor.actor(client_address),
+            "lesson-plan.add-file",
+            f"group:{plan.group_id}",
+            plan=plan.id,
+            file=file_id,
+        )
+
+
+def plan_file(database: Database, plan: Plan, file_id: int) -> Item:
+    """The plan's item for this file; NotFound when the plan does not hold it."""
+    for item in items_of(database, plan.id):
+        if item.kind == "file" and item.file_id == file_id:
+            return item
+    raise NotFound()
+
+
+def record_file_open(database: Database, learner_id: int, file_id: int) -> None:
+    """A learner opened a file's page: the item counts as done (once; later opens write
+    nothing)."""
+    seen = database.query_one(
+        "SELECT 1 FROM teacher_file_opens WHERE user_id = ? AND file_id = ?",
+        [learner_id, file_id],
+    )
+    if seen is None:
+        with database.write() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO teacher_file_opens (user_id, file_id, opened_at)"
+                " VALUES (?, ?, ?)",
+                [learner_id, file_id, clock.iso()],
+            )
 
 
 def move_item(database: Database, actor: Actor, plan: Plan, item_id: int, action: str) -> None:
@@ -607,8 +664,20 @@ def _resolve(
     item: Item,
     settings: Settings,
     viewer: User,
+    plan_id: int,
 ) -> tuple[str, str, str | None]:
-    """(title, where, url or None) of an item for a viewer who may open ``courses``."""
+    """(title, where, url or None) of an item of a plan for a viewer who may open
+    ``courses``."""
+    if item.kind == "file":
+        row = database.query_one(
+            "SELECT title, status FROM teacher_files WHERE id = ?", [item.file_id]
+        )
+        assert row is not None
+        if viewer.role is not Role.LEARNER:
+            return row["title"], "", f"/teach/files/{item.file_id}"
+        approved = row["status"] == "approved"
+        url = f"/learn/lesson-plans/{plan_id}/files/{item.file_id}" if approved else None
+        return row["title"], "", url
     if item.kind == "quiz":
         assert item.quiz_id is not None
         bank = bank_quiz(database, item.quiz_id)
@@ -630,6 +699,13 @@ def _resolve(
 
 
 def _done(database: Database, courses: Mapping[str, Course], item: Item, learner_id: int) -> bool:
+    if item.kind == "file":
+        row = database.query_one(
+            "SELECT 1 FROM teacher_file_opens o JOIN teacher_files f ON f.id = o.file_id"
+            " WHERE o.user_id = ? AND o.file_id = ? AND f.status = 'approved'",
+            [learner_id, item.file_id],
+        )
+        return row is not None
     if item.kind == "quiz":
         row = database.query_one(
             "SELECT 1 FROM bank_quiz_attempts WHERE quiz_id = ? AND user_id = ? AND passed = 1",
@@ -656,10 +732,17 @@ def state_for(
     courses = {c.course_id: c for c in visible_courses(database, settings, viewer)}
     shown = []
     for item in items_of(database, plan.id):
-        title, where, url = _resolve(database, courses, item, settings, viewer)
+        title, where, url = _resolve(database, courses, item, settings, viewer, plan.id)
         done = learner_id is not None and _done(database, courses, item, learner_id)
-        shown.append(Shown(item, title, where, url, done))
+        shown.append(Shown(item, title, where, url, done, _file_state(database, item)))
     return PlanState(plan, shown)
+
+
+def _file_state(database: Database, item: Item) -> str:
+    if item.kind != "file":
+        return ""
+    row = database.query_one("SELECT status FROM teacher_files WHERE id = ?", [item.file_id])
+    return str(row[0]) if row else ""
 
 
 def progress_of(

@@ -5,7 +5,8 @@ A backup is one folder, ``stepstone-<UTC time>``, holding::
     manifest.json   every file below with its size and SHA-256, the schema (applied
                     migrations), the Stepstone version and the time
     stepstone.db    the database as of one commit (SQLite's online backup API)
-    store/ab/...    the content-store blobs that this database refers to
+    store/ab/...    the content-store blobs that this database refers to (course files,
+                    and the files educators shared)
     tuf/<name>/...  each trusted publisher's signed metadata
     secret.key ...  the data folder's own files: keys (mode 0600), stepstone.toml; the
                     audit key too, so a restored server can check its audit log
@@ -213,11 +214,17 @@ def _snapshot_database(source: Path, target: Path) -> list[str]:
 
 
 def _referenced_blobs(work: Path) -> list[str]:
+    """Course files and lesson HTML, and educators' files (a database not yet upgraded,
+    as the backup before an upgrade sees it, has no table of them)."""
     with closing(sqlite3.connect(work / DATABASE)) as copy:
-        rows = copy.execute(
+        sql = (
             "SELECT sha256 FROM assets UNION SELECT html_sha256 FROM lessons"
             " WHERE html_sha256 IS NOT NULL"
-        ).fetchall()
+        )
+        tables = {row[0] for row in copy.execute("SELECT name FROM sqlite_master")}
+        if "teacher_files" in tables:
+            sql += " UNION SELECT sha256 FROM teacher_files"
+        rows = copy.execute(sql).fetchall()
     return sorted(str(row[0]) for row in rows)
 
 

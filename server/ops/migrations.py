@@ -1036,3 +1036,74 @@ def lesson_plans(db: sqlite_utils.Database) -> None:
         );
         """,
     )
+
+
+@migrations(name="0024_teacher_files")
+def teacher_files(db: sqlite_utils.Database) -> None:
+    """Files educators make (a PDF handout, a short video; ``catalog.teacher_files``):
+    stored in the content store by their SHA-256, waiting for an admin's review like a
+    course version, or approved at once for an educator an admin waived review for (the
+    waiver says who granted it). A lesson plan item may now be such a file (kind
+    ``file``), which learners of the plan's group open once it is approved; opening it
+    is what marks the item done (``teacher_file_opens``)."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE teacher_files (
+            id INTEGER PRIMARY KEY,
+            owner_id INTEGER NOT NULL REFERENCES users(id),
+            title TEXT NOT NULL,
+            description TEXT NOT NULL DEFAULT '',
+            file_name TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('pdf', 'video')),
+            media_type TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            notes TEXT NOT NULL DEFAULT '[]',
+            status TEXT NOT NULL DEFAULT 'waiting'
+                CHECK (status IN ('waiting', 'approved', 'rejected', 'withdrawn')),
+            uploaded_at TEXT NOT NULL,
+            decided_at TEXT,
+            decided_by TEXT,
+            waived_by TEXT,
+            reason_code TEXT,
+            reason TEXT,
+            note TEXT
+        );
+        CREATE INDEX teacher_files_owner ON teacher_files(owner_id, id);
+        CREATE INDEX teacher_files_status ON teacher_files(status, id);
+        CREATE TABLE file_review_waivers (
+            user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+            granted_by TEXT NOT NULL,
+            granted_at TEXT NOT NULL
+        );
+        CREATE TABLE teacher_file_opens (
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            file_id INTEGER NOT NULL REFERENCES teacher_files(id) ON DELETE CASCADE,
+            opened_at TEXT NOT NULL,
+            PRIMARY KEY (user_id, file_id)
+        );
+        CREATE TABLE lesson_plan_items_new (
+            id INTEGER PRIMARY KEY,
+            plan_id INTEGER NOT NULL REFERENCES lesson_plans(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('lesson', 'course', 'quiz', 'file')),
+            course_id TEXT,
+            lesson_key TEXT,
+            quiz_id INTEGER REFERENCES bank_quizzes(id) ON DELETE CASCADE,
+            file_id INTEGER REFERENCES teacher_files(id),
+            CHECK ((kind = 'quiz') = (quiz_id IS NOT NULL)),
+            CHECK ((kind = 'file') = (file_id IS NOT NULL)),
+            CHECK ((kind IN ('quiz', 'file')) = (course_id IS NULL)),
+            CHECK ((kind = 'lesson') = (lesson_key IS NOT NULL))
+        );
+        INSERT INTO lesson_plan_items_new (id, plan_id, position, kind, course_id, lesson_key,
+            quiz_id)
+            SELECT id, plan_id, position, kind, course_id, lesson_key, quiz_id
+            FROM lesson_plan_items;
+        DROP TABLE lesson_plan_items;
+        ALTER TABLE lesson_plan_items_new RENAME TO lesson_plan_items;
+        CREATE INDEX lesson_plan_items_plan ON lesson_plan_items(plan_id, position);
+        CREATE INDEX lesson_plan_items_file ON lesson_plan_items(file_id) WHERE file_id IS NOT NULL;
+        """,
+    )

@@ -61,6 +61,7 @@ from server.web.views import (
     ops,
     passports,
     teach,
+    teacher_files,
     topics,
     transfers,
     verify,
@@ -187,6 +188,17 @@ def routes() -> list[BaseRoute]:
         Route("/teach/lesson-plans/{plan_id:id}", lesson_plans.plan_page, methods=GET),
         Route("/teach/lesson-plans/{plan_id:id}", lesson_plans.plan_save, methods=POST),
         Route("/teach/lesson-plans/{plan_id:id}/items", lesson_plans.item_add, methods=POST),
+        Route("/teach/lesson-plans/{plan_id:id}/files", lesson_plans.item_add_file, methods=POST),
+        Route("/teach/files", teacher_files.my_files, methods=GET),
+        Route("/teach/files", teacher_files.file_upload, methods=POST),
+        Route("/teach/files/{file_id:id}", teacher_files.file_page, methods=GET),
+        Route("/teach/files/{file_id:id}/withdraw", teacher_files.file_withdraw, methods=POST),
+        Route("/files/{file_id:id}/{name}", teacher_files.file_content, methods=GET),
+        Route(
+            "/learn/lesson-plans/{plan_id:id}/files/{file_id:id}",
+            teacher_files.learner_file_page,
+            methods=GET,
+        ),
         Route(
             "/teach/lesson-plans/{plan_id:id}/items/{item_id:id}",
             lesson_plans.item_change,
@@ -233,6 +245,7 @@ def routes() -> list[BaseRoute]:
         Route("/admin/users/new", admin_users.user_create, methods=POST),
         Route("/admin/users/{user_id:id}", admin_users.user_detail, methods=GET),
         Route("/admin/users/{user_id:id}", admin_users.user_update, methods=POST),
+        Route("/admin/users/{user_id:id}/file-waiver", admin_users.file_waiver, methods=POST),
         *[
             Route(f"/admin/users/{{user_id:id}}/{action}", admin_users.user_action, methods=POST)
             for action in USER_ACTIONS
@@ -298,6 +311,15 @@ def routes() -> list[BaseRoute]:
             admin_decisions.decisions_download,
             methods=GET,
         ),
+        Route("/admin/content/files/{file_id:id}", teacher_files.file_review, methods=GET),
+        *[
+            Route(
+                f"/admin/content/files/{{file_id:id}}/{action}",
+                teacher_files.file_decide,
+                methods=POST,
+            )
+            for action in ("approve", "reject")
+        ],
         Route("/admin/content/watch-list", admin_watchlist.watch_list, methods=GET),
         Route("/admin/content/watch-list", admin_watchlist.watch_word_add, methods=POST),
         Route(

@@ -321,6 +321,7 @@ def access(
     inline: bool = False,
     while_closing: bool = False,
     touch: bool = True,
+    upload_mb: Callable[[Settings], int] | None = None,
 ) -> Callable[[View], Any]:
     """Declare who may use an endpoint: PUBLIC, SIGNED_IN, or one or more roles.
 
@@ -328,10 +329,11 @@ def access(
     views whose work is a few indexed reads (the media check answers nginx in ~0.1 ms;
     the hop to a thread would cost ten times that). `while_closing`: a learner's page
     may still use it for a short grace once their tablet hours ended. Without `touch`,
-    a request does not count as activity for the idle sign-out.
+    a request does not count as activity for the idle sign-out. `upload_mb` gives an
+    upload endpoint its own cap in MiB, from a setting, instead of `max_upload_mb`.
     """
     allowed = frozenset(who)
-    rules = _Rules(allow_pending_change, while_closing, touch)
+    rules = _Rules(allow_pending_change, while_closing, touch, upload_mb)
 
     def decorate(view: View) -> Any:
         @functools.wraps(view)
@@ -346,7 +348,7 @@ def access(
                 turned_away = await run_in_threadpool(_admit, req, allowed, rules)
                 if turned_away is not None:
                     return turned_away
-                await _read_body(req)
+                await _read_body(req, rules)
                 return await run_in_threadpool(_answer, req, view)
             finally:
                 await req.form.close()
@@ -391,7 +393,7 @@ def _limited(request: Request, limit: int, message: str) -> Request:
     return Request(request.scope, receive)
 
 
-async def _read_body(req: Req) -> None:
+async def _read_body(req: Req, rules: _Rules) -> None:
     """Read the body of an admitted request, within the cap for its kind. Any other kind
     of body is not read at all: the view sees an empty form."""
     request, kind = req.request, _media_type(req.request)
@@ -401,8 +403,13 @@ async def _read_body(req: Req) -> None:
         limited = _limited(request, MAX_FORM_BODY, PayloadTooLarge.default_message)
         req.form = await limited.form(max_files=0, max_fields=MAX_FORM_FIELDS)
     elif kind == MULTIPART:
-        too_big = N_("This file is too big. An admin can raise the limit (max_upload_mb).")
-        limited = _limited(request, req.settings.max_upload_mb * 1024 * 1024, too_big)
+        if rules.upload_mb is None:
+            too_big = N_("This file is too big. An admin can raise the limit (max_upload_mb).")
+            cap = req.settings.max_upload_mb
+        else:
+            too_big = N_("This file is too big. An admin can raise the limit.")
+            cap = rules.upload_mb(req.settings)
+        limited = _limited(request, cap * 1024 * 1024, too_big)
         req.form = await limited.form(
             max_files=MAX_UPLOAD_FILES, max_fields=MAX_FORM_FIELDS, max_part_size=MAX_FORM_FIELD
         )
@@ -415,6 +422,7 @@ class _Rules:
     pending_ok: bool
     while_closing: bool
     touch: bool
+    upload_mb: Callable[[Settings], int] | None = None
 
 
 def _admit(req: Req, allowed: frozenset[Role | str], rules: _Rules) -> RedirectResponse | None:

@@ -11,7 +11,15 @@ from starlette.datastructures import UploadFile
 from starlette.responses import FileResponse, Response
 
 from content.format.model import INTERACTIVE_KINDS
-from server.catalog import content_review, decisions, library, sync_runs, trust, watchlist
+from server.catalog import (
+    content_review,
+    decisions,
+    library,
+    sync_runs,
+    teacher_files,
+    trust,
+    watchlist,
+)
 from server.catalog.review_lessons import file_url
 from server.catalog.sync import content_store, sync_publisher
 from server.core.errors import N_, BadRequest, NotFound, ValidationError
@@ -34,7 +42,14 @@ def content_list(req: Req) -> Response:
         course_id: (offer.mode, ", ".join(sorted(names[g] for g in offer.group_ids)))
         for course_id, offer in offers.offers_by_course(req.database).items()
     }
-    return req.render("admin/content.html", {"versions": versions, "offered": offered})
+    return req.render(
+        "admin/content.html",
+        {
+            "versions": versions,
+            "offered": offered,
+            "teacher_files": teacher_files.review_list(req.database),
+        },
+    )
 
 
 def _review_page(

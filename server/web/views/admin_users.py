@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
+from server.catalog import teacher_files
 from server.core.db import row_id
 from server.core.errors import N_, NotFound, ValidationError
 from server.people import accounts, groups, sessions, signin
@@ -100,6 +101,9 @@ def _user_page(req: Req, user: User, error: str = "", status: int = 200) -> Resp
             "active_sessions": sessions.active_count(req.database, user.id),
             "wrong_tries": wrong_tries,
             "locked": locked,
+            "waiver": teacher_files.waiver_of(req.database, user.id)
+            if user.role is Role.EDUCATOR
+            else None,
             "error": error,
         },
         status,
@@ -150,3 +154,16 @@ def user_action(req: Req) -> Response:
     except ValidationError as exc:
         return _user_page(req, user, exc.message, 400)
     return redirect(f"/admin/users/{user_id}", notice=action)
+
+
+@access(Role.ADMIN)
+def file_waiver(req: Req) -> Response:
+    """Let an educator share files without review ("waiver": "on"), or end that."""
+    user = accounts.get_user(req.database, _user_id(req))
+    try:
+        teacher_files.set_waiver(
+            req.database, req.user.actor(req.client_address), user, req.field("waiver", 5) == "on"
+        )
+    except ValidationError as exc:
+        return _user_page(req, user, exc.message, 400)
+    return redirect(f"/admin/users/{user.id}", notice="saved")

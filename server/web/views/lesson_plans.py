@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
+from server.catalog import teacher_files
 from server.core import clock
-from server.core.errors import BadRequest, NotFound, ValidationError
+from server.core.errors import N_, BadRequest, NotFound, ValidationError
 from server.learning import lesson_plans, quizzes
 from server.learning.access import Scope, visible_courses
 from server.learning.lesson_plans import BankQuiz, Plan
@@ -101,6 +102,11 @@ def _plan_page(req: Req, error: str = "", status: int = 200) -> Response:
             if plan.assigned
             else [],
             "learners": learners,
+            "my_files": [
+                f
+                for f in teacher_files.files_of(req.database, req.user.id)
+                if f.status in ("waiting", "approved")
+            ],
             "error": error,
             "entered": {n: req.field(n, 1200) for n in ("title", "instructions", "due_date")},
         },
@@ -142,6 +148,20 @@ def item_add(req: Req) -> Response:
             req.field("course_id", 200),
             req.field("lesson_key", 64),
         )
+    except ValidationError as exc:
+        return _plan_page(req, exc.message, 400)
+    return redirect(_url(plan) + "#items", notice="saved")
+
+
+@access(*STAFF)
+def item_add_file(req: Req) -> Response:
+    """Add one of the educator's files (waiting for review or approved) to the plan."""
+    plan, _group = _plan(req)
+    file_id = req.form_int("file_id")
+    try:
+        if file_id is None:
+            raise ValidationError(N_("Choose one of your files."))
+        lesson_plans.add_file(req.database, req.user, req.client_address, plan, file_id)
     except ValidationError as exc:
         return _plan_page(req, exc.message, 400)
     return redirect(_url(plan) + "#items", notice="saved")

@@ -35,10 +35,21 @@ def media_file(req: Req) -> Response:
     if not _SHA256.match(sha256):
         raise NotFound()
     asset = media_for(req.database, req.settings, req.user, sha256)
-    store = content_store(req.settings)
-    if asset is None or not store.has(sha256):
+    if asset is None:
         raise NotFound()
-    name = _SAFE_NAME.sub("_", req.request.path_params["name"])[:100] or "file"
+    return send_blob(req, sha256, asset["media_type"], req.request.path_params["name"])
+
+
+def send_blob(req: Req, sha256: str, media_type: str, name: str) -> Response:
+    """A blob of the content store, once the caller has checked that this person may
+    have it: the store's file (ranges for seeking), or nginx's X-Accel-Redirect to it;
+    ``?download=1`` asks for an attachment. The headers every course file gets: private
+    caching, nosniff (every response), and the media policy (a PDF may be framed by
+    this server's own pages, for the viewer)."""
+    store = content_store(req.settings)
+    if not store.has(sha256):
+        raise NotFound()
+    name = _SAFE_NAME.sub("_", name)[:100] or "file"
     download = req.request.query_params.get("download") == "1"
     disposition = "attachment" if download else "inline"
     response: Response
@@ -47,19 +58,19 @@ def media_file(req: Req) -> Response:
             req.settings.media_accel_prefix,
             store,
             sha256,
-            asset["media_type"],
+            media_type,
             f'{disposition}; filename="{name}"',
         )
     else:
         response = FileResponse(
             store.path_for(sha256),
-            media_type=asset["media_type"],
+            media_type=media_type,
             filename=name,
             content_disposition_type=disposition,
         )
     # Private: only this browser may keep it (the URL needs a session anyway).
     response.headers["Cache-Control"] = "private, max-age=31536000, immutable"
-    if asset["media_type"] == "application/pdf":
+    if media_type == "application/pdf":
         # The PDF lesson shows the file inside the page.
         response.headers["X-Frame-Options"] = "SAMEORIGIN"
         CSP.PDF_MEDIA.apply(response)

@@ -144,6 +144,24 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     # Without approve or reject the form is refused before the request is looked up.
     ("POST", "/teach/requests/{suggestion_id:id}"): staff(400, 400),
     ("GET", "/admin/local-text"): ADMIN_ONLY_GET,
+    # Files educators share: no file 9999 for anybody; an upload without a file is refused.
+    ("POST", "/teach/lesson-plans/{plan_id:id}/files"): staff(404, 404),
+    ("GET", "/teach/files"): STAFF_GET,
+    ("POST", "/teach/files"): staff(400, 400),
+    ("GET", "/teach/files/{file_id:id}"): staff(404, 404),
+    ("POST", "/teach/files/{file_id:id}/withdraw"): staff(404, 404),
+    ("GET", "/files/{file_id:id}/{name}"): {
+        "anon": 303,
+        "learner": 404,
+        "educator": 404,
+        "admin": 404,
+    },
+    ("GET", "/learn/lesson-plans/{plan_id:id}/files/{file_id:id}"): learner_only(404),
+    ("GET", "/admin/content/files/{file_id:id}"): admin_only_post(404),
+    ("POST", "/admin/content/files/{file_id:id}/approve"): admin_only_post(404),
+    ("POST", "/admin/content/files/{file_id:id}/reject"): admin_only_post(404),
+    # The account is a learner's: only an educator's files can skip review.
+    ("POST", "/admin/users/{user_id:id}/file-waiver"): admin_only_post(400),
     ("GET", "/teach/reviews"): STAFF_GET,
     ("GET", "/teach/reviews/{entry_id:id}"): staff(404, 404),
     ("POST", "/teach/reviews/{entry_id:id}"): staff(404, 404),
@@ -268,6 +286,7 @@ def _url(path: str, people: People, group_id: int) -> str:
         "{item_id:id}",
         "{quiz_id:id}",
         "{suggestion_id:id}",
+        "{file_id:id}",
     ):
         path = path.replace(name, "9999")
     path = path.replace("{course_id}", "org.example.missing").replace("{key}", "intro")
