@@ -160,9 +160,9 @@ def test_a_written_task_is_drafted_sent_revised_resubmitted_and_passed(
             LESSON,
         )
         assert sent.status_code == 303
-        page = learner.get(LESSON).text
-        assert "Your teacher has not graded it yet." in page
-        assert 'id="written-form"' not in page  # nothing more to write until it is graded
+        text = learner.get(LESSON).text
+        assert "Your teacher has not graded it yet." in text
+        assert 'id="written-form"' not in text  # nothing more to write until it is graded
         assert not database.query("SELECT 1 FROM certificates")
     [first] = attempt_ids(database, people.learner.id)
 
@@ -206,10 +206,10 @@ def test_a_written_task_is_drafted_sent_revised_resubmitted_and_passed(
 
     with client_for(settings) as learner:
         sign_in(learner, people.learner)
-        page = learner.get(LESSON).text
-        assert "Say why you want this job." in page
-        assert "Total: 1 of 4 points." in page
-        assert "Dear boss, I want to cook in your kitchen.</textarea>" in page  # starts from it
+        text = learner.get(LESSON).text
+        assert "Say why you want this job." in text
+        assert "Total: 1 of 4 points." in text
+        assert "Dear boss, I want to cook in your kitchen.</textarea>" in text  # starts from it
         resent = send(
             learner,
             LESSON + "/written",
