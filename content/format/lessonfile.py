@@ -286,6 +286,6 @@ def _written(data: Any, lines: LineMap, source: str, report: Report) -> Written 
         min_words=words.get("min") if isinstance(words.get("min"), int) else None,
         max_words=words.get("max") if isinstance(words.get("max"), int) else None,
     )
-    for name, message in written_problems(written):
-        report.error(source, lines.line_of(("written", name)), f"written task: {message}")
+    for where, message in written_problems(written):
+        report.error(source, lines.line_of(("written", *where)), f"written task: {message}")
     return written

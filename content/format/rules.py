@@ -53,28 +53,31 @@ def question_problems(q: Question) -> list[tuple[str, str]]:
     return problems
 
 
-def written_problems(w: Written) -> list[tuple[str, str]]:
-    """What a written task needs beyond its schema: (the field to change, what is wrong)."""
-    problems = []
+def written_problems(w: Written) -> list[tuple[tuple[str | int, ...], str]]:
+    """What a written task needs beyond its schema: (where in ``written`` the thing to
+    change is, what is wrong)."""
+    problems: list[tuple[tuple[str | int, ...], str]] = []
     if w.min_words is not None and w.max_words is not None and w.min_words > w.max_words:
         problems.append(
             (
-                "words",
+                ("words",),
                 f"the word guide's 'min' ({w.min_words}) is more than its 'max' ({w.max_words})",
             )
         )
     seen: set[str] = set()
-    for c in w.rubric:
+    for index, c in enumerate(w.rubric):
         if c.key in seen:
-            problems.append(("rubric", f"criterion key '{c.key}' is used twice"))
+            problems.append((("rubric", index), f"criterion key '{c.key}' is used twice"))
         seen.add(c.key)
         labels = [level.label for level in c.levels]
         if len(set(labels)) != len(labels):
-            problems.append(("rubric", f"criterion '{c.key}': two levels have the same label"))
+            problems.append(
+                (("rubric", index), f"criterion '{c.key}': two levels have the same label")
+            )
     if w.pass_mark > w.max_points:
         problems.append(
             (
-                "pass_mark",
+                ("pass_mark",),
                 f"'pass_mark: {w.pass_mark:g}' is more than the rubric's top score "
                 f"({w.max_points:g} points): no one could pass",
             )
@@ -130,7 +133,7 @@ def manifest_lesson_problems(entry: Mapping[str, Any]) -> list[str]:
         if item["type"] == "checklist" and not item.get("options"):
             problems.append(f"prompt '{item['key']}': a checklist needs 'options'")
     if entry.get("written"):
-        for _field, message in written_problems(written_of(entry["written"])):
+        for _where, message in written_problems(written_of(entry["written"])):
             problems.append(f"written task: {message}")
     return problems
 
