@@ -22,6 +22,8 @@ from server.people.accounts import User
 from server.people.audit import Actor
 
 MAX_FEEDBACK = 5_000
+# The queue page lists the oldest this many; grading them brings the next ones up.
+QUEUE_SHOWN = 200
 
 
 @dataclass(frozen=True)

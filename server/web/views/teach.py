@@ -397,12 +397,14 @@ def grading_queue(req: Req) -> Response:
     scope = _scope(req)
     raw = req.request.query_params.get("group", "")
     group = scope.group(req.database, int(raw)) if raw.isdigit() else None
+    items = grading.queue(
+        req.database, req.settings, scope, group.id if group is not None else None
+    )
     return req.render(
         "teach/grading.html",
         {
-            "items": grading.queue(
-                req.database, req.settings, scope, group.id if group is not None else None
-            ),
+            "items": items[: grading.QUEUE_SHOWN],
+            "more": max(0, len(items) - grading.QUEUE_SHOWN),
             "groups": scope.groups(req.database),
             "group": group,
         },
