@@ -7,6 +7,7 @@ audit log (``written.read``), as does the grade (``written.grade``)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
@@ -17,6 +18,7 @@ from server.core.errors import N_, NotFound, ValidationError
 from server.core.settings import Settings
 from server.learning import assignments, visibility, written
 from server.learning.access import Scope, visible_course
+from server.learning.continuity import Continuity
 from server.people import audit
 from server.people.accounts import User
 from server.people.audit import Actor
@@ -49,12 +51,17 @@ def _local_day(stamp: str, zone: ZoneInfo) -> date:
 
 
 def queue(
-    database: Database, settings: Settings, scope: Scope, group_id: int | None = None
+    database: Database,
+    settings: Settings,
+    scope: Scope,
+    group_id: int | None = None,
+    continuity: Continuity | None = None,
 ) -> list[QueueItem]:
     """Sent attempts not graded yet, oldest first, of the learners the viewer may see (in
     one group, when given: it must be one of the viewer's). The due date is the earliest
-    of the course's assignments to the learner, directly or through a group; an attempt
-    sent after that day (in the facility's time zone) is marked late."""
+    of the course's assignments to the learner, directly or through a group, moved past
+    lockdowns and time away when `continuity` is given (as the boards show it); an
+    attempt sent after that day (in the facility's time zone) is marked late."""
     where, params = scope.learners_sql("w.user_id")
     if group_id is not None:
         scope.group(database, group_id)  # NotFound unless the viewer may open it
@@ -75,6 +82,15 @@ def queue(
         params,
     )
     zone = ZoneInfo(settings.time_zone)
+    member_of: dict[int, set[int]] = {}
+    if continuity is not None:
+        dated = sorted({r["user_id"] for r in rows if r["due_date"]})
+        for m in database.query(
+            "SELECT user_id, group_id FROM group_members"
+            " WHERE user_id IN (SELECT value FROM json_each(?))",
+            [json.dumps(dated)],
+        ):
+            member_of.setdefault(m[0], set()).add(m[1])
     titles: dict[tuple[int, str], str] = {}
     items = []
     for r in rows:
@@ -83,6 +99,9 @@ def queue(
             lessons = visibility.lessons_of(database, r["version_id"])
             titles.update({(r["version_id"], x.key): x.title for x in lessons})
         due_date = r["due_date"]
+        if continuity is not None and due_date:
+            groups_of = frozenset(member_of.get(r["user_id"], ()))
+            due_date = continuity.due(due_date, groups_of, "", r["user_id"]).effective
         late = bool(due_date) and _local_day(r["submitted_at"], zone).isoformat() > due_date
         items.append(
             QueueItem(

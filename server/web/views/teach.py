@@ -398,7 +398,11 @@ def grading_queue(req: Req) -> Response:
     raw = req.request.query_params.get("group", "")
     group = scope.group(req.database, int(raw)) if raw.isdigit() else None
     items = grading.queue(
-        req.database, req.settings, scope, group.id if group is not None else None
+        req.database,
+        req.settings,
+        scope,
+        group.id if group is not None else None,
+        Continuity.load(req.database, req.settings),
     )
     return req.render(
         "teach/grading.html",

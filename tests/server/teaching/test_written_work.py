@@ -9,6 +9,7 @@ import csv
 import io
 import json
 import re
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from server.catalog.sync import sync_all
 from server.core.db import Database
 from server.core.settings import Settings
 from server.learning import assignments
-from server.people import groups
+from server.people import absences, groups
 from server.people.accounts import Role
 from server.people.audit import Actor
 from server.web.app import create_app
@@ -337,3 +338,24 @@ def test_a_task_the_course_does_not_require_completes_when_sent(
         empty = send(learner, LESSON + "/written", {"action": "save", "p-text": "x"}, LESSON)
         assert empty.status_code == 400
     assert re.fullmatch(r"[A-Z2-7-]+", database.query("SELECT code FROM certificates")[0][0])
+
+
+def test_time_away_moves_the_due_date_so_the_work_is_not_late(
+    database: Database, settings: Settings, setup: People
+) -> None:
+    people = setup
+    today = date.today()
+    due = (today - timedelta(days=2)).isoformat()
+    assignments.assign(
+        database, SYSTEM, COURSE_ID, learners=[people.learner.id], due_date=due, past_due_ok=True
+    )
+    with client_for(settings) as learner:
+        sign_in(learner, people.learner)
+        send(learner, LESSON + "/written", {"action": "submit", "p-text": "My words."}, LESSON)
+    with client_for(settings) as teacher:
+        sign_in(teacher, people.educator)
+        assert "Late" in teacher.get("/teach/grading").text
+        first = (today - timedelta(days=6)).isoformat()
+        absences.record(database, SYSTEM, people.learner.id, "court", first, due)
+        queue = teacher.get("/teach/grading").text
+        assert "Late" not in queue and "A letter to a future boss" in queue
