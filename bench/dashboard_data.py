@@ -1200,3 +1200,280 @@ def _raise_problems(problems: list[str]) -> None:
 def _in_transaction(conn: sqlite3.Connection, step: Callable[[sqlite3.Connection], None]) -> None:
     with _transaction(conn):
         step(conn)
+
+
+# ---- Written work: tasks graded with a rubric ---------------------------------------------
+
+WRITTEN_COURSES = 12
+WRITTEN_RUBRIC = [
+    {
+        "key": key,
+        "criterion": criterion,
+        "levels": [
+            {"label": "Not yet", "points": 0},
+            {"label": "Some", "points": 1},
+            {"label": "Clear", "points": 2},
+        ],
+    }
+    for key, criterion in (
+        ("content", "Answers the question"),
+        ("order", "Ideas in order"),
+        ("words", "Clear words"),
+    )
+]
+
+
+def add_written_work(settings: Settings, seed: int = 7) -> int:
+    """Courses with a written task (a reading, then the task), assigned to every group
+    with a due date, and the learners' attempts at them: about a third waiting for a
+    grade (some of them late), the rest graded or sent back for a revision and sent
+    again, a few still drafts; a comment on some. Added once to a generated facility
+    (also to one cached before written work existed); returns the attempts added."""
+    db = connect(settings.database_path)
+    conn = db.conn
+    try:
+        if conn.execute("SELECT 1 FROM written_attempts LIMIT 1").fetchone():
+            return 0
+        rng = random.Random(seed)
+        now = time.time()
+        with _transaction(conn):
+            return _written_work(conn, rng, now)
+    finally:
+        db.close()
+
+
+def _written_work(conn: sqlite3.Connection, rng: random.Random, now: float) -> int:
+    course_pk = conn.execute("SELECT coalesce(max(id), 0) FROM courses").fetchone()[0]
+    version_id = conn.execute("SELECT coalesce(max(id), 0) FROM course_versions").fetchone()[0]
+    admin = conn.execute("SELECT id FROM users WHERE role = 'admin' LIMIT 1").fetchone()[0]
+    task = {
+        "prompt": "Write about a goal you have and the first step toward it.",
+        "length": "long",
+        "min_words": 60,
+        "max_words": 250,
+        "pass_mark": 4,
+        "required": True,
+        "rubric": WRITTEN_RUBRIC,
+    }
+    created = iso(now - 200 * DAY)
+    courses = []
+    for n in range(WRITTEN_COURSES):
+        course_pk, version_id = course_pk + 1, version_id + 1
+        course_id = f"org.bench.writing.w{n + 1:02d}"
+        title = f"Writing for work, unit {n + 1}"
+        lessons: list[dict[str, Any]] = [
+            {
+                "key": "read",
+                "title": "A model answer",
+                "kind": "reading",
+                "html": "lessons/read.html",
+                "sections": [{"anchor": "", "heading": "", "text": _sentence(rng, 60)}],
+            },
+            {
+                "key": "task",
+                "title": f"Your goal, part {n + 1}",
+                "kind": "written",
+                "html": "lessons/task.html",
+                "sections": [],
+                "written": task,
+            },
+        ]
+        about = {
+            "id": course_id,
+            "version": 1,
+            "title": title,
+            "summary": _sentence(rng, 12),
+            "category": "education",
+            "language": "en",
+            "level": "beginner",
+            "estimated_hours": 1.0,
+            "license": "CC-BY-4.0",
+            "credits": 0.0,
+            "authors": [PUBLISHER],
+            "keywords": ["writing"],
+        }
+        conn.execute(
+            "INSERT INTO courses (id, course_id, publisher_id, high_water_version)"
+            " VALUES (?, ?, 1, 1)",
+            [course_pk, course_id],
+        )
+        conn.execute(
+            "INSERT INTO course_versions (id, course_pk, version, status, title, summary,"
+            " category, language, level, estimated_hours, credits, license, manifest,"
+            " package_sha256, imported_at, reviewed_at, reviewed_by)"
+            " VALUES (?, ?, 1, 'approved', ?, ?, 'education', 'en', 'beginner', 1.0, 0.0,"
+            " 'CC-BY-4.0', ?, ?, ?, ?, ?)",
+            [
+                version_id,
+                course_pk,
+                title,
+                about["summary"],
+                json.dumps({"format": 1, "course": about, "lessons": lessons}, sort_keys=True),
+                f"{rng.getrandbits(256):064x}",
+                created,
+                created,
+                ADMIN,
+            ],
+        )
+        conn.executemany(
+            "INSERT INTO lessons (version_id, key, position, title, kind, html_sha256, data)"
+            " VALUES (?, ?, ?, ?, ?, NULL, ?)",
+            [
+                (
+                    version_id,
+                    e["key"],
+                    position,
+                    e["title"],
+                    e["kind"],
+                    json.dumps({k: v for k, v in e.items() if k not in {"key", "title", "kind"}}),
+                )
+                for position, e in enumerate(lessons)
+            ],
+        )
+        conn.execute("UPDATE courses SET live_version_id = ? WHERE id = ?", [version_id, course_pk])
+        courses.append((course_id, version_id))
+    groups: dict[int, list[int]] = defaultdict(list)
+    for group_id, user_id in conn.execute(
+        "SELECT m.group_id, m.user_id FROM group_members m JOIN users u ON u.id = m.user_id"
+        " WHERE u.role = 'learner' ORDER BY m.group_id, m.user_id"
+    ):
+        groups[group_id].append(user_id)
+    teachers = dict(
+        conn.execute(
+            "SELECT m.group_id, min(m.user_id) FROM group_members m JOIN users u"
+            " ON u.id = m.user_id WHERE u.role = 'educator' GROUP BY m.group_id"
+        ).fetchall()
+    )
+    attempts: list[tuple[Any, ...]] = []
+    comments: list[tuple[Any, ...]] = []
+    assignments: list[tuple[Any, ...]] = []
+    written_by: set[tuple[int, str]] = set()
+    for group_id, learners in sorted(groups.items()):
+        picked = rng.sample(courses, 2)
+        for course_id, version in picked:
+            due = now + rng.uniform(-40, 30) * DAY
+            assignments.append(
+                (course_id, None, group_id, iso(due)[:10], "", admin, iso(due - 30 * DAY))
+            )
+            for learner in learners:
+                if (learner, course_id) in written_by or rng.random() < 0.25:
+                    continue  # not started, or already written for another group
+                written_by.add((learner, course_id))
+                attempts += _learner_attempts(
+                    rng, learner, course_id, version, teachers.get(group_id), due, now
+                )
+    conn.executemany(
+        "INSERT INTO assignments (course_id, user_id, group_id, due_date, note, assigned_by,"
+        " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        assignments,
+    )
+    first = conn.execute("SELECT coalesce(max(id), 0) FROM written_attempts").fetchone()[0] + 1
+    conn.executemany(
+        "INSERT INTO written_attempts (id, user_id, course_id, lesson_key, version_id, attempt,"
+        " status, text, words, created_at, updated_at, submitted_at, graded_at, graded_by,"
+        " scores, total, max_points, passed, feedback)"
+        " VALUES (?, ?, ?, 'task', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 6, ?, ?)",
+        [(first + n, *row) for n, row in enumerate(attempts)],
+    )
+    for n, row in enumerate(attempts):
+        if row[4] != "draft" and rng.random() < 0.1:
+            comments.append((first + n, row[0], "learner", _sentence(rng, 12), row[9] or row[7]))
+    conn.executemany(
+        "INSERT INTO written_comments (attempt_id, author_id, author_role, body, created_at)"
+        " VALUES (?, ?, ?, ?, ?)",
+        comments,
+    )
+    return len(attempts)
+
+
+def _learner_attempts(
+    rng: random.Random,
+    learner: int,
+    course_id: str,
+    version: int,
+    teacher: int | None,
+    due: float,
+    now: float,
+) -> list[tuple[Any, ...]]:
+    """One learner's tries at a task: (user, course, version, attempt, status, text, words,
+    created, updated, sent, graded, grader, scores, total, passed, feedback)."""
+    rows: list[tuple[Any, ...]] = []
+    started = min(now - DAY, due + rng.uniform(-25, 10) * DAY)
+    tries = 1 + (rng.random() < 0.2)
+    for attempt in range(1, tries + 1):
+        words = rng.randint(40, 260)
+        text = _sentence(rng, words)
+        sent = started + rng.uniform(0.1, 3) * DAY
+        last = attempt == tries
+        if (last and rng.random() < 0.1) or sent >= now:
+            rows.append(
+                (
+                    learner,
+                    course_id,
+                    version,
+                    attempt,
+                    "draft",
+                    text,
+                    words,
+                    iso(started),
+                    iso(started),
+                    None,
+                    None,
+                    None,
+                    "{}",
+                    None,
+                    None,
+                    "",
+                )
+            )
+            break
+        graded = sent + rng.uniform(0.5, 5) * DAY
+        if last and (graded >= now or rng.random() < 0.45):
+            rows.append(
+                (
+                    learner,
+                    course_id,
+                    version,
+                    attempt,
+                    "submitted",
+                    text,
+                    words,
+                    iso(started),
+                    iso(sent),
+                    iso(sent),
+                    None,
+                    None,
+                    "{}",
+                    None,
+                    None,
+                    "",
+                )
+            )
+            break
+        scores = {c["key"]: float(rng.randint(0, 2)) for c in WRITTEN_RUBRIC}
+        total = sum(scores.values())
+        status = "graded" if last else "revise"
+        rows.append(
+            (
+                learner,
+                course_id,
+                version,
+                attempt,
+                status,
+                text,
+                words,
+                iso(started),
+                iso(sent),
+                iso(sent),
+                iso(graded),
+                teacher,
+                json.dumps(scores),
+                total,
+                total >= 4,
+                _sentence(rng, 15),
+            )
+        )
+        started = graded + rng.uniform(0.2, 4) * DAY
+        if started >= now:
+            break
+    return rows

@@ -13,6 +13,9 @@ again. Then, in one process:
   all 3,000 learners);
 - the same boards' domain functions alone (`server.teaching.dashboards`), on the same targets, which
   separates the queries from the rendering;
+- the grading queue of written tasks (`/teach/grading`: an educator one of their groups,
+  an admin the whole facility's sent and not yet graded work, with due dates and late
+  marks), over the written tasks `dashboard_data.add_written_work` adds;
 - the full-facility progress CSV (admin, all dates): the page, and its query and CSV
   steps apart, with its size.
 
@@ -65,12 +68,12 @@ from server.core.db import Database  # noqa: E402
 from server.core.settings import Settings, load_settings  # noqa: E402
 from server.learning.access import Scope  # noqa: E402
 from server.people.accounts import User, get_user  # noqa: E402
-from server.teaching import dashboards, difficult_questions, exports  # noqa: E402
+from server.teaching import dashboards, difficult_questions, exports, grading  # noqa: E402
 from server.web.app import create_app  # noqa: E402
 
 TARGET_MS = 300.0
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-BOARDS = ("group", "course", "learner", "questions")
+BOARDS = ("group", "course", "learner", "questions", "grading")
 
 
 # ---- The cached facility ----------------------------------------------------------------
@@ -94,7 +97,10 @@ def prepare(directory: Path, scale: Scale, regenerate: bool) -> Settings:
         print(f"Reusing the facility in {data} ({_size(data)}).")
         settings = load_settings(environ={}, data_dir=data)
         initialize(settings).close()  # applies any migration added since it was made
-        ensure_search_index(settings)
+        added = dashboard_data.add_written_work(settings)
+        if added:
+            print(f"Written work added to the cached facility: {added:,} attempts.")
+        ensure_search_index(settings, again=bool(added))
         return settings
     partial = directory / "data.partial"
     shutil.rmtree(partial, ignore_errors=True)
@@ -103,6 +109,7 @@ def prepare(directory: Path, scale: Scale, regenerate: bool) -> Settings:
     settings = load_settings(environ={}, data_dir=partial)
     initialize(settings).close()
     dashboard_data.generate(settings, scale)
+    print(f"  written work       {dashboard_data.add_written_work(settings):,} attempts")
     partial.rename(data)
     recorded.write_text(json.dumps(wanted, indent=2) + "\n", encoding="utf-8")
     print(f"Generated in {time.perf_counter() - started:.0f} s ({_size(data)}).")
@@ -111,13 +118,14 @@ def prepare(directory: Path, scale: Scale, regenerate: bool) -> Settings:
     return settings
 
 
-def ensure_search_index(settings: Settings) -> None:
-    """Build the search index now if there is none: the app would otherwise rebuild it
-    in a background thread at start-up, competing with the requests being timed."""
+def ensure_search_index(settings: Settings, again: bool = False) -> None:
+    """Build the search index now if there is none (or ``again``: courses were added): the
+    app would otherwise rebuild it in a background thread at start-up, competing with the
+    requests being timed."""
     database = Database(settings.database_path)
     try:
         sync = search_indexer(settings, database)
-        if sync.service.indexed_versions() is None:
+        if again or sync.service.indexed_versions() is None:
             started = time.perf_counter()
             sections = sync.rebuild()
             print(f"Search index: {sections:,} sections in {time.perf_counter() - started:.0f} s.")
@@ -141,22 +149,26 @@ def _size(folder: Path) -> str:
 class Target:
     """One dashboard request: a board, the staff member asking, and which page."""
 
-    board: str  # group | course | learner | questions
+    board: str  # group | course | learner | questions | grading
     viewer: User
-    key: int | str  # group id, course id or learner id
-    group: int | None = None  # the difficult questions of one group, or of everyone in scope
+    key: int | str  # group id, course id or learner id ("" for the grading queue)
+    group: int | None = None  # difficult questions or grading: one group, or all in scope
 
     @property
     def path(self) -> str:
+        if self.board == "grading":
+            return "/teach/grading" + (f"?group={self.group}" if self.group is not None else "")
         if self.board == "questions":
             narrowed = f"?group={self.group}" if self.group is not None else ""
             return f"/teach/courses/{self.key}/questions{narrowed}"
         kind = {"group": "groups", "course": "courses", "learner": "learners"}[self.board]
         return f"/teach/{kind}/{self.key}"
 
-    def build(self, database: Database) -> object:
+    def build(self, database: Database, settings: Settings) -> object:
         """The board's domain function alone: queries and Python, no template."""
         scope = Scope(self.viewer)
+        if self.board == "grading":
+            return grading.queue(database, settings, scope, self.group)
         if self.board == "group":
             return dashboards.group_board(database, scope, int(self.key))
         if self.board == "course":
@@ -248,6 +260,9 @@ def choose_targets(
         quizzed = pick(n, busy_quizzes, quiz_courses)
         chosen["questions", "admin"].append(Target("questions", admin, quizzed))
         chosen["questions", "educator"].append(Target("questions", educator, quizzed, group))
+        # The grading queue: an educator one of their groups, an admin everything waiting.
+        chosen["grading", "admin"].append(Target("grading", admin, ""))
+        chosen["grading", "educator"].append(Target("grading", educator, "", group))
     for targets in chosen.values():
         rng.shuffle(targets)
     return chosen
@@ -323,10 +338,12 @@ def time_pages(staff: Staff, what: str, who: str, targets: list[Target]) -> Row:
     return Row(what, who, millis, _full_collections() - before)
 
 
-def time_builds(database: Database, what: str, who: str, targets: list[Target]) -> Row:
-    targets[0].build(database)
+def time_builds(
+    database: Database, settings: Settings, what: str, who: str, targets: list[Target]
+) -> Row:
+    targets[0].build(database, settings)
     before = _full_collections()
-    millis = [_millis(t.build, database) for t in targets]
+    millis = [_millis(t.build, database, settings) for t in targets]
     return Row(what, who, millis, _full_collections() - before)
 
 
@@ -407,9 +424,9 @@ def explain(settings: Settings, slowest: dict[tuple[str, str], Target]) -> None:
     statement and the plans of those that took a millisecond or more."""
     for (board, who), target in slowest.items():
         probe = TimedDatabase(settings.database_path)
-        target.build(probe)  # warm
+        target.build(probe, settings)  # warm
         probe.statements.clear()
-        total = _millis(target.build, probe)
+        total = _millis(target.build, probe, settings)
         print(f"\n{board} board as {who} ({target.path}), again: {total:.1f} ms")
         ranked = sorted(probe.statements.items(), key=lambda item: -item[1].seconds)
         for sql, noted in ranked[:8]:
@@ -466,7 +483,7 @@ def main() -> None:
             for who in ("educator", "admin"):
                 chosen = targets[board, who]
                 rows.append(time_pages(staff, f"{board} board page", who, chosen))
-                builds = time_builds(database, f"{board} board domain", who, chosen)
+                builds = time_builds(database, settings, f"{board} board domain", who, chosen)
                 rows.append(builds)
                 slowest[board, who] = chosen[builds.millis.index(max(builds.millis))]
         print_table(rows)

@@ -100,6 +100,72 @@ class WorkbookData:
 
 
 @dataclass(frozen=True)
+class RubricLevelData:
+    label: str
+    points: float
+    description: str
+
+
+@dataclass(frozen=True)
+class CriterionData:
+    key: str
+    criterion: str
+    levels: tuple[RubricLevelData, ...]
+
+    @property
+    def max_points(self) -> float:
+        return max((level.points for level in self.levels), default=0.0)
+
+
+@dataclass(frozen=True)
+class WrittenData:
+    """A written task: prompt, word guide (0: none), rubric and pass mark (points)."""
+
+    prompt: str = ""
+    length: str = "long"  # short | long
+    min_words: int = 0
+    max_words: int = 0
+    pass_mark: float = 0.0
+    required: bool = False
+    rubric: tuple[CriterionData, ...] = ()
+
+    @property
+    def max_points(self) -> float:
+        return sum(c.max_points for c in self.rubric)
+
+
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
+
+
+def _written(value: Any) -> WrittenData | None:
+    raw = _mapping(value)
+    if not raw:
+        return None
+    return WrittenData(
+        prompt=_text(raw.get("prompt")),
+        length="short" if raw.get("length") == "short" else "long",
+        min_words=int(_number(raw.get("min_words"))),
+        max_words=int(_number(raw.get("max_words"))),
+        pass_mark=_number(raw.get("pass_mark")),
+        required=raw.get("required") is True,
+        rubric=tuple(
+            CriterionData(
+                _text(c.get("key")),
+                _text(c.get("criterion")),
+                tuple(
+                    RubricLevelData(
+                        _text(v.get("label")), _number(v.get("points")), _text(v.get("description"))
+                    )
+                    for v in map(_mapping, _items(c.get("levels")))
+                ),
+            )
+            for c in map(_mapping, _items(raw.get("rubric")))
+        ),
+    )
+
+
+@dataclass(frozen=True)
 class ScoData:
     """One SCO of a SCORM lesson: what the lesson page offers and launches."""
 
@@ -147,6 +213,7 @@ class LessonData:
     sections: tuple[Section, ...] = ()
     quiz: QuizData | None = None
     workbook: WorkbookData | None = None
+    written: WrittenData | None = None
     app: str = ""  # an interactive lesson's folder in the package, "apps/<key>/"
     scorm: ScormData | None = None
 
@@ -242,6 +309,7 @@ def lesson_data(raw: Any) -> LessonData:
         ),
         quiz=_quiz(raw.get("quiz")),
         workbook=_workbook(raw.get("workbook")),
+        written=_written(raw.get("written")),
         app=_text(raw.get("app")),
         scorm=_scorm(raw.get("scorm")),
     )

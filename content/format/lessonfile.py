@@ -15,10 +15,13 @@ from content.format.model import (
     Prompt,
     Question,
     Quiz,
+    RubricCriterion,
+    RubricLevel,
     Workbook,
+    Written,
 )
 from content.format.paths import check_on_disk, resolve_reference
-from content.format.rules import question_problems
+from content.format.rules import question_problems, written_problems
 from content.format.validate import schema_errors
 from content.format.yamlload import LineMap, load_yaml
 
@@ -75,6 +78,7 @@ def load_lesson(root: Path, source: str, text: str, report: Report) -> Lesson | 
     lesson.app = _app_folder(root, lesson, data.get("app"), doc.lines.line_of(("app",)), report)
     lesson.quiz = _quiz(data.get("quiz"), doc.lines, source, report)
     lesson.workbook = _workbook(data.get("workbook"), doc.lines, source, report)
+    lesson.written = _written(data.get("written"), doc.lines, source, report)
     _check_kind_fields(lesson, data, report)
     return lesson
 
@@ -139,12 +143,13 @@ def _check_kind_fields(lesson: Lesson, data: dict[str, Any], report: Report) -> 
         "pdf": {"media"},
         "quiz": {"quiz"},
         "workbook": {"workbook"},
+        "written": {"written"},
         "reading": set(),
         "html5": {"app"},
         "scorm": {"app"},
         "h5p": {"app"},
     }.get(lesson.kind, set())
-    for name in ("media", "captions", "poster", "quiz", "workbook", "app"):
+    for name in ("media", "captions", "poster", "quiz", "workbook", "written", "app"):
         if name in data and name not in used:
             report.warning(
                 lesson.source,
@@ -247,3 +252,40 @@ def _workbook(data: Any, lines: LineMap, source: str, report: Report) -> Workboo
             )
         prompts.append(prompt)
     return Workbook(tuple(prompts))
+
+
+def _written(data: Any, lines: LineMap, source: str, report: Report) -> Written | None:
+    """A written task; the schema has checked the types, so a wrong one only drops it."""
+    if not isinstance(data, dict) or not isinstance(data.get("rubric"), list):
+        return None
+    rubric = []
+    for index, item in enumerate(data["rubric"]):
+        if not isinstance(item, dict) or not isinstance(item.get("levels"), list):
+            continue
+        levels = tuple(
+            RubricLevel(
+                str(level.get("label", "")),
+                float(level["points"]) if isinstance(level.get("points"), int | float) else 0.0,
+                _opt_str(level.get("description")),
+            )
+            for level in item["levels"]
+            if isinstance(level, dict)
+        )
+        line = lines.line_of(("written", "rubric", index))
+        rubric.append(
+            RubricCriterion(str(item.get("key", "")), str(item.get("criterion", "")), levels, line)
+        )
+    words: dict[str, Any] = data["words"] if isinstance(data.get("words"), dict) else {}
+    pass_mark = data.get("pass_mark", 0)
+    written = Written(
+        prompt=str(data.get("prompt", "")),
+        length=str(data.get("length", "long")),
+        rubric=tuple(rubric),
+        pass_mark=float(pass_mark) if isinstance(pass_mark, int | float) else 0.0,
+        required=data.get("required") is True,
+        min_words=words.get("min") if isinstance(words.get("min"), int) else None,
+        max_words=words.get("max") if isinstance(words.get("max"), int) else None,
+    )
+    for where, message in written_problems(written):
+        report.error(source, lines.line_of(("written", *where)), f"written task: {message}")
+    return written

@@ -9,7 +9,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-LESSON_KINDS = ("reading", "video", "audio", "pdf", "quiz", "workbook", "html5", "scorm", "h5p")
+LESSON_KINDS = (
+    "reading",
+    "video",
+    "audio",
+    "pdf",
+    "quiz",
+    "workbook",
+    "written",
+    "html5",
+    "scorm",
+    "h5p",
+)
 INTERACTIVE_KINDS = ("html5", "scorm", "h5p")
 MEDIA_KINDS = ("video", "audio", "pdf")
 
@@ -88,6 +99,49 @@ class Workbook:
     prompts: tuple[Prompt, ...]
 
 
+@dataclass(frozen=True)
+class RubricLevel:
+    """One level of a rubric criterion: what the educator picks, worth ``points``."""
+
+    label: str
+    points: float
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class RubricCriterion:
+    """One row of a rubric: what is judged, and its levels (lowest first)."""
+
+    key: str
+    criterion: str
+    levels: tuple[RubricLevel, ...]
+    line: int = 0
+
+    @property
+    def max_points(self) -> float:
+        return max((level.points for level in self.levels), default=0)
+
+
+@dataclass(frozen=True)
+class Written:
+    """A written task: a prompt the learner answers in their own words, graded by an
+    educator with a rubric. ``min_words``/``max_words`` are guidance shown to the learner,
+    never a wall; ``pass_mark`` is in points; ``required``: the lesson (and so the course)
+    is done only once an educator graded it as passed."""
+
+    prompt: str
+    length: str  # short | long
+    rubric: tuple[RubricCriterion, ...]
+    pass_mark: float
+    required: bool = False
+    min_words: int | None = None
+    max_words: int | None = None
+
+    @property
+    def max_points(self) -> float:
+        return sum(c.max_points for c in self.rubric)
+
+
 @dataclass
 class Lesson:
     """One lesson file: front matter fields plus the Markdown body."""
@@ -105,6 +159,7 @@ class Lesson:
     captions: tuple[Caption, ...] = ()
     quiz: Quiz | None = None
     workbook: Workbook | None = None
+    written: Written | None = None
     app: str | None = None  # course path of an html5 or scorm lesson's app folder
     scorm: dict[str, object] | None = None  # a scorm lesson's version and SCOs
     lines: dict[str, int] = field(default_factory=dict)

@@ -11,7 +11,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from content.format.model import INTERACTIVE_KINDS, MEDIA_KINDS, Choice, Question
+from content.format.model import (
+    INTERACTIVE_KINDS,
+    MEDIA_KINDS,
+    Choice,
+    Question,
+    RubricCriterion,
+    RubricLevel,
+    Written,
+)
 
 
 def question_problems(q: Question) -> list[tuple[str, str]]:
@@ -45,6 +53,61 @@ def question_problems(q: Question) -> list[tuple[str, str]]:
     return problems
 
 
+def written_problems(w: Written) -> list[tuple[tuple[str | int, ...], str]]:
+    """What a written task needs beyond its schema: (where in ``written`` the thing to
+    change is, what is wrong)."""
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    if w.min_words is not None and w.max_words is not None and w.min_words > w.max_words:
+        problems.append(
+            (
+                ("words",),
+                f"the word guide's 'min' ({w.min_words}) is more than its 'max' ({w.max_words})",
+            )
+        )
+    seen: set[str] = set()
+    for index, c in enumerate(w.rubric):
+        if c.key in seen:
+            problems.append((("rubric", index), f"criterion key '{c.key}' is used twice"))
+        seen.add(c.key)
+        labels = [level.label for level in c.levels]
+        if len(set(labels)) != len(labels):
+            problems.append(
+                (("rubric", index), f"criterion '{c.key}': two levels have the same label")
+            )
+    if w.pass_mark > w.max_points:
+        problems.append(
+            (
+                ("pass_mark",),
+                f"'pass_mark: {w.pass_mark:g}' is more than the rubric's top score "
+                f"({w.max_points:g} points): no one could pass",
+            )
+        )
+    return problems
+
+
+def written_of(raw: Mapping[str, Any]) -> Written:
+    """A manifest's ``written`` object (schema-valid) as the model."""
+    return Written(
+        prompt=str(raw["prompt"]),
+        length=str(raw["length"]),
+        rubric=tuple(
+            RubricCriterion(
+                key=str(c["key"]),
+                criterion=str(c["criterion"]),
+                levels=tuple(
+                    RubricLevel(str(v["label"]), float(v["points"]), v.get("description"))
+                    for v in c["levels"]
+                ),
+            )
+            for c in raw["rubric"]
+        ),
+        pass_mark=float(raw["pass_mark"]),
+        required=raw["required"] is True,
+        min_words=raw.get("min_words"),
+        max_words=raw.get("max_words"),
+    )
+
+
 def manifest_lesson_problems(entry: Mapping[str, Any]) -> list[str]:
     """Every rule a schema-valid manifest lesson entry breaks, as sentences naming the
     question or prompt (the caller names the lesson)."""
@@ -56,7 +119,7 @@ def manifest_lesson_problems(entry: Mapping[str, Any]) -> list[str]:
         problems.append(f"an {kind} lesson needs its 'app' folder, apps/{entry.get('key')}/")
     if kind == "scorm" and not entry.get("scorm"):
         problems.append("a scorm lesson needs its 'scorm' organization")
-    for part in ("quiz", "workbook"):
+    for part in ("quiz", "workbook", "written"):
         if kind == part and not entry.get(part):
             problems.append(f"a {part} lesson needs its '{part}'")
     quiz = entry.get("quiz") or {}
@@ -69,6 +132,9 @@ def manifest_lesson_problems(entry: Mapping[str, Any]) -> list[str]:
     for item in prompts:
         if item["type"] == "checklist" and not item.get("options"):
             problems.append(f"prompt '{item['key']}': a checklist needs 'options'")
+    if entry.get("written"):
+        for _where, message in written_problems(written_of(entry["written"])):
+            problems.append(f"written task: {message}")
     return problems
 
 

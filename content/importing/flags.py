@@ -74,7 +74,7 @@ def lesson_texts(key: str, title: str, raw: Mapping[str, Any] | LessonData) -> I
 
     ``raw`` is the lesson's manifest entry (or its stored data): title, summary, each
     section's heading and text, quiz prompts, choices, feedback, explanations and accepted
-    answers, workbook prompts, hints, labels and options.
+    answers, workbook prompts, hints, labels and options, a written task's prompt and rubric.
     """
     data = raw if isinstance(raw, LessonData) else lesson_data(raw)
     page = f"lessons/{key}.html"
@@ -89,6 +89,11 @@ def lesson_texts(key: str, title: str, raw: Mapping[str, Any] | LessonData) -> I
     for p in data.prompts:
         parts = [p.prompt, p.hint, p.min_label, p.max_label, *p.options]
         yield TextPlace(key, f"{page}#prompt-{p.key}", "\n".join(parts))
+    if data.written is not None:
+        parts = [data.written.prompt]
+        for c in data.written.rubric:
+            parts += [c.criterion, *(f"{v.label}\n{v.description}" for v in c.levels)]
+        yield TextPlace(key, f"{page}#written", "\n".join(parts))
 
 
 def manifest_texts(manifest: Mapping[str, Any]) -> Iterator[TextPlace]:

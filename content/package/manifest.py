@@ -8,7 +8,7 @@ from typing import Any
 from content.errors import PackageError
 from content.format.analyse import Analysis, cover_json, package_lesson_path, package_media_path
 from content.format.apps import package_app_root
-from content.format.model import INTERACTIVE_KINDS, Lesson, Quiz, Workbook
+from content.format.model import INTERACTIVE_KINDS, Lesson, Quiz, Workbook, Written
 from content.format.validate import first_compiled_error, is_valid, validator
 
 FORMAT = 1
@@ -91,6 +91,8 @@ def lesson_entry(lesson: Lesson, analysis: Analysis) -> dict[str, Any]:
         entry["quiz"] = quiz_json(lesson.quiz)
     if lesson.kind == "workbook" and lesson.workbook:
         entry["workbook"] = workbook_json(lesson.workbook)
+    if lesson.kind == "written" and lesson.written:
+        entry["written"] = written_json(lesson.written)
     return entry
 
 
@@ -140,3 +142,31 @@ def workbook_json(workbook: Workbook) -> dict[str, Any]:
 
 def _without_none(item: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in item.items() if v is not None}
+
+
+def written_json(written: Written) -> dict[str, Any]:
+    """A written task as manifest JSON: the word guide flattened to min/max_words."""
+    result: dict[str, Any] = {
+        "prompt": written.prompt,
+        "length": written.length,
+        "pass_mark": written.pass_mark,
+        "required": written.required,
+        "rubric": [
+            {
+                "key": c.key,
+                "criterion": c.criterion,
+                "levels": [
+                    _without_none(
+                        {"label": v.label, "points": v.points, "description": v.description}
+                    )
+                    for v in c.levels
+                ],
+            }
+            for c in written.rubric
+        ],
+    }
+    if written.min_words is not None:
+        result["min_words"] = written.min_words
+    if written.max_words is not None:
+        result["max_words"] = written.max_words
+    return result

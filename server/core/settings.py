@@ -74,6 +74,13 @@ class Settings:
         default=False,
         metadata={"help": "Educators may export the transfer bundle of a learner in their groups"},
     )
+    written_threads: bool = field(
+        default=True,
+        metadata={
+            "help": "Learners and their educators may write comments on a written task;"
+            " false: no new comments (those written stay readable)"
+        },
+    )
     transfer_valid_days: int = field(
         default=90,
         metadata={"help": "A learner's transfer bundle can be imported for this many days"},

@@ -17,6 +17,8 @@ Completion rules per kind (the server decides, never the client alone):
   instead ("completed" with ``method = transcript``, kept in the event for educators);
 * quiz: an attempt passed (graded on the server, `server.learning.quizzes`);
 * workbook: an entry was submitted (`server.learning.workbooks`);
+* written: an attempt was sent, or, when the course requires the task passed, an educator
+  graded an attempt as passed (`server.learning.written`);
 * scorm: every SCO of the package reported itself complete (`server.learning.scorm`),
   with their mean score, which then counts as a quiz result does.
 
@@ -241,19 +243,22 @@ Completion = tuple[float | None, bool | None]
 EventHandler = Callable[
     [sqlite_utils.Database, User, Course, Lesson, Event, float], Completion | None
 ]
-_handlers: dict[str, EventHandler] = {}
+_handlers: dict[tuple[str, str], EventHandler] = {}
+# The lesson kinds that keep drafts, each with its own handler for "draft" events.
+DRAFT_KINDS = frozenset({"workbook", "written"})
 
 
-def handle_events(event_type: str, handler: EventHandler) -> None:
-    """Have ``handler`` apply every new event of this type, in the event's transaction."""
+def handle_events(event_type: str, handler: EventHandler, kind: str = "") -> None:
+    """Have ``handler`` apply every new event of this type (on lessons of ``kind`` only,
+    when given), in the event's transaction."""
     if event_type not in HANDLED_ELSEWHERE:
         raise ValueError(f"progress applies {event_type!r} events itself")
-    _handlers[event_type] = handler
+    _handlers[(event_type, kind)] = handler
 
 
-def _handler(event_type: str) -> EventHandler:
+def _handler(event_type: str, kind: str) -> EventHandler:
     try:
-        return _handlers[event_type]
+        return _handlers.get((event_type, kind)) or _handlers[(event_type, "")]
     except KeyError:
         # Storing the event without its content would lose a learner's words quietly.
         raise LookupError(f"no module handles {event_type!r} events") from None
@@ -406,10 +411,11 @@ def _check_allowed(lesson: Lesson, event: Event) -> None:
         transcript = event.data.get("method") == "transcript"
         if not (lesson.kind in DONE_BY_LEARNER or (lesson.kind in MEDIA_KINDS and transcript)):
             raise ValidationError(
-                "a quiz is completed by passing it and a workbook by submitting it"
+                "a quiz is completed by passing it, a workbook by submitting it and a"
+                " written task by sending it (or passing it, when the course requires it)"
             )
-    if event.type == "draft" and lesson.kind != "workbook":
-        raise ValidationError("only a workbook has drafts")
+    if event.type == "draft" and lesson.kind not in DRAFT_KINDS:
+        raise ValidationError("only a workbook or a written task has drafts")
     if event.type in {"scorm", "h5p"} and lesson.kind != event.type:
         raise ValidationError(f"only a {event.type} lesson sends {event.type} events")
 
@@ -469,7 +475,7 @@ def _apply(
     elif event.type == "completed":
         complete_in(db, settings, user, course, lesson.key, now)
     elif event.type in HANDLED_ELSEWHERE:
-        completion = _handler(event.type)(db, user, course, lesson, event, now)
+        completion = _handler(event.type, lesson.kind)(db, user, course, lesson, event, now)
         if completion is not None:
             complete_in(db, settings, user, course, lesson.key, now, *completion)
 

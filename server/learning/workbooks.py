@@ -333,7 +333,7 @@ def _apply_draft_in(
     save_draft_in(db, user, course, lesson, answers, now, shown_private)
 
 
-progress.handle_events("draft", _apply_draft_in)
+progress.handle_events("draft", _apply_draft_in, kind="workbook")
 
 
 def save(

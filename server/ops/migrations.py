@@ -943,6 +943,54 @@ def ratings(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="0022_written_work")
+def written_work(db: sqlite_utils.Database) -> None:
+    """Written tasks graded with a rubric (``learning.written``): each attempt a learner
+    drafts and sends, with the educator's grade (``teaching.grading``) — the points per
+    criterion, total, feedback and decision — and the comments between the learner and
+    the educators of their groups. A "revise and resubmit" opens a new attempt; earlier
+    attempts stay as they were."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE written_attempts (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            course_id TEXT NOT NULL,
+            lesson_key TEXT NOT NULL,
+            version_id INTEGER NOT NULL REFERENCES course_versions(id),
+            attempt INTEGER NOT NULL,
+            status TEXT NOT NULL DEFAULT 'draft'
+                CHECK (status IN ('draft', 'submitted', 'graded', 'revise')),
+            text TEXT NOT NULL DEFAULT '',
+            words INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            submitted_at TEXT,
+            graded_at TEXT,
+            graded_by INTEGER REFERENCES users(id) ON DELETE SET NULL,
+            scores TEXT NOT NULL DEFAULT '{}',
+            total REAL,
+            max_points REAL,
+            passed INTEGER,
+            feedback TEXT NOT NULL DEFAULT '',
+            UNIQUE (user_id, course_id, lesson_key, attempt)
+        );
+        CREATE INDEX written_attempts_queue ON written_attempts (status, submitted_at);
+        CREATE INDEX written_attempts_learner ON written_attempts (user_id, course_id);
+        CREATE TABLE written_comments (
+            id INTEGER PRIMARY KEY,
+            attempt_id INTEGER NOT NULL REFERENCES written_attempts(id) ON DELETE CASCADE,
+            author_id INTEGER REFERENCES users(id) ON DELETE SET NULL,
+            author_role TEXT NOT NULL CHECK (author_role IN ('learner', 'staff')),
+            body TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX written_comments_attempt ON written_comments (attempt_id, id);
+        """,
+    )
+
+
 @migrations(name="0023_lesson_plans")
 def lesson_plans(db: sqlite_utils.Database) -> None:
     """Lesson plans educators build for a group (``learning.lesson_plans``): ordered items

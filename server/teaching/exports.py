@@ -28,6 +28,7 @@ from server.learning.access import Scope
 from server.learning.continuity import Continuity, Due
 from server.people import audit
 from server.people.audit import Actor
+from server.teaching import grading
 from server.teaching.dashboards import course_titles, live_lesson_counts
 
 XAPI_VERBS = {
@@ -132,6 +133,7 @@ def progress_rows(
     if continuity is not None:
         _move_past_lockdowns(database, continuity, assigned)
     today = clock.iso()[:10]
+    grades = grading.summaries(database, scope)
     records = []
     for r in rows:
         found = assigned.pop((r["user_id"], r["course_id"]), {})
@@ -152,6 +154,7 @@ def progress_rows(
                 "certificate": r["code"] or "",
                 **_lateness(due, completed, today),
                 **_moved(due, moved),
+                "written_grade": grades.get((r["user_id"], r["course_id"]), ""),
             }
         )
     for (_, course_id), a in assigned.items():
@@ -279,6 +282,7 @@ PROGRESS_COLUMNS = [
     "days_late",
     "due_date_set",
     "lockdown_days",
+    "written_grade",
 ]
 COMPLETION_COLUMNS = [
     "facility_id",

@@ -31,6 +31,7 @@ from server.learning import (
     scorm,
     visibility,
     workbooks,
+    written,
 )
 from server.learning.access import certificate_for, visible_course, visible_courses
 from server.learning.credit_rules import CREDIT_TYPES
@@ -313,7 +314,22 @@ def _lesson_context(
         context.update(_quiz_context(req, course, lesson))
     if lesson.kind == "workbook":
         context.update(_workbook_context(req, course, lesson))
+    if lesson.kind == "written":
+        context.update(_written_context(req, course, lesson))
     return context
+
+
+def _written_context(req: Req, course: Course, lesson: Lesson) -> dict[str, Any]:
+    attempts = written.own_attempts(req.database, req.user.id, course.course_id, lesson.key)
+    return {
+        "task": written.task_of(lesson),
+        "attempts": attempts,
+        "writing": written.may_write(attempts),
+        "draft_text": written.starting_text(attempts),
+        "draft_words": written.count_words(written.starting_text(attempts)),
+        "threads_on": req.settings.written_threads,
+        "max_comment": written.MAX_COMMENT,
+    }
 
 
 def _quiz_context(req: Req, course: Course, lesson: Lesson) -> dict[str, Any]:
@@ -515,6 +531,64 @@ def workbook_action(req: Req) -> Response:
         finished = not was_complete and _complete(req, course, lessons)
         return _after(course, lessons, lesson, "workbook-sent", finished)
     return redirect(lesson_url(course.course_id, lesson.key), notice="draft-saved")
+
+
+@access(Role.LEARNER)
+def written_action(req: Req) -> Response:
+    """The written task's plain form: save the draft, or send it."""
+    course = _course(req)
+    lessons = visibility.lessons_of(req.database, course.version_id)
+    lesson = visibility.lesson_of(lessons, req.request.path_params["key"])
+    if lesson.kind != "written":
+        raise NotFound()
+    submit = req.field("action") == "submit"
+    was_complete = _complete(req, course, lessons)
+    try:
+        written.save(
+            req.database,
+            req.settings,
+            req.user,
+            course,
+            lesson,
+            req.field("p-text", written.MAX_TEXT + 1),
+            _form_event_id(req),
+            submit,
+        )
+    except ValidationError as exc:
+        context = _lesson_context(req, course, lessons, lesson)
+        context["error"] = exc.message
+        return req.render("learn/lesson.html", context, 400)
+    if submit:
+        finished = not was_complete and _complete(req, course, lessons)
+        return _after(course, lessons, lesson, "written-sent", finished)
+    return redirect(lesson_url(course.course_id, lesson.key), notice="draft-saved")
+
+
+@access(Role.LEARNER)
+def written_comment(req: Req) -> Response:
+    """A comment from the learner on one of their own attempts."""
+    course = _course(req)
+    lessons = visibility.lessons_of(req.database, course.version_id)
+    lesson = visibility.lesson_of(lessons, req.request.path_params["key"])
+    attempt_id = int(req.request.path_params["attempt_id"])
+    own = written.own_attempts(req.database, req.user.id, course.course_id, lesson.key)
+    if attempt_id not in {a.id for a in own}:
+        raise NotFound()
+    try:
+        written.comment(
+            req.database,
+            req.settings,
+            req.user,
+            attempt_id,
+            req.field("comment", written.MAX_COMMENT + 1),
+            req.client_address,
+        )
+    except ValidationError as exc:
+        context = _lesson_context(req, course, lessons, lesson)
+        context["error"] = exc.message
+        return req.render("learn/lesson.html", context, 400)
+    url = lesson_url(course.course_id, lesson.key)
+    return redirect(f"{url}#attempt-{attempt_id}", notice="comment-sent")
 
 
 @access(Role.LEARNER, while_closing=True)

@@ -12,13 +12,13 @@ from starlette.responses import Response
 
 from server.core.db import row_id
 from server.core.errors import N_, BadRequest, NotFound, ValidationError
-from server.learning import assignments, plans, visibility
+from server.learning import assignments, plans, visibility, written
 from server.learning.access import Scope, visible_courses
 from server.learning.continuity import Continuity
 from server.people import absences
 from server.people.accounts import Role, User
 from server.records import merge
-from server.teaching import dashboards, difficult_questions, exports, workbook_review
+from server.teaching import dashboards, difficult_questions, exports, grading, workbook_review
 from server.web.plumbing import Req, access, parse_number, redirect, safe_next
 
 STAFF = (Role.EDUCATOR, Role.ADMIN)
@@ -43,6 +43,7 @@ def home(req: Req) -> Response:
             "groups": groups,
             "counts": counts,
             "queue": len(workbook_review.queue(req.database, scope)),
+            "to_grade": len(grading.queue(req.database, req.settings, scope)),
             "courses": sorted(
                 visible_courses(req.database, req.settings, req.user),
                 key=lambda c: c.title.casefold(),
@@ -276,6 +277,7 @@ def _learner_page(req: Req, error: str = "", status: int = 200) -> Response:
             "error": error,
             "max_minutes": max([m for _, m in board.weeks] or [0]),
             "absences": absences.of_learner(req.database, board.learner.id),
+            "grades": grading.grades_of(req.database, board.learner.id),
         },
         status,
     )
@@ -383,6 +385,95 @@ def review_save(req: Req) -> Response:
     except ValidationError as exc:
         return _review_page(req, exc.message, 400)
     return redirect("/teach/reviews", notice="feedback-sent")
+
+
+# ---- Written tasks: the grading queue and page --------------------------------------
+
+
+@access(*STAFF)
+def grading_queue(req: Req) -> Response:
+    """Sent written tasks waiting for a grade, oldest first; one group at a time when
+    asked (``?group=``)."""
+    scope = _scope(req)
+    raw = req.request.query_params.get("group", "")
+    group = scope.group(req.database, int(raw)) if raw.isdigit() else None
+    items = grading.queue(
+        req.database,
+        req.settings,
+        scope,
+        group.id if group is not None else None,
+        Continuity.load(req.database, req.settings),
+    )
+    return req.render(
+        "teach/grading.html",
+        {
+            "items": items[: grading.QUEUE_SHOWN],
+            "more": max(0, len(items) - grading.QUEUE_SHOWN),
+            "groups": scope.groups(req.database),
+            "group": group,
+        },
+    )
+
+
+def _grading_page(req: Req, error: str = "", status: int = 200) -> Response:
+    page = grading.load(
+        req.database, _scope(req), req.user.actor(req.client_address), _int(req, "attempt_id")
+    )
+    return req.render(
+        "teach/grade.html",
+        {
+            "page": page,
+            "error": error,
+            "chosen": {k: v for k, v in req.form.items() if k.startswith("c-")}
+            if status != 200
+            else {},
+            "threads_on": req.settings.written_threads,
+            "max_comment": written.MAX_COMMENT,
+        },
+        status,
+    )
+
+
+@access(*STAFF)
+def grading_page(req: Req) -> Response:
+    return _grading_page(req)
+
+
+@access(*STAFF)
+def grading_save(req: Req) -> Response:
+    scope = _scope(req)
+    task_keys = [k[2:] for k, v in req.form.items() if k.startswith("c-") and isinstance(v, str)]
+    try:
+        grading.grade(
+            req.database,
+            req.settings,
+            scope,
+            req.user.actor(req.client_address),
+            _int(req, "attempt_id"),
+            {key: req.field(f"c-{key}", 10) for key in task_keys[:50]},
+            req.field("feedback", grading.MAX_FEEDBACK + 1),
+            req.field("decision", 20),
+        )
+    except ValidationError as exc:
+        return _grading_page(req, exc.message, 400)
+    return redirect("/teach/grading", notice="graded")
+
+
+@access(*STAFF)
+def grading_comment(req: Req) -> Response:
+    attempt_id = _int(req, "attempt_id")
+    try:
+        written.comment(
+            req.database,
+            req.settings,
+            req.user,
+            attempt_id,
+            req.field("comment", written.MAX_COMMENT + 1),
+            req.client_address,
+        )
+    except ValidationError as exc:
+        return _grading_page(req, exc.message, 400)
+    return redirect(f"/teach/grading/{attempt_id}#thread", notice="comment-sent")
 
 
 # ---- Exports ---------------------------------------------------------------------------

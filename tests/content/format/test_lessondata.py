@@ -37,6 +37,12 @@ def _items(definition: dict[str, Any], name: str) -> dict[str, Any]:
         (_items(SCHEMA["$defs"]["quiz"]["properties"]["questions"]["items"], "choices"), None),
         (SCHEMA["$defs"]["workbook"]["properties"], WorkbookData),
         (_items(SCHEMA["$defs"]["workbook"], "prompts"), lessondata.WorkbookPrompt),
+        (SCHEMA["$defs"]["written"]["properties"], lessondata.WrittenData),
+        (_items(SCHEMA["$defs"]["written"], "rubric"), lessondata.CriterionData),
+        (
+            _items(SCHEMA["$defs"]["written"]["properties"]["rubric"]["items"], "levels"),
+            lessondata.RubricLevelData,
+        ),
         (_items(SCHEMA["$defs"]["lesson"], "captions"), lessondata.CaptionTrack),
         (_items(SCHEMA["$defs"]["lesson"], "sections"), lessondata.Section),
     ],

@@ -78,6 +78,11 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/learn/courses/{course_id}/rate"): learner_only(404),
     ("POST", "/learn/courses/{course_id}/lessons/{key}/quiz"): learner_only(404),
     ("POST", "/learn/courses/{course_id}/lessons/{key}/workbook"): learner_only(404),
+    ("POST", "/learn/courses/{course_id}/lessons/{key}/written"): learner_only(404),
+    (
+        "POST",
+        "/learn/courses/{course_id}/lessons/{key}/written/{attempt_id:id}/comment",
+    ): learner_only(404),
     # JSON: 401 rather than a redirect; a form body is not the JSON batch it wants.
     ("POST", "/api/events"): {"anon": 401, "learner": 400, "educator": 403, "admin": 403},
     # Whether tablets are open for this learner now: only learners ask.
@@ -165,6 +170,10 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/teach/reviews"): STAFF_GET,
     ("GET", "/teach/reviews/{entry_id:id}"): staff(404, 404),
     ("POST", "/teach/reviews/{entry_id:id}"): staff(404, 404),
+    ("GET", "/teach/grading"): STAFF_GET,
+    ("GET", "/teach/grading/{attempt_id:id}"): staff(404, 404),
+    ("POST", "/teach/grading/{attempt_id:id}"): staff(404, 404),
+    ("POST", "/teach/grading/{attempt_id:id}/comment"): staff(404, 404),
     ("GET", "/teach/exports"): STAFF_GET,
     ("GET", "/teach/exports/progress.csv"): STAFF_GET,
     ("GET", "/teach/exports/completions.csv"): STAFF_GET,
@@ -278,6 +287,7 @@ def _url(path: str, people: People, group_id: int) -> str:
         "{assignment_id:id}",
         "{goal_id:id}",
         "{entry_id:id}",
+        "{attempt_id:id}",
         "{word_id:id}",
         "{window_id:id}",
         "{lockdown_id:id}",
