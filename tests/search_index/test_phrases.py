@@ -10,6 +10,10 @@ import pytest
 from search_index import SearchService, Section, VersionDocs
 from search_index.docsets import DocSets
 
+# No time budget to speak of: on a busy machine the real one could cut an answer short,
+# which is not what these tests are about (tests/search_index/test_budget.py is).
+PATIENT = 60.0
+
 EXAMPLES = {
     "Open": "Open the file now.",
     "Apart": "The big file is here.",
@@ -66,7 +70,7 @@ def checked(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 
 def test_a_two_word_phrase_with_a_common_word_reads_no_text(root: Path, checked: list[int]) -> None:
-    with SearchService(root) as service:
+    with SearchService(root, budget=PATIENT) as service:
         results = service.search('"the file"', visible_versions=None)
     assert [hit.heading for hit in results.hits] == ["Open"]
     assert not results.cut_short
@@ -76,7 +80,7 @@ def test_a_two_word_phrase_with_a_common_word_reads_no_text(root: Path, checked:
 def test_a_longer_phrase_is_checked_only_where_all_its_pairs_are(
     root: Path, checked: list[int]
 ) -> None:
-    with SearchService(root) as service:
+    with SearchService(root, budget=PATIENT) as service:
         results = service.search('"table of contents"', visible_versions=None)
     assert [hit.heading for hit in results.hits] == ["Contents"]
     # Only "Contents" has both "table of" and "of contents"; the crowd is never read.
@@ -84,7 +88,7 @@ def test_a_longer_phrase_is_checked_only_where_all_its_pairs_are(
 
 
 def test_phrase_of_common_words_only(root: Path, checked: list[int]) -> None:
-    with SearchService(root) as service:
+    with SearchService(root, budget=PATIENT) as service:
         results = service.search('"of a"', visible_versions=None)
     # "Contents of a table" and each of the crowd ("Of a table"); not "See the table of".
     assert results.total == 1 + CROWD

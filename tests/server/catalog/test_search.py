@@ -138,6 +138,9 @@ def test_a_search_out_of_time_says_it_shows_the_quick_matches(
     sign_in(client, people.learner)
     note = "Showing the best matches found quickly"
     phrase = "/search?q=%22two+fractions%22"
+    # With time to spare (the real budget is for speed, measured by bench/search.py: on a
+    # loaded test machine even this small search can use it up), the page says nothing.
+    search_service(client).budget = 60.0
     assert note not in client.get(phrase).text
     search_service(client).budget = 0.0  # every phrase check runs out of time at once
     assert note in client.get(phrase).text
