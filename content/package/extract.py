@@ -20,7 +20,13 @@ from pathlib import Path
 
 from content.format.limits import DEFAULT_LIMITS, Limits
 from content.package.manifest import MANIFEST_NAME
-from content.package.stagewriter import ExtractedFile, ImportRefused, StagingWriter, shown
+from content.package.stagewriter import (
+    ExtractedFile,
+    FileInspector,
+    ImportRefused,
+    StagingWriter,
+    shown,
+)
 from content.package.tarstream import Readable, TarFormatError, TarMember, TarStream
 
 _TOP_FOLDERS = ("lessons", "media", "apps")
@@ -28,6 +34,7 @@ _TOP_FOLDERS = ("lessons", "media", "apps")
 __all__ = [
     "ExtractedFile",
     "ExtractedPackage",
+    "FileInspector",
     "ImportRefused",
     "check_name",
     "extract_package",
@@ -55,6 +62,7 @@ def extract_package(
     *,
     fsync: bool = True,
     on_manifest: Callable[[bytes], None] | None = None,
+    inspect: FileInspector | None = None,
 ) -> ExtractedPackage:
     """Stream the package at ``source`` (a path or a binary stream) into the empty ``dest``.
 
@@ -66,11 +74,16 @@ def extract_package(
     the next members are read); ``fsync=False`` leaves small files to the caller's own
     fsync (big ones are always fsynced and dropped from the page cache: see
     ``content.package.stagewriter``). ``on_manifest`` is called with the manifest's bytes as soon
-    as they are read, so a caller can check them while the rest is extracted.
+    as they are read, so a caller can check them while the rest is extracted. ``inspect``
+    is called with each other file's path and bytes as they stream by: the whole file when
+    it is small (up to 64 KiB; its third argument is then true), else its first 4 KiB (see
+    ``content.format.mediatypes.HEAD_BYTES``), so a caller can check them without opening
+    the written file again. It runs before the file is known to match the manifest: it
+    may note what it finds, but must not act on it.
     """
     if any(Path(dest).iterdir()):
         raise ValueError(f"extract_package needs an empty folder, not {dest}")
-    with _open_source(source) as stream, StagingWriter(Path(dest), fsync) as writer:
+    with _open_source(source) as stream, StagingWriter(Path(dest), fsync, inspect) as writer:
         try:
             package = _extract(TarStream(stream), writer, limits, on_manifest)
         except TarFormatError as exc:

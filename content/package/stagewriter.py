@@ -24,6 +24,7 @@ import hashlib
 import os
 import unicodedata
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass
@@ -31,7 +32,12 @@ from functools import partial
 from pathlib import Path
 
 from content.errors import PackageError
+from content.format.mediatypes import HEAD_BYTES
 from content.package.tarstream import TarMember, TarStream
+
+# Called on the extracting thread with a file's package path and its bytes: all of them
+# when the flag is true (a small file, held in memory anyway), else its first HEAD_BYTES.
+FileInspector = Callable[[str, bytes, bool], None]
 
 _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 # Read-only from the start, as blobs in the store are: the descriptor that creates a file
@@ -80,9 +86,10 @@ class ExtractedFile:
 class StagingWriter:
     """Creates folders and files under ``root`` through descriptors, never following links."""
 
-    def __init__(self, root: Path, fsync: bool):
+    def __init__(self, root: Path, fsync: bool, inspect: FileInspector | None = None):
         self.root = root
         self.fsync = fsync
+        self.inspect = inspect
         self._hasher = ThreadPoolExecutor(max_workers=1)
         self._root_fd = -1
         self._folders: _Folders | None = None
@@ -120,30 +127,45 @@ class StagingWriter:
 
         Unless every file must be durable, a small file is read into memory and created
         on a thread of its own: creating a file costs more than writing a few KiB into it,
-        and a package has thousands (its lessons), so the reading goes on meanwhile.
+        and a package has thousands (its lessons), so the reading goes on meanwhile. The
+        inspector sees the bytes meanwhile, so nothing needs to open the file again to
+        check what it is.
         """
         folder, _, leaf = path.rpartition("/")
         parent = self._open_folders.parent(folder, path)  # made here, in the package's order
         if member.size <= _SMALL_FILE and not self.fsync:
-            data = bytearray()
-            tar.copy_data(member, data.extend)
+            chunks: list[bytes] = []
+            tar.copy_data(member, lambda chunk: chunks.append(bytes(chunk)))
+            data = b"".join(chunks)
+            digest = hashlib.sha256(data).hexdigest()
+            if self.inspect is not None:
+                self.inspect(path, data, True)
             self.syncer.create(folder, leaf, data, path)
-            return ExtractedFile(path, member.size, hashlib.sha256(data).hexdigest())
+            return ExtractedFile(path, member.size, digest)
         try:
             fd = os.open(leaf, _FILE_FLAGS, _FILE_MODE, dir_fd=parent)
         except OSError as exc:
             raise _os_refusal(exc, path) from exc
         out = _FileOut(fd, direct=member.size >= _BIG_FILE)
-        digest = hashlib.sha256()
+        hashing = hashlib.sha256()
+        head = bytearray()
+
+        def sink(chunk: memoryview) -> None:
+            if len(head) < HEAD_BYTES:
+                head.extend(chunk[: HEAD_BYTES - len(head)])
+            self._write(out, chunk, hashing)
+
         try:
-            tar.copy_data(member, lambda data: self._write(out, data, digest))
+            tar.copy_data(member, sink)
         except BaseException as exc:
             os.close(fd)
             if isinstance(exc, OSError):
                 raise _os_refusal(exc, path) from exc
             raise
         self.syncer.hand_over(fd, path, member.size)
-        return ExtractedFile(path, member.size, digest.hexdigest())
+        if self.inspect is not None:
+            self.inspect(path, bytes(head), len(head) == member.size)
+        return ExtractedFile(path, member.size, hashing.hexdigest())
 
     def _write(self, out: _FileOut, data: memoryview, digest: hashlib._Hash) -> None:
         """Hash and write one chunk; big chunks are hashed on another core meanwhile."""
@@ -255,7 +277,7 @@ class _Syncer:
         else:
             os.close(fd)
 
-    def create(self, folder: str, leaf: str, data: bytearray, path: str) -> None:
+    def create(self, folder: str, leaf: str, data: bytes, path: str) -> None:
         """Create ``folder/leaf`` holding ``data``, on the creator's thread."""
         work = partial(_create, self._creator_folders, folder, leaf, data, path)
         self._track(path, self._creator.submit(work), size=len(data))
@@ -289,7 +311,7 @@ class _Syncer:
         self._pool.shutdown(wait=True)
 
 
-def _create(folders: _Folders, folder: str, leaf: str, data: bytearray, path: str) -> None:
+def _create(folders: _Folders, folder: str, leaf: str, data: bytes, path: str) -> None:
     """Create a small file in ``folder`` and write it (on the creator's thread)."""
     fd = os.open(leaf, _FILE_FLAGS, _FILE_MODE, dir_fd=folders.parent(folder, path))
     try:
