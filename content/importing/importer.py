@@ -181,9 +181,11 @@ def _moves(
     files: dict[str, StagedFile],
     lessons: list[StagedLesson],
     sanitized: Path,
-) -> list[tuple[Path, str]]:
+) -> list[tuple[str | Path, str]]:
     """(staged file, digest) of every blob to store: media, and each lesson's clean HTML."""
-    moves = [(extracted.local_path(f.path), f.sha256) for f in files.values()]
+    moves: list[tuple[str | Path, str]] = [
+        (extracted.local_name(f.path), f.sha256) for f in files.values()
+    ]
     extracted_html = {extracted.files[p].sha256: p for p in extracted.files}
     for sha256 in {str(lesson.html_sha256) for lesson in lessons}:
         # Unchanged by sanitizing (the usual case): store the extracted file itself.
