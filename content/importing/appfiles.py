@@ -44,6 +44,7 @@ MAX_FLAGS_PER_APP = 50
 # Outside addresses kept by AppFileNotes for the whole package: beyond this, files are read
 # again for them, so a package full of addresses cannot make the notes big.
 MAX_NOTED_ADDRESSES = 10_000
+_SHOWN_ADDRESS = 200  # characters of an address in its flag
 
 
 class AppFileNotes:
@@ -74,15 +75,16 @@ class AppFileNotes:
 
 def outside_addresses(path: str, data: bytes) -> list[tuple[int, str]]:
     """(line, address) of each address the app file ``path`` reaches outside the app,
-    each address once, in the file's order; at most :data:`MAX_FLAGS_PER_APP`, as no more
-    are flagged for one app."""
+    each address once, in the file's order, as a flag shows it (its first 200 characters);
+    at most :data:`MAX_FLAGS_PER_APP`, as no more are flagged for one app. So what
+    :class:`AppFileNotes` keeps stays small, whatever a file holds."""
     found: list[tuple[int, str]] = []
     seen: set[str] = set()
     for ref in references(path, decode_text(data)):
         if ref.address in seen or not is_outside(ref.address):
             continue
         seen.add(ref.address)
-        found.append((ref.line, ref.address))
+        found.append((ref.line, ref.address[:_SHOWN_ADDRESS]))
         if len(found) == MAX_FLAGS_PER_APP:
             break
     return found
@@ -203,7 +205,7 @@ def app_flags(
                     "kind": "app-outside",
                     "lesson": key,
                     "where": path,
-                    "detail": f"{path}:{line}: {address[:200]}",
+                    "detail": f"{path}:{line}: {address}",
                     "source": "import",
                 }
                 for line, address in addresses

@@ -50,6 +50,7 @@ FILES = {
     "tool.exe": b"hello",
     "empty.js": b"",
     "page.html": b"<html><body>" + b" " * 5000 + b"<a href='https://late.example'>x</a>",
+    "long.html": b'<a href="https://long.example/' + b"x" * 30_000 + b'">x</a>',
     "big.js": b"var big = 'https://big.example/x';\n" + b"// padding\n" * (BIG // 11),
     "bigexe.js": b"MZ" + b"\x00" * BIG,
     "bigpage.html": b'<a href="https://far.example/1">' + b" " * BIG + b"</a>",
@@ -107,6 +108,7 @@ def test_notes_find_what_the_written_files_say(tmp_path: Path) -> None:
         "apps/counter/page.html:1: https://late.example",
         "apps/counter/big.js:1: https://big.example/x",
         "apps/counter/bigpage.html:1: https://far.example/1",
+        "apps/counter/long.html:1: https://long.example/" + "x" * 179,
     } == details
     assert not any("w3.org" in d or "//s.example" in d for d in details)  # never fetched
 
