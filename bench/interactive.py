@@ -15,6 +15,10 @@
     .venv/bin/python bench/interactive.py --dir /srv/scratch                 # 300 MB
     .venv/bin/python bench/interactive.py --dir /srv/scratch --size-mb 64    # quicker
 
+Each course is imported ``--repeat`` times (3), interleaved, each into a new store, and
+the fastest import and the fastest anchor count; the manifest validator is compiled
+before (the first import in a process paid for it, which flattered the video course).
+
 First figures (2 cores shared with other work, load average about 12, so rough): 300 MB,
 video course 0.60 s to import against openssl's 0.72 s (ratio 0.83); SCORM course (3,000
 scripts and 75 media files) 2.98 s against 0.86 s (ratio 3.45): 4.2 times the video
@@ -31,6 +35,30 @@ extraction itself is about half; the rest is two passes after it that open every
 again, the type check (`check_app_file`: `read_head` and `app_file_problem`, about a
 sixth) and the outside-address scan (`app_flags`, about a sixth), then `adopt_all`'s
 renames. Both passes could use the bytes the extraction already holds for small files.
+
+After issue 16 (300 MB, fastest of 3, load average 6 to 8 on the 2 cores), before and
+after in alternate runs: the SCORM course imported in 1.57 and 1.20 s (ratio 4.93 and
+4.84), now in 0.85 and 0.90 s against openssl's 0.25 s (ratio 3.39 and 3.65). The video
+course took 0.28 to 0.57 s (ratio 1.11 to 2.02) in every run, before and after alike
+(video alone, alternating the two versions, gave 0.30 to 0.63 s in both): so the printed
+"SCORM ratio / video ratio" was 1.81 and 1.85 now (3.56 and 4.37 before), but against
+the best video ratio seen, 1.11, it is 3.1. The target is not met. Both checks now run
+on the bytes in hand, and they, the name checks and the lookalike scan cost little (a
+few ms). Where the rest goes (cProfile and timers): reading and writing the 300 MB, as
+for the video (about 0.4 s); per small file, about 50 us on the reading thread (header,
+name checks, SHA-256, the checks) while another creates the files; `adopt_all`, 0.2 s
+(3,079 renames from staging into the store, which the kernel does one at a time across
+folders, and two `syncfs`); and the 75 media files cost 0.33 s where one file of the
+same size costs 0.25 s. In memory (``--dir`` on a tmpfs, so CPU only) SCORM takes 0.49
+to 0.54 s and video 0.27 to 0.30 s.
+
+Creating a file is the rest, and on this test machine it varies most: its ext4 has no
+journal, and then the kernel skips every inode deleted in the last minutes when it
+allocates one (``recently_deleted``, half of a file creation's time in ``perf``). A file
+there costs 20 us in a quiet part of the disk but up to 600 us next to files that were
+just deleted, so an import run right after another run's clean-up took 2.4 s. The
+figures above used a ``--dir`` marked ``chattr +T`` (each run's folder then lands in
+another part of the disk); a server's journalled ext4 does not have this cost.
 """
 
 from __future__ import annotations
@@ -49,6 +77,7 @@ sys.path.insert(0, str(ROOT))
 from content.importing.importer import import_package  # noqa: E402
 from content.importing.store import ContentStore  # noqa: E402
 from content.package.build import build_package  # noqa: E402
+from content.package.reader import read_package  # noqa: E402
 
 MIB = 1024 * 1024
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -118,13 +147,21 @@ def video_course(root: Path, size_mb: int) -> None:
     _write(root / "media/v.webm", WEBM, size_mb * MIB)
 
 
-def import_ratio(package: Path, work: Path) -> dict[str, float]:
+def import_ratio(package: Path, store: Path) -> dict[str, float]:
     started = time.perf_counter()
     subprocess.run(["openssl", "dgst", "-sha256", str(package)], check=True, capture_output=True)
     anchor = time.perf_counter() - started
     started = time.perf_counter()
-    import_package(package, ContentStore(work / "store"))
+    import_package(package, ContentStore(store))
     took = time.perf_counter() - started
+    return {"import_s": took, "openssl_s": anchor, "ratio": took / anchor}
+
+
+def best(runs: list[dict[str, float]]) -> dict[str, float]:
+    """The fastest import and the fastest anchor of the runs: what the work costs when
+    the shared machine gets out of the way (single runs vary by 2x here)."""
+    took = min(run["import_s"] for run in runs)
+    anchor = min(run["openssl_s"] for run in runs)
     return {"import_s": took, "openssl_s": anchor, "ratio": took / anchor}
 
 
@@ -181,20 +218,35 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=None, help="scratch folder (needs 4x size)")
     parser.add_argument("--size-mb", type=int, default=300)
     parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--repeat", type=int, default=3, help="imports of each course")
     args = parser.parse_args()
+    print(f"load average {os.getloadavg()[0]:.1f} at the start")
     with tempfile.TemporaryDirectory(dir=args.dir) as folder:
         work = Path(folder)
-        figures = {}
+        packages = {}
         for name, make in (("video", video_course), ("scorm", scorm_course)):
-            make(work / name / "src", args.size_mb)
-            package = build_package(work / name / "src", work / name / "dist", progress=False)
-            figures[name] = import_ratio(package, work / name)
+            source = work / name / "src"
+            make(source, args.size_mb)
+            packages[name] = build_package(source, work / name / "dist", progress=False)
+        # The first import in a process compiles the manifest's validator: not in either.
+        read_package(packages["video"])
+        # Interleaved, each into a new store (nothing deleted meanwhile: on some file
+        # systems, creating files right after many were deleted costs more).
+        runs: dict[str, list[dict[str, float]]] = {name: [] for name in packages}
+        for index in range(args.repeat):
+            for name, package in packages.items():
+                runs[name].append(import_ratio(package, work / name / f"store{index}"))
+        figures = {name: best(found) for name, found in runs.items()}
+        for name, found in runs.items():
+            each = ", ".join(f"{run['import_s']:.2f}/{run['openssl_s']:.2f}" for run in found)
             print(
                 f"import {name:5} {args.size_mb} MB: {figures[name]['import_s']:.2f} s,"
                 f" openssl {figures[name]['openssl_s']:.2f} s, ratio {figures[name]['ratio']:.2f}"
+                f" (fastest of {len(found)}: {each})"
             )
         relative = figures["scorm"]["ratio"] / figures["video"]["ratio"]
         print(f"SCORM ratio / video ratio: {relative:.2f}")
+        print(f"load average {os.getloadavg()[0]:.1f} at the end of the imports")
     rates = page_rates(args.requests)
     for key, rate in rates.items():
         print(f"lesson page {key:8} {rate:7.0f} req/s ({rate / rates['intro']:.2f} x reading)")

@@ -18,10 +18,9 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
-from pathlib import PurePosixPath
 from urllib.parse import unquote, urlsplit
 
-from content.format.mediatypes import EXTENSIONS, disallowed_kind, sniff_family
+from content.format.mediatypes import EXTENSIONS, disallowed_kind, sniff_family, suffix_of
 
 APP_ENTRY = "index.html"
 APP_ROOT = "apps"
@@ -56,6 +55,7 @@ _NOT_FETCHED = re.compile(
     r"""(?:xmlns(?::[\w.-]+)?|[\w.-]+:schemaLocation)\s*=\s*("[^"]*"|'[^']*')|<!DOCTYPE[^>]*>""",
     re.IGNORECASE,
 )
+_SCANNED = frozenset({".html", ".htm", ".css", ".js", ".mjs", ".json", ".xml", ".svg"})
 _REF_ATTRIBUTES = frozenset({"src", "href", "poster", "data", "action", "formaction"})
 
 
@@ -71,7 +71,7 @@ def package_app_root(lesson_key: str) -> str:
 
 def app_media_type(name: str) -> str | None:
     """The media type an app file of this name is served with, or ``None`` (not allowed)."""
-    suffix = PurePosixPath(name).suffix.lower()
+    suffix = suffix_of(name)
     if suffix in _CODE_TYPES:
         return _CODE_TYPES[suffix]
     if suffix in _FONT_TYPES:
@@ -91,7 +91,7 @@ def app_file_problem(name: str, head: bytes) -> str | None:
     Code and text files must be text and not an executable or archive in disguise; fonts
     and media must start as their kind does.
     """
-    suffix = PurePosixPath(name).suffix.lower()
+    suffix = suffix_of(name)
     media_type = app_media_type(name)
     if media_type is None:
         return (
@@ -178,7 +178,7 @@ def css_addresses(text: str) -> list[str]:
 def references(file: str, text: str) -> Iterator[Reference]:
     """Every address written in one app file: attributes and style of an HTML page,
     ``url()`` of a style sheet, and full addresses quoted in a script or data file."""
-    suffix = PurePosixPath(file).suffix.lower()
+    suffix = suffix_of(file)
     lowered = text.lower()
     if "xmlns" in lowered or "schemalocation" in lowered or "<!doctype" in lowered:
         text = _NOT_FETCHED.sub(lambda m: "\n" * m.group(0).count("\n"), text)
@@ -203,16 +203,7 @@ def references(file: str, text: str) -> Iterator[Reference]:
 
 def scans_references(name: str) -> bool:
     """Whether :func:`references` reads this kind of file."""
-    return PurePosixPath(name).suffix.lower() in (
-        ".html",
-        ".htm",
-        ".css",
-        ".js",
-        ".mjs",
-        ".json",
-        ".xml",
-        ".svg",
-    )
+    return suffix_of(name) in _SCANNED
 
 
 def decode_text(data: bytes) -> str:

@@ -10,7 +10,7 @@ stream because an SVG is a document that can carry script (see ``content.format.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from content.errors import MediaTypeError
 from content.format.svg import check_svg
@@ -104,16 +104,19 @@ _HTML_STARTS = (
     b"<div",
     b"<a ",
 )
+_ANY_DISALLOWED_PREFIX = tuple(prefix for prefix, _ in _DISALLOWED_PREFIXES)
+_HTML_START_BYTES = max(map(len, _HTML_STARTS))
 
 
 def disallowed_kind(head: bytes) -> str | None:
     """Describe a forbidden kind of file (executable, archive, script, HTML) or ``None``."""
-    for prefix, name in _DISALLOWED_PREFIXES:
-        if head.startswith(prefix):
-            return name
+    if head.startswith(_ANY_DISALLOWED_PREFIX):
+        for prefix, name in _DISALLOWED_PREFIXES:
+            if head.startswith(prefix):
+                return name
     if len(head) >= 262 and head[257:262] == b"ustar":
         return "a tar archive"
-    text = head.removeprefix(b"\xef\xbb\xbf").lstrip().lower()
+    text = head.removeprefix(b"\xef\xbb\xbf").lstrip()[:_HTML_START_BYTES].lower()
     if text.startswith(_HTML_STARTS):
         return "an HTML document"
     return None
@@ -169,7 +172,18 @@ def _is_mpeg_audio_frame(head: bytes) -> bool:
 
 def file_type_for(path: str) -> FileType | None:
     """The allowed :class:`FileType` for a file name's extension, or ``None``."""
-    return EXTENSIONS.get(Path(path).suffix.lower())
+    return EXTENSIONS.get(suffix_of(path))
+
+
+def suffix_of(name: str) -> str:
+    """The lower-case extension of a path's last part, as ``PurePosixPath(name).suffix``
+    finds it (``""`` for ``.hidden`` or ``name.``), without making a path object: an
+    import asks this several times for each of thousands of files."""
+    leaf = name.rpartition("/")[2]
+    if leaf in ("", ".", ".."):
+        return PurePosixPath(name).suffix.lower()  # not a file name; let pathlib decide
+    at = leaf.rfind(".")
+    return leaf[at:].lower() if 0 < at < len(leaf) - 1 else ""
 
 
 def read_head(path: Path, size: int = HEAD_BYTES) -> bytes:

@@ -6,6 +6,12 @@ manifest, be of a type an app may hold and be what its name says, and every app 
 within its limits. Then each page, style sheet and script is read for addresses outside
 the app, and each one found is a flag for the reviewer: the sandbox blocks them anyway,
 but a person should know what an app tried to reach.
+
+A SCORM package has thousands of small files, so both checks run on the bytes the
+extraction has in hand (:class:`AppFileNotes`), while it streams the package: what they
+find is noted, and acted on later, in the same order and with the same messages as when
+a file is read back from the staging folder (which is what happens for a file the notes
+do not cover, such as a script bigger than the extraction holds in memory).
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from content.format.apps import (
 from content.format.h5p import MANIFEST as H5P_MANIFEST
 from content.format.h5p import H5pError, missing_files, read_h5p_json
 from content.format.limits import Limits
-from content.format.mediatypes import read_head
+from content.format.mediatypes import HEAD_BYTES, read_head
 from content.format.scorm import MANIFEST as SCORM_MANIFEST
 from content.format.scorm import ScormError
 from content.format.scorm import read_manifest as read_scorm
@@ -35,6 +41,53 @@ from content.package.extract import ExtractedPackage, ImportRefused, shown
 # Larger files are not read for addresses (a minified library can be megabytes).
 SCAN_BYTES = 4 * 1024 * 1024
 MAX_FLAGS_PER_APP = 50
+# Outside addresses kept by AppFileNotes for the whole package: beyond this, files are read
+# again for them, so a package full of addresses cannot make the notes big.
+MAX_NOTED_ADDRESSES = 10_000
+_SHOWN_ADDRESS = 200  # characters of an address in its flag
+
+
+class AppFileNotes:
+    """What each app file's bytes say, noted as the extraction streams them by.
+
+    Pass :meth:`inspect` to ``extract_package``: for each file under ``apps/`` it notes
+    the type check's verdict on the file's first bytes (``app_file_problem``) and, for a
+    small page, style sheet or script held whole, the addresses it reaches outside the
+    app. Nothing is refused here: the import acts on the notes at the step it always did.
+    """
+
+    def __init__(self) -> None:
+        self.problems: dict[str, str | None] = {}
+        self.outside: dict[str, list[tuple[int, str]]] = {}
+        self._addresses = 0
+
+    def inspect(self, path: str, data: bytes, whole: bool) -> None:
+        """Note what ``data`` (all of the file when ``whole``, else its head) says."""
+        if not path.startswith(APP_ROOT + "/"):
+            return
+        self.problems[path] = app_file_problem(path, data[:HEAD_BYTES])
+        if whole and scans_references(path) and len(data) <= SCAN_BYTES:
+            found = outside_addresses(path, data)
+            if self._addresses + len(found) <= MAX_NOTED_ADDRESSES:
+                self.outside[path] = found
+                self._addresses += len(found)
+
+
+def outside_addresses(path: str, data: bytes) -> list[tuple[int, str]]:
+    """(line, address) of each address the app file ``path`` reaches outside the app,
+    each address once, in the file's order, as a flag shows it (its first 200 characters);
+    at most :data:`MAX_FLAGS_PER_APP`, as no more are flagged for one app. So what
+    :class:`AppFileNotes` keeps stays small, whatever a file holds."""
+    found: list[tuple[int, str]] = []
+    seen: set[str] = set()
+    for ref in references(path, decode_text(data)):
+        if ref.address in seen or not is_outside(ref.address):
+            continue
+        seen.add(ref.address)
+        found.append((ref.line, ref.address[:_SHOWN_ADDRESS]))
+        if len(found) == MAX_FLAGS_PER_APP:
+            break
+    return found
 
 
 def app_roots(manifest: Mapping[str, Any]) -> dict[str, str]:
@@ -45,14 +98,21 @@ def app_roots(manifest: Mapping[str, Any]) -> dict[str, str]:
 
 
 def check_app_file(
-    extracted: ExtractedPackage, path: str, declared: str, apps: Mapping[str, str]
+    extracted: ExtractedPackage,
+    path: str,
+    declared: str,
+    apps: Mapping[str, str],
+    notes: AppFileNotes | None = None,
 ) -> str:
     """Refuse an app file that no lesson owns, of a type an app may not hold, or that is
     not what its name says; returns its media type."""
     root = APP_ROOT + "/" + path.split("/")[1] + "/"
     if root not in apps:
         raise ImportRefused(f"'{shown(path)}' is not a file of any lesson's app", path)
-    problem = app_file_problem(path, read_head(extracted.local_path(path)))
+    if notes is not None and path in notes.problems:
+        problem = notes.problems[path]
+    else:
+        problem = app_file_problem(path, read_head(extracted.local_path(path)))
     if problem:
         raise ImportRefused(f"'{shown(path)}': {problem}", path)
     media_type = app_media_type(path)
@@ -126,7 +186,9 @@ def check_h5p(extracted: ExtractedPackage, manifest: Mapping[str, Any]) -> None:
             raise ImportRefused(f"lesson '{lesson['key']}': '{missing[0]}' is missing", path)
 
 
-def app_flags(extracted: ExtractedPackage, manifest: Mapping[str, Any]) -> list[Flag]:
+def app_flags(
+    extracted: ExtractedPackage, manifest: Mapping[str, Any], notes: AppFileNotes | None = None
+) -> list[Flag]:
     """A flag for every address an app's files reach outside the app."""
     flags: list[Flag] = []
     for root, key in sorted(app_roots(manifest).items()):
@@ -134,20 +196,21 @@ def app_flags(extracted: ExtractedPackage, manifest: Mapping[str, Any]) -> list[
         for path in sorted(p for p in extracted.files if p.startswith(root)):
             if not scans_references(path) or extracted.files[path].size > SCAN_BYTES:
                 continue
-            text = decode_text(extracted.local_path(path).read_bytes())
-            seen: set[str] = set()
-            for ref in references(path.removeprefix(root), text):
-                if ref.address in seen or not is_outside(ref.address):
-                    continue
-                seen.add(ref.address)
-                found.append(
-                    {
-                        "kind": "app-outside",
-                        "lesson": key,
-                        "where": path,
-                        "detail": f"{path}:{ref.line}: {ref.address[:200]}",
-                        "source": "import",
-                    }
-                )
+            if notes is not None and path in notes.outside:
+                addresses = notes.outside[path]
+            else:
+                addresses = outside_addresses(path, extracted.local_path(path).read_bytes())
+            found += (
+                {
+                    "kind": "app-outside",
+                    "lesson": key,
+                    "where": path,
+                    "detail": f"{path}:{line}: {address}",
+                    "source": "import",
+                }
+                for line, address in addresses
+            )
+            if len(found) >= MAX_FLAGS_PER_APP:
+                break
         flags += found[:MAX_FLAGS_PER_APP]
     return flags

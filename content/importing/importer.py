@@ -40,6 +40,7 @@ from content.format.limits import DEFAULT_LIMITS, Limits
 from content.format.mediatypes import check_media, file_type_for, read_head, sniff_family
 from content.format.sanitize import SanitizeResult, sanitize_html
 from content.importing.appfiles import (
+    AppFileNotes,
     app_flags,
     app_roots,
     check_app_file,
@@ -126,17 +127,18 @@ def import_package(
     with store.staging() as folder:
         tree = folder / "package"
         tree.mkdir()
-        extracted, manifest = _extract_and_read_manifest(package, tree, limits)
+        notes = AppFileNotes()
+        extracted, manifest = _extract_and_read_manifest(package, tree, limits, notes)
         listed = _check_files(extracted, manifest)
         check_app_limits(manifest, limits)
         check_scorm(extracted, manifest)
         check_h5p(extracted, manifest)
         flags = [_package_flag(flag) for flag in manifest["review_flags"]]
-        files = _check_types(extracted, listed, flags, app_roots(manifest))
+        files = _check_types(extracted, listed, flags, app_roots(manifest), notes)
         sanitized = folder / "sanitized"
         sanitized.mkdir()
         lessons = _sanitize_lessons(extracted, manifest, sanitized, limits, flags)
-        flags += _content_flags(extracted, manifest, files)
+        flags += _content_flags(extracted, manifest, files, notes)
         if confirm is not None:
             confirm(manifest["course"])
         store.adopt_all(_moves(extracted, files, lessons, sanitized))
@@ -150,7 +152,10 @@ def _package_flag(flag: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _content_flags(
-    extracted: ExtractedPackage, manifest: dict[str, Any], files: dict[str, StagedFile]
+    extracted: ExtractedPackage,
+    manifest: dict[str, Any],
+    files: dict[str, StagedFile],
+    notes: AppFileNotes,
 ) -> list[Flag]:
     """Flags for what the lessons' text, the captions and the PDFs say and do."""
     flags: list[Flag] = []
@@ -167,7 +172,7 @@ def _content_flags(
         places += texts
     flags += text_flags(places)
     flags += confusable_flags(extracted.files)
-    flags += app_flags(extracted, manifest)
+    flags += app_flags(extracted, manifest, notes)
     return flags
 
 
@@ -176,9 +181,11 @@ def _moves(
     files: dict[str, StagedFile],
     lessons: list[StagedLesson],
     sanitized: Path,
-) -> list[tuple[Path, str]]:
+) -> list[tuple[str | Path, str]]:
     """(staged file, digest) of every blob to store: media, and each lesson's clean HTML."""
-    moves = [(extracted.local_path(f.path), f.sha256) for f in files.values()]
+    moves: list[tuple[str | Path, str]] = [
+        (extracted.local_name(f.path), f.sha256) for f in files.values()
+    ]
     extracted_html = {extracted.files[p].sha256: p for p in extracted.files}
     for sha256 in {str(lesson.html_sha256) for lesson in lessons}:
         # Unchanged by sanitizing (the usual case): store the extracted file itself.
@@ -188,9 +195,12 @@ def _moves(
 
 
 def _extract_and_read_manifest(
-    package: Path | Readable, tree: Path, limits: Limits
+    package: Path | Readable, tree: Path, limits: Limits, notes: AppFileNotes
 ) -> tuple[ExtractedPackage, dict[str, Any]]:
     """Extract, validating the manifest as soon as it is read, before the files are.
+
+    Each app file's type and the addresses it reaches are noted in ``notes`` meanwhile,
+    from the bytes in hand (see ``content.importing.appfiles``).
 
     So a bad manifest is refused before anything else is written. The check takes a few
     milliseconds (a compiled validator, see ``content.format.validate``); on another thread it
@@ -207,6 +217,7 @@ def _extract_and_read_manifest(
         # waits for the journal commit each fsync forces.
         fsync=False,
         on_manifest=lambda data: manifests.append(_manifest(data, limits)),
+        inspect=notes.inspect,
     )
     return extracted, manifests[0]
 
@@ -252,6 +263,7 @@ def _check_types(
     listed: dict[str, Any],
     flags: list[dict[str, Any]],
     apps: dict[str, str],
+    notes: AppFileNotes,
 ) -> dict[str, StagedFile]:
     """Check every file's type; returns the media and app files (lesson HTML is handled
     apart)."""
@@ -265,7 +277,7 @@ def _check_types(
                 )
             continue
         if path.startswith(APP_ROOT + "/"):
-            media_type = check_app_file(extracted, path, declared, apps)
+            media_type = check_app_file(extracted, path, declared, apps, notes)
         else:
             media_type = _check_media_file(extracted, path, declared, flags)
         files[path] = StagedFile(path, entry["sha256"], entry["size"], media_type)

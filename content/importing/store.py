@@ -81,7 +81,7 @@ class ContentStore:
         fsync_dir(target.parent)
         return target
 
-    def adopt_all(self, items: Iterable[tuple[Path, str]]) -> None:
+    def adopt_all(self, items: Iterable[tuple[str | Path, str]]) -> None:
         """:meth:`adopt` for many files: the same guarantees, much faster.
 
         On Linux, one ``syncfs`` makes every staged file durable and a second one the

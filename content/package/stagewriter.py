@@ -24,6 +24,7 @@ import hashlib
 import os
 import unicodedata
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass
@@ -31,7 +32,12 @@ from functools import partial
 from pathlib import Path
 
 from content.errors import PackageError
+from content.format.mediatypes import HEAD_BYTES
 from content.package.tarstream import TarMember, TarStream
+
+# Called on the extracting thread with a file's package path and its bytes: all of them
+# when the flag is true (a small file, held in memory anyway), else its first HEAD_BYTES.
+FileInspector = Callable[[str, bytes, bool], None]
 
 _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 # Read-only from the start, as blobs in the store are: the descriptor that creates a file
@@ -41,6 +47,8 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _SYNC_THREADS = 4
 _MAX_BACKLOG = 64
 _MAX_BACKLOG_BYTES = 16 * 1024 * 1024
+_BATCH_FILES = 32  # small files handed to the creator at once (see _Syncer.create)
+_BATCH_BYTES = 256 * 1024
 _PARALLEL = 256 * 1024  # below this, handing a chunk to another thread costs more than it saves
 _SMALL_FILE = 64 * 1024  # see StagingWriter.file
 _BIG_FILE = 1024 * 1024  # see _Syncer
@@ -80,9 +88,10 @@ class ExtractedFile:
 class StagingWriter:
     """Creates folders and files under ``root`` through descriptors, never following links."""
 
-    def __init__(self, root: Path, fsync: bool):
+    def __init__(self, root: Path, fsync: bool, inspect: FileInspector | None = None):
         self.root = root
         self.fsync = fsync
+        self.inspect = inspect
         self._hasher = ThreadPoolExecutor(max_workers=1)
         self._root_fd = -1
         self._folders: _Folders | None = None
@@ -120,30 +129,45 @@ class StagingWriter:
 
         Unless every file must be durable, a small file is read into memory and created
         on a thread of its own: creating a file costs more than writing a few KiB into it,
-        and a package has thousands (its lessons), so the reading goes on meanwhile.
+        and a package has thousands (its lessons), so the reading goes on meanwhile. The
+        inspector sees the bytes meanwhile, so nothing needs to open the file again to
+        check what it is.
         """
         folder, _, leaf = path.rpartition("/")
         parent = self._open_folders.parent(folder, path)  # made here, in the package's order
         if member.size <= _SMALL_FILE and not self.fsync:
-            data = bytearray()
-            tar.copy_data(member, data.extend)
+            chunks: list[bytes] = []
+            tar.copy_data(member, lambda chunk: chunks.append(bytes(chunk)))
+            data = b"".join(chunks)
+            digest = hashlib.sha256(data).hexdigest()
+            if self.inspect is not None:
+                self.inspect(path, data, True)
             self.syncer.create(folder, leaf, data, path)
-            return ExtractedFile(path, member.size, hashlib.sha256(data).hexdigest())
+            return ExtractedFile(path, member.size, digest)
         try:
             fd = os.open(leaf, _FILE_FLAGS, _FILE_MODE, dir_fd=parent)
         except OSError as exc:
             raise _os_refusal(exc, path) from exc
         out = _FileOut(fd, direct=member.size >= _BIG_FILE)
-        digest = hashlib.sha256()
+        hashing = hashlib.sha256()
+        head = bytearray()
+
+        def sink(chunk: memoryview) -> None:
+            if len(head) < HEAD_BYTES:
+                head.extend(chunk[: HEAD_BYTES - len(head)])
+            self._write(out, chunk, hashing)
+
         try:
-            tar.copy_data(member, lambda data: self._write(out, data, digest))
+            tar.copy_data(member, sink)
         except BaseException as exc:
             os.close(fd)
             if isinstance(exc, OSError):
                 raise _os_refusal(exc, path) from exc
             raise
         self.syncer.hand_over(fd, path, member.size)
-        return ExtractedFile(path, member.size, digest.hexdigest())
+        if self.inspect is not None:
+            self.inspect(path, bytes(head), len(head) == member.size)
+        return ExtractedFile(path, member.size, hashing.hexdigest())
 
     def _write(self, out: _FileOut, data: memoryview, digest: hashlib._Hash) -> None:
         """Hash and write one chunk; big chunks are hashed on another core meanwhile."""
@@ -234,7 +258,9 @@ class _Syncer:
     before renaming it in), because on ext4 every fsync forces a journal commit that
     each file created meanwhile waits for, and a package has thousands of small files.
     Those are created one at a time, on one thread: creating a file locks its folder,
-    and more threads would only spin on that lock, taking a core from the hashing.
+    and more threads would only spin on that lock, taking a core from the hashing. They
+    are handed over in batches: waking a thread for each file of a few KiB costs about
+    as much as reading it.
     """
 
     def __init__(self, root_fd: int, durable: bool):
@@ -245,6 +271,8 @@ class _Syncer:
         self._backlog: deque[tuple[str, Future[None], int, int]] = deque()
         self._descriptors = 0  # held by the backlog
         self._bytes = 0  # held by the backlog
+        self._batch: list[tuple[str, str, bytes, str]] = []  # not handed over yet
+        self._batch_bytes = 0
 
     def hand_over(self, fd: int, path: str, size: int) -> None:
         """Finish and close ``fd`` (``size`` bytes written); the descriptor is ours no longer."""
@@ -255,10 +283,19 @@ class _Syncer:
         else:
             os.close(fd)
 
-    def create(self, folder: str, leaf: str, data: bytearray, path: str) -> None:
+    def create(self, folder: str, leaf: str, data: bytes, path: str) -> None:
         """Create ``folder/leaf`` holding ``data``, on the creator's thread."""
-        work = partial(_create, self._creator_folders, folder, leaf, data, path)
-        self._track(path, self._creator.submit(work), size=len(data))
+        self._batch.append((folder, leaf, data, path))
+        self._batch_bytes += len(data)
+        if len(self._batch) >= _BATCH_FILES or self._batch_bytes >= _BATCH_BYTES:
+            self._hand_over_batch()
+
+    def _hand_over_batch(self) -> None:
+        if self._batch:
+            batch, size = self._batch, self._batch_bytes
+            self._batch, self._batch_bytes = [], 0
+            work = partial(_create_all, self._creator_folders, batch)
+            self._track(batch[0][3], self._creator.submit(work), size=size)
 
     def _track(self, path: str, future: Future[None], descriptors: int = 0, size: int = 0) -> None:
         self._backlog.append((path, future, descriptors, size))
@@ -279,6 +316,7 @@ class _Syncer:
 
     def finish(self) -> None:
         """Wait until every file handed over is finished; raise the first failure."""
+        self._hand_over_batch()
         while self._backlog:
             self._wait_oldest()
 
@@ -289,13 +327,18 @@ class _Syncer:
         self._pool.shutdown(wait=True)
 
 
-def _create(folders: _Folders, folder: str, leaf: str, data: bytearray, path: str) -> None:
-    """Create a small file in ``folder`` and write it (on the creator's thread)."""
-    fd = os.open(leaf, _FILE_FLAGS, _FILE_MODE, dir_fd=folders.parent(folder, path))
-    try:
-        _write_all(fd, memoryview(data))
-    finally:
-        os.close(fd)
+def _create_all(folders: _Folders, batch: list[tuple[str, str, bytes, str]]) -> None:
+    """Create small files and write them, in order (on the creator's thread)."""
+    for folder, leaf, data, path in batch:
+        try:
+            fd = os.open(leaf, _FILE_FLAGS, _FILE_MODE, dir_fd=folders.parent(folder, path))
+            try:
+                if data:
+                    _write_all(fd, memoryview(data))
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise _os_refusal(exc, path) from exc
 
 
 def _sync_and_close(fd: int) -> None:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 
 from content.errors import MediaTypeError
-from content.format.mediatypes import check_media, disallowed_kind, sniff_family
+from content.format.mediatypes import check_media, disallowed_kind, sniff_family, suffix_of
 from tests.content.hostile import HOSTILE_SVGS
 
 SAMPLES = {
@@ -57,6 +57,23 @@ def test_mp3_frame_sync_without_id3() -> None:
 )
 def test_disallowed_kinds(head: bytes, kind: str) -> None:
     assert kind in (disallowed_kind(head) or "")
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"\xef\xbb\xbf" + b" \n\t" * 1000 + b"<!DocType HTML>",
+        b" " * 4000 + b"<A href=x>",
+        b"<Form>" + b"\x00" * 5000,
+    ],
+)
+def test_html_is_found_after_any_leading_space(head: bytes) -> None:
+    assert disallowed_kind(head) == "an HTML document"
+
+
+@pytest.mark.parametrize("head", [b"", b"M", b"P", b"#", b"<", b"<!doctype htm", b"MP4", b"PK"])
+def test_a_piece_of_a_refused_start_is_not_refused(head: bytes) -> None:
+    assert disallowed_kind(head) is None
 
 
 def test_check_media_accepts_matching_file(tmp_path: Path) -> None:
@@ -164,3 +181,15 @@ def test_a_style_split_across_read_chunks_is_checked_whole(tmp_path: Path) -> No
     path.write_bytes(prefix + pad + b'@import "http://evil.example/a.css";</style></svg>')
     with pytest.raises(MediaTypeError, match="@import rule"):
         check_media(path, "split.svg")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "a.js", "apps/x/m.MIN.JS", "apps/x/.hidden", "apps/x/name.", "apps/x/a..b", "a.b.c",
+        "noext", "apps/x.y/noext", ".", "..", "a/", "a.js/", "a/.", "a/..", "", "/", "x/.js",
+        "apps/x/ünï.Cödé", "a/b.tar.gz", "a//b.Png", "a/b. js", "...", "a/...b",
+    ],
+)  # fmt: skip
+def test_suffix_of_is_what_pathlib_finds(name: str) -> None:
+    assert suffix_of(name) == PurePosixPath(name).suffix.lower()

@@ -200,6 +200,20 @@ def test_skeletons_of_look_alike_names() -> None:
     assert confusable_flags(["media/a.png", "media/b.png"]) == []
 
 
+@pytest.mark.parametrize(
+    "name",
+    [
+        "".join(map(chr, range(32, 127))),
+        "media/Rn VV |10.PNG",
+        "apps/x/\t\x7f\x00 a.js",
+        "media/corn-vvv.png",
+    ],
+)
+def test_an_ascii_name_has_the_skeleton_of_the_full_rules(name: str) -> None:
+    # "é" takes the full path (NFKC, accents off, ...): the ASCII part must come out alike.
+    assert skeleton(name + "é") == skeleton(name) + "e"
+
+
 def test_a_pdf_the_parser_cannot_read_is_scanned_raw(tmp_path: Path) -> None:
     broken = tmp_path / "broken.pdf"
     broken.write_bytes(b"%PDF-1.7\n1 0 obj << /S /Launch /F (cmd.exe) >> garbage")

@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import io
 import tarfile
+import unicodedata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 from content.format.limits import Limits
-from content.package.extract import ImportRefused, extract_package
+from content.package.extract import ImportRefused, _fold, check_name, extract_package
 from tests.content.hostile import end, member
 
 if TYPE_CHECKING:
@@ -84,3 +85,16 @@ def test_member_limits_are_configurable(tmp_path: Path) -> None:
     data = package(member("media/a/b/c.vtt", b"WEBVTT\n"))
     with pytest.raises(ImportRefused, match="4 levels deep; the limit is 3"):
         extract_package(io.BytesIO(data), tmp_path, Limits(max_depth=2))
+
+
+@pytest.mark.parametrize("char", [chr(c) for c in range(128) if chr(c) not in "/\\"])
+def test_every_ascii_character_is_judged_as_unicode_says(char: str) -> None:
+    name = f"media/a{char}b.png"
+    control = unicodedata.category(char) in ("Cc", "Cf", "Cs")
+    if control:
+        with pytest.raises(ImportRefused, match="contains a control character"):
+            check_name(name, False, Limits())
+    else:
+        assert check_name(name, False, Limits()) == name
+    # Names compare ignoring case: ASCII alike with and without the full Unicode rules.
+    assert _fold(name + "É") == _fold(name) + "é"
