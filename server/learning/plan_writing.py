@@ -8,6 +8,9 @@ mark above the rubric's top score), so a plan's task and a course's task mean th
 thing and are graded by the same code (`learning.written`, `teaching.grading`). The form
 is small on purpose: up to `MAX_CRITERIA` criteria of up to `MAX_LEVELS` levels each.
 
+A task is never deleted: removing it from the plan, or deleting the plan's group, leaves
+the learners' tries and grades as they were (the grading page still opens them).
+
 When the plan item is done: once an attempt got a final grade that passes (total ≥ pass
 mark); with a pass mark of 0 ("no pass needed"), once an attempt is sent.
 """
@@ -60,7 +63,7 @@ _RULE_MESSAGES = {
 @dataclass(frozen=True)
 class PlanTask:
     id: int
-    plan_id: int
+    plan_id: int | None  # None: the plan was deleted (with its group); the tries are kept
     title: str
     task: WrittenData
     raw: dict[str, Any]

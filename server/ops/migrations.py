@@ -1164,13 +1164,15 @@ def plan_written(db: sqlite_utils.Database) -> None:
     with points, stored as the course format writes it) and a pass mark. A plan item may
     now be such a task (kind ``written``). A written attempt now belongs either to a
     course lesson (course, lesson, version) or to a plan's task, never both: the table is
-    rebuilt with that rule, keeping every attempt and comment as it was."""
+    rebuilt with that rule, keeping every attempt and comment as it was. A task outlives
+    its plan (a deleted group takes its plans along), so that learners' graded work is
+    never deleted with it."""
     _run_script(
         db,
         """
         CREATE TABLE plan_written_tasks (
             id INTEGER PRIMARY KEY,
-            plan_id INTEGER NOT NULL REFERENCES lesson_plans(id) ON DELETE CASCADE,
+            plan_id INTEGER REFERENCES lesson_plans(id) ON DELETE SET NULL,
             title TEXT NOT NULL,
             task TEXT NOT NULL,
             created_by INTEGER REFERENCES users(id),
@@ -1207,7 +1209,7 @@ def plan_written(db: sqlite_utils.Database) -> None:
             course_id TEXT,
             lesson_key TEXT,
             version_id INTEGER REFERENCES course_versions(id),
-            task_id INTEGER REFERENCES plan_written_tasks(id) ON DELETE CASCADE,
+            task_id INTEGER REFERENCES plan_written_tasks(id),
             attempt INTEGER NOT NULL,
             status TEXT NOT NULL DEFAULT 'draft'
                 CHECK (status IN ('draft', 'submitted', 'graded', 'revise')),

@@ -216,7 +216,7 @@ def test_a_writing_task_in_a_plan_is_drafted_sent_revised_and_passed(
 
 
 def test_with_no_pass_mark_sending_is_enough(
-    app: Starlette, database: Database, people: People, plan_id: int
+    app: Starlette, database: Database, settings: Settings, people: People, plan_id: int
 ) -> None:
     teacher = client_as(app, people.educator)
     plan_url = f"/teach/lesson-plans/{plan_id}"
@@ -233,6 +233,15 @@ def test_with_no_pass_mark_sending_is_enough(
         post(learner, task_url, task_url, {"action": "submit", "p-text": "Hi."}).status_code == 303
     )
     assert "You did everything in this plan" in learner.get(f"/learn/lesson-plans/{plan_id}").text
+
+    # Deleting the group deletes its plans, never the learner's writing.
+    [waiting] = grading.queue(database, settings, Scope.of(people.admin))
+    plan = lesson_plans.get_plan(database, plan_id)
+    groups.delete_group(database, SYSTEM, plan.group_id)
+    assert learner.get(f"/learn/lesson-plans/{plan_id}").status_code == 404
+    admin = client_as(app, people.admin)
+    kept = admin.get(f"/teach/grading/{waiting.attempt_id}")
+    assert kept.status_code == 200 and "Hi." in kept.text and "A letter home" in kept.text
 
 
 def test_a_late_plan_task_is_marked_late_in_the_queue(
