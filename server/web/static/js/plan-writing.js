@@ -6,14 +6,15 @@
   "use strict";
   var form = document.getElementById("plan-written-form");
   var status = document.getElementById("autosave");
-  if (!form || !status || !window.fetch || !window.FormData) { return; }
+  if (!form || !status || !window.fetch || !window.FormData || !window.URLSearchParams) { return; }
   var timer = null;
   var dirty = false;
   function save(leaving) {
     window.clearTimeout(timer);
     if (!dirty) { return; }
     dirty = false;
-    var body = new window.FormData(form);
+    // A plain urlencoded form, which may carry its CSRF token as a field (plumbing.py).
+    var body = new window.URLSearchParams(new window.FormData(form));
     body.delete("action");
     status.textContent = status.getAttribute("data-saving");
     window.fetch(form.getAttribute("action") + "/draft", {
