@@ -320,6 +320,10 @@ def test_the_migration_keeps_course_attempts_and_comments(
     assert list(again.execute("SELECT id, attempt_id, body FROM written_comments")) == [
         (3, 7, "Thanks")
     ]
+    # The comments point at the rebuilt table, and every reference holds.
+    targets = {row[2] for row in again.execute("PRAGMA foreign_key_list(written_comments)")}
+    assert targets == {"written_attempts", "users"}
+    assert list(again.execute("PRAGMA foreign_key_check")) == []
     columns = "user_id, course_id, lesson_key, version_id, task_id, attempt, created_at, updated_at"
     for owner in ([None, None, None, None], ["org.x", "letter", version[0], 1]):
         with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
