@@ -258,24 +258,28 @@ class GradeLine:
 
 
 def grades_of(database: Database, learner_id: int) -> list[GradeLine]:
-    """The newest attempt of each written task the learner sent (graded or waiting)."""
+    """The newest attempt of each written task the learner sent (graded or waiting): the
+    courses' tasks, then the lesson plans' (course and lesson "" there)."""
     rows = database.query(
         "SELECT w.* FROM written_attempts w WHERE w.user_id = ? AND w.status != 'draft'"
-        " AND w.course_id IS NOT NULL"
         " AND w.attempt = (SELECT max(x.attempt) FROM written_attempts x"
-        " WHERE x.user_id = w.user_id AND x.course_id = w.course_id"
-        " AND x.lesson_key = w.lesson_key AND x.status != 'draft')"
-        " ORDER BY w.course_id, w.lesson_key",
+        " WHERE x.user_id = w.user_id AND x.course_id IS w.course_id"
+        " AND x.lesson_key IS w.lesson_key AND x.task_id IS w.task_id"
+        " AND x.status != 'draft')"
+        " ORDER BY w.task_id IS NOT NULL, w.course_id, w.lesson_key, w.task_id",
         [learner_id],
     )
     lines = []
     for r in rows:
-        lessons = visibility.lessons_of(database, r["version_id"])
-        title = next((x.title for x in lessons if x.key == r["lesson_key"]), r["lesson_key"])
+        if r["task_id"] is not None:
+            title = plan_writing.get_task(database, r["task_id"]).title
+        else:
+            lessons = visibility.lessons_of(database, r["version_id"])
+            title = next((x.title for x in lessons if x.key == r["lesson_key"]), r["lesson_key"])
         lines.append(
             GradeLine(
-                r["course_id"],
-                r["lesson_key"],
+                r["course_id"] or "",
+                r["lesson_key"] or "",
                 title,
                 r["attempt"],
                 r["status"],

@@ -191,6 +191,8 @@ def test_a_writing_task_in_a_plan_is_drafted_sent_revised_and_passed(
     assert "You did everything in this plan" in learner.get(f"/learn/lesson-plans/{plan_id}").text
     results = teacher.get(f"{plan_url}/writing/{item.task_id}").text
     assert "4 of 4 points" in results and "Passed" in results
+    board = teacher.get(f"/teach/learners/{people.learner.id}").text
+    assert "A letter home" in board and "4 of 4 points · passed" in board
 
     # The learner's comment reaches the educator, on the same thread code.
     said = post(learner, task_url, f"{task_url}/{second}/comment", {"comment": "Thank you!"})
