@@ -3,8 +3,9 @@ short instructions and a due date. Not the learner's goal plan (`learning.plans`
 
 An item is a lesson of a course (a book's chapter is a lesson of the book), a whole course
 or book, a quiz the educator made by picking questions from quizzes of approved
-courses (a *bank quiz*), or a file an educator made (a PDF handout, a short video:
-``catalog.teacher_files``), which learners open only once it is approved. The item's
+courses (a *bank quiz*), a file an educator made (a PDF handout, a short video:
+``catalog.teacher_files``), which learners open only once it is approved, or a writing
+task the educator made (`learning.plan_writing`), graded with its rubric like a course's. The item's
 ``kind`` names which; a new kind (an article of an offline reference collection) is a
 new value of that column and a new branch in `_resolve`, nothing else.
 
@@ -18,7 +19,8 @@ What counts as done comes from progress already recorded, nothing new: a lesson 
 chapter) when its progress says done — the learner finished it the way that kind of
 lesson finishes (read to the end and tapped *Done*, watched, passed its quiz); a course
 or book when every lesson of its live version is done; a bank quiz when a try reached its
-pass mark (any handed-in try when the mark is 0); a file when the learner opened its page.
+pass mark (any handed-in try when the mark is 0); a file when the learner opened its page;
+a writing task when a final grade passed (anything sent when the pass mark is 0).
 The plan is done when every item that
 can still be done is done.
 
@@ -31,7 +33,7 @@ Every title and instruction staff write here is kept as written, with author and
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -41,14 +43,14 @@ from server.core import clock
 from server.core.db import Database
 from server.core.errors import N_, NotFound, ValidationError
 from server.core.settings import Settings
-from server.learning import assignments, progress, quizzes, visibility
+from server.learning import assignments, plan_writing, progress, quizzes, visibility
 from server.learning.access import visible_courses
 from server.learning.visibility import Course, Lesson
 from server.people import audit
 from server.people.accounts import Role, User
 from server.people.audit import Actor
 
-KINDS = ("lesson", "course", "quiz", "file")
+KINDS = ("lesson", "course", "quiz", "file", "written")
 MAX_TITLE = 120
 MAX_INSTRUCTIONS = 1000
 MAX_ITEMS = 60
@@ -79,6 +81,7 @@ class Item:
     lesson_key: str | None
     quiz_id: int | None
     file_id: int | None = None
+    task_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -188,8 +191,8 @@ def learner_plan(database: Database, learner: User, plan_id: int) -> Plan:
 
 def items_of(database: Database, plan_id: int) -> list[Item]:
     rows = database.query(
-        "SELECT id, position, kind, course_id, lesson_key, quiz_id, file_id FROM lesson_plan_items"
-        " WHERE plan_id = ? ORDER BY position, id",
+        "SELECT id, position, kind, course_id, lesson_key, quiz_id, file_id, task_id"
+        " FROM lesson_plan_items WHERE plan_id = ? ORDER BY position, id",
         [plan_id],
     )
     return [Item(*row) for row in rows]
@@ -287,6 +290,7 @@ def _append_in(
     lesson_key: str | None,
     quiz_id: int | None,
     file_id: int | None = None,
+    task_id: int | None = None,
 ) -> int:
     count, last = db.execute(
         "SELECT count(*), coalesce(max(position), 0) FROM lesson_plan_items WHERE plan_id = ?",
@@ -296,8 +300,8 @@ def _append_in(
         raise ValidationError(N_("A plan holds at most 60 items. Make a second plan."))
     cursor = db.execute(
         "INSERT INTO lesson_plan_items (plan_id, position, kind, course_id, lesson_key, quiz_id,"
-        " file_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [plan.id, last + 1, kind, course_id, lesson_key, quiz_id, file_id],
+        " file_id, task_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [plan.id, last + 1, kind, course_id, lesson_key, quiz_id, file_id, task_id],
     )
     db.execute("UPDATE lesson_plans SET updated_at = ? WHERE id = ?", [clock.iso(), plan.id])
     return int(cursor.lastrowid or 0)
@@ -369,6 +373,50 @@ def add_file(
             plan=plan.id,
             file=file_id,
         )
+
+
+def add_written_task(
+    database: Database,
+    actor: User,
+    client_address: str,
+    plan: Plan,
+    title: str,
+    get: Callable[[str], str],
+) -> int:
+    """Make a writing task from the builder's form (``get``: a field's value) and add it
+    to the end of the plan. Its title, prompt and rubric go to the admins' list of local
+    text. Returns the task's id."""
+    title, _none = _clean_text(title, "")
+    raw = plan_writing.parse_form(get)
+    with database.write() as db:
+        cursor = db.execute(
+            "INSERT INTO plan_written_tasks (plan_id, title, task, created_by, created_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            [plan.id, title, json.dumps(raw, sort_keys=True), actor.id, clock.iso()],
+        )
+        task_id = int(cursor.lastrowid or 0)
+        _append_in(db, plan, "written", None, None, None, task_id=task_id)
+        who = actor.actor(client_address)
+        texts = {"title": title, "prompt": raw["prompt"], "rubric": plan_writing.rubric_text(raw)}
+        _keep_text_in(db, who, "writing", task_id, texts)
+        audit.record(
+            db,
+            who,
+            "lesson-plan.add-writing",
+            f"group:{plan.group_id}",
+            plan=plan.id,
+            task=task_id,
+        )
+    return task_id
+
+
+def plan_task(database: Database, plan: Plan, task_id: int) -> plan_writing.PlanTask:
+    """The plan's writing task; NotFound when the plan does not hold it (any more)."""
+    task = plan_writing.get_task(database, task_id)
+    held = any(i.task_id == task_id for i in items_of(database, plan.id))
+    if task.plan_id != plan.id or not held:
+        raise NotFound()
+    return task
 
 
 def plan_file(database: Database, plan: Plan, file_id: int) -> Item:
@@ -668,6 +716,11 @@ def _resolve(
 ) -> tuple[str, str, str | None]:
     """(title, where, url or None) of an item of a plan for a viewer who may open
     ``courses``."""
+    if item.kind == "written":
+        assert item.task_id is not None
+        task = plan_writing.get_task(database, item.task_id)
+        side = "learn" if viewer.role is Role.LEARNER else "teach"
+        return task.title, "", f"/{side}/lesson-plans/{plan_id}/writing/{task.id}"
     if item.kind == "file":
         row = database.query_one(
             "SELECT title, status FROM teacher_files WHERE id = ?", [item.file_id]
@@ -699,6 +752,13 @@ def _resolve(
 
 
 def _done(database: Database, courses: Mapping[str, Course], item: Item, learner_id: int) -> bool:
+    if item.kind == "written":
+        assert item.task_id is not None
+        task = plan_writing.get_task(database, item.task_id)
+        found = database.query_one(
+            plan_writing.done_sql(), [item.task_id, learner_id, task.task.pass_mark]
+        )
+        return found is not None
     if item.kind == "file":
         row = database.query_one(
             "SELECT 1 FROM teacher_file_opens o JOIN teacher_files f ON f.id = o.file_id"

@@ -17,6 +17,11 @@ sent, or, for a task the course requires (``required: true``), only once an atte
 graded as passed (total ≥ pass mark). The grade's percent and pass go on the lesson's
 progress like a quiz score.
 
+An attempt belongs to one *owner* (`Owner`): a course's written lesson, or a writing task
+an educator made inside a lesson plan (`learning.plan_writing`); drafts, sending, grading,
+revise and resubmit and the thread are the same code for both. A plan task's attempt
+touches no course progress: the plan reads its attempts to mark the item done.
+
 Comments: each attempt has a thread between the learner and the educators of their
 groups; text only, at most `MAX_COMMENT` characters, each one in the audit log. The
 setting ``written_threads`` turns new comments off; those written stay readable to both.
@@ -59,6 +64,30 @@ def task_of(lesson: Lesson) -> WrittenData:
     return lesson.data.written
 
 
+@dataclass(frozen=True)
+class Owner:
+    """What an attempt answers: a course's written lesson, or a lesson plan's writing task
+    (``task_id``); exactly one of the two, as the table's CHECK says."""
+
+    course_id: str | None = None
+    lesson_key: str | None = None
+    task_id: int | None = None
+
+    @staticmethod
+    def lesson(course_id: str, lesson_key: str) -> Owner:
+        return Owner(course_id=course_id, lesson_key=lesson_key)
+
+    @staticmethod
+    def plan_task(task_id: int) -> Owner:
+        return Owner(task_id=task_id)
+
+    def where(self) -> tuple[str, list[Any]]:
+        """The SQL condition (and its parameters) that picks this owner's attempts."""
+        if self.task_id is not None:
+            return "task_id = ?", [self.task_id]
+        return "course_id = ? AND lesson_key = ?", [self.course_id, self.lesson_key]
+
+
 @dataclass
 class Comment:
     id: int
@@ -72,9 +101,9 @@ class Comment:
 class Attempt:
     id: int
     user_id: int
-    course_id: str
-    lesson_key: str
-    version_id: int
+    course_id: str | None
+    lesson_key: str | None
+    version_id: int | None
     attempt: int
     status: str
     text: str
@@ -88,11 +117,18 @@ class Attempt:
     max_points: float | None
     passed: bool | None
     feedback: str
+    task_id: int | None = None  # a lesson plan's writing task (course and lesson None)
     comments: list[Comment] = field(default_factory=list)
 
     @property
     def open(self) -> bool:
         return self.status == DRAFT
+
+    @property
+    def owner(self) -> Owner:
+        if self.task_id is not None:
+            return Owner.plan_task(self.task_id)
+        return Owner.lesson(self.course_id or "", self.lesson_key or "")
 
 
 def _attempt(row: Any) -> Attempt:
@@ -102,6 +138,7 @@ def _attempt(row: Any) -> Attempt:
         course_id=row["course_id"],
         lesson_key=row["lesson_key"],
         version_id=row["version_id"],
+        task_id=row["task_id"],
         attempt=row["attempt"],
         status=row["status"],
         text=row["text"],
@@ -139,11 +176,17 @@ def comments_of(database: Database, attempt_ids: list[int]) -> dict[int, list[Co
 def own_attempts(
     database: Database, user_id: int, course_id: str, lesson_key: str
 ) -> list[Attempt]:
+    """The learner's attempts at a course's written lesson, newest first."""
+    return attempts_of(database, user_id, Owner.lesson(course_id, lesson_key))
+
+
+def attempts_of(database: Database, user_id: int, owner: Owner) -> list[Attempt]:
     """The learner's attempts at this task, newest first, each with its comments."""
+    where, params = owner.where()
     rows = database.query(
-        "SELECT * FROM written_attempts WHERE user_id = ? AND course_id = ? AND lesson_key = ?"
+        f"SELECT * FROM written_attempts WHERE user_id = ? AND {where}"  # noqa: S608 (fixed)
         " ORDER BY attempt DESC",
-        [user_id, course_id, lesson_key],
+        [user_id, *params],
     )
     attempts = [_attempt(r) for r in rows]
     threads = comments_of(database, [a.id for a in attempts])
@@ -184,33 +227,48 @@ def _clean(raw: Any) -> str:
 def save_draft_in(
     db: sqlite_utils.Database, user: User, course: Course, lesson: Lesson, raw: Any, now: float
 ) -> int:
+    """Write the learner's draft of a course's written lesson (see `draft_in`)."""
+    task_of(lesson)
+    owner = Owner.lesson(course.course_id, lesson.key)
+    return draft_in(db, user.id, owner, course.version_id, raw, now)
+
+
+def draft_in(
+    db: sqlite_utils.Database,
+    user_id: int,
+    owner: Owner,
+    version_id: int | None,
+    raw: Any,
+    now: float,
+) -> int:
     """Write the learner's draft (a new attempt when there is none open). Refused once the
     newest attempt is sent and no revision was asked. Returns the attempt id."""
-    task_of(lesson)
     text = _clean(raw)
+    where, params = owner.where()
     row = db.execute(
-        "SELECT id, status, attempt FROM written_attempts WHERE user_id = ? AND course_id = ?"
-        " AND lesson_key = ? ORDER BY attempt DESC LIMIT 1",
-        [user.id, course.course_id, lesson.key],
+        f"SELECT id, status, attempt FROM written_attempts WHERE user_id = ? AND {where}"  # noqa: S608 (fixed)
+        " ORDER BY attempt DESC LIMIT 1",
+        [user_id, *params],
     ).fetchone()
     stamp = clock.iso(now)
     if row is not None and row[1] == DRAFT:
         db.execute(
-            "UPDATE written_attempts SET text = ?, words = ?, version_id = ?, updated_at = ?"
-            " WHERE id = ?",
-            [text, count_words(text), course.version_id, stamp, row[0]],
+            "UPDATE written_attempts SET text = ?, words = ?,"
+            " version_id = coalesce(?, version_id), updated_at = ? WHERE id = ?",
+            [text, count_words(text), version_id, stamp, row[0]],
         )
         return int(row[0])
     if row is not None and row[1] != REVISE:
         raise ValidationError(N_("You already sent this. Wait for your teacher's answer."))
     cursor = db.execute(
-        "INSERT INTO written_attempts (user_id, course_id, lesson_key, version_id, attempt,"
-        " text, words, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO written_attempts (user_id, course_id, lesson_key, version_id, task_id,"
+        " attempt, text, words, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
-            user.id,
-            course.course_id,
-            lesson.key,
-            course.version_id,
+            user_id,
+            owner.course_id,
+            owner.lesson_key,
+            version_id,
+            owner.task_id,
             (row[2] if row is not None else 0) + 1,
             text,
             count_words(text),
@@ -219,6 +277,25 @@ def save_draft_in(
         ],
     )
     return int(cursor.lastrowid or 0)
+
+
+def send_in(
+    db: sqlite_utils.Database,
+    user_id: int,
+    owner: Owner,
+    version_id: int | None,
+    text: str,
+    now: float,
+) -> int:
+    """Save the words and send them to be graded (an empty answer is refused)."""
+    attempt_id = draft_in(db, user_id, owner, version_id, text, now)
+    if not text.strip():
+        raise ValidationError(N_("Write your answer before you send it."))
+    db.execute(
+        "UPDATE written_attempts SET status = 'submitted', submitted_at = ? WHERE id = ?",
+        [clock.iso(now), attempt_id],
+    )
+    return attempt_id
 
 
 def _apply_draft_in(
@@ -264,13 +341,8 @@ def save(
         event = progress.Event(event_id, "submitted", course.course_id, lesson.key)
         if not progress.record_in(db, settings, user, course, lesson, event):
             return
-        attempt_id = save_draft_in(db, user, course, lesson, text, now)
-        if not text.strip():
-            raise ValidationError(N_("Write your answer before you send it."))
-        db.execute(
-            "UPDATE written_attempts SET status = 'submitted', submitted_at = ? WHERE id = ?",
-            [clock.iso(now), attempt_id],
-        )
+        owner = Owner.lesson(course.course_id, lesson.key)
+        send_in(db, user.id, owner, course.version_id, text, now)
         if not task.required:
             progress.complete_in(db, settings, user, course, lesson.key, now)
 
@@ -289,8 +361,8 @@ def record_grade_in(
 ) -> None:
     """Store an educator's grade on a sent attempt (checked by the caller against the
     rubric); a pass, or any grade of a task the course does not require, goes on the
-    lesson's progress (``course`` None: the course is no longer served, so only the
-    grade is kept)."""
+    lesson's progress (``course`` None: a plan's task, or the course is no longer
+    served, so only the grade is kept)."""
     total = round(sum(scores.values()), 2)
     passed = total >= task.pass_mark
     now = clock.now()
@@ -312,7 +384,7 @@ def record_grade_in(
     ).rowcount
     if not changed:
         raise ValidationError(N_("This was graded already."))
-    if course is None or revise:
+    if course is None or revise or attempt.lesson_key is None:
         return
     percent = round(100 * total / task.max_points, 1) if task.max_points else 0.0
     if passed or not task.required:
@@ -363,7 +435,14 @@ def comment(
             "written.comment",
             learner.label,
             attempt=attempt.id,
-            course=attempt.course_id,
-            lesson=attempt.lesson_key,
+            **where_of(attempt),
         )
     return attempt
+
+
+def where_of(attempt: Attempt) -> dict[str, Any]:
+    """What an attempt answers, for the audit log: the course and lesson, or the plan's
+    task."""
+    if attempt.task_id is not None:
+        return {"task": attempt.task_id}
+    return {"course": attempt.course_id, "lesson": attempt.lesson_key}

@@ -1155,3 +1155,109 @@ def teacher_files(db: sqlite_utils.Database) -> None:
         CREATE INDEX lesson_plan_items_file ON lesson_plan_items(file_id) WHERE file_id IS NOT NULL;
         """,
     )
+
+
+@migrations(name="0025_plan_written")
+def plan_written(db: sqlite_utils.Database) -> None:
+    """Writing tasks educators make inside a lesson plan (``learning.plan_writing``): a
+    title, prompt, short or long, an optional word guide, a rubric (criteria × levels
+    with points, stored as the course format writes it) and a pass mark. A plan item may
+    now be such a task (kind ``written``). A written attempt now belongs either to a
+    course lesson (course, lesson, version) or to a plan's task, never both: the table is
+    rebuilt with that rule, keeping every attempt and comment as it was. A task outlives
+    its plan (a deleted group takes its plans along), so that learners' graded work is
+    never deleted with it."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE plan_written_tasks (
+            id INTEGER PRIMARY KEY,
+            plan_id INTEGER REFERENCES lesson_plans(id) ON DELETE SET NULL,
+            title TEXT NOT NULL,
+            task TEXT NOT NULL,
+            created_by INTEGER REFERENCES users(id),
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX plan_written_tasks_plan ON plan_written_tasks(plan_id);
+        CREATE TABLE lesson_plan_items_new (
+            id INTEGER PRIMARY KEY,
+            plan_id INTEGER NOT NULL REFERENCES lesson_plans(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('lesson', 'course', 'quiz', 'file', 'written')),
+            course_id TEXT,
+            lesson_key TEXT,
+            quiz_id INTEGER REFERENCES bank_quizzes(id) ON DELETE CASCADE,
+            file_id INTEGER REFERENCES teacher_files(id),
+            task_id INTEGER REFERENCES plan_written_tasks(id) ON DELETE CASCADE,
+            CHECK ((kind = 'quiz') = (quiz_id IS NOT NULL)),
+            CHECK ((kind = 'file') = (file_id IS NOT NULL)),
+            CHECK ((kind = 'written') = (task_id IS NOT NULL)),
+            CHECK ((kind IN ('quiz', 'file', 'written')) = (course_id IS NULL)),
+            CHECK ((kind = 'lesson') = (lesson_key IS NOT NULL))
+        );
+        INSERT INTO lesson_plan_items_new (id, plan_id, position, kind, course_id, lesson_key,
+            quiz_id, file_id)
+            SELECT id, plan_id, position, kind, course_id, lesson_key, quiz_id, file_id
+            FROM lesson_plan_items;
+        DROP TABLE lesson_plan_items;
+        ALTER TABLE lesson_plan_items_new RENAME TO lesson_plan_items;
+        CREATE INDEX lesson_plan_items_plan ON lesson_plan_items(plan_id, position);
+        CREATE INDEX lesson_plan_items_file ON lesson_plan_items(file_id) WHERE file_id IS NOT NULL;
+        CREATE TABLE written_attempts_new (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            course_id TEXT,
+            lesson_key TEXT,
+            version_id INTEGER REFERENCES course_versions(id),
+            task_id INTEGER REFERENCES plan_written_tasks(id),
+            attempt INTEGER NOT NULL,
+            status TEXT NOT NULL DEFAULT 'draft'
+                CHECK (status IN ('draft', 'submitted', 'graded', 'revise')),
+            text TEXT NOT NULL DEFAULT '',
+            words INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            submitted_at TEXT,
+            graded_at TEXT,
+            graded_by INTEGER REFERENCES users(id) ON DELETE SET NULL,
+            scores TEXT NOT NULL DEFAULT '{}',
+            total REAL,
+            max_points REAL,
+            passed INTEGER,
+            feedback TEXT NOT NULL DEFAULT '',
+            CHECK ((task_id IS NULL) = (course_id IS NOT NULL)),
+            CHECK ((course_id IS NULL) = (lesson_key IS NULL)),
+            CHECK ((course_id IS NULL) = (version_id IS NULL)),
+            UNIQUE (user_id, course_id, lesson_key, attempt),
+            UNIQUE (user_id, task_id, attempt)
+        );
+        INSERT INTO written_attempts_new (id, user_id, course_id, lesson_key, version_id,
+            attempt, status, text, words, created_at, updated_at, submitted_at, graded_at,
+            graded_by, scores, total, max_points, passed, feedback)
+            SELECT id, user_id, course_id, lesson_key, version_id, attempt, status, text,
+                words, created_at, updated_at, submitted_at, graded_at, graded_by, scores,
+                total, max_points, passed, feedback
+            FROM written_attempts;
+        CREATE TABLE written_comments_new (
+            id INTEGER PRIMARY KEY,
+            attempt_id INTEGER NOT NULL REFERENCES written_attempts_new(id) ON DELETE CASCADE,
+            author_id INTEGER REFERENCES users(id) ON DELETE SET NULL,
+            author_role TEXT NOT NULL CHECK (author_role IN ('learner', 'staff')),
+            body TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        INSERT INTO written_comments_new (id, attempt_id, author_id, author_role, body,
+            created_at)
+            SELECT id, attempt_id, author_id, author_role, body, created_at
+            FROM written_comments;
+        DROP TABLE written_comments;
+        DROP TABLE written_attempts;
+        ALTER TABLE written_attempts_new RENAME TO written_attempts;
+        ALTER TABLE written_comments_new RENAME TO written_comments;
+        CREATE INDEX written_attempts_queue ON written_attempts (status, submitted_at);
+        CREATE INDEX written_attempts_learner ON written_attempts (user_id, course_id);
+        CREATE INDEX written_attempts_task ON written_attempts (task_id, user_id)
+            WHERE task_id IS NOT NULL;
+        CREATE INDEX written_comments_attempt ON written_comments (attempt_id, id);
+        """,
+    )

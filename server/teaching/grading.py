@@ -7,6 +7,7 @@ audit log (``written.read``), as does the grade (``written.grade``)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -16,7 +17,7 @@ from content.format.lessondata import WrittenData
 from server.core.db import Database
 from server.core.errors import N_, NotFound, ValidationError
 from server.core.settings import Settings
-from server.learning import assignments, visibility, written
+from server.learning import assignments, plan_writing, visibility, written
 from server.learning.access import Scope, visible_course
 from server.learning.continuity import Continuity
 from server.people import audit
@@ -59,7 +60,8 @@ def queue(
 ) -> list[QueueItem]:
     """Sent attempts not graded yet, oldest first, of the learners the viewer may see (in
     one group, when given: it must be one of the viewer's). The due date is the earliest
-    of the course's assignments to the learner, directly or through a group, moved past
+    of the course's assignments to the learner, directly or through a group (a lesson
+    plan's writing task: the plan's due date while it is assigned), moved past
     lockdowns and time away when `continuity` is given (as the boards show it); an
     attempt sent after that day (in the facility's time zone) is marked late."""
     where, params = scope.learners_sql("w.user_id")
@@ -70,12 +72,15 @@ def queue(
     due = assignments.effective_due_sql(settings.due_after_joining_days)
     rows = database.query(
         "SELECT w.id, w.user_id, u.display_name, u.facility_id, w.course_id, w.lesson_key,"
-        " w.version_id, w.attempt, w.words, w.submitted_at,"
-        " (SELECT min(d) FROM (SELECT a.due_date AS d FROM assignments a"
+        " w.version_id, w.task_id, w.attempt, w.words, w.submitted_at,"
+        " CASE WHEN w.task_id IS NOT NULL THEN (SELECT p.due_date FROM plan_written_tasks t"
+        "   JOIN lesson_plans p ON p.id = t.plan_id"
+        "   WHERE t.id = w.task_id AND p.assigned_at IS NOT NULL)"
+        " ELSE (SELECT min(d) FROM (SELECT a.due_date AS d FROM assignments a"
         "   WHERE a.user_id = w.user_id AND a.course_id = w.course_id"
         "   UNION ALL"
         f"  SELECT {due} AS d FROM group_members m JOIN assignments a ON a.group_id = m.group_id"
-        "   WHERE m.user_id = w.user_id AND a.course_id = w.course_id)) AS due_date"
+        "   WHERE m.user_id = w.user_id AND a.course_id = w.course_id)) END AS due_date"
         " FROM written_attempts w JOIN users u ON u.id = w.user_id"
         f" WHERE w.status = 'submitted' AND {where}"
         " ORDER BY w.submitted_at, w.id",
@@ -95,7 +100,9 @@ def queue(
     items = []
     for r in rows:
         key = (r["version_id"], r["lesson_key"])
-        if key not in titles:
+        if r["task_id"] is not None:
+            titles[key] = plan_writing.get_task(database, r["task_id"]).title
+        elif key not in titles:
             lessons = visibility.lessons_of(database, r["version_id"])
             titles.update({(r["version_id"], x.key): x.title for x in lessons})
         due_date = r["due_date"]
@@ -109,7 +116,7 @@ def queue(
                 r["user_id"],
                 r["display_name"],
                 r["facility_id"] or "",
-                r["course_id"],
+                r["course_id"] or "",
                 titles.get(key, r["lesson_key"]),
                 r["attempt"],
                 r["words"],
@@ -138,15 +145,19 @@ def _page(database: Database, scope: Scope, attempt_id: int) -> GradingPage:
     learner = scope.learner(database, attempt.user_id)
     if attempt.status == written.DRAFT:
         raise NotFound()  # a draft is the learner's alone
-    lessons = visibility.lessons_of(database, attempt.version_id)
-    lesson = visibility.lesson_of(lessons, attempt.lesson_key)
-    task = written.task_of(lesson)
+    if attempt.task_id is not None:
+        plan_task = plan_writing.get_task(database, attempt.task_id)
+        title, task = plan_task.title, plan_task.task
+    else:
+        lessons = visibility.lessons_of(database, attempt.version_id or 0)
+        lesson = visibility.lesson_of(lessons, attempt.lesson_key or "")
+        title, task = lesson.title, written.task_of(lesson)
     earlier = [
         a
-        for a in written.own_attempts(database, learner.id, attempt.course_id, attempt.lesson_key)
+        for a in written.attempts_of(database, learner.id, attempt.owner)
         if a.id != attempt.id and a.status != written.DRAFT
     ]
-    return GradingPage(attempt, learner, lesson.title, task, earlier)
+    return GradingPage(attempt, learner, title, task, earlier)
 
 
 def load(database: Database, scope: Scope, actor: Actor, attempt_id: int) -> GradingPage:
@@ -159,8 +170,7 @@ def load(database: Database, scope: Scope, actor: Actor, attempt_id: int) -> Gra
             "written.read",
             page.learner.label,
             attempt=attempt_id,
-            course=page.attempt.course_id,
-            lesson=page.attempt.lesson_key,
+            **written.where_of(page.attempt),
         )
     return page
 
@@ -202,10 +212,11 @@ def grade(
         raise ValidationError(N_("Feedback can be at most 5,000 characters."), "feedback")
     if decision == "revise" and not text:
         raise ValidationError(N_("Say what to change when you ask for a revision."), "feedback")
-    try:
-        course = visible_course(database, settings, page.learner, page.attempt.course_id)
-    except NotFound:
-        course = None  # no longer offered to the learner: the grade is kept all the same
+    course = None  # a plan's task: the plan reads the grade itself
+    if page.attempt.course_id is not None:
+        # Not offered to the learner any more: the grade is kept all the same.
+        with contextlib.suppress(NotFound):
+            course = visible_course(database, settings, page.learner, page.attempt.course_id)
     with database.write() as db:
         written.record_grade_in(
             db,
@@ -247,23 +258,28 @@ class GradeLine:
 
 
 def grades_of(database: Database, learner_id: int) -> list[GradeLine]:
-    """The newest attempt of each written task the learner sent (graded or waiting)."""
+    """The newest attempt of each written task the learner sent (graded or waiting): the
+    courses' tasks, then the lesson plans' (course and lesson "" there)."""
     rows = database.query(
         "SELECT w.* FROM written_attempts w WHERE w.user_id = ? AND w.status != 'draft'"
         " AND w.attempt = (SELECT max(x.attempt) FROM written_attempts x"
-        " WHERE x.user_id = w.user_id AND x.course_id = w.course_id"
-        " AND x.lesson_key = w.lesson_key AND x.status != 'draft')"
-        " ORDER BY w.course_id, w.lesson_key",
+        " WHERE x.user_id = w.user_id AND x.course_id IS w.course_id"
+        " AND x.lesson_key IS w.lesson_key AND x.task_id IS w.task_id"
+        " AND x.status != 'draft')"
+        " ORDER BY w.task_id IS NOT NULL, w.course_id, w.lesson_key, w.task_id",
         [learner_id],
     )
     lines = []
     for r in rows:
-        lessons = visibility.lessons_of(database, r["version_id"])
-        title = next((x.title for x in lessons if x.key == r["lesson_key"]), r["lesson_key"])
+        if r["task_id"] is not None:
+            title = plan_writing.get_task(database, r["task_id"]).title
+        else:
+            lessons = visibility.lessons_of(database, r["version_id"])
+            title = next((x.title for x in lessons if x.key == r["lesson_key"]), r["lesson_key"])
         lines.append(
             GradeLine(
-                r["course_id"],
-                r["lesson_key"],
+                r["course_id"] or "",
+                r["lesson_key"] or "",
                 title,
                 r["attempt"],
                 r["status"],
@@ -282,7 +298,7 @@ def summaries(database: Database, scope: Scope) -> dict[tuple[int, str], str]:
     where, params = scope.learners_sql("w.user_id")
     rows = database.query(
         "SELECT w.user_id, w.course_id, w.lesson_key, w.status, w.total, w.max_points, w.passed"
-        " FROM written_attempts w WHERE w.status != 'draft' AND"
+        " FROM written_attempts w WHERE w.status != 'draft' AND w.course_id IS NOT NULL AND"
         f" {where} AND w.attempt = (SELECT max(x.attempt) FROM written_attempts x"
         " WHERE x.user_id = w.user_id AND x.course_id = w.course_id"
         " AND x.lesson_key = w.lesson_key AND x.status != 'draft')"

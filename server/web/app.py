@@ -222,7 +222,36 @@ def routes() -> list[BaseRoute]:
             lesson_plans.bank_quiz_results,
             methods=GET,
         ),
+        Route("/teach/lesson-plans/{plan_id:id}/writing", lesson_plans.writing_form, methods=GET),
+        Route(
+            "/teach/lesson-plans/{plan_id:id}/writing", lesson_plans.writing_create, methods=POST
+        ),
+        Route(
+            "/teach/lesson-plans/{plan_id:id}/writing/{task_id:id}",
+            lesson_plans.writing_results,
+            methods=GET,
+        ),
         Route("/learn/lesson-plans/{plan_id:id}", lesson_plans.learner_plan_page, methods=GET),
+        Route(
+            "/learn/lesson-plans/{plan_id:id}/writing/{task_id:id}",
+            lesson_plans.learner_writing,
+            methods=GET,
+        ),
+        Route(
+            "/learn/lesson-plans/{plan_id:id}/writing/{task_id:id}",
+            lesson_plans.learner_writing_save,
+            methods=POST,
+        ),
+        Route(
+            "/learn/lesson-plans/{plan_id:id}/writing/{task_id:id}/draft",
+            lesson_plans.learner_writing_draft,
+            methods=POST,
+        ),
+        Route(
+            "/learn/lesson-plans/{plan_id:id}/writing/{task_id:id}/{attempt_id:id}/comment",
+            lesson_plans.learner_writing_comment,
+            methods=POST,
+        ),
         Route(
             "/learn/lesson-plans/{plan_id:id}/quizzes/{quiz_id:id}",
             lesson_plans.learner_quiz,

@@ -9,12 +9,14 @@ from starlette.responses import Response
 from server.catalog import teacher_files
 from server.core import clock
 from server.core.errors import N_, BadRequest, NotFound, ValidationError
-from server.learning import lesson_plans, quizzes
+from server.learning import lesson_plans, plan_writing, quizzes, written
 from server.learning.access import Scope, visible_courses
 from server.learning.lesson_plans import BankQuiz, Plan
+from server.learning.plan_writing import PlanTask
 from server.people.accounts import Role
 from server.people.groups import Group
 from server.teaching import dashboards
+from server.web import i18n
 from server.web.plumbing import Req, access, redirect
 
 STAFF = (Role.EDUCATOR, Role.ADMIN)
@@ -275,6 +277,94 @@ def bank_quiz_results(req: Req) -> Response:
     )
 
 
+# ---- Writing tasks ------------------------------------------------------------------
+
+_WRITING_FIELDS = (
+    "title",
+    "prompt",
+    "length",
+    "min_words",
+    "max_words",
+    "pass_mark",
+    *(f"c{c}" for c in range(1, plan_writing.MAX_CRITERIA + 1)),
+    *(
+        f"c{c}-{part}{v}"
+        for c in range(1, plan_writing.MAX_CRITERIA + 1)
+        for v in range(1, plan_writing.MAX_LEVELS + 1)
+        for part in ("l", "p")
+    ),
+)
+
+
+def _writing_form(req: Req, error: str = "", field: str = "", status: int = 200) -> Response:
+    plan, group = _plan(req)
+    if req.request.method == "POST":
+        entered = {n: req.field(n, 2100) for n in _WRITING_FIELDS}
+    else:  # a new task starts from the ready rubric, in the educator's language
+        entered = dict.fromkeys(_WRITING_FIELDS, "")
+        entered |= {"length": "long", "pass_mark": str(plan_writing.DEFAULT_PASS_MARK)}
+        for c, (criterion, levels) in enumerate(plan_writing.DEFAULT_RUBRIC, start=1):
+            entered[f"c{c}"] = i18n.gettext(criterion)
+            for v, (label, points) in enumerate(levels, start=1):
+                entered[f"c{c}-l{v}"] = i18n.gettext(label)
+                entered[f"c{c}-p{v}"] = f"{points:g}"
+    return req.render(
+        "teach/plan_writing_new.html",
+        {
+            "plan": plan,
+            "group": group,
+            "entered": entered,
+            "criteria": range(1, plan_writing.MAX_CRITERIA + 1),
+            "levels": range(1, plan_writing.MAX_LEVELS + 1),
+            "error": error,
+            "error_field": field,
+        },
+        status,
+    )
+
+
+@access(*STAFF)
+def writing_form(req: Req) -> Response:
+    return _writing_form(req)
+
+
+@access(*STAFF)
+def writing_create(req: Req) -> Response:
+    plan, _group = _plan(req)
+    try:
+        lesson_plans.add_written_task(
+            req.database,
+            req.user,
+            req.client_address,
+            plan,
+            req.field("title", 500),
+            lambda name: req.field(name, 2100),
+        )
+    except ValidationError as exc:
+        return _writing_form(req, exc.message, exc.field or "", 400)
+    return redirect(_url(plan) + "#items", notice="saved")
+
+
+@access(*STAFF)
+def writing_results(req: Req) -> Response:
+    """The task as the educator made it, and where each learner of the group is with it."""
+    plan, group = _plan(req)
+    task = lesson_plans.plan_task(req.database, plan, _int(req, "task_id"))
+    learners = dashboards.group_learners(req.database, group.id)
+    newest = {}
+    for learner in learners:
+        sent = [
+            a
+            for a in plan_writing.attempts(req.database, learner.id, task)
+            if a.status != written.DRAFT
+        ]
+        newest[learner.id] = sent[0] if sent else None
+    return req.render(
+        "teach/plan_writing.html",
+        {"plan": plan, "group": group, "task": task, "learners": learners, "newest": newest},
+    )
+
+
 @access(Role.ADMIN)
 def local_text_page(req: Req) -> Response:
     return req.render(
@@ -349,3 +439,90 @@ def learner_quiz_submit(req: Req) -> Response:
             values.setdefault(name[:300], []).append(value[:501])
     lesson_plans.submit_bank_quiz(req.database, req.settings, req.user, bank, values)
     return redirect(f"/learn/lesson-plans/{plan.id}/quizzes/{bank.id}#result")
+
+
+def _learner_task(req: Req) -> tuple[Plan, PlanTask]:
+    plan = lesson_plans.learner_plan(req.database, req.user, _int(req, "plan_id"))
+    return plan, lesson_plans.plan_task(req.database, plan, _int(req, "task_id"))
+
+
+def _writing_url(plan: Plan, task: PlanTask) -> str:
+    return f"/learn/lesson-plans/{plan.id}/writing/{task.id}"
+
+
+def _learner_writing(req: Req, error: str = "", status: int = 200) -> Response:
+    plan, task = _learner_task(req)
+    attempts = plan_writing.attempts(req.database, req.user.id, task)
+    return req.render(
+        "learn/plan_writing.html",
+        {
+            "plan": plan,
+            "plan_task": task,
+            "task": task.task,
+            "attempts": attempts,
+            "writing": written.may_write(attempts),
+            "draft_text": written.starting_text(attempts),
+            "draft_words": written.count_words(written.starting_text(attempts)),
+            "threads_on": req.settings.written_threads,
+            "max_comment": written.MAX_COMMENT,
+            "written_url": _writing_url(plan, task),
+            "task_language": "",
+            "error": error,
+        },
+        status,
+    )
+
+
+@access(Role.LEARNER)
+def learner_writing(req: Req) -> Response:
+    return _learner_writing(req)
+
+
+@access(Role.LEARNER)
+def learner_writing_save(req: Req) -> Response:
+    """The plain form: save the draft, or send it to be graded."""
+    plan, task = _learner_task(req)
+    submit = req.field("action") == "submit"
+    try:
+        plan_writing.save(
+            req.database,
+            req.user.id,
+            task,
+            req.field("p-text", written.MAX_TEXT + 1),
+            submit,
+        )
+    except ValidationError as exc:
+        return _learner_writing(req, exc.message, 400)
+    return redirect(_writing_url(plan, task), notice="written-sent" if submit else "draft-saved")
+
+
+@access(Role.LEARNER)
+def learner_writing_draft(req: Req) -> Response:
+    """The page's autosave (static/js/plan-writing.js): the draft, no page back."""
+    _plan_found, task = _learner_task(req)
+    plan_writing.save(
+        req.database, req.user.id, task, req.field("p-text", written.MAX_TEXT + 1), False
+    )
+    return Response(status_code=204)
+
+
+@access(Role.LEARNER)
+def learner_writing_comment(req: Req) -> Response:
+    """A comment from the learner on one of their own attempts at the task."""
+    plan, task = _learner_task(req)
+    attempt_id = _int(req, "attempt_id")
+    own = plan_writing.attempts(req.database, req.user.id, task)
+    if attempt_id not in {a.id for a in own}:
+        raise NotFound()
+    try:
+        written.comment(
+            req.database,
+            req.settings,
+            req.user,
+            attempt_id,
+            req.field("comment", written.MAX_COMMENT + 1),
+            req.client_address,
+        )
+    except ValidationError as exc:
+        return _learner_writing(req, exc.message, 400)
+    return redirect(f"{_writing_url(plan, task)}#attempt-{attempt_id}", notice="comment-sent")

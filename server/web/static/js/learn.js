@@ -1,5 +1,5 @@
 // Lesson pages: progress events, media position, time on task, workbook and written-task
-// autosave, the written task's word count.
+// autosave (the written task's word count is word-count.js).
 // Progressive enhancement only: without this file every lesson still works through
 // plain forms, which record the same events on the server.
 (function () {
@@ -277,23 +277,6 @@
     add("progressed", { position: e.detail.position, duration: e.detail.duration });
     if (e.detail.leaving) { flush(true); }
   });
-
-  // ---- Written task: a live word count beside the word guide (guidance, never a wall) --
-  var writing = document.getElementById("p-text");
-  var wordCount = document.getElementById("word-count");
-  if (writing && wordCount) {
-    var countWords = function () {
-      var words = (writing.value.match(/[\p{L}\p{N}_]+(?:['\u2019-][\p{L}\p{N}_]+)*/gu) || []).length;
-      var low = parseInt(writing.getAttribute("data-min-words") || "0", 10);
-      var high = parseInt(writing.getAttribute("data-max-words") || "0", 10);
-      var text = wordCount.getAttribute("data-template").replace("%(count)s", String(words));
-      if (low && words < low) { text += " " + wordCount.getAttribute("data-low"); }
-      if (high && words > high) { text += " " + wordCount.getAttribute("data-high"); }
-      wordCount.textContent = text;
-    };
-    writing.addEventListener("input", countWords);
-    countWords();
-  }
 
   // ---- Workbook and written task: autosave drafts -------------------------------------
   var form = document.getElementById("workbook") || document.getElementById("written-form");
