@@ -15,6 +15,7 @@ one resumes (``suspend_data``, ``location``) on any tablet.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -143,7 +144,7 @@ class Commit:
 
 
 def commit(
-    scorm: ScormData, data: dict[str, Any], newest: tuple[int, dict[str, str], bool] | None
+    scorm: ScormData, data: Mapping[str, Any], newest: tuple[int, dict[str, str], bool] | None
 ) -> Commit:
     """Check a ``scorm`` event's data against the SCO's newest attempt (its number, values
     and whether it is finished; None before the first) and merge its values into it (or
