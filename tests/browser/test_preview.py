@@ -117,6 +117,18 @@ def test_an_activity_plays_in_the_sandbox_and_a_writing_task_counts_words(
     page.reload()
     expect(page.locator("#lesson-status")).to_have_text("Done")  # kept while it runs
 
+    # A SCORM package: where it stopped is kept while the preview runs; its result shows.
+    page.goto(base + lesson_url("signs"))
+    sco = page.frame_locator("#app-frame")
+    expect(sco.get_by_text("Page 1 (ab-initio)")).to_be_visible(timeout=10_000)
+    with page.expect_response("**/api/events", timeout=10_000):
+        sco.get_by_role("button", name="Next page").click()
+    page.reload()
+    expect(sco.get_by_text("Page 2 (resume)")).to_be_visible(timeout=10_000)
+    sco.get_by_role("button", name="Finish").click()
+    done = page.get_by_role("status").filter(has_text="Well done")
+    expect(done).to_contain_text("Score: 80%", timeout=10_000)
+
     page.goto(base + lesson_url("letter"))
     page.get_by_label("Your answer").fill("I want to cook at the diner.")
     expect(page.locator("#word-count")).to_contain_text("7 words")
