@@ -137,3 +137,6 @@ def test_an_activity_plays_in_the_sandbox_and_a_writing_task_counts_words(
     sandbox = base.replace("127.0.0.1", "localhost")
     assert [u for u in watched.foreign_requests() if not u.startswith(sandbox)] == []
     context.close()
+
+    pages = [base + lesson_url("counter"), base + lesson_url("letter")]
+    assert axe_report(browser, pages, None) == {url: [] for url in pages}
