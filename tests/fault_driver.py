@@ -10,8 +10,9 @@ Faults:
     remounted read-only. Tests run as root, which file modes do not stop.
 ``full``
     Every connection may not grow the database past the size it had when the process
-    opened it (``PRAGMA max_page_count``): writes that need a new page fail with
-    "database or disk is full", as on a full disk.
+    opened it (``PRAGMA max_page_count``), and the first one leaves no free page in it
+    (``VACUUM``; a migration that rebuilds a table leaves some): writes that need a new
+    page fail with "database or disk is full", as on a full disk.
 ``filesize=BYTES``
     The kernel refuses to grow any file of the process past BYTES (``RLIMIT_FSIZE``;
     Python ignores SIGXFSZ, so writes fail with EFBIG): a full disk for every file.
@@ -38,11 +39,15 @@ from server.ops import migrations
 SLOW_MIGRATION = "9998_slow_upgrade"
 
 
-def _plant_pragma(statement: str) -> None:
+def _plant_pragma(statement: str, vacuum_first: bool = False) -> None:
     real_connect = db.connect
+    vacuumed: list[Path] = []
 
     def connect(path: Path) -> sqlite_utils.Database:
         opened = real_connect(path)
+        if vacuum_first and path not in vacuumed:
+            opened.conn.execute("VACUUM")
+            vacuumed.append(path)
         pages = opened.conn.execute("PRAGMA page_count").fetchone()[0]
         opened.conn.execute(statement.format(pages=pages))
         return opened
@@ -59,7 +64,7 @@ def plant(fault: str) -> None:
     if fault == "readonly":
         _plant_pragma("PRAGMA query_only=ON")
     elif fault == "full":
-        _plant_pragma("PRAGMA max_page_count={pages}")
+        _plant_pragma("PRAGMA max_page_count={pages}", vacuum_first=True)
     elif fault.startswith("filesize="):
         limit = int(fault.removeprefix("filesize="))
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))

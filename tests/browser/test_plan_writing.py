@@ -1,6 +1,6 @@
 """A lesson plan's writing task in a real browser: the word count follows the typing, the
 draft saves itself (plan-writing.js) and is there after a reload; no outside request and
-no CSP violation on the page."""
+no CSP violation on the page, and axe-core finds nothing serious."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from server.learning import lesson_plans
 from server.people import groups
 from server.people.accounts import Role
 from server.people.audit import Actor
-from tests.browser.conftest import sign_in_learner, watch
+from tests.browser.conftest import axe_violations, sign_in_learner, watch
 from tests.conftest import make_user, new_database
 from tests.live import running_server
 
@@ -73,4 +73,5 @@ def test_the_draft_saves_itself_and_the_words_are_counted(
         "I fixed a chair and called my sister on Sunday."
     )
     assert watched.foreign_requests() == [] and watched.csp_violations() == []
+    assert axe_violations(browser, base + task_url, context.storage_state()) == []
     context.close()

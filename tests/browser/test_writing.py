@@ -69,6 +69,8 @@ def test_a_letter_is_written_sent_graded_and_sent_back_for_a_revision(
     learner.wait_for_url("**/learn")
     learner.goto(base + LETTER)
     answer = learner.get_by_label("Your answer")
+    answer.fill("Dear")
+    expect(learner.locator("#word-count")).to_contain_text("1 word ")
     answer.fill(WORDS)
     expect(learner.locator("#word-count")).to_contain_text("33 words")
     expect(learner.locator("#word-count")).to_contain_text("A bit more will help.")

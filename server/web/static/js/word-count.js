@@ -10,7 +10,8 @@
     var words = (writing.value.match(/[\p{L}\p{N}_]+(?:['\u2019-][\p{L}\p{N}_]+)*/gu) || []).length;
     var low = parseInt(writing.getAttribute("data-min-words") || "0", 10);
     var high = parseInt(writing.getAttribute("data-max-words") || "0", 10);
-    var text = wordCount.getAttribute("data-template").replace("%(count)s", String(words));
+    var text = words === 1 ? wordCount.getAttribute("data-template-one")
+      : wordCount.getAttribute("data-template").replace("%(count)s", String(words));
     if (low && words < low) { text += " " + wordCount.getAttribute("data-low"); }
     if (high && words > high) { text += " " + wordCount.getAttribute("data-high"); }
     wordCount.textContent = text;
