@@ -2,11 +2,11 @@
 
 It has the learner's URLs, templates, sanitizer and `CSP` policies, and none of a
 facility: no database, no keys, no trust, no sign-in (the pages are in `pages`, their
-frame in `frame`). Here: the route table, the plumbing every request goes through, the
-course files, the page script's events and `/preview/changes`, which the page asks every
-second to reload itself when a file in the folder changed. Forms still need a token
-(made per run) and a same-origin request: another web page open in the author's
-browser must not post to the preview.
+frame in `frame`, activities' files in `sandbox`). Here: the route table, the plumbing
+every request goes through, the course files, the page script's events and
+`/preview/changes`, which the page asks every second to reload itself when a file in
+the folder changed. Forms still need a token (made per run) and a same-origin request:
+another web page open in the author's browser must not post to the preview.
 """
 
 from __future__ import annotations
@@ -161,7 +161,8 @@ def _take_events(preview: Preview, events: list[Any]) -> Response:
     for event in events:
         if not isinstance(event, dict) or not isinstance(event.get("id"), str):
             continue
-        lesson = by_key.get(event.get("lesson"))  # type: ignore[arg-type]
+        key = event.get("lesson")
+        lesson = by_key.get(key) if isinstance(key, str) else None
         if lesson is None:
             rejected[event["id"]] = "unknown lesson"
             continue
@@ -227,7 +228,8 @@ def _error_page(request: Request, preview: Preview, exc: HTTPError) -> Response:
 
 
 def routes() -> list[BaseRoute]:
-    """The learner's URLs that a preview answers, and its own two."""
+    """The learner's URLs that a preview answers, the sandbox's (activities' files, on
+    the other loopback name), and its own two."""
     lesson = "/learn/courses/{course_id}/lessons/{key}"
     get, post = ["GET"], ["POST"]
     return [
