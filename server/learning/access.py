@@ -151,6 +151,16 @@ def media_for(
     return dict(row) if row is not None else None
 
 
+def app_asset_path(lesson_key: str, path: str) -> str | None:
+    """Where the file `path` of lesson `lesson_key`'s app is in a package (``apps/<key>/``
+    and the path), or None when the path could leave that folder (empty parts, ``.``,
+    ``..``, a backslash): an app reaches only its own files."""
+    parts = path.split("/")
+    if not path or any(part in ("", ".", "..") for part in parts) or "\\" in path:
+        return None
+    return f"apps/{lesson_key}/{path}"
+
+
 def app_file_for(
     database: Database,
     settings: Settings,
@@ -167,8 +177,8 @@ def app_file_for(
     are, whatever the path says. Outside a review the version must still be servable
     (the sandbox has no session: whoever may open the lesson got the address from its
     page, which checked the learner; a pulled course stops at once)."""
-    parts = path.split("/")
-    if not path or any(part in ("", ".", "..") for part in parts) or "\\" in path:
+    package_path = app_asset_path(lesson_key, path)
+    if package_path is None:
         return None
     sql = (
         "SELECT a.path, a.sha256, a.size, a.media_type FROM assets a"
@@ -179,7 +189,7 @@ def app_file_for(
     )
     if not review:
         sql += f" AND c.live_version_id = v.id AND {SERVABLE_SQL}"
-    params = {"version": version_id, "path": f"apps/{lesson_key}/{path}", "demo": settings.demo}
+    params = {"version": version_id, "path": package_path, "demo": settings.demo}
     row = database.query_one(sql, params)
     return dict(row) if row is not None else None
 

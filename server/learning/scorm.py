@@ -15,6 +15,7 @@ one resumes (``suspend_data``, ``location``) on any tablet.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,7 +105,7 @@ def parse_values(version: str, raw: Any) -> dict[str, str]:
     return values
 
 
-def _outcome(version: str, cmi: dict[str, str]) -> tuple[bool, float | None, bool | None]:
+def attempt_outcome(version: str, cmi: dict[str, str]) -> tuple[bool, float | None, bool | None]:
     """(finished, score in percent, passed) of one attempt's values."""
     if version == "1.2":
         status = cmi.get("cmi.core.lesson_status", "")
@@ -130,6 +131,52 @@ def _percent(cmi: dict[str, str], prefix: str, scaled: str | None) -> float | No
         return None
 
 
+@dataclass(frozen=True)
+class Commit:
+    """A ``scorm`` event's values merged into its SCO's attempt, and what they mean."""
+
+    sco_id: str
+    attempt: int
+    cmi: dict[str, str]
+    finished: bool
+    score: float | None
+    passed: bool | None
+
+
+def commit(
+    scorm: ScormData, data: Mapping[str, Any], newest: tuple[int, dict[str, str], bool] | None
+) -> Commit:
+    """Check a ``scorm`` event's data against the SCO's newest attempt (its number, values
+    and whether it is finished; None before the first) and merge its values into it (or
+    into the next attempt). Raises ValidationError for a SCO, attempt or value that is
+    not right; stores nothing."""
+    sco_id, attempt = data.get("sco"), data.get("attempt")
+    if not isinstance(sco_id, str) or sco_id not in {s.id for s in scorm.scos}:
+        raise ValidationError("'sco' must name a SCO of this lesson, with its 'attempt'")
+    if not isinstance(attempt, int):
+        raise ValidationError("'sco' must name a SCO of this lesson, with its 'attempt'")
+    values = parse_values(scorm.version, data.get("cmi"))
+    number, old, done = newest if newest is not None else (0, {}, False)
+    if not 1 <= attempt <= number + 1 or (attempt == number and done):
+        raise ValidationError("this attempt is finished or was never started")
+    cmi = {**(old if attempt == number else {}), **values}
+    finished, score, passed = attempt_outcome(scorm.version, cmi)
+    return Commit(sco_id, attempt, cmi, finished, score, passed)
+
+
+def lesson_outcome(
+    scorm: ScormData, finished: dict[str, tuple[float | None, bool]]
+) -> progress.Completion | None:
+    """Every SCO has a finished attempt (its best score and whether all passed, by SCO
+    id): the lesson is done, with the mean of their scores (where they report one) and
+    passed unless one of them failed. None while a SCO is not finished."""
+    if any(sco.id not in finished for sco in scorm.scos):
+        return None
+    scores = [score for score, _ in finished.values() if score is not None]
+    score = round(sum(scores) / len(scores), 1) if scores else None
+    return score, all(passed for _, passed in finished.values())
+
+
 def apply_in(
     db: sqlite_utils.Database, user: User, course: Course, lesson: Lesson, event: Event, now: float
 ) -> progress.Completion | None:
@@ -137,49 +184,45 @@ def apply_in(
     scorm = lesson.data.scorm
     if scorm is None:
         raise ValidationError("this lesson is not a SCORM package")
-    sco_id, attempt = event.data.get("sco"), event.data.get("attempt")
-    if sco_id not in {s.id for s in scorm.scos} or not isinstance(attempt, int):
-        raise ValidationError("'sco' must name a SCO of this lesson, with its 'attempt'")
-    values = parse_values(scorm.version, event.data.get("cmi"))
-    key = [user.id, course.course_id, lesson.key, sco_id]
+    sco_id = event.data.get("sco")
     row = db.execute(
         "SELECT attempt, cmi, finished FROM scorm_attempts WHERE user_id = ? AND course_id = ?"
         " AND lesson_key = ? AND sco_id = ? ORDER BY attempt DESC LIMIT 1",
-        key,
+        [user.id, course.course_id, lesson.key, sco_id if isinstance(sco_id, str) else ""],
     ).fetchone()
-    newest = row[0] if row else 0
-    if not 1 <= attempt <= newest + 1 or (attempt == newest and row and row[2]):
-        raise ValidationError("this attempt is finished or was never started")
-    cmi = {**(json.loads(row[1]) if row and attempt == newest else {}), **values}
-    finished, score, passed = _outcome(scorm.version, cmi)
+    newest = (row[0], json.loads(row[1]), bool(row[2])) if row else None
+    done = commit(scorm, event.data, newest)
+    key = [user.id, course.course_id, lesson.key, done.sco_id]
     db.execute(
         "INSERT INTO scorm_attempts (user_id, course_id, lesson_key, sco_id, attempt, cmi,"
         " finished, score, passed, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (user_id, course_id, lesson_key, sco_id, attempt) DO UPDATE SET"
         " cmi = excluded.cmi, finished = excluded.finished, score = excluded.score,"
         " passed = excluded.passed, updated_at = excluded.updated_at",
-        [*key, attempt, json.dumps(cmi, sort_keys=True), finished, score, passed, clock.iso(now)],
+        [
+            *key,
+            done.attempt,
+            json.dumps(done.cmi, sort_keys=True),
+            done.finished,
+            done.score,
+            done.passed,
+            clock.iso(now),
+        ],
     )
-    return _completion_in(db, user, course, lesson, scorm) if finished else None
+    return _completion_in(db, user, course, lesson, scorm) if done.finished else None
 
 
 def _completion_in(
     db: sqlite_utils.Database, user: User, course: Course, lesson: Lesson, scorm: ScormData
 ) -> progress.Completion | None:
-    """Every SCO has a finished attempt: the lesson is done, with the mean of their best
-    scores (where they report one) and passed unless one of them failed."""
+    """The lesson's outcome from the SCOs' finished attempts (`lesson_outcome`)."""
     rows = db.execute(
         "SELECT sco_id, max(score), min(coalesce(passed, 1)) FROM scorm_attempts"
         " WHERE user_id = ? AND course_id = ? AND lesson_key = ? AND finished = 1"
         " GROUP BY sco_id",
         [user.id, course.course_id, lesson.key],
     ).fetchall()
-    done = {row[0]: row for row in rows}
-    if any(sco.id not in done for sco in scorm.scos):
-        return None
-    scores = [row[1] for row in done.values() if row[1] is not None]
-    score = round(sum(scores) / len(scores), 1) if scores else None
-    return score, all(row[2] for row in done.values())
+    return lesson_outcome(scorm, {row[0]: (row[1], bool(row[2])) for row in rows})
 
 
 progress.handle_events("scorm", apply_in)

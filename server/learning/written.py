@@ -217,7 +217,7 @@ def starting_text(attempts: list[Attempt]) -> str:
     return attempts[0].text if attempts[0].status in (DRAFT, REVISE) else ""
 
 
-def _clean(raw: Any) -> str:
+def clean_text(raw: Any) -> str:
     text = raw if isinstance(raw, str) else ""
     if len(text) > MAX_TEXT:
         raise ValidationError(N_("Your writing can be at most 20,000 characters."))
@@ -243,7 +243,7 @@ def draft_in(
 ) -> int:
     """Write the learner's draft (a new attempt when there is none open). Refused once the
     newest attempt is sent and no revision was asked. Returns the attempt id."""
-    text = _clean(raw)
+    text = clean_text(raw)
     where, params = owner.where()
     row = db.execute(
         f"SELECT id, status, attempt FROM written_attempts WHERE user_id = ? AND {where}"  # noqa: S608 (fixed)

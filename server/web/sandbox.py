@@ -25,17 +25,25 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import quote
 
 from starlette.requests import HTTPConnection
-from starlette.responses import PlainTextResponse
+from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from server.core.settings import Settings
 from server.people.tokens import InvalidToken, TokenService
+from server.web import h5pplayer
+from server.web.headers import sandbox_file_policy
+from server.web.templating import STATIC_DIR
 
 PREFIX = "/sandbox/"
+OURS = "__stepstone__/"  # files Stepstone adds to a lesson's address: runtimes, players
+RUNTIME = OURS + "scorm-runtime.js"
+_HEAD = re.compile(rb"<head(\s[^>]*)?>", re.IGNORECASE)
 LOOPBACK_PAIRS = {"localhost": "127.0.0.1", "127.0.0.1": "localhost"}
 
 
@@ -50,6 +58,12 @@ def sandbox_origin(settings: Settings, connection: HTTPConnection) -> str | None
     is none (no `sandbox_origin` set and the page is not on loopback)."""
     if settings.sandbox_origin:
         return settings.sandbox_origin.lower()
+    return loopback_origin(connection)
+
+
+def loopback_origin(connection: HTTPConnection) -> str | None:
+    """The other loopback name of a page on ``localhost`` or ``127.0.0.1``, same scheme and
+    port (the sandbox of the demo and of the author's preview), or None off loopback."""
     host, _, port = connection.headers.get("host", "").lower().partition(":")
     other = LOOPBACK_PAIRS.get(host)
     if other is None:
@@ -97,6 +111,41 @@ def sco_url(prefix: str, href: str, query: str, version: str, cmi: dict[str, str
     state = json.dumps({"v": version, "cmi": cmi}, separators=(",", ":"), sort_keys=True)
     packed = base64.urlsafe_b64encode(state.encode()).decode().rstrip("=")
     return entry_url(prefix, href) + (f"?{query}" if query else "") + f"#stepstone={packed}"
+
+
+def our_file(path: str) -> Path | None:
+    """A file Stepstone adds under a lesson's address (``__stepstone__/<path>``): the
+    SCORM runtime, the H5P player's page and files; None for any other path."""
+    if path == "scorm-runtime.js":
+        return STATIC_DIR / "js" / "scorm-runtime.js"
+    return h5pplayer.player_file(STATIC_DIR, path)
+
+
+def with_runtime(html: bytes, runtime_url: str) -> bytes:
+    """The page with the runtime's script as the first thing in its <head>."""
+    tag = f'<script src="{runtime_url}"></script>'.encode()
+    match = _HEAD.search(html)
+    at = match.end() if match else 0
+    return html[:at] + tag + html[at:]
+
+
+def sandboxed(response: Response, prefix: str, page_origin: str) -> Response:
+    """A file answer of the sandbox, held by its policy: only the lesson's own `prefix`,
+    framed only by `page_origin`."""
+    sandbox_file_policy(prefix, page_origin).apply(response)
+    # The frame's origin is opaque, so its own files are "cross-origin" to it: scripts,
+    # images and fonts need CORP to allow that, and fetch() needs CORS. Neither opens
+    # anything to other sites: the address is the capability, and nothing here is private
+    # to a learner.
+    response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+def not_found() -> Response:
+    """A plain 404: the error page would read the session, which the sandbox never does."""
+    return PlainTextResponse("Not found", status_code=404)
 
 
 class SandboxHostMiddleware:

@@ -241,6 +241,8 @@ def test_a_scorm_12_sco_resumes_on_another_tablet_and_passes(
     with page.expect_response(events_with("passed"), timeout=10_000) as sent:
         sco.get_by_role("button", name="Finish").click()
     assert sent.value.ok
+    done = page.get_by_role("status").filter(has_text="Well done")
+    expect(done).to_contain_text("Score: 80%")
     assert lesson_row(data, "signs") == ("done", 80.0)
     assert watched.csp_violations() == []
     second.close()

@@ -1,6 +1,7 @@
 """The author's preview in Chromium: `stepstone package preview` as a real server, a
 quiz answered, a lesson file edited on disk and the page reloading by itself, and a lint
-error turning up on the page; nothing loaded from elsewhere, the policy never broken."""
+error turning up on the page; an activity played in the sandbox and a writing task's
+word count; nothing loaded from elsewhere, the policy never broken."""
 
 from __future__ import annotations
 
@@ -12,7 +13,11 @@ from playwright.sync_api import Browser, expect
 
 from tests.browser.conftest import axe_report, watch
 from tests.live import free_port, running_process
-from tests.server.web.preview.folder import lesson_url, write_preview_course
+from tests.server.web.preview.folder import (
+    lesson_url,
+    write_activity_course,
+    write_preview_course,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -20,7 +25,16 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def preview(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """`stepstone package preview` of a new course folder; yields its URL and the folder."""
-    folder = write_preview_course(tmp_path / "course")
+    yield from _preview(tmp_path, write_preview_course(tmp_path / "course"))
+
+
+@pytest.fixture
+def activities(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """The preview of a course with activities and a writing task."""
+    yield from _preview(tmp_path, write_activity_course(tmp_path / "course"))
+
+
+def _preview(tmp_path: Path, folder: Path) -> Iterator[tuple[str, Path]]:
     port = free_port()
     command = ["server", "package", "preview", str(folder), "--port", str(port)]
     with running_process(command, port, "/preview/changes", tmp_path / "preview.log") as base:
@@ -83,3 +97,46 @@ def test_an_author_previews_edits_and_sees_lint(
 
     found = axe_report(browser, [base + lesson_url("intro"), base + lesson_url("check")], None)
     assert found == {base + lesson_url("intro"): [], base + lesson_url("check"): []}
+
+
+def test_an_activity_plays_in_the_sandbox_and_a_writing_task_counts_words(
+    browser: Browser, activities: tuple[str, Path]
+) -> None:
+    base, _ = activities
+    context = browser.new_context()
+    watched = watch(context, base)
+    page = watched.page
+
+    page.goto(base + lesson_url("counter"))
+    button = page.frame_locator("#app-frame").get_by_role("button", name="Count")
+    with page.expect_response("**/api/events", timeout=10_000) as sent:
+        for _ in range(3):
+            button.click()
+        expect(page.get_by_role("status").filter(has_text="Well done")).to_be_visible()
+    assert sent.value.ok
+    page.reload()
+    expect(page.locator("#lesson-status")).to_have_text("Done")  # kept while it runs
+
+    # A SCORM package: where it stopped is kept while the preview runs; its result shows.
+    page.goto(base + lesson_url("signs"))
+    sco = page.frame_locator("#app-frame")
+    expect(sco.get_by_text("Page 1 (ab-initio)")).to_be_visible(timeout=10_000)
+    with page.expect_response("**/api/events", timeout=10_000):
+        sco.get_by_role("button", name="Next page").click()
+    page.reload()
+    expect(sco.get_by_text("Page 2 (resume)")).to_be_visible(timeout=10_000)
+    sco.get_by_role("button", name="Finish").click()
+    done = page.get_by_role("status").filter(has_text="Well done")
+    expect(done).to_contain_text("Score: 80%", timeout=10_000)
+
+    page.goto(base + lesson_url("letter"))
+    page.get_by_label("Your answer").fill("I want to cook at the diner.")
+    expect(page.locator("#word-count")).to_contain_text("7 words")
+
+    assert watched.csp_violations() == []
+    sandbox = base.replace("127.0.0.1", "localhost")
+    assert [u for u in watched.foreign_requests() if not u.startswith(sandbox)] == []
+    context.close()
+
+    pages = [base + lesson_url("counter"), base + lesson_url("letter")]
+    assert axe_report(browser, pages, None) == {url: [] for url in pages}

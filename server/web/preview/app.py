@@ -2,11 +2,11 @@
 
 It has the learner's URLs, templates, sanitizer and `CSP` policies, and none of a
 facility: no database, no keys, no trust, no sign-in (the pages are in `pages`, their
-frame in `frame`). Here: the route table, the plumbing every request goes through, the
-course files, the page script's events and `/preview/changes`, which the page asks every
-second to reload itself when a file in the folder changed. Forms still need a token
-(made per run) and a same-origin request: another web page open in the author's
-browser must not post to the preview.
+frame in `frame`, activities' files in `sandbox`). Here: the route table, the plumbing
+every request goes through, the course files, the page script's events and
+`/preview/changes`, which the page asks every second to reload itself when a file in
+the folder changed. Forms still need a token (made per run) and a same-origin request:
+another web page open in the author's browser must not post to the preview.
 """
 
 from __future__ import annotations
@@ -38,11 +38,14 @@ from server.core.errors import (
     HTTPError,
     NotFound,
     PayloadTooLarge,
+    ValidationError,
 )
+from server.people.tokens import TokenService
 from server.web import csrf, i18n
 from server.web.headers import CSP, SecurityHeadersMiddleware
 from server.web.plumbing import MAX_FORM_BODY, MAX_FORM_FIELDS, MAX_JSON_BODY
 from server.web.preview import pages
+from server.web.preview import sandbox as preview_sandbox
 from server.web.preview.course import CourseWatcher
 from server.web.preview.frame import (
     CHANGES_URL,
@@ -53,7 +56,10 @@ from server.web.preview.frame import (
     preview_templates,
 )
 from server.web.preview.learner import PreviewLearner
+from server.web.sandbox import PREFIX
 from server.web.templating import STATIC_DIR
+
+SANDBOX_MAX_AGE = 7 * 24 * 3600
 
 
 def _view(view: View) -> Callable[[Request], Awaitable[Response]]:
@@ -142,21 +148,40 @@ async def _events(request: Request) -> Response:
 
 
 def _take_events(preview: Preview, events: list[Any]) -> Response:
-    """A reading finished at its end counts, as on a tablet; the rest (time, media
-    positions, workbook drafts) is taken and forgotten. Same answer as the server's."""
+    """A reading finished at its end counts, as on a tablet, and so does what an activity
+    reports (its "done", SCORM values, an H5P result: checked by the server's rules and
+    kept in memory); the rest (time, media positions, drafts) is taken and forgotten.
+    Same answer as the server's."""
     course = preview.watcher.current()
-    keys = {lesson.key for lesson in course.lessons}
-    accepted, rejected, lessons = [], {}, {}
+    by_key = {lesson.key: lesson for lesson in course.lessons}
+    learner = preview.learner
+    accepted: list[str] = []
+    rejected: dict[str, str] = {}
+    lessons: dict[str, Any] = {}
     for event in events:
         if not isinstance(event, dict) or not isinstance(event.get("id"), str):
             continue
-        if event.get("lesson") not in keys:
+        key = event.get("lesson")
+        lesson = by_key.get(key) if isinstance(key, str) else None
+        if lesson is None:
             rejected[event["id"]] = "unknown lesson"
             continue
+        kind, data = event.get("type"), event.get("data")
+        data = data if isinstance(data, dict) else {}
+        try:
+            if kind == "completed":
+                learner.finish(lesson.key)
+            elif kind == "scorm":
+                learner.take_scorm(lesson, data)
+            elif kind == "h5p" and lesson.kind == "h5p":
+                learner.take_h5p(lesson, data)
+        except ValidationError as exc:
+            rejected[event["id"]] = exc.message
+            continue
         accepted.append(event["id"])
-        if event.get("type") == "completed":
-            preview.learner.finish(event["lesson"])
-            lessons[f"{event.get('course')}/{event['lesson']}"] = {"status": "done"}
+        if kind in {"completed", "scorm", "h5p"}:
+            state = learner.lesson_state(lesson).as_json()
+            lessons[f"{event.get('course')}/{lesson.key}"] = state
     return JSONResponse(
         {
             "accepted": accepted,
@@ -203,7 +228,8 @@ def _error_page(request: Request, preview: Preview, exc: HTTPError) -> Response:
 
 
 def routes() -> list[BaseRoute]:
-    """The learner's URLs that a preview answers, and its own two."""
+    """The learner's URLs that a preview answers, the sandbox's (activities' files, on
+    the other loopback name), and its own two."""
     lesson = "/learn/courses/{course_id}/lessons/{key}"
     get, post = ["GET"], ["POST"]
     return [
@@ -214,13 +240,16 @@ def routes() -> list[BaseRoute]:
         Route(f"{lesson}/done", _view(pages.lesson_done), methods=post),
         Route(f"{lesson}/quiz", _view(pages.quiz_action), methods=post),
         Route(f"{lesson}/workbook", _view(pages.workbook_action), methods=post),
+        Route(f"{lesson}/written", _view(pages.written_action), methods=post),
         Route(f"{lesson}/quiz", _view(pages.to_lesson), methods=get),
         Route(f"{lesson}/workbook", _view(pages.to_lesson), methods=get),
+        Route(f"{lesson}/written", _view(pages.to_lesson), methods=get),
         Route("/learn/text-size", _view(pages.text_size), methods=post),
         Route("/language", _view(pages.choose_language), methods=post),
         Route("/api/events", _events, methods=post),
         Route("/media/{token}/{name}", _view(_media), methods=get),
         Route(CHANGES_URL, _view(_changes), methods=get),
+        Route(PREFIX + "{token}/{path:path}", preview_sandbox.app_file, methods=get),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
 
@@ -233,7 +262,12 @@ def create_preview_app(folder: Path) -> Starlette:
         exception_handlers={HTTPError: _error, HTTPException: _no_route},
     )
     app.state.preview = Preview(
-        CourseWatcher(folder), PreviewLearner(), preview_templates(), secrets.token_urlsafe(32)
+        CourseWatcher(folder),
+        PreviewLearner(),
+        preview_templates(),
+        secrets.token_urlsafe(32),
+        # An activity's address lives as long as the preview runs.
+        TokenService(secrets.token_urlsafe(32), "sandbox", SANDBOX_MAX_AGE),
     )
     return app
 

@@ -21,6 +21,7 @@ from starlette.responses import Response
 from server.core.settings import SUPPORTED_LANGUAGES
 from server.learning import visibility, workbooks
 from server.learning.visibility import Lesson
+from server.people.tokens import TokenService
 from server.web.preview.course import CourseWatcher, PreviewCourse
 from server.web.preview.learner import PreviewLearner
 from server.web.templating import TEMPLATE_DIR, Templates
@@ -56,6 +57,7 @@ class Preview:
     learner: PreviewLearner
     templates: Templates
     token: str
+    sandbox: TokenService  # signs each activity's address, with a key made for this run
 
     def language(self, course: PreviewCourse) -> str:
         if self.learner.language is not None:

@@ -1,6 +1,8 @@
 """The learner's pages in a preview: the course, each lesson, and the forms a learner
-sends (a lesson done, a quiz, a workbook, the language and text size), answered from
-the folder and the preview learner's memory instead of a facility's database."""
+sends (a lesson done, a quiz, a workbook, a writing task, the language and text size),
+answered from the folder and the preview learner's memory instead of a facility's
+database. An activity (html5, SCORM, H5P) is framed from the sandbox, as on a tablet:
+see `server.web.preview.sandbox`."""
 
 from __future__ import annotations
 
@@ -9,16 +11,19 @@ from typing import Any
 
 from starlette.responses import RedirectResponse, Response
 
+from content.format.lessondata import ScormData
+from content.format.model import INTERACTIVE_KINDS
 from server.core.errors import BadRequest, NotFound, ValidationError
 from server.core.settings import SUPPORTED_LANGUAGES
-from server.learning import quizzes, workbooks
+from server.learning import quizzes, workbooks, written
 from server.learning.visibility import Lesson
 from server.people.accounts import TEXT_SIZES
-from server.web import pdfviewer
+from server.web import h5pplayer, pdfviewer, sandbox
+from server.web.headers import CSP, framing_sandbox
 from server.web.lessonpage import course_url, lesson_url, media_url, narration_urls
 from server.web.plumbing import safe_next
 from server.web.preview.frame import Page
-from server.web.preview.learner import workbook_page
+from server.web.preview.learner import workbook_page, written_page
 from server.web.templating import STATIC_DIR
 
 
@@ -79,7 +84,58 @@ def _lesson_context(page: Page, lessons: list[Lesson], lesson: Lesson) -> dict[s
             sent=[],
             writing=True,
         )
+    if lesson.kind == "written":
+        context.update(
+            task=written.task_of(lesson),
+            attempts=[],
+            writing=True,
+            draft_text="",
+            draft_words=0,
+            threads_on=False,
+            max_comment=written.MAX_COMMENT,
+        )
     return context
+
+
+def _app_context(page: Page, lesson: Lesson) -> dict[str, Any]:
+    """Where the lesson's app is framed from: its own signed prefix on the other loopback
+    name of this preview, as the server's demo does. Off loopback (``--host``) there is
+    no second origin to keep the app apart, so the page says where it opens instead."""
+    request = page.request
+    origin = sandbox.loopback_origin(request)
+    if origin is None:
+        port = request.url.port
+        where = f"http://127.0.0.1{f':{port}' if port else ''}{request.url.path}"
+        return {"app_src": None, "app_origin": None, "app_loopback": where}
+    address = sandbox.AppAddress(
+        0, lesson.key, origin, sandbox.request_origin(request), review=False
+    )
+    prefix = sandbox.app_prefix(address, page.preview.sandbox)
+    if lesson.kind == "h5p":
+        if not h5pplayer.installed(STATIC_DIR):
+            return {"app_src": None, "app_origin": None, "h5p_missing": h5pplayer.INSTALL_STEP}
+        return {"app_src": prefix + "__stepstone__/h5p.html", "app_origin": origin, "h5p": True}
+    if lesson.data.scorm is None:
+        return {"app_src": sandbox.entry_url(prefix), "app_origin": origin}
+    return {"app_origin": origin, **_sco_context(page, lesson, lesson.data.scorm, prefix)}
+
+
+def _sco_context(page: Page, lesson: Lesson, package: ScormData, prefix: str) -> dict[str, Any]:
+    """The SCO to launch (the one asked for, else the first not finished), resuming the
+    preview learner's attempt, and the list to choose from, as on a tablet."""
+    states = page.preview.learner.sco_states(lesson)
+    wanted = page.request.query_params.get("sco")
+    chosen = next((s for s in package.scos if s.id == wanted), None) or next(
+        (s for s in package.scos if not states[s.id].finished), package.scos[0]
+    )
+    state = states[chosen.id]
+    return {
+        "app_src": sandbox.sco_url(prefix, chosen.href, chosen.query, package.version, state.cmi),
+        "scos": [(s, states[s.id]) for s in package.scos],
+        "sco": chosen,
+        "sco_attempt": state.attempt,
+        "scorm_version": package.version,
+    }
 
 
 def _quiz_context(page: Page, lesson: Lesson) -> dict[str, Any]:
@@ -102,9 +158,14 @@ def lesson_page(page: Page) -> Response:
     if page.course.course is None:
         return page.render("preview/unreadable.html", {})
     lessons, lesson = page.lesson()
-    response = page.render("learn/lesson.html", _lesson_context(page, lessons, lesson))
+    context = _lesson_context(page, lessons, lesson)
+    if lesson.kind in INTERACTIVE_KINDS:
+        context.update(_app_context(page, lesson))
+    response = page.render("learn/lesson.html", context)
     if lesson.kind == "pdf":
         pdfviewer.lesson_policy(STATIC_DIR).apply(response)
+    if context.get("app_origin"):
+        framing_sandbox(CSP.PAGE, context["app_origin"]).apply(response)
     return response
 
 
@@ -169,11 +230,30 @@ def workbook_action(page: Page) -> Response:
     return page.render("learn/lesson.html", context | shown | {"notice": notice})
 
 
+def written_action(page: Page) -> Response:
+    """Save or send a writing task's answer: the page a learner would see then, with the
+    words shown back once and kept nowhere."""
+    lessons, lesson = _posted_lesson(page, "written")
+    context = _lesson_context(page, lessons, lesson)
+    send = page.form.get("action") == "submit"
+    try:
+        raw = page.form.get("p-text")
+        shown = written_page(
+            lesson, raw[: written.MAX_TEXT + 1] if isinstance(raw, str) else "", send
+        )
+    except ValidationError as exc:
+        return page.render("learn/lesson.html", context | {"error": exc.message}, 400)
+    notice = "preview-sent" if send else "preview-saved"
+    return page.render("learn/lesson.html", context | shown | {"notice": notice})
+
+
 def to_lesson(page: Page) -> Response:
     """A form's address opened by GET (the language switch of a page drawn from a form
     goes back to that address): the lesson itself."""
     path = page.request.url.path
-    return RedirectResponse(path.removesuffix("/quiz").removesuffix("/workbook"), 303)
+    for form in ("/quiz", "/workbook", "/written"):
+        path = path.removesuffix(form)
+    return RedirectResponse(path, 303)
 
 
 def choose_language(page: Page) -> Response:

@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 from starlette.requests import Request
-from starlette.responses import FileResponse, PlainTextResponse, Response
+from starlette.responses import FileResponse, Response
 
 from server.catalog.sync import content_store
 from server.learning.access import app_file_for
 from server.learning.visibility import lessons_of
-from server.web import h5pplayer
-from server.web.headers import sandbox_file_policy
 from server.web.plumbing import Services, sandboxed
-from server.web.sandbox import PREFIX, AppAddress, request_origin
-from server.web.templating import STATIC_DIR
-
-OURS = "__stepstone__/"  # files Stepstone adds to a lesson's address: runtimes, players
-RUNTIME = OURS + "scorm-runtime.js"
-_HEAD = re.compile(rb"<head(\s[^>]*)?>", re.IGNORECASE)
+from server.web.sandbox import (
+    OURS,
+    PREFIX,
+    RUNTIME,
+    AppAddress,
+    not_found,
+    our_file,
+    request_origin,
+    with_runtime,
+)
+from server.web.sandbox import sandboxed as sandboxed_answer
 
 
 @sandboxed
@@ -28,12 +28,13 @@ def app_file(request: Request, services: Services) -> Response:
     # Only on the origin the page named: never on the app's own, where cookies live.
     if address is None or request_origin(request) != address.sandbox:
         return not_found()
+    prefix = f"{address.sandbox}{PREFIX}{request.path_params['token']}/"
     path = request.path_params["path"]
     if path.startswith(OURS):
-        own = _our_file(path.removeprefix(OURS))
+        own = our_file(path.removeprefix(OURS))
         if own is None:
             return not_found()
-        return _sandboxed(FileResponse(own), request, address)
+        return sandboxed_answer(FileResponse(own), prefix, address.page)
     asset = app_file_for(
         services.database,
         services.settings,
@@ -45,33 +46,13 @@ def app_file(request: Request, services: Services) -> Response:
     store = content_store(services.settings)
     if asset is None or not store.has(asset["sha256"]):
         return not_found()
-    prefix = f"{address.sandbox}{PREFIX}{request.path_params['token']}/"
     if path in sco_pages(services, address):
         # A SCO page gets the runtime API first of all: it looks for it as it loads.
         html = store.path_for(asset["sha256"]).read_bytes()
         response = Response(with_runtime(html, prefix + RUNTIME), media_type="text/html")
     else:
         response = FileResponse(store.path_for(asset["sha256"]), media_type=asset["media_type"])
-    return _sandboxed(response, request, address)
-
-
-def _sandboxed(response: Response, request: Request, address: AppAddress) -> Response:
-    prefix = f"{address.sandbox}{PREFIX}{request.path_params['token']}/"
-    sandbox_file_policy(prefix, address.page).apply(response)
-    # The frame's origin is opaque, so its own files are "cross-origin" to it: scripts,
-    # images and fonts need CORP to allow that, and fetch() needs CORS. Neither opens
-    # anything to other sites: the address is the capability, and nothing here is private
-    # to a learner.
-    response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    response.headers["Cache-Control"] = "private, max-age=3600"
-    return response
-
-
-def _our_file(path: str) -> Path | None:
-    if path == "scorm-runtime.js":
-        return STATIC_DIR / "js" / "scorm-runtime.js"
-    return h5pplayer.player_file(STATIC_DIR, path)
+    return sandboxed_answer(response, prefix, address.page)
 
 
 def sco_pages(services: Services, address: AppAddress) -> frozenset[str]:
@@ -80,16 +61,3 @@ def sco_pages(services: Services, address: AppAddress) -> frozenset[str]:
         if lesson.key == address.lesson_key and lesson.data.scorm is not None:
             return frozenset(sco.href for sco in lesson.data.scorm.scos)
     return frozenset()
-
-
-def with_runtime(html: bytes, runtime_url: str) -> bytes:
-    """The page with the runtime's script as the first thing in its <head>."""
-    tag = f'<script src="{runtime_url}"></script>'.encode()
-    match = _HEAD.search(html)
-    at = match.end() if match else 0
-    return html[:at] + tag + html[at:]
-
-
-def not_found() -> Response:
-    """A plain 404: the error page would read the session, which the sandbox never does."""
-    return PlainTextResponse("Not found", status_code=404)

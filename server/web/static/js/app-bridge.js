@@ -60,6 +60,19 @@
     return statement;
   }
 
+  // SCORM and H5P finish by what the server (or the preview) makes of their reports:
+  // once it says the lesson is done, the page says so, with the score when there is one.
+  document.addEventListener("stepstone:state", function (event) {
+    var state = event.detail || {};
+    if (!(version || h5p) || state.status !== "done" || !status) { return; }
+    var text = frame.getAttribute("data-done-text");
+    if (typeof state.score === "number") {
+      text += " " + frame.getAttribute("data-score-text")
+        .replace("%(score)s", String(Math.round(state.score)));
+    }
+    status.textContent = text;
+  });
+
   window.addEventListener("message", function (event) {
     if (event.source !== frame.contentWindow || event.origin !== "null") { return; }
     var statement = xapiStatement(event.data);

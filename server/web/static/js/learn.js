@@ -119,6 +119,10 @@
         if (state && state.status === "done" && statusLabel) {
           statusLabel.textContent = article.getAttribute("data-done-text");
         }
+        // The lesson's new state, for the page's other scripts (the activity's bridge).
+        if (state) {
+          document.dispatchEvent(new CustomEvent("stepstone:state", { detail: state }));
+        }
         // A video or a reading can finish the course by itself: say so where the
         // learner is, without taking them away from the page.
         var finished = document.getElementById("course-finished");

@@ -70,3 +70,63 @@ def write_preview_course(root: Path, language: str = "en") -> Path:
 
 def lesson_url(key: str) -> str:
     return f"/learn/courses/{COURSE_ID}/lessons/{key}"
+
+
+APPS = Path(__file__).parents[3] / "apps"  # tests/apps: small real activities
+LETTER = lesson(
+    """key: letter
+title: A letter
+kind: written
+written:
+  prompt: Write a short letter to a boss you would like to work for.
+  words: {min: 5, max: 60}
+  pass_mark: 3
+  rubric:
+    - key: content
+      criterion: Says what job and why
+      levels:
+        - {label: Not yet, points: 0}
+        - {label: Clear, points: 2, description: Names the job and a reason}
+    - key: tone
+      criterion: Polite and clear
+      levels:
+        - {label: Not yet, points: 0}
+        - {label: "Yes", points: 2}""",
+    "Think of a job you want. Then write.\n",
+)
+ACTIVITIES = {
+    "lessons/03-counter.md": lesson(
+        "key: counter\ntitle: Count to three\nkind: html5\napp: ../apps/counter",
+        "Press the button three times.\n",
+    ),
+    "lessons/04-signs.md": lesson(
+        "key: signs\ntitle: Safety signs\nkind: scorm\napp: ../scorm/signs"
+    ),
+    "lessons/05-ready.md": lesson(
+        "key: ready\ntitle: Ready for the interview\nkind: h5p\napp: ../h5p/ready"
+    ),
+    "lessons/06-letter.md": LETTER,
+}
+
+
+def _app_files(name: str, folder: str) -> dict[str, bytes]:
+    return {
+        f"{folder}/{p.relative_to(APPS / name)}": p.read_bytes()
+        for p in sorted((APPS / name).rglob("*"))
+        if p.is_file()
+    }
+
+
+def write_activity_course(root: Path) -> Path:
+    """A course with an html5 activity, a SCORM package, an H5P activity and a writing
+    task (after the default reading and video)."""
+    return write_course(
+        root,
+        course={"lessons": ["lessons/01-intro.md", "lessons/02-video.md", *ACTIVITIES]},
+        lessons=ACTIVITIES,
+        files={
+            **_app_files("counter", "apps/counter"),
+            **_app_files("scorm12", "scorm/signs"),
+            **_app_files("h5p-tap", "h5p/ready"),
+        },
+    )

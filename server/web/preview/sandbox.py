@@ -1,0 +1,90 @@
+"""An activity's files in the preview, on the sandbox's origin, as a facility serves them.
+
+The lesson page frames the app from the other loopback name of the preview (``localhost``
+for a page on ``127.0.0.1`` and back, same port), under an address signed with this run's
+key that names one lesson (`server.web.sandbox.AppAddress`). Here the same rules as the
+server's (`server.web.views.sandbox`) decide what answers: only on the origin the page
+named, only paths inside that lesson's own app folder (`access.app_asset_path`), only
+files lint took into the package, each with the sandbox's file policy; a SCO's page
+gets the SCORM runtime first, and the H5P player's files come from under the same
+address. Anything else is a plain 404 that reads and sets nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+
+from content.format.model import INTERACTIVE_KINDS
+from server.learning.access import app_asset_path
+from server.web.preview.course import PreviewCourse
+from server.web.preview.frame import Preview
+from server.web.sandbox import (
+    OURS,
+    PREFIX,
+    RUNTIME,
+    AppAddress,
+    not_found,
+    our_file,
+    request_origin,
+    sandboxed,
+    with_runtime,
+)
+
+
+async def app_file(request: Request) -> Response:
+    """GET /sandbox/{token}/{path}: one file of one activity of the folder."""
+    preview: Preview = request.app.state.preview
+    return await run_in_threadpool(_app_file, request, preview)
+
+
+def _app_file(request: Request, preview: Preview) -> Response:
+    token = request.path_params["token"]
+    address = AppAddress.loads(preview.sandbox, token)
+    # Only on the origin the page named: never on the page's own.
+    if address is None or request_origin(request) != address.sandbox:
+        return not_found()
+    prefix = f"{address.sandbox}{PREFIX}{token}/"
+    path = request.path_params["path"]
+    if path.startswith(OURS):
+        own = our_file(path.removeprefix(OURS))
+        if own is None:
+            return not_found()
+        return sandboxed(FileResponse(own), prefix, address.page)
+    course = preview.watcher.current()
+    file = _lesson_file(course, address.lesson_key, path)
+    if file is None:
+        return not_found()
+    file_path, media_type = file
+    if path in _sco_pages(course, address.lesson_key):
+        # A SCO page gets the runtime API first of all: it looks for it as it loads.
+        html = with_runtime(file_path.read_bytes(), prefix + RUNTIME)
+        return sandboxed(Response(html, media_type="text/html"), prefix, address.page)
+    return sandboxed(FileResponse(file_path, media_type=media_type), prefix, address.page)
+
+
+def _lesson_file(course: PreviewCourse, lesson_key: str, path: str) -> tuple[Path, str] | None:
+    """The file at `path` of the lesson's app, as lint read it into the package, or None
+    (a path out of the app folder, a file lint left out, a lesson that is not an
+    activity, a file replaced by a link since the folder was read)."""
+    lesson = next((x for x in course.lessons if x.key == lesson_key), None)
+    package_path = app_asset_path(lesson_key, path)
+    if lesson is None or lesson.kind not in INTERACTIVE_KINDS or package_path is None:
+        return None
+    asset = course.assets.get(package_path)
+    entry = course.media.get(asset["sha256"]) if asset is not None else None
+    if entry is None or entry.data is not None:
+        return None
+    if entry.path.is_symlink() or not entry.path.is_file():
+        return None
+    return entry.path, entry.media_type
+
+
+def _sco_pages(course: PreviewCourse, lesson_key: str) -> frozenset[str]:
+    for lesson in course.lessons:
+        if lesson.key == lesson_key and lesson.data.scorm is not None:
+            return frozenset(sco.href for sco in lesson.data.scorm.scos)
+    return frozenset()
