@@ -33,6 +33,12 @@ class Limits:
     max_manifest_bytes: int = 256 * MIB
     max_app_files: int = 10_000
     max_app_bytes: int = 1 * GIB
+    # A reference collection's ZIM file: one per package, counted apart from the rest.
+    max_collection_bytes: int = 256 * GIB
+
+    def max_member_bytes(self, path: str) -> int:
+        """The most one file at ``path`` may hold: a ZIM file has its own limit."""
+        return self.max_collection_bytes if path.endswith(".zim") else self.max_file_bytes
 
 
 DEFAULT_LIMITS = Limits()
