@@ -6,7 +6,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from libzim.writer import Creator, Hint, Item, StringProvider  # type: ignore[import-untyped]
+from libzim.writer import Creator, Hint, Item, StringProvider
 
 from content.package.build import build_package
 from tests.books import PNG

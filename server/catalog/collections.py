@@ -46,6 +46,15 @@ PICTURE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"}
 BLOCK_KINDS = ("path", "title")
 MAX_BLOCK_CHARS = 500
 _CACHE = CollectionCache()
+# What the reviewer is told the sample's articles held (kinds of content.format.zimhtml).
+FLAG_LABELS = {
+    "script": N_("Articles with scripts (removed)"),
+    "iframe": N_("Articles with frames or embedded objects (removed)"),
+    "form": N_("Articles with forms (removed)"),
+    "meta-refresh": N_("Articles that try to move to another page (removed)"),
+    "outside-image": N_("Articles with pictures from outside (removed)"),
+    "outside-link": N_("Articles with links to outside (shown as plain text)"),
+}
 
 
 @dataclass(frozen=True)
@@ -296,3 +305,14 @@ def sample(settings: Settings, info: CollectionInfo, count: int = 5) -> list[Art
         clean = clean_article(data, found.path, lambda p: article_url(info.course_id, p))
         result.append(Article(found.path, found.title or found.path, clean.html))
     return result
+
+
+def newest_collection(database: Database, course_id: str) -> CollectionInfo | None:
+    """The collection of the newest version of ``course_id`` (any status), for admins."""
+    row = database.query_one(
+        "SELECT c.version_id FROM collections c JOIN course_versions v ON v.id = c.version_id"
+        " JOIN courses co ON co.id = v.course_pk WHERE co.course_id = ?"
+        " ORDER BY v.version DESC LIMIT 1",
+        [course_id],
+    )
+    return collection_info(database, int(row[0])) if row else None
