@@ -36,7 +36,11 @@ from content.format.sanitize import (
 # What a reviewer is told a sample of articles holds (the flag kinds).
 FLAG_KINDS = ("script", "iframe", "form", "meta-refresh", "outside-image", "outside-link")
 _WEB_SCHEMES = ("http", "https")
-_COLLECTION_URL = re.compile(r"/collections/[a-z0-9][a-z0-9.-]*/a/[A-Za-z0-9_.~%/!$&'()*+,;=:@-]+")
+# This server's addresses of a collection's entries: a learner's, and a reviewer's.
+_COLLECTION_URL = re.compile(
+    r"(?:/collections/[a-z0-9][a-z0-9.-]*/a|/admin/content/versions/[0-9]+/zim)"
+    r"/[A-Za-z0-9_.~%/!$&'()*+,;=:@-]+"
+)
 
 
 @dataclass(frozen=True)
@@ -88,7 +92,8 @@ def inside_path(article_path: str, address: str) -> str | None:
 
 def clean_article(html: bytes | str, article_path: str, link: Callable[[str], str]) -> CleanArticle:
     """Make the article at ``article_path`` safe; ``link(zim_path)`` gives this server's
-    address of a collection path (it must match ``/collections/<id>/a/<path>``)."""
+    address of a collection path (``/collections/<id>/a/<path>``, or a reviewer's
+    ``/admin/content/versions/<id>/zim/<path>``; any other address is dropped)."""
     text = html.decode("utf-8", errors="replace") if isinstance(html, bytes) else html
     found: set[str] = set()
     if not text.strip():

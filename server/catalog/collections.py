@@ -19,6 +19,7 @@ path or its title, is a 404 for learners and absent from search and suggestions.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -153,6 +154,11 @@ def article_url(course_id: str, path: str) -> str:
     return f"/collections/{course_id}/a/{quote(path, safe='/')}"
 
 
+def review_url(version_id: int, path: str) -> str:
+    """The reviewer's address of an article or picture of a version's collection."""
+    return f"/admin/content/versions/{version_id}/zim/{quote(path, safe='/')}"
+
+
 def _open(settings: Settings, info: CollectionInfo) -> Collection:
     # The store of ``catalog.sync.content_store`` (which imports this module's importer).
     store = ContentStore(settings.data_dir / "store")
@@ -223,12 +229,17 @@ def remove_block(database: Database, actor: Actor, course_id: str, block_id: int
 
 
 def entry(
-    database: Database, settings: Settings, info: CollectionInfo, path: str
+    database: Database,
+    settings: Settings,
+    info: CollectionInfo,
+    path: str,
+    *,
+    reviewer: bool = False,
 ) -> ZimEntry | None:
-    """The entry at ``path`` for a reader: None when missing or blocked."""
+    """The entry at ``path``: None when missing, or blocked (a reviewer sees those too)."""
     found = _open(settings, info).entry(path)
-    if found is None:
-        return None
+    if found is None or reviewer:
+        return found
     if _is_blocked(blocks(database, info.course_id), found.path, found.title):
         return None
     if path != found.path and _is_blocked(blocks(database, info.course_id), path, ""):
@@ -236,25 +247,42 @@ def entry(
     return found
 
 
+def _link(info: CollectionInfo, reviewer: bool) -> Callable[[str], str]:
+    if reviewer:
+        return lambda path: review_url(info.version_id, path)
+    return lambda path: article_url(info.course_id, path)
+
+
 def article(
-    database: Database, settings: Settings, info: CollectionInfo, path: str
+    database: Database,
+    settings: Settings,
+    info: CollectionInfo,
+    path: str,
+    *,
+    reviewer: bool = False,
 ) -> Article | None:
-    """The article at ``path``, sanitized; None when missing, blocked, not HTML or too big."""
-    found = entry(database, settings, info, path)
+    """The article at ``path``, sanitized; None when missing, blocked, not HTML or too big.
+    A reviewer's links and pictures stay on the review pages."""
+    found = entry(database, settings, info, path, reviewer=reviewer)
     if found is None or not found.is_article:
         return None
     data = _open(settings, info).content(found.path, MAX_ARTICLE_BYTES)
     if data is None:
         return None
-    clean = clean_article(data, found.path, lambda p: article_url(info.course_id, p))
+    clean = clean_article(data, found.path, _link(info, reviewer))
     return Article(found.path, found.title or clean.title or found.path, clean.html)
 
 
 def picture(
-    database: Database, settings: Settings, info: CollectionInfo, path: str
+    database: Database,
+    settings: Settings,
+    info: CollectionInfo,
+    path: str,
+    *,
+    reviewer: bool = False,
 ) -> tuple[bytes, str] | None:
     """A raster picture's bytes and media type; None for anything else."""
-    found = entry(database, settings, info, path)
+    found = entry(database, settings, info, path, reviewer=reviewer)
     if found is None:
         return None
     media_type = found.media_type.split(";")[0].strip().lower()
@@ -302,7 +330,7 @@ def sample(settings: Settings, info: CollectionInfo, count: int = 5) -> list[Art
         data = collection.content(found.path, MAX_ARTICLE_BYTES)
         if data is None:
             continue
-        clean = clean_article(data, found.path, lambda p: article_url(info.course_id, p))
+        clean = clean_article(data, found.path, _link(info, reviewer=True))
         result.append(Article(found.path, found.title or found.path, clean.html))
     return result
 

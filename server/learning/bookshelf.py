@@ -191,3 +191,9 @@ def collection_version(
         if row is not None:
             return int(row[0])
     return None
+
+
+def is_collection(database: Database, version_id: int) -> bool:
+    """Whether this course version carries a reference collection."""
+    row = database.query_one("SELECT 1 FROM collections WHERE version_id = ?", [version_id])
+    return row is not None

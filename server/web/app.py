@@ -386,6 +386,11 @@ def routes() -> list[BaseRoute]:
             methods=POST,
         ),
         Route("/admin/content/versions/{version_id:id}", admin_content.version_review, methods=GET),
+        Route(
+            "/admin/content/versions/{version_id:id}/zim/{path:path}",
+            collections.review_entry,
+            methods=GET,
+        ),
         *[
             Route(
                 f"/admin/content/versions/{{version_id:id}}/{action}",

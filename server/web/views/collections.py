@@ -60,7 +60,11 @@ def collection_entry(req: Req) -> Response:
         raise NotFound()
     if found.is_article:
         return _article_page(req, info, path)
-    picture = collections.picture(req.database, req.settings, info, path)
+    return _picture(collections.picture(req.database, req.settings, info, path))
+
+
+def _picture(picture: tuple[bytes, str] | None) -> Response:
+    """A raster picture of a ZIM: its own media type, nosniff, the media policy."""
     if picture is None:
         raise NotFound()
     data, media_type = picture
@@ -100,6 +104,29 @@ def collection_suggest(req: Req) -> Response:
             ]
         }
     )
+
+
+# ---- Admins: a version's collection on its review page, and the blocked articles --
+
+
+@access(Role.ADMIN)
+def review_entry(req: Req) -> Response:
+    """An article or picture of a version's collection for its reviewer, whatever the
+    version's status and blocked list; cleaned exactly as for learners."""
+    version_id = int(req.request.path_params["version_id"])
+    info = collections.collection_info(req.database, version_id)
+    if info is None:
+        raise NotFound()
+    path = req.request.path_params["path"]
+    found = collections.entry(req.database, req.settings, info, path, reviewer=True)
+    if found is None:
+        raise NotFound()
+    if found.is_article:
+        article = collections.article(req.database, req.settings, info, path, reviewer=True)
+        if article is None:
+            raise NotFound()
+        return req.render("admin/collection_article.html", {"info": info, "article": article})
+    return _picture(collections.picture(req.database, req.settings, info, path, reviewer=True))
 
 
 # ---- Admins: the blocked articles --------------------------------------------------

@@ -51,11 +51,22 @@ def test_a_collection_is_reviewed_then_read_cleaned_by_the_offered_group_only(
     assert "Articles with links to outside (shown as plain text)" in review
     assert "Sample articles, as learners see them" in review and "Water evaporates" in review
     assert "<script" not in review.split("sample-heading")[1].split("flags-heading")[0]
+    # The reviewer follows the sample's links and pictures on review pages of their own.
+    zim = f"/admin/content/versions/{science}/zim"
+    assert f'src="{zim}/I/drop.png"' in review
+    trap_review = client.get(f"{zim}/Trap").text
+    assert "Trap page" in trap_review and f'href="{zim}/Water"' in trap_review
+    assert "<script" not in trap_review.split("collection-article")[1]
+    assert client.get(f"{zim}/I/drop.png").headers["content-type"] == "image/png"
+    assert client.get(f"{zim}/style.css").status_code == 404
     library.approve(database, CatalogHooks(), ADMIN, science)
 
     sign_in(client, people.learner)
+    assert client.get(f"{zim}/Trap").status_code == 403  # staff only
     shelf = client.get("/library").text
     assert "Reference collections" in shelf and f'href="/collections/{SCIENCE}"' in shelf
+    course_page = client.get(f"/learn/courses/{SCIENCE}").text
+    assert f'href="/collections/{SCIENCE}">Open the collection</a>' in course_page
     home = client.get(f"/collections/{SCIENCE}").text
     assert "Welcome" in home and f'href="/collections/{SCIENCE}/a/Water"' in home
 

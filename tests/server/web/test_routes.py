@@ -241,6 +241,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/admin/content/offers/{course_id}"): admin_only_post(404),
     ("POST", "/admin/content/offers/{course_id}"): admin_only_post(404),
     ("GET", "/admin/content/collections/{course_id}/blocked"): admin_only_post(404),
+    ("GET", "/admin/content/versions/{version_id:id}/zim/{path:path}"): admin_only_post(404),
     ("POST", "/admin/content/collections/{course_id}/blocked"): admin_only_post(404),
     ("GET", "/admin/content/reasons"): ADMIN_ONLY_GET,
     ("POST", "/admin/content/reasons"): admin_only_post(400),
