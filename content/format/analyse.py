@@ -31,7 +31,7 @@ from content.format.render import (
 from content.format.sentences import mark_sentences
 from content.format.source import COURSE_FILE, load_course
 from content.format.tree import CourseFiles, scan_tree
-from content.format.zim import read_info
+from content.format.zim import ZIM_MEDIA_TYPE, read_info
 
 _KIND_ROLES = {"video": ("video",), "audio": ("audio",), "pdf": ("document",)}
 _ROLE_WORDS = {
@@ -107,9 +107,23 @@ def analyse_course(root: Path, limits: Limits = DEFAULT_LIMITS) -> Analysis:
     _render_all(analysis, files, course)
     for lesson in course.lessons:
         _check_narration(analysis, files, lesson)
+    _check_stray_zims(analysis, course)
     _check_unused(analysis, files, course)
     _check_total_size(analysis, limits)
     return analysis
+
+
+def _check_stray_zims(analysis: Analysis, course: Course) -> None:
+    """A ZIM file goes into a package only as the course's collection (a facility refuses
+    any other), never as a file a lesson links to."""
+    for source, media in analysis.media.items():
+        if media.media_type == ZIM_MEDIA_TYPE and source != course.collection:
+            analysis.report.error(
+                source,
+                None,
+                "a ZIM file can only be the course's reference collection; name it in "
+                "course.yaml as 'collection:' instead of linking to it",
+            )
 
 
 def _analyse_book(analysis: Analysis, course: Course, limits: Limits) -> None:

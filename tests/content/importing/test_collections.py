@@ -13,6 +13,7 @@ from content.format import analyse
 from content.format.zim import Collection, ZimInfo, read_info
 from content.importing.importer import import_package
 from content.importing.store import ContentStore
+from content.package.build import build_package
 from content.package.extract import ImportRefused
 from tests.content.importing.test_importer import snapshot
 from tests.zims import collection_package, write_zim
@@ -86,3 +87,16 @@ def test_a_file_that_is_not_a_zim_is_refused_with_a_clear_message(tmp_path: Path
     bad.write_bytes(b"hello")
     with pytest.raises(Exception, match="not a ZIM file"):
         read_info(bad, "bad.zim")
+
+
+def test_a_lesson_cannot_link_to_a_zim_file(tmp_path: Path) -> None:
+    src = tmp_path / "src-org.example.linked"
+    package = collection_package(tmp_path, "org.example.linked")
+    assert package.exists()
+    (src / "intro.md").write_text(
+        "---\nkey: intro\ntitle: About\nkind: reading\n---\n\n[Download](other.zim)\n"
+    )
+    write_zim(src / "other.zim")
+    with pytest.raises(LintFailed) as lint:
+        build_package(src, tmp_path / "again", progress=False)
+    assert "a ZIM file can only be the course's reference collection" in str(lint.value.problems)

@@ -146,3 +146,23 @@ def test_search_suggestions_and_a_blocked_article(
     assert collections.blocks(database, SCIENCE) == []
     sign_in(client, people.learner)
     assert client.get(f"/collections/{SCIENCE}/a/Water").status_code == 200
+
+
+def test_a_collection_without_a_full_text_index_is_searched_by_title(
+    tmp_path: Path, database: Database, settings: Settings, client: TestClient, people: People
+) -> None:
+    plain = "org.example.plain"
+    publish(tmp_path, database, settings, [collection_package(tmp_path, plain, fulltext=False)])
+    version_id = version_of(database, plain)
+    sign_in(client, people.admin)
+    assert (
+        "No: learners can search titles only"
+        in client.get(f"/admin/content/versions/{version_id}").text
+    )
+    library.approve(database, CatalogHooks(), ADMIN, version_id)
+    sign_in(client, people.learner)
+    page = client.get(f"/collections/{plain}/search", params={"q": "volcano"}).text
+    assert "This collection can be searched by title only." in page
+    assert f'href="/collections/{plain}/a/Volcano"' in page
+    words = client.get(f"/collections/{plain}/search", params={"q": "molten"}).text
+    assert "0 articles found" in words  # the words of an article need the full-text index
