@@ -35,6 +35,8 @@ _TITLE_CHARS = 200
 _DESCRIPTION_CHARS = 2_000
 # Redirects followed at most (a ZIM may hold a loop).
 _MAX_REDIRECTS = 10
+# A sample of articles looks at most this many entries per article it wants.
+_SCAN_PER_ARTICLE = 50
 # The search and suggestions never answer with more than this many hits.
 MAX_HITS = 50
 
@@ -156,9 +158,11 @@ class Collection:
             return None
 
     def articles(self, limit: int) -> Iterator[ZimEntry]:
-        """The first ``limit`` HTML articles, in the ZIM's own order (a bounded sample)."""
+        """The first ``limit`` HTML articles, in the ZIM's own order (a bounded sample:
+        at most ``_SCAN_PER_ARTICLE`` entries looked at per article wanted, so a ZIM whose
+        first million entries are pictures does not hold an import up)."""
         seen = 0
-        total = int(self._archive.all_entry_count)
+        total = min(int(self._archive.all_entry_count), limit * _SCAN_PER_ARTICLE)
         for index in range(total):
             if seen >= limit:
                 return
