@@ -31,6 +31,7 @@ from content.format.render import (
 from content.format.sentences import mark_sentences
 from content.format.source import COURSE_FILE, load_course
 from content.format.tree import CourseFiles, scan_tree
+from content.format.zim import ZIM_MEDIA_TYPE, read_info
 
 _KIND_ROLES = {"video": ("video",), "audio": ("audio",), "pdf": ("document",)}
 _ROLE_WORDS = {
@@ -39,6 +40,7 @@ _ROLE_WORDS = {
     "document": "a .pdf file",
     "image": "a .png, .jpg, .gif, .webp or .svg image",
     "captions": "a .vtt captions file",
+    "collection": "a .zim file",
 }
 
 
@@ -101,12 +103,27 @@ def analyse_course(root: Path, limits: Limits = DEFAULT_LIMITS) -> Analysis:
             ):
                 analysis.media[source] = MediaFile(source, package_path, size, media_type)
     _check_cover(analysis, files, course, limits)
+    _check_collection(analysis, files, course)
     _render_all(analysis, files, course)
     for lesson in course.lessons:
         _check_narration(analysis, files, lesson)
+    _check_stray_zims(analysis, course)
     _check_unused(analysis, files, course)
     _check_total_size(analysis, limits)
     return analysis
+
+
+def _check_stray_zims(analysis: Analysis, course: Course) -> None:
+    """A ZIM file goes into a package only as the course's collection (a facility refuses
+    any other), never as a file a lesson links to."""
+    for source, media in analysis.media.items():
+        if media.media_type == ZIM_MEDIA_TYPE and source != course.collection:
+            analysis.report.error(
+                source,
+                None,
+                "a ZIM file can only be the course's reference collection; name it in "
+                "course.yaml as 'collection:' instead of linking to it",
+            )
 
 
 def _analyse_book(analysis: Analysis, course: Course, limits: Limits) -> None:
@@ -246,6 +263,35 @@ def _check_cover(analysis: Analysis, files: CourseFiles, course: Course, limits:
             f"{limits.max_cover_bytes:,} are allowed — a tablet shows it small, so make "
             "it about 600 pixels wide",
         )
+
+
+def _check_collection(analysis: Analysis, files: CourseFiles, course: Course) -> None:
+    """A reference collection: the ZIM file is packaged whole, and must open with libzim
+    (the facility opens it again at import and refuses it otherwise)."""
+    if course.collection is None:
+        return
+    line = None
+    try:
+        course_path = resolve_reference(course.collection, COURSE_FILE, COURSE_FILE, line)
+    except ContentError as exc:
+        analysis.report.add(exc)
+        return
+    package_path = _use_media(analysis, files, course_path, ("collection",), COURSE_FILE, line)
+    if package_path is None:
+        return
+    try:
+        info = read_info(analysis.root / course_path, course_path)
+    except ContentError as exc:
+        analysis.report.add(exc)
+        return
+    if not info.has_fulltext:
+        analysis.report.warning(
+            course_path,
+            None,
+            "the ZIM file has no full-text index: learners can search its titles only",
+        )
+    course.collection = course_path
+    course.collection_meta = {"zim": package_path}
 
 
 def cover_json(course: Course) -> dict[str, str] | None:
@@ -405,7 +451,7 @@ def _check_unused(analysis: Analysis, files: CourseFiles, course: Course) -> Non
     lessons = {lesson.source for lesson in course.lessons}
     for name in files.sizes:
         hidden = any(part.startswith(".") for part in name.split("/"))
-        used = name in analysis.media or name in lessons or name == course.book
+        used = name in analysis.media or name in lessons or name in (course.book, course.collection)
         if hidden or name == COURSE_FILE or used:
             continue
         if name in files.app_files:  # in an app folder: checked by the app's rules
@@ -419,7 +465,8 @@ def _check_unused(analysis: Analysis, files: CourseFiles, course: Course) -> Non
 
 
 def _check_total_size(analysis: Analysis, limits: Limits) -> None:
-    total = sum(m.size for m in analysis.media.values())
+    # A ZIM file has its own limit (``Limits.max_collection_bytes``, checked per file).
+    total = sum(m.size for m in analysis.media.values() if not m.package_path.endswith(".zim"))
     total += sum(len(r.html.encode()) for r in analysis.rendered.values())
     if total > limits.max_package_bytes:
         analysis.report.error(

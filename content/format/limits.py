@@ -33,6 +33,19 @@ class Limits:
     max_manifest_bytes: int = 256 * MIB
     max_app_files: int = 10_000
     max_app_bytes: int = 1 * GIB
+    # A reference collection's ZIM file: one per package, counted apart from the rest.
+    max_collection_bytes: int = 256 * GIB
+
+    @property
+    def max_signed_package_bytes(self) -> int:
+        """The most a whole package file may hold: the files, one ZIM, the manifest (and
+        tar headers, well inside the manifest's share). A facility's sync refuses a
+        signed target above it before fetching a byte."""
+        return self.max_package_bytes + self.max_collection_bytes + self.max_manifest_bytes
+
+    def max_member_bytes(self, path: str) -> int:
+        """The most one file at ``path`` may hold: a ZIM file has its own limit."""
+        return self.max_collection_bytes if path.endswith(".zim") else self.max_file_bytes
 
 
 DEFAULT_LIMITS = Limits()

@@ -24,7 +24,7 @@ class FileType:
 
     families: frozenset[str]
     media_type: str
-    role: str  # image | video | audio | captions | document
+    role: str  # image | video | audio | captions | document | collection
 
 
 def _t(families: str, media_type: str, role: str) -> FileType:
@@ -48,6 +48,9 @@ EXTENSIONS: dict[str, FileType] = {
     ".wav": _t("wav", "audio/wav", "audio"),
     ".vtt": _t("vtt", "text/vtt", "captions"),
     ".pdf": _t("pdf", "application/pdf", "document"),
+    # A reference collection (``content.format.zim``): named by course.yaml's
+    # ``collection``, never by a lesson.
+    ".zim": _t("zim", "application/x-zim", "collection"),
 }
 
 FAMILY_NAMES = {
@@ -66,6 +69,7 @@ FAMILY_NAMES = {
     "wav": "a WAV audio file",
     "vtt": "WebVTT captions",
     "pdf": "a PDF document",
+    "zim": "a ZIM file (a reference collection)",
 }
 
 # Checked before anything else: these are refused whatever the extension says.
@@ -142,6 +146,8 @@ def sniff_family(head: bytes) -> str | None:
         return "mp3"
     if head.startswith(b"%PDF-"):
         return "pdf"
+    if head.startswith(b"ZIM\x04"):
+        return "zim"
     text = head.removeprefix(b"\xef\xbb\xbf")
     if text.startswith(b"WEBVTT") and text[6:7] in (b"", b" ", b"\t", b"\n", b"\r"):
         return "vtt"

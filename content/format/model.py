@@ -198,6 +198,10 @@ class Course:
     reading_level: str = ""
     # Filled in from the EPUB by the analysis: what the manifest's ``course.book`` holds.
     book_meta: dict[str, object] | None = None
+    # A reference collection: the ZIM file (course path) packaged whole, beside the lessons.
+    collection: str | None = None
+    # Filled in by the analysis: what the manifest's ``course.collection`` holds.
+    collection_meta: dict[str, object] | None = None
 
     def metadata(self) -> dict[str, object]:
         """Course fields as they appear in the manifest's ``course`` object (without the
@@ -222,4 +226,5 @@ class Course:
                 "keywords": list(self.keywords),
             }
             | ({"book": self.book_meta} if self.book_meta is not None else {})
+            | ({"collection": self.collection_meta} if self.collection_meta is not None else {})
         )

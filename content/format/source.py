@@ -137,6 +137,7 @@ def _course_from(root: Path, data: dict[str, Any]) -> Course:
         authors=tuple(str(a) for a in data.get("authors") or ()),
         keywords=tuple(str(k) for k in data.get("keywords") or ()),
         book=str(data["book"]) if isinstance(data.get("book"), str) else None,
+        collection=str(data["collection"]) if isinstance(data.get("collection"), str) else None,
         subjects=tuple(str(s) for s in data.get("subjects") or ()),
         reading_level=str(data.get("reading_level", "")),
         requestable_topics=tuple(

@@ -61,12 +61,12 @@ def _check_file(
     root: Path, found: FoundFile, limits: Limits, files: CourseFiles, report: Report
 ) -> None:
     name = found.path
-    if found.size > limits.max_file_bytes:
+    if found.size > limits.max_member_bytes(name):
         report.error(
             name,
             None,
             f"file is {found.size:,} bytes; the limit is "
-            f"{limits.max_file_bytes:,} — compress or split it",
+            f"{limits.max_member_bytes(name):,} — compress or split it",
         )
         return
     hidden = any(part.startswith(".") for part in name.split("/"))

@@ -13,6 +13,9 @@ records in one transaction. Steps, each of which may refuse the package:
    (an SVG must hold only allowed SVG, see ``content.format.svg``, and is flagged for the reviewer);
 5. re-sanitize every lesson's HTML (the server never trusts a package's HTML) and flag
    for the reviewer whatever the sanitizer removed;
+   A reference collection's ZIM file is opened with libzim (``content.format.zim``): a file
+   it cannot read refuses the package; its metadata and a bounded sample of its articles,
+   checked by the collection sanitizer, go to the reviewer;
 6. flag what the text and files hold (``content.importing.flags``, ``fileflags`` and
    ``appfiles``): addresses, phone numbers, PDF actions, HTML in captions, look-alike
    file names, an interactive app's addresses outside itself;
@@ -39,6 +42,8 @@ from content.format.apps import APP_ROOT
 from content.format.limits import DEFAULT_LIMITS, Limits
 from content.format.mediatypes import check_media, file_type_for, read_head, sniff_family
 from content.format.sanitize import SanitizeResult, sanitize_html
+from content.format.zim import ZIM_MEDIA_TYPE, Collection, ZimInfo, read_info
+from content.format.zimhtml import FLAG_KINDS, clean_article
 from content.importing.appfiles import (
     AppFileNotes,
     app_flags,
@@ -63,6 +68,9 @@ __all__ = [
     "StagedPackage",
     "import_package",
 ]
+
+# How many articles of a collection the import reads for the reviewer's flags.
+SAMPLE_ARTICLES = 200
 
 
 @dataclass(frozen=True)
@@ -96,6 +104,10 @@ class StagedPackage:
     files: dict[str, StagedFile]
     review_flags: list[dict[str, Any]]
     manifest: dict[str, Any]
+    # A reference collection: the ZIM's own metadata, and how many articles of a bounded
+    # sample held each kind of hostile part (``content.format.zimhtml.FLAG_KINDS``).
+    collection: ZimInfo | None = None
+    collection_flags: dict[str, int] = field(default_factory=dict)
 
     @property
     def course_id(self) -> str:
@@ -139,10 +151,50 @@ def import_package(
         sanitized.mkdir()
         lessons = _sanitize_lessons(extracted, manifest, sanitized, limits, flags)
         flags += _content_flags(extracted, manifest, files, notes)
+        collection, sample = _check_collection(extracted, manifest, files)
         if confirm is not None:
             confirm(manifest["course"])
         store.adopt_all(_moves(extracted, files, lessons, sanitized))
-    return StagedPackage(dict(manifest["course"]), lessons, files, flags, manifest)
+    return StagedPackage(
+        dict(manifest["course"]), lessons, files, flags, manifest, collection, sample
+    )
+
+
+def _check_collection(
+    extracted: ExtractedPackage, manifest: dict[str, Any], files: dict[str, StagedFile]
+) -> tuple[ZimInfo | None, dict[str, int]]:
+    """The collection's ZIM must be the one file of its kind, and open with libzim."""
+    named = (manifest["course"].get("collection") or {}).get("zim")
+    for path, file in files.items():
+        if file.media_type == ZIM_MEDIA_TYPE and path != named:
+            raise ImportRefused(
+                f"'{shown(path)}': a ZIM file the course does not name as its collection", path
+            )
+    if named is None:
+        return None, {}
+    if named not in files or files[named].media_type != ZIM_MEDIA_TYPE:
+        raise ImportRefused(f"'{shown(named)}': the collection's ZIM file is missing", named)
+    local = extracted.local_path(named)
+    try:
+        info = read_info(local, named)
+        sample = _sample_flags(Collection(local))
+    except ContentError as exc:
+        raise ImportRefused(f"'{shown(named)}': {exc.message}", named) from exc
+    return info, sample
+
+
+def _sample_flags(collection: Collection) -> dict[str, int]:
+    """How many of the first articles hold each kind of hostile part."""
+    counts = dict.fromkeys(FLAG_KINDS, 0)
+    counts["sampled"] = 0
+    for entry in collection.articles(SAMPLE_ARTICLES):
+        data = collection.content(entry.path, 4 * 1024 * 1024)
+        if data is None:
+            continue
+        counts["sampled"] += 1
+        for kind in clean_article(data, entry.path, lambda p: "").found:
+            counts[kind] += 1
+    return counts
 
 
 def _package_flag(flag: Mapping[str, Any]) -> dict[str, Any]:

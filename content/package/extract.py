@@ -143,9 +143,16 @@ def _extract(
         on_manifest(package.manifest)
     names = _NameBook(limits)
     total = first.size
+    collections = 0
     while (member := tar.next_member()) is not None:
         path = names.admit(member)
-        total += member.size
+        if path.endswith(".zim") and not member.is_dir:
+            # A reference collection's ZIM has its own limit (``admit``), one per package.
+            collections += 1
+            if collections > 1:
+                raise ImportRefused("a package may hold one ZIM file only", path)
+        else:
+            total += member.size
         if total > limits.max_package_bytes:
             raise ImportRefused(
                 f"the package holds more than {limits.max_package_bytes:,} bytes "
@@ -184,10 +191,11 @@ class _NameBook:
                 member.name,
             )
         path = check_name(member.name, member.is_dir, self.limits)
-        if not member.is_dir and member.size > self.limits.max_file_bytes:
+        most = self.limits.max_member_bytes(path)
+        if not member.is_dir and member.size > most:
             raise ImportRefused(
                 f"'{shown(path)}' declares {member.size:,} bytes; one file may have at most "
-                f"{self.limits.max_file_bytes:,}",
+                f"{most:,}",
                 path,
             )
         self._check_unique(path, member.is_dir)

@@ -23,6 +23,7 @@ import sqlite_utils
 
 from content.importing.importer import StagedPackage
 from content.tuf.metadata import in_namespace
+from server.catalog import collections
 from server.core import clock
 from server.core.db import Database
 from server.core.errors import N_, NotFound, ValidationError
@@ -212,6 +213,7 @@ def _insert_version(
                 book["epub_version"],
             ],
         )
+    collections.record_in(db, version_id, staged)
     for item in staged.files.values():
         db.execute(
             "INSERT INTO assets (version_id, path, sha256, size, media_type)"

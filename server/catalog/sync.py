@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from content.errors import ContentError
+from content.format.limits import DEFAULT_LIMITS
 from content.importing.importer import import_package
 from content.importing.narration import add_narration
 from content.importing.store import ContentStore
@@ -131,7 +132,13 @@ def _refreshed_client(
     for source in found:
         try:
             client = PublisherClient(
-                publisher.name, folder, root, _source(source.kind, source.location)
+                publisher.name,
+                folder,
+                root,
+                _source(source.kind, source.location),
+                # A package with a reference collection's ZIM is far above the 8 GiB of
+                # the rest; the extractor holds each part to its own limit.
+                max_target_bytes=DEFAULT_LIMITS.max_signed_package_bytes,
             )
             client.refresh()
         except (SyncError, ValueError) as exc:

@@ -152,3 +152,48 @@ def _grouped(books: list[Book], language: str) -> list[tuple[str, list[tuple[str
 
 def _subject(book: Book) -> str:
     return book.subjects[0] if book.subjects else ""
+
+
+@dataclass(frozen=True)
+class Shelved:
+    """A reference collection (a ZIM) a person may open: its course and what it holds."""
+
+    course: Course
+    description: str
+    article_count: int
+
+
+def collections_for(database: Database, settings: Settings, user: User) -> list[Shelved]:
+    """Every reference collection this person may open now (the course rule of
+    ``learning.access``: approved, live, offered to the learner's group), by title."""
+    courses = {c.version_id: c for c in visible_courses(database, settings, user)}
+    if not courses:
+        return []
+    rows = database.query(
+        "SELECT version_id, description, article_count FROM collections"
+        " WHERE version_id IN (SELECT value FROM json_each(?))",
+        [json.dumps(list(courses))],
+    )
+    shelved = [
+        Shelved(courses[r["version_id"]], r["description"], int(r["article_count"])) for r in rows
+    ]
+    return sorted(shelved, key=lambda s: s.course.title.casefold())
+
+
+def collection_version(
+    database: Database, settings: Settings, user: User, course_id: str
+) -> int | None:
+    """The live version of the collection ``course_id`` when this person may open it."""
+    for course in visible_courses(database, settings, user, only=course_id):
+        row = database.query_one(
+            "SELECT version_id FROM collections WHERE version_id = ?", [course.version_id]
+        )
+        if row is not None:
+            return int(row[0])
+    return None
+
+
+def is_collection(database: Database, version_id: int) -> bool:
+    """Whether this course version carries a reference collection."""
+    row = database.query_one("SELECT 1 FROM collections WHERE version_id = ?", [version_id])
+    return row is not None

@@ -1261,3 +1261,35 @@ def plan_written(db: sqlite_utils.Database) -> None:
         CREATE INDEX written_comments_attempt ON written_comments (attempt_id, id);
         """,
     )
+
+
+@migrations(name="0026_collections")
+def collections(db: sqlite_utils.Database) -> None:
+    """Reference collections (ZIM files): a course version's collection, read from its ZIM at
+    import (``catalog.library``), and the articles a facility blocks, kept per course id so
+    the list survives a new version."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE collections (
+            version_id INTEGER PRIMARY KEY REFERENCES course_versions(id) ON DELETE CASCADE,
+            zim_path TEXT NOT NULL,
+            title TEXT NOT NULL,
+            language TEXT NOT NULL,
+            description TEXT NOT NULL,
+            article_count INTEGER NOT NULL,
+            has_fulltext INTEGER NOT NULL,
+            main_path TEXT NOT NULL,
+            sample_flags TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE TABLE collection_blocks (
+            id INTEGER PRIMARY KEY,
+            course_id TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('path', 'title')),
+            value TEXT NOT NULL,
+            added_by INTEGER REFERENCES users(id) ON DELETE SET NULL,
+            added_at TEXT NOT NULL,
+            UNIQUE (course_id, kind, value)
+        );
+        """,
+    )

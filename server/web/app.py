@@ -50,6 +50,7 @@ from server.web.views import (
     admin_users,
     admin_watchlist,
     auth,
+    collections,
     credit,
     errors,
     home,
@@ -125,6 +126,10 @@ def routes() -> list[BaseRoute]:
         Route("/learn", learn.learner_home, methods=GET),
         Route("/learn/catalog", learn.catalog, methods=GET),
         Route("/library", library.library, methods=GET),
+        Route("/collections/{course_id}", collections.collection_home, methods=GET),
+        Route("/collections/{course_id}/search", collections.collection_search, methods=GET),
+        Route("/collections/{course_id}/suggest", collections.collection_suggest, methods=GET),
+        Route("/collections/{course_id}/a/{path:path}", collections.collection_entry, methods=GET),
         Route("/learn/transcript", learn.transcript, methods=GET),
         Route("/learn/text-size", learn.text_size, methods=POST),
         Route("/learn/certificates/{code}", learn.certificate_page, methods=GET),
@@ -342,6 +347,16 @@ def routes() -> list[BaseRoute]:
         Route("/admin/content", admin_content.content_list, methods=GET),
         Route("/admin/content/offers/{course_id}", admin_offers.offer_page, methods=GET),
         Route("/admin/content/offers/{course_id}", admin_offers.offer_save, methods=POST),
+        Route(
+            "/admin/content/collections/{course_id}/blocked",
+            collections.blocked_list,
+            methods=GET,
+        ),
+        Route(
+            "/admin/content/collections/{course_id}/blocked",
+            collections.blocked_save,
+            methods=POST,
+        ),
         Route("/admin/content/reasons", admin_decisions.reason_list, methods=GET),
         Route("/admin/content/reasons", admin_decisions.reason_add, methods=POST),
         Route(
@@ -371,6 +386,11 @@ def routes() -> list[BaseRoute]:
             methods=POST,
         ),
         Route("/admin/content/versions/{version_id:id}", admin_content.version_review, methods=GET),
+        Route(
+            "/admin/content/versions/{version_id:id}/zim/{path:path}",
+            collections.review_entry,
+            methods=GET,
+        ),
         *[
             Route(
                 f"/admin/content/versions/{{version_id:id}}/{action}",

@@ -12,6 +12,7 @@ from starlette.responses import FileResponse, Response
 
 from content.format.model import INTERACTIVE_KINDS
 from server.catalog import (
+    collections,
     content_review,
     decisions,
     library,
@@ -63,6 +64,7 @@ def _review_page(
     data = dataclasses.replace(data, flags=data.flags + watched)
     origin = sandbox.sandbox_origin(req.settings, req.request)
     apps = _app_sources(req, version_id, data, origin)
+    collection = collections.collection_info(req.database, version_id)
     response = req.render(
         "admin/review.html",
         {
@@ -70,6 +72,9 @@ def _review_page(
             "flag_labels": content_review.FLAG_LABELS,
             "flag_href": content_review.flag_href,
             "book": bookshelf.book_info(req.database, version_id),
+            "collection": collection,
+            "collection_sample": collections.sample(req.settings, collection) if collection else [],
+            "collection_flag_labels": collections.FLAG_LABELS,
             "file_url": file_url,
             "reasons": decisions.reasons(req.database),
             "error": error,

@@ -219,6 +219,7 @@ def course_page(req: Req) -> Response:
             "state": state,
             "certificate": _certificate_code(req, course),
             "book": bookshelf.book_info(req.database, course.version_id),
+            "has_collection": bookshelf.is_collection(req.database, course.version_id),
             "media_url": media_url,
         },
     )

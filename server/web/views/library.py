@@ -21,5 +21,6 @@ def library(req: Req) -> Response:
             "chapter_url": lambda book, key: lesson_url(book.course.course_id, key),
             "cover_url": lambda book: media_url(book.cover),
             "total": sum(len(b) for _, subjects in shelf.by_language for _, b in subjects),
+            "collections": bookshelf.collections_for(req.database, req.settings, req.user),
         },
     )

@@ -9,7 +9,9 @@ from urllib.parse import urlencode
 
 from starlette.responses import Response
 
+from server.catalog import collections
 from server.catalog.search_misses import record_miss
+from server.learning import bookshelf
 from server.learning.access import search_versions
 from server.people.accounts import Role
 from server.web.lessonpage import lesson_url
@@ -55,6 +57,7 @@ def search_page(req: Req) -> Response:
     return req.render(
         "search.html",
         {
+            "collection_hits": _collection_hits(req, query) if not facets else [],
             "q": query,
             "results": results,
             "facets": facets,
@@ -62,6 +65,24 @@ def search_page(req: Req) -> Response:
             "url": _url_maker(results.query if results else query, facets),
         },
     )
+
+
+def _collection_hits(req: Req, query: str) -> list[tuple[str, list[tuple[str, str]]]]:
+    """Hits in the reference collections this learner may open, each collection's own
+    (title, address) list; blocked articles are never among them. Learners only: staff
+    review collections on their review pages."""
+    if req.user.role is not Role.LEARNER or not query.strip():
+        return []
+    found = []
+    for shelved in bookshelf.collections_for(req.database, req.settings, req.user):
+        info = collections.collection_info(req.database, shelved.course.version_id)
+        if info is None:
+            continue
+        hits = collections.search(req.database, req.settings, info, query, limit=5)
+        if hits:
+            urls = [(h.title, collections.article_url(info.course_id, h.path)) for h in hits]
+            found.append((shelved.course.title, urls))
+    return found
 
 
 def _url_maker(query: str, facets: dict[str, str]):  # type: ignore[no-untyped-def]
