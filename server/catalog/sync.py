@@ -8,6 +8,7 @@ metadata or a refused package only end the run with a message for the admin.
 from __future__ import annotations
 
 import functools
+import shutil
 import sqlite3
 from collections.abc import Mapping
 from functools import partial
@@ -243,6 +244,7 @@ def _install(
     target: RemoteTarget,
     actor: Actor,
 ) -> None:
+    _check_room(settings, target)
     # Streamed from the source into the importer: the package is never written to disk
     # whole, and its blobs reach the store only once it is known to be the signed target.
     with client.open_target(target) as stream:
@@ -253,6 +255,24 @@ def _install(
     # any learner asks for it.
     staged = add_narration(staged, content_store(settings), import_engine(settings)).staged
     library.record_import(database, hooks, publisher, staged, target.sha256, actor)
+
+
+def _check_room(settings: Settings, target: RemoteTarget) -> None:
+    """Refuse a package the data folder has no room for before a byte of it is fetched: a
+    reference collection can be tens of GB, and a disk that fills up half-way through
+    costs the whole transfer (the import still leaves nothing behind then)."""
+    free = shutil.disk_usage(settings.data_dir).free
+    if target.length > free:
+        raise CatalogRefused(
+            f"Not enough disk space: the package is {_gigabytes(target.length)} and the data"
+            f" folder has {_gigabytes(free)} free. Free some space (or move the data folder to a"
+            " bigger disk) and sync again."
+        )
+
+
+def _gigabytes(count: int) -> str:
+    """A size as `df -h` counts it (1 GB = 1024 MB), to a tenth."""
+    return f"{count / 1024**3:.1f} GB"
 
 
 def import_engine(settings: Settings) -> SpeechEngine | None:

@@ -28,6 +28,7 @@ from starlette.testclient import TestClient
 
 from content.package.reader import PackageInfo
 from content.tuf import metadata, repository
+from content.tuf.updater import PublisherClient
 from server.catalog import library, trust
 from server.catalog.library import CatalogHooks
 from server.catalog.sync import sync_all
@@ -326,6 +327,36 @@ def test_a_full_disk_at_the_commit_refuses_that_target_and_the_run_goes_on(
     assert_no_run_left_running(scene)
     status = sync_status(scene, database)
     assert status.status is health.Status.WARN and "database or disk is full" in status.text
+
+
+def test_a_package_bigger_than_the_free_disk_is_refused_before_it_is_fetched(
+    scene: Scene, database: Database, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scene.publish(scene.package(2))
+    second_publisher(scene, database)
+    real_usage = shutil.disk_usage
+    fetched: list[str] = []
+
+    def nearly_full(path: Any) -> Any:  # 1 KB free: room for nothing signed here
+        return real_usage(path)._replace(free=1024)
+
+    def opened(client: Any, target: Any) -> Any:
+        fetched.append(target.course_id)
+        return open_target(client, target)
+
+    open_target = PublisherClient.open_target
+    monkeypatch.setattr(shutil, "disk_usage", nearly_full)
+    monkeypatch.setattr(PublisherClient, "open_target", opened)
+    result = runner.invoke(cli, ["--data-dir", str(scene.settings.data_dir), "sync"])
+
+    assert result.exit_code == 1, result.output
+    assert fetched == []  # not a byte asked of the source
+    assert f"{COURSE_ID} v2: Not enough disk space: the package is 0.0 GB and the data folder" in (
+        result.output
+    )
+    assert "has 0.0 GB free. Free some space" in result.output
+    assert live_version(scene.settings.database_path, COURSE_ID) == 1
+    assert list((scene.settings.data_dir / "staging").iterdir()) == []
 
 
 # --- what a run does not take is named in its summary ----------------------------------
