@@ -11,9 +11,11 @@ upgrade). Building needs PyPI (the dependencies' wheels), as a maintainer's mach
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
+import signal
 import ssl
 import subprocess
 import tarfile
@@ -59,18 +61,33 @@ STEP_SECONDS = 180
 
 def _step(command: list[str], seconds: int, **options: Any) -> subprocess.CompletedProcess[str]:
     """`command` run to its end, its output captured; a step still running after `seconds`
-    is stopped and fails the test with what it printed, instead of waiting for ever."""
+    is stopped with every process it started (pip under bash) and fails the test with what
+    it printed, instead of waiting for ever. Stopped the same way when the test itself is
+    stopped (pytest-timeout)."""
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        **options,
+    )
     try:
-        return subprocess.run(
-            command, capture_output=True, text=True, check=False, timeout=seconds, **options
-        )
-    except subprocess.TimeoutExpired as late:
-        printed = "".join(
-            part.decode(errors="replace") if isinstance(part, bytes) else part
-            for part in (late.stdout, late.stderr)
-            if part
-        )
-        pytest.fail(f"{' '.join(command)} did not end within {seconds} s; it printed:\n{printed}")
+        out, err = process.communicate(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        _stop_group(process)
+        out, err = process.communicate()
+        pytest.fail(f"{' '.join(command)} did not end within {seconds} s; it printed:\n{out}{err}")
+    except BaseException:
+        _stop_group(process)
+        process.communicate()
+        raise
+    return subprocess.CompletedProcess(command, process.returncode, out, err)
+
+
+def _stop_group(process: subprocess.Popen[str]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 def _unpack(tarball: Path, into: Path) -> Path:
