@@ -9,6 +9,7 @@ A ZIM article is a whole web page written by someone else. Before a learner sees
   collection (``link(path)``); ``..`` that would leave the ZIM drops the link;
 * a picture is kept only when it is inside the collection (its address rewritten the
   same way); a picture from outside is removed;
+* headings move one level down, under the page's own ``h1`` (the article's title);
 * then the course sanitizer's allow-list applies (``content.format.sanitize``): scripts,
   styles, frames, forms, ``<meta>`` refreshes, event handlers and ids go.
 
@@ -108,9 +109,17 @@ def clean_article(html: bytes | str, article_path: str, link: Callable[[str], st
         _rewrite_link(anchor, article_path, link, found)
     for picture in list(document.iter("img")):
         _rewrite_picture(picture, article_path, link, found)
+    _demote_headings(document)
     body = document.find("body")
     source = lxml.html.tostring(body if body is not None else document, encoding="unicode")
     return CleanArticle(_CLEANER.clean(source), title, frozenset(found))
+
+
+def _demote_headings(document: lxml.html.HtmlElement) -> None:
+    """Each heading one level down (``h1`` to ``h2``, …; ``h6`` stays): the page around
+    the article has its own ``h1``, the article's title, and a page has one."""
+    for heading in list(document.iter("h1", "h2", "h3", "h4", "h5")):
+        heading.tag = f"h{int(heading.tag[1]) + 1}"
 
 
 def _note(document: lxml.html.HtmlElement, found: set[str]) -> None:

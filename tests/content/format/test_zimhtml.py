@@ -82,3 +82,14 @@ def test_a_quoted_address_cannot_leave_the_rewritten_form() -> None:
 def test_empty_or_unparseable_articles_give_nothing() -> None:
     assert clean_article("", "Home", link).html == ""
     assert clean_article(b"\x00\x00", "Home", link).found == frozenset()
+
+
+def test_headings_sit_under_the_pages_own_title() -> None:
+    article = clean_article(
+        "<html><body><h1>Water</h1><p>Wet.</p><h2>Rain</h2><h6>Note</h6></body></html>",
+        "Water",
+        link,
+    )
+    assert "<h1" not in article.html
+    assert "<h2>Water</h2>" in article.html and "<h3>Rain</h3>" in article.html
+    assert "<h6>Note</h6>" in article.html
