@@ -51,6 +51,7 @@ from server.web.lessonpage import (
 from server.web.plumbing import Req, access, redirect, safe_next
 from server.web.qr import qr_svg
 from server.web.templating import STATIC_DIR
+from server.web.views import comments
 
 _EVENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
@@ -196,6 +197,42 @@ def _certificate_code(req: Req, course: Course) -> str | None:
         if cert.course_id == course.course_id:
             code = cert.code
     return code
+
+
+def _posted_lesson(req: Req, kind: str | None = None) -> tuple[Course, list[Lesson], Lesson]:
+    """The course, its lessons and the lesson the address names (404 unless it is of
+    `kind`, when one is given)."""
+    course = _course(req)
+    lessons = visibility.lessons_of(req.database, course.version_id)
+    lesson = visibility.lesson_of(lessons, req.request.path_params["key"])
+    if kind is not None and lesson.kind != kind:
+        raise NotFound()
+    return course, lessons, lesson
+
+
+def _lesson_error(
+    req: Req, course: Course, lessons: list[Lesson], lesson: Lesson, message: str
+) -> Response:
+    """The lesson page again, with what was wrong with the form sent from it."""
+    context = _lesson_context(req, course, lessons, lesson)
+    context["error"] = message
+    return req.render("learn/lesson.html", context, 400)
+
+
+def _saved_or_sent(
+    req: Req,
+    course: Course,
+    lessons: list[Lesson],
+    lesson: Lesson,
+    sent: str | None,
+    was_complete: bool,
+) -> Response:
+    """After a workbook or writing form: back to the draft, or on as after a finished
+    lesson with the `sent` notice."""
+    if sent is None:
+        return redirect(lesson_url(course.course_id, lesson.key), notice="draft-saved")
+    finished = not was_complete and _complete(req, course, lessons)
+    return _after(course, lessons, lesson, sent, finished)
 
 
 def _complete(req: Req, course: Course, lessons: list[Lesson]) -> bool:
@@ -363,9 +400,7 @@ def _workbook_context(req: Req, course: Course, lesson: Lesson) -> dict[str, Any
 
 @access(Role.LEARNER)
 def lesson_page(req: Req) -> Response:
-    course = _course(req)
-    lessons = visibility.lessons_of(req.database, course.version_id)
-    lesson = visibility.lesson_of(lessons, req.request.path_params["key"])
+    course, lessons, lesson = _posted_lesson(req)
     # Opening a lesson is an event: it starts the lesson and, for people without
     # JavaScript, is what their time on the previous page is credited by. Reopening it
     # within a minute of the last event adds nothing, so it writes nothing (a page view
@@ -438,9 +473,7 @@ def _after(
 
 @access(Role.LEARNER)
 def lesson_done(req: Req) -> Response:
-    course = _course(req)
-    lessons = visibility.lessons_of(req.database, course.version_id)
-    lesson = visibility.lesson_of(lessons, req.request.path_params["key"])
+    course, lessons, lesson = _posted_lesson(req)
     method = "transcript" if req.field("method") == "transcript" else "button"
     event = progress.Event(
         _form_event_id(req), "completed", course.course_id, lesson.key, data={"method": method}
@@ -456,11 +489,7 @@ def lesson_done(req: Req) -> Response:
 
 @access(Role.LEARNER)
 def quiz_action(req: Req) -> Response:
-    course = _course(req)
-    lessons = visibility.lessons_of(req.database, course.version_id)
-    lesson = visibility.lesson_of(lessons, req.request.path_params["key"])
-    if lesson.kind != "quiz":
-        raise NotFound()
+    course, lessons, lesson = _posted_lesson(req, "quiz")
     action = req.field("action", 100)
     url = lesson_url(course.course_id, lesson.key)
     try:
@@ -495,19 +524,13 @@ def quiz_action(req: Req) -> Response:
             quizzes.retry(req.database, req.user, course, lesson)
             return redirect(url + "#quiz")
     except ValidationError as exc:
-        context = _lesson_context(req, course, lessons, lesson)
-        context["error"] = exc.message
-        return req.render("learn/lesson.html", context, 400)
+        return _lesson_error(req, course, lessons, lesson, exc.message)
     raise BadRequest()
 
 
 @access(Role.LEARNER)
 def workbook_action(req: Req) -> Response:
-    course = _course(req)
-    lessons = visibility.lessons_of(req.database, course.version_id)
-    lesson = visibility.lesson_of(lessons, req.request.path_params["key"])
-    if lesson.kind != "workbook":
-        raise NotFound()
+    course, lessons, lesson = _posted_lesson(req, "workbook")
     submit = req.field("action") == "submit"
     values = _values(req)
     answers = workbooks.from_form(workbooks.prompts_of(lesson), values)
@@ -525,23 +548,16 @@ def workbook_action(req: Req) -> Response:
             workbooks.shown_private_keys(values.get("shown_private")),
         )
     except ValidationError as exc:
-        context = _lesson_context(req, course, lessons, lesson)
-        context["error"] = exc.message
-        return req.render("learn/lesson.html", context, 400)
-    if submit:
-        finished = not was_complete and _complete(req, course, lessons)
-        return _after(course, lessons, lesson, "workbook-sent", finished)
-    return redirect(lesson_url(course.course_id, lesson.key), notice="draft-saved")
+        return _lesson_error(req, course, lessons, lesson, exc.message)
+    return _saved_or_sent(
+        req, course, lessons, lesson, "workbook-sent" if submit else None, was_complete
+    )
 
 
 @access(Role.LEARNER)
 def written_action(req: Req) -> Response:
     """The written task's plain form: save the draft, or send it."""
-    course = _course(req)
-    lessons = visibility.lessons_of(req.database, course.version_id)
-    lesson = visibility.lesson_of(lessons, req.request.path_params["key"])
-    if lesson.kind != "written":
-        raise NotFound()
+    course, lessons, lesson = _posted_lesson(req, "written")
     submit = req.field("action") == "submit"
     was_complete = _complete(req, course, lessons)
     try:
@@ -556,38 +572,24 @@ def written_action(req: Req) -> Response:
             submit,
         )
     except ValidationError as exc:
-        context = _lesson_context(req, course, lessons, lesson)
-        context["error"] = exc.message
-        return req.render("learn/lesson.html", context, 400)
-    if submit:
-        finished = not was_complete and _complete(req, course, lessons)
-        return _after(course, lessons, lesson, "written-sent", finished)
-    return redirect(lesson_url(course.course_id, lesson.key), notice="draft-saved")
+        return _lesson_error(req, course, lessons, lesson, exc.message)
+    return _saved_or_sent(
+        req, course, lessons, lesson, "written-sent" if submit else None, was_complete
+    )
 
 
 @access(Role.LEARNER)
 def written_comment(req: Req) -> Response:
     """A comment from the learner on one of their own attempts."""
-    course = _course(req)
-    lessons = visibility.lessons_of(req.database, course.version_id)
-    lesson = visibility.lesson_of(lessons, req.request.path_params["key"])
+    course, lessons, lesson = _posted_lesson(req)
     attempt_id = int(req.request.path_params["attempt_id"])
     own = written.own_attempts(req.database, req.user.id, course.course_id, lesson.key)
     if attempt_id not in {a.id for a in own}:
         raise NotFound()
     try:
-        written.comment(
-            req.database,
-            req.settings,
-            req.user,
-            attempt_id,
-            req.field("comment", written.MAX_COMMENT + 1),
-            req.client_address,
-        )
+        comments.post(req, attempt_id)
     except ValidationError as exc:
-        context = _lesson_context(req, course, lessons, lesson)
-        context["error"] = exc.message
-        return req.render("learn/lesson.html", context, 400)
+        return _lesson_error(req, course, lessons, lesson, exc.message)
     url = lesson_url(course.course_id, lesson.key)
     return redirect(f"{url}#attempt-{attempt_id}", notice="comment-sent")
 

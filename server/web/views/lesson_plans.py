@@ -18,6 +18,7 @@ from server.people.groups import Group
 from server.teaching import dashboards
 from server.web import i18n
 from server.web.plumbing import Req, access, redirect
+from server.web.views import comments
 
 STAFF = (Role.EDUCATOR, Role.ADMIN)
 
@@ -515,14 +516,7 @@ def learner_writing_comment(req: Req) -> Response:
     if attempt_id not in {a.id for a in own}:
         raise NotFound()
     try:
-        written.comment(
-            req.database,
-            req.settings,
-            req.user,
-            attempt_id,
-            req.field("comment", written.MAX_COMMENT + 1),
-            req.client_address,
-        )
+        comments.post(req, attempt_id)
     except ValidationError as exc:
         return _learner_writing(req, exc.message, 400)
     return redirect(f"{_writing_url(plan, task)}#attempt-{attempt_id}", notice="comment-sent")

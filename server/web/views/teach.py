@@ -20,6 +20,7 @@ from server.people.accounts import Role, User
 from server.records import merge
 from server.teaching import dashboards, difficult_questions, exports, grading, workbook_review
 from server.web.plumbing import Req, access, parse_number, redirect, safe_next
+from server.web.views import comments
 
 STAFF = (Role.EDUCATOR, Role.ADMIN)
 
@@ -463,14 +464,7 @@ def grading_save(req: Req) -> Response:
 def grading_comment(req: Req) -> Response:
     attempt_id = _int(req, "attempt_id")
     try:
-        written.comment(
-            req.database,
-            req.settings,
-            req.user,
-            attempt_id,
-            req.field("comment", written.MAX_COMMENT + 1),
-            req.client_address,
-        )
+        comments.post(req, attempt_id)
     except ValidationError as exc:
         return _grading_page(req, exc.message, 400)
     return redirect(f"/teach/grading/{attempt_id}#thread", notice="comment-sent")
