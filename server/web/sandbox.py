@@ -31,7 +31,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from starlette.requests import HTTPConnection
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from server.core.settings import Settings
@@ -141,6 +141,48 @@ def sandboxed(response: Response, prefix: str, page_origin: str) -> Response:
     response.headers["Access-Control-Allow-Origin"] = "*"
     response.headers["Cache-Control"] = "private, max-age=3600"
     return response
+
+
+@dataclass(frozen=True)
+class FileAsked:
+    """A request for one file under a lesson's address, on the origin its token names."""
+
+    address: AppAddress
+    prefix: str  # the lesson's address on the sandbox's origin, ending in "/"
+    path: str  # the file asked for, below it
+
+
+def file_asked(connection: HTTPConnection, service: TokenService) -> FileAsked | None:
+    """What `/sandbox/{token}/{path}` asks for, or None when the token is not one of ours
+    or the request came to another origin than the one it names (never the page's own,
+    where cookies live)."""
+    token = connection.path_params["token"]
+    address = AppAddress.loads(service, token)
+    if address is None or request_origin(connection) != address.sandbox:
+        return None
+    return FileAsked(address, f"{address.sandbox}{PREFIX}{token}/", connection.path_params["path"])
+
+
+def our_answer(asked: FileAsked) -> Response | None:
+    """The answer for a file Stepstone adds under the address (`our_file`; a 404 for an
+    unknown one), or None when the path is one of the app's own."""
+    if not asked.path.startswith(OURS):
+        return None
+    own = our_file(asked.path.removeprefix(OURS))
+    if own is None:
+        return not_found()
+    return sandboxed(FileResponse(own), asked.prefix, asked.address.page)
+
+
+def app_answer(asked: FileAsked, file: Path, media_type: str, sco_page: bool) -> Response:
+    """One of the app's own files; a SCO's page gets the runtime API first of all (it
+    looks for it as it loads)."""
+    if sco_page:
+        html = with_runtime(file.read_bytes(), asked.prefix + RUNTIME)
+        response: Response = Response(html, media_type="text/html")
+    else:
+        response = FileResponse(file, media_type=media_type)
+    return sandboxed(response, asked.prefix, asked.address.page)
 
 
 def not_found() -> Response:

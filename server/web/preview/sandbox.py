@@ -16,23 +16,13 @@ from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 
 from content.format.model import INTERACTIVE_KINDS
 from server.learning.access import app_asset_path
 from server.web.preview.course import PreviewCourse
 from server.web.preview.frame import Preview
-from server.web.sandbox import (
-    OURS,
-    PREFIX,
-    RUNTIME,
-    AppAddress,
-    not_found,
-    our_file,
-    request_origin,
-    sandboxed,
-    with_runtime,
-)
+from server.web.sandbox import app_answer, file_asked, not_found, our_answer
 
 
 async def app_file(request: Request) -> Response:
@@ -42,28 +32,19 @@ async def app_file(request: Request) -> Response:
 
 
 def _app_file(request: Request, preview: Preview) -> Response:
-    token = request.path_params["token"]
-    address = AppAddress.loads(preview.sandbox, token)
-    # Only on the origin the page named: never on the page's own.
-    if address is None or request_origin(request) != address.sandbox:
+    asked = file_asked(request, preview.sandbox)
+    if asked is None:
         return not_found()
-    prefix = f"{address.sandbox}{PREFIX}{token}/"
-    path = request.path_params["path"]
-    if path.startswith(OURS):
-        own = our_file(path.removeprefix(OURS))
-        if own is None:
-            return not_found()
-        return sandboxed(FileResponse(own), prefix, address.page)
+    ours = our_answer(asked)
+    if ours is not None:
+        return ours
     course = preview.watcher.current()
-    file = _lesson_file(course, address.lesson_key, path)
+    file = _lesson_file(course, asked.address.lesson_key, asked.path)
     if file is None:
         return not_found()
     file_path, media_type = file
-    if path in _sco_pages(course, address.lesson_key):
-        # A SCO page gets the runtime API first of all: it looks for it as it loads.
-        html = with_runtime(file_path.read_bytes(), prefix + RUNTIME)
-        return sandboxed(Response(html, media_type="text/html"), prefix, address.page)
-    return sandboxed(FileResponse(file_path, media_type=media_type), prefix, address.page)
+    sco_page = asked.path in _sco_pages(course, asked.address.lesson_key)
+    return app_answer(asked, file_path, media_type, sco_page)
 
 
 def _lesson_file(course: PreviewCourse, lesson_key: str, path: str) -> tuple[Path, str] | None:
