@@ -14,9 +14,12 @@ plays N tablets:
 1. sign-in, ramped at `--signin-rate` per second (argon2id makes each one cost ~35 ms of
    CPU, so 500 at once would only measure the KDF queue); reported on its own;
 2. open home (`/learn`), the video lesson, and a 1 MiB Range of its video;
-3. every 10 s, POST /api/events with one event: "progressed" (position, duration, played
-   ranges) on the video lesson, "heartbeat" (10 s) on a reading lesson; failed posts are
-   kept and re-sent with the next one, as `learn.js` does;
+3. every `--post-every` seconds (30, the facility default of
+   `STEPSTONE_EVENT_BATCH_SECONDS`), POST /api/events with what `learn.js` queued
+   meanwhile: on the video lesson its place every 10 s ("progressed" with position,
+   duration, played ranges), on a reading its place once, and a "heartbeat" every 30 s;
+   failed posts are kept and re-sent with the next one, as `learn.js` does (until the
+   tablets batched, a video tablet posted every 10 s: `--post-every 10` comes close);
 4. every `--page-every` seconds, move on: home and a reading lesson of a demo course, or
    the video lesson again with its 1 MiB Range, turn about (spread over the tablets).
 
@@ -116,7 +119,8 @@ from tests.deploy.nginx_site import Site, make_certificates, running_nginx  # no
 PIN = "582046"
 MIB = 1024 * 1024
 MEDIA_RANGE = f"bytes=0-{MIB - 1}"
-TICK = 10.0  # seconds between two event posts of one tablet
+PROGRESS_EVERY = 10.0  # learn.js notes a playing video's place every 10 s
+HEARTBEAT_EVERY = 30.0  # and time on task every 30 s
 DURATION = 900.0  # the generated video's length as the tablets report it
 BENCH_COURSE = "org.stepstone.demo.bench-video"
 VIDEO_KEY = "watch"
@@ -365,6 +369,7 @@ class TabletPlan:
     start_at: float  # time.monotonic(); CLOCK_MONOTONIC is shared by processes on Linux
     signin_interval: float
     stop_at: float
+    post_every: float
     page_every_ticks: int
     timeout: float
     ca: str = ""  # the facility CA's file when the tablets talk TLS to nginx; "" for HTTP
@@ -396,6 +401,7 @@ class Tablet:
         self.on_video = True
         self.moves = 0
         self.position = 0.0
+        self.unbeaten = 0.0  # seconds since the last heartbeat the page queued
         self.queue: list[dict[str, Any]] = []
 
     async def run(self, start_at: float) -> None:
@@ -505,14 +511,15 @@ class Tablet:
         return media is not None
 
     async def steady(self, start_at: float) -> None:
-        """An event post every tick; every few ticks (offset by the tablet's slot, so page
-        loads spread over time) the learner moves on."""
-        tick = 1
-        while start_at + tick * TICK < self.plan.stop_at:
-            await _sleep_until(start_at + tick * TICK)
+        """An event post every tick (`--post-every`, learn.js's batch), with what the page
+        queued since the last; every few ticks (offset by the tablet's slot, so page loads
+        spread over time) the learner moves on."""
+        tick, every = 1, self.plan.post_every
+        while start_at + tick * every < self.plan.stop_at:
+            await _sleep_until(start_at + tick * every)
             if (tick + self.slot) % self.plan.page_every_ticks == 0:
                 await self.move_on()
-            self.queue.append(self.next_event())
+            self.queue.extend(self.queued_events(every))
             await self.post_events()
             tick += 1
 
@@ -525,26 +532,35 @@ class Tablet:
         elif await self.fetch("home", "GET", "/learn"):
             await self.open_lesson(video=False)
 
-    def next_event(self) -> dict[str, Any]:
-        event_id = secrets.token_urlsafe(12)
-        if not self.on_video:
-            return {
-                "id": event_id,
-                "type": "heartbeat",
-                "course": READING_COURSE,
-                "lesson": READING_KEY,
-                "seconds": TICK,
-            }
-        self.position = min(self.position + TICK, DURATION)
-        return {
-            "id": event_id,
-            "type": "progressed",
-            "course": BENCH_COURSE,
-            "lesson": VIDEO_KEY,
-            "position": self.position,
-            "duration": DURATION,
-            "watched": [[0.0, self.position]],
-        }
+    def queued_events(self, seconds: float) -> list[dict[str, Any]]:
+        """What learn.js queues in `seconds`: on the video, its place every 10 s; on the
+        reading, its place once (the learner scrolled on); a heartbeat every 30 s."""
+        course, lesson = (
+            (BENCH_COURSE, VIDEO_KEY) if self.on_video else (READING_COURSE, READING_KEY)
+        )
+        events: list[dict[str, Any]] = []
+        if self.on_video:
+            for _ in range(max(1, round(seconds / PROGRESS_EVERY))):
+                self.position = min(self.position + PROGRESS_EVERY, DURATION)
+                events.append(
+                    {
+                        "type": "progressed",
+                        "position": self.position,
+                        "duration": DURATION,
+                        "watched": [[0.0, self.position]],
+                    }
+                )
+        else:
+            self.position = min(self.position + 1, 40)
+            events.append({"type": "progressed", "position": self.position, "duration": 40})
+        self.unbeaten += seconds
+        while self.unbeaten >= HEARTBEAT_EVERY:
+            self.unbeaten -= HEARTBEAT_EVERY
+            events.append({"type": "heartbeat", "seconds": HEARTBEAT_EVERY})
+        return [
+            {"id": secrets.token_urlsafe(12), "course": course, "lesson": lesson, **event}
+            for event in events
+        ]
 
     async def post_events(self) -> None:
         batch = self.queue[:50]
@@ -1080,6 +1096,8 @@ class CpuRecorder:
             min(self._snapshots, key=lambda snap: abs(snap.at - moment)) for moment in (start, stop)
         )
         wall = after.at - before.at
+        if wall <= 0:  # a starved run: no two snapshots around the window
+            return dict.fromkeys([*after.services, "generator", "others", "irq"], 0.0)
         used = {
             name: (after.services[name] - before.services[name]) / wall for name in after.services
         }
@@ -1240,7 +1258,7 @@ def tablet_phase(ctx: Context, logins: list[str]) -> tuple[CountReport, list[str
     last_signin = start_at + (len(logins) - 1) * interval
     stop_at = last_signin + args.settle + args.seconds
     slots = list(enumerate(logins))
-    every = max(1, round(args.page_every / TICK))
+    every = max(1, round(args.page_every / args.post_every))
     plans = [
         TabletPlan(
             "127.0.0.1",
@@ -1249,6 +1267,7 @@ def tablet_phase(ctx: Context, logins: list[str]) -> tuple[CountReport, list[str
             start_at,
             interval,
             stop_at,
+            args.post_every,
             every,
             args.timeout,
             ctx.ca,
@@ -1535,6 +1554,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     add("--burst-seconds", type=float, default=10, help="each closed-loop burst (s)")
     add("--signin-rate", type=float, default=25, help="sign-ins started per second")
     add("--settle", type=float, default=10, help="from the last sign-in to the window (s)")
+    add(
+        "--post-every",
+        type=float,
+        default=30,
+        help="a tablet posts its queued events every ... s (STEPSTONE_EVENT_BATCH_SECONDS)",
+    )
     add("--page-every", type=float, default=30, help="a tablet moves on every ... s")
     add("--media-mb", type=int, default=8, help="size of the generated video (MiB)")
     add("--workers", type=int, default=2, help="uvicorn (both apps) and nginx workers")
@@ -1548,7 +1573,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         args.tablets = args.curve
     if args.quick:
         args.tablets, args.seconds, args.burst_seconds = [20], 10.0, 3.0
-        args.settle, args.page_every = 3.0, TICK  # so every kind of request is in the window
+        # so every kind of request is in the window
+        args.settle, args.post_every, args.page_every = 3.0, 5.0, 5.0
     if args.media_mb < 1:
         parser.error("--media-mb must be at least 1: the tablets fetch a 1 MiB range")
     if min(args.tablets) < 1 or args.generators < 1 or args.workers < 1:
@@ -1557,8 +1583,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("--burst-connections must be 0 (one per tablet) or more")
     if min(args.seconds, args.burst_seconds, args.signin_rate, args.timeout) <= 0:
         parser.error("--seconds, --burst-seconds, --signin-rate and --timeout must be > 0")
-    if args.page_every < TICK:
-        parser.error(f"--page-every must be at least {TICK:g} s (one event tick)")
+    if args.post_every < 1:
+        parser.error("--post-every must be at least 1 s")
+    if args.page_every < args.post_every:
+        parser.error("--page-every must be at least --post-every (one event tick)")
     args.dir = args.dir.resolve()
     if args.dir.is_relative_to(ROOT):
         parser.error(f"--dir must be outside the repository ({ROOT})")

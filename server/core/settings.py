@@ -112,6 +112,14 @@ class Settings:
             " any of them is open (union) or only when all are (strictest)"
         },
     )
+    event_batch_seconds: int = field(
+        default=30,
+        metadata={
+            "help": "A tablet sends the progress it reports on its own (time on task, reading"
+            " place, video position) at most this often, in one post; finishing, answers and"
+            " pauses go at once. 0: every event at once"
+        },
+    )
     learner_idle_minutes: int = field(default=15, metadata={"help": "Learner idle sign-out"})
     staff_idle_minutes: int = field(default=30, metadata={"help": "Staff idle sign-out"})
     session_max_hours: int = field(default=12, metadata={"help": "Absolute session lifetime"})
@@ -292,6 +300,8 @@ def _validate(settings: Settings) -> None:
     ):
         if getattr(settings, name) < 1:
             raise ConfigError(f"Setting {name} must be at least 1.")
+    if not 0 <= settings.event_batch_seconds <= 300:
+        raise ConfigError("Setting event_batch_seconds must be between 0 and 300.")
     if settings.impact_min_cell < 5:
         raise ConfigError("Setting impact_min_cell must be at least 5.")
     if not 0 <= settings.due_after_joining_days <= 365:

@@ -151,7 +151,9 @@ def courses_served(root: Path) -> Iterator[tuple[str, Path]]:
     assert report.status == "ok", report.message
     make_user(database, Role.LEARNER, "A100", "Alex Learner")
     database.close()
-    with running_server(data, STEPSTONE_DEMO="true") as base:
+    # Progress a page reports on its own goes within a second, not the facility's 30 s:
+    # these tests wait for it (test_event_batching.py tests the default).
+    with running_server(data, STEPSTONE_DEMO="true", STEPSTONE_EVENT_BATCH_SECONDS="1") as base:
         yield base, data
 
 

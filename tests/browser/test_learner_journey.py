@@ -8,12 +8,14 @@ axe-core finds no serious or critical problem on any learner page.
 
 from __future__ import annotations
 
+import json
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, Request, expect
 
 from server.people.accounts import Role
 from tests.browser.conftest import (
@@ -293,3 +295,54 @@ def test_a_warning_comes_a_minute_before_the_idle_sign_out(
     with page.expect_request("**/signin?notice=idle", timeout=15_000):
         page.clock.resume()
     context.close()
+
+
+def test_reported_progress_waits_for_one_post_and_leaving_sends_it(
+    browser: Browser, site: tuple[str, Path]
+) -> None:
+    """With the facility's default batching (30 s), what the page reports on its own (the
+    reading place, time on task) goes in one post, not one each; leaving the page sends
+    what still waits, so nothing is lost."""
+    base, data = site
+    context = browser.new_context(viewport={"width": 400, "height": 600})
+    page = context.new_page()
+    posts: list[list[str]] = []
+
+    def note(request: Request) -> None:
+        if request.url.endswith("/api/events"):
+            events = json.loads(request.post_data or "{}").get("events", [])
+            posts.append(sorted(event["type"] for event in events))
+
+    page.on("request", note)
+    page.clock.install()
+    sign_in(page, base, "A101")
+    page.goto(base + TRAPS + "/lessons/six-thinking-traps")
+    page.mouse.move(200, 300)
+    page.mouse.wheel(0, 1500)
+    page.clock.run_for(2_000)  # the pause after scrolling that takes the place
+    assert posts == []  # waiting for the next post, not sent on its own
+    with page.expect_request("**/api/events"):
+        page.clock.run_for(30_000)  # the heartbeat at 30 s joins it
+    assert len(posts) == 1 and set(posts[0]) == {"heartbeat", "progressed"}, posts
+    first = place_of(data, "A101")
+    assert first is not None and first > 0
+
+    page.mouse.wheel(0, 1500)
+    page.clock.run_for(2_000)
+    assert len(posts) == 1
+    page.goto(base + "/learn")  # leaving: the waiting place goes now
+    deadline = time.monotonic() + 10
+    while (place_of(data, "A101") or 0) <= first and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert (place_of(data, "A101") or 0) > first
+    context.close()
+
+
+def place_of(data: Path, facility_id: str) -> float | None:
+    rows = query(
+        data,
+        "SELECT p.position FROM lesson_progress p JOIN users u ON u.id = p.user_id"
+        " WHERE u.facility_id = ? AND p.lesson_key = 'six-thinking-traps'",
+        facility_id,
+    )
+    return None if not rows or rows[0][0] is None else float(str(rows[0][0]))

@@ -328,6 +328,7 @@ def _lesson_context(
         "state": state,
         "html": lesson_html(store, lesson.html_sha256, assets, course.course_id, course.version_id),
         "event_id": new_event_id(),
+        "event_batch_seconds": req.settings.event_batch_seconds,
         "lesson_url": lesson_url(course.course_id, lesson.key),
         "course_url": course_url(course.course_id),
         "text_sizes": TEXT_SIZES,

@@ -16,6 +16,7 @@ from content.format.lessondata import QuizQuestion
 from server.catalog import library
 from server.catalog.library import CatalogHooks
 from server.core.db import Database
+from server.core.errors import ConfigError
 from server.core.settings import Settings, load_settings
 from server.learning import access, certificates, progress, visibility, workbooks
 from server.people.accounts import Role
@@ -668,3 +669,17 @@ def test_a_body_nested_too_deep_or_not_json_is_a_clear_400(
         status, answer = post_raw_events(client, body)
         assert status == 400, answer
         assert message in str(answer["error"])
+
+
+@pytest.mark.usefixtures("courses")
+def test_the_lesson_page_tells_the_tablet_how_long_reports_may_wait(
+    client: TestClient, people: People, tmp_path: Path
+) -> None:
+    sign_in(client, people.learner)
+    page = client.get(lesson_path(TRAPS, "six-thinking-traps")).text
+    assert 'data-batch-seconds="30"' in page  # the facility default
+    for wrong in ("-1", "301"):
+        with pytest.raises(ConfigError, match="event_batch_seconds must be between 0 and 300"):
+            load_settings(environ={"STEPSTONE_EVENT_BATCH_SECONDS": wrong}, data_dir=tmp_path)
+    quick = load_settings(environ={"STEPSTONE_EVENT_BATCH_SECONDS": "0"}, data_dir=tmp_path)
+    assert quick.event_batch_seconds == 0

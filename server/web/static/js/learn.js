@@ -23,6 +23,11 @@
   var STORE = "stepstone-events";
   var HEARTBEAT_MS = 30000;
   var IDLE_MS = 120000;
+  // Progress the tablet reports on its own (time on task, the reading place, where a
+  // video or PDF is) waits up to this long and goes in one post with whatever else is
+  // waiting; a change of state (finished, answered, paused, an activity's result, a
+  // draft) goes at once and takes the waiting ones with it. 0: every event at once.
+  var BATCH_MS = 1000 * (parseInt(article.getAttribute("data-batch-seconds") || "0", 10) || 0);
 
   // ---- The event queue -------------------------------------------------------------
   // Events wait here until the server confirms them; a dropped connection only delays
@@ -32,6 +37,7 @@
   try { queue = JSON.parse(window.sessionStorage.getItem(STORE) || "[]"); } catch (e) { queue = []; }
   var sending = false;
   var timer = null;
+  var due = 0;  // when the planned post goes (0: none planned)
   var backoff = 2000;
   var offline = false;
 
@@ -50,18 +56,23 @@
     }).join("");
   }
 
-  function add(type, extra) {
+  // `later`: a periodic report that may wait for the next post (see BATCH_MS).
+  function add(type, extra, later) {
     var event = { id: newId(), type: type, course: course, lesson: lesson, at: new Date().toISOString() };
     for (var name in extra) { if (Object.prototype.hasOwnProperty.call(extra, name)) { event[name] = extra[name]; } }
     queue.push(event);
     persist();
-    schedule(0);
+    schedule(later ? BATCH_MS : 0);
     return event;
   }
 
+  // Plan the next post in `ms`, unless one is already planned sooner.
   function schedule(ms) {
+    var at = Date.now() + ms;
+    if (timer !== null && due <= at) { return; }
     window.clearTimeout(timer);
-    timer = window.setTimeout(flush, ms);
+    due = at;
+    timer = window.setTimeout(function () { timer = null; due = 0; flush(); }, ms);
   }
 
   function say(text) {
@@ -85,6 +96,9 @@
   function flush(keepalive) {
     if (sending || !queue.length) { return; }
     sending = true;
+    window.clearTimeout(timer);
+    timer = null;
+    due = 0;
     var batch = queue.slice(0, 50);
     var ids = batch.map(function (e) { return e.id; });
     window.fetch("/api/events", {
@@ -141,6 +155,11 @@
 
   window.addEventListener("online", function () { schedule(0); });
   window.addEventListener("pagehide", function () { flush(true); });
+  // A tablet put to sleep or switched to another page may never come back to this one:
+  // what waits goes now.
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "hidden") { flush(true); }
+  });
   var signout = document.getElementById("signout-form");
   if (signout) {
     signout.addEventListener("submit", function () {
@@ -172,7 +191,7 @@
     var seconds = Math.min(60, Math.round((now - lastBeat) / 1000));
     lastBeat = now;
     if (document.visibilityState === "visible" && (playing || now - lastInput < IDLE_MS)) {
-      add("heartbeat", { seconds: seconds });
+      add("heartbeat", { seconds: seconds }, true);
     }
   }, HEARTBEAT_MS);
 
@@ -222,13 +241,13 @@
       var now = firstVisible();
       if (now === placeSent) { return; }
       placeSent = now;
-      add("progressed", { position: now, duration: blocks.length });
+      add("progressed", { position: now, duration: blocks.length }, true);
     };
     window.addEventListener("scroll", function () {
       window.clearTimeout(placeTimer);
       placeTimer = window.setTimeout(reportPlace, 1500);
     }, { passive: true });
-    window.addEventListener("pagehide", reportPlace);
+    window.addEventListener("pagehide", function () { reportPlace(); flush(true); });
   }
 
   // ---- Video and audio: position and what was played -----------------------------
@@ -252,7 +271,7 @@
         position: Math.max(0, player.currentTime),
         duration: player.duration,
         watched: playedRanges()
-      });
+      }, !force);
     };
     var length = document.getElementById("media-length");
     player.addEventListener("loadedmetadata", function () {
@@ -278,7 +297,7 @@
 
   // ---- Other players (pdf-lesson.js): where the learner is, as a "progressed" event ----
   document.addEventListener("stepstone:progress", function (e) {
-    add("progressed", { position: e.detail.position, duration: e.detail.duration });
+    add("progressed", { position: e.detail.position, duration: e.detail.duration }, !e.detail.leaving);
     if (e.detail.leaving) { flush(true); }
   });
 
