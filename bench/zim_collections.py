@@ -106,7 +106,7 @@ ARTICLE_P95 = 0.050
 SEARCH_P95 = 0.100
 IMPORT_RATIO = 0.4
 WORD = re.compile(r"[A-Za-z][a-z]{2,13}")
-TITLE = re.compile(rb"<title>([^<]*)</title>")
+FOUND = re.compile(rb"([0-9,]+) articles? found")
 
 
 def load() -> str:
@@ -572,7 +572,9 @@ async def _load(plan: LoadPlan, outcome: Outcome) -> None:
     )
 
 
-async def _search(port: int, login: str, queries: list[str], outcome: Outcome) -> None:
+async def _search(
+    port: int, login: str, queries: list[str], outcome: Outcome, counts: list[int]
+) -> None:
     browser = Browser(port, 99_999, outcome)
     try:
         if not await browser.sign_in(login):
@@ -580,7 +582,10 @@ async def _search(port: int, login: str, queries: list[str], outcome: Outcome) -
         for query in queries[:5]:  # warm the workers' open collection
             await browser.get("warm", search_url(query))
         for query in queries:
-            await browser.get("search", search_url(query))
+            page = await browser.get("search", search_url(query))
+            found = FOUND.search(page or b"")
+            if found is not None:
+                counts.append(int(found.group(1).replace(b",", b"")))
     finally:
         browser.connection.close()
 
@@ -662,9 +667,10 @@ def load_phase(port: int, articles: list[str], args: argparse.Namespace) -> None
 def search_phase(port: int, zim: Path, queries: list[str], login: str) -> None:
     outcome = Outcome()
     load_before = load()
-    learner_load._run(_search(port, login, queries, outcome))
+    counts: list[int] = []
+    learner_load._run(_search(port, login, queries, outcome, counts))
     app = [s[2] for s in outcome.samples if s[0] == "search" and s[3]]
-    direct = libzim_search(zim, queries)
+    direct, direct_counts = libzim_search(zim, queries)
     print(
         f"\n3. Collection search, {len(queries)} queries one after the other;"
         f" {load_before} / {load()}"
@@ -674,27 +680,36 @@ def search_phase(port: int, zim: Path, queries: list[str], login: str) -> None:
     app_p95 = percentile(sorted(app), 0.95)
     direct_p95 = percentile(sorted(direct), 0.95)
     print(f"   ratio p95 server / libzim: {app_p95 / direct_p95:.1f}")
+    print(
+        f"   hits shown per query (at most {SEARCH_HITS}): server {_mean(counts):.1f},"
+        f" libzim {_mean(direct_counts):.1f}; queries with none: server"
+        f" {counts.count(0)}, libzim {direct_counts.count(0)}"
+    )
     errors = [s for s in outcome.samples if not s[3]]
     print(f"   errors: {len(errors)}")
     for line in outcome.errors[:5]:
         print(f"     {line}")
 
 
-def libzim_search(zim: Path, queries: list[str]) -> list[float]:
+def _mean(values: Sequence[int]) -> float:
+    return sum(values) / len(values) if values else math.nan
+
+
+def libzim_search(zim: Path, queries: list[str]) -> tuple[list[float], list[int]]:
     """The same queries on libzim alone: one Archive and Searcher, the same 20 results
-    and their titles (what the page shows)."""
+    and their titles (what the page shows); the seconds and the hit count of each."""
     archive = Archive(zim)
     searcher = Searcher(archive)
     for query in queries[:5]:
         list(searcher.search(Query().set_query(query)).getResults(0, SEARCH_HITS))
-    durations = []
+    durations, counts = [], []
     for query in queries:
         start = time.perf_counter()
         paths = list(searcher.search(Query().set_query(query)).getResults(0, SEARCH_HITS))
         titles = [archive.get_entry_by_path(path).title for path in paths]
         durations.append(time.perf_counter() - start)
-        assert len(titles) == len(paths)
-    return durations
+        counts.append(len(titles))
+    return durations, counts
 
 
 # ---------------------------------------------------------------------------------------
