@@ -192,6 +192,8 @@ def test_staff_find_and_read_every_approved_collection_but_not_blocked_articles(
         assert "1 article found" in found
         assert "In reference collections" not in client.get("/search?q=molten").text
         assert client.get(f"/collections/{SCIENCE}/a/Volcano").status_code == 404
+        dashboard = client.get(f"/teach/courses/{SCIENCE}").text
+        assert f'href="/collections/{SCIENCE}">Open the collection</a>' in dashboard
 
 
 def test_an_svg_drawing_is_served_sandboxed_only_when_it_passes_the_check(
