@@ -1,5 +1,6 @@
 """Tiny ZIM files written by the tests with libzim's own writer: a main page, a few
-articles (one hostile), a picture; with or without a full-text index."""
+articles (one hostile), a picture, two drawings (one hostile); with or without a
+full-text index."""
 
 from __future__ import annotations
 
@@ -23,6 +24,16 @@ HOSTILE = """<html><head><title>Trap</title>
 <img src="https://evil.example/track.png" alt="tracker">
 <img src="I/drop.png" alt="A drop of water">
 </body></html>"""
+
+# Two drawings: one the SVG check lets through, one it refuses (it runs a script).
+CHART_SVG = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10">'
+    '<circle cx="5" cy="5" r="4" fill="#06c"/></svg>'
+)
+TRAP_SVG = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10">'
+    "<script>fetch('/api/me')</script><rect width='10' height='10'/></svg>"
+)
 
 ARTICLES = {
     "Home": (
@@ -61,12 +72,14 @@ class _Item(Item):  # type: ignore[misc]
 
 
 def write_zim(path: Path, *, fulltext: bool = True, title: str = "Pocket Science") -> Path:
-    """A ZIM of four articles (one hostile) and a PNG, with a main page."""
+    """A ZIM of four articles (one hostile), a PNG and two SVGs, with a main page."""
     with Creator(str(path)).config_indexing(fulltext, "eng") as creator:
         creator.set_mainpath("Home")
         for article_path, (article_title, html) in ARTICLES.items():
             creator.add_item(_Item(article_path, article_title, "text/html", html))
         creator.add_item(_Item("I/drop.png", "", "image/png", PNG))
+        creator.add_item(_Item("I/chart.svg", "", "image/svg+xml", CHART_SVG))
+        creator.add_item(_Item("I/trap.svg", "", "image/svg+xml", TRAP_SVG))
         creator.add_item(_Item("style.css", "", "text/css", "body{display:none}"))
         creator.add_metadata("Title", title)
         creator.add_metadata("Language", "eng")

@@ -123,6 +123,16 @@ class SvgRefused(Exception):
 def check_svg(path: Path, name: str) -> None:
     """Parse the SVG at ``path`` in a stream; raise :class:`MediaTypeError` unless it holds
     only allowed SVG elements, attributes and CSS (see the module docstring)."""
+    with path.open("rb") as stream:
+        _check(iter(lambda: stream.read(_CHUNK), b""), name)
+
+
+def check_svg_bytes(data: bytes, name: str) -> None:
+    """:func:`check_svg` for a drawing already in memory (a picture of a ZIM file)."""
+    _check(iter([data]), name)
+
+
+def _check(chunks: Iterable[bytes], name: str) -> None:
     parser = expat.ParserCreate(namespace_separator=" ")
     state = _SvgState()
     parser.StartElementHandler = state.start
@@ -132,10 +142,9 @@ def check_svg(path: Path, name: str) -> None:
     parser.EntityDeclHandler = _refuse_doctype
     parser.ProcessingInstructionHandler = _refuse_instruction
     try:
-        with path.open("rb") as stream:
-            while chunk := stream.read(_CHUNK):
-                parser.Parse(chunk, False)
-            parser.Parse(b"", True)
+        for chunk in chunks:
+            parser.Parse(chunk, False)
+        parser.Parse(b"", True)
     except SvgRefused as exc:
         raise MediaTypeError(f"SVG refused: {exc}; remove it from the drawing", name) from exc
     except expat.ExpatError as exc:

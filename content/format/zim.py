@@ -6,7 +6,8 @@ store like a video, and the server reads articles, pictures, metadata and its ow
 indexes (Xapian) straight from the stored file.
 
 Nothing read here is trusted: an article's HTML goes through ``content.format.zimhtml``
-before anyone sees it, and only raster pictures are ever served from a ZIM.
+before anyone sees it; of its other files only pictures are ever served (raster ones,
+and SVG drawings that pass ``content.format.svg``'s check).
 """
 
 from __future__ import annotations
@@ -124,8 +125,12 @@ class Collection:
 
     def __init__(self, path: Path):
         self._archive = open_archive(path, path.name)
-        # libzim's archive is safe to share; its searchers are made per question.
+        # libzim's archive is safe to share. A searcher opens the ZIM's Xapian databases
+        # on its first question, which costs more than a question itself: one of each
+        # kind is kept, and used by one thread at a time (Xapian's are not thread-safe).
         self._lock = threading.Lock()
+        self._searcher: Searcher | None = None
+        self._suggester: SuggestionSearcher | None = None
 
     def entry(self, path: str) -> ZimEntry | None:
         """The entry at ``path`` (redirects followed), or None."""
@@ -184,7 +189,9 @@ class Collection:
             return None
         try:
             with self._lock:
-                found = Searcher(self._archive).search(Query().set_query(text))
+                if self._searcher is None:
+                    self._searcher = Searcher(self._archive)
+                found = self._searcher.search(Query().set_query(text))
                 paths = list(found.getResults(0, min(limit, MAX_HITS)))
         except RuntimeError:
             return []
@@ -194,7 +201,9 @@ class Collection:
         """Titles that start with or contain ``text`` (the ZIM's title index)."""
         try:
             with self._lock:
-                found = SuggestionSearcher(self._archive).suggest(text)
+                if self._suggester is None:
+                    self._suggester = SuggestionSearcher(self._archive)
+                found = self._suggester.suggest(text)
                 paths = list(found.getResults(0, min(limit, MAX_HITS)))
         except RuntimeError:
             return []

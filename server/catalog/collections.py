@@ -9,7 +9,8 @@ ZIM itself is one blob of the content store, never unpacked.
 
 Who may read a collection is the course rule (``learning.access``: approved, live, from a
 trusted publisher, offered to the learner's group); this module only reads it. Every
-article leaves through ``content.format.zimhtml``; only raster pictures leave as files.
+article leaves through ``content.format.zimhtml``; only pictures leave as files: raster
+ones, and SVG drawings that pass ``content.format.svg``'s check.
 
 Blocked articles (``collection_blocks``) are kept by course id, not version, so a
 facility's list survives the publisher's next version; a blocked article, named by its
@@ -24,6 +25,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from content.errors import MediaTypeError
+from content.format.limits import Limits
+from content.format.svg import check_svg_bytes
 from content.format.zim import (
     MAX_ARTICLE_BYTES,
     MAX_PICTURE_BYTES,
@@ -42,8 +46,11 @@ from server.core.settings import Settings
 from server.people import audit
 from server.people.audit import Actor
 
-# Pictures a collection may send: raster images only (an SVG is a document that runs).
+# Pictures a collection may send: raster images as they are; an SVG (a document that can
+# run) only when it passes the course check (``content.format.svg``, an allow-list), and
+# always under the media policy (a sandbox, nothing loads) with nosniff.
 PICTURE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+SVG_TYPE = "image/svg+xml"
 BLOCK_KINDS = ("path", "title")
 MAX_BLOCK_CHARS = 500
 _CACHE = CollectionCache()
@@ -281,11 +288,21 @@ def picture(
     *,
     reviewer: bool = False,
 ) -> tuple[bytes, str] | None:
-    """A raster picture's bytes and media type; None for anything else."""
+    """A picture's bytes and media type: a raster picture, or an SVG drawing that passes
+    the same check as a course's SVG (at most as big); None for anything else."""
     found = entry(database, settings, info, path, reviewer=reviewer)
     if found is None:
         return None
     media_type = found.media_type.split(";")[0].strip().lower()
+    if media_type == SVG_TYPE:
+        drawing = _open(settings, info).content(found.path, Limits().max_svg_bytes)
+        if drawing is None:
+            return None
+        try:
+            check_svg_bytes(drawing, found.path)
+        except MediaTypeError:
+            return None
+        return drawing, media_type
     if media_type not in PICTURE_TYPES:
         return None
     data = _open(settings, info).content(found.path, MAX_PICTURE_BYTES)

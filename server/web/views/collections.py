@@ -1,8 +1,11 @@
-"""Reference collections (ZIM files): learners read and search them; admins keep the
-list of blocked articles.
+"""Reference collections (ZIM files): learners and staff read and search them; admins keep
+the list of blocked articles.
 
 Who may open a collection is the course rule (`server.learning.bookshelf.collection_version`
-over `server.learning.access`); a collection or article a learner may not see is a 404.
+over `server.learning.access`): a learner, the collections offered to them; staff (who
+assign and review courses) every servable one, which is also what `/search` finds for
+them. A collection or article a person may not see is a 404; blocked articles are blocked
+for staff on these pages too (an admin sees them on the version's review pages).
 Articles are sanitized on the server (`server.catalog.collections`) and shown under the
 page's strict policy; pictures leave with their own media type, nosniff and the media
 policy; nothing else of a ZIM (its CSS, its scripts) is ever sent.
@@ -19,6 +22,9 @@ from server.learning import bookshelf
 from server.people.accounts import Role
 from server.web.headers import CSP
 from server.web.plumbing import Req, access, redirect
+
+# Who reads collections: learners (what is offered to them) and staff (every servable one).
+READERS = (Role.LEARNER, Role.EDUCATOR, Role.ADMIN)
 
 
 def _collection(req: Req) -> CollectionInfo:
@@ -45,13 +51,13 @@ def _article_page(req: Req, info: CollectionInfo, path: str) -> Response:
     )
 
 
-@access(Role.LEARNER)
+@access(*READERS)
 def collection_home(req: Req) -> Response:
     info = _collection(req)
     return _article_page(req, info, info.main_path)
 
 
-@access(Role.LEARNER)
+@access(*READERS)
 def collection_entry(req: Req) -> Response:
     info = _collection(req)
     path = req.request.path_params["path"]
@@ -64,7 +70,8 @@ def collection_entry(req: Req) -> Response:
 
 
 def _picture(picture: tuple[bytes, str] | None) -> Response:
-    """A raster picture of a ZIM: its own media type, nosniff, the media policy."""
+    """A picture of a ZIM (raster, or an SVG that passed the check): its own media type,
+    nosniff, and the media policy (a sandbox: nothing in it runs or loads)."""
     if picture is None:
         raise NotFound()
     data, media_type = picture
@@ -75,7 +82,7 @@ def _picture(picture: tuple[bytes, str] | None) -> Response:
     return response
 
 
-@access(Role.LEARNER)
+@access(*READERS)
 def collection_search(req: Req) -> Response:
     info = _collection(req)
     query = req.request.query_params.get("q", "")[:200]
@@ -91,7 +98,7 @@ def collection_search(req: Req) -> Response:
     )
 
 
-@access(Role.LEARNER)
+@access(*READERS)
 def collection_suggest(req: Req) -> Response:
     info = _collection(req)
     query = req.request.query_params.get("q", "")[:100]

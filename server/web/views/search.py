@@ -1,7 +1,8 @@
 """The search page, for everyone signed in. Visibility is decided here, per person,
 before the engine sees the query (`server.learning.access.search_versions`): a learner's
 hits come only from the course versions they may open; educators search every live course;
-admins also see versions waiting for review, clearly marked."""
+admins also see versions waiting for review, clearly marked. Hits in reference collections
+(ZIM) follow below the course hits, under their own heading, by the same rule."""
 
 from __future__ import annotations
 
@@ -68,10 +69,12 @@ def search_page(req: Req) -> Response:
 
 
 def _collection_hits(req: Req, query: str) -> list[tuple[str, list[tuple[str, str]]]]:
-    """Hits in the reference collections this learner may open, each collection's own
-    (title, address) list; blocked articles are never among them. Learners only: staff
-    review collections on their review pages."""
-    if req.user.role is not Role.LEARNER or not query.strip():
+    """Hits in the reference collections this person may open, each collection's own
+    (title, address) list, under their own heading; blocked articles are never among them.
+    The course rule decides which collections: a learner's offered ones; staff every
+    servable (approved, live) one, as for courses. A collection waiting for review is
+    not searched here: an admin reads it on the version's review page."""
+    if not query.strip():
         return []
     found = []
     for shelved in bookshelf.collections_for(req.database, req.settings, req.user):

@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from server.core.db import row_id
 from server.core.errors import N_, BadRequest, NotFound, ValidationError
-from server.learning import assignments, plans, visibility, written
+from server.learning import assignments, bookshelf, plans, visibility, written
 from server.learning.access import Scope, visible_courses
 from server.learning.continuity import Continuity
 from server.people import absences
@@ -206,6 +206,9 @@ def _course_page(
         "teach/course.html",
         {
             "board": board,
+            "collection": bookshelf.collection_version(
+                req.database, req.settings, req.user, board.course_id
+            ),
             "groups": scope.groups(req.database),
             "error": error,
             "entered": _entered(req),

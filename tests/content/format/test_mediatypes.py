@@ -9,6 +9,7 @@ import pytest
 
 from content.errors import MediaTypeError
 from content.format.mediatypes import check_media, disallowed_kind, sniff_family, suffix_of
+from content.format.svg import check_svg_bytes
 from tests.content.hostile import HOSTILE_SVGS
 
 SAMPLES = {
@@ -164,6 +165,15 @@ def test_dangerous_svg_is_refused(tmp_path: Path, name: str) -> None:
     path.write_bytes(svg)
     with pytest.raises(MediaTypeError, match=re.escape(reason)):
         check_media(path, "bad.svg")
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_SVGS))
+def test_a_drawing_in_memory_gets_the_same_check(name: str) -> None:
+    """A ZIM's SVG is checked from memory (``check_svg_bytes``), as strictly as a file."""
+    check_svg_bytes(SVG_OK, "ok.svg")
+    svg, reason = HOSTILE_SVGS[name]
+    with pytest.raises(MediaTypeError, match=re.escape(reason)):
+        check_svg_bytes(svg, "I/bad.svg")
 
 
 def test_svg_that_is_not_xml_is_refused(tmp_path: Path) -> None:

@@ -166,3 +166,49 @@ def test_a_collection_without_a_full_text_index_is_searched_by_title(
     assert f'href="/collections/{plain}/a/Volcano"' in page
     words = client.get(f"/collections/{plain}/search", params={"q": "molten"}).text
     assert "0 articles found" in words  # the words of an article need the full-text index
+
+
+def test_staff_find_and_read_every_approved_collection_but_not_blocked_articles(
+    science: int, database: Database, client: TestClient, people: People
+) -> None:
+    # The educator is in no group the collection is offered to: staff see every servable
+    # course (they assign and review), and so every approved collection.
+    sign_in(client, people.admin)
+    pending = client.get("/search", params={"q": "evaporates"}).text
+    assert "In reference collections" not in pending  # waiting for review: not searched
+    library.approve(database, CatalogHooks(), ADMIN, science)
+    collections.add_block(database, ADMIN, SCIENCE, "title", "Volcano")
+
+    for staff in (people.educator, people.admin):
+        sign_in(client, staff)
+        merged = client.get("/search", params={"q": "evaporates"}).text
+        hits = merged.split('id="collection-hits"')[1]
+        assert "From the collection Pocket Science" in hits
+        assert f'<a href="/collections/{SCIENCE}/a/Water">Water cycle</a>' in hits
+        article = client.get(f"/collections/{SCIENCE}/a/Water")
+        assert article.status_code == 200 and "Water evaporates" in article.text
+        assert 'href="/library"' not in article.text  # the learners' shelf is not theirs
+        found = client.get(f"/collections/{SCIENCE}/search", params={"q": "evaporates"}).text
+        assert "1 article found" in found
+        assert "In reference collections" not in client.get("/search?q=molten").text
+        assert client.get(f"/collections/{SCIENCE}/a/Volcano").status_code == 404
+        dashboard = client.get(f"/teach/courses/{SCIENCE}").text
+        assert f'href="/collections/{SCIENCE}">Open the collection</a>' in dashboard
+
+
+def test_an_svg_drawing_is_served_sandboxed_only_when_it_passes_the_check(
+    science: int, database: Database, client: TestClient, people: People
+) -> None:
+    library.approve(database, CatalogHooks(), ADMIN, science)
+    sign_in(client, people.learner)
+    chart = client.get(f"/collections/{SCIENCE}/a/I/chart.svg")
+    assert chart.status_code == 200 and chart.headers["content-type"] == "image/svg+xml"
+    assert "<circle" in chart.text
+    assert chart.headers["x-content-type-options"] == "nosniff"
+    policy = chart.headers["content-security-policy"]
+    assert "sandbox" in policy and "default-src 'none'" in policy
+    assert client.get(f"/collections/{SCIENCE}/a/I/trap.svg").status_code == 404  # a script
+    sign_in(client, people.admin)  # the reviewer gets the same answers
+    review = f"/admin/content/versions/{science}/zim"
+    assert client.get(f"{review}/I/chart.svg").status_code == 200
+    assert client.get(f"{review}/I/trap.svg").status_code == 404

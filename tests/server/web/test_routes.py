@@ -63,10 +63,11 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/learn"): {"anon": 303, "learner": 200, "educator": 403, "admin": 403},
     ("GET", "/learn/catalog"): LEARNER_ONLY_GET,
     ("GET", "/library"): LEARNER_ONLY_GET,
-    ("GET", "/collections/{course_id}"): learner_only(404),
-    ("GET", "/collections/{course_id}/search"): learner_only(404),
-    ("GET", "/collections/{course_id}/suggest"): learner_only(404),
-    ("GET", "/collections/{course_id}/a/{path:path}"): learner_only(404),
+    # Learners and staff read collections (an unknown one is not found for anyone).
+    ("GET", "/collections/{course_id}"): {**staff(404, 404), "learner": 404},
+    ("GET", "/collections/{course_id}/search"): {**staff(404, 404), "learner": 404},
+    ("GET", "/collections/{course_id}/suggest"): {**staff(404, 404), "learner": 404},
+    ("GET", "/collections/{course_id}/a/{path:path}"): {**staff(404, 404), "learner": 404},
     ("GET", "/learn/transcript"): LEARNER_ONLY_GET,
     ("POST", "/learn/text-size"): learner_only(400),
     # No content exists in this test: a learner's answer for a missing course is 404.
