@@ -17,7 +17,9 @@ import functools
 import hashlib
 import hmac
 import itertools
+import os
 import secrets
+import threading
 from dataclasses import dataclass
 from importlib import resources
 
@@ -42,6 +44,11 @@ _HASHERS = Hashers(
     # a GPU; without the pepper the database gives them nothing to try.
     pin=PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1),
 )
+# How many hashes (or checks) run at once in this process: one per core. More would not
+# sign anyone in sooner (each is CPU work), but each holds its argon2 memory (8 MiB for a
+# PIN, 19 MiB for a password) while it waits for a core: a shift change of hundreds of
+# sign-ins in one worker then grew it by hundreds of MB that the allocator kept.
+_KDF_SLOTS = threading.BoundedSemaphore(max(1, len(os.sched_getaffinity(0))))
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 256
 # Unambiguous characters for one-time passwords that staff read aloud or copy by hand.
@@ -55,7 +62,8 @@ _DUMMY_HASHES: dict[tuple[int, ...], str] = {}
 def _dummy_hash(hasher: PasswordHasher) -> str:
     params = (hasher.time_cost, hasher.memory_cost, hasher.parallelism, hasher.hash_len)
     if params not in _DUMMY_HASHES:
-        _DUMMY_HASHES[params] = hasher.hash(secrets.token_hex(16))
+        with _KDF_SLOTS:
+            _DUMMY_HASHES[params] = hasher.hash(secrets.token_hex(16))
     return _DUMMY_HASHES[params]
 
 
@@ -78,7 +86,8 @@ def hashers_in_use() -> Hashers:
 
 def hash_secret(secret: str) -> str:
     """A staff password's hash (and, before the pepper, every secret's)."""
-    return _HASHERS.staff.hash(secret)
+    with _KDF_SLOTS:
+        return _HASHERS.staff.hash(secret)
 
 
 def _keyed(key: bytes, pin: str) -> str:
@@ -88,7 +97,9 @@ def _keyed(key: bytes, pin: str) -> str:
 def hash_pin(pin: str, peppers: Keyring) -> str:
     """A learner PIN's record: keyed with the current pepper, then hashed."""
     pepper = peppers.current
-    return f"{PEPPERED}{pepper.id}{_HASHERS.pin.hash(_keyed(pepper.key, pin))}"
+    with _KDF_SLOTS:
+        hashed = _HASHERS.pin.hash(_keyed(pepper.key, pin))
+    return f"{PEPPERED}{pepper.id}{hashed}"
 
 
 def to_check(stored: str | None, secret: str, peppers: Keyring | None) -> tuple[str | None, str]:
@@ -112,7 +123,9 @@ def verify_secret(stored_hash: str | None, secret: str) -> bool:
     """True when `secret` matches; always spends one hash verification."""
     try:
         hashed = stored_hash or _dummy_hash(_HASHERS.staff)
-        return _HASHERS.staff.verify(hashed, secret) and stored_hash is not None
+        with _KDF_SLOTS:
+            matched = _HASHERS.staff.verify(hashed, secret)
+        return matched and stored_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
