@@ -108,7 +108,7 @@ from server.cli.main import initialize  # noqa: E402
 from server.core.db import Database  # noqa: E402
 from server.core.settings import Settings, load_settings  # noqa: E402
 from server.learning import access, visibility  # noqa: E402
-from server.people import accounts, passwords, sessions  # noqa: E402
+from server.people import accounts, passwords, pepper, sessions  # noqa: E402
 from server.people.tokens import Tokens  # noqa: E402
 from server.web import i18n  # noqa: E402
 from server.web.plumbing import Req, Services  # noqa: E402
@@ -829,17 +829,8 @@ def prepare(run_dir: Path, sizes: Sequence[int], media_mb: int) -> Prepared:
     report = publish_demo_courses(settings, database, courses)
     if report.status != "ok":
         raise SystemExit(f"publishing the courses failed: {report.message}")
-    # argon2id takes tens of ms per hash: hash the PIN once and share the hash string.
-    stored = passwords.hash_secret(PIN)
     learners = [[f"T{phase:02d}{n:04d}" for n in range(size)] for phase, size in enumerate(sizes)]
-    now = "2026-01-01T00:00:00+00:00"
-    with database.write() as db:
-        db.conn.executemany(
-            "INSERT INTO users (role, facility_id, display_name, language, secret_hash,"
-            " must_change_secret, created_at, updated_at)"
-            " VALUES ('learner', ?, ?, 'en', ?, 0, ?, ?)",
-            [(login, f"Tablet {login}", stored, now, now) for group in learners for login in group],
-        )
+    add_learners(database, [login for group in learners for login in group])
     row = database.query_one(
         "SELECT sha256, size FROM assets WHERE path LIKE '%talk.webm' ORDER BY size DESC"
     )
@@ -849,6 +840,22 @@ def prepare(run_dir: Path, sizes: Sequence[int], media_mb: int) -> Prepared:
     media_file = content_store(settings).path_for(row["sha256"])
     media_url = f"/media/{row['sha256']}/talk.webm"
     return Prepared(settings.data_dir, media_file, media_url, learners)
+
+
+def add_learners(database: Database, logins: Sequence[str]) -> None:
+    """Learner accounts with the PIN `PIN`, stored as the server stores a PIN (keyed with
+    the facility's pepper, at the PIN cost): a first sign-in costs what every later one
+    does, not a staff-cost check and a re-hash. argon2id takes milliseconds per hash: the
+    PIN is hashed once and the record shared (a bench does not need one salt each)."""
+    with database.write() as db:
+        stored = passwords.hash_pin(PIN, pepper.keyring_in(db))
+        now = "2026-01-01T00:00:00+00:00"
+        db.conn.executemany(
+            "INSERT INTO users (role, facility_id, display_name, language, secret_hash,"
+            " must_change_secret, created_at, updated_at)"
+            " VALUES ('learner', ?, ?, 'en', ?, 0, ?, ?)",
+            [(login, f"Tablet {login}", stored, now, now) for login in logins],
+        )
 
 
 # ---------------------------------------------------------------------------------------

@@ -115,7 +115,6 @@ from server.catalog.sync import sync_publisher  # noqa: E402
 from server.cli.demo import course_folders, publish_demo_courses  # noqa: E402
 from server.cli.main import initialize  # noqa: E402
 from server.core.settings import load_settings  # noqa: E402
-from server.people import passwords  # noqa: E402
 from server.people.audit import Actor  # noqa: E402
 
 # bench/import.py: its import and sync runs and its anchor (a module named like a keyword).
@@ -473,15 +472,7 @@ def cached_data(folder: Path, repo: Path, tablets: int) -> Path:
     )
     assert row is not None
     library.approve(database, CatalogHooks(), actor, int(row[0]))  # offered to everyone
-    stored = passwords.hash_secret(PIN)
-    now = "2026-01-01T00:00:00+00:00"
-    with database.write() as db:
-        db.conn.executemany(
-            "INSERT INTO users (role, facility_id, display_name, language, secret_hash,"
-            " must_change_secret, created_at, updated_at)"
-            " VALUES ('learner', ?, ?, 'en', ?, 0, ?, ?)",
-            [(login, f"Tablet {login}", stored, now, now) for login in logins(tablets + 1)],
-        )
+    learner_load.add_learners(database, logins(tablets + 1))
     database.close()
     (data.parent / "ready").write_text("")
     print(f"data folder: made in {time.perf_counter() - start:.0f} s")
