@@ -65,6 +65,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -80,6 +81,9 @@ from content.package.build import build_package  # noqa: E402
 from content.package.reader import read_package  # noqa: E402
 
 MIB = 1024 * 1024
+# The lessons of the test course (tests/appcourse.py) whose pages are timed, by kind.
+READING = "intro"
+KINDS = {READING: "reading", "counter": "html5", "signs": "SCORM", "ready": "H5P"}
 PNG = b"\x89PNG\r\n\x1a\n"
 WEBM = b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\x82\x84webm"
 OGG = b"OggS"
@@ -165,8 +169,11 @@ def best(runs: list[dict[str, float]]) -> dict[str, float]:
     return {"import_s": took, "openssl_s": anchor, "ratio": took / anchor}
 
 
-def page_rates(requests: int) -> dict[str, float]:
-    """Lesson pages per second, in-process, for each kind of lesson of the test course."""
+def page_rates(requests: int, rounds: int) -> list[dict[str, float]]:
+    """Lesson pages per second, in-process, for each kind of lesson of the test course:
+    one figure per kind for each of ``rounds`` rounds. Within a round the kinds take turns
+    in batches of 10 requests, so a shared, busy machine slows every kind alike, and the
+    rounds show how far that noise moves each ratio."""
     from starlette.testclient import TestClient
 
     from server.core.db import Database
@@ -175,7 +182,7 @@ def page_rates(requests: int) -> dict[str, float]:
     from server.web.app import create_app
     from tests.appcourse import COURSE_URL
 
-    rates: dict[str, float] = {}
+    found_rounds: list[dict[str, float]] = []
     with tempfile.TemporaryDirectory() as folder:
         data = _app_facility(Path(folder))
         database = Database(data / "stepstone.db")
@@ -187,21 +194,35 @@ def page_rates(requests: int) -> dict[str, float]:
             from tests.conftest import sign_in
 
             sign_in(client, found[0])
-            keys = ("intro", "counter", "signs", "ready")
-            spent = dict.fromkeys(keys, 0.0)
-            for key in keys:  # warm: templates, caches, the first-open event
+            for key in KINDS:  # warm: templates, caches, the first-open event
                 for _ in range(20):
                     assert client.get(f"{COURSE_URL}/lessons/{key}").status_code == 200
-            # Interleaved in small batches: a shared, busy machine then slows every kind
-            # alike, instead of whichever ran while something else did.
-            for _ in range(requests // 10):
-                for key in keys:
-                    started = time.perf_counter()
-                    for _ in range(10):
-                        client.get(f"{COURSE_URL}/lessons/{key}")
-                    spent[key] += time.perf_counter() - started
-            rates = {key: (requests // 10) * 10 / spent[key] for key in keys}
-    return rates
+            batches = max(1, requests // rounds // 10)
+            for _ in range(rounds):
+                spent = dict.fromkeys(KINDS, 0.0)
+                for _ in range(batches):
+                    for key in KINDS:
+                        started = time.perf_counter()
+                        for _ in range(10):
+                            client.get(f"{COURSE_URL}/lessons/{key}")
+                        spent[key] += time.perf_counter() - started
+                found_rounds.append({key: batches * 10 / spent[key] for key in KINDS})
+    return found_rounds
+
+
+def page_summary(found_rounds: list[dict[str, float]]) -> list[str]:
+    """One line per kind: its median rate, and its ratio to the reading lesson's rate
+    (the median of the rounds' ratios, and their lowest and highest: the noise)."""
+    lines = []
+    for key in KINDS:
+        ratios = sorted(one[key] / one[READING] for one in found_rounds)
+        rate = statistics.median(one[key] for one in found_rounds)
+        lines.append(
+            f"lesson page {KINDS[key]:8} {rate:7.0f} req/s, {statistics.median(ratios):.2f} x"
+            f" reading (rounds {ratios[0]:.2f} to {ratios[-1]:.2f},"
+            f" {len(found_rounds)} rounds), load average {os.getloadavg()[0]:.1f}"
+        )
+    return lines
 
 
 def _app_facility(root: Path) -> Path:
@@ -217,10 +238,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dir", type=Path, default=None, help="scratch folder (needs 4x size)")
     parser.add_argument("--size-mb", type=int, default=300)
-    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--requests", type=int, default=500, help="lesson pages of each kind")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of lesson page requests")
     parser.add_argument("--repeat", type=int, default=3, help="imports of each course")
+    parser.add_argument("--only", choices=("import", "pages"), help="run one half only")
     args = parser.parse_args()
     print(f"load average {os.getloadavg()[0]:.1f} at the start")
+    if args.only != "pages":
+        imports(args)
+    if args.only != "import":
+        for line in page_summary(page_rates(args.requests, args.rounds)):
+            print(line)
+
+
+def imports(args: argparse.Namespace) -> None:
+    """The first half: each course imported ``--repeat`` times, interleaved, each into a
+    new store; prints the fastest import of each against its fastest anchor."""
     with tempfile.TemporaryDirectory(dir=args.dir) as folder:
         work = Path(folder)
         packages = {}
@@ -242,14 +275,11 @@ def main() -> None:
             print(
                 f"import {name:5} {args.size_mb} MB: {figures[name]['import_s']:.2f} s,"
                 f" openssl {figures[name]['openssl_s']:.2f} s, ratio {figures[name]['ratio']:.2f}"
-                f" (fastest of {len(found)}: {each})"
+                f" (fastest of {len(found)}: {each}), load average {os.getloadavg()[0]:.1f}"
             )
         relative = figures["scorm"]["ratio"] / figures["video"]["ratio"]
         print(f"SCORM ratio / video ratio: {relative:.2f}")
         print(f"load average {os.getloadavg()[0]:.1f} at the end of the imports")
-    rates = page_rates(args.requests)
-    for key, rate in rates.items():
-        print(f"lesson page {key:8} {rate:7.0f} req/s ({rate / rates['intro']:.2f} x reading)")
 
 
 if __name__ == "__main__":
