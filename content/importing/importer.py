@@ -140,7 +140,7 @@ def import_package(
         tree = folder / "package"
         tree.mkdir()
         notes = AppFileNotes()
-        extracted, manifest = _extract_and_read_manifest(package, tree, limits, notes)
+        extracted, manifest = _extract_and_read_manifest(package, tree, limits, notes, store)
         listed = _check_files(extracted, manifest)
         check_app_limits(manifest, limits)
         check_scorm(extracted, manifest)
@@ -247,12 +247,14 @@ def _moves(
 
 
 def _extract_and_read_manifest(
-    package: Path | Readable, tree: Path, limits: Limits, notes: AppFileNotes
+    package: Path | Readable, tree: Path, limits: Limits, notes: AppFileNotes, store: ContentStore
 ) -> tuple[ExtractedPackage, dict[str, Any]]:
     """Extract, validating the manifest as soon as it is read, before the files are.
 
     Each app file's type and the addresses it reaches are noted in ``notes`` meanwhile,
-    from the bytes in hand (see ``content.importing.appfiles``).
+    from the bytes in hand (see ``content.importing.appfiles``). A small file whose blob
+    the store has already is not written to the staging folder: the checks that read
+    files read that blob (the bytes learners get), and it does not move.
 
     So a bad manifest is refused before anything else is written. The check takes a few
     milliseconds (a compiled validator, see ``content.format.validate``); on another thread it
@@ -270,6 +272,7 @@ def _extract_and_read_manifest(
         fsync=False,
         on_manifest=lambda data: manifests.append(_manifest(data, limits)),
         inspect=notes.inspect,
+        stored=store.stored_path,
     )
     return extracted, manifests[0]
 

@@ -38,6 +38,10 @@ from content.package.tarstream import TarMember, TarStream
 # Called on the extracting thread with a file's package path and its bytes: all of them
 # when the flag is true (a small file, held in memory anyway), else its first HEAD_BYTES.
 FileInspector = Callable[[str, bytes, bool], None]
+# Called with a small file's SHA-256 before it is written: the path of a file that already
+# holds exactly those bytes (a blob in the content store), or None. A file found there is
+# not written again (see StagingWriter.file).
+StoredLookup = Callable[[str], str | None]
 
 _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 # Read-only from the start, as blobs in the store are: the descriptor that creates a file
@@ -78,20 +82,30 @@ def shown(name: str, limit: int = 200) -> str:
 
 @dataclass(frozen=True)
 class ExtractedFile:
-    """A file written to the staging folder, with the digest of the bytes written."""
+    """A file written to the staging folder, with the digest of the bytes written; or,
+    when ``stored`` is set, a file not written because that file (a blob of the content
+    store) holds the same bytes already."""
 
     path: str
     size: int
     sha256: str
+    stored: str | None = None
 
 
 class StagingWriter:
     """Creates folders and files under ``root`` through descriptors, never following links."""
 
-    def __init__(self, root: Path, fsync: bool, inspect: FileInspector | None = None):
+    def __init__(
+        self,
+        root: Path,
+        fsync: bool,
+        inspect: FileInspector | None = None,
+        stored: StoredLookup | None = None,
+    ):
         self.root = root
         self.fsync = fsync
         self.inspect = inspect
+        self.stored = stored
         self._hasher = ThreadPoolExecutor(max_workers=1)
         self._root_fd = -1
         self._folders: _Folders | None = None
@@ -131,7 +145,9 @@ class StagingWriter:
         on a thread of its own: creating a file costs more than writing a few KiB into it,
         and a package has thousands (its lessons), so the reading goes on meanwhile. The
         inspector sees the bytes meanwhile, so nothing needs to open the file again to
-        check what it is.
+        check what it is. A small file whose bytes ``stored`` finds already (the content
+        store has the blob: a new version of a course shares most of its files with the
+        last one) is not written at all; its :class:`ExtractedFile` names that file.
         """
         folder, _, leaf = path.rpartition("/")
         parent = self._open_folders.parent(folder, path)  # made here, in the package's order
@@ -142,6 +158,9 @@ class StagingWriter:
             digest = hashlib.sha256(data).hexdigest()
             if self.inspect is not None:
                 self.inspect(path, data, True)
+            stored = self.stored(digest) if self.stored is not None else None
+            if stored is not None:
+                return ExtractedFile(path, member.size, digest, stored)
             self.syncer.create(folder, leaf, data, path)
             return ExtractedFile(path, member.size, digest)
         try:
