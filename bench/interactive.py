@@ -134,7 +134,7 @@ PNG = b"\x89PNG\r\n\x1a\n"
 WEBM = b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\x82\x84webm"
 OGG = b"OggS"
 COURSE = """id: org.example.bench-{name}
-version: 1
+version: {version}
 title: Bench {name}
 summary: A course for the benchmark.
 category: education
@@ -169,7 +169,7 @@ def _write(path: Path, head: bytes, size: int) -> None:
 def scorm_course(root: Path, size_mb: int) -> None:
     """A SCORM 1.2 package as LMS exports are: mostly media, and ~10 small files per MB."""
     (root / "lessons").mkdir(parents=True)
-    (root / "course.yaml").write_text(COURSE.format(name="scorm"))
+    (root / "course.yaml").write_text(COURSE.format(name="scorm", version=1))
     (root / "lessons/01.md").write_text("---\nkey: pkg\ntitle: P\nkind: scorm\napp: ../pkg\n---\n")
     pkg = root / "pkg"
     pkg.mkdir()
@@ -188,9 +188,15 @@ def scorm_course(root: Path, size_mb: int) -> None:
         _write(pkg / name, head, left // count)
 
 
+def next_version(root: Path) -> None:
+    """Turn the SCORM course at ``root`` into its next version: one script changed."""
+    (root / "course.yaml").write_text(COURSE.format(name="scorm", version=2))
+    (root / "pkg/a.js").write_text("// entry, version 2\n")
+
+
 def video_course(root: Path, size_mb: int) -> None:
     (root / "lessons").mkdir(parents=True)
-    (root / "course.yaml").write_text(COURSE.format(name="video"))
+    (root / "course.yaml").write_text(COURSE.format(name="video", version=1))
     (root / "lessons/01.md").write_text(
         "---\nkey: v\ntitle: V\nkind: video\nmedia: ../media/v.webm\n---\nTranscript.\n"
     )
@@ -307,14 +313,18 @@ def imports(args: argparse.Namespace) -> None:
             source = work / name / "src"
             make(source, args.size_mb)
             packages[name] = build_package(source, work / name / "dist", progress=False)
+        next_version(work / "scorm" / "src")
+        packages["next"] = build_package(work / "scorm" / "src", work / "next", progress=False)
         # The first import in a process compiles the manifest's validator: not in either.
         read_package(packages["video"])
         # Interleaved, each into a new store (nothing deleted meanwhile: on some file
-        # systems, creating files right after many were deleted costs more).
+        # systems, creating files right after many were deleted costs more); the SCORM
+        # course's next version into the store that has the first one, as a server's has.
         runs: dict[str, list[dict[str, float]]] = {name: [] for name in packages}
         for index in range(args.repeat):
             for name, package in packages.items():
-                runs[name].append(import_ratio(package, work / name / f"store{index}"))
+                store = work / ("scorm" if name == "next" else name) / f"store{index}"
+                runs[name].append(import_ratio(package, store))
         figures = {name: best(found) for name, found in runs.items()}
         for name, found in runs.items():
             each = ", ".join(f"{run['import_s']:.2f}/{run['openssl_s']:.2f}" for run in found)
@@ -325,6 +335,8 @@ def imports(args: argparse.Namespace) -> None:
             )
         relative = figures["scorm"]["ratio"] / figures["video"]["ratio"]
         print(f"SCORM ratio / video ratio: {relative:.2f}")
+        relative = figures["next"]["ratio"] / figures["video"]["ratio"]
+        print(f"next SCORM version (one file changed) ratio / video ratio: {relative:.2f}")
         print(f"load average {os.getloadavg()[0]:.1f} at the end of the imports")
 
 
