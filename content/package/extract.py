@@ -92,9 +92,11 @@ def extract_package(
     it is small (up to 64 KiB; its third argument is then true), else its first 4 KiB (see
     ``content.format.mediatypes.HEAD_BYTES``), so a caller can check them without opening
     the written file again. It runs before the file is known to match the manifest: it
-    may note what it finds, but must not act on it. ``stored`` is asked for each small
-    file's digest where a file with those bytes is already (the content store's blob); a
-    file it finds is not written, and ``local_path`` then names the stored one.
+    may note what it finds, but must not act on it. ``stored`` is asked for each
+    file's path (and called after ``on_manifest``) for a file that should hold its bytes
+    already (the store's blob of the digest the manifest lists): a file it names is read
+    and hashed but not written, and ``local_path`` names the stored one; the digest is
+    still that of the bytes read, for the caller to compare with the manifest.
     """
     if any(Path(dest).iterdir()):
         raise ValueError(f"extract_package needs an empty folder, not {dest}")
