@@ -101,10 +101,20 @@ Tried, measured, and not kept, since none gained anything here:
   no less; linking through ``/proc/self/fd`` was refused as tried (``EXDEV``); and it would
   hold one descriptor per file through every check (a package may have 20,000 files).
 
-What would help next: not writing a small file whose blob the store already has (a new
-version of a course shares most files with the last one; the bench's new stores hide
-that), which needs the checks that read staged files (lesson HTML, media, manifests of
-SCORM and H5P) to read the stored blob instead.
+Kept: an import no longer writes a file whose blob the store already has (by the digest
+the manifest lists; it is still read, hashed and checked, and the checks that read files
+read the stored blob). A first import into a new store is unchanged by it, so the figures
+above stand; a third line now imports the SCORM course's next version (one script
+changed) into the store that holds the first, as a server does. Two runs at load average
+6.5 to 8.3 (``--only import``): "import next" 0.52 s against openssl's 0.27 s (ratio
+1.94; the first version 0.84 s, 2.75; video 0.37 s, 1.46), so the next version's ratio is
+1.33 x the video's, within the 1.5x target, where the first version's is 1.88; then, run
+right after the first run's clean-up deleted its files, "import next" 0.46 s against
+0.26 s (1.77; video 0.31 s, 1.31): 1.35 x, while the first version took 1.86 s (ratio
+7.40: its 3,079 file creations met the just-deleted inodes, see above). What the next
+version still costs: reading and hashing all 300 MB and every
+per-file check (as the first import does), not the 3,079 file creations, the 75 media
+writes and their removal from staging.
 """
 
 from __future__ import annotations
