@@ -140,7 +140,7 @@ def import_package(
         tree = folder / "package"
         tree.mkdir()
         notes = AppFileNotes()
-        extracted, manifest = _extract_and_read_manifest(package, tree, limits, notes)
+        extracted, manifest = _extract_and_read_manifest(package, tree, limits, notes, store)
         listed = _check_files(extracted, manifest)
         check_app_limits(manifest, limits)
         check_scorm(extracted, manifest)
@@ -247,12 +247,16 @@ def _moves(
 
 
 def _extract_and_read_manifest(
-    package: Path | Readable, tree: Path, limits: Limits, notes: AppFileNotes
+    package: Path | Readable, tree: Path, limits: Limits, notes: AppFileNotes, store: ContentStore
 ) -> tuple[ExtractedPackage, dict[str, Any]]:
     """Extract, validating the manifest as soon as it is read, before the files are.
 
     Each app file's type and the addresses it reaches are noted in ``notes`` meanwhile,
-    from the bytes in hand (see ``content.importing.appfiles``).
+    from the bytes in hand (see ``content.importing.appfiles``). A file whose blob (by
+    the digest the manifest lists) the store has already is read and hashed but not
+    written to the staging folder: if its bytes are other than the manifest says, step 3
+    refuses the package as ever; else the checks that read files read that blob (the
+    bytes learners get), and it does not move.
 
     So a bad manifest is refused before anything else is written. The check takes a few
     milliseconds (a compiled validator, see ``content.format.validate``); on another thread it
@@ -260,6 +264,16 @@ def _extract_and_read_manifest(
     threads return from their system calls.
     """
     manifests: list[dict[str, Any]] = []
+    digests: dict[str, str] = {}
+
+    def on_manifest(data: bytes) -> None:
+        manifests.append(_manifest(data, limits))
+        digests.update((entry["path"], entry["sha256"]) for entry in manifests[0]["files"])
+
+    def stored(path: str) -> str | None:
+        listed = digests.get(path)
+        return None if listed is None else store.stored_path(listed)
+
     extracted = extract_package(
         package,
         tree,
@@ -268,8 +282,9 @@ def _extract_and_read_manifest(
         # well would make the disk work twice, and on ext4 every file created meanwhile
         # waits for the journal commit each fsync forces.
         fsync=False,
-        on_manifest=lambda data: manifests.append(_manifest(data, limits)),
+        on_manifest=on_manifest,
         inspect=notes.inspect,
+        stored=stored,
     )
     return extracted, manifests[0]
 

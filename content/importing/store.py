@@ -70,6 +70,18 @@ class ContentStore:
         # Plain strings, not pathlib: this runs for every media request.
         return os.path.isfile(os.path.join(self._root_text, sha256[:2], sha256))
 
+    def stored_path(self, sha256: str) -> str | None:
+        """The path of the blob when the store has it as a regular file, else None.
+
+        An import asks this for each small file before writing it (see
+        ``content.package.extract``): a file whose blob is here is not written again.
+        """
+        path = self._blob_path(sha256)
+        try:
+            return path if stat.S_ISREG(os.lstat(path).st_mode) else None
+        except FileNotFoundError:
+            return None
+
     def adopt(self, staged_file: Path, sha256: str) -> Path:
         """Move a staged file whose digest was already verified into the store.
 
@@ -92,6 +104,11 @@ class ContentStore:
         pairs = [(os.fspath(staged), self._blob_path(sha256)) for staged, sha256 in items]
         # Deduplicated: identical content already stored stays as it is.
         new = {target: staged for staged, target in pairs if not os.path.isfile(target)}
+        for target, staged in new.items():
+            if staged == target:
+                # An import found this blob and did not write it again; nothing else
+                # removes blobs but the gc, which does not run during a sync.
+                raise OSError(errno.ENOENT, "a blob left the store during the import", target)
         parents = {os.path.dirname(target) for target in new}
         if _SYNCFS is None:
             self._adopt_fsyncing_each(new, parents | {os.path.dirname(t) for _, t in pairs})

@@ -27,6 +27,7 @@ from content.package.stagewriter import (
     FileInspector,
     ImportRefused,
     StagingWriter,
+    StoredLookup,
     shown,
 )
 from content.package.tarstream import Readable, TarFormatError, TarMember, TarStream
@@ -40,6 +41,7 @@ __all__ = [
     "ExtractedPackage",
     "FileInspector",
     "ImportRefused",
+    "StoredLookup",
     "check_name",
     "extract_package",
     "shown",
@@ -55,12 +57,14 @@ class ExtractedPackage:
     files: dict[str, ExtractedFile] = field(default_factory=dict)
 
     def local_path(self, path: str) -> Path:
-        """Where the package path ``path`` was written (it must be in ``files``)."""
-        return self.root / self.files[path].path
+        """Where the bytes of the package path ``path`` are (it must be in ``files``): the
+        file written, or the stored file that holds them already."""
+        return Path(self.local_name(path))
 
     def local_name(self, path: str) -> str:
         """:meth:`local_path` as a string: cheaper, for thousands of files."""
-        return f"{self.root}{os.sep}{self.files[path].path}"
+        file = self.files[path]
+        return file.stored if file.stored is not None else f"{self.root}{os.sep}{file.path}"
 
 
 def extract_package(
@@ -71,6 +75,7 @@ def extract_package(
     fsync: bool = True,
     on_manifest: Callable[[bytes], None] | None = None,
     inspect: FileInspector | None = None,
+    stored: StoredLookup | None = None,
 ) -> ExtractedPackage:
     """Stream the package at ``source`` (a path or a binary stream) into the empty ``dest``.
 
@@ -87,11 +92,18 @@ def extract_package(
     it is small (up to 64 KiB; its third argument is then true), else its first 4 KiB (see
     ``content.format.mediatypes.HEAD_BYTES``), so a caller can check them without opening
     the written file again. It runs before the file is known to match the manifest: it
-    may note what it finds, but must not act on it.
+    may note what it finds, but must not act on it. ``stored`` is asked for each
+    file's path (and called after ``on_manifest``) for a file that should hold its bytes
+    already (the store's blob of the digest the manifest lists): a file it names is read
+    and hashed but not written, and ``local_path`` names the stored one; the digest is
+    still that of the bytes read, for the caller to compare with the manifest.
     """
     if any(Path(dest).iterdir()):
         raise ValueError(f"extract_package needs an empty folder, not {dest}")
-    with _open_source(source) as stream, StagingWriter(Path(dest), fsync, inspect) as writer:
+    with (
+        _open_source(source) as stream,
+        StagingWriter(Path(dest), fsync, inspect, stored) as writer,
+    ):
         try:
             package = _extract(TarStream(stream), writer, limits, on_manifest)
         except TarFormatError as exc:

@@ -38,6 +38,10 @@ from content.package.tarstream import TarMember, TarStream
 # Called on the extracting thread with a file's package path and its bytes: all of them
 # when the flag is true (a small file, held in memory anyway), else its first HEAD_BYTES.
 FileInspector = Callable[[str, bytes, bool], None]
+# Called with a file's package path before it is written: the path of a file that should
+# hold its bytes already (the content store's blob of the digest the manifest lists), or
+# None. A file found there is not written again (see StagingWriter.file).
+StoredLookup = Callable[[str], str | None]
 
 _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 # Read-only from the start, as blobs in the store are: the descriptor that creates a file
@@ -78,20 +82,30 @@ def shown(name: str, limit: int = 200) -> str:
 
 @dataclass(frozen=True)
 class ExtractedFile:
-    """A file written to the staging folder, with the digest of the bytes written."""
+    """A file written to the staging folder, with the digest of the bytes written; or,
+    when ``stored`` is set, a file not written because that file (a blob of the content
+    store) holds the same bytes already."""
 
     path: str
     size: int
     sha256: str
+    stored: str | None = None
 
 
 class StagingWriter:
     """Creates folders and files under ``root`` through descriptors, never following links."""
 
-    def __init__(self, root: Path, fsync: bool, inspect: FileInspector | None = None):
+    def __init__(
+        self,
+        root: Path,
+        fsync: bool,
+        inspect: FileInspector | None = None,
+        stored: StoredLookup | None = None,
+    ):
         self.root = root
         self.fsync = fsync
         self.inspect = inspect
+        self.stored = stored
         self._hasher = ThreadPoolExecutor(max_workers=1)
         self._root_fd = -1
         self._folders: _Folders | None = None
@@ -132,18 +146,29 @@ class StagingWriter:
         and a package has thousands (its lessons), so the reading goes on meanwhile. The
         inspector sees the bytes meanwhile, so nothing needs to open the file again to
         check what it is.
+
+        A file for which ``stored`` names a file that should hold the same bytes already
+        (the content store has the blob the manifest lists: a new version of a course
+        shares most of its files with the last one) is read and hashed as any other, and
+        inspected alike, but not written; its :class:`ExtractedFile` names that file, and
+        has the digest of the bytes read, which the caller compares with the manifest's.
         """
         folder, _, leaf = path.rpartition("/")
         parent = self._open_folders.parent(folder, path)  # made here, in the package's order
-        if member.size <= _SMALL_FILE and not self.fsync:
+        stored = self.stored(path) if self.stored is not None else None
+        if member.size <= _SMALL_FILE and (stored is not None or not self.fsync):
             chunks: list[bytes] = []
             tar.copy_data(member, lambda chunk: chunks.append(bytes(chunk)))
             data = b"".join(chunks)
             digest = hashlib.sha256(data).hexdigest()
             if self.inspect is not None:
                 self.inspect(path, data, True)
+            if stored is not None:
+                return ExtractedFile(path, member.size, digest, stored)
             self.syncer.create(folder, leaf, data, path)
             return ExtractedFile(path, member.size, digest)
+        if stored is not None:
+            return self._hash_only(path, member, tar, stored)
         try:
             fd = os.open(leaf, _FILE_FLAGS, _FILE_MODE, dir_fd=parent)
         except OSError as exc:
@@ -168,6 +193,23 @@ class StagingWriter:
         if self.inspect is not None:
             self.inspect(path, bytes(head), len(head) == member.size)
         return ExtractedFile(path, member.size, hashing.hexdigest())
+
+    def _hash_only(
+        self, path: str, member: TarMember, tar: TarStream, stored: str
+    ) -> ExtractedFile:
+        """Read and hash a big member that ``stored`` holds already, writing nothing."""
+        hashing = hashlib.sha256()
+        head = bytearray()
+
+        def sink(chunk: memoryview) -> None:
+            if len(head) < HEAD_BYTES:
+                head.extend(chunk[: HEAD_BYTES - len(head)])
+            hashing.update(chunk)
+
+        tar.copy_data(member, sink)
+        if self.inspect is not None:
+            self.inspect(path, bytes(head), len(head) == member.size)
+        return ExtractedFile(path, member.size, hashing.hexdigest(), stored)
 
     def _write(self, out: _FileOut, data: memoryview, digest: hashlib._Hash) -> None:
         """Hash and write one chunk; big chunks are hashed on another core meanwhile."""
