@@ -321,22 +321,31 @@ class PairAnalyzer(_Analyzer):
     its pairs and rare words are.
     """
 
-    def __init__(self, language: str) -> None:
+    def __init__(self, language: str, *, every: bool = False) -> None:
         if language not in LANGUAGES:
             raise ValueError(f"no analyzer for language {language!r}")
         self.language = language
+        # Every pair, not only those with a stop word: for headings and titles, which
+        # are short, so that a phrase is found there by its pairs with no text read.
+        self.every = every
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, PairAnalyzer) and other.language == self.language
+        return (
+            isinstance(other, PairAnalyzer)
+            and other.language == self.language
+            and other.every == self.every
+        )
 
     def __hash__(self) -> int:
-        return hash(("PairAnalyzer", self.language))
+        return hash(("PairAnalyzer", self.language, self.every))
 
     def tokens(
         self, value: str, token: Token, keeporiginal: bool, start_pos: int, start_char: int
     ) -> Iterator[Token]:
         """Each distinct pair (no positions: the pair is itself the adjacency)."""
-        for pair in stop_pairs(self.language, term_maker(self.language).terms(value)):
+        terms = term_maker(self.language).terms(value)
+        pairs = all_pairs(terms) if self.every else stop_pairs(self.language, terms)
+        for pair in pairs:
             token.text = pair
             token.boost = 1.0
             token.stopped = False
@@ -352,3 +361,8 @@ def stop_pairs(language: str, terms: list[str]) -> set[str]:
     """The distinct pairs of adjacent terms of which one (or both) is a stop word's."""
     stop = term_maker(language).is_stop_term
     return {pair_term(a, b) for a, b in pairwise(terms) if stop(a) or stop(b)}
+
+
+def all_pairs(terms: list[str]) -> set[str]:
+    """The distinct pairs of adjacent terms."""
+    return {pair_term(a, b) for a, b in pairwise(terms)}

@@ -30,7 +30,7 @@ from whoosh.searching import Searcher
 
 from search_index.analysis import pair_term, term_maker
 from search_index.query import Ranked
-from search_index.schema import BODY, PAIR, STORED_TEXT, field_name, field_parts
+from search_index.schema import BODY, HEAD, HEAD_PAIR, PAIR, STORED_TEXT, field_name, field_parts
 
 K1 = 1.2
 B = 0.75
@@ -71,6 +71,24 @@ def segment_postings(reader: IndexReader, fieldname: str, text: str) -> Postings
     return ids, weights
 
 
+def _without(ids: list[int], weights: list[float], deleted: frozenset[int]) -> Postings:
+    """Postings without the deleted documents. A replaced course leaves a run of deleted
+    numbers in a segment: the postings are cut around each run found in them (a few
+    slices in C) rather than tested one by one."""
+    gone = sorted(deleted.intersection(ids))
+    kept_ids: list[int] = []
+    kept_weights: list[float] = []
+    start = 0
+    for docnum in gone:
+        at = bisect_left(ids, docnum, start)
+        kept_ids += ids[start:at]
+        kept_weights += weights[start:at]
+        start = at + 1
+    kept_ids += ids[start:]
+    kept_weights += weights[start:]
+    return kept_ids, kept_weights
+
+
 class DocSets:
     """Evaluates our own query trees (Term, Phrase, And, Or) into sets of document numbers,
     and ranks them. Postings are cached for the life of the object: make one per search.
@@ -101,11 +119,13 @@ class DocSets:
         weights: list[float] = []
         for reader, offset, deleted in self._leaves:
             segment_ids, segment_weights = segment_postings(reader, fieldname, text)
-            if deleted or offset:
-                for docnum, weight in zip(segment_ids, segment_weights, strict=True):
-                    if docnum not in deleted:
-                        ids.append(docnum + offset)
-                        weights.append(weight)
+            if deleted and not deleted.isdisjoint(segment_ids):
+                segment_ids, segment_weights = _without(segment_ids, segment_weights, deleted)
+            if offset:
+                segment_ids = list(map(offset.__add__, segment_ids))
+            if ids:
+                ids.extend(segment_ids)
+                weights.extend(segment_weights)
             else:
                 ids, weights = segment_ids, segment_weights
         self._postings[key] = (ids, weights)
@@ -157,12 +177,23 @@ class DocSets:
         kind, language = field_parts(query.fieldname)
         stop = term_maker(language).is_stop_term
         words = list(query.words)
-        sets = [self.term(query.fieldname, w) for w in words if not stop(w)]
+        if kind == HEAD and len(words) > 1:
+            # Every pair of adjacent head terms is indexed: the pairs alone narrow
+            # (a two-word phrase is its pair), and a word's own postings are not read.
+            pairs = [pair_term(a, b) for a, b in pairwise(words)]
+            sets = [self.term(field_name(HEAD_PAIR, language), pair) for pair in pairs]
+            sets.sort(key=len)
+            return sets[0].intersection(*sets[1:]), len(words) == 2
         certain = False
         if kind == BODY:
             pairs = [pair_term(a, b) for a, b in pairwise(words) if stop(a) or stop(b)]
+            if len(words) == 2 and pairs:
+                # The pair *is* the phrase: its rarer word's postings add nothing.
+                return set(self.term(field_name(PAIR, language), pairs[0])), True
+            sets = [self.term(query.fieldname, w) for w in words if not stop(w)]
             sets += [self.term(field_name(PAIR, language), pair) for pair in pairs]
-            certain = len(words) == 2 and bool(pairs)
+        else:
+            sets = [self.term(query.fieldname, w) for w in words if not stop(w)]
         if not sets:  # a heading's phrase of stop words only: headings are short
             sets = [self.term(query.fieldname, w) for w in words]
         sets.sort(key=len)

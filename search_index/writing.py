@@ -18,7 +18,16 @@ from whoosh.writing import SegmentWriter
 from search_index.analysis import primary_language, spelling_words
 from search_index.checksums import record
 from search_index.documents import MAX_SECTION_CHARS, InvalidDocument, Part, VersionDocs
-from search_index.schema import BODY, FORM, HEAD, PAIR, SPELL, build_schema, field_name
+from search_index.schema import (
+    BODY,
+    FORM,
+    HEAD,
+    HEAD_PAIR,
+    PAIR,
+    SPELL,
+    build_schema,
+    field_name,
+)
 from search_index.view import VersionMeta, read_versions
 
 # Whoosh's in-memory pool before it spills sorted runs to disk: a whole rebuild of 50,000
@@ -63,6 +72,7 @@ def version_documents(docs: VersionDocs) -> Iterator[dict[str, Any]]:
         field_name(HEAD, course_language): docs.course_title,
         field_name(BODY, course_language): summary,
         field_name(PAIR, course_language): summary,
+        field_name(HEAD_PAIR, course_language): docs.course_title,
         field_name(FORM, course_language): f"{docs.course_title}\n{summary}",
         **{
             field_name(SPELL, language): " ".join(sorted(found))
@@ -97,6 +107,7 @@ def version_documents(docs: VersionDocs) -> Iterator[dict[str, Any]]:
             field_name(HEAD, language): head,
             field_name(BODY, language): text,
             field_name(PAIR, language): text,
+            field_name(HEAD_PAIR, language): head,
             field_name(FORM, language): f"{head}\n{text}",
             "hit": _hit(
                 docs.version_id,
