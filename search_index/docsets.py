@@ -18,15 +18,20 @@ from __future__ import annotations
 
 import heapq
 import math
+import pickle
+import zlib
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterator
-from itertools import chain, pairwise
+from io import BytesIO
+from itertools import accumulate, chain, pairwise
 from typing import Any
 
 from whoosh import query as wq
-from whoosh.reading import IndexReader
+from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3TermsReader
+from whoosh.reading import IndexReader, TermNotFound
 from whoosh.searching import Searcher
+from whoosh.system import _INT_SIZE, unpack_int
 
 from search_index.analysis import pair_term, term_maker
 from search_index.query import Ranked
@@ -51,10 +56,60 @@ def _leaf_postings(matcher: Any) -> Iterator[tuple[tuple[int, ...], Any]]:
         matcher._next_block()
 
 
+def _read_blocks(data: bytes) -> Postings | None:
+    """The postings of one term from the bytes of all its W3 blocks, read at once; None
+    when they are not laid out as expected (the caller then takes Whoosh's own way).
+
+    Whoosh's matcher reads each block's header by unpickling from the file, a dozen
+    small seek-and-reads per block without memory maps (most of a search's time); here
+    one read brings every block, and ids are un-delta'd in C (`accumulate`). The
+    pickles are the index's own, as trusted as when Whoosh reads them: written by us,
+    their files checked against their checksums when the generation was opened.
+    """
+    if data[:4] != WHOOSH3_HEADER_MAGIC:
+        return None
+    ids: list[int] = []
+    weights: list[float] = []
+    stream = BytesIO(data)
+    position, size = 4, len(data)
+    while position < size:
+        (length,) = unpack_int(data[position : position + _INT_SIZE])
+        position += _INT_SIZE
+        end = position + abs(length)
+        stream.seek(position)
+        count, _last, _most, compression, _low, _high = pickle.load(stream)  # noqa: S301 - see above
+        block = data[stream.tell() : end]
+        minified = pickle.loads(zlib.decompress(block) if compression else block)  # noqa: S301
+        ids.extend(accumulate(minified[0]))
+        found = minified[1]
+        if found is None or isinstance(found, float):
+            weights.extend([1.0 if found is None else found] * count)
+        else:
+            weights.extend(found)
+        position = end
+        if length < 0:
+            break
+    return (ids, weights) if len(weights) == len(ids) else None
+
+
 def segment_postings(reader: IndexReader, fieldname: str, text: str) -> Postings:
     """A term's postings in one segment, deleted documents included (the caller decides)."""
     ids: list[int] = []
     weights: list[float] = []
+    terms = getattr(reader, "_terms", None)
+    if isinstance(terms, W3TermsReader):
+        try:
+            info = terms.term_info(fieldname, reader._text_to_bytes(fieldname, text))
+        except TermNotFound:
+            return ids, weights
+        if not info.is_inlined():
+            offset, length = info.extent()
+            if isinstance(length, tuple):  # Whoosh 2.7 reads the length back as a 1-tuple
+                length = length[0] if len(length) == 1 else None
+            if isinstance(offset, int) and isinstance(length, int):
+                found = _read_blocks(terms._postfile.get(offset, length))
+                if found is not None:
+                    return found
     if (fieldname, text) not in reader:
         return ids, weights
     matcher = reader.postings(fieldname, text)
@@ -203,7 +258,7 @@ class DocSets:
         """Does the field's stored text hold these terms next to each other?"""
         kind, language = field_parts(fieldname)
         text = self.searcher.stored_fields(docnum).get(STORED_TEXT[kind], "")
-        terms = term_maker(language).terms(text)
+        terms = term_maker(language).terms(text, wanted=words)
         first, length, start = words[0], len(words), 0
         while True:  # list.index runs in C: most sections hold the first word rarely
             try:
