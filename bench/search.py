@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import re
 import shutil
@@ -700,6 +701,7 @@ def main() -> None:
 
     p50, p95, p99 = (x * 1000 for x in percentiles(times))
     f50, f95, f99 = (x * 1000 for x in percentiles(fts_times))
+    print(f"\n  load average {os.getloadavg()}")
     print(f"\n  {'':<34}{'stepstone':>10}{'FTS5':>10}      ratio")
     line("full build", build_s, fts_build_s, "s")
     line("index size", size / 1e6, folder_size(fts_path) / 1e6 if fts_path.exists() else None, "MB")
