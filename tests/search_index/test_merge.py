@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from search_index import SearchService, Section, VersionDocs
-from search_index.writing import file_storage, segment_count
+from search_index.writing import IndexUpdate, file_storage, segment_count
 
 
 def course(version_id: int, word: str) -> VersionDocs:
@@ -19,6 +20,13 @@ def course(version_id: int, word: str) -> VersionDocs:
             Section("l1", "Lesson", f"Part {n}", f"The {word} lesson {n}.") for n in range(3)
         ],
     )
+
+
+def adding(docs: VersionDocs) -> Callable[[IndexUpdate], None]:
+    def change(update: IndexUpdate) -> None:
+        update.add(docs)
+
+    return change
 
 
 def segments(root: Path, service: SearchService) -> int:
@@ -36,7 +44,7 @@ def test_updates_add_segments_and_a_merge_keeps_every_result(tmp_path: Path) -> 
     with SearchService(root) as service:
         service.rebuild([course(1, "kitchen")])
         for version_id in range(2, 6):
-            service.update(lambda update, v=version_id: update.add(course(v, "ladder")))
+            service.update(adding(course(version_id, "ladder")))
         service.update(lambda update: update.remove(3))
         assert segments(root, service) == 5
         before = service.search("ladder", visible_versions=None)
