@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from functools import lru_cache
 from itertools import pairwise
 from typing import Any
@@ -164,17 +164,51 @@ class TermMaker:
         """Is this index term the term of a stop word?"""
         return term in self._stop_terms
 
-    def terms(self, text: str) -> list[str]:
-        """The terms of a piece of text, in order, stop words included."""
+    def terms(self, text: str, wanted: Collection[str] | None = None) -> list[str]:
+        """The terms of a piece of text, in order, stop words included.
+
+        With `wanted`, a word that cannot have any of those terms (see `could_be`) is
+        not stemmed: its place holds "" instead, which equals no term.
+        """
         words = WORD.findall(nfc(text))
         # Phrases are checked on stored text, so this runs over whole sections: look the
         # words up in the cache in one C-level pass, and make only the missing terms.
         found = list(map(self._cache.get, words))
         if None in found:
-            found = [self(w) if t is None else t for t, w in zip(found, words, strict=True)]
+            if wanted is None:
+                found = [self(w) if t is None else t for t, w in zip(found, words, strict=True)]
+            else:
+                starts = term_starts(wanted)
+                found = [
+                    t if t is not None else self(w) if could_be(w, starts) else _unwanted(w)
+                    for t, w in zip(found, words, strict=True)
+                ]
             if None in found:
                 return [t for t in found if t is not None]
         return found  # type: ignore[return-value]
+
+
+def term_starts(terms: Iterable[str]) -> frozenset[str]:
+    """The first two letters of each term (the whole term when shorter)."""
+    return frozenset(term[:2] for term in terms)
+
+
+def could_be(word: str, starts: frozenset[str]) -> bool:
+    """Whether the word's term may be one of those whose `term_starts` these are.
+
+    In both languages a word's term begins with the word's own first two letters,
+    folded (stemming cuts endings, folding only takes accents off; checked on every
+    word of the benchmark corpus): a cheap test that spares stemming the words of a
+    text that cannot match, which was most of a search's cost for new texts.
+    """
+    start = fold(word[:2].lower())[:2]
+    return start in starts or start[:1] in starts
+
+
+def _unwanted(word: str) -> str | None:
+    """The place of a word known not to be wanted: "", or None where the word has no
+    term at all (too long), as `TermMaker.__call__` would say."""
+    return None if len(word.lower()) > MAX_WORD else ""
 
 
 _TERM_MAKERS: dict[str, TermMaker] = {}
@@ -321,22 +355,31 @@ class PairAnalyzer(_Analyzer):
     its pairs and rare words are.
     """
 
-    def __init__(self, language: str) -> None:
+    def __init__(self, language: str, *, every: bool = False) -> None:
         if language not in LANGUAGES:
             raise ValueError(f"no analyzer for language {language!r}")
         self.language = language
+        # Every pair, not only those with a stop word: for headings and titles, which
+        # are short, so that a phrase is found there by its pairs with no text read.
+        self.every = every
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, PairAnalyzer) and other.language == self.language
+        return (
+            isinstance(other, PairAnalyzer)
+            and other.language == self.language
+            and other.every == self.every
+        )
 
     def __hash__(self) -> int:
-        return hash(("PairAnalyzer", self.language))
+        return hash(("PairAnalyzer", self.language, self.every))
 
     def tokens(
         self, value: str, token: Token, keeporiginal: bool, start_pos: int, start_char: int
     ) -> Iterator[Token]:
         """Each distinct pair (no positions: the pair is itself the adjacency)."""
-        for pair in stop_pairs(self.language, term_maker(self.language).terms(value)):
+        terms = term_maker(self.language).terms(value)
+        pairs = all_pairs(terms) if self.every else stop_pairs(self.language, terms)
+        for pair in pairs:
             token.text = pair
             token.boost = 1.0
             token.stopped = False
@@ -352,3 +395,8 @@ def stop_pairs(language: str, terms: list[str]) -> set[str]:
     """The distinct pairs of adjacent terms of which one (or both) is a stop word's."""
     stop = term_maker(language).is_stop_term
     return {pair_term(a, b) for a, b in pairwise(terms) if stop(a) or stop(b)}
+
+
+def all_pairs(terms: list[str]) -> set[str]:
+    """The distinct pairs of adjacent terms."""
+    return {pair_term(a, b) for a, b in pairwise(terms)}

@@ -18,19 +18,24 @@ from __future__ import annotations
 
 import heapq
 import math
+import pickle
+import zlib
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterator
-from itertools import chain, pairwise
+from io import BytesIO
+from itertools import accumulate, chain, pairwise
 from typing import Any
 
 from whoosh import query as wq
-from whoosh.reading import IndexReader
+from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3TermsReader
+from whoosh.reading import IndexReader, TermNotFound
 from whoosh.searching import Searcher
+from whoosh.system import _INT_SIZE, unpack_int
 
 from search_index.analysis import pair_term, term_maker
 from search_index.query import Ranked
-from search_index.schema import BODY, PAIR, STORED_TEXT, field_name, field_parts
+from search_index.schema import BODY, HEAD, HEAD_PAIR, PAIR, STORED_TEXT, field_name, field_parts
 
 K1 = 1.2
 B = 0.75
@@ -51,10 +56,60 @@ def _leaf_postings(matcher: Any) -> Iterator[tuple[tuple[int, ...], Any]]:
         matcher._next_block()
 
 
+def _read_blocks(data: bytes) -> Postings | None:
+    """The postings of one term from the bytes of all its W3 blocks, read at once; None
+    when they are not laid out as expected (the caller then takes Whoosh's own way).
+
+    Whoosh's matcher reads each block's header by unpickling from the file, a dozen
+    small seek-and-reads per block without memory maps (most of a search's time); here
+    one read brings every block, and ids are un-delta'd in C (`accumulate`). The
+    pickles are the index's own, as trusted as when Whoosh reads them: written by us,
+    their files checked against their checksums when the generation was opened.
+    """
+    if data[:4] != WHOOSH3_HEADER_MAGIC:
+        return None
+    ids: list[int] = []
+    weights: list[float] = []
+    stream = BytesIO(data)
+    position, size = 4, len(data)
+    while position < size:
+        (length,) = unpack_int(data[position : position + _INT_SIZE])
+        position += _INT_SIZE
+        end = position + abs(length)
+        stream.seek(position)
+        count, _last, _most, compression, _low, _high = pickle.load(stream)  # noqa: S301 - see above
+        block = data[stream.tell() : end]
+        minified = pickle.loads(zlib.decompress(block) if compression else block)  # noqa: S301
+        ids.extend(accumulate(minified[0]))
+        found = minified[1]
+        if found is None or isinstance(found, float):
+            weights.extend([1.0 if found is None else found] * count)
+        else:
+            weights.extend(found)
+        position = end
+        if length < 0:
+            break
+    return (ids, weights) if len(weights) == len(ids) else None
+
+
 def segment_postings(reader: IndexReader, fieldname: str, text: str) -> Postings:
     """A term's postings in one segment, deleted documents included (the caller decides)."""
     ids: list[int] = []
     weights: list[float] = []
+    terms = getattr(reader, "_terms", None)
+    if isinstance(terms, W3TermsReader):
+        try:
+            info = terms.term_info(fieldname, reader._text_to_bytes(fieldname, text))
+        except TermNotFound:
+            return ids, weights
+        if not info.is_inlined():
+            offset, length = info.extent()
+            if isinstance(length, tuple):  # Whoosh 2.7 reads the length back as a 1-tuple
+                length = length[0] if len(length) == 1 else None
+            if isinstance(offset, int) and isinstance(length, int):
+                found = _read_blocks(terms._postfile.get(offset, length))
+                if found is not None:
+                    return found
     if (fieldname, text) not in reader:
         return ids, weights
     matcher = reader.postings(fieldname, text)
@@ -69,6 +124,24 @@ def segment_postings(reader: IndexReader, fieldname: str, text: str) -> Postings
         ids.extend(block_ids)
         weights.extend(block_weights)
     return ids, weights
+
+
+def _without(ids: list[int], weights: list[float], deleted: frozenset[int]) -> Postings:
+    """Postings without the deleted documents. A replaced course leaves a run of deleted
+    numbers in a segment: the postings are cut around each run found in them (a few
+    slices in C) rather than tested one by one."""
+    gone = sorted(deleted.intersection(ids))
+    kept_ids: list[int] = []
+    kept_weights: list[float] = []
+    start = 0
+    for docnum in gone:
+        at = bisect_left(ids, docnum, start)
+        kept_ids += ids[start:at]
+        kept_weights += weights[start:at]
+        start = at + 1
+    kept_ids += ids[start:]
+    kept_weights += weights[start:]
+    return kept_ids, kept_weights
 
 
 class DocSets:
@@ -101,11 +174,13 @@ class DocSets:
         weights: list[float] = []
         for reader, offset, deleted in self._leaves:
             segment_ids, segment_weights = segment_postings(reader, fieldname, text)
-            if deleted or offset:
-                for docnum, weight in zip(segment_ids, segment_weights, strict=True):
-                    if docnum not in deleted:
-                        ids.append(docnum + offset)
-                        weights.append(weight)
+            if deleted and not deleted.isdisjoint(segment_ids):
+                segment_ids, segment_weights = _without(segment_ids, segment_weights, deleted)
+            if offset:
+                segment_ids = list(map(offset.__add__, segment_ids))
+            if ids:
+                ids.extend(segment_ids)
+                weights.extend(segment_weights)
             else:
                 ids, weights = segment_ids, segment_weights
         self._postings[key] = (ids, weights)
@@ -157,12 +232,23 @@ class DocSets:
         kind, language = field_parts(query.fieldname)
         stop = term_maker(language).is_stop_term
         words = list(query.words)
-        sets = [self.term(query.fieldname, w) for w in words if not stop(w)]
+        if kind == HEAD and len(words) > 1:
+            # Every pair of adjacent head terms is indexed: the pairs alone narrow
+            # (a two-word phrase is its pair), and a word's own postings are not read.
+            pairs = [pair_term(a, b) for a, b in pairwise(words)]
+            sets = [self.term(field_name(HEAD_PAIR, language), pair) for pair in pairs]
+            sets.sort(key=len)
+            return sets[0].intersection(*sets[1:]), len(words) == 2
         certain = False
         if kind == BODY:
             pairs = [pair_term(a, b) for a, b in pairwise(words) if stop(a) or stop(b)]
+            if len(words) == 2 and pairs:
+                # The pair *is* the phrase: its rarer word's postings add nothing.
+                return set(self.term(field_name(PAIR, language), pairs[0])), True
+            sets = [self.term(query.fieldname, w) for w in words if not stop(w)]
             sets += [self.term(field_name(PAIR, language), pair) for pair in pairs]
-            certain = len(words) == 2 and bool(pairs)
+        else:
+            sets = [self.term(query.fieldname, w) for w in words if not stop(w)]
         if not sets:  # a heading's phrase of stop words only: headings are short
             sets = [self.term(query.fieldname, w) for w in words]
         sets.sort(key=len)
@@ -172,7 +258,7 @@ class DocSets:
         """Does the field's stored text hold these terms next to each other?"""
         kind, language = field_parts(fieldname)
         text = self.searcher.stored_fields(docnum).get(STORED_TEXT[kind], "")
-        terms = term_maker(language).terms(text)
+        terms = term_maker(language).terms(text, wanted=words)
         first, length, start = words[0], len(words), 0
         while True:  # list.index runs in C: most sections hold the first word rarely
             try:

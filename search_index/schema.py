@@ -18,6 +18,9 @@
 * `pair_xx` holds, once per document, each pair of adjacent body terms of which one is
   a stop word's ("the file", "of contents"): what a quoted phrase's common words can
   narrow by (see `docsets.py`). No frequencies, never scored.
+* `hpair_xx` holds every pair of adjacent head terms (headings and titles are short):
+  a quoted phrase is found in a heading by its pairs, with no stored text read (a
+  two-word phrase is exactly its pair). No frequencies, never scored.
 * No positions are indexed. Reading a block of postings costs in proportion to what
   it holds, and positions made every block ≈ 3× dearer for every query, to serve the few
   that are quoted phrases. A phrase is checked on the stored text of the documents
@@ -43,9 +46,11 @@ from search_index.analysis import (
 # 2: NFC text, Spanish stemmed before folding, stop words and one-letter words indexed,
 #    exact forms.
 # 3: pairs of adjacent body terms that hold a stop word (`pair_xx`), for phrases.
-SCHEMA_VERSION = 3
+# 4: pairs of adjacent head terms (`hpair_xx`), for phrases in headings and titles.
+SCHEMA_VERSION = 4
 
 HEAD, BODY, SPELL, FORM, PAIR = "head", "body", "spell", "form", "pair"
+HEAD_PAIR = "hpair"
 # BM25F field weights: a word in the lesson title or heading counts three times a word
 # in the body.
 WEIGHTS = {HEAD: 3.0, BODY: 1.0}
@@ -92,5 +97,11 @@ def build_schema() -> fields.Schema:
         schema.add(
             field_name(PAIR, language),
             fields.FieldType(formats.Existence(), PairAnalyzer(language), scorable=True),
+        )
+        schema.add(
+            field_name(HEAD_PAIR, language),
+            fields.FieldType(
+                formats.Existence(), PairAnalyzer(language, every=True), scorable=True
+            ),
         )
     return schema

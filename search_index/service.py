@@ -49,7 +49,14 @@ from search_index.location import IndexLocation, schema_matches
 from search_index.query import UserQuery, compile_query, parse
 from search_index.results import SearchResults, Status
 from search_index.view import IndexView, SegmentCache, VersionMeta, ViewRetired
-from search_index.writing import IndexUpdate, Progress, build_index, file_storage
+from search_index.writing import (
+    IndexUpdate,
+    Progress,
+    build_index,
+    file_storage,
+    merge_small_segments,
+    segment_count,
+)
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +67,9 @@ RETRY_REBUILD_AFTER = 60.0
 # Seconds a search may spend checking phrases before it answers with what it found so
 # far; what remains (ranking a page, snippets) keeps a whole search well under 0.1 s.
 SEARCH_BUDGET = 0.05
+# Segments that updates may leave before `merge_segments` merges the small ones: each
+# is one more lexicon for every search to consult.
+MAX_SEGMENTS = 6
 # Looks for the current view when the index changes under a search, before giving up.
 VIEW_ATTEMPTS = 3
 
@@ -340,6 +350,27 @@ class SearchService:
                 return False
             try:
                 _write(ix, change)
+            finally:
+                ix.close()
+        return True
+
+    def merge_segments(self, most: int = MAX_SEGMENTS) -> bool:
+        """Merge the small segments that updates left (each update writes one and merges
+        nothing) once there are more than `most`; True when it merged.
+
+        For a quiet moment off the request path (the server's keeper calls it after each
+        reconcile): a merge rewrites those segments, seconds for a few thousand sections,
+        and holds the write lock meanwhile (searches go on, on the generation before).
+        It is one ordinary commit, with its checksums recorded under the same lock.
+        """
+        with self.location.write_lock():
+            ix = self._open_current()
+            if ix is None:
+                return False
+            try:
+                if segment_count(ix) <= most:
+                    return False
+                merge_small_segments(ix)
             finally:
                 ix.close()
         return True

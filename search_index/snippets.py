@@ -15,7 +15,7 @@ from collections.abc import Collection
 
 from markupsafe import Markup, escape
 
-from search_index.analysis import WORD, nfc, term_maker
+from search_index.analysis import WORD, could_be, nfc, term_maker, term_starts
 
 SNIPPET_CHARS = 220
 SCAN_CHARS = 30_000
@@ -24,9 +24,12 @@ _MAX_MARKS = 12
 
 def _matches(text: str, terms: Collection[str], language: str) -> list[tuple[int, int]]:
     make = term_maker(language)
+    starts = term_starts(terms)
     spans: list[tuple[int, int]] = []
     for match in WORD.finditer(text, 0, min(len(text), SCAN_CHARS)):
-        if make(match.group()) in terms:
+        # Only words that may have one of the terms are stemmed (see `could_be`).
+        word = match.group()
+        if could_be(word, starts) and make(word) in terms:
             spans.append(match.span())
     return spans
 

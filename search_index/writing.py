@@ -12,13 +12,24 @@ from pathlib import Path
 from typing import Any
 
 from whoosh import index
+from whoosh.codec.whoosh3 import W3Codec
 from whoosh.filedb.filestore import FileStorage
-from whoosh.writing import SegmentWriter
+from whoosh.reading import SegmentReader
+from whoosh.writing import NO_MERGE, SegmentWriter
 
 from search_index.analysis import primary_language, spelling_words
 from search_index.checksums import record
 from search_index.documents import MAX_SECTION_CHARS, InvalidDocument, Part, VersionDocs
-from search_index.schema import BODY, FORM, HEAD, PAIR, SPELL, build_schema, field_name
+from search_index.schema import (
+    BODY,
+    FORM,
+    HEAD,
+    HEAD_PAIR,
+    PAIR,
+    SPELL,
+    build_schema,
+    field_name,
+)
 from search_index.view import VersionMeta, read_versions
 
 # Whoosh's in-memory pool before it spills sorted runs to disk: a whole rebuild of 50,000
@@ -27,6 +38,14 @@ WRITER_MEMORY_MB = 256
 LOCK_TIMEOUT = 60.0
 
 Progress = Callable[[int], None]
+
+
+def segment_codec() -> W3Codec:
+    """Whoosh's codec, with a term found in one document kept in the term table
+    itself (not a block of its own in the postings file: most terms of a new
+    course's segment), and blocks of postings not compressed (zlib made every read
+    of a block dearer, for a smaller index)."""
+    return W3Codec(compression=0)
 
 
 def file_storage(folder: Path) -> FileStorage:
@@ -63,6 +82,7 @@ def version_documents(docs: VersionDocs) -> Iterator[dict[str, Any]]:
         field_name(HEAD, course_language): docs.course_title,
         field_name(BODY, course_language): summary,
         field_name(PAIR, course_language): summary,
+        field_name(HEAD_PAIR, course_language): docs.course_title,
         field_name(FORM, course_language): f"{docs.course_title}\n{summary}",
         **{
             field_name(SPELL, language): " ".join(sorted(found))
@@ -97,6 +117,7 @@ def version_documents(docs: VersionDocs) -> Iterator[dict[str, Any]]:
             field_name(HEAD, language): head,
             field_name(BODY, language): text,
             field_name(PAIR, language): text,
+            field_name(HEAD_PAIR, language): head,
             field_name(FORM, language): f"{head}\n{text}",
             "hit": _hit(
                 docs.version_id,
@@ -132,7 +153,9 @@ class IndexUpdate:
 
     def __init__(self, ix: index.FileIndex) -> None:
         self._ix = ix
-        self._writer: SegmentWriter = ix.writer(timeout=LOCK_TIMEOUT, limitmb=WRITER_MEMORY_MB)
+        self._writer: SegmentWriter = ix.writer(
+            timeout=LOCK_TIMEOUT, limitmb=WRITER_MEMORY_MB, codec=segment_codec()
+        )
         self._versions: dict[int, VersionMeta] | None = None
         self.added = 0
 
@@ -159,12 +182,53 @@ class IndexUpdate:
         return count
 
     def commit(self) -> None:
-        """Commit, then record the new generation's checksums (under the same lock)."""
-        self._writer.commit()
+        """Commit, then record the new generation's checksums (under the same lock).
+
+        The new documents become a segment of their own and nothing is merged: an update
+        costs what it writes, never a merge of earlier segments (≈ 1-3 s each time
+        Whoosh's default policy decided to). `merge_small_segments` does that later,
+        off the request path.
+        """
+        self._writer.commit(mergetype=NO_MERGE)
         record(self._ix, Path(self._ix.storage.folder))
 
     def cancel(self) -> None:
         self._writer.cancel()
+
+
+def segment_count(ix: index.FileIndex) -> int:
+    """How many segments the newest generation of the index has."""
+    return len(ix._read_toc().segments)
+
+
+def merge_small_segments(ix: index.FileIndex) -> None:
+    """Merge the index's small segments into one (Whoosh's MERGE_SMALL policy: the big
+    segment of the last rebuild stays as it is), in one commit of its own, and record
+    the new generation's checksums. Call it holding the write lock."""
+    writer: SegmentWriter = ix.writer(
+        timeout=LOCK_TIMEOUT, limitmb=WRITER_MEMORY_MB, codec=segment_codec()
+    )
+    try:
+        writer.commit(mergetype=_merge_all_small)
+    except BaseException:
+        writer.cancel()
+        raise
+    record(ix, Path(ix.storage.folder))
+
+
+def _merge_all_small(writer: SegmentWriter, segments: list[Any]) -> list[Any]:
+    """Whoosh merge policy: every segment but the biggest merged into one."""
+    if len(segments) < 3:
+        return list(segments)
+    ordered = sorted(segments, key=lambda s: s.doc_count_all())
+    biggest, small = ordered[-1], ordered[:-1]
+    for segment in small:
+        reader = SegmentReader(writer.storage, writer.schema, segment)
+        try:
+            writer.add_reader(reader)
+        finally:
+            reader.close()
+    return [biggest]
 
 
 def build_index(

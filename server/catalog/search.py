@@ -314,6 +314,8 @@ class SearchKeeper:
         while True:
             try:
                 self.indexer.reconcile()
+                # Publishes add a small segment each; merge them here, never in a request.
+                self.indexer.service.merge_segments()
             except UPDATE_ERRORS:
                 log.exception("search reconcile failed")
             if self._stop.wait(self.interval):
