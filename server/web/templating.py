@@ -112,8 +112,15 @@ class _PageGettext:
         """Replace the callables `install_gettext_callables(newstyle=True)` put in place
         (`_` becomes the same function as `gettext`, without jinja's alias hop)."""
 
+        kept = self._plain
+        language = i18n.current_language
+
         @jinja2.pass_context
         def gettext(context: jinja2.runtime.Context, message: str, **variables: Any) -> str:
+            if not variables:  # the common case, in as few calls as can be
+                found = kept.get((language(), context.eval_ctx.autoescape, message))
+                if found is not None:
+                    return found
             return self.gettext(context, message, **variables)
 
         @jinja2.pass_context
