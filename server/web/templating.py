@@ -90,7 +90,7 @@ class _PageGettext:
             self._plain[key] = found
         return found
 
-    def gettext(self, context: jinja2.runtime.Context, message: str, **variables: Any) -> str:
+    def gettext(self, context: jinja2.runtime.Context, message: str, /, **variables: Any) -> str:
         autoescape = context.eval_ctx.autoescape
         if not variables:
             return self._translated(autoescape, message)
@@ -102,6 +102,7 @@ class _PageGettext:
         singular: str,
         plural: str,
         num: int,
+        /,
         **variables: Any,
     ) -> str:
         variables.setdefault("num", num)
@@ -116,7 +117,7 @@ class _PageGettext:
         language = i18n.current_language
 
         @jinja2.pass_context
-        def gettext(context: jinja2.runtime.Context, message: str, **variables: Any) -> str:
+        def gettext(context: jinja2.runtime.Context, message: str, /, **variables: Any) -> str:
             if not variables:  # the common case, in as few calls as can be
                 found = kept.get((language(), context.eval_ctx.autoescape, message))
                 if found is not None:
@@ -125,7 +126,12 @@ class _PageGettext:
 
         @jinja2.pass_context
         def ngettext(
-            context: jinja2.runtime.Context, singular: str, plural: str, num: int, **variables: Any
+            context: jinja2.runtime.Context,
+            singular: str,
+            plural: str,
+            num: int,
+            /,
+            **variables: Any,
         ) -> str:
             return self.ngettext(context, singular, plural, num, **variables)
 
