@@ -36,7 +36,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -609,10 +609,15 @@ class Resume:
     position: float
 
 
-def resume_point(database: Database, settings: Settings, user: User) -> Resume | None:
+def resume_point(
+    database: Database, settings: Settings, user: User, visible: Sequence[Course] | None = None
+) -> Resume | None:
     """Where the learner left off: the lesson they touched last, or if that is done, the
-    next lesson of that course not done yet."""
-    courses = {c.course_id: c for c in visible_courses(database, settings, user)}
+    next lesson of that course not done yet. `visible` is `visible_courses` of this user
+    when the caller has just read it (the home page), so it is not read twice."""
+    if visible is None:
+        visible = visible_courses(database, settings, user)
+    courses = {c.course_id: c for c in visible}
     rows = database.query(
         "SELECT course_id, lesson_key, status, position FROM lesson_progress"
         " WHERE user_id = ? ORDER BY updated_at DESC, rowid DESC LIMIT 20",

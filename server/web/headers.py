@@ -12,7 +12,6 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from starlette.datastructures import MutableHeaders
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -135,6 +134,14 @@ class SecurityHeadersMiddleware:
         }
         if https:
             self.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+        # Pages hold personal data and tablets are shared: never keep them in a cache
+        # unless the response said otherwise (static files do).
+        defaults = self.headers | {"Cache-Control": "no-store"}
+        # As the raw (lower-case name, value) pairs of an ASGI message, encoded once.
+        self._defaults = [
+            (name.lower().encode("latin-1"), value.encode("latin-1"))
+            for name, value in defaults.items()
+        ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -145,13 +152,17 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in self.headers.items():
-                    headers.setdefault(name, value)
-                # Pages hold personal data and tablets are shared: never keep them in a
-                # cache unless the response said otherwise (static files do).
-                headers.setdefault("Cache-Control", "no-store")
-                headers["X-Request-ID"] = request_id
+                # Each default only where the response did not set its own; the request's
+                # id in place of any other. A new list: the response may hold on to its own.
+                given = [
+                    (name, value)
+                    for name, value in message.get("headers", ())
+                    if name.lower() != b"x-request-id"
+                ]
+                present = {name.lower() for name, _ in given}
+                given.extend(pair for pair in self._defaults if pair[0] not in present)
+                given.append((b"x-request-id", request_id.encode("latin-1")))
+                message["headers"] = given
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

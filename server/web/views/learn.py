@@ -120,7 +120,7 @@ def learner_home(req: Req) -> Response:
         "learn/home.html",
         _news(req, courses, done)
         | {
-            "resume": progress.resume_point(req.database, req.settings, user),
+            "resume": progress.resume_point(req.database, req.settings, user, courses),
             "assigned": assigned,
             "mine": mine,
             "done": done,

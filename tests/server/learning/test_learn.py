@@ -180,6 +180,25 @@ def test_reading_done_by_form_counts_once_and_resume_points_to_next(
 
 
 @pytest.mark.usefixtures("courses")
+def test_a_pulled_course_leaves_the_home_page_and_the_place_to_resume_at_once(
+    client: TestClient, people: People, database: Database
+) -> None:
+    """The home page reads the learner's courses once for its lists and its "continue"
+    card: a course pulled between two visits is gone from both on the next one."""
+    sign_in(client, people.learner)
+    lesson = lesson_path(MATH, "fractions-in-daily-life")
+    assert client.get(lesson).status_code == 200
+    home = client.get("/learn").text
+    assert "Continue where you left off" in home and "Everyday Math" in home
+    row = database.query_one("SELECT id FROM courses WHERE course_id = ?", [MATH])
+    assert row is not None
+    library.pull_course(database, CatalogHooks(), Actor.system(), row["id"], "wrong answers")
+    home = client.get("/learn").text
+    assert "Everyday Math" not in home and "Continue where you left off" not in home
+    assert client.get(lesson).status_code == 404
+
+
+@pytest.mark.usefixtures("courses")
 def test_a_late_batch_does_not_move_the_place_to_resume_back(
     client: TestClient, people: People, database: Database, settings: Settings
 ) -> None:
