@@ -36,10 +36,11 @@ query over 100 ms, crafted ones included; anonymous memory ≤ 60 MB; one course
     .venv/bin/python bench/search.py --dir ... --reuse      # skip the build, query again
     .venv/bin/python bench/search.py --dir ... --sections 10000   # a smaller corpus
 
-Latest figures (full corpus, load ≈ 5, see docs/search.md): p95 / p99 1.07× / 1.67× FTS5's,
-slowest query 134 ms, crafted 130 ms, misspelt 1.28× the intended word, anonymous
-memory 45.5 MB, one course 0.4 s; quality level with FTS5 or ahead except word form
-(0.93 / 0.95 MRR).
+Latest figures (full corpus, see docs/search.md): at load ≈ 5, p95 / p99 1.07× / 1.67×
+FTS5's, slowest query 134 ms, crafted 130 ms, misspelt 1.28× the intended word,
+anonymous memory 45.5 MB, one course 0.4 s; at load 1.5-3.5, p95 / p99 1.23× / 1.47×,
+slowest 114 ms, crafted 113 ms, misspelt 1.27×, 45.9 MB, one course 0.5 s. Quality
+level with FTS5 or ahead except word form (0.93 / 0.95 MRR).
 
 The corpus (as JSON lines), both indexes and the queries stay in `--dir`, which must
 not be inside the repository.
