@@ -2,7 +2,7 @@
 beside two anchors, and the capacity curve over rising N.
 
 A fresh data folder gets the demo courses plus one generated course with a large video,
-and N learner accounts per tablet count. `stepstone serve` (uvicorn, 2 workers) runs on
+and N learner accounts per tablet count. `stepstone serve` (uvicorn, 4 workers: the unit's) runs on
 loopback in demo mode with the settings of deploy/stepstone.env, behind Debian's nginx with
 the shipped site (deploy/nginx/stepstone.conf, only ports and paths replaced, by
 tests/deploy/nginx_site.py) and a certificate from deploy/make-certs.sh: the tablets talk
@@ -1569,7 +1569,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     add("--page-every", type=float, default=30, help="a tablet moves on every ... s")
     add("--media-mb", type=int, default=8, help="size of the generated video (MiB)")
-    add("--workers", type=int, default=2, help="uvicorn (both apps) and nginx workers")
+    add(
+        "--workers",
+        type=int,
+        default=4,
+        help="uvicorn (both apps) and nginx workers (4: the unit's, two per core of 2)",
+    )
     add("--generators", type=int, default=2, help="load generator processes")
     add("--timeout", type=float, default=30, help="per request (s)")
     add("--quick", action="store_true", help="smoke run: 20 tablets, 10 s, 3 s bursts")
