@@ -321,8 +321,9 @@ def test_reported_progress_waits_for_one_post_and_leaving_sends_it(
     page.mouse.wheel(0, 1500)
     page.clock.run_for(2_000)  # the pause after scrolling that takes the place
     assert posts == []  # waiting for the next post, not sent on its own
-    with page.expect_request("**/api/events"):
+    with page.expect_response("**/api/events") as sent:
         page.clock.run_for(30_000)  # the heartbeat at 30 s joins it
+    assert sent.value.ok
     assert len(posts) == 1 and set(posts[0]) == {"heartbeat", "progressed"}, posts
     first = place_of(data, "A101")
     assert first is not None and first > 0
