@@ -85,8 +85,12 @@ def visible_courses(
     rows = database.query(sql + " ORDER BY v.title", params)
     if user.role is not Role.LEARNER:
         return [make_course(row, None, False) for row in rows]
-    moves = Continuity.load(database, settings)
-    assigned = assignments_for(database, user.id, settings.due_after_joining_days, moves)
+    assigned = assignments_for(
+        database,
+        user.id,
+        settings.due_after_joining_days,
+        lambda: Continuity.load(database, settings, learner_id=user.id),
+    )
     enrolled = enrolled_courses(database, user.id)
     everything = catalog_is_open(settings, user)
     courses = [

@@ -82,13 +82,23 @@ class Continuity:
         self.days_after = days_after
 
     @classmethod
-    def load(cls, database: Database, settings: Settings) -> Continuity:
+    def load(
+        cls, database: Database, settings: Settings, learner_id: int | None = None
+    ) -> Continuity:
+        """Every lockdown, and every learner's absences; with `learner_id`, only that
+        learner's (what a learner's own pages need: the facility's absence rows grow
+        with its history, and a lesson page should not read them all)."""
         zone = ZoneInfo(settings.time_zone)
         now = clock.now()
         found = []
         for lockdown in lockdowns.history(database, limit=10_000):
             found.append(_as_days(lockdown, zone, now))
-        found += [_absence_days(a, zone) for a in absences.every(database)]
+        away = (
+            absences.every(database)
+            if learner_id is None
+            else absences.of_learner(database, learner_id)
+        )
+        found += [_absence_days(a, zone) for a in away]
         return cls(found, settings.lockdown_due_days_after)
 
     def due(

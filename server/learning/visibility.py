@@ -12,6 +12,7 @@ import json
 import sqlite3
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -142,13 +143,14 @@ def assignments_for(
     database: Database,
     user_id: int,
     after_joining_days: int = 0,
-    continuity: Continuity | None = None,
+    continuity: Continuity | Callable[[], Continuity] | None = None,
 ) -> dict[str, Assignment]:
     """Courses assigned to a learner, directly or through a group; the earliest due date
     wins when a course is assigned twice. With `after_joining_days`, a group's course
     assigned before the learner joined is due that many days after joining (see
     `server.learning.assignments`); with `continuity`, due dates move past lockdowns
-    (`server.learning.continuity`)."""
+    (`server.learning.continuity`). `continuity` may be a function that loads it: it is
+    called only when an assignment has a due date (most pages have none to move)."""
     rows = database.query(
         f"SELECT a.course_id, {assignments.effective_due_sql(after_joining_days)} AS due,"
         " a.note, a.lesson_key, a.created_at FROM assignments a"
@@ -157,22 +159,22 @@ def assignments_for(
         " ORDER BY due IS NULL, due, a.id",
         {"u": user_id},
     )
-    member_of = (
-        frozenset(
+    moves: Continuity | None = None
+    member_of: frozenset[int] = frozenset()
+    if continuity is not None and any(row["due"] for row in rows):
+        moves = continuity if isinstance(continuity, Continuity) else continuity()
+        member_of = frozenset(
             r[0]
             for r in database.query(
                 "SELECT group_id FROM group_members WHERE user_id = ?", [user_id]
             )
         )
-        if continuity is not None
-        else frozenset()
-    )
     found: dict[str, Assignment] = {}
     newest: dict[str, str] = {}
     for row in rows:
         due = Due(row["due"], row["due"])
-        if continuity is not None:
-            due = continuity.due(row["due"], member_of, row["created_at"], user_id)
+        if moves is not None:
+            due = moves.due(row["due"], member_of, row["created_at"], user_id)
         kept = found.get(row["course_id"])
         if kept is None or (
             due.effective and (kept.due_date is None or due.effective < kept.due_date)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import sqlite3
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -15,7 +16,7 @@ from starlette.testclient import TestClient
 from server.core import clock
 from server.core.db import Database
 from server.core.settings import Settings
-from server.learning import assignments
+from server.learning import access, assignments
 from server.learning.continuity import Continuity
 from server.learning.visibility import assignments_for
 from server.people import absences, groups, lockdowns
@@ -131,7 +132,12 @@ def test_the_impact_report_marks_lockdown_days_and_can_leave_them_out(
 
 
 def test_time_away_that_staff_record_moves_that_learners_due_date_only(
-    app: Starlette, database: Database, people: People, unit: int, fake_clock: FakeClock
+    app: Starlette,
+    database: Database,
+    settings: Settings,
+    people: People,
+    unit: int,
+    fake_clock: FakeClock,
 ) -> None:
     other = make_user(database, Role.LEARNER, "C300", "Cy Learner")
     groups.add_member(database, SYSTEM, unit, other.id)
@@ -161,6 +167,14 @@ def test_time_away_that_staff_record_moves_that_learners_due_date_only(
     assert board.count("cell-overdue") == 1  # Cy was not away: Cy is late
     learner_page = teacher.get(page).text
     assert "Court" in learner_page and "Moved from" in learner_page
+    # The learners' own pages read only their own absences: the date moves for the one
+    # who was in court, and not for Cy.
+    (away,) = access.visible_courses(database, settings, people.learner, only=SAFETY)
+    (stayed,) = access.visible_courses(database, settings, other, only=SAFETY)
+    assert away.assignment is not None and stayed.assignment is not None
+    two_days_later = (date.fromisoformat(due) + timedelta(days=2)).isoformat()
+    assert away.assignment.due_date == two_days_later and away.assignment.moved_from == due
+    assert stayed.assignment.due_date == due and stayed.assignment.moved_from is None
     (absence,) = absences.of_learner(database, people.learner.id)
     post(teacher, f"{page}/absences/{absence.id}/remove", token_from=page)
     assert "cell-overdue" in teacher.get(f"/teach/groups/{unit}").text
@@ -169,3 +183,30 @@ def test_time_away_that_staff_record_moves_that_learners_due_date_only(
         "SELECT action FROM audit_log WHERE action LIKE 'absence.%' ORDER BY id"
     )
     assert [r[0] for r in audited] == ["absence.record", "absence.remove"]
+
+
+def test_a_learners_page_reads_only_their_own_time_away(
+    app: Starlette,
+    database: Database,
+    people: People,
+    unit: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The facility's absence rows grow with its history; a learner's page that moves a
+    due date reads that learner's rows, not everyone's."""
+    assignments.assign(database, SYSTEM, SAFETY, group_id=unit, due_date=day(5))
+    absences.record(database, SYSTEM, people.other_learner.id, "medical", day(4), day(5))
+    statements: list[str] = []
+    query = Database.query
+
+    def recorded(self: Database, sql: str, params: object = ()) -> list[sqlite3.Row]:
+        statements.append(" ".join(sql.split()))
+        return query(self, sql, params)
+
+    learner = TestClient(app)
+    sign_in(learner, people.learner)
+    monkeypatch.setattr(Database, "query", recorded)
+    page = learner.get(f"/learn/courses/{SAFETY}")
+    assert page.status_code == 200 and "Due" in page.text
+    read = [s for s in statements if "FROM learner_absences" in s]
+    assert read and all("WHERE user_id = ?" in s for s in read), read
