@@ -344,6 +344,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.requests < 1:
         parser.error("--requests must be at least 1")
+    args.dir.mkdir(parents=True, exist_ok=True)
     run_dir = Path(tempfile.mkdtemp(prefix="request-profile-", dir=args.dir.resolve()))
     try:
         prepared = learner_load.prepare(run_dir, [1], media_mb=1)
