@@ -64,7 +64,10 @@ class BudgetedDocSets(DocSets):
         super().__init__(searcher, lengths)
         self.budget = budget
         self.always_scored = ALWAYS_SCORED
+        self._late = False  # the budget was spent before ranking began
         self._checked: dict[tuple[str, tuple[str, ...]], dict[int, bool]] = {}
+        # id -> (query, its documents), for the parts without phrases (see `evaluate`)
+        self._combined: dict[int, tuple[wq.Query, set[int]]] = {}
 
     def postings(self, fieldname: str, text: str) -> Postings:
         # The first few reads are always made, so that an ordinary query on a busy
@@ -85,8 +88,19 @@ class BudgetedDocSets(DocSets):
 
         An And narrows as it goes, cheapest parts first, so that a phrase is checked
         only on the documents all the other parts allow: ten phrases of common words
-        cost about one phrase's checks, not ten.
+        cost about one phrase's checks, not ten. A part without phrases is the same
+        whatever `within` is: it is worked out once per search (ranking asks again for
+        the asker's branch and for each clause of a long query, and a question of forty
+        common words is tens of thousands of documents each time).
         """
+        if isinstance(query, (wq.Or, wq.And)) and _cost(query) == 0:
+            kept = self._combined.get(id(query))
+            if kept is None or kept[0] is not query:
+                kept = self._combined[id(query)] = (query, self._combine(query, None))
+            return kept[1]
+        return self._combine(query, within)
+
+    def _combine(self, query: wq.Query, within: set[int] | None) -> set[int]:
         if isinstance(query, wq.Or):
             return set().union(*(self.evaluate(child, within) for child in query.subqueries))
         if isinstance(query, wq.And):
@@ -111,10 +125,20 @@ class BudgetedDocSets(DocSets):
             return {d for d in candidates if known[d]}
         return super().evaluate(query)
 
+    def top(self, query: wq.Query, candidates: set[int], limit: int) -> list[tuple[float, int]]:
+        # A search that spent its budget matching is cut short already: it ranks on the
+        # rarest clause and term only, so that what follows the budget stays small.
+        self._late = self.budget.over()
+        return super().top(query, candidates, limit)
+
     def keep_scoring(self) -> bool:
         # An ordinary query is ranked in full however busy the machine (its order
         # should not depend on the load); past that much work, the budget decides.
-        return self.scored < self.always_scored or not self.budget.over()
+        return (self.scored < self.always_scored and not self._late) or not self.budget.over()
+
+    def keep_counting(self) -> bool:
+        # Likewise for counting the words a long query's candidates match.
+        return (self.counted < self.always_scored and not self._late) or not self.budget.over()
 
 
 def _cost(query: wq.Query) -> int:
