@@ -102,14 +102,16 @@ def segment_postings(reader: IndexReader, fieldname: str, text: str) -> Postings
             info = terms.term_info(fieldname, reader._text_to_bytes(fieldname, text))
         except TermNotFound:
             return ids, weights
-        if not info.is_inlined():
-            offset, length = info.extent()
-            if isinstance(length, tuple):  # Whoosh 2.7 reads the length back as a 1-tuple
-                length = length[0] if len(length) == 1 else None
-            if isinstance(offset, int) and isinstance(length, int):
-                found = _read_blocks(terms._postfile.get(offset, length))
-                if found is not None:
-                    return found
+        if info.is_inlined():  # a term of one document (see `writing.segment_codec`)
+            inlined_ids, inlined_weights, _values = info.inlined_postings()
+            return list(inlined_ids), list(inlined_weights)
+        offset, length = info.extent()
+        if isinstance(length, tuple):  # Whoosh 2.7 reads the length back as a 1-tuple
+            length = length[0] if len(length) == 1 else None
+        if isinstance(offset, int) and isinstance(length, int):
+            found = _read_blocks(terms._postfile.get(offset, length))
+            if found is not None:
+                return found
     if (fieldname, text) not in reader:
         return ids, weights
     matcher = reader.postings(fieldname, text)
