@@ -48,8 +48,15 @@ def segment_codec() -> W3Codec:
     """Whoosh's codec, with a term found in one document kept in the term table
     itself (not a block of its own in the postings file: most terms of a new
     course's segment), and blocks of postings not compressed (zlib made every read
-    of a block dearer, for a smaller index)."""
-    return W3Codec(compression=0, inlinelimit=INLINE_BELOW)
+    of a block dearer, for a smaller index).
+
+    Without length statistics per block of postings: the writer looked up the length
+    of each posting's document in the per-document column (a read of the column file
+    per posting, ≈ 35,000 for a course), for the bounds Whoosh's own top-k scorer
+    skips blocks by. Ranking here reads each document's length itself (`docsets`)."""
+    codec = W3Codec(compression=0, inlinelimit=INLINE_BELOW)
+    codec.length_stats = False
+    return codec
 
 
 def _set_inline(info: Any, ids: Any, weights: Any, values: list[bytes]) -> None:
