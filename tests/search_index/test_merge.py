@@ -64,8 +64,9 @@ def test_a_word_of_one_section_is_kept_in_the_term_table_and_found_after_merging
     one for each was a third of the time to publish a course); it is found all the same,
     after its course is replaced and after the segments are merged."""
     root = tmp_path / "search"
-    rare = course(2, "ladder")
-    rare.sections[1] = Section("l1", "Lesson", "Part 1", "The zucchini lesson.")
+    sections = list(course(2, "ladder").sections)
+    sections[1] = Section("l1", "Lesson", "Part 1", "The zucchini lesson.")
+    rare = VersionDocs(2, "org.test.c2", "Course 2", "education", "en", sections)
     with SearchService(root) as service:
         service.rebuild([course(1, "kitchen")])
         service.update(adding(rare))
