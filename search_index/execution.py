@@ -38,15 +38,29 @@ ALWAYS_READ = 24
 ALWAYS_SCORED = 50_000
 
 
+# The share of a search's budget that matching (reading postings, checking phrases)
+# may use: ranking what matched has the rest, so that a search cut short while matching
+# still ends at about its budget, not the budget plus a ranking of everything found.
+MATCHING_SHARE = 0.7
+
+
 class Budget:
-    """The time one search may spend matching; `spent` once it ran out."""
+    """The time one search may spend matching and ranking; `spent` once it ran out."""
 
     def __init__(self, seconds: float) -> None:
-        self.deadline = time.perf_counter() + seconds
+        start = time.perf_counter()
+        self.deadline = start + seconds
+        self.matching_deadline = start + seconds * MATCHING_SHARE
         self.spent = False
 
     def over(self) -> bool:
         if not self.spent and time.perf_counter() > self.deadline:
+            self.spent = True
+        return self.spent
+
+    def matching_over(self) -> bool:
+        """Whether matching must stop: its share of the budget is spent (or all of it)."""
+        if not self.spent and time.perf_counter() > min(self.deadline, self.matching_deadline):
             self.spent = True
         return self.spent
 
@@ -73,12 +87,12 @@ class BudgetedDocSets(DocSets):
         # The first few reads are always made, so that an ordinary query on a busy
         # machine is slow rather than empty; the budget stops queries of many terms.
         unread = (fieldname, text) not in self._postings
-        if unread and len(self._postings) >= ALWAYS_READ and self.budget.over():
+        if unread and len(self._postings) >= ALWAYS_READ and self.budget.matching_over():
             return [], []
         return super().postings(fieldname, text)
 
     def _has_phrase(self, docnum: int, fieldname: str, words: list[str]) -> bool:
-        if self.budget.over():
+        if self.budget.matching_over():
             return False
         return super()._has_phrase(docnum, fieldname, words)
 
