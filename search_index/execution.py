@@ -78,7 +78,7 @@ class BudgetedDocSets(DocSets):
         super().__init__(searcher, lengths)
         self.budget = budget
         self.always_scored = ALWAYS_SCORED
-        self._late = False  # the budget was spent before ranking began
+        self._late = False  # matching was cut short by the budget
         self._checked: dict[tuple[str, tuple[str, ...]], dict[int, bool]] = {}
         # id -> (query, its documents), for the parts without phrases (see `evaluate`)
         self._combined: dict[int, tuple[wq.Query, set[int]]] = {}
@@ -140,9 +140,10 @@ class BudgetedDocSets(DocSets):
         return super().evaluate(query)
 
     def top(self, query: wq.Query, candidates: set[int], limit: int) -> list[tuple[float, int]]:
-        # A search that spent its budget matching is cut short already: it ranks on the
-        # rarest clause and term only, so that what follows the budget stays small.
-        self._late = self.budget.over()
+        # A search whose matching was cut short by the budget ranks on the rarest clause
+        # and term only, so that what follows the budget stays small. (One that was not
+        # cut is ranked in full, however long a busy machine made it take.)
+        self._late = self.budget.spent
         return super().top(query, candidates, limit)
 
     def keep_scoring(self) -> bool:

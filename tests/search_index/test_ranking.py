@@ -132,11 +132,11 @@ def test_a_question_cut_short_while_matching_ranks_on_its_rarest_clause(
     budget = Budget(60.0)
     ranking = BudgetedDocSets(opened, view.lengths, budget)
     candidates = ranking.evaluate(query)
-    budget.deadline = 0.0  # spent while matching
+    budget.deadline = budget.matching_deadline = 0.0
+    assert budget.matching_over()  # as when matching finds its share of the budget spent
 
     best = ranking.top(query, candidates, 10)
 
-    assert budget.spent
     assert len(best) == 10 and {docnum for _score, docnum in best} <= candidates
     clauses = [c for group in query.counted.values() for c in group]
     sizes = [n for c in clauses if (n := len(ranking.evaluate(c) & candidates))]
@@ -163,3 +163,24 @@ def test_a_search_with_its_budget_left_ranks_as_the_plain_engine_does(
         candidates = plain.evaluate(query)
         assert budgeted.evaluate(query) == candidates, typed
         assert budgeted.top(query, candidates, 20) == plain.top(query, candidates, 20), typed
+
+
+def test_a_question_not_cut_short_is_ranked_in_full_however_long_it_took(
+    searcher: tuple[Searcher, IndexView],
+) -> None:
+    """A busy machine may make an ordinary question outlast the budget without any
+    part of it being cut: its order is still the one a quiet machine gives."""
+    opened, view = searcher
+    query = compile_query(parse(" ".join(ASKED)), view.vocabularies()).query
+    assert query is not None
+    budget = Budget(60.0)
+    ranking = BudgetedDocSets(opened, view.lengths, budget)
+    candidates = ranking.evaluate(query)
+    assert not budget.spent
+    budget.deadline = budget.matching_deadline = 0.0  # out of time, but nothing was cut
+
+    best = ranking.top(query, candidates, 10)
+
+    plain = DocSets(opened, view.lengths)
+    assert best == plain.top(query, candidates, 10)
+    assert ranking.counted == plain.counted
