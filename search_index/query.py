@@ -15,9 +15,7 @@ quote is just text. The only syntax is the one people expect from any search box
 
 Each language branch is built separately, because a word can be a stop word in one
 language and a real word in the other ("de", "no"); documents have one language, so the
-union of the branches is exact. Hits in the query's language rank before the others: the
-asker's, unless the asker's dictionary lacks a word that another language's knows, with
-every other word ("coste" is Spanish, whatever the page's language).
+union of the branches is exact. Hits in the asker's language rank before the others.
 
 "Known" words, prefix expansions and the Spanish word forms below come from the
 spelling dictionary of the versions the asker may see (`Vocabulary`), so a hidden
@@ -33,15 +31,7 @@ from dataclasses import dataclass, field
 
 from whoosh import query as wq
 
-from search_index.analysis import (
-    LANGUAGES,
-    MAX_WORD,
-    SPELLING_MAX,
-    SPELLING_MIN,
-    WORD,
-    fold,
-    term_maker,
-)
+from search_index.analysis import LANGUAGES, MAX_WORD, SPELLING_MIN, WORD, fold, term_maker
 from search_index.schema import FORM, FORM_WEIGHT, PHRASE_FIELDS, WEIGHTS, field_name
 from search_index.spelling import Vocabulary
 
@@ -139,7 +129,7 @@ class Ranked(wq.Or):  # type: ignore[misc]
     """The whole query: the OR of the language branches, with how to rank what matched.
 
     Whoosh matches it as a plain Or (tests compare with Whoosh's own matching);
-    `DocSets.top` also reads `prefer` (the query's language, whose branch ranks first)
+    `DocSets.top` also reads `prefer` (the asker's language, whose branch ranks first)
     and `counted` (per branch, the clauses whose matches are counted when a long query
     needs only some of them).
     """
@@ -210,29 +200,8 @@ def compile_query(
         if built is not None:
             branches[lang], counted[lang] = built
     if branches:
-        prefer = query_language(user, vocabularies, language)
-        compiled.query = Ranked(branches, prefer if prefer in branches else "", counted)
+        compiled.query = Ranked(branches, language if language in branches else "", counted)
     return compiled
-
-
-def query_language(user: UserQuery, vocabularies: Mapping[str, Vocabulary], asker: str) -> str:
-    """The language whose hits rank first: the asker's, unless its dictionary lacks one of
-    the query's words and exactly one other language's dictionary knows them all.
-
-    A Spanish word in an English page's search box ("telnets imap coste") may stem to an
-    English term too ("cost"); the sections written in the query's language are the ones
-    asked for. Only words a dictionary can hold count (`spelling_words`).
-    """
-    words = [w for w in user.words if SPELLING_MIN <= len(w) <= SPELLING_MAX and w.isalpha()]
-
-    def knows_all(language: str) -> bool:
-        vocabulary = vocabularies.get(language)
-        return vocabulary is not None and all(vocabulary.knows(w) for w in words)
-
-    if not words or knows_all(asker):
-        return asker
-    others = [lang for lang in LANGUAGES if lang != asker and knows_all(lang)]
-    return others[0] if len(others) == 1 else asker
 
 
 def _alternatives(query: wq.Query) -> list[wq.Query]:
