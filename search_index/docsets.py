@@ -24,7 +24,7 @@ from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterator
 from io import BytesIO
-from itertools import accumulate, chain, pairwise
+from itertools import accumulate, compress, pairwise, repeat
 from typing import Any
 
 from whoosh import query as wq
@@ -102,14 +102,16 @@ def segment_postings(reader: IndexReader, fieldname: str, text: str) -> Postings
             info = terms.term_info(fieldname, reader._text_to_bytes(fieldname, text))
         except TermNotFound:
             return ids, weights
-        if not info.is_inlined():
-            offset, length = info.extent()
-            if isinstance(length, tuple):  # Whoosh 2.7 reads the length back as a 1-tuple
-                length = length[0] if len(length) == 1 else None
-            if isinstance(offset, int) and isinstance(length, int):
-                found = _read_blocks(terms._postfile.get(offset, length))
-                if found is not None:
-                    return found
+        if info.is_inlined():  # a term of one document (see `writing.segment_codec`)
+            inlined_ids, inlined_weights, _values = info.inlined_postings()
+            return list(inlined_ids), list(inlined_weights)
+        offset, length = info.extent()
+        if isinstance(length, tuple):  # Whoosh 2.7 reads the length back as a 1-tuple
+            length = length[0] if len(length) == 1 else None
+        if isinstance(offset, int) and isinstance(length, int):
+            found = _read_blocks(terms._postfile.get(offset, length))
+            if found is not None:
+                return found
     if (fieldname, text) not in reader:
         return ids, weights
     matcher = reader.postings(fieldname, text)
@@ -162,8 +164,10 @@ class DocSets:
         self._postings: dict[tuple[str, str], Postings] = {}
         self._sets: dict[tuple[str, str], set[int]] = {}
         self._phrases: dict[tuple[str, tuple[str, ...]], set[int]] = {}
-        # Postings entries ranking looked at: the work it did, for tests and the bench.
+        # Postings entries ranking looked at, and clause matches it counted: the work it
+        # did, for tests and the bench.
         self.scored = 0
+        self.counted = 0
 
     def postings(self, fieldname: str, text: str) -> Postings:
         key = (fieldname, text)
@@ -285,9 +289,7 @@ class DocSets:
                 first = self.evaluate(query.branches[query.prefer], candidates) & candidates
             clauses = [c for group in query.counted.values() for c in group]
             if clauses:
-                matched = Counter(
-                    chain.from_iterable(self.evaluate(c, candidates) & candidates for c in clauses)
-                )
+                matched = self._count_matches(clauses, candidates)
         pool = _tiers_to_fill(candidates, first, matched, limit)
         scores = self._scores(query, pool)
         best = heapq.nsmallest(
@@ -302,8 +304,27 @@ class DocSets:
         )
         return [(score, docnum) for docnum, score in best]
 
+    def _count_matches(self, clauses: list[wq.Query], candidates: set[int]) -> Counter[int]:
+        """How many of the clauses each candidate matches: the rarest clauses first, for
+        as long as `keep_counting` allows (forty common words are a million entries)."""
+        matched: Counter[int] = Counter()
+        parts = sorted((self.evaluate(clause, candidates) for clause in clauses), key=len)
+        for part in parts:
+            if not part:
+                continue
+            if matched and not self.keep_counting():
+                break
+            found = part & candidates
+            self.counted += len(found)
+            matched.update(found)
+        return matched
+
     def keep_scoring(self) -> bool:
         """Whether ranking may read another term (a budget may say no)."""
+        return True
+
+    def keep_counting(self) -> bool:
+        """Whether ranking may count the matches of another clause (likewise)."""
         return True
 
     def _scores(self, query: wq.Query, candidates: set[int]) -> dict[int, float]:
@@ -355,20 +376,21 @@ def _tiers_to_fill(
 ) -> set[int]:
     """The candidates in the best tiers (asker's language first, then more words matched)
     that hold at least `limit` documents: no document outside them can reach the page,
-    whatever its score."""
+    whatever its score. Each tier is read in C (`map`, `compress`): a question of common
+    words has tens of thousands of candidates."""
     tiers = [candidates] if first is None else [first, candidates - first]
     pool: set[int] = set()
     for tier in tiers:
-        if not matched:
+        need = limit - len(pool)
+        if not matched or len(tier) <= need:
             pool |= tier
         else:
-            levels: dict[int, list[int]] = {}
-            for docnum in tier:
-                levels.setdefault(matched.get(docnum, 0), []).append(docnum)
-            for level in sorted(levels, reverse=True):
-                pool.update(levels[level])
-                if len(pool) >= limit:
-                    break
+            members = list(tier)
+            counts = list(map(matched.get, members, repeat(0)))
+            # Whole levels of words matched, best first, until the page is full: every
+            # member matching at least as many words as the need-th best.
+            least = heapq.nlargest(need, counts)[-1]
+            pool.update(compress(members, map(least.__le__, counts)))
         if len(pool) >= limit:
             break
     return pool

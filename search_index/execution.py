@@ -38,15 +38,29 @@ ALWAYS_READ = 24
 ALWAYS_SCORED = 50_000
 
 
+# The share of a search's budget that matching (reading postings, checking phrases)
+# may use: ranking what matched has the rest, so that a search cut short while matching
+# still ends at about its budget, not the budget plus a ranking of everything found.
+MATCHING_SHARE = 0.7
+
+
 class Budget:
-    """The time one search may spend matching; `spent` once it ran out."""
+    """The time one search may spend matching and ranking; `spent` once it ran out."""
 
     def __init__(self, seconds: float) -> None:
-        self.deadline = time.perf_counter() + seconds
+        start = time.perf_counter()
+        self.deadline = start + seconds
+        self.matching_deadline = start + seconds * MATCHING_SHARE
         self.spent = False
 
     def over(self) -> bool:
         if not self.spent and time.perf_counter() > self.deadline:
+            self.spent = True
+        return self.spent
+
+    def matching_over(self) -> bool:
+        """Whether matching must stop: its share of the budget is spent (or all of it)."""
+        if not self.spent and time.perf_counter() > min(self.deadline, self.matching_deadline):
             self.spent = True
         return self.spent
 
@@ -64,18 +78,21 @@ class BudgetedDocSets(DocSets):
         super().__init__(searcher, lengths)
         self.budget = budget
         self.always_scored = ALWAYS_SCORED
+        self._late = False  # matching was cut short by the budget
         self._checked: dict[tuple[str, tuple[str, ...]], dict[int, bool]] = {}
+        # id -> (query, its documents), for the parts without phrases (see `evaluate`)
+        self._combined: dict[int, tuple[wq.Query, set[int]]] = {}
 
     def postings(self, fieldname: str, text: str) -> Postings:
         # The first few reads are always made, so that an ordinary query on a busy
         # machine is slow rather than empty; the budget stops queries of many terms.
         unread = (fieldname, text) not in self._postings
-        if unread and len(self._postings) >= ALWAYS_READ and self.budget.over():
+        if unread and len(self._postings) >= ALWAYS_READ and self.budget.matching_over():
             return [], []
         return super().postings(fieldname, text)
 
     def _has_phrase(self, docnum: int, fieldname: str, words: list[str]) -> bool:
-        if self.budget.over():
+        if self.budget.matching_over():
             return False
         return super()._has_phrase(docnum, fieldname, words)
 
@@ -85,8 +102,19 @@ class BudgetedDocSets(DocSets):
 
         An And narrows as it goes, cheapest parts first, so that a phrase is checked
         only on the documents all the other parts allow: ten phrases of common words
-        cost about one phrase's checks, not ten.
+        cost about one phrase's checks, not ten. A part without phrases is the same
+        whatever `within` is: it is worked out once per search (ranking asks again for
+        the asker's branch and for each clause of a long query, and a question of forty
+        common words is tens of thousands of documents each time).
         """
+        if isinstance(query, (wq.Or, wq.And)) and _cost(query) == 0:
+            kept = self._combined.get(id(query))
+            if kept is None or kept[0] is not query:
+                kept = self._combined[id(query)] = (query, self._combine(query, None))
+            return kept[1]
+        return self._combine(query, within)
+
+    def _combine(self, query: wq.Query, within: set[int] | None) -> set[int]:
         if isinstance(query, wq.Or):
             return set().union(*(self.evaluate(child, within) for child in query.subqueries))
         if isinstance(query, wq.And):
@@ -111,10 +139,21 @@ class BudgetedDocSets(DocSets):
             return {d for d in candidates if known[d]}
         return super().evaluate(query)
 
+    def top(self, query: wq.Query, candidates: set[int], limit: int) -> list[tuple[float, int]]:
+        # A search whose matching was cut short by the budget ranks on the rarest clause
+        # and term only, so that what follows the budget stays small. (One that was not
+        # cut is ranked in full, however long a busy machine made it take.)
+        self._late = self.budget.spent
+        return super().top(query, candidates, limit)
+
     def keep_scoring(self) -> bool:
         # An ordinary query is ranked in full however busy the machine (its order
         # should not depend on the load); past that much work, the budget decides.
-        return self.scored < self.always_scored or not self.budget.over()
+        return (self.scored < self.always_scored and not self._late) or not self.budget.over()
+
+    def keep_counting(self) -> bool:
+        # Likewise for counting the words a long query's candidates match.
+        return (self.counted < self.always_scored and not self._late) or not self.budget.over()
 
 
 def _cost(query: wq.Query) -> int:

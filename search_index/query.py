@@ -211,13 +211,20 @@ def _alternatives(query: wq.Query) -> list[wq.Query]:
 def _forms(word: str, language: str, vocabulary: Vocabulary) -> list[str]:
     """Other written forms of a word worth looking for, as the dictionary knows them.
 
-    Spanish only: the accented spelling of a word typed without its accent ("cambiaria"
+    Spanish: the accented spelling of a word typed without its accent ("cambiaria"
     -> "cambiaría", whose stem Snowball finds only with the accent on), and the other
-    number of a noun whose stem changes with it ("imagen" <-> "imágenes").
+    number of a noun whose stem changes with it ("imagen" <-> "imágenes"). English: the
+    other number of a word without a vowel, which Snowball leaves whole ("hdrs", "pdfs"
+    are their own stems); a form with the word's own stem adds no term.
     """
+    folded = fold(word)
+    if language == "en":
+        candidates = [folded + "s"] if len(folded) >= SPELLING_MIN else []
+        if folded.endswith("s") and len(folded) > SPELLING_MIN:
+            candidates.append(folded[:-1])
+        return [c for c in candidates if vocabulary.knows(c)]
     if language != "es":
         return []
-    folded = fold(word)
     forms: list[str] = []
     candidates = [folded, folded + "s", folded + "es"]
     if folded.endswith("es") and len(folded) > 4:

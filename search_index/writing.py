@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from whoosh import index
-from whoosh.codec.whoosh3 import W3Codec
+from whoosh.codec.whoosh3 import W3Codec, W3TermInfo
 from whoosh.filedb.filestore import FileStorage
 from whoosh.reading import SegmentReader
 from whoosh.writing import NO_MERGE, SegmentWriter
@@ -40,12 +40,42 @@ LOCK_TIMEOUT = 60.0
 Progress = Callable[[int], None]
 
 
+# Terms in fewer documents than this keep their postings in the term table (see below).
+INLINE_BELOW = 2
+
+
 def segment_codec() -> W3Codec:
     """Whoosh's codec, with a term found in one document kept in the term table
     itself (not a block of its own in the postings file: most terms of a new
     course's segment), and blocks of postings not compressed (zlib made every read
-    of a block dearer, for a smaller index)."""
-    return W3Codec(compression=0)
+    of a block dearer, for a smaller index).
+
+    Without length statistics per block of postings: the writer looked up the length
+    of each posting's document in the per-document column (a read of the column file
+    per posting, ≈ 35,000 for a course), for the bounds Whoosh's own top-k scorer
+    skips blocks by. Ranking here reads each document's length itself (`docsets`)."""
+    codec = W3Codec(compression=0, inlinelimit=INLINE_BELOW)
+    codec.length_stats = False
+    return codec
+
+
+def _set_inline(info: Any, ids: Any, weights: Any, values: list[bytes]) -> None:
+    """What Whoosh 2.7's postings writer calls to keep a term's postings in the term
+    table, under a name its term info lacks (`set_inlined`): with any `inlinelimit` that
+    takes effect, writing failed, so every term got a block of its own in the postings
+    file. Writing that block (a pickled header and a pickled body) was a third of the
+    time to write a course's ≈ 12,000 terms. Whoosh reads an inlined term back with
+    one value per posting (a merge asserts they are bytes): our fields carry none, so
+    each gets an empty one."""
+    info.set_inlined(ids, weights, values if values else [b""] * len(ids))
+
+
+def _fix_inlining() -> None:
+    if not hasattr(W3TermInfo, "set_inline"):
+        W3TermInfo.set_inline = _set_inline
+
+
+_fix_inlining()
 
 
 def file_storage(folder: Path) -> FileStorage:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from search_index import SearchService, Section, Status, VersionDocs
+from search_index import SearchService, Section, Status, VersionDocs, execution
 from search_index.execution import BudgetedDocSets
 from search_index.query import ALL_WORDS_UP_TO
 
@@ -115,3 +115,21 @@ def test_without_a_budget_the_crafted_query_checks_everything(crowded: Path) -> 
     assert took > BUDGET
     # What the quick search found are true matches too (ranked on fewer terms read).
     assert all("<mark>" in hit.snippet for hit in found_quickly.hits)
+
+
+def test_matching_stops_at_its_share_of_the_budget_leaving_ranking_the_rest(
+    crowded: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Matching (reading postings, checking phrases) may use only part of the budget,
+    so that a search cut short while matching still ends at about its budget."""
+    monkeypatch.setattr(execution, "MATCHING_SHARE", 0.0)
+    with SearchService(crowded, budget=60.0) as service:
+        service.warm()
+        start = time.perf_counter()
+        results = service.search(CRAFTED, visible_versions=None)
+        took = time.perf_counter() - start
+    assert results.status is Status.OK
+    assert results.cut_short  # with all of a minute left but no share for matching
+    assert took < BUDGET + MARGIN
+    budget = execution.Budget(60.0)
+    assert budget.matching_over() and budget.over()  # a search cut short is spent

@@ -221,6 +221,25 @@ def test_learners_language_ranks_first_and_the_other_stays_findable(
     assert [h.version_id for h in spanish.hits] == [ES, EN]
 
 
+def test_words_without_a_vowel_find_their_other_number(
+    build: list[SearchService], tmp_path: Path
+) -> None:
+    # The English stemmer leaves "hdrs" and "pdfs" whole (no vowel before the "s"), and
+    # both numbers are known words here, so neither a prefix nor a correction finds them.
+    service = index(
+        build,
+        tmp_path,
+        course(EN, "en", "Send the HDRs first.", "One hdr line.", "A PDF file.", "Two PDFs."),
+    )
+    visible = frozenset({EN})
+    for typed in ("hdr", "hdrs", "HDR"):
+        assert lessons(service.search(typed, visible_versions=visible)) == {"l0", "l1"}, typed
+    for typed in ("pdf", "pdfs"):
+        assert lessons(service.search(typed, visible_versions=visible)) == {"l2", "l3"}, typed
+    # The form typed still comes first.
+    assert service.search("pdfs", visible_versions=visible).hits[0].lesson_key == "l3"
+
+
 def test_the_form_typed_outranks_another_form_of_it(
     build: list[SearchService], tmp_path: Path
 ) -> None:

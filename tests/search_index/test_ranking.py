@@ -119,3 +119,68 @@ def _terms(query: Ranked) -> Iterator[str]:
 
     for _field, text, _boost in _leaf_terms(query):
         yield text
+
+
+def test_a_question_cut_short_while_matching_ranks_on_its_rarest_clause(
+    searcher: tuple[Searcher, IndexView],
+) -> None:
+    """Once matching has spent the budget, ranking adds little to the search: it counts
+    the matches of one clause (the rarest) and scores one term, not all of them."""
+    opened, view = searcher
+    query = compile_query(parse(" ".join(ASKED)), view.vocabularies()).query
+    assert query is not None
+    budget = Budget(60.0)
+    ranking = BudgetedDocSets(opened, view.lengths, budget)
+    candidates = ranking.evaluate(query)
+    budget.deadline = budget.matching_deadline = 0.0
+    assert budget.matching_over()  # as when matching finds its share of the budget spent
+
+    best = ranking.top(query, candidates, 10)
+
+    assert len(best) == 10 and {docnum for _score, docnum in best} <= candidates
+    clauses = [c for group in query.counted.values() for c in group]
+    sizes = [n for c in clauses if (n := len(ranking.evaluate(c) & candidates))]
+    assert ranking.counted == min(sizes) < sum(sizes)
+    assert 0 < ranking.scored <= min(sizes)
+    # The first hit holds the rarest word asked, and is ranked by it.
+    assert all(score > 0 for score, _docnum in best)
+    whole = DocSets(opened, view.lengths)
+    whole.top(query, candidates, 10)
+    assert whole.counted == sum(sizes)
+
+
+def test_a_search_with_its_budget_left_ranks_as_the_plain_engine_does(
+    searcher: tuple[Searcher, IndexView],
+) -> None:
+    """Parts of the query worked out once per search, and read again when ranking, give
+    the same page as working them out each time."""
+    opened, view = searcher
+    for typed in (" ".join(ASKED), f'"printer paper" {" ".join(ASKED[2:])}', "printer office"):
+        query = compile_query(parse(typed), view.vocabularies()).query
+        assert query is not None
+        budgeted = BudgetedDocSets(opened, view.lengths, Budget(60.0))
+        plain = DocSets(opened, view.lengths)
+        candidates = plain.evaluate(query)
+        assert budgeted.evaluate(query) == candidates, typed
+        assert budgeted.top(query, candidates, 20) == plain.top(query, candidates, 20), typed
+
+
+def test_a_question_not_cut_short_is_ranked_in_full_however_long_it_took(
+    searcher: tuple[Searcher, IndexView],
+) -> None:
+    """A busy machine may make an ordinary question outlast the budget without any
+    part of it being cut: its order is still the one a quiet machine gives."""
+    opened, view = searcher
+    query = compile_query(parse(" ".join(ASKED)), view.vocabularies()).query
+    assert query is not None
+    budget = Budget(60.0)
+    ranking = BudgetedDocSets(opened, view.lengths, budget)
+    candidates = ranking.evaluate(query)
+    assert not budget.spent
+    budget.deadline = budget.matching_deadline = 0.0  # out of time, but nothing was cut
+
+    best = ranking.top(query, candidates, 10)
+
+    plain = DocSets(opened, view.lengths)
+    assert best == plain.top(query, candidates, 10)
+    assert ranking.counted == plain.counted
