@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from whoosh import index
@@ -121,17 +122,24 @@ def _terms(query: Ranked) -> Iterator[str]:
         yield text
 
 
+def _asked_with_a_budget(
+    opened: Searcher, view: IndexView
+) -> tuple[Any, Budget, BudgetedDocSets, set[int]]:
+    """The long question compiled, matched under a fresh budget: its parts for a test."""
+    query = compile_query(parse(" ".join(ASKED)), view.vocabularies()).query
+    assert query is not None
+    budget = Budget(60.0)
+    ranking = BudgetedDocSets(opened, view.lengths, budget)
+    return query, budget, ranking, ranking.evaluate(query)
+
+
 def test_a_question_cut_short_while_matching_ranks_on_its_rarest_clause(
     searcher: tuple[Searcher, IndexView],
 ) -> None:
     """Once matching has spent the budget, ranking adds little to the search: it counts
     the matches of one clause (the rarest) and scores one term, not all of them."""
     opened, view = searcher
-    query = compile_query(parse(" ".join(ASKED)), view.vocabularies()).query
-    assert query is not None
-    budget = Budget(60.0)
-    ranking = BudgetedDocSets(opened, view.lengths, budget)
-    candidates = ranking.evaluate(query)
+    query, budget, ranking, candidates = _asked_with_a_budget(opened, view)
     budget.deadline = budget.matching_deadline = 0.0
     assert budget.matching_over()  # as when matching finds its share of the budget spent
 
@@ -171,11 +179,7 @@ def test_a_question_not_cut_short_is_ranked_in_full_however_long_it_took(
     """A busy machine may make an ordinary question outlast the budget without any
     part of it being cut: its order is still the one a quiet machine gives."""
     opened, view = searcher
-    query = compile_query(parse(" ".join(ASKED)), view.vocabularies()).query
-    assert query is not None
-    budget = Budget(60.0)
-    ranking = BudgetedDocSets(opened, view.lengths, budget)
-    candidates = ranking.evaluate(query)
+    query, budget, ranking, candidates = _asked_with_a_budget(opened, view)
     assert not budget.spent
     budget.deadline = budget.matching_deadline = 0.0  # out of time, but nothing was cut
 
