@@ -40,10 +40,10 @@ query over 100 ms, crafted ones included; anonymous memory ≤ 60 MB; one course
     .venv/bin/python bench/search.py --dir ... --reuse      # skip the build, query again
     .venv/bin/python bench/search.py --dir ... --sections 10000   # a smaller corpus
 
-Latest figures (full corpus, see docs/search.md): at load ≈ 1, p95 / p99 0.93-0.96× /
-1.19× FTS5's, slowest query 71 ms (a crafted forty-word question; every other query
-≤ 30 ms), misspelt 1.32-1.35× the intended word, anonymous memory 46 MB, one course
-0.31-0.33 s (target 0.3 s: not met). Quality at least FTS5's on every set (each
+Latest figures (full corpus, see docs/search.md): at load ≈ 1, p95 / p99 0.87-0.92× /
+1.16-1.35× FTS5's, slowest query 66-68 ms (a crafted forty-word question; every other
+query ≤ 30 ms), misspelt 1.30-1.34× the intended word, anonymous memory 46-47 MB, one
+course 0.24-0.25 s (target 0.3 s). Quality at least FTS5's on every set (each
 question asked from its section's language): word form 0.97 / 0.95 MRR, phrase 0.94 /
 0.94, far ahead on typos and questions.
 """

@@ -20,6 +20,7 @@ from whoosh.writing import NO_MERGE, SegmentWriter
 from search_index.analysis import primary_language, spelling_words
 from search_index.checksums import record
 from search_index.documents import MAX_SECTION_CHARS, InvalidDocument, Part, VersionDocs
+from search_index.postings import install
 from search_index.schema import (
     BODY,
     FORM,
@@ -76,6 +77,15 @@ def _fix_inlining() -> None:
 
 
 _fix_inlining()
+
+
+def open_writer(ix: index.FileIndex) -> SegmentWriter:
+    """A writer of a new segment in our codec, writing its postings in one pass."""
+    writer: SegmentWriter = ix.writer(
+        timeout=LOCK_TIMEOUT, limitmb=WRITER_MEMORY_MB, codec=segment_codec()
+    )
+    install(writer)
+    return writer
 
 
 def file_storage(folder: Path) -> FileStorage:
@@ -183,9 +193,7 @@ class IndexUpdate:
 
     def __init__(self, ix: index.FileIndex) -> None:
         self._ix = ix
-        self._writer: SegmentWriter = ix.writer(
-            timeout=LOCK_TIMEOUT, limitmb=WRITER_MEMORY_MB, codec=segment_codec()
-        )
+        self._writer = open_writer(ix)
         self._versions: dict[int, VersionMeta] | None = None
         self.added = 0
 
@@ -235,9 +243,7 @@ def merge_small_segments(ix: index.FileIndex) -> None:
     """Merge the index's small segments into one (Whoosh's MERGE_SMALL policy: the big
     segment of the last rebuild stays as it is), in one commit of its own, and record
     the new generation's checksums. Call it holding the write lock."""
-    writer: SegmentWriter = ix.writer(
-        timeout=LOCK_TIMEOUT, limitmb=WRITER_MEMORY_MB, codec=segment_codec()
-    )
+    writer = open_writer(ix)
     try:
         writer.commit(mergetype=_merge_all_small)
     except BaseException:
