@@ -7,8 +7,8 @@ three file writes on every term. A course of 200 sections has ≈ 12,000 terms a
 the walk, on one writer, by a loop that takes each term's postings as a group and
 appends the very bytes Whoosh would have written to a buffer. The files are the same,
 byte for byte (a test compares them with Whoosh's own), so every Whoosh reader, merge
-and check reads them as before. Anything this loop does not handle (length statistics,
-byte ids, another hash) goes to Whoosh's own code.
+and check reads them as before. A writer this loop does not fit (one keeping length
+statistics, or a term table with another hash) goes on with Whoosh's own code.
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ Posting = tuple[str, bytes, int, float, bytes | None]
 # byte of "no length".
 NO_LENGTH = length_to_byte(None)
 ZERO_LENGTH = length_to_byte(0)
-# Whoosh's buffer is flushed to the file past this size (a whole rebuild writes hundreds
-# of megabytes).
+# The bytes are written to the file in pieces of about this size (a whole rebuild writes
+# hundreds of megabytes).
 FLUSH_BYTES = 4 * 1024 * 1024
 MD5_HASH = 0
 TERM_INFO: struct.Struct = W3TermInfo._struct
