@@ -179,11 +179,13 @@ def references(file: str, text: str) -> Iterator[Reference]:
     """Every address written in one app file: attributes and style of an HTML page,
     ``url()`` of a style sheet, and full addresses quoted in a script or data file."""
     suffix = suffix_of(file)
+    if "://" not in text and suffix not in (".html", ".htm", ".css"):
+        return  # a script or data file names no full address: nothing to find
     lowered = text.lower()
     if "xmlns" in lowered or "schemalocation" in lowered or "<!doctype" in lowered:
         text = _NOT_FETCHED.sub(lambda m: "\n" * m.group(0).count("\n"), text)
-    if "://" not in text and suffix not in (".html", ".htm", ".css"):
-        return  # a script or data file names no full address: nothing to find
+        if "://" not in text and suffix not in (".html", ".htm", ".css"):
+            return
     if suffix in (".html", ".htm"):
         parser = _References()
         parser.feed(text)

@@ -31,7 +31,7 @@ from content.format.apps import (
 from content.format.h5p import MANIFEST as H5P_MANIFEST
 from content.format.h5p import H5pError, missing_files, read_h5p_json
 from content.format.limits import Limits
-from content.format.mediatypes import HEAD_BYTES, read_head
+from content.format.mediatypes import HEAD_BYTES
 from content.format.scorm import MANIFEST as SCORM_MANIFEST
 from content.format.scorm import ScormError
 from content.format.scorm import read_manifest as read_scorm
@@ -112,7 +112,7 @@ def check_app_file(
     if notes is not None and path in notes.problems:
         problem = notes.problems[path]
     else:
-        problem = app_file_problem(path, read_head(extracted.local_path(path)))
+        problem = app_file_problem(path, extracted.read_head(path))
     if problem:
         raise ImportRefused(f"'{shown(path)}': {problem}", path)
     media_type = app_media_type(path)
@@ -150,7 +150,7 @@ def check_scorm(extracted: ExtractedPackage, manifest: Mapping[str, Any]) -> Non
             continue
         path = f"{lesson['app']}{SCORM_MANIFEST}"
         try:
-            package = read_scorm(extracted.local_path(path).read_bytes())
+            package = read_scorm(extracted.read_bytes(path))
         except ScormError as exc:
             raise ImportRefused(f"'{shown(path)}': {exc}", path) from exc
         if package.as_json() != lesson.get("scorm"):
@@ -175,7 +175,7 @@ def check_h5p(extracted: ExtractedPackage, manifest: Mapping[str, Any]) -> None:
             continue
         path = f"{lesson['app']}{H5P_MANIFEST}"
         try:
-            content = read_h5p_json(extracted.local_path(path).read_bytes())
+            content = read_h5p_json(extracted.read_bytes(path))
         except H5pError as exc:
             raise ImportRefused(f"'{shown(path)}': {exc}", path) from exc
         present = {
@@ -199,7 +199,7 @@ def app_flags(
             if notes is not None and path in notes.outside:
                 addresses = notes.outside[path]
             else:
-                addresses = outside_addresses(path, extracted.local_path(path).read_bytes())
+                addresses = outside_addresses(path, extracted.read_bytes(path))
             found += (
                 {
                     "kind": "app-outside",

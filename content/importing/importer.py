@@ -75,12 +75,16 @@ SAMPLE_ARTICLES = 200
 
 @dataclass(frozen=True)
 class StagedFile:
-    """A package file (media, captions …) now in the store."""
+    """A package file (media, captions …) now in the store: a blob of its own, or the
+    ``size`` bytes at ``pack_offset`` of the pack blob ``pack_sha256`` (a small app file,
+    see ``content.package.packfile``)."""
 
     path: str
     sha256: str
     size: int
     media_type: str
+    pack_sha256: str | None = None
+    pack_offset: int | None = None
 
 
 @dataclass(frozen=True)
@@ -140,7 +144,9 @@ def import_package(
         tree = folder / "package"
         tree.mkdir()
         notes = AppFileNotes()
-        extracted, manifest = _extract_and_read_manifest(package, tree, limits, notes, store)
+        extracted, manifest = _extract_and_read_manifest(
+            package, tree, folder / "apps.pack", limits, notes, store
+        )
         listed = _check_files(extracted, manifest)
         check_app_limits(manifest, limits)
         check_scorm(extracted, manifest)
@@ -234,11 +240,16 @@ def _moves(
     lessons: list[StagedLesson],
     sanitized: Path,
 ) -> list[tuple[str | Path, str]]:
-    """(staged file, digest) of every blob to store: media, and each lesson's clean HTML."""
+    """(staged file, digest) of every blob to store: media, the pack of the apps' small
+    files, and each lesson's clean HTML."""
     moves: list[tuple[str | Path, str]] = [
-        (extracted.local_name(f.path), f.sha256) for f in files.values()
+        (extracted.local_name(f.path), f.sha256) for f in files.values() if f.pack_sha256 is None
     ]
-    extracted_html = {extracted.files[p].sha256: p for p in extracted.files}
+    if extracted.pack is not None:
+        moves.append((extracted.pack.path, extracted.pack.sha256))
+    extracted_html = {
+        file.sha256: path for path, file in extracted.files.items() if file.packed is None
+    }
     for sha256 in {str(lesson.html_sha256) for lesson in lessons}:
         # Unchanged by sanitizing (the usual case): store the extracted file itself.
         path = extracted_html.get(sha256)
@@ -247,9 +258,17 @@ def _moves(
 
 
 def _extract_and_read_manifest(
-    package: Path | Readable, tree: Path, limits: Limits, notes: AppFileNotes, store: ContentStore
+    package: Path | Readable,
+    tree: Path,
+    pack: Path,
+    limits: Limits,
+    notes: AppFileNotes,
+    store: ContentStore,
 ) -> tuple[ExtractedPackage, dict[str, Any]]:
     """Extract, validating the manifest as soon as it is read, before the files are.
+
+    The apps' small files go into one pack file (``pack``), which becomes one blob: a
+    SCORM package's thousands of scripts and pictures cost one file, not thousands.
 
     Each app file's type and the addresses it reaches are noted in ``notes`` meanwhile,
     from the bytes in hand (see ``content.importing.appfiles``). A file whose blob (by
@@ -285,6 +304,7 @@ def _extract_and_read_manifest(
         on_manifest=on_manifest,
         inspect=notes.inspect,
         stored=stored,
+        pack=pack,
     )
     return extracted, manifests[0]
 
@@ -347,7 +367,9 @@ def _check_types(
             media_type = check_app_file(extracted, path, declared, apps, notes)
         else:
             media_type = _check_media_file(extracted, path, declared, flags)
-        files[path] = StagedFile(path, entry["sha256"], entry["size"], media_type)
+        offset = extracted.files[path].packed
+        pack = extracted.pack.sha256 if offset is not None and extracted.pack else None
+        files[path] = StagedFile(path, entry["sha256"], entry["size"], media_type, pack, offset)
     return files
 
 

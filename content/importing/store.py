@@ -2,7 +2,9 @@
 
 Layout (``ROOT`` is, for example, ``var/store``)::
 
-    ROOT/ab/abcdef0123...      one blob per distinct content, mode 0444
+    ROOT/ab/abcdef0123...      one blob per distinct content, mode 0444 (the small
+                               files of a package's apps make one blob, its pack:
+                               see content.package.packfile and read_packed)
     ROOT/../staging/<random>/  one folder per import in progress (same file system, so
                                moving a verified file into the store is one rename)
 
@@ -30,6 +32,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from content.durable import fsync_dir
+from content.package.packfile import read_member
 
 _HEX = re.compile(r"[0-9a-f]{64}")
 _CHUNK = 1024 * 1024
@@ -158,6 +161,16 @@ class ContentStore:
                 out.write(data)
             self.adopt(staged, sha256)
         return sha256
+
+    def read_packed(self, pack_sha256: str, offset: int, size: int, sha256: str) -> bytes | None:
+        """The bytes of a small app file stored in its package's pack (see
+        ``content.package.packfile``), checked against the file's own digest ``sha256``;
+        None when the pack is missing, too short, or holds other bytes there."""
+        try:
+            data = read_member(self._blob_path(pack_sha256), offset, size)
+        except (OSError, EOFError):
+            return None
+        return data if hashlib.sha256(data).hexdigest() == sha256 else None
 
     def verify(self, sha256: str) -> bool:
         """Re-hash the blob from disk; False when it is missing or its bytes changed."""

@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from content.format.limits import DEFAULT_LIMITS, Limits
+from content.format.mediatypes import HEAD_BYTES, read_head
 from content.package.manifest import MANIFEST_NAME
+from content.package.packfile import Pack, PackWriter, read_member
 from content.package.stagewriter import (
     ExtractedFile,
     FileInspector,
@@ -55,16 +57,35 @@ class ExtractedPackage:
     root: Path
     manifest: bytes
     files: dict[str, ExtractedFile] = field(default_factory=dict)
+    pack: Pack | None = None  # the small files of the apps, when packed
 
     def local_path(self, path: str) -> Path:
-        """Where the bytes of the package path ``path`` are (it must be in ``files``): the
-        file written, or the stored file that holds them already."""
+        """Where the bytes of the package path ``path`` are (it must be in ``files``, and
+        not packed): the file written, or the stored file that holds them already."""
         return Path(self.local_name(path))
 
     def local_name(self, path: str) -> str:
         """:meth:`local_path` as a string: cheaper, for thousands of files."""
         file = self.files[path]
+        if file.packed is not None:
+            raise ValueError(f"{path} is in the pack: read it with read_bytes()")
         return file.stored if file.stored is not None else f"{self.root}{os.sep}{file.path}"
+
+    def read_bytes(self, path: str) -> bytes:
+        """The bytes of the package file ``path``, wherever they are (packed or not)."""
+        file = self.files[path]
+        if file.packed is None:
+            return self.local_path(path).read_bytes()
+        assert self.pack is not None
+        return read_member(self.pack.path, file.packed, file.size)
+
+    def read_head(self, path: str) -> bytes:
+        """The first bytes of ``path`` that a type check reads (``HEAD_BYTES``)."""
+        file = self.files[path]
+        if file.packed is None:
+            return read_head(self.local_path(path))
+        assert self.pack is not None
+        return read_member(self.pack.path, file.packed, min(file.size, HEAD_BYTES))
 
 
 def extract_package(
@@ -76,6 +97,7 @@ def extract_package(
     on_manifest: Callable[[bytes], None] | None = None,
     inspect: FileInspector | None = None,
     stored: StoredLookup | None = None,
+    pack: Path | None = None,
 ) -> ExtractedPackage:
     """Stream the package at ``source`` (a path or a binary stream) into the empty ``dest``.
 
@@ -96,20 +118,32 @@ def extract_package(
     file's path (and called after ``on_manifest``) for a file that should hold its bytes
     already (the store's blob of the digest the manifest lists): a file it names is read
     and hashed but not written, and ``local_path`` names the stored one; the digest is
-    still that of the bytes read, for the caller to compare with the manifest.
+    still that of the bytes read, for the caller to compare with the manifest. With
+    ``pack`` (a new file's path, outside ``dest``), the small files of the apps are not
+    written to ``dest`` but one after the other into that file (see
+    ``content.package.packfile``): ``files`` gives each one's offset there, and
+    :meth:`ExtractedPackage.read_bytes` reads any file, packed or not.
     """
     if any(Path(dest).iterdir()):
         raise ValueError(f"extract_package needs an empty folder, not {dest}")
-    with (
-        _open_source(source) as stream,
-        StagingWriter(Path(dest), fsync, inspect, stored) as writer,
-    ):
-        try:
-            package = _extract(TarStream(stream), writer, limits, on_manifest)
-        except TarFormatError as exc:
-            raise ImportRefused(_refusal(exc), exc.member) from exc
-        writer.syncer.finish()
-        return package
+    packer = PackWriter(pack) if pack is not None else None
+    try:
+        with (
+            _open_source(source) as stream,
+            StagingWriter(Path(dest), fsync, inspect, stored, packer) as writer,
+        ):
+            try:
+                package = _extract(TarStream(stream), writer, limits, on_manifest)
+            except TarFormatError as exc:
+                raise ImportRefused(_refusal(exc), exc.member) from exc
+            writer.syncer.finish()
+    except BaseException:
+        if packer is not None:
+            packer.abandon()
+        raise
+    if packer is not None:
+        package.pack = packer.finish()
+    return package
 
 
 def _refusal(exc: TarFormatError) -> str:

@@ -33,6 +33,7 @@ from pathlib import Path
 
 from content.errors import PackageError
 from content.format.mediatypes import HEAD_BYTES
+from content.package.packfile import PACKED_MAX_BYTES, PackWriter, packable
 from content.package.tarstream import TarMember, TarStream
 
 # Called on the extracting thread with a file's package path and its bytes: all of them
@@ -54,7 +55,7 @@ _MAX_BACKLOG_BYTES = 16 * 1024 * 1024
 _BATCH_FILES = 32  # small files handed to the creator at once (see _Syncer.create)
 _BATCH_BYTES = 256 * 1024
 _PARALLEL = 256 * 1024  # below this, handing a chunk to another thread costs more than it saves
-_SMALL_FILE = 64 * 1024  # see StagingWriter.file
+_SMALL_FILE = PACKED_MAX_BYTES  # see StagingWriter.file
 _BIG_FILE = 1024 * 1024  # see _Syncer
 _FADVISE = getattr(os, "posix_fadvise", None)  # not on macOS
 _O_DIRECT = getattr(os, "O_DIRECT", 0)  # Linux (and a few others) only
@@ -90,6 +91,7 @@ class ExtractedFile:
     size: int
     sha256: str
     stored: str | None = None
+    packed: int | None = None  # its offset in the package's pack (see content.package.packfile)
 
 
 class StagingWriter:
@@ -101,11 +103,13 @@ class StagingWriter:
         fsync: bool,
         inspect: FileInspector | None = None,
         stored: StoredLookup | None = None,
+        pack: PackWriter | None = None,
     ):
         self.root = root
         self.fsync = fsync
         self.inspect = inspect
         self.stored = stored
+        self.pack = pack
         self._hasher = ThreadPoolExecutor(max_workers=1)
         self._root_fd = -1
         self._folders: _Folders | None = None
@@ -145,7 +149,9 @@ class StagingWriter:
         on a thread of its own: creating a file costs more than writing a few KiB into it,
         and a package has thousands (its lessons), so the reading goes on meanwhile. The
         inspector sees the bytes meanwhile, so nothing needs to open the file again to
-        check what it is.
+        check what it is. With a ``pack``, a small file of an app (under ``apps/``) is not
+        created at all: its bytes are appended to the pack, and its
+        :class:`ExtractedFile` has its offset there.
 
         A file for which ``stored`` names a file that should hold the same bytes already
         (the content store has the blob the manifest lists: a new version of a course
@@ -155,14 +161,19 @@ class StagingWriter:
         """
         folder, _, leaf = path.rpartition("/")
         parent = self._open_folders.parent(folder, path)  # made here, in the package's order
-        stored = self.stored(path) if self.stored is not None else None
-        if member.size <= _SMALL_FILE and (stored is not None or not self.fsync):
+        packed = self.pack is not None and packable(path, member.size)
+        # A packed file is packed whatever the store holds: a pack depends on its package alone.
+        stored = self.stored(path) if self.stored is not None and not packed else None
+        if member.size <= _SMALL_FILE and (stored is not None or packed or not self.fsync):
             chunks: list[bytes] = []
             tar.copy_data(member, lambda chunk: chunks.append(bytes(chunk)))
             data = b"".join(chunks)
             digest = hashlib.sha256(data).hexdigest()
             if self.inspect is not None:
                 self.inspect(path, data, True)
+            if packed:
+                assert self.pack is not None
+                return ExtractedFile(path, member.size, digest, packed=self.pack.add(digest, data))
             if stored is not None:
                 return ExtractedFile(path, member.size, digest, stored)
             self.syncer.create(folder, leaf, data, path)

@@ -215,7 +215,7 @@ def _text(field: bytes) -> str:
 
 def _octal(field: bytes, name: str) -> int:
     text = field.split(b"\x00", 1)[0].strip(b" ")
-    if not text or not all(48 <= c <= 55 for c in text):
+    if not text or text.translate(None, b"01234567"):  # empty, or not only octal digits
         raise TarFormatError(f"'{name}' has a size field that is not an octal number", name)
     return int(text, 8)
 

@@ -156,7 +156,8 @@ def _same(
 
 def asset(database: Database, version_id: int, path: str) -> dict[str, Any]:
     row = database.query_one(
-        "SELECT sha256, media_type, size FROM assets WHERE version_id = ? AND path = ?",
+        "SELECT path, sha256, media_type, size, pack_sha256, pack_offset FROM assets"
+        " WHERE version_id = ? AND path = ?",
         [version_id, path],
     )
     if row is None:

@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 
 from content.format.lessondata import stored_manifest
 from content.importing.store import ContentStore
+from content.package.packfile import read_member
 from server.catalog import teacher_files
 from server.core import clock
 from server.core.db import Database
@@ -52,6 +53,14 @@ class BlobRef:
     path: str  # the package path, e.g. media/pic.png or lessons/intro.html
     sha256: str
     size: int | None  # recorded for media; lesson HTML is sanitized at import, no size kept
+    # A small app file is `size` bytes at `pack_offset` of the pack blob `pack_sha256`.
+    pack_sha256: str | None = None
+    pack_offset: int | None = None
+
+    @property
+    def blob(self) -> str:
+        """The digest of the blob that holds the file: its own, or its pack's."""
+        return self.pack_sha256 if self.pack_sha256 is not None else self.sha256
 
     @property
     def version_label(self) -> str:
@@ -75,7 +84,7 @@ class Drift:
     """A referenced blob that is not as the database expects."""
 
     ref: BlobRef
-    problem: str  # missing | not-a-file | wrong-size | changed | bad-digest
+    problem: str  # missing | not-a-file | wrong-size | cut-short | changed | bad-digest
     found_size: int | None = None
     found_sha256: str | None = None
 
@@ -84,12 +93,16 @@ class Drift:
         """One sentence for the admin; the full digest is the blob's file name in the store
         and in a backup of it."""
         blob = f"(blob {self.ref.sha256})"
+        if self.ref.pack_sha256 is not None:
+            blob = f"(in pack blob {self.ref.pack_sha256}, at byte {self.ref.pack_offset:,})"
         if self.problem == "missing":
             return f"missing from the store {blob}"
         if self.problem == "not-a-file":
             return f"not a regular file in the store {blob}"
         if self.problem == "bad-digest":
             return f"the database holds an invalid SHA-256 ({self.ref.sha256[:80]!r})"
+        if self.problem == "cut-short":
+            return f"the pack ends before this file's bytes {blob}"
         if self.problem == "wrong-size":
             return (
                 f"wrong size: {self.found_size:,} bytes in the store, {self.ref.size:,} "
@@ -154,10 +167,11 @@ def blob_references(database: Database) -> list[BlobRef]:
             path = html_paths.get(lesson["key"], f"lesson {lesson['key']}")
             refs.append(BlobRef(*head, path, lesson["html_sha256"], None))
         for asset in database.query(
-            "SELECT path, sha256, size FROM assets WHERE version_id = ? ORDER BY path",
+            "SELECT path, sha256, size, pack_sha256, pack_offset FROM assets"
+            " WHERE version_id = ? ORDER BY path",
             [row["id"]],
         ):
-            refs.append(BlobRef(*head, asset["path"], asset["sha256"], asset["size"]))
+            refs.append(BlobRef(*head, *asset))
     return refs
 
 
@@ -178,7 +192,9 @@ class StoreCheck:
         self.store = store
         self.references = blob_references(database)
         self.versions = len({(r.course_id, r.version) for r in self.references})
-        self._referenced = {r.sha256 for r in self.references if _valid_digest(store, r.sha256)}
+        self._referenced = {
+            r.blob for r in self.references if _valid_digest(store, r.sha256, r.pack_sha256)
+        }
         self.unreferenced: list[str] | None = None
         if all_blobs:
             listed = set(store.blobs()) if store.root.is_dir() else set()
@@ -203,7 +219,7 @@ class StoreCheck:
         whole = [found[sha256] for sha256 in self._referenced]
         report = StoreReport(
             self.versions,
-            len({r.sha256 for r in self.references}),
+            len({r.blob for r in self.references}),
             sum(f.size for f in whole if f.exists and f.regular),
         )
         report.drift = [d for r in self.references if (d := _drift(self.store, r, found))]
@@ -234,9 +250,11 @@ def _ignore(_count: int) -> None:
     """No progress to show."""
 
 
-def _valid_digest(store: ContentStore, sha256: str) -> bool:
+def _valid_digest(store: ContentStore, *digests: str | None) -> bool:
     try:
-        store.path_for(sha256)
+        for sha256 in digests:
+            if sha256 is not None:
+                store.path_for(sha256)
     except ValueError:
         return False
     return True
@@ -266,18 +284,33 @@ def _hash_blob(store: ContentStore, sha256: str, advance: Callable[[int], None])
 
 
 def _drift(store: ContentStore, ref: BlobRef, found: dict[str, _Found]) -> Drift | None:
-    if not _valid_digest(store, ref.sha256):
+    if not _valid_digest(store, ref.sha256, ref.pack_sha256):
         return Drift(ref, "bad-digest")
-    blob = found[ref.sha256]
+    blob = found[ref.blob]
     if not blob.exists:
         return Drift(ref, "missing")
     if not blob.regular:
         return Drift(ref, "not-a-file")
+    if ref.pack_sha256 is not None:
+        return None if blob.sha256 == ref.pack_sha256 else _packed_drift(store, ref)
     if ref.size is not None and blob.size != ref.size:
         return Drift(ref, "wrong-size", blob.size, blob.sha256)
     if blob.sha256 != ref.sha256:
         return Drift(ref, "changed", blob.size, blob.sha256)
     return None
+
+
+def _packed_drift(store: ContentStore, ref: BlobRef) -> Drift | None:
+    """A pack whose bytes changed: is this file's own range among them?"""
+    assert ref.pack_sha256 is not None and ref.pack_offset is not None and ref.size is not None
+    try:
+        data = read_member(store.path_for(ref.pack_sha256), ref.pack_offset, ref.size)
+    except FileNotFoundError:
+        return Drift(ref, "missing")
+    except EOFError:
+        return Drift(ref, "cut-short")
+    found = hashlib.sha256(data).hexdigest()
+    return None if found == ref.sha256 else Drift(ref, "changed", len(data), found)
 
 
 def record_check(database: Database, actor: Actor, report: StoreReport) -> None:
@@ -339,8 +372,9 @@ def collect_garbage(
         keep = {
             str(row[0])
             for row in db.execute(
-                "SELECT sha256 FROM assets UNION SELECT html_sha256 FROM lessons"
-                " WHERE html_sha256 IS NOT NULL"
+                "SELECT sha256 FROM assets WHERE pack_sha256 IS NULL"
+                " UNION SELECT pack_sha256 FROM assets WHERE pack_sha256 IS NOT NULL"
+                " UNION SELECT html_sha256 FROM lessons WHERE html_sha256 IS NOT NULL"
             )
         } | teacher_files.blobs_in(db)
         removed, removed_bytes, young = _remove_unreferenced(store, keep, cutoff)

@@ -216,9 +216,17 @@ def _insert_version(
     collections.record_in(db, version_id, staged)
     for item in staged.files.values():
         db.execute(
-            "INSERT INTO assets (version_id, path, sha256, size, media_type)"
-            " VALUES (?, ?, ?, ?, ?)",
-            [version_id, item.path, item.sha256, item.size, item.media_type],
+            "INSERT INTO assets (version_id, path, sha256, size, media_type, pack_sha256,"
+            " pack_offset) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                version_id,
+                item.path,
+                item.sha256,
+                item.size,
+                item.media_type,
+                item.pack_sha256,
+                item.pack_offset,
+            ],
         )
     return version_id
 

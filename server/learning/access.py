@@ -143,7 +143,7 @@ def media_for(
         " JOIN courses c ON c.live_version_id = a.version_id"
         " JOIN course_versions v ON v.id = a.version_id"
         " JOIN publishers p ON p.id = c.publisher_id"
-        f" WHERE a.sha256 = :sha AND {SERVABLE_SQL}"
+        f" WHERE a.sha256 = :sha AND a.pack_sha256 IS NULL AND {SERVABLE_SQL}"
     )
     if user.role is Role.LEARNER:
         sql += f" AND {OFFERED_SQL}"
@@ -180,12 +180,14 @@ def app_file_for(
     addressable: another lesson's, another version's or another course's files never
     are, whatever the path says. Outside a review the version must still be servable
     (the sandbox has no session: whoever may open the lesson got the address from its
-    page, which checked the learner; a pulled course stops at once)."""
+    page, which checked the learner; a pulled course stops at once). A small file is in
+    its package's pack: ``pack_sha256`` and ``pack_offset`` say where (else both None)."""
     package_path = app_asset_path(lesson_key, path)
     if package_path is None:
         return None
     sql = (
-        "SELECT a.path, a.sha256, a.size, a.media_type FROM assets a"
+        "SELECT a.path, a.sha256, a.size, a.media_type, a.pack_sha256, a.pack_offset"
+        " FROM assets a"
         " JOIN course_versions v ON v.id = a.version_id"
         " JOIN courses c ON c.id = v.course_pk"
         " JOIN publishers p ON p.id = c.publisher_id"

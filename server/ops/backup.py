@@ -221,6 +221,14 @@ def _referenced_blobs(work: Path) -> list[str]:
             "SELECT sha256 FROM assets UNION SELECT html_sha256 FROM lessons"
             " WHERE html_sha256 IS NOT NULL"
         )
+        columns = {row[1] for row in copy.execute("PRAGMA table_info(assets)")}
+        if "pack_sha256" in columns:
+            # A small app file is in its package's pack (its own digest names no blob).
+            sql = (
+                "SELECT sha256 FROM assets WHERE pack_sha256 IS NULL"
+                " UNION SELECT pack_sha256 FROM assets WHERE pack_sha256 IS NOT NULL"
+                " UNION SELECT html_sha256 FROM lessons WHERE html_sha256 IS NOT NULL"
+            )
         tables = {row[0] for row in copy.execute("SELECT name FROM sqlite_master")}
         if "teacher_files" in tables:
             sql += " UNION SELECT sha256 FROM teacher_files"

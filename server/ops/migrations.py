@@ -1293,3 +1293,19 @@ def collections(db: sqlite_utils.Database) -> None:
         );
         """,
     )
+
+
+@migrations(name="0027_app_packs")
+def app_packs(db: sqlite_utils.Database) -> None:
+    """The small files of an interactive lesson's app are stored packed, one blob per
+    package (``content.package.packfile``): an asset is then ``size`` bytes at
+    ``pack_offset`` of the blob ``pack_sha256``, and ``sha256`` stays its own digest.
+    Assets imported before are blobs of their own (both columns NULL)."""
+    _run_script(
+        db,
+        """
+        ALTER TABLE assets ADD COLUMN pack_sha256 TEXT;
+        ALTER TABLE assets ADD COLUMN pack_offset INTEGER;
+        CREATE INDEX assets_pack ON assets(pack_sha256) WHERE pack_sha256 IS NOT NULL;
+        """,
+    )

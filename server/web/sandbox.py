@@ -174,14 +174,26 @@ def our_answer(asked: FileAsked) -> Response | None:
     return sandboxed(FileResponse(own), asked.prefix, asked.address.page)
 
 
-def app_answer(asked: FileAsked, file: Path, media_type: str, sco_page: bool) -> Response:
-    """One of the app's own files; a SCO's page gets the runtime API first of all (it
-    looks for it as it loads)."""
+def app_answer(
+    asked: FileAsked,
+    file: Path | bytes,
+    media_type: str,
+    sco_page: bool,
+    *,
+    digest: str = "",
+) -> Response:
+    """One of the app's own files: a blob of the store (a path), or the bytes of a small
+    file from its package's pack, with its digest as the ETag. A SCO's page gets the
+    runtime API first of all (it looks for it as it loads)."""
     if sco_page:
-        html = with_runtime(file.read_bytes(), asked.prefix + RUNTIME)
-        response: Response = Response(html, media_type="text/html")
-    else:
+        page = file.read_bytes() if isinstance(file, Path) else file
+        response: Response = Response(
+            with_runtime(page, asked.prefix + RUNTIME), media_type="text/html"
+        )
+    elif isinstance(file, Path):
         response = FileResponse(file, media_type=media_type)
+    else:
+        response = Response(file, media_type=media_type, headers={"ETag": f'"{digest}"'})
     return sandboxed(response, asked.prefix, asked.address.page)
 
 

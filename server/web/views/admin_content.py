@@ -29,6 +29,7 @@ from server.people.accounts import Role
 from server.web import sandbox
 from server.web.headers import CSP, framing_sandbox
 from server.web.plumbing import Req, access, redirect
+from server.web.views import sandbox as sandbox_view
 
 
 def _version_id(req: Req) -> int:
@@ -172,10 +173,18 @@ def course_pull(req: Req) -> Response:
 def version_file(req: Req) -> Response:
     """A file of a version, for the reviewer's preview (learners get theirs elsewhere)."""
     item = content_review.asset(req.database, _version_id(req), req.request.path_params["path"])
-    path = content_store(req.settings).path_for(item["sha256"])
-    if not path.is_file():
-        raise NotFound()
-    response = FileResponse(path, media_type=item["media_type"])
+    store = content_store(req.settings)
+    response: Response
+    if item["pack_sha256"] is not None:  # a small app file, in its package's pack
+        data = sandbox_view.packed_file(store, item)
+        if data is None:
+            raise NotFound()
+        response = Response(data, media_type=item["media_type"])
+    else:
+        path = store.path_for(item["sha256"])
+        if not path.is_file():
+            raise NotFound()
+        response = FileResponse(path, media_type=item["media_type"])
     CSP.REVIEW_FILE.apply(response)
     return response
 

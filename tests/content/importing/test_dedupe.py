@@ -1,6 +1,6 @@
 """A new version of a course shares most of its files with the last one: an import writes
-only the small files whose blob the store does not have yet, and ends with the same store,
-the same checks and the same result as when it wrote every file."""
+no big file whose blob the store has already, packs the apps' small files into one new
+blob, and ends with the same checks and the same result as when it wrote every file."""
 
 from __future__ import annotations
 
@@ -55,31 +55,41 @@ def written(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return paths
 
 
-def test_a_new_version_writes_only_its_changed_small_files(
+def test_a_new_version_writes_a_new_pack_and_only_its_changed_big_files(
     tmp_path: Path, written: list[str]
 ) -> None:
     first = build_package(course(tmp_path / "v1", 1), tmp_path / "d1", progress=False)
     second = build_package(course(tmp_path / "v2", 2, b"// new\n"), tmp_path / "d2", progress=False)
     store = ContentStore(tmp_path / "store")
     one = import_package(first, store)
-    assert {"apps/counter/js/m7.js", "apps/counter/js/big.js"} <= set(written)
+    # The app's small files are packed, never written one by one; the big script is.
+    assert [path for path in written if path.startswith("apps/")] == ["apps/counter/js/big.js"]
+    first_pack = one.files["apps/counter/js/m7.js"].pack_sha256
+    assert first_pack is not None
+    assert {one.files[path].pack_sha256 for path in SCRIPTS} == {first_pack}
     inodes = {sha: store.path_for(sha).stat().st_ino for sha in store.blobs()}
     written.clear()
 
     two = import_package(second, store)
 
-    # Only the changed script (and the manifest, held apart) is new in the package: the
-    # big script and the video are read and hashed, but not written again either.
-    assert written == ["apps/counter/js/m7.js"]
+    # The big script and the video are read and hashed, but not written again; the small
+    # files make a new pack, one blob, next to the first version's.
+    assert written == []
     assert two.version == 2 and one.version == 1
     assert two.files.keys() == one.files.keys()
-    changed = two.files["apps/counter/js/m7.js"].sha256
-    assert changed != one.files["apps/counter/js/m7.js"].sha256
-    assert store.path_for(changed).read_bytes() == SCRIPTS["apps/counter/js/m7.js"] + b"// new\n"
-    assert store.path_for(changed).stat().st_mode & 0o777 == 0o444
-    # Every shared blob is the very file the first import stored, untouched.
+    changed = two.files["apps/counter/js/m7.js"]
+    assert changed.sha256 != one.files["apps/counter/js/m7.js"].sha256
+    second_pack = changed.pack_sha256
+    assert second_pack is not None and second_pack != first_pack
+    assert changed.pack_offset is not None
+    pack = store.path_for(second_pack).read_bytes()
+    assert pack[changed.pack_offset : changed.pack_offset + changed.size] == (
+        SCRIPTS["apps/counter/js/m7.js"] + b"// new\n"
+    )
+    assert store.path_for(second_pack).stat().st_mode & 0o777 == 0o444
+    # Every blob of the first version is the very file the first import stored, untouched.
     assert {sha: store.path_for(sha).stat().st_ino for sha in inodes} == inodes
-    assert set(store.blobs()) == set(inodes) | {changed}
+    assert set(store.blobs()) == set(inodes) | {second_pack}
     assert [lesson.html_sha256 for lesson in two.lessons] == [
         lesson.html_sha256 for lesson in one.lessons
     ]
@@ -87,20 +97,24 @@ def test_a_new_version_writes_only_its_changed_small_files(
     assert list(store.staging_root.iterdir()) == []
 
 
-def test_the_same_package_again_writes_no_small_file(tmp_path: Path, written: list[str]) -> None:
+def test_the_same_package_again_writes_no_file_and_adds_no_blob(
+    tmp_path: Path, written: list[str]
+) -> None:
     package = build_package(course(tmp_path / "v1", 1), tmp_path / "d1", progress=False)
     store = ContentStore(tmp_path / "store")
     first = import_package(package, store)
+    blobs = {sha: store.path_for(sha).stat().st_ino for sha in store.blobs()}
     written.clear()
     assert import_package(package, store) == first
     assert written == []
+    assert {sha: store.path_for(sha).stat().st_ino for sha in store.blobs()} == blobs
 
 
 def test_a_blob_gone_before_it_is_kept_fails_the_import_clearly(tmp_path: Path) -> None:
     package = build_package(course(tmp_path / "v1", 1), tmp_path / "d1", progress=False)
     store = ContentStore(tmp_path / "store")
     import_package(package, store)
-    script = hashlib.sha256(SCRIPTS["apps/counter/js/m3.js"]).hexdigest()
+    script = hashlib.sha256(BIG["apps/counter/js/big.js"]).hexdigest()
 
     def gone(_course: object) -> None:  # after every check, before the blobs move in
         store.path_for(script).unlink()

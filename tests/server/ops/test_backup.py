@@ -180,8 +180,9 @@ def test_a_backup_taken_during_writes_restores_to_the_database_as_of_one_commit(
     needed = {
         str(row[0])
         for row in sqlite3.connect(restored / "stepstone.db").execute(
-            "SELECT sha256 FROM assets UNION SELECT html_sha256 FROM lessons"
-            " WHERE html_sha256 IS NOT NULL"
+            "SELECT sha256 FROM assets WHERE pack_sha256 IS NULL"
+            " UNION SELECT pack_sha256 FROM assets WHERE pack_sha256 IS NOT NULL"
+            " UNION SELECT html_sha256 FROM lessons WHERE html_sha256 IS NOT NULL"
         )
     }
     store = files_under(restored / "store")
