@@ -5,6 +5,7 @@ each file's very bytes from it, a damaged pack stops only the damaged file and
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,9 +15,14 @@ from starlette.testclient import TestClient
 
 from content.importing.store import ContentStore
 from server.catalog import integrity
+from server.catalog.review_lessons import file_url
 from server.core.db import Database
+from server.core.settings import load_settings
+from server.people.accounts import Role
 from server.people.audit import Actor
+from server.web.app import create_app
 from tests.appcourse import app_facility
+from tests.conftest import make_user, sign_in
 from tests.server.web.test_sandbox import frame_src, learner_client
 
 COUNTER = "apps/counter/"
@@ -134,3 +140,46 @@ def test_garbage_collection_keeps_the_packs_versions_need(data: Path) -> None:
     assert done.removed == 1
     assert store.has(pack) and not store.has(stray)
     assert check(data) == []
+
+
+def test_files_imported_before_packs_are_still_served_and_checked(
+    data: Path, client: TestClient
+) -> None:
+    """A facility that upgrades keeps its apps as they were imported: a blob per file
+    (no pack recorded), served and verified as before."""
+    files = counter_files(data)
+    script = files[COUNTER + "counter.js"]
+    store = ContentStore(data / "store")
+    source = Path(__file__).parents[2] / "apps" / "counter" / "counter.js"
+    assert store.add_bytes(source.read_bytes()) == script["sha256"]
+    with sqlite3.connect(data / "stepstone.db") as db:
+        db.execute(
+            "UPDATE assets SET pack_sha256 = NULL, pack_offset = NULL WHERE path = ?",
+            [script["path"]],
+        )
+    prefix = frame_src(client, "counter").removesuffix("index.html")
+    answer = client.get(prefix + "counter.js")
+    assert answer.status_code == 200 and answer.content == source.read_bytes()
+    assert client.get(prefix + "index.html").status_code == 200  # still from the pack
+    assert check(data) == []
+    store.path_for(script["sha256"]).unlink()
+    assert [(d.ref.path, d.problem) for d in check(data)] == [(script["path"], "missing")]
+
+
+def test_the_reviewer_reads_a_packed_file_of_a_version(data: Path) -> None:
+    files = counter_files(data)
+    database = Database(data / "stepstone.db")
+    admin = make_user(database, Role.ADMIN, "reviewer")
+    version = database.query_one(
+        "SELECT version_id FROM assets WHERE path = ?", [COUNTER + "counter.css"]
+    )
+    database.close()
+    assert version is not None
+    app = create_app(load_settings(environ={}, data_dir=data, demo=True))
+    with TestClient(app, base_url="http://127.0.0.1:8000") as client:
+        sign_in(client, admin)
+        answer = client.get(file_url(version["version_id"], COUNTER + "counter.css"))
+    assert answer.status_code == 200
+    source = Path(__file__).parents[2] / "apps" / "counter" / "counter.css"
+    assert answer.content == source.read_bytes()
+    assert files[COUNTER + "counter.css"]["pack_sha256"] is not None
