@@ -171,6 +171,8 @@ The whole benchmark twice more on the merged code (300 MB, load 1.6 to 1.8): vid
 and 0.25 s (1.10 and 1.07), SCORM 0.40 and 0.40 s (1.70 and 1.70): **1.55 and 1.59 x
 the video's ratio**; the next version 0.34 s (1.30 and 1.33 x). Lesson pages: reading
 408 and 424 req/s, html5 0.95 and 0.97 x, SCORM 0.96 and 0.95 x, H5P 0.97 and 0.95 x.
+On a quiet machine (load 0.5 to 0.7, ``--only import``, twice): SCORM 0.39 s, video 0.25
+and 0.26 s, so 1.57 and 1.52 x; the next version 1.34 and 1.32 x.
 Tried on top and not kept (no gain beyond the noise): hashing and writing the pack on a
 thread of its own; noting each app file's type and addresses on another thread (slower:
 the two threads take turns for the GIL); skipping the fsync of each big file before the
