@@ -207,8 +207,10 @@ def _byte_sum(data: bytes) -> int:
     costs three times as much for each of a package's thousands of headers: Adler-32's low
     half is 1 plus the bytes' sum modulo 65,521, and 256 bytes sum to at most 65,280, so
     for each piece of up to 256 bytes it is exact."""
+    if len(data) > BLOCK:
+        raise ValueError(f"_byte_sum() sums at most {BLOCK} bytes, not {len(data):,}")
     first = (zlib.adler32(data[:256]) & 0xFFFF) - 1
-    return first if len(data) <= 256 else first + (zlib.adler32(data[256:512]) & 0xFFFF) - 1
+    return first if len(data) <= 256 else first + (zlib.adler32(data[256:]) & 0xFFFF) - 1
 
 
 def _text(field: bytes) -> str:

@@ -105,11 +105,11 @@ def test_a_full_disk_while_packing_refuses_the_import_and_stores_nothing(
     real_write = os.write
 
     def write(fd: int, data: bytes) -> int:
-        if os.readlink(f"/proc/self/fd/{fd}").endswith("apps.pack"):
+        if Path(f"/proc/self/fd/{fd}").readlink().name == "apps.pack":
             raise OSError(errno.ENOSPC, "No space left on device")
         return real_write(fd, data)
 
-    if not os.path.isdir("/proc/self/fd"):
+    if not Path("/proc/self/fd").is_dir():
         pytest.skip("needs /proc (Linux)")
     monkeypatch.setattr(os, "write", write)
     store = ContentStore(tmp_path / "store")

@@ -17,6 +17,8 @@ def test_byte_sums_are_exact_for_every_length_a_header_has(fill: str) -> None:
     for length in range(BLOCK + 1):
         data = os.urandom(length) if fill == "random" else b"\xff" * length
         assert _byte_sum(data) == sum(data), length
+    with pytest.raises(ValueError):
+        _byte_sum(bytes(BLOCK + 1))  # past what it can sum exactly
 
 
 @pytest.mark.parametrize("at", [0, 100, 147, 156, 300, 411, 412, 511])
