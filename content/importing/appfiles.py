@@ -25,6 +25,7 @@ from content.format.apps import (
     app_media_type,
     decode_text,
     is_outside,
+    may_reference,
     references,
     scans_references,
 )
@@ -79,6 +80,8 @@ def outside_addresses(path: str, data: bytes) -> list[tuple[int, str]]:
     at most :data:`MAX_FLAGS_PER_APP`, as no more are flagged for one app. So what
     :class:`AppFileNotes` keeps stays small, whatever a file holds."""
     found: list[tuple[int, str]] = []
+    if not may_reference(path, data):
+        return found  # most scripts: no need to decode them
     seen: set[str] = set()
     for ref in references(path, decode_text(data)):
         if ref.address in seen or not is_outside(ref.address):

@@ -30,6 +30,7 @@ from content.package.stagewriter import (
     ImportRefused,
     StagingWriter,
     StoredLookup,
+    os_refusal,
     shown,
 )
 from content.package.tarstream import Readable, TarFormatError, TarMember, TarStream
@@ -142,7 +143,11 @@ def extract_package(
             packer.abandon()
         raise
     if packer is not None:
-        package.pack = packer.finish()
+        try:
+            package.pack = packer.finish()
+        except OSError as exc:  # its last mebibyte, written now
+            refusal = os_refusal(exc, "apps/")
+            raise ImportRefused(f"{refusal} (the pack of the apps' small files)", "apps/") from exc
     return package
 
 
@@ -258,12 +263,15 @@ class _NameBook:
             )
         if not is_dir and key in self.folders:
             raise ImportRefused(f"'{shown(path)}' is both a file and a folder", path)
-        parts = key.split("/")
-        for depth in range(1, len(parts)):
-            parent = "/".join(parts[:depth])
-            if parent in self.files:
-                raise ImportRefused(f"'{shown(path)}' is inside a file of the same name", path)
-            self.folders.add(parent)
+        # ``folders`` holds every parent of every name admitted, and no name is both a file
+        # and a folder: when this one's folder is known, so are its parents (the usual case).
+        if key.rpartition("/")[0] not in self.folders:
+            parts = key.split("/")
+            for depth in range(1, len(parts)):
+                parent = "/".join(parts[:depth])
+                if parent in self.files:
+                    raise ImportRefused(f"'{shown(path)}' is inside a file of the same name", path)
+                self.folders.add(parent)
         if is_dir:
             self.folders.add(key)
             self.explicit_folders.add(key)
@@ -285,7 +293,7 @@ def check_name(name: str, is_dir: bool, limits: Limits) -> str:
     if path.startswith("/"):
         raise ImportRefused(f"'{shown(path)}' is an absolute path", path)
     parts = path.split("/")
-    if any(part in ("", ".", "..") for part in parts):
+    if "" in parts or "." in parts or ".." in parts:
         raise ImportRefused(f"'{shown(path)}' contains an empty, '.' or '..' segment", path)
     _check_lengths(path, parts, limits)
     return path
@@ -326,7 +334,11 @@ def _check_lengths(path: str, parts: list[str], limits: Limits) -> None:
         )
     if len(path.encode("utf-8")) > limits.max_path_bytes:
         raise ImportRefused(f"'{shown(path)}' is longer than {limits.max_path_bytes:,} bytes", path)
-    if any(len(part.encode("utf-8")) > limits.max_name_bytes for part in parts):
+    # A character is at most 4 bytes in UTF-8: the usual short names need no encoding.
+    longest = max(map(len, parts))
+    if longest * 4 > limits.max_name_bytes and any(
+        len(part.encode("utf-8")) > limits.max_name_bytes for part in parts
+    ):
         raise ImportRefused(
             f"'{shown(path)}' has a name longer than {limits.max_name_bytes} bytes", path
         )

@@ -14,11 +14,12 @@ The data of each member is left in the stream for the caller to copy (see
 from __future__ import annotations
 
 import mmap
+import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 BLOCK = 512
+_END_BLOCK = bytes(BLOCK)
 MAX_PAX_BYTES = 64 * 1024  # our packages need a path and maybe a size; 64 KiB is plenty
 _POSIX_MAGIC = b"ustar\x0000"
 _GNU_MAGIC = b"ustar  \x00"
@@ -57,8 +58,7 @@ class Readable(Protocol):
     def readinto(self, buffer: memoryview, /) -> int | None: ...
 
 
-@dataclass(frozen=True)
-class TarMember:
+class TarMember(NamedTuple):
     """One header: a regular file or a folder, with its final (pax) name and size."""
 
     name: str
@@ -101,7 +101,7 @@ class TarStream:
         pax: dict[str, str] = {}
         while True:
             block = self._read_exact(BLOCK, "a header", None)
-            if block == bytes(BLOCK):
+            if block == _END_BLOCK:
                 if pax:
                     raise TarFormatError("a pax header is followed by the end of the archive")
                 return None
@@ -160,8 +160,7 @@ class TarStream:
             self.offset += count
 
 
-@dataclass(frozen=True)
-class _Header:
+class _Header(NamedTuple):
     name: str
     size: int
     type: bytes
@@ -199,8 +198,19 @@ def _checksum_ok(block: bytes) -> bool:
         stored = int(block[148:156].rstrip(b"\x00 ").decode("ascii") or "x", 8)
     except ValueError:
         return False
-    unsigned = sum(block[:148]) + 8 * 0x20 + sum(block[156:])
-    return stored == unsigned
+    # The sum of the header's bytes, the checksum field's 8 counted as spaces.
+    return stored == _byte_sum(block[:148]) + 8 * 0x20 + _byte_sum(block[156:BLOCK])
+
+
+def _byte_sum(data: bytes) -> int:
+    """The sum of ``data``'s bytes (at most 512), in C rather than with ``sum()``, which
+    costs three times as much for each of a package's thousands of headers: Adler-32's low
+    half is 1 plus the bytes' sum modulo 65,521, and 256 bytes sum to at most 65,280, so
+    for each piece of up to 256 bytes it is exact."""
+    if len(data) > BLOCK:
+        raise ValueError(f"_byte_sum() sums at most {BLOCK} bytes, not {len(data):,}")
+    first = (zlib.adler32(data[:256]) & 0xFFFF) - 1
+    return first if len(data) <= 256 else first + (zlib.adler32(data[256:]) & 0xFFFF) - 1
 
 
 def _text(field: bytes) -> str:

@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from content.format.apps import app_file_problem, scans_references
+from content.format.apps import (
+    app_file_problem,
+    decode_text,
+    may_reference,
+    references,
+    scans_references,
+)
 from content.format.mediatypes import read_head
 from content.importing import appfiles
 from content.importing.appfiles import AppFileNotes, app_flags, outside_addresses
@@ -129,6 +135,32 @@ def test_an_app_full_of_addresses_is_flagged_alike_past_the_notes_budget(
     assert len(flags) == appfiles.MAX_FLAGS_PER_APP
     assert flags[0]["detail"] == "apps/counter/lib00.js:1: https://h0-0.example/"
     assert flags[-1]["detail"] == "apps/counter/lib01.js:20: https://h1-19.example/"
+
+
+# Bytes that are not UTF-8 next to an address: decoding must not hide or make one.
+BROKEN = {
+    "cut.js": b"a = '\xe2\x82://x.example/a';",
+    "lone.js": b"\xff\xfe://y.example/b",
+    "split.js": b"u = 'http:' + '\xc3//z.example';",
+    "tail.json": b'{"a": "wss:\xf0\x9f//w.example"}',
+    "plain.css": b"body { background: url(img/\xff.png) }",
+    "page.html": b"<a href='\xe9t\xe9.html'>x</a>",
+}
+
+
+def test_only_files_that_can_name_an_address_are_decoded_and_read() -> None:
+    for name, data in {**FILES, **BROKEN}.items():
+        path = ROOT + name
+        if not scans_references(path):
+            continue
+        found = list(references(path, decode_text(data)))
+        assert ("://" in decode_text(data)) == (b"://" in data), name
+        if found:
+            assert may_reference(path, data), name
+        if not may_reference(path, data):
+            assert outside_addresses(path, data) == [], name
+    assert not may_reference(ROOT + "quiet.js", FILES["quiet.js"])
+    assert may_reference(ROOT + "plain.css", BROKEN["plain.css"])  # style sheets always
 
 
 @pytest.fixture(scope="module")
