@@ -31,6 +31,7 @@ button.primary { background: #1a4f8b; color: #fff; }
 .need { color: #444; font-size: .95rem; }
 .total { font-size: 1.3rem; font-weight: bold; margin: 1rem 0 .3rem; }
 .message { padding: .6rem; border-radius: 6px; background: #f3f3f3; }
+.message:empty { padding: 0; background: none; }  /* kept in the page: a live region */
 .message.good { background: #e3f4e3; color: #0d4d12; }
 fieldset { border: 1px solid #999; border-radius: 8px; margin: 0 0 1rem; padding: .6rem; }
 legend { font-weight: bold; padding: 0 .3rem; }
