@@ -107,9 +107,13 @@ def _leave_at_the_end(page: Page, left: int) -> None:
     """The clock moves to three seconds before the end, then runs on by itself: at the end
     the page leaves for the sign-in page, which says why (the server, whose clock has not
     moved, still knows the session here and sends it on to /learn). No clock call is open
-    while the page goes, which could leave that call waiting for ever."""
+    while the page goes, which could leave that call waiting for ever, and this returns
+    once /learn has loaded: Chromium may ignore a context's close that meets a navigation."""
     _run_to(page, left - 3)
-    with page.expect_request("**/signin?notice=closed-hours", timeout=15_000):
+    with (
+        page.expect_navigation(url="**/learn", timeout=15_000),
+        page.expect_request("**/signin?notice=closed-hours", timeout=15_000),
+    ):
         page.clock.resume()
 
 
