@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser
+from playwright.sync_api import Browser, expect
 
 from server.cli.main import initialize
 from server.core.settings import load_settings
@@ -127,6 +127,12 @@ def test_one_time_pin_flow_in_the_browser(browser: Browser, site: str, tmp_path:
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/account/secret")
     assert page.locator("html").get_attribute("lang") == "es"
+    # A screen reader names the field in a word and reads the rule once, as its description.
+    new_pin = page.locator("#new")
+    expect(new_pin).to_have_accessible_name("PIN nuevo")
+    expect(new_pin).to_have_accessible_description(
+        "De 4 a 8 números. No uses números fáciles como 1111 o 1234."
+    )
     tablet.close()
 
 
