@@ -162,6 +162,9 @@ def test_a_well_behaved_app_finishes_its_lesson(browser: Browser, site: tuple[st
     page.goto(base + COURSE_URL + "/lessons/counter")
     app = page.frame_locator("#app-frame")
     button = app.get_by_role("button", name="Count")
+    # The status that will say "Well done" is a live region: in the page while empty, so
+    # that a screen reader hears it.
+    assert page.locator("#app-status").evaluate("e => getComputedStyle(e).display") != "none"
     with page.expect_response("**/api/events", timeout=10_000) as sent:
         for _ in range(3):
             button.click()

@@ -182,6 +182,9 @@ def test_a_learners_day(browser: Browser, site: tuple[str, Path]) -> None:
     first_box = page.locator("textarea").first
     first_box.fill("The officer said no to my phone call.")
     expect(page.locator("#autosave")).to_contain_text("Saved at", timeout=10_000)
+    # The connection's live region is in the page while it says nothing, so that a screen
+    # reader hears what it says when the connection drops.
+    assert page.locator("#connection").evaluate("e => getComputedStyle(e).display") != "none"
     context.set_offline(True)
     first_box.fill("The officer said no to my phone call. I felt angry.")
     expect(page.locator("#autosave")).to_contain_text("no connection", timeout=15_000)
