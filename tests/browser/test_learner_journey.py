@@ -262,8 +262,10 @@ def test_a_video_that_finishes_the_course_says_so_on_the_page(
         v.playbackRate = 16; await v.play();
         await new Promise(r => v.addEventListener('ended', r, {once: true})); }"""
     )
-    finished = page.locator("#course-finished")
+    # Said in a live region that was in the page before, so a screen reader announces it.
+    finished = page.get_by_role("status").filter(has=page.locator("#course-finished"))
     expect(finished).to_be_visible(timeout=10_000)
+    expect(finished).to_contain_text("You finished the course!")
     finished.get_by_role("link", name="See what you did").click()
     expect(page.get_by_role("heading", name="You finished the course!")).to_be_visible()
     context.close()
